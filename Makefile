@@ -1,0 +1,56 @@
+# Two entry points (see README): `make certify` and `make test`.
+# Both bootstrap everything they need on a fresh machine and are idempotent.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+GEN    := proto/gen/python
+PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
+PYTEST_ARGS ?=
+WORKERS ?= auto
+
+.PHONY: help setup gen certify test test-fast lint typecheck clean lock
+
+help:
+	@echo "make certify   run the scenario matrix on the embedded stack, write reports/out/latest/"
+	@echo "make test      unit tests + scenarios with coverage (what CI runs)"
+	@echo "make lint      ruff + mypy --strict"
+	@echo "make clean     remove venv, generated code and reports"
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@# The project and its generated protobuf package are importable from the
+	@# venv (services, tests, mypy) without an install step that copies files.
+	$(PY) -c "import site,pathlib; pathlib.Path(site.getsitepackages()[0],'handshake_harness.pth').write_text('$(CURDIR)\n$(CURDIR)/$(GEN)\n')"
+	touch $@
+
+setup: $(VENV)/.installed gen
+
+gen: $(GEN)/.stamp
+
+$(GEN)/.stamp: $(PROTOS) $(VENV)/.installed scripts/gen_proto.py
+	$(PY) scripts/gen_proto.py --out $(GEN)
+	touch $@
+
+certify: setup
+	$(PY) -m harness.certify $(CERTIFY_ARGS)
+
+test: setup
+	$(PY) -m pytest -n $(WORKERS) --cov --cov-report=term --cov-report=xml:reports/out/coverage.xml $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -n $(WORKERS) $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check harness reference_services scenarios tests scripts conftest.py
+	$(VENV)/bin/ruff format --check harness reference_services scenarios tests scripts conftest.py
+	$(VENV)/bin/mypy
+
+lock:
+	$(PY) -m pip freeze --exclude-editable > requirements.lock.new && mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf $(VENV) proto/gen reports/out .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

@@ -1,0 +1,86 @@
+"""What stack to certify: Temporal target and service command lines.
+
+Every setting comes from a pytest option or an environment variable
+(``HANDSHAKE_*``), so CI and a staging run configure it the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shlex
+import sys
+from dataclasses import dataclass, field
+
+from harness.errors import ConfigError
+
+TIME_SKIPPING = "time-skipping"
+DEV = "dev"
+
+REFERENCE_ZIGFLOW = [sys.executable, "-m", "reference_services.zigflow"]
+REFERENCE_STIGMA = [sys.executable, "-m", "reference_services.stigma"]
+
+# Placeholders a custom command line may use; the same values are also in the
+# service's environment (see README, "Service contract").
+PLACEHOLDERS = (
+    "temporal_address",
+    "namespace",
+    "stigma_listen",
+    "stigma_target",
+    "stigma_task_queue",
+    "zigflow_task_queue",
+    "zigflow_health_listen",
+)
+
+
+@dataclass
+class StackConfig:
+    temporal: str = TIME_SKIPPING  # "time-skipping", "dev", or HOST:PORT of a cluster
+    namespace: str = "default"
+    zigflow_cmd: list[str] = field(default_factory=lambda: list(REFERENCE_ZIGFLOW))
+    stigma_cmd: list[str] = field(default_factory=lambda: list(REFERENCE_STIGMA))
+    # Few slots on purpose: agents pending by token must not hold any.
+    zigflow_max_concurrent_activities: int = 2
+    ready_timeout_s: float = 60.0
+    log_dir: pathlib.Path = field(default_factory=lambda: pathlib.Path("reports/out/logs"))
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def external(self) -> bool:
+        return self.temporal not in (TIME_SKIPPING, DEV)
+
+    def validate(self) -> None:
+        if self.external and ":" not in self.temporal:
+            raise ConfigError(
+                f"--temporal={self.temporal!r}: expected 'time-skipping', 'dev' or HOST:PORT"
+            )
+        if not self.zigflow_cmd or not self.stigma_cmd:
+            raise ConfigError("--zigflow-cmd and --stigma-cmd must not be empty")
+
+
+def parse_command(value: str | None, default: list[str], option: str) -> list[str]:
+    if not value:
+        return list(default)
+    try:
+        argv = shlex.split(value)
+    except ValueError as err:
+        raise ConfigError(f"{option}: cannot split {value!r} into words: {err}") from err
+    if not argv:
+        raise ConfigError(f"{option} is empty")
+    return argv
+
+
+def from_env(env: dict[str, str] | None = None) -> StackConfig:
+    env = dict(os.environ) if env is None else env
+    cfg = StackConfig(
+        temporal=env.get("HANDSHAKE_TEMPORAL") or TIME_SKIPPING,
+        namespace=env.get("HANDSHAKE_NAMESPACE") or "default",
+        zigflow_cmd=parse_command(
+            env.get("HANDSHAKE_ZIGFLOW_CMD"), REFERENCE_ZIGFLOW, "HANDSHAKE_ZIGFLOW_CMD"
+        ),
+        stigma_cmd=parse_command(
+            env.get("HANDSHAKE_STIGMA_CMD"), REFERENCE_STIGMA, "HANDSHAKE_STIGMA_CMD"
+        ),
+    )
+    cfg.validate()
+    return cfg

@@ -1,0 +1,23 @@
+"""One error root for everything the harness raises on purpose."""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Root of the harness's own errors."""
+
+
+class ConfigError(HarnessError):
+    """A setting is missing or wrong; the message says what to fix."""
+
+
+class NotReadyError(HarnessError):
+    """A component did not become ready in time; the message names it and shows its log."""
+
+
+class WaitTimeout(HarnessError):
+    """A condition did not hold in time; the message names what is still pending."""
+
+
+class ProcessError(HarnessError):
+    """A managed process exited or misbehaved."""

@@ -1,0 +1,118 @@
+"""Service processes the harness starts: spawned, watched, logged, always reaped.
+
+Every process gets its own session (process group) so that its children go
+with it; the harness ends only processes it started, by their ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pathlib
+import signal
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from harness.errors import ProcessError
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_dir: pathlib.Path
+    cwd: pathlib.Path | None = None
+    incarnation: int = 0
+    _proc: asyncio.subprocess.Process | None = field(default=None, repr=False)
+    log_paths: list[pathlib.Path] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def log_path(self) -> pathlib.Path:
+        return self.log_paths[-1]
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    async def start(self) -> None:
+        if self.running():
+            raise ProcessError(f"{self.name} is already running (pid {self.pid})")
+        self.incarnation += 1
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        path = self.log_dir / f"{self.name}.{self.incarnation}.log"
+        self.log_paths.append(path)
+        with path.open("wb") as log:
+            try:
+                self._proc = await asyncio.create_subprocess_exec(
+                    *self.argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=asyncio.subprocess.STDOUT,
+                    env=self.env,
+                    cwd=self.cwd,
+                    start_new_session=True,
+                )
+            except OSError as err:
+                raise ProcessError(f"cannot start {self.name} ({self.argv[0]!r}): {err}") from err
+
+    def send(self, sig: signal.Signals) -> None:
+        """Signal the process's whole group (the group we created for it)."""
+        if self._proc is None or self._proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, sig)
+
+    async def stop(self, grace_s: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``grace_s``; returns the exit code."""
+        if self._proc is None:
+            return None
+        if self._proc.returncode is None:
+            self.send(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self._proc.wait(), grace_s)
+            except TimeoutError:
+                self.send(signal.SIGKILL)
+                await self._proc.wait()
+        # Reap stragglers of the group (e.g. a wrapper's child) we started.
+        self.send(signal.SIGKILL)
+        return self._proc.returncode
+
+    async def kill(self, sig: signal.Signals = signal.SIGKILL) -> int | None:
+        if self._proc is None:
+            return None
+        self.send(sig)
+        if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
+            await self._proc.wait()
+        return self._proc.returncode
+
+    def exit_code(self) -> int | None:
+        return self._proc.returncode if self._proc else None
+
+    def tail(self, lines: int = 40) -> str:
+        if not self.log_paths or not self.log_path.exists():
+            return "(no log)"
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+@contextlib.asynccontextmanager
+async def running(
+    name: str,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    log_dir: pathlib.Path,
+    *,
+    grace_s: float = 10.0,
+) -> AsyncIterator[ManagedProcess]:
+    """Start a process and always stop it, whatever happens inside the block."""
+    proc = ManagedProcess(name, list(argv), dict(env), log_dir)
+    await proc.start()
+    try:
+        yield proc
+    finally:
+        await asyncio.shield(proc.stop(grace_s))

@@ -1,0 +1,146 @@
+"""A running stack: Temporal, Stigma and Zigflow, each reachable only by its contract."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from temporalio.client import Client
+
+from harness.config import PLACEHOLDERS, StackConfig
+from harness.errors import ConfigError, NotReadyError, WaitTimeout
+from harness.ports import LOOPBACK, free_port
+from harness.procs import ManagedProcess
+from harness.temporal import TemporalTarget, connect, temporal_target
+from harness.waits import eventually
+
+
+@dataclass
+class Stack:
+    config: StackConfig
+    temporal: TemporalTarget
+    client: Client
+    stigma: ManagedProcess
+    zigflow: ManagedProcess
+    stigma_target: str
+    zigflow_health: str
+    zigflow_task_queue: str
+    stigma_task_queue: str
+    log_dir: pathlib.Path
+
+    @property
+    def namespace(self) -> str:
+        return self.temporal.namespace
+
+    def logs(self, lines: int = 30) -> str:
+        parts = []
+        for proc in (self.stigma, self.zigflow):
+            parts.append(f"--- {proc.name} (pid {proc.pid}, {proc.log_path}) ---\n{proc.tail(lines)}")
+        return "\n".join(parts)
+
+
+def service_env(values: dict[str, str], config: StackConfig) -> dict[str, str]:
+    """The environment contract of both services (README, "Service contract")."""
+    env = dict(os.environ)  # keeps PATH, and coverage's subprocess hook when measuring
+    env.update(
+        {
+            "ZIGFLOW_TEMPORAL_ADDRESS": values["temporal_address"],
+            "ZIGFLOW_NAMESPACE": values["namespace"],
+            "ZIGFLOW_TASK_QUEUE": values["zigflow_task_queue"],
+            "ZIGFLOW_STIGMA_TARGET": values["stigma_target"],
+            "ZIGFLOW_HEALTH_LISTEN": values["zigflow_health_listen"],
+            "ZIGFLOW_MAX_CONCURRENT_ACTIVITIES": str(config.zigflow_max_concurrent_activities),
+            "STIGMA_TEMPORAL_ADDRESS": values["temporal_address"],
+            "STIGMA_NAMESPACE": values["namespace"],
+            "STIGMA_TASK_QUEUE": values["stigma_task_queue"],
+            "STIGMA_LISTEN": values["stigma_listen"],
+        }
+    )
+    env.update(config.extra_env)
+    return env
+
+
+def expand(argv: list[str], values: dict[str, str]) -> list[str]:
+    try:
+        return [arg.format(**values) for arg in argv]
+    except (KeyError, IndexError, ValueError) as err:
+        raise ConfigError(
+            f"service command {argv!r} uses an unknown placeholder ({err}); "
+            f"known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}"
+        ) from err
+
+
+async def wait_healthy(proc: ManagedProcess, target: str, service: str, timeout_s: float) -> None:
+    """grpc.health.v1 says SERVING; fails at once if the process died meanwhile."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+
+        async def probe() -> bool | None:
+            if not proc.running():
+                raise NotReadyError(
+                    f"{proc.name} exited with code {proc.exit_code()} before it was ready\n"
+                    f"--- {proc.name} log ---\n{proc.tail()}"
+                )
+            reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1)
+            return True if reply.status == health_pb2.HealthCheckResponse.SERVING else None
+
+        try:
+            await eventually(
+                probe,
+                timeout_s=timeout_s,
+                pending=lambda: f"{proc.name} health {service!r} at {target} to be SERVING",
+            )
+        except WaitTimeout as err:
+            if isinstance(err.__cause__, NotReadyError):
+                raise err.__cause__ from None
+            raise NotReadyError(f"{err}\n--- {proc.name} log ---\n{proc.tail()}") from err
+
+
+@contextlib.asynccontextmanager
+async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIterator[Stack]:
+    """Temporal, then Stigma, then Zigflow; torn down in reverse, always."""
+    config.validate()
+    run_id = run_id or uuid.uuid4().hex[:8]
+    log_dir = config.log_dir / run_id
+    log_dir.mkdir(parents=True, exist_ok=True)
+    async with temporal_target(config, log_dir) as temporal:
+        client = await connect(temporal.address, temporal.namespace, config.ready_timeout_s, "Temporal")
+        values = {
+            "temporal_address": temporal.address,
+            "namespace": temporal.namespace,
+            "stigma_listen": f"{LOOPBACK}:{free_port()}",
+            "stigma_task_queue": f"stigma-{run_id}",
+            "zigflow_task_queue": f"zigflow-{run_id}",
+            "zigflow_health_listen": f"{LOOPBACK}:{free_port()}",
+        }
+        values["stigma_target"] = values["stigma_listen"]
+        env = service_env(values, config)
+        stigma = ManagedProcess("stigma", expand(config.stigma_cmd, values), env, log_dir)
+        zigflow = ManagedProcess("zigflow", expand(config.zigflow_cmd, values), env, log_dir)
+        try:
+            await stigma.start()
+            await wait_healthy(stigma, values["stigma_target"], "stigma.v1.StigmaService",
+                               config.ready_timeout_s)
+            await zigflow.start()
+            await wait_healthy(zigflow, values["zigflow_health_listen"], "", config.ready_timeout_s)
+            yield Stack(
+                config=config,
+                temporal=temporal,
+                client=client,
+                stigma=stigma,
+                zigflow=zigflow,
+                stigma_target=values["stigma_target"],
+                zigflow_health=values["zigflow_health_listen"],
+                zigflow_task_queue=values["zigflow_task_queue"],
+                stigma_task_queue=values["stigma_task_queue"],
+                log_dir=log_dir,
+            )
+        finally:
+            await zigflow.stop()
+            await stigma.stop()

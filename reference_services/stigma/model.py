@@ -1,0 +1,122 @@
+"""Data exchanged inside Stigma (workflow input, signals, activity I/O) and the result envelope.
+
+Standard library only: loaded inside Temporal's workflow sandbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ENVELOPE_VERSION = 1
+
+
+@dataclass
+class TokenAttachment:
+    """The task token of one Zigflow activity attempt (base64; JSON has no bytes)."""
+
+    token_b64: str
+    attempt: int
+    zigflow_workflow_id: str = ""
+    zigflow_run_id: str = ""
+    zigflow_activity_id: str = ""
+
+
+@dataclass
+class AgentRequest:
+    """StigmaWorkflow input: one agent execution."""
+
+    execution_id: str
+    agent_id: str
+    input_json: str
+    idempotency_key: str
+    token: TokenAttachment | None = None
+
+
+@dataclass
+class AgentScript:
+    """How the stand-in agent behaves, read from the request's input under "script".
+
+    outcome: "success" or "failure"; duration_s: durable timer before the work;
+    hold: wait for the "release" signal (lets a scenario keep agents pending);
+    result_size: bytes of padding in the output.
+    """
+
+    outcome: str = "success"
+    duration_s: float = 0.0
+    hold: bool = False
+    error_type: str = "AgentError"
+    error_message: str = "agent failed"
+    result_size: int = 0
+    output: Any = None
+
+    @staticmethod
+    def from_input(input_value: Any) -> AgentScript:
+        raw = input_value.get("script", {}) if isinstance(input_value, dict) else {}
+        known = {k: v for k, v in raw.items() if k in AgentScript.__dataclass_fields__}
+        return AgentScript(**known)
+
+
+@dataclass
+class AgentWork:
+    """Input of the run_agent activity."""
+
+    execution_id: str
+    agent_id: str
+    script: AgentScript
+
+
+@dataclass
+class Completion:
+    """Input of the system activities: what to deliver to which token."""
+
+    token_b64: str
+    attempt: int
+    execution_id: str
+    result: Any = None  # envelope, for complete
+    error_type: str = ""  # for fail
+    error_message: str = ""
+
+
+@dataclass
+class CompletionOutcome:
+    """What happened to a completion call.
+
+    status: "delivered" | "token_dead" (NOT_FOUND: attempt gone, timed out, or
+    workflow closed) | "token_rejected" (malformed / foreign token) | "no_token".
+    """
+
+    status: str
+    grpc_code: str = ""
+    message: str = ""
+    token_fp: str = ""
+
+
+@dataclass
+class ExecutionSummary:
+    """StigmaWorkflow result: the record the harness reads back."""
+
+    execution_id: str
+    agent_id: str
+    idempotency_key: str
+    agent_outcome: str  # "succeeded" | "failed"
+    output: Any = None
+    error_type: str = ""
+    error_message: str = ""
+    tokens_seen: int = 0
+    completion: CompletionOutcome = field(default_factory=lambda: CompletionOutcome("no_token"))
+
+
+def envelope(request: AgentRequest, workflow_id: str, output: Any) -> dict[str, Any]:
+    """The value Zigflow receives: the agent's output plus whom it is for."""
+    token = request.token
+    return {
+        "envelope_version": ENVELOPE_VERSION,
+        "agent_id": request.agent_id,
+        "agent_execution_id": request.execution_id,
+        "stigma_workflow_id": workflow_id,
+        "idempotency_key": request.idempotency_key,
+        "zigflow_workflow_id": token.zigflow_workflow_id if token else "",
+        "zigflow_activity_id": token.zigflow_activity_id if token else "",
+        "output": output,
+    }

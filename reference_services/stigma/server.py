@@ -1,0 +1,140 @@
+"""StigmaService.StartAgent: validate, durably start (or re-attach) the agent, ACK."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from typing import Protocol
+
+import grpc
+from google.protobuf import empty_pb2
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from reference_services.common.jsonlog import EventLog, token_fingerprint
+from reference_services.stigma import validation
+from reference_services.stigma.model import AgentRequest, TokenAttachment
+from stigma.v1 import stigma_service_pb2 as pb
+from stigma.v1 import stigma_service_pb2_grpc as pb_grpc
+
+log = EventLog("stigma.server")
+
+
+class AlreadyFinishedError(Exception):
+    """The execution for this idempotency key has already closed."""
+
+
+class WorkflowStarter(Protocol):
+    async def start(
+        self, workflow_id: str, request: AgentRequest, timeout_s: float | None
+    ) -> None: ...
+
+
+class TemporalStarter:
+    """Signal-with-start: one call that either starts the agent or hands the
+    newest token to the one already running, atomically in Temporal."""
+
+    def __init__(self, client: Client, task_queue: str, completion_window_s: float) -> None:
+        self._client = client
+        self._task_queue = task_queue
+        self._window = completion_window_s
+
+    async def start(self, workflow_id: str, request: AgentRequest, timeout_s: float | None) -> None:
+        from datetime import timedelta
+
+        rpc_timeout = timedelta(seconds=timeout_s) if timeout_s else None
+        try:
+            handle: WorkflowHandle[object, object] = await self._client.start_workflow(
+                "StigmaWorkflow",
+                args=[request, self._window],
+                id=workflow_id,
+                task_queue=self._task_queue,
+                # One agent per idempotency key, ever (also after it closed).
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                start_signal="attach_token" if request.token else None,
+                start_signal_args=[request.token] if request.token else [],
+                rpc_timeout=rpc_timeout,
+            )
+        except WorkflowAlreadyStartedError:
+            if request.token is None:
+                return  # direct call repeated: the agent exists, nothing to attach
+            raise AlreadyFinishedError(workflow_id) from None
+        del handle
+
+
+def workflow_id_for(request: pb.StartAgentRequest) -> str:
+    if request.idempotency_key:
+        return f"stigma-{request.idempotency_key}"
+    return f"stigma-direct-{uuid.uuid4()}"
+
+
+def execution_id_for(workflow_id: str) -> str:
+    return "agx-" + hashlib.sha256(workflow_id.encode()).hexdigest()[:16]
+
+
+class StigmaServicer(pb_grpc.StigmaServiceServicer):  # type: ignore[misc]
+    def __init__(self, starter: WorkflowStarter) -> None:
+        self._starter = starter
+
+    async def StartAgent(  # noqa: N802 (gRPC method name)
+        self, request: pb.StartAgentRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> empty_pb2.Empty:
+        token: bytes = request.callback_token
+        corr = request.correlation
+        ids = {
+            "agent_id": request.agent_id[:128],
+            "idempotency_key": request.idempotency_key[:512],
+            "workflow_id": corr.zigflow_workflow_id,
+            "activity_id": corr.zigflow_activity_id,
+            "attempt": corr.zigflow_attempt,
+            "token_fp": token_fingerprint(token),
+        }
+        found = validation.problems(request)
+        if found:
+            message = "invalid StartAgentRequest: " + "; ".join(found)
+            log.event("start_agent.invalid", problems=found, **ids)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
+        workflow_id = workflow_id_for(request)
+        execution_id = execution_id_for(workflow_id)
+        attachment = (
+            TokenAttachment(
+                base64.b64encode(token).decode(),
+                max(corr.zigflow_attempt, 1),
+                corr.zigflow_workflow_id,
+                corr.zigflow_run_id,
+                corr.zigflow_activity_id,
+            )
+            if token
+            else None
+        )
+        agent_request = AgentRequest(
+            execution_id,
+            request.agent_id,
+            request.input.decode("utf-8") if request.input else "",
+            request.idempotency_key,
+            attachment,
+        )
+        ids.update(stigma_workflow_id=workflow_id, agent_execution_id=execution_id)
+        log.event("start_agent.received", direct=not token, **ids)
+        try:
+            await self._starter.start(workflow_id, agent_request, context.time_remaining())
+        except AlreadyFinishedError:
+            message = (
+                f"agent execution {execution_id} for idempotency key "
+                f"{request.idempotency_key!r} has already finished; its result went to an "
+                "earlier attempt's token"
+            )
+            log.event("start_agent.already_finished", **ids)
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, message)
+        except RPCError as err:
+            log.event("start_agent.temporal_error", code=err.status.name, message=err.message, **ids)
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                f"could not start the agent durably ({err.status.name}: {err.message}); "
+                "retry with the same idempotency_key",
+            )
+        log.event("start_agent.ack", **ids)
+        return empty_pb2.Empty()

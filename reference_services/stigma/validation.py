@@ -1,0 +1,40 @@
+"""StartAgentRequest validation: every problem named, nothing started on error."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from stigma.v1 import stigma_service_pb2 as pb
+
+MAX_TOKEN_BYTES = 8192
+MAX_INPUT_BYTES = 1024 * 1024
+MAX_KEY_CHARS = 512
+AGENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+def problems(request: pb.StartAgentRequest) -> list[str]:
+    """Human-readable problems with a request; empty when it is valid."""
+    found: list[str] = []
+    if not request.agent_id:
+        found.append("agent_id is required")
+    elif not AGENT_ID.match(request.agent_id):
+        found.append("agent_id must be 1..128 characters of [A-Za-z0-9._-]")
+    if len(request.input) > MAX_INPUT_BYTES:
+        found.append(f"input is {len(request.input)} bytes, limit {MAX_INPUT_BYTES}")
+    elif request.input:
+        try:
+            json.loads(request.input.decode("utf-8"))
+        except UnicodeDecodeError:
+            found.append("input is not valid UTF-8")
+        except ValueError as err:
+            found.append(f"input is not JSON: {err.msg} at position {err.pos}")
+    if len(request.callback_token) > MAX_TOKEN_BYTES:
+        found.append(
+            f"callback_token is {len(request.callback_token)} bytes, limit {MAX_TOKEN_BYTES}"
+        )
+    if request.callback_token and not request.idempotency_key:
+        found.append("idempotency_key is required when callback_token is set")
+    if len(request.idempotency_key) > MAX_KEY_CHARS:
+        found.append(f"idempotency_key is longer than {MAX_KEY_CHARS} characters")
+    return found

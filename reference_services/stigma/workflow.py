@@ -1,0 +1,137 @@
+"""StigmaWorkflow: run the agent, then complete or fail the waiting Zigflow activity by token."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from reference_services.stigma.model import (
+    AgentRequest,
+    AgentScript,
+    AgentWork,
+    Completion,
+    CompletionOutcome,
+    ExecutionSummary,
+    TokenAttachment,
+    envelope,
+)
+
+# Completion calls: transient errors are retried with backoff inside the
+# completion window; NOT_FOUND / rejected tokens come back as outcomes (the
+# system activity never raises for them), so they are never retried.
+COMPLETION_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
+AGENT_RETRY = RetryPolicy(maximum_attempts=3)
+
+
+@workflow.defn(name="StigmaWorkflow")
+class StigmaWorkflow:
+    def __init__(self) -> None:
+        self._token: TokenAttachment | None = None
+        self._tokens_seen: set[str] = set()
+        self._released = False
+
+    @workflow.signal(name="attach_token")
+    def attach_token(self, attachment: TokenAttachment) -> None:
+        """A (re)tried Zigflow attempt's token; the newest attempt wins."""
+        self._tokens_seen.add(attachment.token_b64)
+        if self._token is None or attachment.attempt >= self._token.attempt:
+            self._token = attachment
+
+    @workflow.signal(name="release")
+    def release(self) -> None:
+        """Lets a ``hold`` agent finish (scenarios keep agents pending with it)."""
+        self._released = True
+
+    @workflow.query(name="token_attempt")
+    def token_attempt(self) -> int:
+        return self._token.attempt if self._token else 0
+
+    @workflow.run
+    async def run(self, request: AgentRequest, completion_window_s: float) -> ExecutionSummary:
+        if request.token is not None:
+            self.attach_token(request.token)
+        script = AgentScript.from_input(_parse(request.input_json))
+        summary = ExecutionSummary(
+            request.execution_id, request.agent_id, request.idempotency_key, "succeeded"
+        )
+        try:
+            if script.duration_s > 0:
+                await workflow.sleep(timedelta(seconds=script.duration_s))
+            if script.hold:
+                await workflow.wait_condition(lambda: self._released)
+            summary.output = await workflow.execute_activity(
+                "run_agent",
+                AgentWork(request.execution_id, request.agent_id, script),
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=AGENT_RETRY,
+            )
+        except ActivityError as err:
+            cause = err.__cause__
+            summary.agent_outcome = "failed"
+            summary.error_type = (
+                cause.type or "ApplicationError"
+                if isinstance(cause, ApplicationError)
+                else type(cause).__name__
+            )
+            summary.error_message = (
+                cause.message if isinstance(cause, ApplicationError) else str(cause)
+            )
+        summary.tokens_seen = len(self._tokens_seen)
+        if self._token is None:  # direct call: run the agent, complete nothing
+            return summary
+        summary.completion = await self._deliver(request, summary, completion_window_s)
+        return summary
+
+    async def _deliver(
+        self, request: AgentRequest, summary: ExecutionSummary, window_s: float
+    ) -> CompletionOutcome:
+        token = self._token
+        assert token is not None
+        request.token = token
+        info = workflow.info()
+        if summary.agent_outcome == "succeeded":
+            name = "complete_zigflow_activity"
+            completion = Completion(
+                token.token_b64,
+                token.attempt,
+                request.execution_id,
+                result=envelope(request, info.workflow_id, summary.output),
+            )
+        else:
+            name = "fail_zigflow_activity"
+            completion = Completion(
+                token.token_b64,
+                token.attempt,
+                request.execution_id,
+                result=envelope(request, info.workflow_id, None),
+                error_type=summary.error_type,
+                error_message=summary.error_message,
+            )
+        try:
+            return await workflow.execute_activity(
+                name,
+                completion,
+                result_type=CompletionOutcome,
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(seconds=window_s),
+                retry_policy=COMPLETION_RETRY,
+            )
+        except ActivityError as err:
+            # The window closed with only transient errors: recorded, not retried forever.
+            return CompletionOutcome("gave_up", message=str(err.__cause__ or err))
+
+
+def _parse(input_json: str) -> Any:
+    try:
+        return json.loads(input_json) if input_json else None
+    except ValueError:
+        return None
