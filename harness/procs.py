@@ -7,6 +7,7 @@ with it; the harness ends only processes it started, by their ids.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import pathlib
@@ -15,6 +16,16 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.errors import ProcessError
+
+_LIVE: dict[int, str] = {}  # pid -> name of every group we started and have not reaped
+
+
+@atexit.register
+def _reap_on_exit() -> None:
+    """Last line of defence against orphans (interrupted runs): our groups only."""
+    for pid in list(_LIVE):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 @dataclass
@@ -59,6 +70,7 @@ class ManagedProcess:
                 )
             except OSError as err:
                 raise ProcessError(f"cannot start {self.name} ({self.argv[0]!r}): {err}") from err
+        _LIVE[self._proc.pid] = self.name
 
     def send(self, sig: signal.Signals) -> None:
         """Signal the process's whole group (the group we created for it)."""
@@ -80,6 +92,7 @@ class ManagedProcess:
                 await self._proc.wait()
         # Reap stragglers of the group (e.g. a wrapper's child) we started.
         self.send(signal.SIGKILL)
+        _LIVE.pop(self._proc.pid, None)
         return self._proc.returncode
 
     async def kill(self, sig: signal.Signals = signal.SIGKILL) -> int | None:
@@ -88,6 +101,8 @@ class ManagedProcess:
         self.send(sig)
         if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
             await self._proc.wait()
+            self.send(signal.SIGKILL)
+            _LIVE.pop(self._proc.pid, None)
         return self._proc.returncode
 
     def exit_code(self) -> int | None:

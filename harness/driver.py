@@ -1,0 +1,166 @@
+"""The client side of a scenario: start Zigflow plans, await outcomes, record everything."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from harness import traces
+from harness.history import Call, History, Op
+from harness.plan import HANDSHAKE, activity_id
+from harness.stack import Stack
+from harness.waits import eventually
+
+COLLECT_WAIT_S = 15.0
+STIGMA_WORKFLOW_PREFIX = "stigma-"  # Stigma contract: execution for key K is workflow "stigma-K"
+
+
+@dataclass
+class Started:
+    call_id: str
+    handle: WorkflowHandle[Any, Any]
+    plan: dict[str, Any]
+
+
+class Driver:
+    def __init__(self, stack: Stack, history: History, *, timeout_s: float = 60.0) -> None:
+        self.stack = stack
+        self.history = history
+        self.timeout_s = timeout_s
+
+    # -- when -------------------------------------------------------------
+    async def start(self, plan: dict[str, Any], *, f: str = "plan", call_id: str | None = None) -> Started:
+        call_id = call_id or f"zig-{f}-{uuid.uuid4().hex[:12]}"
+        self.history.invoke(call_id, f, plan)
+        handle = await self.stack.client.start_workflow(
+            "ZigflowWorkflow", plan, id=call_id, task_queue=self.stack.zigflow_task_queue
+        )
+        return Started(call_id, handle, plan)
+
+    async def outcome(self, started: Started, timeout_s: float | None = None) -> Op:
+        """Wait for the Zigflow workflow to close; ``unknown`` if it does not in time."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        try:
+            value = await asyncio.wait_for(started.handle.result(), timeout_s)
+            op = self.history.complete(started.call_id, "ok", value)
+        except WorkflowFailureError as err:
+            cause = err.cause
+            op = self.history.complete(
+                started.call_id, "fail", {"type": type(cause).__name__, "message": str(cause)}
+            )
+        except TimeoutError:
+            op = self.history.complete(
+                started.call_id, "unknown", {"reason": f"no outcome within {timeout_s:.0f}s"}
+            )
+        await self.collect(started)
+        return op
+
+    async def run(self, plan: dict[str, Any], *, f: str = "plan", timeout_s: float | None = None) -> Op:
+        return await self.outcome(await self.start(plan, f=f), timeout_s)
+
+    async def outcomes(self, started: Iterable[Started], timeout_s: float | None = None) -> list[Op]:
+        return list(await asyncio.gather(*(self.outcome(s, timeout_s) for s in started)))
+
+    # -- agents held by their script ("hold": true) -----------------------
+    def stigma_workflow_id(self, started: Started, state_index: int) -> str:
+        run_id = started.handle.result_run_id or started.handle.run_id
+        act = activity_id(state_index, started.plan["states"][state_index])
+        return f"{STIGMA_WORKFLOW_PREFIX}{started.call_id}/{run_id}/{act}"
+
+    async def wait_pending(self, started: list[Started], state_index: int = 0,
+                           timeout_s: float | None = None) -> None:
+        """Until every call's agent runs in Stigma and its Zigflow activity is pending."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        waiting = {s.call_id: s for s in started}
+
+        async def probe() -> bool | None:
+            for call_id, s in list(waiting.items()):
+                if await self._is_pending(s, state_index):
+                    del waiting[call_id]
+            return True if not waiting else None
+
+        await eventually(
+            probe,
+            timeout_s=timeout_s,
+            pending=lambda: f"{len(waiting)} agent call(s) not yet pending: "
+            + ", ".join(sorted(waiting)[:5]),
+            interval_s=0.1,
+        )
+
+    async def _is_pending(self, s: Started, state_index: int) -> bool:
+        desc = await s.handle.describe()
+        want = activity_id(state_index, s.plan["states"][state_index])
+        started = any(
+            p.activity_id == want and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+            for p in desc.raw_description.pending_activities
+        )
+        if not started:
+            return False
+        try:
+            agent = await self.stack.client.get_workflow_handle(
+                self.stigma_workflow_id(s, state_index)
+            ).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return agent.status is not None and agent.status.name == "RUNNING"
+
+    async def release(self, started: Iterable[Started], state_index: int = 0) -> None:
+        for s in started:
+            handle = self.stack.client.get_workflow_handle(self.stigma_workflow_id(s, state_index))
+            await handle.signal("release")
+            self.history.fault("stop", "hold", s.call_id, state=state_index)
+
+    # -- then: join with Temporal's own record ----------------------------
+    async def collect(self, started: Started) -> Call:
+        call = self.history.calls[started.call_id]
+        client = self.stack.client
+        converter = client.data_converter
+        zig = await started.handle.fetch_history()
+        call.zigflow = traces.read(zig, converter, traces.WorkflowTrace)
+        for index, state in enumerate(started.plan["states"]):
+            if state.get("kind", "call_agent") != "call_agent":
+                continue
+            act = activity_id(index, state)
+            if call.zigflow.activity(act) is None:
+                continue
+            wf_id = self.stigma_workflow_id(started, index)
+            agent = client.get_workflow_handle(wf_id)
+            span = call.zigflow.activity(act)
+            if state.get("mode", HANDSHAKE) == HANDSHAKE and span and span.status != "open":
+                # Zigflow resumes at the completion call; Stigma records that
+                # call's outcome a moment later. Read Stigma once it has closed.
+                await _closed(agent, COLLECT_WAIT_S)
+            try:
+                hist = await agent.fetch_history()
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    continue
+                raise
+            call.stigma[act] = traces.read(hist, converter, traces.StigmaTrace)
+        return call
+
+
+async def _closed(handle: WorkflowHandle[Any, Any], timeout_s: float) -> None:
+    """Wait until a workflow has closed, however it closed; give up quietly after timeout_s
+    (the checkers then see it still running and say so)."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(handle.result(), timeout_s)
+
+
+async def agent_finished(driver: Driver, started: Started, state_index: int = 0,
+                         timeout_s: float | None = None) -> Call:
+    """Wait for the Stigma execution behind one state to close, then re-collect."""
+    timeout_s = driver.timeout_s if timeout_s is None else timeout_s
+    handle = driver.stack.client.get_workflow_handle(driver.stigma_workflow_id(started, state_index))
+    await _closed(handle, timeout_s)
+    return await driver.collect(started)

@@ -1,0 +1,81 @@
+"""Build Zigflow plans and agent scripts: the JSON the reference workflow accepts.
+
+A plan is a list of states; an agent script tells the stand-in agent how to
+behave (README, "Zigflow plan contract" and "Agent script contract").
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+HANDSHAKE = "handshake"
+DIRECT = "direct"
+
+
+@dataclass(frozen=True)
+class AgentScript:
+    outcome: str = "success"  # "success" | "failure"
+    output: Any = None
+    duration_s: float = 0.0  # durable timer inside Stigma before the work
+    hold: bool = False  # wait for the harness's "release" signal
+    error_type: str = "AgentError"
+    error_message: str = "agent failed"
+    result_size: int = 0
+
+    def to_input(self, **extra: Any) -> dict[str, Any]:
+        return {"script": asdict(self), **extra}
+
+
+def succeeds(output: Any = None, **kw: Any) -> AgentScript:
+    return AgentScript(outcome="success", output=output, **kw)
+
+
+def fails(error_type: str, error_message: str, **kw: Any) -> AgentScript:
+    return AgentScript(outcome="failure", error_type=error_type, error_message=error_message, **kw)
+
+
+def call_agent(
+    name: str,
+    script: AgentScript,
+    *,
+    agent_id: str = "stand-in",
+    mode: str = HANDSHAKE,
+    start_to_close_s: float | None = None,
+    heartbeat_timeout_s: float | None = None,
+    max_attempts: int | None = None,
+    on_error: str = "fail",
+) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "name": name,
+        "kind": "call_agent",
+        "agent_id": agent_id,
+        "input": script.to_input(),
+        "mode": mode,
+        "on_error": on_error,
+    }
+    if start_to_close_s is not None:
+        state["start_to_close_s"] = start_to_close_s
+    if heartbeat_timeout_s is not None:
+        state["heartbeat_timeout_s"] = heartbeat_timeout_s
+    if max_attempts is not None:
+        state["max_attempts"] = max_attempts
+    return state
+
+
+def echo(name: str, value: Any) -> dict[str, Any]:
+    return {"name": name, "kind": "echo", "input": value}
+
+
+def plan(*states: dict[str, Any]) -> dict[str, Any]:
+    return {"states": list(states)}
+
+
+def activity_id(index: int, state: dict[str, Any]) -> str:
+    """The activity id Zigflow gives state ``index`` (part of the plan contract)."""
+    return f"{index}-{state['name']}"
+
+
+def script_of(state: dict[str, Any]) -> dict[str, Any]:
+    value = state.get("input")
+    return value.get("script", {}) if isinstance(value, dict) else {}

@@ -1,0 +1,137 @@
+"""The pytest face of the harness: options, markers, fixtures, failure reports.
+
+Thin on purpose (pytest-httpserver style): fixtures hand out engine objects;
+everything else lives in the engine modules.
+
+Fixture chain: handshake_config -> stack (one per session / xdist worker)
+-> history (one per test) -> driver.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from harness import checkers
+from harness.config import REFERENCE_STIGMA, REFERENCE_ZIGFLOW, StackConfig, parse_command
+from harness.driver import Driver
+from harness.history import History
+from harness.stack import Stack, start_stack
+
+HISTORY_KEY = pytest.StashKey[History]()
+STACK_KEY = pytest.StashKey[Stack]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("handshake", "token handshake harness")
+    group.addoption("--temporal", default=os.environ.get("HANDSHAKE_TEMPORAL") or "time-skipping",
+                    help="Temporal target: time-skipping (default), dev, or HOST:PORT of a cluster "
+                         "(env HANDSHAKE_TEMPORAL)")
+    group.addoption("--namespace", default=os.environ.get("HANDSHAKE_NAMESPACE") or "default",
+                    help="Temporal namespace (env HANDSHAKE_NAMESPACE)")
+    group.addoption("--zigflow-cmd", default=os.environ.get("HANDSHAKE_ZIGFLOW_CMD"),
+                    help="command line of the Zigflow worker under test; default: the reference "
+                         "(env HANDSHAKE_ZIGFLOW_CMD)")
+    group.addoption("--stigma-cmd", default=os.environ.get("HANDSHAKE_STIGMA_CMD"),
+                    help="command line of the Stigma service under test; default: the reference "
+                         "(env HANDSHAKE_STIGMA_CMD)")
+    group.addoption("--handshake-out", default=os.environ.get("HANDSHAKE_OUT") or "reports/out",
+                    help="where logs, histories and results go (env HANDSHAKE_OUT)")
+    group.addoption("--handshake-results", default=os.environ.get("HANDSHAKE_RESULTS"),
+                    help="directory for per-test result records used by `make certify` "
+                         "(env HANDSHAKE_RESULTS)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "scenario: a given/when/then spec run against a live stack")
+    config.addinivalue_line("markers", "unit: a test of one component with fakes, no servers")
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def handshake_config(pytestconfig: pytest.Config) -> StackConfig:
+    out = pathlib.Path(pytestconfig.getoption("--handshake-out"))
+    cfg = StackConfig(
+        temporal=pytestconfig.getoption("--temporal"),
+        namespace=pytestconfig.getoption("--namespace"),
+        zigflow_cmd=parse_command(pytestconfig.getoption("--zigflow-cmd"), REFERENCE_ZIGFLOW,
+                                  "--zigflow-cmd"),
+        stigma_cmd=parse_command(pytestconfig.getoption("--stigma-cmd"), REFERENCE_STIGMA,
+                                 "--stigma-cmd"),
+        log_dir=out / "logs",
+    )
+    cfg.validate()
+    return cfg
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def stack(handshake_config: StackConfig, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+    """One live stack per session (per xdist worker), torn down at the end."""
+    async with start_stack(handshake_config, run_id=f"{_worker()}-{os.getpid()}") as running:
+        request.config.stash[STACK_KEY] = running
+        yield running
+
+
+@pytest.fixture
+def history(request: pytest.FixtureRequest) -> History:
+    h = History(request.node.nodeid)
+    request.node.stash[HISTORY_KEY] = h
+    return h
+
+
+@pytest.fixture
+def driver(stack: Stack, history: History) -> Driver:
+    return Driver(stack, history)
+
+
+def _slug(nodeid: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid)[-150:]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    h = item.stash.get(HISTORY_KEY, None)
+    if report.when == "call" and h is not None:
+        out = pathlib.Path(item.config.getoption("--handshake-out")) / "histories"
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"{_slug(item.nodeid)}.json"
+        path.write_text(h.dumps())
+        report.user_properties.append(("history", str(path)))
+        if report.failed:
+            report.sections.append(("handshake history", f"written to {path}"))
+            running = item.config.stash.get(STACK_KEY, None)
+            if running is not None:
+                report.sections.append(("service logs (tail)", running.logs(25)))
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        _record_result(item, report, h)
+
+
+def _record_result(item: pytest.Item, report: pytest.TestReport, h: History | None) -> None:
+    results = item.config.getoption("--handshake-results")
+    if not results or item.get_closest_marker("scenario") is None:
+        return
+    path = pathlib.Path(results)
+    path.mkdir(parents=True, exist_ok=True)
+    record = {
+        "id": item.nodeid,
+        "outcome": report.outcome,
+        "duration_s": round(report.duration, 3),
+        "overhead_ms": [round(v, 3) for v in checkers.overhead_samples_ms(h)] if h else [],
+        "checks": h.checks if h else [],
+        "calls": len(h.calls) if h else 0,
+        "longrepr": str(report.longrepr)[-2000:] if report.failed else "",
+    }
+    with (path / f"results-{_worker()}.jsonl").open("a") as f:
+        f.write(json.dumps(record) + "\n")

@@ -1,0 +1,177 @@
+"""Read the facts a checker needs out of Temporal workflow histories.
+
+Server timestamps only: durations here come from the cluster's own clock, so
+they do not depend on where the harness runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHistory
+from temporalio.converter import DataConverter
+
+_CLOSE = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "completed",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: "failed",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: "timed_out",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: "canceled",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: "terminated",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: "continued_as_new",
+}
+
+
+@dataclass
+class ActivitySpan:
+    """One activity of a workflow, over all its attempts."""
+
+    activity_id: str
+    activity_type: str
+    scheduled_at: float
+    started_at: float | None = None  # of the last attempt (written at close for retried ones)
+    closed_at: float | None = None
+    status: str = "open"  # open | completed | failed | timed_out | canceled
+    attempts: int = 0
+    result: Any = None
+    failure_type: str = ""
+    failure_message: str = ""
+    timeout_type: str = ""
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.closed_at is None else self.closed_at - self.scheduled_at
+
+
+@dataclass
+class WorkflowTrace:
+    workflow_id: str
+    run_id: str
+    status: str = "running"
+    started_at: float = 0.0
+    closed_at: float | None = None
+    first_task_done_at: float | None = None
+    result: Any = None
+    failure_type: str = ""
+    failure_message: str = ""
+    activities: list[ActivitySpan] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)
+
+    def activity(self, activity_id: str) -> ActivitySpan | None:
+        return next((a for a in self.activities if a.activity_id == activity_id), None)
+
+    def of_type(self, activity_type: str) -> list[ActivitySpan]:
+        return [a for a in self.activities if a.activity_type == activity_type]
+
+
+ZigflowTrace = WorkflowTrace
+
+
+@dataclass
+class StigmaTrace(WorkflowTrace):
+    """A Stigma execution; agent work = end of its first workflow task to the
+    close of its ``run_agent`` activity (timers and holds before it included)."""
+
+    @property
+    def agent_work_s(self) -> float | None:
+        runs = [a for a in self.of_type("run_agent") if a.closed_at is not None]
+        if not runs or self.first_task_done_at is None:
+            return None
+        closed = runs[-1].closed_at
+        assert closed is not None
+        return closed - self.first_task_done_at
+
+    @property
+    def agent_runs(self) -> int:
+        return len(self.of_type("run_agent"))
+
+
+def _ts(event: HistoryEvent) -> float:
+    return float(event.event_time.ToDatetime().timestamp())
+
+
+def _decode(converter: DataConverter, payloads: Any) -> Any:
+    if not payloads.payloads:
+        return None
+    values = converter.payload_converter.from_payloads(list(payloads.payloads))
+    return values[0] if len(values) == 1 else values
+
+
+def _failure(failure: Any) -> tuple[str, str, str]:
+    """(type, message, timeout type) of a Failure proto, looking through wrappers."""
+    timeout_type = ""
+    while failure is not None:
+        if failure.HasField("application_failure_info"):
+            return failure.application_failure_info.type, failure.message, timeout_type
+        if failure.HasField("timeout_failure_info"):
+            timeout_type = _timeout_name(failure.timeout_failure_info.timeout_type)
+            if not failure.HasField("cause"):
+                return "Timeout", failure.message, timeout_type
+        if failure.HasField("canceled_failure_info"):
+            return "Canceled", failure.message, timeout_type
+        if not failure.HasField("cause"):
+            return "", failure.message, timeout_type
+        failure = failure.cause
+    return "", "", timeout_type
+
+
+def _timeout_name(value: int) -> str:
+    from temporalio.api.enums.v1 import TimeoutType
+
+    return TimeoutType.Name(value).removeprefix("TIMEOUT_TYPE_")
+
+
+def read(history: WorkflowHistory, converter: DataConverter, cls: type[WorkflowTrace]) -> Any:
+    trace = cls(history.workflow_id, history.run_id)
+    by_scheduled: dict[int, ActivitySpan] = {}
+    for ev in history.events:
+        et = ev.event_type
+        if et == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            trace.started_at = _ts(ev)
+        elif et == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and trace.first_task_done_at is None:
+            trace.first_task_done_at = _ts(ev)
+        elif et == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            trace.signals.append(ev.workflow_execution_signaled_event_attributes.signal_name)
+        elif et == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            a = ev.activity_task_scheduled_event_attributes
+            span = ActivitySpan(a.activity_id, a.activity_type.name, _ts(ev))
+            by_scheduled[ev.event_id] = span
+            trace.activities.append(span)
+        elif et == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            a = ev.activity_task_started_event_attributes
+            span = by_scheduled[a.scheduled_event_id]
+            span.started_at, span.attempts = _ts(ev), a.attempt
+        elif et == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            a = ev.activity_task_completed_event_attributes
+            span = by_scheduled[a.scheduled_event_id]
+            span.status, span.closed_at = "completed", _ts(ev)
+            span.result = _decode(converter, a.result)
+        elif et == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+            a = ev.activity_task_failed_event_attributes
+            span = by_scheduled[a.scheduled_event_id]
+            span.status, span.closed_at = "failed", _ts(ev)
+            span.failure_type, span.failure_message, _ = _failure(a.failure)
+        elif et == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+            a = ev.activity_task_timed_out_event_attributes
+            span = by_scheduled[a.scheduled_event_id]
+            span.status, span.closed_at = "timed_out", _ts(ev)
+            span.failure_type, span.failure_message, span.timeout_type = _failure(a.failure)
+        elif et == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+            a = ev.activity_task_canceled_event_attributes
+            span = by_scheduled[a.scheduled_event_id]
+            span.status, span.closed_at = "canceled", _ts(ev)
+        elif et in _CLOSE:
+            trace.status, trace.closed_at = _CLOSE[et], _ts(ev)
+            if et == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+                trace.result = _decode(converter, ev.workflow_execution_completed_event_attributes.result)
+            elif et == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+                f = ev.workflow_execution_failed_event_attributes.failure
+                trace.failure_type, trace.failure_message, _ = _failure(f)
+    return trace
+
+
+def when(ts: float | None) -> str:
+    return "-" if ts is None else datetime.fromtimestamp(ts).isoformat(timespec="milliseconds")

@@ -1,0 +1,29 @@
+"""Failure path: the agent's error reaches Zigflow by token, once, without a retry storm."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import checkers
+from harness.driver import Driver
+from harness.expect import holds
+from harness.history import History
+from harness.plan import call_agent, fails, plan
+
+pytestmark = pytest.mark.scenario
+
+
+async def test_agent_failure_fails_zigflow_activity_with_its_type_and_message(
+    driver: Driver, history: History
+) -> None:
+    # given: agents that fail with their own error types
+    plans = [
+        plan(call_agent("quota", fails("QuotaExceeded", "model quota exhausted for tenant t-7"))),
+        plan(call_agent("parse", fails("InvalidDocument", "page 3: unreadable table"))),
+    ]
+    # when
+    ops = await driver.outcomes([await driver.start(p) for p in plans])
+    # then
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.agent_failure_propagated(history))
+    assert all(op.type == "fail" for op in ops), [op.value for op in ops]
