@@ -115,10 +115,16 @@ class Driver:
         return agent.status is not None and agent.status.name == "RUNNING"
 
     async def release(self, started: Iterable[Started], state_index: int = 0) -> None:
+        """Let held agents finish. An agent that is not there (or already closed) is
+        recorded, not raised: the checkers judge what it means."""
         for s in started:
             handle = self.stack.client.get_workflow_handle(self.stigma_workflow_id(s, state_index))
-            await handle.signal("release")
-            self.history.fault("stop", "hold", s.call_id, state=state_index)
+            try:
+                await handle.signal("release")
+                self.history.fault("stop", "hold", s.call_id, state=state_index)
+            except RPCError as err:
+                self.history.fault("stop", "hold", s.call_id, state=state_index,
+                                   error=f"{err.status.name}: {err.message}")
 
     # -- then: join with Temporal's own record ----------------------------
     async def collect(self, started: Started) -> Call:

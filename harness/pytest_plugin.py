@@ -42,6 +42,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--stigma-cmd", default=os.environ.get("HANDSHAKE_STIGMA_CMD"),
                     help="command line of the Stigma service under test; default: the reference "
                          "(env HANDSHAKE_STIGMA_CMD)")
+    group.addoption("--call-timeout", type=float,
+                    default=float(os.environ.get("HANDSHAKE_CALL_TIMEOUT_S") or 60),
+                    help="seconds the driver waits for one call's outcome before recording it "
+                         "as unknown (env HANDSHAKE_CALL_TIMEOUT_S)")
     group.addoption("--handshake-out", default=os.environ.get("HANDSHAKE_OUT") or "reports/out",
                     help="where logs, histories and results go (env HANDSHAKE_OUT)")
     group.addoption("--handshake-results", default=os.environ.get("HANDSHAKE_RESULTS"),
@@ -90,8 +94,8 @@ def history(request: pytest.FixtureRequest) -> History:
 
 
 @pytest.fixture
-def driver(stack: Stack, history: History) -> Driver:
-    return Driver(stack, history)
+def driver(stack: Stack, history: History, pytestconfig: pytest.Config) -> Driver:
+    return Driver(stack, history, timeout_s=pytestconfig.getoption("--call-timeout"))
 
 
 def _slug(nodeid: str) -> str:

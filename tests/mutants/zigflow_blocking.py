@@ -1,0 +1,32 @@
+"""Zigflow whose activity holds its worker slot while the agent runs (the design the
+handshake replaces): it waits in the worker instead of going result-pending."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+from temporalio import activity
+
+from reference_services.zigflow import __main__ as zigflow
+from reference_services.zigflow import activities
+from reference_services.zigflow.plan import AgentCall
+
+_real = activities.ZigflowActivities.execute_agent
+
+
+@activity.defn(name="execute_agent")
+async def _execute_agent(self: Any, call: AgentCall) -> Any:
+    try:
+        return await _real(self, call)
+    except BaseException as err:
+        if type(err).__name__ != "_CompleteAsyncError":
+            raise
+    await asyncio.Event().wait()  # blocks the slot until cancelled / timed out
+
+
+activities.ZigflowActivities.execute_agent = _execute_agent  # type: ignore[method-assign]
+
+if __name__ == "__main__":
+    sys.exit(zigflow.main())
