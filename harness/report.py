@@ -1,0 +1,105 @@
+"""The certification report: certification.json (for machines) and .md (for people).
+
+Field reference (also in README, "The certification report"):
+  schema            report format version
+  generated_at      UTC time the report was written
+  verdict           "pass" when every scenario passed on every target and the
+                    overhead p99 is within budget_ms; otherwise "fail"
+  verdict_reasons   why the verdict is what it is, one line each
+  targets           the Temporal targets of the matrix, e.g. ["time-skipping", "dev"]
+  scenarios         one object per scenario and target: id (pytest node id with
+                    the target in brackets), target, outcome (passed / failed /
+                    skipped), duration_s (wall time of the test body), checks
+                    (checker verdicts with evidence), calls (Zigflow runs made)
+  overhead_ms       per successful handshake: Zigflow activity duration minus the
+                    agent's own work, both from Temporal histories (server clock):
+                    n, p50, p95, p99, max, mean, and target (which server measured it:
+                    the dev server when in the matrix, because the time-skipping
+                    server's clock is virtual)
+  overhead_by_target the same summary for every target
+  budget_ms         the plan's overhead budget (100)
+  versions          python, temporalio, grpcio, protobuf, each Temporal server,
+                    toxiproxy (null until used), git_sha, and the service commands
+  wall_s            wall time of the whole certification run
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any
+
+SCHEMA = 1
+
+
+def verdict(scenarios: list[dict[str, Any]], overhead: dict[str, Any], budget_ms: float) -> tuple[str, list[str]]:
+    reasons: list[str] = []
+    if not scenarios:
+        reasons.append("no scenario ran")
+    failed = [s["id"] for s in scenarios if s["outcome"] == "failed"]
+    if failed:
+        reasons.append(f"{len(failed)} scenario(s) failed: " + ", ".join(failed[:10]))
+    skipped = [s["id"] for s in scenarios if s["outcome"] == "skipped"]
+    if skipped:
+        reasons.append(f"{len(skipped)} scenario(s) skipped (not certified): " + ", ".join(skipped[:10]))
+    if not overhead.get("n"):
+        reasons.append("no overhead sample: no successful handshake was measured")
+    elif overhead["p99"] > budget_ms:
+        reasons.append(f"overhead p99 {overhead['p99']} ms exceeds the {budget_ms} ms budget")
+    ok = not failed and not skipped and scenarios and overhead.get("n") and overhead["p99"] <= budget_ms
+    if ok:
+        reasons.append(
+            f"{len(scenarios)} scenario(s) passed; overhead p99 {overhead['p99']} ms "
+            f"<= {budget_ms} ms (n={overhead['n']}, {overhead.get('target')})"
+        )
+    return ("pass" if ok else "fail"), reasons
+
+
+def write(report: dict[str, Any], out_dir: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / "certification.json"
+    md_path = out_dir / "certification.md"
+    json_path.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+    md_path.write_text(markdown(report))
+    return json_path, md_path
+
+
+def _ms(value: Any) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def markdown(r: dict[str, Any]) -> str:
+    o = r["overhead_ms"]
+    lines = [
+        "# Token handshake certification",
+        "",
+        f"**Verdict: {r['verdict'].upper()}** — generated {r['generated_at']}, "
+        f"targets: {', '.join(r['targets'])}, wall time {r['wall_s']:.0f} s.",
+        "",
+        *[f"- {reason}" for reason in r["verdict_reasons"]],
+        "",
+        f"## Handshake overhead (budget {r['budget_ms']} ms)",
+        "",
+        "Zigflow activity duration minus the agent's own work, from Temporal's histories.",
+        "",
+        "| target | n | p50 | p95 | p99 | max |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for target, s in r["overhead_by_target"].items():
+        mark = " (reported)" if target == o.get("target") else ""
+        lines.append(f"| {target}{mark} | {s['n']} | {_ms(s['p50'])} | {_ms(s['p95'])} | "
+                     f"{_ms(s['p99'])} | {_ms(s['max'])} |")
+    lines += ["", "## Scenarios", "", "| scenario | target | outcome | s | checks |",
+              "|---|---|---|---:|---|"]
+    for s in r["scenarios"]:
+        checks = ", ".join(f"{c['checker']} {'ok' if c['ok'] else 'VIOLATED'}" for c in s["checks"])
+        lines.append(f"| `{s['id']}` | {s['target']} | {s['outcome']} | {s['duration_s']:.2f} | {checks} |")
+    failed = [s for s in r["scenarios"] if s["outcome"] == "failed"]
+    if failed:
+        lines += ["", "## Failures", ""]
+        for s in failed:
+            lines += [f"### `{s['id']}`", "", "```", s.get("longrepr", "")[-1500:], "```", ""]
+    lines += ["", "## Versions", "", "| component | version |", "|---|---|"]
+    lines += [f"| {k} | {v if v is not None else '-'} |" for k, v in r["versions"].items()]
+    lines += ["", "Field reference: README, \"The certification report\".", ""]
+    return "\n".join(lines)

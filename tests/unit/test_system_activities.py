@@ -1,0 +1,132 @@
+"""SystemActivities: complete / fail the Zigflow activity by token, classify RPC errors."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import ActivityEnvironment
+
+from reference_services.common.jsonlog import token_fingerprint
+from reference_services.stigma.activities import SystemActivities
+from reference_services.stigma.model import Completion, CompletionOutcome
+
+pytestmark = pytest.mark.unit
+
+TOKEN = b"\n$zigflow-task-token\x00\xff"
+ENVELOPE = {"envelope_version": 1, "output": {"value": 42}, "zigflow_activity_id": "0-a"}
+
+
+@dataclass
+class FakeHandle:
+    error: BaseException | None = None
+    completed: list[Any] = field(default_factory=list)
+    failed: list[Exception] = field(default_factory=list)
+
+    async def complete(self, result: Any = None) -> None:
+        self.completed.append(result)
+        if self.error is not None:
+            raise self.error
+
+    async def fail(self, error: Exception) -> None:
+        self.failed.append(error)
+        if self.error is not None:
+            raise self.error
+
+
+@dataclass
+class Factory:
+    handle: FakeHandle
+    tokens: list[bytes] = field(default_factory=list)
+
+    def __call__(self, token: bytes) -> FakeHandle:
+        self.tokens.append(token)
+        return self.handle
+
+
+def setup(error: BaseException | None = None) -> tuple[SystemActivities, Factory]:
+    factory = Factory(FakeHandle(error))
+    return SystemActivities(factory), factory
+
+
+def environment() -> ActivityEnvironment:
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.default_info(), workflow_id="stigma-k", attempt=1)
+    return env
+
+
+def completion(**kw: Any) -> Completion:
+    return Completion(base64.b64encode(TOKEN).decode(), 2, "agx-1", ENVELOPE, **kw)
+
+
+async def test_complete_delivers_the_result_to_the_decoded_token() -> None:
+    acts, factory = setup()
+
+    outcome = await environment().run(acts.complete_zigflow_activity, completion())
+
+    assert outcome == CompletionOutcome("delivered", token_fp=token_fingerprint(TOKEN))
+    assert factory.tokens == [TOKEN]
+    assert factory.handle.completed == [ENVELOPE]
+    assert factory.handle.failed == []
+
+
+async def test_fail_delivers_a_non_retryable_application_error() -> None:
+    acts, factory = setup()
+
+    outcome = await environment().run(
+        acts.fail_zigflow_activity,
+        completion(error_type="AgentTimeout", error_message="agent gave up"),
+    )
+
+    assert outcome.status == "delivered"
+    assert factory.tokens == [TOKEN]
+    assert factory.handle.completed == []
+    (err,) = factory.handle.failed
+    assert isinstance(err, ApplicationError)
+    assert err.type == "AgentTimeout"
+    assert err.message == "agent gave up"
+    assert err.non_retryable is True
+    assert err.details == (ENVELOPE,)
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["complete", "fail"])
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (RPCStatusCode.NOT_FOUND, "token_dead"),
+        (RPCStatusCode.INVALID_ARGUMENT, "token_rejected"),
+        (RPCStatusCode.INTERNAL, "token_rejected"),
+    ],
+)
+async def test_terminal_token_errors_are_outcomes_not_exceptions(
+    status: RPCStatusCode, expected: str, fail: bool
+) -> None:
+    acts, _ = setup(RPCError("no such activity", status, b""))
+    run = acts.fail_zigflow_activity if fail else acts.complete_zigflow_activity
+
+    outcome = await environment().run(run, completion(error_type="E", error_message="m"))
+
+    assert outcome == CompletionOutcome(
+        expected, status.name, "no such activity", token_fingerprint(TOKEN)
+    )
+
+
+@pytest.mark.parametrize(
+    "status", [RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED]
+)
+async def test_transient_errors_raise_a_retryable_error(status: RPCStatusCode) -> None:
+    acts, _ = setup(RPCError("frontend down", status, b""))
+
+    with pytest.raises(ApplicationError) as info:
+        await environment().run(acts.complete_zigflow_activity, completion())
+
+    err = info.value
+    assert err.type == "CompletionTransient"
+    assert err.non_retryable is False
+    assert f"{status.name}: frontend down" in err.message
+    assert isinstance(err.__cause__, RPCError)
