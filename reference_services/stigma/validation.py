@@ -10,7 +10,7 @@ from stigma.v1 import stigma_service_pb2 as pb
 MAX_TOKEN_BYTES = 8192
 MAX_INPUT_BYTES = 1024 * 1024
 MAX_KEY_CHARS = 512
-AGENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+AGENT_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 def problems(request: pb.StartAgentRequest) -> list[str]:
@@ -18,7 +18,7 @@ def problems(request: pb.StartAgentRequest) -> list[str]:
     found: list[str] = []
     if not request.agent_id:
         found.append("agent_id is required")
-    elif not AGENT_ID.match(request.agent_id):
+    elif not AGENT_ID.fullmatch(request.agent_id):  # fullmatch: "$" allows a trailing newline
         found.append("agent_id must be 1..128 characters of [A-Za-z0-9._-]")
     if len(request.input) > MAX_INPUT_BYTES:
         found.append(f"input is {len(request.input)} bytes, limit {MAX_INPUT_BYTES}")
@@ -27,8 +27,12 @@ def problems(request: pb.StartAgentRequest) -> list[str]:
             json.loads(request.input.decode("utf-8"))
         except UnicodeDecodeError:
             found.append("input is not valid UTF-8")
-        except ValueError as err:
+        except json.JSONDecodeError as err:
             found.append(f"input is not JSON: {err.msg} at position {err.pos}")
+        except (ValueError, RecursionError) as err:
+            # Valid-looking but unparseable here: nesting too deep, or an integer
+            # over Python's digit limit. Still the caller's input problem.
+            found.append(f"input is not JSON this service accepts: {type(err).__name__}: {str(err)[:120]}")
     if len(request.callback_token) > MAX_TOKEN_BYTES:
         found.append(
             f"callback_token is {len(request.callback_token)} bytes, limit {MAX_TOKEN_BYTES}"

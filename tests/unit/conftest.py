@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import grpc
 import pytest_asyncio
+from stigma.v1 import stigma_service_pb2_grpc as pb_grpc
 
 from reference_services.stigma.model import AgentRequest
 from reference_services.stigma.server import StigmaServicer, WorkflowStarter
-from stigma.v1 import stigma_service_pb2_grpc as pb_grpc
 
 LOOPBACK = "127.0.0.1"
 # Never route loopback test traffic through an HTTP proxy from the environment.

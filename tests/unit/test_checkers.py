@@ -161,18 +161,14 @@ def test_resumed_once_reports_two_attempts() -> None:
     h = History("retried")
     success(h, z_attempts=2)
 
-    assert_violated(
-        checkers.resumed_once_with_agent_result(h), "took 2 attempts, expected 1"
-    )
+    assert_violated(checkers.resumed_once_with_agent_result(h), "took 2 attempts, expected 1")
 
 
 def test_resumed_once_reports_the_agent_running_twice() -> None:
     h = History("twice")
     success(h, agent_runs=2)
 
-    assert_violated(
-        checkers.resumed_once_with_agent_result(h), "agent ran 2 times, expected once"
-    )
+    assert_violated(checkers.resumed_once_with_agent_result(h), "agent ran 2 times, expected once")
 
 
 def test_resumed_once_reports_completion_not_delivered() -> None:

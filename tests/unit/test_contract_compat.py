@@ -5,9 +5,9 @@ from __future__ import annotations
 import grpc
 import pytest
 from google.protobuf import empty_pb2
-
 from stigma.v0 import stigma_service_pb2 as pb0
 from stigma.v1 import stigma_service_pb2 as pb
+
 from tests.unit.conftest import FakeStarter, ServeStigma
 
 pytestmark = pytest.mark.unit

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from stigma.v1 import stigma_service_pb2 as pb
 
 from reference_services.stigma import validation
-from stigma.v1 import stigma_service_pb2 as pb
 
 pytestmark = pytest.mark.unit
 
@@ -66,11 +66,6 @@ def test_bad_agent_id(agent_id: str) -> None:
     assert "agent_id must be 1..128 characters" in only_problem(handshake(agent_id=agent_id))
 
 
-@pytest.mark.xfail(
-    reason="bug: validation.AGENT_ID uses '$', which also matches before a trailing newline "
-    "(validation.py:21 should use fullmatch)",
-    strict=True,
-)
 def test_agent_id_with_trailing_newline_is_rejected() -> None:
     assert "agent_id must be" in only_problem(handshake(agent_id="summarize\n"))
 
@@ -119,26 +114,19 @@ def test_every_problem_is_reported_not_just_the_first() -> None:
     )
     assert len(found) == 4, found
     joined = "; ".join(found)
-    for fragment in ("agent_id must be", "UTF-8", "callback_token is 9000 bytes", "idempotency_key"):
+    for fragment in (
+        "agent_id must be",
+        "UTF-8",
+        "callback_token is 9000 bytes",
+        "idempotency_key",
+    ):
         assert fragment in joined
 
 
-@pytest.mark.xfail(
-    reason="bug: json.loads raises RecursionError on deeply nested input, which "
-    "validation.problems() does not catch (validation.py:26-31)",
-    raises=RecursionError,
-    strict=True,
-)
 def test_deeply_nested_input_is_a_problem_not_a_crash() -> None:
     assert "input is not JSON" in only_problem(handshake(input=b"[" * 100_000))
 
 
-@pytest.mark.xfail(
-    reason="bug: a JSON integer over Python's int digit limit raises a plain ValueError "
-    "without .msg/.pos, so 'err.msg' raises AttributeError (validation.py:31)",
-    raises=AttributeError,
-    strict=True,
-)
 def test_huge_json_integer_is_a_problem_not_a_crash() -> None:
     assert "input is not JSON" in only_problem(handshake(input=b"1" * 5000))
 

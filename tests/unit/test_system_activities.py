@@ -116,9 +116,7 @@ async def test_terminal_token_errors_are_outcomes_not_exceptions(
     )
 
 
-@pytest.mark.parametrize(
-    "status", [RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED]
-)
+@pytest.mark.parametrize("status", [RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED])
 async def test_transient_errors_raise_a_retryable_error(status: RPCStatusCode) -> None:
     acts, _ = setup(RPCError("frontend down", status, b""))
 

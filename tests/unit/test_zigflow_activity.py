@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import grpc
 import pytest
+from stigma.v1 import stigma_service_pb2 as pb
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -16,7 +17,6 @@ from temporalio.testing import ActivityEnvironment
 from reference_services.common.jsonlog import _JsonFormatter, token_fingerprint
 from reference_services.zigflow.activities import ZigflowActivities, idempotency_key
 from reference_services.zigflow.plan import AgentCall
-from stigma.v1 import stigma_service_pb2 as pb
 
 pytestmark = pytest.mark.unit
 
