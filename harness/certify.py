@@ -39,14 +39,17 @@ def _version(package: str) -> str | None:
 
 def _git_sha() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
     except OSError:
         return None
     sha = out.stdout.strip()
     if not sha:
         return None
-    dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True,
-                           timeout=10).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain"], capture_output=True, text=True, timeout=10
+    ).stdout.strip()
     return sha + ("-dirty" if dirty else "")
 
 
@@ -54,10 +57,24 @@ def run_target(target: str, out: pathlib.Path, args: argparse.Namespace) -> list
     results = out / "results" / target
     if results.exists():
         shutil.rmtree(results)
-    cmd = [sys.executable, "-m", "pytest", "scenarios", "-p", "no:cacheprovider",
-           "--temporal", target, "--handshake-out", str(out / target),
-           "--handshake-results", str(results), "-n", args.workers,
-           "--junitxml", str(out / f"junit-{target}.xml")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "scenarios",
+        "-p",
+        "no:cacheprovider",
+        "--temporal",
+        target,
+        "--handshake-out",
+        str(out / target),
+        "--handshake-results",
+        str(results),
+        "-n",
+        args.workers,
+        "--junitxml",
+        str(out / f"junit-{target}.xml"),
+    ]
     if args.zigflow_cmd:
         cmd += ["--zigflow-cmd", args.zigflow_cmd]
     if args.stigma_cmd:
@@ -69,9 +86,17 @@ def run_target(target: str, out: pathlib.Path, args: argparse.Namespace) -> list
     for path in sorted(results.glob("results-*.jsonl")) if results.exists() else []:
         records += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     if code not in (0, 1) and not records:
-        records.append({"id": f"scenarios (pytest exit {code})", "outcome": "failed",
-                        "duration_s": 0.0, "overhead_ms": [], "checks": [], "calls": 0,
-                        "longrepr": f"pytest exited with {code} before recording any scenario"})
+        records.append(
+            {
+                "id": f"scenarios (pytest exit {code})",
+                "outcome": "failed",
+                "duration_s": 0.0,
+                "overhead_ms": [],
+                "checks": [],
+                "calls": 0,
+                "longrepr": f"pytest exited with {code} before recording any scenario",
+            }
+        )
     for r in records:
         r["target"] = target
         r["id"] = f"{r['id']}[{target}]"
@@ -79,15 +104,26 @@ def run_target(target: str, out: pathlib.Path, args: argparse.Namespace) -> list
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.certify", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--targets", default=os.environ.get("HANDSHAKE_TARGETS", f"{TIME_SKIPPING},{DEV}"),
-                        help="comma-separated Temporal targets: time-skipping, dev, HOST:PORT "
-                             "(env HANDSHAKE_TARGETS; default: time-skipping,dev)")
-    parser.add_argument("--out", default="reports/out", help="report root; the run goes to OUT/latest")
-    parser.add_argument("--workers", default=os.environ.get("HANDSHAKE_WORKERS", "1"),
-                        help="pytest-xdist workers per target (default 1: parallel stacks on a "
-                             "small machine would inflate the latency figures)")
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.certify",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--targets",
+        default=os.environ.get("HANDSHAKE_TARGETS", f"{TIME_SKIPPING},{DEV}"),
+        help="comma-separated Temporal targets: time-skipping, dev, HOST:PORT "
+        "(env HANDSHAKE_TARGETS; default: time-skipping,dev)",
+    )
+    parser.add_argument(
+        "--out", default="reports/out", help="report root; the run goes to OUT/latest"
+    )
+    parser.add_argument(
+        "--workers",
+        default=os.environ.get("HANDSHAKE_WORKERS", "1"),
+        help="pytest-xdist workers per target (default 1: parallel stacks on a "
+        "small machine would inflate the latency figures)",
+    )
     parser.add_argument("--zigflow-cmd", default=os.environ.get("HANDSHAKE_ZIGFLOW_CMD"))
     parser.add_argument("--stigma-cmd", default=os.environ.get("HANDSHAKE_STIGMA_CMD"))
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
@@ -105,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     for target in targets:
         scenarios += run_target(target, out, args)
 
-    by_target = {t: stats.summary([v for s in scenarios if s["target"] == t for v in s["overhead_ms"]])
-                 for t in targets}
+    by_target = {
+        t: stats.summary([v for s in scenarios if s["target"] == t for v in s["overhead_ms"]])
+        for t in targets
+    }
     reported = DEV if DEV in targets else targets[0]
     overhead = {**by_target[reported], "target": reported}
     verdict, reasons = report.verdict(scenarios, overhead, BUDGET_MS)
@@ -116,9 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         "verdict": verdict,
         "verdict_reasons": reasons,
         "targets": targets,
-        "scenarios": [{k: s[k] for k in ("id", "target", "outcome", "duration_s", "checks", "calls")}
-                      | ({"longrepr": s["longrepr"]} if s.get("longrepr") else {})
-                      for s in scenarios],
+        "scenarios": [
+            {k: s[k] for k in ("id", "target", "outcome", "duration_s", "checks", "calls")}
+            | ({"longrepr": s["longrepr"]} if s.get("longrepr") else {})
+            for s in scenarios
+        ],
         "overhead_ms": overhead,
         "overhead_by_target": by_target,
         "budget_ms": BUDGET_MS,

@@ -109,8 +109,9 @@ def resumed_once_with_agent_result(history: History) -> Verdict:
         if z is None:
             return [f"{s.where}: Zigflow never scheduled the agent activity"]
         if z.status != "completed":
-            bad.append(f"{s.where}: Zigflow activity {z.status} "
-                       f"({z.failure_type}: {z.failure_message})")
+            bad.append(
+                f"{s.where}: Zigflow activity {z.status} ({z.failure_type}: {z.failure_message})"
+            )
         if z.attempts != 1:
             bad.append(f"{s.where}: Zigflow activity took {z.attempts} attempts, expected 1")
         if s.stigma is None:
@@ -125,17 +126,23 @@ def resumed_once_with_agent_result(history: History) -> Verdict:
             if not isinstance(z.result, dict):
                 bad.append(f"{s.where}: Zigflow received {z.result!r}, not a result envelope")
             elif got.get("output") != output:
-                bad.append(f"{s.where}: Zigflow received output {got.get('output')!r}, "
-                           f"the agent produced {output!r}")
+                bad.append(
+                    f"{s.where}: Zigflow received output {got.get('output')!r}, "
+                    f"the agent produced {output!r}"
+                )
             if got.get("zigflow_workflow_id") not in (None, s.call.call_id):
                 bad.append(f"{s.where}: envelope names workflow {got.get('zigflow_workflow_id')!r}")
             expected = s.script.get("output")
             if isinstance(output, dict) and output.get("value") != expected:
-                bad.append(f"{s.where}: agent output value {output.get('value')!r}, "
-                           f"script asked for {expected!r}")
+                bad.append(
+                    f"{s.where}: agent output value {output.get('value')!r}, "
+                    f"script asked for {expected!r}"
+                )
         outcome = _completion(s.stigma)
         if outcome != "delivered":
-            bad.append(f"{s.where}: Stigma's completion outcome is {outcome!r}, expected 'delivered'")
+            bad.append(
+                f"{s.where}: Stigma's completion outcome is {outcome!r}, expected 'delivered'"
+            )
         return bad
 
     states = [s for s in agent_states(history, "handshake") if s.script.get("outcome") != "failure"]
@@ -155,19 +162,24 @@ def agent_failure_propagated(history: History) -> Verdict:
         if z.status != "failed":
             bad.append(f"{s.where}: Zigflow activity {z.status}, expected failed")
         if (z.failure_type, z.failure_message) != (want_type, want_msg):
-            bad.append(f"{s.where}: Zigflow saw {z.failure_type!r}: {z.failure_message!r}, "
-                       f"agent raised {want_type!r}: {want_msg!r}")
+            bad.append(
+                f"{s.where}: Zigflow saw {z.failure_type!r}: {z.failure_message!r}, "
+                f"agent raised {want_type!r}: {want_msg!r}"
+            )
         if z.attempts != 1:
             bad.append(f"{s.where}: {z.attempts} attempts for a failed agent (retry storm)")
         if s.stigma is not None and s.stigma.agent_runs != 1:
             bad.append(f"{s.where}: agent ran {s.stigma.agent_runs} times, expected once")
         if s.stigma is None or _completion(s.stigma) != "delivered":
-            bad.append(f"{s.where}: failure not delivered by token "
-                       f"(completion {_completion(s.stigma)!r})")
+            bad.append(
+                f"{s.where}: failure not delivered by token (completion {_completion(s.stigma)!r})"
+            )
         zig = s.call.zigflow
         if s.state.get("on_error", "fail") == "fail" and (zig is None or zig.status != "failed"):
-            bad.append(f"{s.call.call_id}: Zigflow workflow is "
-                       f"{zig.status if zig else 'missing'}, expected failed")
+            bad.append(
+                f"{s.call.call_id}: Zigflow workflow is "
+                f"{zig.status if zig else 'missing'}, expected failed"
+            )
         return bad
 
     states = [s for s in agent_states(history, "handshake") if s.script.get("outcome") == "failure"]
@@ -182,7 +194,9 @@ def direct_call_moves_on_at_ack(history: History) -> Verdict:
         bad: list[str] = []
         z = s.zigflow
         if z is None or z.status != "completed":
-            return [f"{s.where}: Zigflow activity is {z.status if z else 'missing'}, expected completed"]
+            return [
+                f"{s.where}: Zigflow activity is {z.status if z else 'missing'}, expected completed"
+            ]
         if not (isinstance(z.result, dict) and z.result.get("acked") is True):
             bad.append(f"{s.where}: direct call returned {z.result!r}, expected an ACK")
         if s.stigma is None:
@@ -191,12 +205,16 @@ def direct_call_moves_on_at_ack(history: History) -> Verdict:
         if not ran:
             bad.append(f"{s.where}: the agent did not run to its end")
         if _completion(s.stigma) != "no_token":
-            bad.append(f"{s.where}: Stigma completed something by token ({_completion(s.stigma)!r})")
+            bad.append(
+                f"{s.where}: Stigma completed something by token ({_completion(s.stigma)!r})"
+            )
         runs = s.stigma.of_type("run_agent")
         agent_end = runs[-1].closed_at if runs else None
         if z.closed_at is not None and agent_end is not None and z.closed_at >= agent_end:
-            bad.append(f"{s.where}: Zigflow's activity closed only after the agent ended "
-                       "(it waited instead of moving on at the ACK)")
+            bad.append(
+                f"{s.where}: Zigflow's activity closed only after the agent ended "
+                "(it waited instead of moving on at the ACK)"
+            )
         return bad
 
     return _verdict("direct_call_moves_on_at_ack", agent_states(history, DIRECT), check)
@@ -215,7 +233,9 @@ def max_concurrently_pending(history: History) -> int:
     return peak
 
 
-def worker_not_blocked(history: History, *, pending_at_least: int, probe_f: str = "probe") -> Verdict:
+def worker_not_blocked(
+    history: History, *, pending_at_least: int, probe_f: str = "probe"
+) -> Verdict:
     """N handshakes were pending at once, and probe workflows on the same worker
     ran their activities to completion while all of them were still pending."""
     evidence: list[str] = []

@@ -37,7 +37,9 @@ class Driver:
         self.timeout_s = timeout_s
 
     # -- when -------------------------------------------------------------
-    async def start(self, plan: dict[str, Any], *, f: str = "plan", call_id: str | None = None) -> Started:
+    async def start(
+        self, plan: dict[str, Any], *, f: str = "plan", call_id: str | None = None
+    ) -> Started:
         call_id = call_id or f"zig-{f}-{uuid.uuid4().hex[:12]}"
         self.history.invoke(call_id, f, plan)
         handle = await self.stack.client.start_workflow(
@@ -63,10 +65,14 @@ class Driver:
         await self.collect(started)
         return op
 
-    async def run(self, plan: dict[str, Any], *, f: str = "plan", timeout_s: float | None = None) -> Op:
+    async def run(
+        self, plan: dict[str, Any], *, f: str = "plan", timeout_s: float | None = None
+    ) -> Op:
         return await self.outcome(await self.start(plan, f=f), timeout_s)
 
-    async def outcomes(self, started: Iterable[Started], timeout_s: float | None = None) -> list[Op]:
+    async def outcomes(
+        self, started: Iterable[Started], timeout_s: float | None = None
+    ) -> list[Op]:
         return list(await asyncio.gather(*(self.outcome(s, timeout_s) for s in started)))
 
     # -- agents held by their script ("hold": true) -----------------------
@@ -75,8 +81,9 @@ class Driver:
         act = activity_id(state_index, started.plan["states"][state_index])
         return f"{STIGMA_WORKFLOW_PREFIX}{started.call_id}/{run_id}/{act}"
 
-    async def wait_pending(self, started: list[Started], state_index: int = 0,
-                           timeout_s: float | None = None) -> None:
+    async def wait_pending(
+        self, started: list[Started], state_index: int = 0, timeout_s: float | None = None
+    ) -> None:
         """Until every call's agent runs in Stigma and its Zigflow activity is pending."""
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
         waiting = {s.call_id: s for s in started}
@@ -90,8 +97,9 @@ class Driver:
         await eventually(
             probe,
             timeout_s=timeout_s,
-            pending=lambda: f"{len(waiting)} agent call(s) not yet pending: "
-            + ", ".join(sorted(waiting)[:5]),
+            pending=lambda: (
+                f"{len(waiting)} agent call(s) not yet pending: " + ", ".join(sorted(waiting)[:5])
+            ),
             interval_s=0.1,
         )
 
@@ -123,8 +131,13 @@ class Driver:
                 await handle.signal("release")
                 self.history.fault("stop", "hold", s.call_id, state=state_index)
             except RPCError as err:
-                self.history.fault("stop", "hold", s.call_id, state=state_index,
-                                   error=f"{err.status.name}: {err.message}")
+                self.history.fault(
+                    "stop",
+                    "hold",
+                    s.call_id,
+                    state=state_index,
+                    error=f"{err.status.name}: {err.message}",
+                )
 
     # -- then: join with Temporal's own record ----------------------------
     async def collect(self, started: Started) -> Call:
@@ -163,10 +176,13 @@ async def _closed(handle: WorkflowHandle[Any, Any], timeout_s: float) -> None:
         await asyncio.wait_for(handle.result(), timeout_s)
 
 
-async def agent_finished(driver: Driver, started: Started, state_index: int = 0,
-                         timeout_s: float | None = None) -> Call:
+async def agent_finished(
+    driver: Driver, started: Started, state_index: int = 0, timeout_s: float | None = None
+) -> Call:
     """Wait for the Stigma execution behind one state to close, then re-collect."""
     timeout_s = driver.timeout_s if timeout_s is None else timeout_s
-    handle = driver.stack.client.get_workflow_handle(driver.stigma_workflow_id(started, state_index))
+    handle = driver.stack.client.get_workflow_handle(
+        driver.stigma_workflow_id(started, state_index)
+    )
     await _closed(handle, timeout_s)
     return await driver.collect(started)

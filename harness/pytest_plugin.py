@@ -13,8 +13,7 @@ import json
 import os
 import pathlib
 import re
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Generator
 
 import pytest
 import pytest_asyncio
@@ -31,26 +30,46 @@ STACK_KEY = pytest.StashKey[Stack]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("handshake", "token handshake harness")
-    group.addoption("--temporal", default=os.environ.get("HANDSHAKE_TEMPORAL") or "time-skipping",
-                    help="Temporal target: time-skipping (default), dev, or HOST:PORT of a cluster "
-                         "(env HANDSHAKE_TEMPORAL)")
-    group.addoption("--namespace", default=os.environ.get("HANDSHAKE_NAMESPACE") or "default",
-                    help="Temporal namespace (env HANDSHAKE_NAMESPACE)")
-    group.addoption("--zigflow-cmd", default=os.environ.get("HANDSHAKE_ZIGFLOW_CMD"),
-                    help="command line of the Zigflow worker under test; default: the reference "
-                         "(env HANDSHAKE_ZIGFLOW_CMD)")
-    group.addoption("--stigma-cmd", default=os.environ.get("HANDSHAKE_STIGMA_CMD"),
-                    help="command line of the Stigma service under test; default: the reference "
-                         "(env HANDSHAKE_STIGMA_CMD)")
-    group.addoption("--call-timeout", type=float,
-                    default=float(os.environ.get("HANDSHAKE_CALL_TIMEOUT_S") or 60),
-                    help="seconds the driver waits for one call's outcome before recording it "
-                         "as unknown (env HANDSHAKE_CALL_TIMEOUT_S)")
-    group.addoption("--handshake-out", default=os.environ.get("HANDSHAKE_OUT") or "reports/out",
-                    help="where logs, histories and results go (env HANDSHAKE_OUT)")
-    group.addoption("--handshake-results", default=os.environ.get("HANDSHAKE_RESULTS"),
-                    help="directory for per-test result records used by `make certify` "
-                         "(env HANDSHAKE_RESULTS)")
+    group.addoption(
+        "--temporal",
+        default=os.environ.get("HANDSHAKE_TEMPORAL") or "time-skipping",
+        help="Temporal target: time-skipping (default), dev, or HOST:PORT of a cluster "
+        "(env HANDSHAKE_TEMPORAL)",
+    )
+    group.addoption(
+        "--namespace",
+        default=os.environ.get("HANDSHAKE_NAMESPACE") or "default",
+        help="Temporal namespace (env HANDSHAKE_NAMESPACE)",
+    )
+    group.addoption(
+        "--zigflow-cmd",
+        default=os.environ.get("HANDSHAKE_ZIGFLOW_CMD"),
+        help="command line of the Zigflow worker under test; default: the reference "
+        "(env HANDSHAKE_ZIGFLOW_CMD)",
+    )
+    group.addoption(
+        "--stigma-cmd",
+        default=os.environ.get("HANDSHAKE_STIGMA_CMD"),
+        help="command line of the Stigma service under test; default: the reference "
+        "(env HANDSHAKE_STIGMA_CMD)",
+    )
+    group.addoption(
+        "--call-timeout",
+        type=float,
+        default=float(os.environ.get("HANDSHAKE_CALL_TIMEOUT_S") or 60),
+        help="seconds the driver waits for one call's outcome before recording it "
+        "as unknown (env HANDSHAKE_CALL_TIMEOUT_S)",
+    )
+    group.addoption(
+        "--handshake-out",
+        default=os.environ.get("HANDSHAKE_OUT") or "reports/out",
+        help="where logs, histories and results go (env HANDSHAKE_OUT)",
+    )
+    group.addoption(
+        "--handshake-results",
+        default=os.environ.get("HANDSHAKE_RESULTS"),
+        help="directory for per-test result records used by `make certify` (env HANDSHAKE_RESULTS)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,10 +87,12 @@ def handshake_config(pytestconfig: pytest.Config) -> StackConfig:
     cfg = StackConfig(
         temporal=pytestconfig.getoption("--temporal"),
         namespace=pytestconfig.getoption("--namespace"),
-        zigflow_cmd=parse_command(pytestconfig.getoption("--zigflow-cmd"), REFERENCE_ZIGFLOW,
-                                  "--zigflow-cmd"),
-        stigma_cmd=parse_command(pytestconfig.getoption("--stigma-cmd"), REFERENCE_STIGMA,
-                                 "--stigma-cmd"),
+        zigflow_cmd=parse_command(
+            pytestconfig.getoption("--zigflow-cmd"), REFERENCE_ZIGFLOW, "--zigflow-cmd"
+        ),
+        stigma_cmd=parse_command(
+            pytestconfig.getoption("--stigma-cmd"), REFERENCE_STIGMA, "--stigma-cmd"
+        ),
         log_dir=out / "logs",
     )
     cfg.validate()
@@ -79,7 +100,9 @@ def handshake_config(pytestconfig: pytest.Config) -> StackConfig:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def stack(handshake_config: StackConfig, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+async def stack(
+    handshake_config: StackConfig, request: pytest.FixtureRequest
+) -> AsyncIterator[Stack]:
     """One live stack per session (per xdist worker), torn down at the end."""
     async with start_stack(handshake_config, run_id=f"{_worker()}-{os.getpid()}") as running:
         request.config.stash[STACK_KEY] = running
@@ -102,10 +125,11 @@ def _slug(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid)[-150:]
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     h = item.stash.get(HISTORY_KEY, None)
     if report.when == "call" and h is not None:
         out = pathlib.Path(item.config.getoption("--handshake-out")) / "histories"
@@ -120,6 +144,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 report.sections.append(("service logs (tail)", running.logs(25)))
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         _record_result(item, report, h)
+    return report
 
 
 def _record_result(item: pytest.Item, report: pytest.TestReport, h: History | None) -> None:

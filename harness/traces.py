@@ -121,17 +121,20 @@ def _failure(failure: Any) -> tuple[str, str, str]:
 def _timeout_name(value: int) -> str:
     from temporalio.api.enums.v1 import TimeoutType
 
-    return TimeoutType.Name(value).removeprefix("TIMEOUT_TYPE_")
+    return TimeoutType.Name(TimeoutType.ValueType(value)).removeprefix("TIMEOUT_TYPE_")
 
 
 def read(history: WorkflowHistory, converter: DataConverter, cls: type[WorkflowTrace]) -> Any:
     trace = cls(history.workflow_id, history.run_id)
     by_scheduled: dict[int, ActivitySpan] = {}
+    a: Any  # the attributes message of whichever event this is
     for ev in history.events:
         et = ev.event_type
         if et == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
             trace.started_at = _ts(ev)
-        elif et == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and trace.first_task_done_at is None:
+        elif (
+            et == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and trace.first_task_done_at is None
+        ):
             trace.first_task_done_at = _ts(ev)
         elif et == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             trace.signals.append(ev.workflow_execution_signaled_event_attributes.signal_name)
@@ -166,7 +169,9 @@ def read(history: WorkflowHistory, converter: DataConverter, cls: type[WorkflowT
         elif et in _CLOSE:
             trace.status, trace.closed_at = _CLOSE[et], _ts(ev)
             if et == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-                trace.result = _decode(converter, ev.workflow_execution_completed_event_attributes.result)
+                trace.result = _decode(
+                    converter, ev.workflow_execution_completed_event_attributes.result
+                )
             elif et == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
                 f = ev.workflow_execution_failed_event_attributes.failure
                 trace.failure_type, trace.failure_message, _ = _failure(f)

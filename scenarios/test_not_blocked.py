@@ -26,8 +26,9 @@ async def test_fifty_pending_agents_do_not_block_a_two_slot_worker(
     ]
     await driver.wait_pending(started)
     # when: the same worker is asked for more activity work while all 50 are pending
-    probe = await driver.run(plan(echo("probe-a", 1), echo("probe-b", 2), echo("probe-c", 3)),
-                             f="probe")
+    probe = await driver.run(
+        plan(echo("probe-a", 1), echo("probe-b", 2), echo("probe-c", 3)), f="probe"
+    )
     await driver.release(started)
     await driver.outcomes(started)
     # then

@@ -12,7 +12,7 @@ class Health:
     """Reports NOT_SERVING until ``ready()`` and again from ``stopping()``."""
 
     def __init__(self, *service_names: str) -> None:
-        self._servicer = health.aio.HealthServicer()
+        self._servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
         self._names = (OVERALL, *service_names)
 
     def register(self, server: grpc.aio.Server) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import grpc
+from stigma.v1 import stigma_service_pb2_grpc as pb_grpc
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -25,32 +26,55 @@ from reference_services.common.lifecycle import env_or, shutdown_requested
 from reference_services.stigma.activities import SystemActivities, run_agent
 from reference_services.stigma.server import StigmaServicer, TemporalStarter
 from reference_services.stigma.workflow import StigmaWorkflow
-from stigma.v1 import stigma_service_pb2_grpc as pb_grpc
 
 log = jsonlog.EventLog("stigma.main")
 
 
 def parse_args(argv: Sequence[str] | None, env: dict[str, str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m reference_services.stigma", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--listen", default=env_or(env, "STIGMA_LISTEN", "127.0.0.1:50051"),
-                   help="gRPC host:port for StigmaService and grpc.health.v1 (env STIGMA_LISTEN)")
-    p.add_argument("--temporal-address", default=env_or(env, "STIGMA_TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-                   help="Temporal frontend for Stigma's own workflows (env STIGMA_TEMPORAL_ADDRESS)")
-    p.add_argument("--namespace", default=env_or(env, "STIGMA_NAMESPACE", "default"),
-                   help="namespace of Stigma's workflows (env STIGMA_NAMESPACE)")
-    p.add_argument("--task-queue", default=env_or(env, "STIGMA_TASK_QUEUE", "stigma"),
-                   help="task queue of Stigma's worker (env STIGMA_TASK_QUEUE)")
-    p.add_argument("--zigflow-temporal-address", default=env_or(env, "STIGMA_ZIGFLOW_TEMPORAL_ADDRESS", ""),
-                   help="Temporal frontend that owns Zigflow's tokens; default: --temporal-address "
-                        "(env STIGMA_ZIGFLOW_TEMPORAL_ADDRESS)")
-    p.add_argument("--zigflow-namespace", default=env_or(env, "STIGMA_ZIGFLOW_NAMESPACE", ""),
-                   help="namespace of Zigflow's workflows; default: --namespace "
-                        "(env STIGMA_ZIGFLOW_NAMESPACE)")
-    p.add_argument("--completion-window", type=float,
-                   default=float(env_or(env, "STIGMA_COMPLETION_WINDOW_S", "3600")),
-                   help="seconds to keep retrying a completion on transient errors "
-                        "(env STIGMA_COMPLETION_WINDOW_S)")
+    p = argparse.ArgumentParser(
+        prog="python -m reference_services.stigma",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--listen",
+        default=env_or(env, "STIGMA_LISTEN", "127.0.0.1:50051"),
+        help="gRPC host:port for StigmaService and grpc.health.v1 (env STIGMA_LISTEN)",
+    )
+    p.add_argument(
+        "--temporal-address",
+        default=env_or(env, "STIGMA_TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+        help="Temporal frontend for Stigma's own workflows (env STIGMA_TEMPORAL_ADDRESS)",
+    )
+    p.add_argument(
+        "--namespace",
+        default=env_or(env, "STIGMA_NAMESPACE", "default"),
+        help="namespace of Stigma's workflows (env STIGMA_NAMESPACE)",
+    )
+    p.add_argument(
+        "--task-queue",
+        default=env_or(env, "STIGMA_TASK_QUEUE", "stigma"),
+        help="task queue of Stigma's worker (env STIGMA_TASK_QUEUE)",
+    )
+    p.add_argument(
+        "--zigflow-temporal-address",
+        default=env_or(env, "STIGMA_ZIGFLOW_TEMPORAL_ADDRESS", ""),
+        help="Temporal frontend that owns Zigflow's tokens; default: --temporal-address "
+        "(env STIGMA_ZIGFLOW_TEMPORAL_ADDRESS)",
+    )
+    p.add_argument(
+        "--zigflow-namespace",
+        default=env_or(env, "STIGMA_ZIGFLOW_NAMESPACE", ""),
+        help="namespace of Zigflow's workflows; default: --namespace "
+        "(env STIGMA_ZIGFLOW_NAMESPACE)",
+    )
+    p.add_argument(
+        "--completion-window",
+        type=float,
+        default=float(env_or(env, "STIGMA_COMPLETION_WINDOW_S", "3600")),
+        help="seconds to keep retrying a completion on transient errors "
+        "(env STIGMA_COMPLETION_WINDOW_S)",
+    )
     p.add_argument("--log-level", default=env_or(env, "STIGMA_LOG_LEVEL", "INFO"))
     return p.parse_args(argv)
 
@@ -83,8 +107,15 @@ async def serve(args: argparse.Namespace) -> None:
     async with worker:
         await server.start()
         await health.ready()
-        log.event("stigma.ready", listen=args.listen, port=port, task_queue=args.task_queue,
-                  temporal_address=args.temporal_address, namespace=args.namespace, pid=os.getpid())
+        log.event(
+            "stigma.ready",
+            listen=args.listen,
+            port=port,
+            task_queue=args.task_queue,
+            temporal_address=args.temporal_address,
+            namespace=args.namespace,
+            pid=os.getpid(),
+        )
         await stop.wait()
         log.event("stigma.stopping")
         await health.stopping()

@@ -62,7 +62,7 @@ class SystemActivities:
 
     async def _deliver(self, completion: Completion, *, fail: bool) -> CompletionOutcome:
         token = base64.b64decode(completion.token_b64)
-        fields = {
+        fields: dict[str, Any] = {
             "token_fp": token_fingerprint(token),
             "zigflow_attempt": completion.attempt,
             "agent_execution_id": completion.execution_id,
@@ -86,13 +86,19 @@ class SystemActivities:
         except RPCError as err:
             outcome = _classify(err, fields["token_fp"])
             if outcome is None:
-                log.event("completion.transient", code=err.status.name, message=err.message, **fields)
+                log.event(
+                    "completion.transient", code=err.status.name, message=err.message, **fields
+                )
                 raise ApplicationError(
                     f"completion call failed with {err.status.name}: {err.message}",
                     type="CompletionTransient",
                 ) from err
-            log.event(f"completion.{outcome.status}", code=outcome.grpc_code, message=outcome.message,
-                      **fields)
+            log.event(
+                f"completion.{outcome.status}",
+                code=outcome.grpc_code,
+                message=outcome.message,
+                **fields,
+            )
             return outcome
         log.event("completion.delivered", **fields)
         return CompletionOutcome("delivered", token_fp=str(fields["token_fp"]))

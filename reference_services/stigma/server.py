@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from typing import Protocol
+from typing import Any, Protocol
 
 import grpc
 from google.protobuf import empty_pb2
+from stigma.v1 import stigma_service_pb2 as pb
+from stigma.v1 import stigma_service_pb2_grpc as pb_grpc
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -17,8 +19,6 @@ from temporalio.service import RPCError
 from reference_services.common.jsonlog import EventLog, token_fingerprint
 from reference_services.stigma import validation
 from reference_services.stigma.model import AgentRequest, TokenAttachment
-from stigma.v1 import stigma_service_pb2 as pb
-from stigma.v1 import stigma_service_pb2_grpc as pb_grpc
 
 log = EventLog("stigma.server")
 
@@ -79,12 +79,12 @@ class StigmaServicer(pb_grpc.StigmaServiceServicer):  # type: ignore[misc]
     def __init__(self, starter: WorkflowStarter) -> None:
         self._starter = starter
 
-    async def StartAgent(  # noqa: N802 (gRPC method name)
+    async def StartAgent(
         self, request: pb.StartAgentRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> empty_pb2.Empty:
         token: bytes = request.callback_token
         corr = request.correlation
-        ids = {
+        ids: dict[str, Any] = {
             "agent_id": request.agent_id[:128],
             "idempotency_key": request.idempotency_key[:512],
             "workflow_id": corr.zigflow_workflow_id,
@@ -130,7 +130,9 @@ class StigmaServicer(pb_grpc.StigmaServiceServicer):  # type: ignore[misc]
             log.event("start_agent.already_finished", **ids)
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, message)
         except RPCError as err:
-            log.event("start_agent.temporal_error", code=err.status.name, message=err.message, **ids)
+            log.event(
+                "start_agent.temporal_error", code=err.status.name, message=err.message, **ids
+            )
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE,
                 f"could not start the agent durably ({err.status.name}: {err.message}); "

@@ -32,7 +32,9 @@ def problems(request: pb.StartAgentRequest) -> list[str]:
         except (ValueError, RecursionError) as err:
             # Valid-looking but unparseable here: nesting too deep, or an integer
             # over Python's digit limit. Still the caller's input problem.
-            found.append(f"input is not JSON this service accepts: {type(err).__name__}: {str(err)[:120]}")
+            found.append(
+                f"input is not JSON this service accepts: {type(err).__name__}: {str(err)[:120]}"
+            )
     if len(request.callback_token) > MAX_TOKEN_BYTES:
         found.append(
             f"callback_token is {len(request.callback_token)} bytes, limit {MAX_TOKEN_BYTES}"

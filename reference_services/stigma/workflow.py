@@ -117,7 +117,7 @@ class StigmaWorkflow:
                 error_message=summary.error_message,
             )
         try:
-            return await workflow.execute_activity(
+            outcome: CompletionOutcome = await workflow.execute_activity(
                 name,
                 completion,
                 result_type=CompletionOutcome,
@@ -125,6 +125,7 @@ class StigmaWorkflow:
                 schedule_to_close_timeout=timedelta(seconds=window_s),
                 retry_policy=COMPLETION_RETRY,
             )
+            return outcome
         except ActivityError as err:
             # The window closed with only transient errors: recorded, not retried forever.
             return CompletionOutcome("gave_up", message=str(err.__cause__ or err))

@@ -29,23 +29,48 @@ log = jsonlog.EventLog("zigflow.main")
 
 
 def parse_args(argv: Sequence[str] | None, env: dict[str, str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m reference_services.zigflow", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--temporal-address", default=env_or(env, "ZIGFLOW_TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-                   help="Temporal frontend host:port (env ZIGFLOW_TEMPORAL_ADDRESS)")
-    p.add_argument("--namespace", default=env_or(env, "ZIGFLOW_NAMESPACE", "default"),
-                   help="Temporal namespace (env ZIGFLOW_NAMESPACE)")
-    p.add_argument("--task-queue", default=env_or(env, "ZIGFLOW_TASK_QUEUE", "zigflow"),
-                   help="task queue for workflows and activities (env ZIGFLOW_TASK_QUEUE)")
-    p.add_argument("--stigma-target", default=env_or(env, "ZIGFLOW_STIGMA_TARGET", "127.0.0.1:50051"),
-                   help="Stigma gRPC host:port (env ZIGFLOW_STIGMA_TARGET)")
-    p.add_argument("--ack-timeout", type=float, default=float(env_or(env, "ZIGFLOW_ACK_TIMEOUT_S", "5")),
-                   help="deadline in seconds for Stigma's ACK (env ZIGFLOW_ACK_TIMEOUT_S)")
-    p.add_argument("--max-concurrent-activities", type=int,
-                   default=int(env_or(env, "ZIGFLOW_MAX_CONCURRENT_ACTIVITIES", "100")),
-                   help="activity slots of this worker (env ZIGFLOW_MAX_CONCURRENT_ACTIVITIES)")
-    p.add_argument("--health-listen", default=env_or(env, "ZIGFLOW_HEALTH_LISTEN", "127.0.0.1:0"),
-                   help="host:port of the gRPC health service (env ZIGFLOW_HEALTH_LISTEN)")
+    p = argparse.ArgumentParser(
+        prog="python -m reference_services.zigflow",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--temporal-address",
+        default=env_or(env, "ZIGFLOW_TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+        help="Temporal frontend host:port (env ZIGFLOW_TEMPORAL_ADDRESS)",
+    )
+    p.add_argument(
+        "--namespace",
+        default=env_or(env, "ZIGFLOW_NAMESPACE", "default"),
+        help="Temporal namespace (env ZIGFLOW_NAMESPACE)",
+    )
+    p.add_argument(
+        "--task-queue",
+        default=env_or(env, "ZIGFLOW_TASK_QUEUE", "zigflow"),
+        help="task queue for workflows and activities (env ZIGFLOW_TASK_QUEUE)",
+    )
+    p.add_argument(
+        "--stigma-target",
+        default=env_or(env, "ZIGFLOW_STIGMA_TARGET", "127.0.0.1:50051"),
+        help="Stigma gRPC host:port (env ZIGFLOW_STIGMA_TARGET)",
+    )
+    p.add_argument(
+        "--ack-timeout",
+        type=float,
+        default=float(env_or(env, "ZIGFLOW_ACK_TIMEOUT_S", "5")),
+        help="deadline in seconds for Stigma's ACK (env ZIGFLOW_ACK_TIMEOUT_S)",
+    )
+    p.add_argument(
+        "--max-concurrent-activities",
+        type=int,
+        default=int(env_or(env, "ZIGFLOW_MAX_CONCURRENT_ACTIVITIES", "100")),
+        help="activity slots of this worker (env ZIGFLOW_MAX_CONCURRENT_ACTIVITIES)",
+    )
+    p.add_argument(
+        "--health-listen",
+        default=env_or(env, "ZIGFLOW_HEALTH_LISTEN", "127.0.0.1:0"),
+        help="host:port of the gRPC health service (env ZIGFLOW_HEALTH_LISTEN)",
+    )
     p.add_argument("--log-level", default=env_or(env, "ZIGFLOW_LOG_LEVEL", "INFO"))
     return p.parse_args(argv)
 
@@ -71,8 +96,14 @@ async def serve(args: argparse.Namespace) -> None:
     )
     async with worker:
         await health.ready()
-        log.event("zigflow.ready", task_queue=args.task_queue, health_port=port,
-                  temporal_address=args.temporal_address, namespace=args.namespace, pid=os.getpid())
+        log.event(
+            "zigflow.ready",
+            task_queue=args.task_queue,
+            health_port=port,
+            temporal_address=args.temporal_address,
+            namespace=args.namespace,
+            pid=os.getpid(),
+        )
         await stop.wait()
         log.event("zigflow.stopping")
         await health.stopping()

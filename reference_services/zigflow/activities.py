@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
+from stigma.v1 import stigma_service_pb2 as pb
+from stigma.v1 import stigma_service_pb2_grpc as pb_grpc
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from reference_services.common.jsonlog import EventLog, token_fingerprint
 from reference_services.zigflow.plan import AgentCall
-from stigma.v1 import stigma_service_pb2 as pb
-from stigma.v1 import stigma_service_pb2_grpc as pb_grpc
 
 log = EventLog("zigflow.activity")
 
@@ -50,7 +50,7 @@ class GrpcStigmaClient:
 
     async def close(self) -> None:
         if self._channel is not None:
-            await self._channel.close()
+            await self._channel.close(grace=None)
 
 
 @dataclass
@@ -75,7 +75,7 @@ class ZigflowActivities:
         handshake = call.mode != "direct"
         token = info.task_token if handshake else b""
         key = idempotency_key(info)
-        ids = {
+        ids: dict[str, Any] = {
             "workflow_id": info.workflow_id,
             "run_id": info.workflow_run_id,
             "activity_id": info.activity_id,
@@ -119,7 +119,9 @@ def _classify(code: grpc.StatusCode, details: str, ids: dict[str, Any]) -> Appli
     """Fail fast, never pending: retryable when the request may succeed later."""
     retryable = code in RETRYABLE_CODES
     error_type = "StigmaUnavailable" if retryable else "StigmaRejected"
-    log.event("execute_agent.stigma_error", code=code.name, details=details, retryable=retryable, **ids)
+    log.event(
+        "execute_agent.stigma_error", code=code.name, details=details, retryable=retryable, **ids
+    )
     return ApplicationError(
         f"StartAgent failed with {code.name}: {details}",
         {"grpc_code": code.name, "details": details},

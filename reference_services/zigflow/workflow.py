@@ -80,9 +80,7 @@ class ZigflowWorkflow:
             activity_id=activity_id,
             start_to_close_timeout=timedelta(seconds=state.start_to_close_s),
             heartbeat_timeout=(
-                timedelta(seconds=state.heartbeat_timeout_s)
-                if state.heartbeat_timeout_s
-                else None
+                timedelta(seconds=state.heartbeat_timeout_s) if state.heartbeat_timeout_s else None
             ),
             retry_policy=_retry_policy(state),
         )
