@@ -17,6 +17,7 @@ from harness import traces
 from harness.history import Call, History, Op
 from harness.plan import HANDSHAKE, activity_id
 from harness.stack import Stack
+from harness.tokens import redact
 from harness.waits import eventually
 
 COLLECT_WAIT_S = 15.0
@@ -146,6 +147,7 @@ class Driver:
         converter = client.data_converter
         zig = await started.handle.fetch_history()
         call.zigflow = traces.read(zig, converter, traces.WorkflowTrace)
+        call.raw_histories[zig.workflow_id] = redact(zig.to_json_dict())
         for index, state in enumerate(started.plan["states"]):
             if state.get("kind", "call_agent") != "call_agent":
                 continue
@@ -166,6 +168,7 @@ class Driver:
                     continue
                 raise
             call.stigma[act] = traces.read(hist, converter, traces.StigmaTrace)
+            call.raw_histories[hist.workflow_id] = redact(hist.to_json_dict())
         return call
 
 

@@ -47,6 +47,8 @@ class Call:
     plan: dict[str, Any]
     zigflow: ZigflowTrace | None = None
     stigma: dict[str, StigmaTrace] = field(default_factory=dict)  # by activity id
+    # Temporal's own JSON of each workflow history, by workflow id (evidence as recorded)
+    raw_histories: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class History:
@@ -96,6 +98,7 @@ class History:
                     "plan": c.plan,
                     "zigflow": asdict(c.zigflow) if c.zigflow else None,
                     "stigma": {k: asdict(v) for k, v in c.stigma.items()},
+                    "temporal_histories": c.raw_histories,
                 }
                 for cid, c in self.calls.items()
             },
