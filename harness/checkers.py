@@ -282,3 +282,48 @@ def overhead_samples_ms(history: History) -> list[float]:
             continue
         samples.append((z.duration_s - work) * 1000.0)
     return samples
+
+
+def timed_out(history: History, timeout_type: str) -> Verdict:
+    """Zigflow's agent activity ended by a timeout of ``timeout_type`` (START_TO_CLOSE,
+    HEARTBEAT, ...), once, and its workflow failed because of it: a reason on record,
+    never an open-ended wait."""
+
+    def check(s: AgentState) -> list[str]:
+        z = s.zigflow
+        if z is None:
+            return [f"{s.where}: Zigflow never scheduled the agent activity"]
+        bad = []
+        if z.status != "timed_out":
+            bad.append(f"{s.where}: Zigflow activity {z.status}, expected timed_out")
+        elif z.timeout_type != timeout_type:
+            bad.append(f"{s.where}: timed out by {z.timeout_type or '?'}, expected {timeout_type}")
+        zig = s.call.zigflow
+        if zig is None or zig.status != "failed":
+            bad.append(f"{s.call.call_id}: Zigflow workflow is {zig.status if zig else 'missing'}, "
+                       "expected failed with the timeout as its reason")
+        return bad
+
+    return _verdict(f"timed_out[{timeout_type}]", agent_states(history, "handshake"), check)
+
+
+def late_completion_recorded(history: History) -> Verdict:
+    """A completion that arrives after the Zigflow activity is gone is recorded by Stigma
+    as a dead token (NOT_FOUND) after one call: no retry loop, no false delivery."""
+
+    def check(s: AgentState) -> list[str]:
+        if s.stigma is None:
+            return [f"{s.where}: no Stigma execution"]
+        bad = []
+        outcome = _completion(s.stigma)
+        if outcome != "token_dead":
+            bad.append(f"{s.where}: Stigma's completion outcome is {outcome!r}, expected 'token_dead'")
+        calls = [a for a in s.stigma.activities if a.activity_type.endswith("_zigflow_activity")]
+        if len(calls) != 1 or calls[0].attempts > 1:
+            bad.append(f"{s.where}: completion calls {[(a.activity_type, a.attempts) for a in calls]}, "
+                       "expected one call, one attempt")
+        if s.stigma.status != "completed":
+            bad.append(f"{s.where}: Stigma workflow is {s.stigma.status}, expected completed")
+        return bad
+
+    return _verdict("late_completion_recorded", agent_states(history, "handshake"), check)

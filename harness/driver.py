@@ -14,6 +14,7 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from harness import traces
+from harness.clock import Clock, TimeSkippingClock, WallClock
 from harness.history import Call, History, Op
 from harness.plan import HANDSHAKE, activity_id
 from harness.stack import Stack
@@ -24,6 +25,13 @@ COLLECT_WAIT_S = 15.0
 STIGMA_WORKFLOW_PREFIX = "stigma-"  # Stigma contract: execution for key K is workflow "stigma-K"
 
 
+def clock_for(stack: Stack) -> Clock:
+    """Virtual time on the time-skipping server, wall time anywhere else."""
+    if stack.temporal.time_skipping:
+        return TimeSkippingClock(stack.client)
+    return WallClock()
+
+
 @dataclass
 class Started:
     call_id: str
@@ -32,10 +40,12 @@ class Started:
 
 
 class Driver:
-    def __init__(self, stack: Stack, history: History, *, timeout_s: float = 60.0) -> None:
+    def __init__(self, stack: Stack, history: History, *, timeout_s: float = 60.0,
+                 clock: Clock | None = None) -> None:
         self.stack = stack
         self.history = history
         self.timeout_s = timeout_s
+        self.clock: Clock = clock or clock_for(stack)
 
     # -- when -------------------------------------------------------------
     async def start(
@@ -46,7 +56,14 @@ class Driver:
         handle = await self.stack.client.start_workflow(
             "ZigflowWorkflow", plan, id=call_id, task_queue=self.stack.zigflow_task_queue
         )
-        return Started(call_id, handle, plan)
+        started = Started(call_id, handle, plan)
+        self.clock.watch([call_id])
+        self.clock.watch(
+            self.stigma_workflow_id(started, i)
+            for i, state in enumerate(plan["states"])
+            if state.get("kind", "call_agent") == "call_agent"
+        )
+        return started
 
     async def outcome(self, started: Started, timeout_s: float | None = None) -> Op:
         """Wait for the Zigflow workflow to close; ``unknown`` if it does not in time."""
@@ -157,7 +174,8 @@ class Driver:
             wf_id = self.stigma_workflow_id(started, index)
             agent = client.get_workflow_handle(wf_id)
             span = call.zigflow.activity(act)
-            if state.get("mode", HANDSHAKE) == HANDSHAKE and span and span.status != "open":
+            by_token = span is not None and span.status in ("completed", "failed")
+            if state.get("mode", HANDSHAKE) == HANDSHAKE and by_token:
                 # Zigflow resumes at the completion call; Stigma records that
                 # call's outcome a moment later. Read Stigma once it has closed.
                 await _closed(agent, COLLECT_WAIT_S)

@@ -59,6 +59,8 @@ class History:
         self.faults: list[FaultEvent] = []
         self.calls: dict[str, Call] = {}
         self.checks: list[dict[str, Any]] = []  # verdicts, see harness.expect
+        # figures a scenario measured for the report (e.g. virtual time skipped)
+        self.measurements: dict[str, Any] = {}
 
     def now(self) -> tuple[float, float]:
         return time.monotonic() - self._t0, time.time()
@@ -92,6 +94,7 @@ class History:
             "ops": [asdict(op) for op in self.ops],
             "faults": [asdict(f) for f in self.faults],
             "checks": self.checks,
+            "measurements": self.measurements,
             "calls": {
                 cid: {
                     "f": c.f,

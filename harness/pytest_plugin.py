@@ -118,6 +118,7 @@ def history(request: pytest.FixtureRequest) -> History:
 
 @pytest.fixture
 def driver(stack: Stack, history: History, pytestconfig: pytest.Config) -> Driver:
+    """Starts Zigflow plans and records them; ``driver.clock`` moves time."""
     return Driver(stack, history, timeout_s=pytestconfig.getoption("--call-timeout"))
 
 
@@ -160,6 +161,7 @@ def _record_result(item: pytest.Item, report: pytest.TestReport, h: History | No
         "overhead_ms": [round(v, 3) for v in checkers.overhead_samples_ms(h)] if h else [],
         "checks": h.checks if h else [],
         "calls": len(h.calls) if h else 0,
+        "measurements": h.measurements if h else {},
         "longrepr": str(report.longrepr)[-2000:] if report.failed else "",
     }
     with (path / f"results-{_worker()}.jsonl").open("a") as f:

@@ -1,0 +1,258 @@
+"""Virtual time that moves past pending async activities.
+
+The time-skipping test server keeps one counted "time-skipping lock" per
+outstanding activity and only skips when the count is zero. An activity that
+went "result pending" holds its lock until it is completed, failed, cancelled
+or timed out, so while an agent runs neither automatic skipping nor
+``env.sleep()`` moves time (../shared/handshake-facts.md).
+
+``TimeSkippingClock.advance(d)`` therefore:
+
+1. waits until the watched workflows are quiescent (no workflow task in
+   flight) and counts their outstanding activities, k;
+2. releases k locks on their behalf, then calls UnlockTimeSkippingWithSleep(d'),
+   which unlocks the stack's own base lock and schedules an alarm at now+d'
+   that takes a lock again: with the count at zero the server jumps to the
+   earliest due timer, fires everything due in order, and stops at the alarm;
+3. takes the k locks back, so the count is balanced again.
+
+A lock released on an activity's behalf must not be released a second time by
+that activity resolving during the hop (the server would raise "Unbalanced
+lock and unlock calls"). So each hop stops ``margin`` short of the earliest
+deadline of any outstanding activity (StartToClose or heartbeat timeout, read
+from the server), and that activity is left to time out at wall speed before
+the next hop. A 24 h timeout costs about ``margin`` of wall time.
+
+``WallClock`` (dev server, external cluster) cannot skip; scenarios that need
+long waits use short configured timeouts there instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import google.protobuf.empty_pb2
+from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest
+from temporalio.api.testservice.v1.request_response_pb2 import SleepRequest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from harness.errors import HarnessError
+from harness.waits import eventually
+
+
+class ClockError(HarnessError):
+    """The clock cannot do what was asked (e.g. skip time on a real server)."""
+
+
+@dataclass
+class Hop:
+    skipped_s: float
+    outstanding: int
+
+
+@dataclass
+class AdvanceReport:
+    requested_s: float
+    virtual_s: float = 0.0
+    wall_s: float = 0.0
+    hops: list[Hop] = field(default_factory=list)
+
+
+class Clock(Protocol):
+    can_skip: bool
+
+    def watch(self, workflow_ids: Iterable[str]) -> None: ...
+
+    async def now(self) -> datetime: ...
+
+    async def advance(self, duration: timedelta) -> AdvanceReport: ...
+
+
+class WallClock:
+    """Real time: advance() just lets it pass, and refuses long waits."""
+
+    can_skip = False
+
+    def __init__(self, max_wait: timedelta = timedelta(seconds=30)) -> None:
+        self._max_wait = max_wait
+
+    def watch(self, workflow_ids: Iterable[str]) -> None:
+        del workflow_ids
+
+    async def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def advance(self, duration: timedelta) -> AdvanceReport:
+        if duration > self._max_wait:
+            raise ClockError(
+                f"cannot wait {duration} on a server without time skipping (limit "
+                f"{self._max_wait}): configure a short timeout for this scenario instead"
+            )
+        start = asyncio.get_running_loop().time()
+        await asyncio.sleep(duration.total_seconds())  # the point is to let real time pass
+        wall = asyncio.get_running_loop().time() - start
+        return AdvanceReport(duration.total_seconds(), wall, wall)
+
+
+@dataclass
+class _Outstanding:
+    workflow_id: str
+    activity_id: str
+    deadline: datetime | None
+
+
+class TimeSkippingClock:
+    can_skip = True
+
+    def __init__(self, client: Client, *, margin: timedelta = timedelta(seconds=1),
+                 settle_timeout_s: float = 30.0) -> None:
+        self._client = client
+        self._margin = margin
+        self._settle_timeout_s = settle_timeout_s
+        self._watched: dict[str, None] = {}
+        self._timeouts: dict[tuple[str, str], tuple[timedelta | None, timedelta | None]] = {}
+
+    def watch(self, workflow_ids: Iterable[str]) -> None:
+        for wf in workflow_ids:
+            self._watched[wf] = None
+
+    async def now(self) -> datetime:
+        resp = await self._client.test_service.get_current_time(google.protobuf.empty_pb2.Empty())
+        return resp.time.ToDatetime().replace(tzinfo=UTC)
+
+    async def advance(self, duration: timedelta) -> AdvanceReport:
+        loop = asyncio.get_running_loop()
+        started_wall = loop.time()
+        start = await self.now()
+        target = start + duration
+        report = AdvanceReport(duration.total_seconds())
+        while True:
+            outstanding = await self._quiescent_outstanding()
+            now = await self.now()
+            remaining = target - now
+            if remaining <= timedelta(milliseconds=50):
+                break
+            deadlines = [o.deadline for o in outstanding if o.deadline is not None]
+            nearest = min(deadlines, default=None)
+            if nearest is not None and nearest - self._margin < target:
+                hop = nearest - self._margin - now
+                if hop > timedelta(milliseconds=50):
+                    await self._hop(hop, len(outstanding), report)
+                # Let that activity resolve on its own, at wall speed, holding its lock.
+                due = {(o.workflow_id, o.activity_id) for o in outstanding if o.deadline == nearest}
+                await self._resolved(due)
+            else:
+                await self._hop(remaining, len(outstanding), report)
+        report.virtual_s = (await self.now() - start).total_seconds()
+        report.wall_s = loop.time() - started_wall
+        return report
+
+    async def _hop(self, duration: timedelta, outstanding: int, report: AdvanceReport) -> None:
+        service = self._client.test_service
+        released = 0
+        try:
+            for _ in range(outstanding):
+                await service.unlock_time_skipping(UnlockTimeSkippingRequest())
+                released += 1
+            request = SleepRequest()
+            request.duration.FromTimedelta(duration)
+            await service.unlock_time_skipping_with_sleep(request)
+        finally:
+            for _ in range(released):
+                await service.lock_time_skipping(LockTimeSkippingRequest())
+        report.hops.append(Hop(duration.total_seconds(), outstanding))
+
+    async def _resolved(self, due: set[tuple[str, str]]) -> None:
+        async def probe() -> bool | None:
+            current = {(o.workflow_id, o.activity_id) for o in await self._outstanding()}
+            return True if not (due & current) else None
+
+        await eventually(
+            probe,
+            timeout_s=self._settle_timeout_s + self._margin.total_seconds(),
+            pending=lambda: f"activities past their deadline still outstanding: {sorted(due)}",
+            interval_s=0.1,
+        )
+
+    async def _quiescent_outstanding(self) -> list[_Outstanding]:
+        """Outstanding activities once no watched workflow has a workflow task in flight
+        (a workflow task holds a lock too, and is about to change the count)."""
+        result: list[_Outstanding] = []
+
+        async def probe() -> bool | None:
+            nonlocal result
+            busy, result = await self._scan()
+            return None if busy else True
+
+        await eventually(
+            probe,
+            timeout_s=self._settle_timeout_s,
+            pending=lambda: "watched workflows to finish their in-flight workflow tasks",
+            interval_s=0.05,
+        )
+        return result
+
+    async def _outstanding(self) -> list[_Outstanding]:
+        return (await self._scan())[1]
+
+    async def _scan(self) -> tuple[list[str], list[_Outstanding]]:
+        busy: list[str] = []
+        found: list[_Outstanding] = []
+        for wf in list(self._watched):
+            try:
+                desc = await self._client.get_workflow_handle(wf).describe()
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    continue  # not started yet, or never: holds no lock
+                raise
+            if desc.status is None or desc.status.name != "RUNNING":
+                self._watched.pop(wf, None)
+                continue
+            raw = desc.raw_description
+            if raw.HasField("pending_workflow_task"):
+                busy.append(wf)
+            for pa in raw.pending_activities:
+                found.append(_Outstanding(wf, pa.activity_id, await self._deadline(wf, pa)))
+        return busy, found
+
+    async def _deadline(self, workflow_id: str, pa: Any) -> datetime | None:
+        if pa.state != PendingActivityState.PENDING_ACTIVITY_STATE_STARTED:
+            return None  # not started: its StartToClose has not begun
+        start_to_close, heartbeat = await self._activity_timeouts(workflow_id, pa.activity_id)
+        started = pa.last_started_time.ToDatetime().replace(tzinfo=UTC)
+        candidates = []
+        if start_to_close:
+            candidates.append(started + start_to_close)
+        if heartbeat:
+            beat = (
+                pa.last_heartbeat_time.ToDatetime().replace(tzinfo=UTC)
+                if pa.HasField("last_heartbeat_time")
+                else started
+            )
+            candidates.append(max(beat, started) + heartbeat)
+        if pa.HasField("expiration_time"):
+            candidates.append(pa.expiration_time.ToDatetime().replace(tzinfo=UTC))
+        return min(candidates, default=None)
+
+    async def _activity_timeouts(
+        self, workflow_id: str, activity_id: str
+    ) -> tuple[timedelta | None, timedelta | None]:
+        key = (workflow_id, activity_id)
+        if key not in self._timeouts:
+            history = await self._client.get_workflow_handle(workflow_id).fetch_history()
+            for ev in history.events:
+                if ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                    a = ev.activity_task_scheduled_event_attributes
+                    self._timeouts[(workflow_id, a.activity_id)] = (
+                        a.start_to_close_timeout.ToTimedelta()
+                        if a.HasField("start_to_close_timeout") else None,
+                        a.heartbeat_timeout.ToTimedelta()
+                        if a.HasField("heartbeat_timeout") else None,
+                    )
+        return self._timeouts.get(key, (None, None))

@@ -1,0 +1,46 @@
+"""An agent that never finishes: Zigflow's 24 h StartToClose fires, in seconds of wall time,
+and the agent's late completion is recorded as a dead token, not retried forever."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from harness import checkers
+from harness.driver import Driver, agent_finished
+from harness.expect import holds
+from harness.history import History
+from harness.plan import call_agent, plan, succeeds
+
+pytestmark = pytest.mark.scenario
+
+DAY_S = 24 * 3600.0
+
+
+async def test_stuck_agent_times_out_at_start_to_close_and_late_completion_is_dead(
+    driver: Driver, history: History
+) -> None:
+    # given: an agent that will not finish by itself; Zigflow waits 24 h, one attempt.
+    # Without time skipping (dev server, a cluster) the same spec runs with a 3 s timeout.
+    timeout_s = DAY_S if driver.clock.can_skip else 3.0
+    history.measurements["start_to_close_s"] = timeout_s
+    started = await driver.start(
+        plan(call_agent("stuck", succeeds("too late", hold=True),
+                        start_to_close_s=timeout_s, max_attempts=1))
+    )
+    await driver.wait_pending([started])
+    # when: the whole StartToClose passes
+    slack_s = 60.0 if driver.clock.can_skip else 1.0
+    report = await driver.clock.advance(timedelta(seconds=timeout_s + slack_s))
+    history.measurements.update(virtual_skipped_s=round(report.virtual_s, 1),
+                                clock_wall_s=round(report.wall_s, 2))
+    op = await driver.outcome(started)
+    # and then the agent finishes after all
+    await driver.release([started])
+    await agent_finished(driver, started)
+    # then
+    assert op.type == "fail", op.value
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.timed_out(history, "START_TO_CLOSE"))
+    holds(history, checkers.late_completion_recorded(history))
