@@ -155,8 +155,18 @@ def main(argv: list[str] | None = None) -> int:
         "verdict_reasons": reasons,
         "targets": targets,
         "scenarios": [
-            {k: s.get(k) for k in ("id", "target", "outcome", "duration_s", "checks", "calls",
-                                   "measurements")}
+            {
+                k: s.get(k)
+                for k in (
+                    "id",
+                    "target",
+                    "outcome",
+                    "duration_s",
+                    "checks",
+                    "calls",
+                    "measurements",
+                )
+            }
             | ({"longrepr": s["longrepr"]} if s.get("longrepr") else {})
             for s in scenarios
         ],

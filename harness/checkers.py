@@ -300,8 +300,10 @@ def timed_out(history: History, timeout_type: str) -> Verdict:
             bad.append(f"{s.where}: timed out by {z.timeout_type or '?'}, expected {timeout_type}")
         zig = s.call.zigflow
         if zig is None or zig.status != "failed":
-            bad.append(f"{s.call.call_id}: Zigflow workflow is {zig.status if zig else 'missing'}, "
-                       "expected failed with the timeout as its reason")
+            bad.append(
+                f"{s.call.call_id}: Zigflow workflow is {zig.status if zig else 'missing'}, "
+                "expected failed with the timeout as its reason"
+            )
         return bad
 
     return _verdict(f"timed_out[{timeout_type}]", agent_states(history, "handshake"), check)
@@ -317,11 +319,15 @@ def late_completion_recorded(history: History) -> Verdict:
         bad = []
         outcome = _completion(s.stigma)
         if outcome != "token_dead":
-            bad.append(f"{s.where}: Stigma's completion outcome is {outcome!r}, expected 'token_dead'")
+            bad.append(
+                f"{s.where}: Stigma's completion outcome is {outcome!r}, expected 'token_dead'"
+            )
         calls = [a for a in s.stigma.activities if a.activity_type.endswith("_zigflow_activity")]
         if len(calls) != 1 or calls[0].attempts > 1:
-            bad.append(f"{s.where}: completion calls {[(a.activity_type, a.attempts) for a in calls]}, "
-                       "expected one call, one attempt")
+            bad.append(
+                f"{s.where}: completion calls {[(a.activity_type, a.attempts) for a in calls]}, "
+                "expected one call, one attempt"
+            )
         if s.stigma.status != "completed":
             bad.append(f"{s.where}: Stigma workflow is {s.stigma.status}, expected completed")
         return bad

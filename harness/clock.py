@@ -110,8 +110,13 @@ class _Outstanding:
 class TimeSkippingClock:
     can_skip = True
 
-    def __init__(self, client: Client, *, margin: timedelta = timedelta(seconds=1),
-                 settle_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        margin: timedelta = timedelta(seconds=1),
+        settle_timeout_s: float = 30.0,
+    ) -> None:
         self._client = client
         self._margin = margin
         self._settle_timeout_s = settle_timeout_s
@@ -251,8 +256,10 @@ class TimeSkippingClock:
                     a = ev.activity_task_scheduled_event_attributes
                     self._timeouts[(workflow_id, a.activity_id)] = (
                         a.start_to_close_timeout.ToTimedelta()
-                        if a.HasField("start_to_close_timeout") else None,
+                        if a.HasField("start_to_close_timeout")
+                        else None,
                         a.heartbeat_timeout.ToTimedelta()
-                        if a.HasField("heartbeat_timeout") else None,
+                        if a.HasField("heartbeat_timeout")
+                        else None,
                     )
         return self._timeouts.get(key, (None, None))

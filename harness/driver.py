@@ -40,8 +40,9 @@ class Started:
 
 
 class Driver:
-    def __init__(self, stack: Stack, history: History, *, timeout_s: float = 60.0,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, stack: Stack, history: History, *, timeout_s: float = 60.0, clock: Clock | None = None
+    ) -> None:
         self.stack = stack
         self.history = history
         self.timeout_s = timeout_s
@@ -156,6 +157,30 @@ class Driver:
                     state=state_index,
                     error=f"{err.status.name}: {err.message}",
                 )
+
+    async def agents_delivered(
+        self, started: list[Started], state_index: int = 0, timeout_s: float | None = None
+    ) -> None:
+        """Until every call's Stigma execution has closed (its completion call is done)."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        waiting = {self.stigma_workflow_id(s, state_index) for s in started}
+
+        async def probe() -> bool | None:
+            for wf in list(waiting):
+                desc = await self.stack.client.get_workflow_handle(wf).describe()
+                if desc.status is not None and desc.status.name != "RUNNING":
+                    waiting.discard(wf)
+            return True if not waiting else None
+
+        await eventually(
+            probe,
+            timeout_s=timeout_s,
+            pending=lambda: (
+                f"{len(waiting)} Stigma execution(s) still running: "
+                + ", ".join(sorted(waiting)[:3])
+            ),
+            interval_s=0.1,
+        )
 
     # -- then: join with Temporal's own record ----------------------------
     async def collect(self, started: Started) -> Call:

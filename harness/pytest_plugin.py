@@ -9,6 +9,7 @@ Fixture chain: handshake_config -> stack (one per session / xdist worker)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -19,7 +20,14 @@ import pytest
 import pytest_asyncio
 
 from harness import checkers
-from harness.config import REFERENCE_STIGMA, REFERENCE_ZIGFLOW, StackConfig, parse_command
+from harness.config import (
+    DEV,
+    REFERENCE_STIGMA,
+    REFERENCE_ZIGFLOW,
+    TIME_SKIPPING,
+    StackConfig,
+    parse_command,
+)
 from harness.driver import Driver
 from harness.history import History
 from harness.stack import Stack, start_stack
@@ -107,6 +115,31 @@ async def stack(
     async with start_stack(handshake_config, run_id=f"{_worker()}-{os.getpid()}") as running:
         request.config.stash[STACK_KEY] = running
         yield running
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def real_stack(
+    handshake_config: StackConfig, request: pytest.FixtureRequest
+) -> AsyncIterator[Stack]:
+    """A stack on a real Temporal server (dev server or the external cluster).
+
+    For scenarios about process deaths: the time-skipping test server does not
+    redeliver a workflow task parked on a SIGKILLed worker's sticky queue, so
+    there a kill would test the test server, not the handshake. Reuses the
+    session stack when it already is real; otherwise starts a durable dev server.
+    """
+    if handshake_config.temporal != TIME_SKIPPING:
+        yield request.getfixturevalue("stack")
+        return
+    config = dataclasses.replace(handshake_config, temporal=DEV)
+    async with start_stack(config, run_id=f"{_worker()}-{os.getpid()}-real") as running:
+        yield running
+
+
+@pytest.fixture
+def real_driver(real_stack: Stack, history: History, pytestconfig: pytest.Config) -> Driver:
+    """A driver on ``real_stack``."""
+    return Driver(real_stack, history, timeout_s=pytestconfig.getoption("--call-timeout"))
 
 
 @pytest.fixture

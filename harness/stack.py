@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
+import signal
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -37,6 +38,30 @@ class Stack:
     @property
     def namespace(self) -> str:
         return self.temporal.namespace
+
+    async def restart_temporal(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Kill the embedded Temporal server and start it again on the same port and data."""
+        proc = self.temporal.process
+        if proc is None:
+            raise ConfigError("cannot restart an external Temporal cluster from the harness")
+        await proc.kill(sig)
+        await proc.start()
+        try:
+            await connect(
+                self.temporal.address, self.namespace, self.config.ready_timeout_s, proc.name
+            )
+        except NotReadyError as err:
+            raise NotReadyError(f"{err}\n--- {proc.name} log ---\n{proc.tail()}") from err
+
+    async def restart(self, proc: ManagedProcess) -> None:
+        """Start a stopped service again (a new incarnation, new log) and wait until ready."""
+        await proc.start()
+        if proc is self.stigma:
+            await wait_healthy(
+                proc, self.stigma_target, "stigma.v1.StigmaService", self.config.ready_timeout_s
+            )
+        else:
+            await wait_healthy(proc, self.zigflow_health, "", self.config.ready_timeout_s)
 
     def logs(self, lines: int = 30) -> str:
         parts = []

@@ -1,0 +1,85 @@
+"""Restarts: the token is durable in Temporal, so killing either service loses nothing.
+
+Runs on a real Temporal server (``real_driver``): see the ``real_stack`` fixture for why."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import checkers
+from harness.driver import Driver
+from harness.expect import holds
+from harness.faults import killed
+from harness.history import History
+from harness.plan import call_agent, plan, succeeds
+
+pytestmark = pytest.mark.scenario
+
+
+async def test_stigma_killed_mid_agent_still_delivers_exactly_once(
+    real_driver: Driver, history: History
+) -> None:
+    driver = real_driver
+    # given: agents running in Stigma (held), their Zigflow activities pending by token
+    started = [
+        await driver.start(plan(call_agent("long", succeeds({"n": i}, hold=True))))
+        for i in range(3)
+    ]
+    await driver.wait_pending(started)
+    # when: Stigma dies without any cleanup, comes back, and the agents then finish
+    async with killed(driver.stack, driver.stack.stigma, history):
+        pass
+    t_restarted = history.now()[0]
+    await driver.release(started)
+    await driver.outcomes(started)
+    history.measurements["recovery_s"] = round(history.now()[0] - t_restarted, 2)
+    # then
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.resumed_once_with_agent_result(history))
+
+
+async def test_zigflow_killed_while_agents_pending_resumes_after_restart(
+    real_driver: Driver, history: History
+) -> None:
+    driver = real_driver
+    # given: agents pending by token
+    started = [
+        await driver.start(plan(call_agent("long", succeeds({"n": i}, hold=True))))
+        for i in range(3)
+    ]
+    await driver.wait_pending(started)
+    # when: the Zigflow worker is killed, the agents finish while it is down, then it restarts
+    async with killed(driver.stack, driver.stack.zigflow, history):
+        await driver.release(started)
+        await driver.agents_delivered(started)
+    t_restarted = history.now()[0]
+    await driver.outcomes(started)
+    history.measurements["recovery_s"] = round(history.now()[0] - t_restarted, 2)
+    # then: nothing lost, every workflow resumed with its agent's result
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.resumed_once_with_agent_result(history))
+
+
+async def test_temporal_restarted_mid_agent_accepts_the_token_issued_before(
+    real_driver: Driver, history: History
+) -> None:
+    driver = real_driver
+    if driver.stack.temporal.process is None:
+        pytest.skip("an external cluster cannot be restarted by the harness")
+    # given: agents pending by tokens issued by this server process
+    started = [
+        await driver.start(plan(call_agent("long", succeeds({"n": i}, hold=True))))
+        for i in range(2)
+    ]
+    await driver.wait_pending(started)
+    # when: Temporal itself is killed (SIGKILL) and restarted on the same database
+    history.fault("start", "kill:SIGKILL", "temporal")
+    await driver.stack.restart_temporal()
+    history.fault("stop", "kill:SIGKILL", "temporal")
+    t_restarted = history.now()[0]
+    await driver.release(started)
+    await driver.outcomes(started)
+    history.measurements["recovery_s"] = round(history.now()[0] - t_restarted, 2)
+    # then: the completions with pre-restart tokens succeeded, exactly once
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.resumed_once_with_agent_result(history))
