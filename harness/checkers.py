@@ -333,3 +333,67 @@ def late_completion_recorded(history: History) -> Verdict:
         return bad
 
     return _verdict("late_completion_recorded", agent_states(history, "handshake"), check)
+
+
+def heartbeats_kept_alive(history: History) -> Verdict:
+    """Agents that outlived their Zigflow heartbeat timeout were kept alive by Stigma's
+    heartbeats by token, and still delivered their result."""
+
+    def check(s: AgentState) -> list[str]:
+        hb = s.state.get("heartbeat_timeout_s")
+        summary = s.stigma.result if s.stigma and isinstance(s.stigma.result, dict) else {}
+        bad = []
+        if not hb:
+            bad.append(f"{s.where}: no heartbeat timeout configured on the Zigflow activity")
+        if not summary.get("heartbeats"):
+            bad.append(f"{s.where}: Stigma sent no heartbeat by token")
+        if s.zigflow is None or s.zigflow.status != "completed":
+            bad.append(
+                f"{s.where}: Zigflow activity is "
+                f"{s.zigflow.status if s.zigflow else 'missing'}, expected completed"
+            )
+        elif hb and s.zigflow.duration_s is not None and s.zigflow.duration_s <= hb:
+            bad.append(
+                f"{s.where}: the agent took {s.zigflow.duration_s:.1f}s, not longer than "
+                f"the {hb}s heartbeat timeout: nothing was proven"
+            )
+        return bad
+
+    return _verdict("heartbeats_kept_alive", agent_states(history, "handshake"), check)
+
+
+def cancelled_through_heartbeat(history: History) -> Verdict:
+    """Cancelling Zigflow reached Stigma (through a heartbeat response), the agent was
+    stopped before it produced a result, Stigma confirmed by token, and Zigflow ended
+    cancelled, not timed out or failed."""
+
+    def check(s: AgentState) -> list[str]:
+        bad = []
+        z = s.zigflow
+        if z is None or z.status != "canceled":
+            bad.append(
+                f"{s.where}: Zigflow activity is {z.status if z else 'missing'}, expected canceled"
+            )
+        zig = s.call.zigflow
+        if zig is None or zig.status != "canceled":
+            bad.append(
+                f"{s.call.call_id}: Zigflow workflow is {zig.status if zig else 'missing'}, "
+                "expected canceled"
+            )
+        if s.stigma is None:
+            return [*bad, f"{s.where}: no Stigma execution"]
+        summary = s.stigma.result if isinstance(s.stigma.result, dict) else {}
+        if summary.get("agent_outcome") != "canceled":
+            bad.append(
+                f"{s.where}: agent outcome {summary.get('agent_outcome')!r}, expected 'canceled'"
+            )
+        if any(a.status == "completed" for a in s.stigma.of_type("run_agent")):
+            bad.append(f"{s.where}: the agent ran to completion despite the cancellation")
+        if _completion(s.stigma) != "delivered":
+            bad.append(
+                f"{s.where}: cancellation not confirmed by token "
+                f"(completion {_completion(s.stigma)!r})"
+            )
+        return bad
+
+    return _verdict("cancelled_through_heartbeat", agent_states(history, "handshake"), check)

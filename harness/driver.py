@@ -158,6 +158,12 @@ class Driver:
                     error=f"{err.status.name}: {err.message}",
                 )
 
+    async def cancel(self, started: Iterable[Started]) -> None:
+        """Ask Temporal to cancel these Zigflow workflows (as an operator would)."""
+        for s in started:
+            await s.handle.cancel()
+            self.history.fault("start", "cancel", s.call_id)
+
     async def agents_delivered(
         self, started: list[Started], state_index: int = 0, timeout_s: float | None = None
     ) -> None:
@@ -199,7 +205,7 @@ class Driver:
             wf_id = self.stigma_workflow_id(started, index)
             agent = client.get_workflow_handle(wf_id)
             span = call.zigflow.activity(act)
-            by_token = span is not None and span.status in ("completed", "failed")
+            by_token = span is not None and span.status in ("completed", "failed", "canceled")
             if state.get("mode", HANDSHAKE) == HANDSHAKE and by_token:
                 # Zigflow resumes at the completion call; Stigma records that
                 # call's outcome a moment later. Read Stigma once it has closed.

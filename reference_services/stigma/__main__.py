@@ -94,7 +94,13 @@ async def serve(args: argparse.Namespace) -> None:
         client,
         task_queue=args.task_queue,
         workflows=[StigmaWorkflow],
-        activities=[run_agent, system.complete_zigflow_activity, system.fail_zigflow_activity],
+        activities=[
+            run_agent,
+            system.complete_zigflow_activity,
+            system.fail_zigflow_activity,
+            system.cancel_zigflow_activity,
+            system.heartbeat_zigflow_activity,
+        ],
         graceful_shutdown_timeout=timedelta(seconds=2),
     )
     health = Health("stigma.v1.StigmaService")

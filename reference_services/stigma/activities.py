@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from temporalio import activity
+from temporalio.client import AsyncActivityCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -30,6 +31,8 @@ REJECTED = frozenset({RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.INTERNAL})
 class ActivityHandle(Protocol):
     async def complete(self, result: Any = ...) -> None: ...
     async def fail(self, error: Exception) -> None: ...
+    async def heartbeat(self) -> None: ...
+    async def report_cancellation(self) -> None: ...
 
 
 HandleFactory = Callable[[bytes], ActivityHandle]
@@ -60,7 +63,19 @@ class SystemActivities:
     async def fail_zigflow_activity(self, completion: Completion) -> CompletionOutcome:
         return await self._deliver(completion, fail=True)
 
-    async def _deliver(self, completion: Completion, *, fail: bool) -> CompletionOutcome:
+    @activity.defn(name="cancel_zigflow_activity")
+    async def cancel_zigflow_activity(self, completion: Completion) -> CompletionOutcome:
+        return await self._deliver(completion, fail=False, kind="cancel")
+
+    @activity.defn(name="heartbeat_zigflow_activity")
+    async def heartbeat_zigflow_activity(self, completion: Completion) -> CompletionOutcome:
+        """One heartbeat by token. Its response is the only way a cancellation of
+        the Zigflow workflow reaches the holder of a pending activity's token."""
+        return await self._deliver(completion, fail=False, kind="heartbeat")
+
+    async def _deliver(
+        self, completion: Completion, *, fail: bool, kind: str = ""
+    ) -> CompletionOutcome:
         token = base64.b64decode(completion.token_b64)
         fields: dict[str, Any] = {
             "token_fp": token_fingerprint(token),
@@ -68,11 +83,20 @@ class SystemActivities:
             "agent_execution_id": completion.execution_id,
             "stigma_workflow_id": activity.info().workflow_id,
             "completion_attempt": activity.info().attempt,
-            "kind": "fail" if fail else "complete",
+            "kind": kind or ("fail" if fail else "complete"),
         }
         handle = self._handles(token)
         try:
-            if fail:
+            if kind == "heartbeat":
+                try:
+                    await handle.heartbeat()
+                except AsyncActivityCancelledError:
+                    log.event("completion.cancel_requested", **fields)
+                    return CompletionOutcome("cancel_requested", token_fp=str(fields["token_fp"]))
+                return CompletionOutcome("alive", token_fp=str(fields["token_fp"]))
+            if kind == "cancel":
+                await handle.report_cancellation()
+            elif fail:
                 await handle.fail(
                     ApplicationError(
                         completion.error_message,

@@ -31,6 +31,7 @@ class AgentRequest:
     input_json: str
     idempotency_key: str
     token: TokenAttachment | None = None
+    heartbeat_every_s: float | None = None  # None: Zigflow expects no heartbeats
 
 
 @dataclass
@@ -83,7 +84,8 @@ class CompletionOutcome:
     """What happened to a completion call.
 
     status: "delivered" | "token_dead" (NOT_FOUND: attempt gone, timed out, or
-    workflow closed) | "token_rejected" (malformed / foreign token) | "no_token".
+    workflow closed) | "token_rejected" (malformed / foreign token) | "no_token";
+    for heartbeats also "alive" and "cancel_requested".
     """
 
     status: str
@@ -99,11 +101,12 @@ class ExecutionSummary:
     execution_id: str
     agent_id: str
     idempotency_key: str
-    agent_outcome: str  # "succeeded" | "failed"
+    agent_outcome: str  # "succeeded" | "failed" | "canceled"
     output: Any = None
     error_type: str = ""
     error_message: str = ""
     tokens_seen: int = 0
+    heartbeats: int = 0
     completion: CompletionOutcome = field(default_factory=lambda: CompletionOutcome("no_token"))
 
 

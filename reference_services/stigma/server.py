@@ -116,6 +116,11 @@ class StigmaServicer(pb_grpc.StigmaServiceServicer):  # type: ignore[misc]
             request.input.decode("utf-8") if request.input else "",
             request.idempotency_key,
             attachment,
+            heartbeat_every_s=(
+                request.heartbeat_timeout.ToTimedelta().total_seconds() / 3
+                if token and request.HasField("heartbeat_timeout")
+                else None
+            ),
         )
         ids.update(stigma_workflow_id=workflow_id, agent_execution_id=execution_id)
         log.event("start_agent.received", direct=not token, **ids)

@@ -41,6 +41,10 @@ def problems(request: pb.StartAgentRequest) -> list[str]:
         )
     if request.callback_token and not request.idempotency_key:
         found.append("idempotency_key is required when callback_token is set")
+    if request.HasField("heartbeat_timeout"):
+        hb = request.heartbeat_timeout
+        if hb.seconds < 0 or hb.nanos < 0 or (hb.seconds == 0 and hb.nanos < 100_000_000):
+            found.append("heartbeat_timeout must be at least 100 ms")
     if len(request.idempotency_key) > MAX_KEY_CHARS:
         found.append(f"idempotency_key is longer than {MAX_KEY_CHARS} characters")
     return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from datetime import timedelta
 from typing import Any
@@ -38,6 +40,8 @@ class StigmaWorkflow:
         self._token: TokenAttachment | None = None
         self._tokens_seen: set[str] = set()
         self._released = False
+        self._cancel_requested = False
+        self._heartbeats = 0
 
     @workflow.signal(name="attach_token")
     def attach_token(self, attachment: TokenAttachment) -> None:
@@ -63,17 +67,26 @@ class StigmaWorkflow:
         summary = ExecutionSummary(
             request.execution_id, request.agent_id, request.idempotency_key, "succeeded"
         )
+        agent = asyncio.create_task(self._agent(request, script))
+        beats = (
+            asyncio.create_task(self._heartbeat(request.heartbeat_every_s))
+            if request.heartbeat_every_s and self._token is not None
+            else None
+        )
+        await workflow.wait_condition(lambda: agent.done() or self._cancel_requested)
+        if beats is not None:
+            beats.cancel()
+        summary.heartbeats = self._heartbeats
+        if not agent.done():  # Zigflow asked to cancel (seen on a heartbeat): stop the agent
+            agent.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ActivityError):
+                await agent
+            summary.agent_outcome = "canceled"
+            summary.tokens_seen = len(self._tokens_seen)
+            summary.completion = await self._deliver(request, summary, completion_window_s)
+            return summary
         try:
-            if script.duration_s > 0:
-                await workflow.sleep(timedelta(seconds=script.duration_s))
-            if script.hold:
-                await workflow.wait_condition(lambda: self._released)
-            summary.output = await workflow.execute_activity(
-                "run_agent",
-                AgentWork(request.execution_id, request.agent_id, script),
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=AGENT_RETRY,
-            )
+            summary.output = agent.result()
         except ActivityError as err:
             cause = err.__cause__
             summary.agent_outcome = "failed"
@@ -91,6 +104,41 @@ class StigmaWorkflow:
         summary.completion = await self._deliver(request, summary, completion_window_s)
         return summary
 
+    async def _agent(self, request: AgentRequest, script: AgentScript) -> Any:
+        if script.duration_s > 0:
+            await workflow.sleep(timedelta(seconds=script.duration_s))
+        if script.hold:
+            await workflow.wait_condition(lambda: self._released)
+        return await workflow.execute_activity(
+            "run_agent",
+            AgentWork(request.execution_id, request.agent_id, script),
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=AGENT_RETRY,
+        )
+
+    async def _heartbeat(self, every_s: float) -> None:
+        """Keep Zigflow's activity alive by token; its answer may ask us to cancel."""
+        while True:
+            await workflow.sleep(timedelta(seconds=every_s))
+            token = self._token
+            assert token is not None
+            try:
+                outcome: CompletionOutcome = await workflow.execute_activity(
+                    "heartbeat_zigflow_activity",
+                    Completion(token.token_b64, token.attempt, ""),
+                    result_type=CompletionOutcome,
+                    start_to_close_timeout=timedelta(seconds=max(every_s, 5.0)),
+                    retry_policy=RetryPolicy(maximum_attempts=2),
+                )
+            except ActivityError:
+                continue  # a missed beat; the next one may get through
+            self._heartbeats += 1
+            if outcome.status == "cancel_requested":
+                self._cancel_requested = True
+                return
+            if outcome.status in ("token_dead", "token_rejected"):
+                return  # nobody is waiting any more; the result will say so
+
     async def _deliver(
         self, request: AgentRequest, summary: ExecutionSummary, window_s: float
     ) -> CompletionOutcome:
@@ -98,7 +146,10 @@ class StigmaWorkflow:
         assert token is not None
         request.token = token
         info = workflow.info()
-        if summary.agent_outcome == "succeeded":
+        if summary.agent_outcome == "canceled":
+            name = "cancel_zigflow_activity"
+            completion = Completion(token.token_b64, token.attempt, request.execution_id)
+        elif summary.agent_outcome == "succeeded":
             name = "complete_zigflow_activity"
             completion = Completion(
                 token.token_b64,

@@ -99,6 +99,8 @@ class ZigflowActivities:
                 trace_id=key,
             ),
         )
+        if handshake and info.heartbeat_timeout:
+            request.heartbeat_timeout.FromTimedelta(info.heartbeat_timeout)
         try:
             await self._stigma.start_agent(request, self._ack_timeout_s)
         except grpc.aio.AioRpcError as err:

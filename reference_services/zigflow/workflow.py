@@ -8,7 +8,13 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    TimeoutError,
+)
+from temporalio.workflow import ActivityCancellationType
 
 from reference_services.zigflow.plan import AgentCall, Plan, PlanResult, State, StateResult
 
@@ -49,6 +55,8 @@ class ZigflowWorkflow:
                 value = await self._run_state(state, activity_id)
                 results.append(StateResult(state.name, "ok", activity_id, value))
             except (ActivityError, ApplicationError) as err:
+                if isinstance(err.__cause__, CancelledError):
+                    raise err.__cause__ from err  # the workflow was cancelled: say so, not "failed"
                 error_type, message = _describe(err)
                 results.append(
                     StateResult(state.name, "failed", activity_id, None, error_type, message)
@@ -83,6 +91,9 @@ class ZigflowWorkflow:
                 timedelta(seconds=state.heartbeat_timeout_s) if state.heartbeat_timeout_s else None
             ),
             retry_policy=_retry_policy(state),
+            # A cancelled workflow waits until Stigma confirms (report_cancellation
+            # by token) so the agent is known to be stopped, not just abandoned.
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         if state.mode == "handshake":
             self._check_envelope(result, activity_id)

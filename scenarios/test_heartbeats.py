@@ -1,0 +1,100 @@
+"""Heartbeats and cancellation by token.
+
+A pending async activity is only as alive as whoever holds its token: with a
+heartbeat timeout on Zigflow's activity, Stigma heartbeats by token while the
+agent runs, so a dead Stigma is detected within that timeout (not at the 24 h
+StartToClose), and a cancellation of Zigflow reaches Stigma through the
+heartbeat's response. These run on a real server (``real_driver``) with
+heartbeat timeouts of seconds, in wall time.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import checkers
+from harness.driver import Driver
+from harness.expect import holds
+from harness.faults import killed
+from harness.history import History
+from harness.plan import call_agent, plan, succeeds
+
+pytestmark = pytest.mark.scenario
+
+HEARTBEAT_TIMEOUT_S = 3.0
+
+
+async def test_heartbeats_keep_an_agent_alive_past_the_heartbeat_timeout(
+    real_driver: Driver, history: History
+) -> None:
+    driver = real_driver
+    # given: an agent that works for 2.5 heartbeat timeouts
+    p = plan(
+        call_agent(
+            "slow",
+            succeeds("done", duration_s=2.5 * HEARTBEAT_TIMEOUT_S),
+            heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S,
+            max_attempts=1,
+        )
+    )
+    # when
+    await driver.run(p)
+    # then
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.heartbeats_kept_alive(history))
+    holds(history, checkers.resumed_once_with_agent_result(history))
+
+
+async def test_dead_stigma_is_detected_within_the_heartbeat_timeout(
+    real_driver: Driver, history: History
+) -> None:
+    driver = real_driver
+    # given: a pending agent whose Zigflow activity expects heartbeats
+    started = await driver.start(
+        plan(
+            call_agent(
+                "orphaned",
+                succeeds("never", hold=True),
+                heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S,
+                max_attempts=1,
+            )
+        )
+    )
+    await driver.wait_pending([started])
+    # when: Stigma dies and stays dead until Zigflow has given up on the agent
+    async with killed(driver.stack, driver.stack.stigma, history):
+        killed_at = history.faults[-1].wall
+        op = await driver.outcome(started)
+    await driver.release([started])
+    # then: a heartbeat timeout, not a 24 h wait
+    assert op.type == "fail", op.value
+    holds(history, checkers.timed_out(history, "HEARTBEAT"))
+    span = history.calls[started.call_id].zigflow.activities[0]  # type: ignore[union-attr]
+    assert span.closed_at is not None
+    history.measurements["heartbeat_timeout_s"] = HEARTBEAT_TIMEOUT_S
+    history.measurements["time_to_detect_dead_agent_s"] = round(span.closed_at - killed_at, 2)
+
+
+async def test_cancelling_zigflow_reaches_stigma_and_stops_the_agent(
+    real_driver: Driver, history: History
+) -> None:
+    driver = real_driver
+    # given: a pending agent, heartbeating by token
+    started = await driver.start(
+        plan(
+            call_agent(
+                "cancellable",
+                succeeds("never", hold=True),
+                heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S,
+                max_attempts=1,
+            )
+        )
+    )
+    await driver.wait_pending([started])
+    # when: an operator cancels the Zigflow workflow
+    await driver.cancel([started])
+    op = await driver.outcome(started)
+    # then: cancellation all the way through, confirmed by token
+    assert op.type == "fail", op.value
+    assert op.value["type"] == "CancelledError", op.value
+    holds(history, checkers.cancelled_through_heartbeat(history))
