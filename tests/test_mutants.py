@@ -40,6 +40,42 @@ CASES = [
     ),
     ("test_direct_call.py", "--zigflow-cmd", "zigflow_waits_in_direct_mode", "no outcome within"),
     ("test_not_blocked.py", "--zigflow-cmd", "zigflow_blocking", "agent call(s) not yet pending"),
+    (
+        "test_timeout.py",
+        "--stigma-cmd",
+        "stigma_retries_not_found",
+        "late_completion_recorded: VIOLATED",
+    ),
+    (
+        "test_restarts.py::test_stigma_killed_mid_agent_still_delivers_exactly_once",
+        "--stigma-cmd",
+        "stigma_token_in_memory",
+        "every_call_resolved: VIOLATED",
+    ),
+    (
+        "test_restarts.py::test_zigflow_killed_while_agents_pending_resumes_after_restart",
+        "--zigflow-cmd",
+        "zigflow_queue_per_process",
+        "every_call_resolved: VIOLATED",
+    ),
+    (
+        "test_heartbeats.py::test_heartbeats_keep_an_agent_alive_past_the_heartbeat_timeout",
+        "--stigma-cmd",
+        "stigma_no_heartbeats",
+        "heartbeats_kept_alive: VIOLATED",
+    ),
+    (
+        "test_heartbeats.py::test_dead_stigma_is_detected_within_the_heartbeat_timeout",
+        "--zigflow-cmd",
+        "zigflow_heartbeats_itself",
+        "no outcome within",
+    ),
+    (
+        "test_heartbeats.py::test_cancelling_zigflow_reaches_stigma_and_stops_the_agent",
+        "--stigma-cmd",
+        "stigma_ignores_cancel",
+        "no outcome within",
+    ),
 ]
 
 
@@ -80,4 +116,15 @@ def test_scenario_fails_against_mutant(
     )
     assert reason in output, (
         f"failed, but not for the expected reason {reason!r}:\n{output[-3000:]}"
+    )
+    # A mutant must fail by its bug, not by crashing: a harness bug in the mutant
+    # (e.g. an activity argument decoded as a dict) would otherwise pass for it.
+    crashes = [
+        f"{log.name}: {line[:200]}"
+        for log in tmp_path.glob("logs/*/*.log")
+        for line in log.read_text(errors="replace").splitlines()
+        if any(e in line for e in ("AttributeError", "TypeError", "NameError", "ImportError"))
+    ]
+    assert not crashes, "the mutant service crashed instead of misbehaving:\n" + "\n".join(
+        crashes[:5]
     )

@@ -10,23 +10,22 @@ from typing import Any
 from temporalio import activity
 
 from reference_services.zigflow import __main__ as zigflow
-from reference_services.zigflow import activities
+from reference_services.zigflow.activities import ZigflowActivities
 from reference_services.zigflow.plan import AgentCall
 
-_real = activities.ZigflowActivities.execute_agent
+
+class BlockingActivities(ZigflowActivities):
+    @activity.defn(name="execute_agent")
+    async def execute_agent(self, call: AgentCall) -> Any:
+        try:
+            return await super().execute_agent(call)
+        except BaseException as err:
+            if type(err).__name__ != "_CompleteAsyncError":
+                raise
+        await asyncio.Event().wait()  # blocks the slot until cancelled / timed out
 
 
-@activity.defn(name="execute_agent")
-async def _execute_agent(self: Any, call: AgentCall) -> Any:
-    try:
-        return await _real(self, call)
-    except BaseException as err:
-        if type(err).__name__ != "_CompleteAsyncError":
-            raise
-    await asyncio.Event().wait()  # blocks the slot until cancelled / timed out
-
-
-activities.ZigflowActivities.execute_agent = _execute_agent  # type: ignore[method-assign]
+zigflow.ZigflowActivities = BlockingActivities  # type: ignore[misc]
 
 if __name__ == "__main__":
     sys.exit(zigflow.main())

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from typing import Any
 
 from temporalio import activity
 
 from reference_services.zigflow import __main__ as zigflow
-from reference_services.zigflow import activities
+from reference_services.zigflow.activities import ZigflowActivities
 from reference_services.zigflow.plan import AgentCall
 
-_real = activities.ZigflowActivities.execute_agent
+
+class AlwaysHandshake(ZigflowActivities):
+    @activity.defn(name="execute_agent")
+    async def execute_agent(self, call: AgentCall) -> Any:
+        return await super().execute_agent(dataclasses.replace(call, mode="handshake"))
 
 
-@activity.defn(name="execute_agent")
-async def _execute_agent(self: Any, call: AgentCall) -> Any:
-    call.mode = "handshake"
-    return await _real(self, call)
-
-
-activities.ZigflowActivities.execute_agent = _execute_agent  # type: ignore[method-assign]
+zigflow.ZigflowActivities = AlwaysHandshake  # type: ignore[misc]
 
 if __name__ == "__main__":
     sys.exit(zigflow.main())
