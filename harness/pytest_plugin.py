@@ -181,6 +181,16 @@ def pytest_runtest_makereport(
     return report
 
 
+def _server_of(item: pytest.Item) -> str | None:
+    """Which Temporal server the scenario really ran on (real_stack may differ from the row)."""
+    funcargs = getattr(item, "funcargs", {})
+    for name in ("real_driver", "driver"):
+        used = funcargs.get(name)
+        if isinstance(used, Driver):
+            return used.stack.temporal.kind
+    return None
+
+
 def _record_result(item: pytest.Item, report: pytest.TestReport, h: History | None) -> None:
     results = item.config.getoption("--handshake-results")
     if not results or item.get_closest_marker("scenario") is None:
@@ -195,6 +205,7 @@ def _record_result(item: pytest.Item, report: pytest.TestReport, h: History | No
         "checks": h.checks if h else [],
         "calls": len(h.calls) if h else 0,
         "measurements": h.measurements if h else {},
+        "server": _server_of(item),
         "longrepr": str(report.longrepr)[-2000:] if report.failed else "",
     }
     with (path / f"results-{_worker()}.jsonl").open("a") as f:

@@ -10,7 +10,10 @@ Field reference (also in README, "The certification report"):
   scenarios         one object per scenario and target: id (pytest node id with
                     the target in brackets), target, outcome (passed / failed /
                     skipped), duration_s (wall time of the test body), checks
-                    (checker verdicts with evidence), calls (Zigflow runs made)
+                    (checker verdicts with evidence), calls (Zigflow runs made),
+                    measurements (what the scenario measured: virtual_skipped_s and
+                    clock_wall_s for timeouts, time_to_detect_dead_agent_s,
+                    recovery_s after restarts)
   overhead_ms       per successful handshake: Zigflow activity duration minus the
                     agent's own work, both from Temporal histories (server clock):
                     n, p50, p95, p99, max, mean, and target (which server measured it:
@@ -101,6 +104,21 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {target}{mark} | {s['n']} | {_ms(s['p50'])} | {_ms(s['p95'])} | "
             f"{_ms(s['p99'])} | {_ms(s['max'])} |"
         )
+    timed = [sc for sc in r["scenarios"] if sc.get("measurements")]
+    if timed:
+        lines += [
+            "",
+            "## Time and recovery",
+            "",
+            "Virtual time skipped and wall time taken, time to detect a dead agent with "
+            "heartbeats, recovery after restarts.",
+            "",
+            "| scenario | target | measured |",
+            "|---|---|---|",
+        ]
+        for sc in timed:
+            figures = ", ".join(f"{k}={v}" for k, v in sc["measurements"].items())
+            lines.append(f"| `{sc['id'].split('::')[-1]}` | {sc['target']} | {figures} |")
     lines += [
         "",
         "## Scenarios",
