@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                     "id",
                     "target",
                     "outcome",
+                    "server",
                     "duration_s",
                     "checks",
                     "calls",

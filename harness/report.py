@@ -9,7 +9,9 @@ Field reference (also in README, "The certification report"):
   targets           the Temporal targets of the matrix, e.g. ["time-skipping", "dev"]
   scenarios         one object per scenario and target: id (pytest node id with
                     the target in brackets), target, outcome (passed / failed /
-                    skipped), duration_s (wall time of the test body), checks
+                    skipped), server (the Temporal server it really ran on: kill
+                    scenarios use a dev server even in the time-skipping row),
+                    duration_s (wall time of the test body), checks
                     (checker verdicts with evidence), calls (Zigflow runs made),
                     measurements (what the scenario measured: virtual_skipped_s and
                     clock_wall_s for timeouts, time_to_detect_dead_agent_s,
@@ -113,12 +115,13 @@ def markdown(r: dict[str, Any]) -> str:
             "Virtual time skipped and wall time taken, time to detect a dead agent with "
             "heartbeats, recovery after restarts.",
             "",
-            "| scenario | target | measured |",
+            "| scenario | server | measured |",
             "|---|---|---|",
         ]
         for sc in timed:
             figures = ", ".join(f"{k}={v}" for k, v in sc["measurements"].items())
-            lines.append(f"| `{sc['id'].split('::')[-1]}` | {sc['target']} | {figures} |")
+            where = sc.get("server") or sc["target"]
+            lines.append(f"| `{sc['id'].split('::')[-1]}` | {where} | {figures} |")
     lines += [
         "",
         "## Scenarios",
