@@ -158,6 +158,37 @@ class Driver:
                     error=f"{err.status.name}: {err.message}",
                 )
 
+    async def wait_in_flight(
+        self,
+        started: Started,
+        activity_type: str,
+        *,
+        side: str = "stigma",
+        state_index: int = 0,
+        timeout_s: float | None = None,
+    ) -> None:
+        """Until an activity of ``activity_type`` is running (STARTED) in the call's Zigflow
+        workflow (side="zigflow") or in its Stigma execution (side="stigma")."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        wf = started.call_id if side == "zigflow" else self.stigma_workflow_id(started, state_index)
+        handle = self.stack.client.get_workflow_handle(wf)
+
+        async def probe() -> bool | None:
+            desc = await handle.describe()
+            running = any(
+                p.activity_type.name == activity_type
+                and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+                for p in desc.raw_description.pending_activities
+            )
+            return True if running else None
+
+        await eventually(
+            probe,
+            timeout_s=timeout_s,
+            interval_s=0.05,
+            pending=lambda: f"{activity_type} to be running in {wf}",
+        )
+
     async def cancel(self, started: Iterable[Started]) -> None:
         """Ask Temporal to cancel these Zigflow workflows (as an operator would)."""
         for s in started:

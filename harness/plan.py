@@ -22,6 +22,8 @@ class AgentScript:
     error_type: str = "AgentError"
     error_message: str = "agent failed"
     result_size: int = 0
+    work_s: float = 0.0  # wall seconds inside Stigma's run_agent activity
+    completion_delay_s: float = 0.0  # Stigma's first completion attempt is this slow
 
     def to_input(self, **extra: Any) -> dict[str, Any]:
         return {"script": asdict(self), **extra}

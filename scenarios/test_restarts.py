@@ -9,18 +9,18 @@ import pytest
 from harness import checkers
 from harness.driver import Driver
 from harness.expect import holds
-from harness.faults import killed
+from harness.faults import killed, paused
 from harness.history import History
 from harness.plan import call_agent, plan, succeeds
 
 pytestmark = pytest.mark.scenario
 
 
-async def test_stigma_killed_mid_agent_still_delivers_exactly_once(
+async def test_stigma_killed_after_ack_before_agent_starts_still_delivers_once(
     real_driver: Driver, history: History
 ) -> None:
     driver = real_driver
-    # given: agents running in Stigma (held), their Zigflow activities pending by token
+    # given: agents ACKed and durable in Stigma, held before their work starts
     started = [
         await driver.start(plan(call_agent("long", succeeds({"n": i}, hold=True))))
         for i in range(3)
@@ -81,5 +81,60 @@ async def test_temporal_restarted_mid_agent_accepts_the_token_issued_before(
     await driver.outcomes(started)
     history.measurements["recovery_s"] = round(history.now()[0] - t_restarted, 2)
     # then: the completions with pre-restart tokens succeeded, exactly once
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.resumed_once_with_agent_result(history))
+
+
+async def test_stigma_killed_before_the_ack_is_retried_with_a_new_token(
+    real_driver: Driver, history: History
+) -> None:
+    driver = real_driver
+    # given: Stigma frozen, so Zigflow's StartAgent reaches it but is never answered
+    async with paused(driver.stack.stigma, history):
+        started = await driver.start(plan(call_agent("early", succeeds("after retry"))))
+        await driver.wait_in_flight(started, "execute_agent", side="zigflow")
+        # when: Stigma dies before it could ACK (or start anything), then comes back
+        async with killed(driver.stack, driver.stack.stigma, history):
+            pass
+    await driver.outcome(started)
+    # then: Zigflow retried with a new token, one agent ran, the live attempt got it
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.resumed_once_with_agent_result(history, max_attempts=5))
+
+
+async def test_stigma_killed_mid_agent_reruns_the_work_and_delivers_once(
+    real_driver: Driver, history: History
+) -> None:
+    driver = real_driver
+    # given: an agent busy inside its run_agent activity
+    started = await driver.start(plan(call_agent("busy", succeeds("worked", work_s=3.0))))
+    await driver.wait_in_flight(started, "run_agent")
+    # when: Stigma is killed mid-work and restarted
+    async with killed(driver.stack, driver.stack.stigma, history):
+        pass
+    t_restarted = history.now()[0]
+    await driver.outcome(started)
+    history.measurements["recovery_s"] = round(history.now()[0] - t_restarted, 2)
+    # then: the work was retried inside Stigma; Zigflow got one result, once
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.resumed_once_with_agent_result(history))
+
+
+async def test_stigma_killed_mid_completion_completes_exactly_once(
+    real_driver: Driver, history: History
+) -> None:
+    driver = real_driver
+    # given: an agent that finished, with Stigma inside its (slow) completion call
+    started = await driver.start(
+        plan(call_agent("done", succeeds("result", completion_delay_s=30.0)))
+    )
+    await driver.wait_in_flight(started, "complete_zigflow_activity")
+    # when: Stigma is killed mid-completion and restarted
+    async with killed(driver.stack, driver.stack.stigma, history):
+        pass
+    t_restarted = history.now()[0]
+    await driver.outcome(started)
+    history.measurements["recovery_s"] = round(history.now()[0] - t_restarted, 2)
+    # then: the completion was retried by the new process and landed once
     holds(history, checkers.every_call_resolved(history))
     holds(history, checkers.resumed_once_with_agent_result(history))

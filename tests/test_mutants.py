@@ -76,11 +76,31 @@ CASES = [
         "stigma_ignores_cancel",
         "no outcome within",
     ),
+    (
+        "test_restarts.py::test_stigma_killed_before_the_ack_is_retried_with_a_new_token",
+        "--zigflow-cmd",
+        "zigflow_no_retry_on_unavailable",
+        "resumed_once_with_agent_result: VIOLATED",
+    ),
+    (
+        "test_restarts.py::test_stigma_killed_mid_agent_reruns_the_work_and_delivers_once",
+        "--stigma-cmd",
+        "stigma_work_without_heartbeats",
+        "every_call_resolved: VIOLATED",
+    ),
+    (
+        "test_restarts.py::test_stigma_killed_mid_completion_completes_exactly_once",
+        "--stigma-cmd",
+        "stigma_work_without_heartbeats",
+        "every_call_resolved: VIOLATED",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("scenario", "option", "mutant", "reason"), CASES, ids=[c[2] for c in CASES]
+    ("scenario", "option", "mutant", "reason"),
+    CASES,
+    ids=[f"{c[2]}@{c[0].split('::')[-1][:40]}" for c in CASES],
 )
 def test_scenario_fails_against_mutant(
     scenario: str, option: str, mutant: str, reason: str, tmp_path: pathlib.Path

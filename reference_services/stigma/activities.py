@@ -6,6 +6,7 @@ workflow code cannot call Temporal's client (determinism), so it delegates.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -43,6 +44,7 @@ async def run_agent(work: AgentWork) -> Any:
     """The stand-in agent: does what its script says."""
     script = work.script
     activity.logger.debug("agent running")
+    await _work(script.work_s)
     if script.outcome == "failure":
         raise ApplicationError(script.error_message, type=script.error_type, non_retryable=True)
     output: dict[str, Any] = {"agent_id": work.agent_id, "value": script.output}
@@ -86,6 +88,8 @@ class SystemActivities:
             "kind": kind or ("fail" if fail else "complete"),
         }
         handle = self._handles(token)
+        if completion.delay_s > 0 and activity.info().attempt == 1:
+            await _work(completion.delay_s)
         try:
             if kind == "heartbeat":
                 try:
@@ -126,6 +130,15 @@ class SystemActivities:
             return outcome
         log.event("completion.delivered", **fields)
         return CompletionOutcome("delivered", token_fp=str(fields["token_fp"]))
+
+
+async def _work(seconds: float) -> None:
+    """Spend ``seconds`` of wall time, heartbeating (so a killed worker is noticed)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while (left := end - loop.time()) > 0:
+        activity.heartbeat()
+        await asyncio.sleep(min(0.5, left))  # simulated work, not synchronisation
 
 
 def _classify(err: RPCError, token_fp: str) -> CompletionOutcome | None:

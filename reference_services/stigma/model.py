@@ -50,6 +50,8 @@ class AgentScript:
     error_message: str = "agent failed"
     result_size: int = 0
     output: Any = None
+    work_s: float = 0.0  # wall seconds spent inside run_agent (heartbeating), e.g. to kill mid-agent
+    completion_delay_s: float = 0.0  # first completion attempt waits this long (mid-completion)
 
     @staticmethod
     def from_input(input_value: Any) -> AgentScript:
@@ -77,6 +79,7 @@ class Completion:
     result: Any = None  # envelope, for complete
     error_type: str = ""  # for fail
     error_message: str = ""
+    delay_s: float = 0.0  # scripted slowness of the first attempt (heartbeating meanwhile)
 
 
 @dataclass

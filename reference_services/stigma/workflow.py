@@ -31,7 +31,10 @@ COMPLETION_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
 )
-AGENT_RETRY = RetryPolicy(maximum_attempts=3)
+AGENT_RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1))
+# Both heartbeat while they work, so an attempt lost with a killed Stigma worker is
+# retried on the next worker within seconds, not after its StartToClose.
+WORKER_HEARTBEAT = timedelta(seconds=3)
 
 
 @workflow.defn(name="StigmaWorkflow")
@@ -42,6 +45,7 @@ class StigmaWorkflow:
         self._released = False
         self._cancel_requested = False
         self._heartbeats = 0
+        self._completion_delay_s = 0.0
 
     @workflow.signal(name="attach_token")
     def attach_token(self, attachment: TokenAttachment) -> None:
@@ -64,6 +68,7 @@ class StigmaWorkflow:
         if request.token is not None:
             self.attach_token(request.token)
         script = AgentScript.from_input(_parse(request.input_json))
+        self._completion_delay_s = script.completion_delay_s
         summary = ExecutionSummary(
             request.execution_id, request.agent_id, request.idempotency_key, "succeeded"
         )
@@ -112,7 +117,8 @@ class StigmaWorkflow:
         return await workflow.execute_activity(
             "run_agent",
             AgentWork(request.execution_id, request.agent_id, script),
-            start_to_close_timeout=timedelta(seconds=60),
+            start_to_close_timeout=timedelta(seconds=60 + script.work_s),
+            heartbeat_timeout=WORKER_HEARTBEAT,
             retry_policy=AGENT_RETRY,
         )
 
@@ -167,12 +173,14 @@ class StigmaWorkflow:
                 error_type=summary.error_type,
                 error_message=summary.error_message,
             )
+        completion.delay_s = self._completion_delay_s
         try:
             outcome: CompletionOutcome = await workflow.execute_activity(
                 name,
                 completion,
                 result_type=CompletionOutcome,
-                start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=timedelta(seconds=30 + completion.delay_s),
+                heartbeat_timeout=WORKER_HEARTBEAT,
                 schedule_to_close_timeout=timedelta(seconds=window_s),
                 retry_policy=COMPLETION_RETRY,
             )
