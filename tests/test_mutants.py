@@ -91,7 +91,7 @@ CASES = [
     (
         "test_restarts.py::test_stigma_killed_mid_completion_completes_exactly_once",
         "--stigma-cmd",
-        "stigma_work_without_heartbeats",
+        "stigma_completion_not_retried",
         "every_call_resolved: VIOLATED",
     ),
 ]

@@ -50,7 +50,7 @@ class AgentScript:
     error_message: str = "agent failed"
     result_size: int = 0
     output: Any = None
-    work_s: float = 0.0  # wall seconds spent inside run_agent (heartbeating), e.g. to kill mid-agent
+    work_s: float = 0.0  # wall seconds inside run_agent (heartbeating): to kill mid-agent
     completion_delay_s: float = 0.0  # first completion attempt waits this long (mid-completion)
 
     @staticmethod
