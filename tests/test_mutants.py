@@ -47,7 +47,7 @@ CASES = [
         "late_completion_recorded: VIOLATED",
     ),
     (
-        "test_restarts.py::test_stigma_killed_mid_agent_still_delivers_exactly_once",
+        "test_restarts.py::test_stigma_killed_after_ack_before_agent_starts_still_delivers_once",
         "--stigma-cmd",
         "stigma_token_in_memory",
         "every_call_resolved: VIOLATED",
