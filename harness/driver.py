@@ -81,6 +81,12 @@ class Driver:
             op = self.history.complete(
                 started.call_id, "unknown", {"reason": f"no outcome within {timeout_s:.0f}s"}
             )
+        except RPCError as err:  # e.g. the cluster lost the workflow (NOT_FOUND)
+            op = self.history.complete(
+                started.call_id,
+                "unknown",
+                {"reason": f"cannot read the outcome: {err.status.name}: {err.message}"},
+            )
         await self.collect(started)
         return op
 
@@ -224,7 +230,12 @@ class Driver:
         call = self.history.calls[started.call_id]
         client = self.stack.client
         converter = client.data_converter
-        zig = await started.handle.fetch_history()
+        try:
+            zig = await started.handle.fetch_history()
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return call  # nothing left to read: the checkers will say what is missing
         call.zigflow = traces.read(zig, converter, traces.WorkflowTrace)
         call.raw_histories[zig.workflow_id] = redact(zig.to_json_dict())
         for index, state in enumerate(started.plan["states"]):

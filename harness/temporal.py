@@ -112,8 +112,13 @@ async def temporal_target(
             "warn",
             # Durable across a kill/restart of the server process (same port,
             # same file), so tokens issued before a restart stay valid.
-            "--db-filename",
-            str(log_dir / f"temporal-{port}.db"),
+            # HANDSHAKE_DEV_EPHEMERAL=1 keeps it in memory: only to show what a
+            # cluster without durable state loses (tests/test_mutants.py).
+            *(
+                []
+                if os.environ.get("HANDSHAKE_DEV_EPHEMERAL") == "1"
+                else ["--db-filename", str(log_dir / f"temporal-{port}.db")]
+            ),
             # One partition per task queue: each queue has one worker here, so
             # more partitions could only add forwarding hops to the figures
             # (measured: no difference on this machine; kept for determinism).

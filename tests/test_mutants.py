@@ -8,6 +8,7 @@ team uses for its own services, and expects a failure with the right reason.
 
 from __future__ import annotations
 
+import os
 import pathlib
 import subprocess
 import sys
@@ -95,6 +96,38 @@ CASES = [
         "every_call_resolved: VIOLATED",
     ),
 ]
+
+
+def test_temporal_restart_scenario_fails_on_a_server_that_loses_its_state(
+    tmp_path: pathlib.Path,
+) -> None:
+    """The Temporal-restart scenario guards durability: on a dev server kept in memory
+    the restart forgets the pending activities and their tokens, and it must say so."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "scenarios/test_restarts.py::test_temporal_restarted_mid_agent_accepts_the_token_issued_before",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            "--call-timeout",
+            "8",
+            "--handshake-out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        env={**os.environ, "HANDSHAKE_DEV_EPHEMERAL": "1"},
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, f"expected a failure, got {proc.returncode}:\n{output[-3000:]}"
+    assert "every_call_resolved: VIOLATED" in output, output[-3000:]
 
 
 @pytest.mark.parametrize(
