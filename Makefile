@@ -11,7 +11,7 @@ PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
 PYTEST_ARGS ?=
 WORKERS ?= auto
 
-.PHONY: help setup gen certify test test-fast lint typecheck clean lock
+.PHONY: help setup gen toxiproxy certify test test-fast lint typecheck clean lock
 
 help:
 	@echo "make certify   run the scenario matrix on the embedded stack, write reports/out/latest/"
@@ -27,7 +27,26 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PY) -c "import site,pathlib; pathlib.Path(site.getsitepackages()[0],'handshake_harness.pth').write_text('$(CURDIR)\n$(CURDIR)/$(GEN)\n')"
 	touch $@
 
-setup: $(VENV)/.installed gen
+setup: $(VENV)/.installed gen toxiproxy
+
+# Toxiproxy has no PyPI/Debian package: built from the Go module proxy by the
+# project's own setup (needs Go >= 1.23), into .bin/. Skipped with a notice when
+# Go is missing; chaos scenarios then say what to install.
+TOXIPROXY_VERSION := 2.12.0
+TOXIPROXY := .bin/toxiproxy-server
+
+toxiproxy: $(TOXIPROXY)
+
+$(TOXIPROXY):
+	@if command -v go >/dev/null 2>&1; then \
+	  mkdir -p .bin && \
+	  GOBIN=$(CURDIR)/.bin go install \
+	    -ldflags "-X github.com/Shopify/toxiproxy/v2.Version=$(TOXIPROXY_VERSION)" \
+	    github.com/Shopify/toxiproxy/v2/cmd/server@v$(TOXIPROXY_VERSION) && \
+	  mv .bin/server $(TOXIPROXY); \
+	else \
+	  echo "make: go not found: toxiproxy-server not built (chaos scenarios need it)"; \
+	fi
 
 gen: $(GEN)/.stamp
 
@@ -53,4 +72,4 @@ lock:
 	$(PY) -m pip freeze --exclude-editable > requirements.lock.new && mv requirements.lock.new requirements.lock
 
 clean:
-	rm -rf $(VENV) proto/gen reports/out .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
+	rm -rf $(VENV) .bin proto/gen reports/out .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

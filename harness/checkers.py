@@ -16,6 +16,9 @@ from harness.plan import DIRECT, activity_id, script_of
 from harness.traces import ActivitySpan, StigmaTrace
 
 AGENT_ACTIVITY = "execute_agent"
+# Stigma's ways of saying "Zigflow has the result": delivered now, or by an earlier call
+# whose reply was lost (confirmed from Zigflow's own history).
+DELIVERED = frozenset({"delivered", "delivered_earlier"})
 
 
 @dataclass
@@ -143,9 +146,10 @@ def resumed_once_with_agent_result(history: History, *, max_attempts: int = 1) -
                     f"script asked for {expected!r}"
                 )
         outcome = _completion(s.stigma)
-        if outcome != "delivered":
+        if outcome not in DELIVERED:
             bad.append(
-                f"{s.where}: Stigma's completion outcome is {outcome!r}, expected 'delivered'"
+                f"{s.where}: Stigma's completion outcome is {outcome!r}, expected one of "
+                f"{sorted(DELIVERED)}"
             )
         return bad
 
@@ -401,3 +405,63 @@ def cancelled_through_heartbeat(history: History) -> Verdict:
         return bad
 
     return _verdict("cancelled_through_heartbeat", agent_states(history, "handshake"), check)
+
+
+def at_most_one_agent_per_key(history: History) -> Verdict:
+    """Per logical agent call (idempotency key): at most one agent execution, whatever
+    the retries, lost ACKs and re-sent tokens."""
+
+    def check(s: AgentState) -> list[str]:
+        if s.stigma is None:
+            return []
+        runs = s.stigma.agent_runs
+        return [] if runs <= 1 else [f"{s.where}: {runs} agent runs for one idempotency key"]
+
+    return _verdict("at_most_one_agent_per_key", agent_states(history, "handshake"), check)
+
+
+def no_token_lost(history: History) -> Verdict:
+    """Every token handed to Stigma ends used once or reported dead with its reason:
+    a completed Zigflow activity was completed by Stigma's delivery, and a Stigma
+    that could not deliver says why (dead / rejected), never silence or a give-up."""
+
+    def check(s: AgentState) -> list[str]:
+        if s.stigma is None:
+            return (
+                []
+                if s.zigflow is None or s.zigflow.status != "completed"
+                else [f"{s.where}: Zigflow completed but no Stigma execution exists"]
+            )
+        summary = s.stigma.result if isinstance(s.stigma.result, dict) else None
+        if summary is None:
+            return [f"{s.where}: Stigma execution is {s.stigma.status}: no account of its token"]
+        completion = summary.get("completion") or {}
+        status = completion.get("status")
+        bad = []
+        if status in (None, "gave_up"):
+            bad.append(f"{s.where}: token outcome {status!r}: {completion.get('message', '')}")
+        if status in ("token_dead", "token_rejected") and not completion.get("grpc_code"):
+            bad.append(f"{s.where}: token {status} without the server's reason")
+        if (
+            s.zigflow
+            and s.zigflow.status == "completed"
+            and status not in ("delivered", "delivered_earlier")
+        ):
+            bad.append(f"{s.where}: Zigflow completed, but Stigma recorded {status!r}")
+        return bad
+
+    return _verdict("no_token_lost", agent_states(history, "handshake"), check)
+
+
+def completion_outcome_is(history: History, status: str) -> Verdict:
+    """Stigma's recorded completion outcome is ``status`` for every handshake (e.g.
+    "delivered_earlier": a lost completion reply was recognised, not turned into a
+    false failure)."""
+
+    def check(s: AgentState) -> list[str]:
+        got = _completion(s.stigma)
+        return (
+            [] if got == status else [f"{s.where}: completion outcome {got!r}, expected {status!r}"]
+        )
+
+    return _verdict(f"completion_outcome_is[{status}]", agent_states(history, "handshake"), check)

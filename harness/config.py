@@ -24,6 +24,8 @@ REFERENCE_STIGMA = [sys.executable, "-m", "reference_services.stigma"]
 # service's environment (see README, "Service contract").
 PLACEHOLDERS = (
     "temporal_address",
+    "zigflow_temporal_address",
+    "stigma_temporal_address",
     "namespace",
     "stigma_listen",
     "stigma_target",
@@ -42,6 +44,8 @@ class StackConfig:
     # Few slots on purpose: agents pending by token must not hold any.
     zigflow_max_concurrent_activities: int = 2
     ready_timeout_s: float = 60.0
+    # Every link between the services through its own Toxiproxy proxy (harness/network.py).
+    chaos: bool = False
     log_dir: pathlib.Path = field(default_factory=lambda: pathlib.Path("reports/out/logs"))
     extra_env: dict[str, str] = field(default_factory=dict)
 

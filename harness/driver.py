@@ -195,6 +195,90 @@ class Driver:
             pending=lambda: f"{activity_type} to be running in {wf}",
         )
 
+    async def wait_attempt(
+        self, started: Started, attempt: int, state_index: int = 0, timeout_s: float | None = None
+    ) -> dict[str, Any]:
+        """Until the call's Zigflow agent activity is at ``attempt`` or later; returns (and
+        records) the failure of the previous attempt as the server reports it."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        want = activity_id(state_index, started.plan["states"][state_index])
+        seen: dict[str, Any] = {}
+
+        async def probe() -> dict[str, Any] | None:
+            desc = await started.handle.describe()
+            for p in desc.raw_description.pending_activities:
+                if p.activity_id == want and p.attempt >= attempt:
+                    failure = p.last_failure
+                    info = (
+                        failure.application_failure_info
+                        if failure.HasField("application_failure_info")
+                        else None
+                    )
+                    seen.update(
+                        attempt=p.attempt,
+                        failure_type=info.type if info else "",
+                        failure_message=failure.message,
+                    )
+                    return seen
+            return None
+
+        result = await eventually(
+            probe,
+            timeout_s=timeout_s,
+            interval_s=0.1,
+            pending=lambda: f"{started.call_id}/{want} to reach attempt {attempt}",
+        )
+        self.history.measurements.setdefault("observed_retries", []).append(
+            {"call": started.call_id, **result}
+        )
+        return result
+
+    async def wait_stigma_activity_closed(
+        self,
+        started: Started,
+        activity_type: str,
+        state_index: int = 0,
+        timeout_s: float | None = None,
+    ) -> None:
+        """Until the call's Stigma execution has closed one activity of ``activity_type``
+        (e.g. its first completion call has returned)."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        handle = self.stack.client.get_workflow_handle(
+            self.stigma_workflow_id(started, state_index)
+        )
+        converter = self.stack.client.data_converter
+
+        async def probe() -> bool | None:
+            trace = traces.read(await handle.fetch_history(), converter, traces.StigmaTrace)
+            closed = [a for a in trace.of_type(activity_type) if a.status != "open"]
+            return True if closed else None
+
+        await eventually(
+            probe,
+            timeout_s=timeout_s,
+            interval_s=0.1,
+            pending=lambda: f"{activity_type} to close in {handle.id}",
+        )
+
+    async def wait_zigflow_activity_closed(
+        self, started: Started, state_index: int = 0, timeout_s: float | None = None
+    ) -> None:
+        """Until the call's Zigflow agent activity is no longer pending on the server."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        want = activity_id(state_index, started.plan["states"][state_index])
+
+        async def probe() -> bool | None:
+            desc = await started.handle.describe()
+            pending = [p for p in desc.raw_description.pending_activities if p.activity_id == want]
+            return True if not pending else None
+
+        await eventually(
+            probe,
+            timeout_s=timeout_s,
+            interval_s=0.1,
+            pending=lambda: f"{started.call_id}/{want} to close",
+        )
+
     async def cancel(self, started: Iterable[Started]) -> None:
         """Ask Temporal to cancel these Zigflow workflows (as an operator would)."""
         for s in started:

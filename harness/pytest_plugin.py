@@ -13,8 +13,10 @@ import dataclasses
 import json
 import os
 import pathlib
+import random
 import re
 from collections.abc import AsyncIterator, Generator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -30,9 +32,11 @@ from harness.config import (
 )
 from harness.driver import Driver
 from harness.history import History
+from harness.network import Network
 from harness.stack import Stack, start_stack
 
 HISTORY_KEY = pytest.StashKey[History]()
+SEED_KEY = pytest.StashKey[int]()
 STACK_KEY = pytest.StashKey[Stack]()
 
 
@@ -67,6 +71,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=float(os.environ.get("HANDSHAKE_CALL_TIMEOUT_S") or 60),
         help="seconds the driver waits for one call's outcome before recording it "
         "as unknown (env HANDSHAKE_CALL_TIMEOUT_S)",
+    )
+    group.addoption(
+        "--chaos-seed",
+        type=int,
+        default=int(os.environ["HANDSHAKE_CHAOS_SEED"])
+        if os.environ.get("HANDSHAKE_CHAOS_SEED")
+        else None,
+        help="seed of the fault schedules; printed with every failure (env HANDSHAKE_CHAOS_SEED)",
     )
     group.addoption(
         "--handshake-out",
@@ -142,6 +154,38 @@ def real_driver(real_stack: Stack, history: History, pytestconfig: pytest.Config
     return Driver(real_stack, history, timeout_s=pytestconfig.getoption("--call-timeout"))
 
 
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chaos_stack(handshake_config: StackConfig) -> AsyncIterator[Stack]:
+    """A stack whose services reach each other only through Toxiproxy proxies."""
+    config = dataclasses.replace(handshake_config, chaos=True)
+    async with start_stack(config, run_id=f"{_worker()}-{os.getpid()}-chaos") as running:
+        yield running
+
+
+@pytest.fixture
+def chaos_driver(chaos_stack: Stack, history: History, pytestconfig: pytest.Config) -> Driver:
+    """A driver on ``chaos_stack``."""
+    return Driver(chaos_stack, history, timeout_s=pytestconfig.getoption("--call-timeout"))
+
+
+@pytest.fixture
+def network(chaos_stack: Stack) -> Network:
+    """Faults on the chaos stack's links: ``async with network.down(history, "stigma_grpc")``."""
+    assert chaos_stack.network is not None
+    return chaos_stack.network
+
+
+@pytest.fixture
+def chaos_rng(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> random.Random:
+    """A seeded RNG for fault schedules; the seed is printed with every failure and
+    ``--chaos-seed N`` replays it (Toxiproxy's own -seed has no effect)."""
+    seed = pytestconfig.getoption("--chaos-seed")
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**32)
+    request.node.stash[SEED_KEY] = seed
+    return random.Random(seed)
+
+
 @pytest.fixture
 def history(request: pytest.FixtureRequest) -> History:
     h = History(request.node.nodeid)
@@ -171,14 +215,27 @@ def pytest_runtest_makereport(
         path = out / f"{_slug(item.nodeid)}.json"
         path.write_text(h.dumps())
         report.user_properties.append(("history", str(path)))
+        seed = item.stash.get(SEED_KEY, None)
+        if seed is not None:
+            h.measurements["chaos_seed"] = seed
         if report.failed:
             report.sections.append(("handshake history", f"written to {path}"))
+            if seed is not None:
+                report.sections.append(("chaos seed", f"replay with --chaos-seed {seed}"))
             running = item.config.stash.get(STACK_KEY, None)
             if running is not None:
                 report.sections.append(("service logs (tail)", running.logs(25)))
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         _record_result(item, report, h)
     return report
+
+
+def _faults_of(item: pytest.Item) -> list[dict[str, Any]]:
+    """Faults this test actually injected (for the report's ``faults``)."""
+    stack = getattr(item, "funcargs", {}).get("chaos_stack")
+    if not isinstance(stack, Stack) or stack.network is None:
+        return []
+    return [f for f in stack.network.injected if f["scenario"] == item.nodeid]
 
 
 def _server_of(item: pytest.Item) -> str | None:
@@ -206,6 +263,7 @@ def _record_result(item: pytest.Item, report: pytest.TestReport, h: History | No
         "calls": len(h.calls) if h else 0,
         "measurements": h.measurements if h else {},
         "server": _server_of(item),
+        "faults": _faults_of(item),
         "longrepr": str(report.longrepr)[-2000:] if report.failed else "",
     }
     with (path / f"results-{_worker()}.jsonl").open("a") as f:

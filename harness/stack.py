@@ -16,9 +16,11 @@ from temporalio.client import Client
 
 from harness.config import PLACEHOLDERS, StackConfig
 from harness.errors import ConfigError, NotReadyError, WaitTimeout
+from harness.network import Network
 from harness.ports import LOOPBACK, free_port
 from harness.procs import ManagedProcess
 from harness.temporal import TemporalTarget, connect, temporal_target
+from harness.toxiproxy import toxiproxy_server
 from harness.waits import eventually
 
 
@@ -34,6 +36,7 @@ class Stack:
     zigflow_task_queue: str
     stigma_task_queue: str
     log_dir: pathlib.Path
+    network: Network | None = None
 
     @property
     def namespace(self) -> str:
@@ -77,13 +80,13 @@ def service_env(values: dict[str, str], config: StackConfig) -> dict[str, str]:
     env = dict(os.environ)  # keeps PATH, and coverage's subprocess hook when measuring
     env.update(
         {
-            "ZIGFLOW_TEMPORAL_ADDRESS": values["temporal_address"],
+            "ZIGFLOW_TEMPORAL_ADDRESS": values["zigflow_temporal_address"],
             "ZIGFLOW_NAMESPACE": values["namespace"],
             "ZIGFLOW_TASK_QUEUE": values["zigflow_task_queue"],
             "ZIGFLOW_STIGMA_TARGET": values["stigma_target"],
             "ZIGFLOW_HEALTH_LISTEN": values["zigflow_health_listen"],
             "ZIGFLOW_MAX_CONCURRENT_ACTIVITIES": str(config.zigflow_max_concurrent_activities),
-            "STIGMA_TEMPORAL_ADDRESS": values["temporal_address"],
+            "STIGMA_TEMPORAL_ADDRESS": values["stigma_temporal_address"],
             "STIGMA_NAMESPACE": values["namespace"],
             "STIGMA_TASK_QUEUE": values["stigma_task_queue"],
             "STIGMA_LISTEN": values["stigma_listen"],
@@ -136,7 +139,7 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
     run_id = run_id or uuid.uuid4().hex[:8]
     log_dir = config.log_dir / run_id
     log_dir.mkdir(parents=True, exist_ok=True)
-    async with temporal_target(config, log_dir) as temporal:
+    async with contextlib.AsyncExitStack() as exits, temporal_target(config, log_dir) as temporal:
         client = await connect(
             temporal.address, temporal.namespace, config.ready_timeout_s, "Temporal"
         )
@@ -149,6 +152,24 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
             "zigflow_health_listen": f"{LOOPBACK}:{free_port()}",
         }
         values["stigma_target"] = values["stigma_listen"]
+        values["zigflow_temporal_address"] = values["stigma_temporal_address"] = temporal.address
+        network: Network | None = None
+        if config.chaos:
+            api = await exits.enter_async_context(toxiproxy_server(log_dir, config.ready_timeout_s))
+            proxies = {}
+            for link, upstream in (
+                ("stigma_grpc", values["stigma_listen"]),
+                ("zigflow_temporal", temporal.address),
+                ("stigma_temporal", temporal.address),
+            ):
+                proxies[link] = await api.create_proxy(
+                    f"{link}-{run_id}", upstream, f"{LOOPBACK}:{free_port()}"
+                )
+            # The services reach each other only through the proxies.
+            values["stigma_target"] = proxies["stigma_grpc"].listen
+            values["zigflow_temporal_address"] = proxies["zigflow_temporal"].listen
+            values["stigma_temporal_address"] = proxies["stigma_temporal"].listen
+            network = Network(api, proxies, await api.version())
         env = service_env(values, config)
         stigma = ManagedProcess("stigma", expand(config.stigma_cmd, values), env, log_dir)
         zigflow = ManagedProcess("zigflow", expand(config.zigflow_cmd, values), env, log_dir)
@@ -170,6 +191,7 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
                 zigflow_task_queue=values["zigflow_task_queue"],
                 stigma_task_queue=values["stigma_task_queue"],
                 log_dir=log_dir,
+                network=network,
             )
         finally:
             await zigflow.stop()

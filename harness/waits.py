@@ -40,3 +40,11 @@ async def eventually(
                 + (f" (last error: {last_error!r})" if last_error else "")
             ) from last_error
         await asyncio.sleep(interval_s)  # poll interval, not synchronisation
+
+
+async def hold_for(seconds: float, why: str) -> None:
+    """Keep a fault in place for a duration that is itself the point of the fault
+    (e.g. longer than a client's retry window). Not synchronisation: nothing is
+    waited *for*; ``why`` documents the number at the call site."""
+    del why
+    await asyncio.sleep(seconds)

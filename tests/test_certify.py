@@ -86,7 +86,7 @@ def test_certify_writes_a_complete_report(tmp_path: pathlib.Path) -> None:
             str(tmp_path),
             "--",
             "-k",
-            "success or failure",
+            "test_success or test_failure",
         ],
         cwd=ROOT,
         capture_output=True,

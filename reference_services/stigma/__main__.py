@@ -23,7 +23,11 @@ from temporalio.worker import Worker
 from reference_services.common import jsonlog
 from reference_services.common.health import Health
 from reference_services.common.lifecycle import env_or, shutdown_requested
-from reference_services.stigma.activities import SystemActivities, run_agent
+from reference_services.stigma.activities import (
+    SystemActivities,
+    TemporalZigflowRecord,
+    run_agent,
+)
 from reference_services.stigma.server import StigmaServicer, TemporalStarter
 from reference_services.stigma.workflow import StigmaWorkflow
 
@@ -89,7 +93,10 @@ async def serve(args: argparse.Namespace) -> None:
         if (zig_address, zig_namespace) == (args.temporal_address, args.namespace)
         else await Client.connect(zig_address, namespace=zig_namespace)
     )
-    system = SystemActivities(lambda token: zig_client.get_async_activity_handle(task_token=token))
+    system = SystemActivities(
+        lambda token: zig_client.get_async_activity_handle(task_token=token),
+        TemporalZigflowRecord(zig_client),
+    )
     worker = Worker(
         client,
         task_queue=args.task_queue,

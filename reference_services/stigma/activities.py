@@ -39,6 +39,14 @@ class ActivityHandle(Protocol):
 HandleFactory = Callable[[bytes], ActivityHandle]
 
 
+class ZigflowRecord(Protocol):
+    """Read access to Zigflow's own record of the activity a token belongs to."""
+
+    async def why_not_found(self, completion: Completion) -> tuple[str, str]:
+        """("delivered_earlier" | "retry_pending" | "gone", detail)."""
+        ...
+
+
 @activity.defn(name="run_agent")
 async def run_agent(work: AgentWork) -> Any:
     """The stand-in agent: does what its script says."""
@@ -54,8 +62,9 @@ async def run_agent(work: AgentWork) -> Any:
 
 
 class SystemActivities:
-    def __init__(self, handles: HandleFactory) -> None:
+    def __init__(self, handles: HandleFactory, record: ZigflowRecord | None = None) -> None:
         self._handles = handles
+        self._record = record
 
     @activity.defn(name="complete_zigflow_activity")
     async def complete_zigflow_activity(self, completion: Completion) -> CompletionOutcome:
@@ -121,6 +130,8 @@ class SystemActivities:
                     f"completion call failed with {err.status.name}: {err.message}",
                     type="CompletionTransient",
                 ) from err
+            if outcome.status == "token_dead" and kind != "heartbeat" and self._record:
+                outcome = await self._explain_not_found(completion, outcome)
             log.event(
                 f"completion.{outcome.status}",
                 code=outcome.grpc_code,
@@ -130,6 +141,22 @@ class SystemActivities:
             return outcome
         log.event("completion.delivered", **fields)
         return CompletionOutcome("delivered", token_fp=str(fields["token_fp"]))
+
+    async def _explain_not_found(
+        self, completion: Completion, outcome: CompletionOutcome
+    ) -> CompletionOutcome:
+        """NOT_FOUND is ambiguous; Zigflow's own history says which case it is."""
+        assert self._record is not None
+        try:
+            why, detail = await self._record.why_not_found(completion)
+        except Exception as err:  # the record is a diagnosis, not a dependency
+            outcome.message += f" (Zigflow's record unreadable: {err})"
+            return outcome
+        if why == "delivered_earlier":
+            outcome.status = "delivered_earlier"
+        outcome.retry_pending = why == "retry_pending"
+        outcome.message += f" ({detail})"
+        return outcome
 
 
 async def _work(seconds: float) -> None:
@@ -148,3 +175,47 @@ def _classify(err: RPCError, token_fp: str) -> CompletionOutcome | None:
     if err.status in REJECTED:
         return CompletionOutcome("token_rejected", err.status.name, err.message, token_fp)
     return None
+
+
+class TemporalZigflowRecord:
+    """Zigflow's workflow history and pending activities, read with Stigma's client for
+    Zigflow's namespace. Distinguishes the three meanings of NOT_FOUND."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def why_not_found(self, completion: Completion) -> tuple[str, str]:
+        if not completion.zigflow_workflow_id:
+            return "gone", "no correlation ids to look Zigflow up"
+        handle = self._client.get_workflow_handle(
+            completion.zigflow_workflow_id, run_id=completion.zigflow_run_id or None
+        )
+        history = await handle.fetch_history()
+        converter = self._client.data_converter.payload_converter
+        ours: dict[int, bool] = {}
+        for ev in history.events:
+            if ev.HasField("activity_task_scheduled_event_attributes"):
+                a = ev.activity_task_scheduled_event_attributes
+                ours[ev.event_id] = a.activity_id == completion.zigflow_activity_id
+            elif ev.HasField("activity_task_completed_event_attributes"):
+                a = ev.activity_task_completed_event_attributes
+                if ours.get(a.scheduled_event_id):
+                    values = converter.from_payloads(list(a.result.payloads))
+                    value = values[0] if values else None
+                    if isinstance(value, dict) and (
+                        value.get("agent_execution_id") == completion.execution_id
+                    ):
+                        return "delivered_earlier", (
+                            f"Zigflow's history shows our result (event {ev.event_id}): an "
+                            "earlier call completed it and its reply was lost"
+                        )
+                    return "gone", f"completed by someone else (event {ev.event_id})"
+        desc = await handle.describe()
+        for pending in desc.raw_description.pending_activities:
+            if (
+                pending.activity_id == completion.zigflow_activity_id
+                and pending.attempt > completion.attempt
+            ):
+                return "retry_pending", f"Zigflow attempt {pending.attempt} is pending"
+        status = desc.status.name if desc.status else "unknown"
+        return "gone", f"Zigflow workflow is {status}, activity not waiting any more"

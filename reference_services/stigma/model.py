@@ -80,14 +80,21 @@ class Completion:
     error_type: str = ""  # for fail
     error_message: str = ""
     delay_s: float = 0.0  # scripted slowness of the first attempt (heartbeating meanwhile)
+    # Whom the token belongs to: lets Stigma read Zigflow's own record when a call
+    # answers NOT_FOUND (was it delivered already? is a newer attempt waiting?).
+    zigflow_workflow_id: str = ""
+    zigflow_run_id: str = ""
+    zigflow_activity_id: str = ""
 
 
 @dataclass
 class CompletionOutcome:
     """What happened to a completion call.
 
-    status: "delivered" | "token_dead" (NOT_FOUND: attempt gone, timed out, or
-    workflow closed) | "token_rejected" (malformed / foreign token) | "no_token";
+    status: "delivered" | "delivered_earlier" (NOT_FOUND because an earlier call
+    whose reply was lost did complete it: Zigflow's history shows our result) |
+    "token_dead" (NOT_FOUND: attempt gone, timed out, or workflow closed) |
+    "token_rejected" (malformed / foreign token) | "gave_up" | "no_token";
     for heartbeats also "alive" and "cancel_requested".
     """
 
@@ -95,6 +102,8 @@ class CompletionOutcome:
     grpc_code: str = ""
     message: str = ""
     token_fp: str = ""
+    # For token_dead: a newer Zigflow attempt is pending and will bring a live token.
+    retry_pending: bool = False
 
 
 @dataclass

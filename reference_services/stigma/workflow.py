@@ -35,6 +35,9 @@ AGENT_RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds
 # Both heartbeat while they work, so an attempt lost with a killed Stigma worker is
 # retried on the next worker within seconds, not after its StartToClose.
 WORKER_HEARTBEAT = timedelta(seconds=3)
+# How long a finished execution waits for a retrying Zigflow attempt's live token
+# after its own token turned out dead (Zigflow's retry backoff is at most 30 s).
+TOKEN_GRACE_S = 120.0
 
 
 @workflow.defn(name="StigmaWorkflow")
@@ -107,6 +110,7 @@ class StigmaWorkflow:
         if self._token is None:  # direct call: run the agent, complete nothing
             return summary
         summary.completion = await self._deliver(request, summary, completion_window_s)
+        summary.tokens_seen = len(self._tokens_seen)  # retried attempts may have attached more
         return summary
 
     async def _agent(self, request: AgentRequest, script: AgentScript) -> Any:
@@ -148,8 +152,34 @@ class StigmaWorkflow:
     async def _deliver(
         self, request: AgentRequest, summary: ExecutionSummary, window_s: float
     ) -> CompletionOutcome:
-        token = self._token
-        assert token is not None
+        while True:
+            token = self._token
+            assert token is not None
+            outcome = await self._deliver_once(request, summary, window_s, token)
+            if outcome.status != "token_dead":
+                return outcome
+            if self._token is not None and self._token.attempt > token.attempt:
+                continue  # a newer Zigflow attempt attached its token meanwhile
+            if not outcome.retry_pending:
+                return outcome  # nobody is waiting any more: recorded, not retried
+            # The ACK of an earlier attempt was lost and Zigflow is retrying: its next
+            # StartAgent re-attaches a live token to this execution. Wait for it.
+            try:
+                used = token.attempt
+                await workflow.wait_condition(
+                    lambda: self._token is not None and self._token.attempt > used,  # noqa: B023
+                    timeout=timedelta(seconds=TOKEN_GRACE_S),
+                )
+            except TimeoutError:
+                return outcome
+
+    async def _deliver_once(
+        self,
+        request: AgentRequest,
+        summary: ExecutionSummary,
+        window_s: float,
+        token: TokenAttachment,
+    ) -> CompletionOutcome:
         request.token = token
         info = workflow.info()
         if summary.agent_outcome == "canceled":
@@ -174,6 +204,9 @@ class StigmaWorkflow:
                 error_message=summary.error_message,
             )
         completion.delay_s = self._completion_delay_s
+        completion.zigflow_workflow_id = token.zigflow_workflow_id
+        completion.zigflow_run_id = token.zigflow_run_id
+        completion.zigflow_activity_id = token.zigflow_activity_id
         try:
             outcome: CompletionOutcome = await workflow.execute_activity(
                 name,

@@ -1,0 +1,160 @@
+"""Network chaos with real Toxiproxy on every link.
+
+The services reach each other only through proxies (``chaos_stack``):
+stigma_grpc (Zigflow -> Stigma), zigflow_temporal, stigma_temporal. A lost ACK
+or a lost completion reply is where designs like this run an agent twice or
+lose its result; these specs make such faults routine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+
+import pytest
+
+from harness import checkers
+from harness.driver import Driver
+from harness.expect import holds
+from harness.history import History
+from harness.network import LINKS, STREAMS, Network
+from harness.plan import call_agent, fails, plan, succeeds
+from harness.waits import hold_for
+
+pytestmark = pytest.mark.scenario
+
+
+def _all_correct(history: History, max_attempts: int = 1) -> None:
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.at_most_one_agent_per_key(history))
+    holds(history, checkers.no_token_lost(history))
+    if checkers.agent_states(history, "handshake") and any(
+        s.script.get("outcome") != "failure" for s in checkers.agent_states(history, "handshake")
+    ):
+        holds(history, checkers.resumed_once_with_agent_result(history, max_attempts=max_attempts))
+
+
+async def test_stigma_unreachable_fails_fast_retries_and_succeeds_after_heal(
+    chaos_driver: Driver, network: Network, history: History
+) -> None:
+    driver = chaos_driver
+    # given: the Zigflow -> Stigma link is down
+    async with network.down(history, "stigma_grpc"):
+        # when: Zigflow calls an agent
+        started = await driver.start(plan(call_agent("a", succeeds("after heal"))))
+        # then (meanwhile): the attempt failed fast as retryable instead of going pending
+        retry = await driver.wait_attempt(started, 2)
+    await driver.outcome(started)
+    assert retry["failure_type"] == "StigmaUnavailable", retry
+    _all_correct(history, max_attempts=5)
+
+
+async def test_latency_jitter_and_slicing_on_every_link_keep_the_handshake_correct(
+    chaos_driver: Driver, network: Network, history: History, chaos_rng: random.Random
+) -> None:
+    driver = chaos_driver
+    # given: a seeded schedule of latency with jitter (both ways) and slicing on every link
+    async with contextlib.AsyncExitStack() as faults:
+        for link in LINKS:
+            for stream in STREAMS:
+                await faults.enter_async_context(
+                    network.toxic(
+                        history,
+                        link,
+                        "latency",
+                        stream=stream,
+                        latency=chaos_rng.randint(5, 60),
+                        jitter=chaos_rng.randint(0, 30),
+                    )
+                )
+            await faults.enter_async_context(
+                network.toxic(
+                    history,
+                    link,
+                    "slicer",
+                    stream="downstream",
+                    average_size=chaos_rng.randint(16, 256),
+                    size_variation=8,
+                    delay=chaos_rng.randint(0, 500),
+                )
+            )
+        # when: concurrent calls, successes and failures mixed
+        plans = [
+            plan(call_agent(f"c{i}", succeeds({"i": i}, result_size=chaos_rng.choice([0, 10_000]))))
+            for i in range(4)
+        ]
+        plans.append(plan(call_agent("f", fails("Flaky", "scripted failure"))))
+        ops = await driver.outcomes([await driver.start(p) for p in plans])
+    # then
+    assert [op.type for op in ops] == ["ok"] * 4 + ["fail"], [op.value for op in ops]
+    _all_correct(history)
+    holds(history, checkers.agent_failure_propagated(history))
+
+
+async def test_zigflow_cut_off_from_temporal_resumes_after_heal(
+    chaos_driver: Driver, network: Network, history: History
+) -> None:
+    driver = chaos_driver
+    # given: agents pending by token
+    started = [
+        await driver.start(plan(call_agent("p", succeeds({"n": i}, hold=True)))) for i in range(3)
+    ]
+    await driver.wait_pending(started)
+    # when: the Zigflow worker loses Temporal while the agents finish and complete
+    async with network.down(history, "zigflow_temporal"):
+        await driver.release(started)
+        await driver.agents_delivered(started)
+    # then: the agents were unaffected, and Zigflow resumes once the link heals
+    await driver.outcomes(started)
+    _all_correct(history)
+
+
+async def test_ack_lost_after_stigma_started_the_agent_one_run_reaches_the_live_attempt(
+    chaos_driver: Driver, network: Network, history: History
+) -> None:
+    driver = chaos_driver
+    # given: Stigma's replies to Zigflow are dropped; its requests get through
+    async with network.toxic(history, "stigma_grpc", "timeout", stream="downstream", timeout=0):
+        started = await driver.start(plan(call_agent("acked", succeeds("once", hold=True))))
+        await driver.wait_pending([started])  # the agent runs in Stigma; no ACK reached Zigflow
+        # when: Zigflow's attempt gives up on the ACK, and the agent finishes before any
+        # retry can reach Stigma (its first delivery, to the dead token, answers NOT_FOUND)
+        async with network.down(history, "stigma_grpc"):
+            await driver.wait_attempt(started, 2)
+            await driver.release([started])
+            await driver.wait_stigma_activity_closed(started, "complete_zigflow_activity")
+    # then: after the heal a retried attempt re-attaches a live token; one run, delivered once
+    await driver.outcome(started)
+    _all_correct(history, max_attempts=5)
+
+
+async def test_completion_link_down_past_the_sdk_retry_window_completes_once_after_heal(
+    chaos_driver: Driver, network: Network, history: History
+) -> None:
+    driver = chaos_driver
+    # given: an agent that finished, Stigma about to call complete
+    started = await driver.start(plan(call_agent("late", succeeds("v", completion_delay_s=1.0))))
+    await driver.wait_in_flight(started, "complete_zigflow_activity")
+    # when: Stigma loses Temporal for longer than the SDK's ~10 s RPC retry window
+    async with network.down(history, "stigma_temporal"):
+        await hold_for(15.0, "longer than the SDK client's ~10 s retry window for one RPC")
+    # then: completed exactly once after the heal
+    await driver.outcome(started)
+    _all_correct(history)
+
+
+async def test_completion_reply_lost_is_recognised_not_a_duplicate_or_a_false_failure(
+    chaos_driver: Driver, network: Network, history: History
+) -> None:
+    driver = chaos_driver
+    # given: Stigma about to call complete
+    started = await driver.start(plan(call_agent("reply", succeeds("v", completion_delay_s=1.0))))
+    await driver.wait_in_flight(started, "complete_zigflow_activity")
+    # when: the completion reaches Temporal but its reply (all replies) to Stigma is lost
+    async with network.toxic(history, "stigma_temporal", "timeout", stream="downstream", timeout=0):
+        await driver.wait_zigflow_activity_closed(started)
+    # then: the retried call's NOT_FOUND is recognised from Zigflow's history as our own
+    # earlier delivery: no duplicate, no false failure, and the record says so
+    await driver.outcome(started)
+    _all_correct(history)
+    holds(history, checkers.completion_outcome_is(history, "delivered_earlier"))
