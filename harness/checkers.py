@@ -465,3 +465,33 @@ def completion_outcome_is(history: History, status: str) -> Verdict:
         )
 
     return _verdict(f"completion_outcome_is[{status}]", agent_states(history, "handshake"), check)
+
+
+def redelivered_to_live_attempt(history: History) -> Verdict:
+    """After a lost ACK: Stigma's first delivery hit the dead token of the attempt that
+    never got its ACK, the agent was not run again, and the result went to the newer
+    Zigflow attempt's live token (the path the scenario exists to exercise)."""
+
+    def check(s: AgentState) -> list[str]:
+        if s.stigma is None or s.zigflow is None:
+            return [f"{s.where}: missing Stigma or Zigflow record"]
+        calls = s.stigma.of_type("complete_zigflow_activity")
+        statuses = [
+            c.result.get("status") if isinstance(c.result, dict) else c.status for c in calls
+        ]
+        bad = []
+        if len(calls) < 2 or statuses[0] != "token_dead" or statuses[-1] not in DELIVERED:
+            bad.append(
+                f"{s.where}: completion calls {statuses}: expected a dead token first, "
+                "then a delivery (the fault did not hit the window it targets)"
+            )
+        if s.zigflow.attempts < 2:
+            bad.append(
+                f"{s.where}: Zigflow completed on attempt {s.zigflow.attempts}, "
+                "expected a retried attempt"
+            )
+        if s.stigma.agent_runs != 1:
+            bad.append(f"{s.where}: {s.stigma.agent_runs} agent runs")
+        return bad
+
+    return _verdict("redelivered_to_live_attempt", agent_states(history, "handshake"), check)

@@ -18,7 +18,7 @@ from harness.driver import Driver
 from harness.expect import holds
 from harness.history import History
 from harness.network import LINKS, STREAMS, Network
-from harness.plan import call_agent, fails, plan, succeeds
+from harness.plan import DIRECT, call_agent, fails, plan, succeeds
 from harness.waits import hold_for
 
 pytestmark = pytest.mark.scenario
@@ -104,6 +104,7 @@ async def test_zigflow_cut_off_from_temporal_resumes_after_heal(
     async with network.down(history, "zigflow_temporal"):
         await driver.release(started)
         await driver.agents_delivered(started)
+        await hold_for(3.0, "a cut long enough for the worker's polls to fail and back off")
     # then: the agents were unaffected, and Zigflow resumes once the link heals
     await driver.outcomes(started)
     _all_correct(history)
@@ -113,7 +114,10 @@ async def test_ack_lost_after_stigma_started_the_agent_one_run_reaches_the_live_
     chaos_driver: Driver, network: Network, history: History
 ) -> None:
     driver = chaos_driver
-    # given: Stigma's replies to Zigflow are dropped; its requests get through
+    # given: an established Zigflow -> Stigma connection (a direct call opens it: with
+    # replies dropped, a new HTTP/2 connection could not even finish its handshake)
+    await driver.run(plan(call_agent("warm-up", succeeds(None), mode=DIRECT)))
+    # and Stigma's replies to Zigflow are dropped; its requests get through
     async with network.toxic(history, "stigma_grpc", "timeout", stream="downstream", timeout=0):
         started = await driver.start(plan(call_agent("acked", succeeds("once", hold=True))))
         await driver.wait_pending([started])  # the agent runs in Stigma; no ACK reached Zigflow
@@ -126,6 +130,7 @@ async def test_ack_lost_after_stigma_started_the_agent_one_run_reaches_the_live_
     # then: after the heal a retried attempt re-attaches a live token; one run, delivered once
     await driver.outcome(started)
     _all_correct(history, max_attempts=5)
+    holds(history, checkers.redelivered_to_live_attempt(history))
 
 
 async def test_completion_link_down_past_the_sdk_retry_window_completes_once_after_heal(

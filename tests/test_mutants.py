@@ -95,6 +95,42 @@ CASES = [
         "stigma_completion_not_retried",
         "every_call_resolved: VIOLATED",
     ),
+    (
+        "test_network.py::test_stigma_unreachable_fails_fast_retries_and_succeeds_after_heal",
+        "--zigflow-cmd",
+        "zigflow_no_retry_on_unavailable",
+        "to reach attempt 2",
+    ),
+    (
+        "test_network.py::test_latency_jitter_and_slicing_on_every_link_keep_the_handshake_correct",
+        "--zigflow-cmd",
+        "zigflow_impatient",
+        "no outcome within",
+    ),
+    (
+        "test_network.py::test_zigflow_cut_off_from_temporal_resumes_after_heal",
+        "--zigflow-cmd",
+        "zigflow_exits_without_temporal",
+        "every_call_resolved: VIOLATED",
+    ),
+    (
+        "test_network.py::test_ack_lost_after_stigma_started_the_agent_one_run_reaches_the_live_attempt",
+        "--stigma-cmd",
+        "stigma_trusts_not_found",
+        "has already finished; its result went to an earlier attempt",
+    ),
+    (
+        "test_network.py::test_completion_link_down_past_the_sdk_retry_window_completes_once_after_heal",
+        "--stigma-cmd",
+        "stigma_completion_not_retried",
+        "every_call_resolved: VIOLATED",
+    ),
+    (
+        "test_network.py::test_completion_reply_lost_is_recognised_not_a_duplicate_or_a_false_failure",
+        "--stigma-cmd",
+        "stigma_trusts_not_found",
+        "completion outcome is 'token_dead'",
+    ),
 ]
 
 
