@@ -171,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
             | ({"longrepr": s["longrepr"]} if s.get("longrepr") else {})
             for s in scenarios
         ],
+        "faults": [
+            {k: f[k] for k in ("link", "toxic", "stream", "scenario")}
+            | {"target": s["target"], "attributes": f.get("attributes", {})}
+            for s in scenarios
+            for f in s.get("faults") or []
+        ],
         "overhead_ms": overhead,
         "overhead_by_target": by_target,
         "budget_ms": BUDGET_MS,
@@ -180,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             "grpcio": _version("grpcio"),
             "protobuf": _version("protobuf"),
             **{f"temporal[{t}]": target_version(t) for t in targets},
-            "toxiproxy": None,
+            "toxiproxy": next((s["toxiproxy"] for s in scenarios if s.get("toxiproxy")), None),
             "git_sha": _git_sha(),
             "zigflow_cmd": args.zigflow_cmd or "reference (python -m reference_services.zigflow)",
             "stigma_cmd": args.stigma_cmd or "reference (python -m reference_services.stigma)",

@@ -179,11 +179,24 @@ def network(chaos_stack: Stack) -> Network:
 def chaos_rng(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> random.Random:
     """A seeded RNG for fault schedules; the seed is printed with every failure and
     ``--chaos-seed N`` replays it (Toxiproxy's own -seed has no effect)."""
-    seed = pytestconfig.getoption("--chaos-seed")
-    if seed is None:
-        seed = random.SystemRandom().randrange(2**32)
+    seed = session_seed(pytestconfig)
     request.node.stash[SEED_KEY] = seed
-    return random.Random(seed)
+    return random.Random(f"{seed}:{request.node.nodeid}")
+
+
+def session_seed(config: pytest.Config) -> int:
+    """One seed per run (``--chaos-seed`` or random); each test derives its own RNG from
+    it and its node id, so replaying the seed replays every schedule of the run."""
+    seed = config.stash.get(SEED_KEY, None)
+    if seed is None:
+        given = config.getoption("--chaos-seed")
+        seed = given if given is not None else random.SystemRandom().randrange(2**32)
+        config.stash[SEED_KEY] = seed
+    return int(seed)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"handshake: chaos seed {session_seed(config)} (replay: --chaos-seed N)"
 
 
 @pytest.fixture
@@ -216,6 +229,8 @@ def pytest_runtest_makereport(
         path.write_text(h.dumps())
         report.user_properties.append(("history", str(path)))
         seed = item.stash.get(SEED_KEY, None)
+        if seed is None and "chaos_stack" in getattr(item, "fixturenames", ()):
+            seed = session_seed(item.config)
         if seed is not None:
             h.measurements["chaos_seed"] = seed
         if report.failed:
@@ -236,6 +251,11 @@ def _faults_of(item: pytest.Item) -> list[dict[str, Any]]:
     if not isinstance(stack, Stack) or stack.network is None:
         return []
     return [f for f in stack.network.injected if f["scenario"] == item.nodeid]
+
+
+def _toxiproxy_of(item: pytest.Item) -> str | None:
+    stack = getattr(item, "funcargs", {}).get("chaos_stack")
+    return stack.network.version if isinstance(stack, Stack) and stack.network else None
 
 
 def _server_of(item: pytest.Item) -> str | None:
@@ -264,6 +284,7 @@ def _record_result(item: pytest.Item, report: pytest.TestReport, h: History | No
         "measurements": h.measurements if h else {},
         "server": _server_of(item),
         "faults": _faults_of(item),
+        "toxiproxy": _toxiproxy_of(item),
         "longrepr": str(report.longrepr)[-2000:] if report.failed else "",
     }
     with (path / f"results-{_worker()}.jsonl").open("a") as f:

@@ -16,6 +16,11 @@ Field reference (also in README, "The certification report"):
                     measurements (what the scenario measured: virtual_skipped_s and
                     clock_wall_s for timeouts, time_to_detect_dead_agent_s,
                     recovery_s after restarts)
+  faults            every network fault actually injected: link (stigma_grpc,
+                    zigflow_temporal, stigma_temporal), toxic (a Toxiproxy toxic
+                    type, or "down"), stream (upstream / downstream / both),
+                    scenario, target, attributes; each chaos scenario's seed is in
+                    its measurements.chaos_seed
   overhead_ms       per successful handshake: Zigflow activity duration minus the
                     agent's own work, both from Temporal histories (server clock):
                     n, p50, p95, p99, max, mean, and target (which server measured it:
@@ -106,6 +111,19 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {target}{mark} | {s['n']} | {_ms(s['p50'])} | {_ms(s['p95'])} | "
             f"{_ms(s['p99'])} | {_ms(s['max'])} |"
         )
+    if r.get("faults"):
+        counts: dict[tuple[str, str, str], int] = {}
+        for f in r["faults"]:
+            key = (f["link"], f["toxic"], f["stream"])
+            counts[key] = counts.get(key, 0) + 1
+        lines += [
+            "",
+            f"## Network faults injected ({len(r['faults'])})",
+            "",
+            "| link | toxic | stream | times |",
+            "|---|---|---|---:|",
+        ]
+        lines += [f"| {k[0]} | {k[1]} | {k[2]} | {n} |" for k, n in sorted(counts.items())]
     timed = [sc for sc in r["scenarios"] if sc.get("measurements")]
     if timed:
         lines += [
