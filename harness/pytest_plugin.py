@@ -92,7 +92,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _register_hypothesis_profiles() -> None:
+    """ "gate": few examples, derandomized (the same verdict every run, in CI);
+    "nightly": many, random. HANDSHAKE_HYPOTHESIS_PROFILE selects (default gate)."""
+    from hypothesis import HealthCheck, settings
+
+    quiet = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    settings.register_profile(
+        "gate",
+        max_examples=25,
+        derandomize=True,
+        database=None,
+        print_blob=True,
+        deadline=None,
+        suppress_health_check=quiet,
+    )
+    settings.register_profile(
+        "nightly", max_examples=500, print_blob=True, deadline=None, suppress_health_check=quiet
+    )
+    settings.load_profile(os.environ.get("HANDSHAKE_HYPOTHESIS_PROFILE") or "gate")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _register_hypothesis_profiles()
     config.addinivalue_line("markers", "scenario: a given/when/then spec run against a live stack")
     config.addinivalue_line("markers", "unit: a test of one component with fakes, no servers")
 

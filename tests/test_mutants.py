@@ -131,6 +131,18 @@ CASES = [
         "stigma_trusts_not_found",
         "completion outcome is 'token_dead'",
     ),
+    (
+        "test_bad_input.py::test_bad_requests_get_invalid_argument_start_nothing_and_stigma_keeps_serving",
+        "--stigma-cmd",
+        "stigma_no_validation",
+        "code=<StatusCode.OK",
+    ),
+    (
+        "test_bad_input.py::test_bad_requests_get_invalid_argument_start_nothing_and_stigma_keeps_serving",
+        "--stigma-cmd",
+        "stigma_generated_deserializer",
+        "StatusCode.UNKNOWN",
+    ),
 ]
 
 

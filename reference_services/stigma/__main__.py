@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import grpc
-from stigma.v1 import stigma_service_pb2_grpc as pb_grpc
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -28,7 +27,7 @@ from reference_services.stigma.activities import (
     TemporalZigflowRecord,
     run_agent,
 )
-from reference_services.stigma.server import StigmaServicer, TemporalStarter
+from reference_services.stigma.server import StigmaServicer, TemporalStarter, add_to_server
 from reference_services.stigma.workflow import StigmaWorkflow
 
 log = jsonlog.EventLog("stigma.main")
@@ -112,7 +111,7 @@ async def serve(args: argparse.Namespace) -> None:
     )
     health = Health("stigma.v1.StigmaService")
     server = grpc.aio.server()
-    pb_grpc.add_StigmaServiceServicer_to_server(
+    add_to_server(
         StigmaServicer(TemporalStarter(client, args.task_queue, args.completion_window)), server
     )
     health.register(server)

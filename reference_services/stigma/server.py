@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
 from google.protobuf import empty_pb2
+from google.protobuf.message import DecodeError
 from stigma.v1 import stigma_service_pb2 as pb
 from stigma.v1 import stigma_service_pb2_grpc as pb_grpc
 from temporalio.client import Client, WorkflowHandle
@@ -21,6 +23,22 @@ from reference_services.stigma import validation
 from reference_services.stigma.model import AgentRequest, TokenAttachment
 
 log = EventLog("stigma.server")
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """A request body that is not a StartAgentRequest at all (corrupt wire format,
+    invalid UTF-8 in a string field). grpcio would answer UNKNOWN with an internal
+    exception name, which callers may retry; it is the caller's input problem."""
+
+    reason: str
+
+
+def decode_request(data: bytes) -> pb.StartAgentRequest | Undecodable:
+    try:
+        return pb.StartAgentRequest.FromString(data)
+    except DecodeError as err:
+        return Undecodable(str(err))
 
 
 class AlreadyFinishedError(Exception):
@@ -80,8 +98,16 @@ class StigmaServicer(pb_grpc.StigmaServiceServicer):  # type: ignore[misc]
         self._starter = starter
 
     async def StartAgent(
-        self, request: pb.StartAgentRequest, context: grpc.aio.ServicerContext[object, object]
+        self,
+        request: pb.StartAgentRequest | Undecodable,
+        context: grpc.aio.ServicerContext[object, object],
     ) -> empty_pb2.Empty:
+        if isinstance(request, Undecodable):
+            log.event("start_agent.undecodable", reason=request.reason)
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"request is not a valid StartAgentRequest: {request.reason}",
+            )
         token: bytes = request.callback_token
         corr = request.correlation
         ids: dict[str, Any] = {
@@ -145,3 +171,19 @@ class StigmaServicer(pb_grpc.StigmaServiceServicer):  # type: ignore[misc]
             )
         log.event("start_agent.ack", **ids)
         return empty_pb2.Empty()
+
+
+def add_to_server(servicer: StigmaServicer, server: grpc.aio.Server) -> None:
+    """Register StartAgent with a deserializer that turns decode errors into
+    INVALID_ARGUMENT (the generated add_..._to_server cannot)."""
+    handler = grpc.method_handlers_generic_handler(
+        "stigma.v1.StigmaService",
+        {
+            "StartAgent": grpc.unary_unary_rpc_method_handler(
+                servicer.StartAgent,
+                request_deserializer=decode_request,
+                response_serializer=empty_pb2.Empty.SerializeToString,
+            )
+        },
+    )
+    server.add_generic_rpc_handlers((handler,))

@@ -1,0 +1,105 @@
+"""Hypothesis strategies for bad input, each example paired with what must be said
+about it (a fragment the INVALID_ARGUMENT message has to contain)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from hypothesis import strategies as st
+
+from harness import wire
+
+MAX_INPUT = 1024 * 1024
+MAX_TOKEN = 8192
+
+
+@dataclass(frozen=True)
+class BadRequest:
+    kind: str
+    body: bytes
+    must_mention: str  # part of the status message that names the problem
+    key: str  # the idempotency key carried, if any: nothing may start for it
+
+    def __repr__(self) -> str:  # short, for Hypothesis' falsifying-example output
+        return f"BadRequest({self.kind}, {len(self.body)} bytes, key={self.key!r})"
+
+
+_good_id = st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True).map(str.encode)
+_noise = st.one_of(st.just(b""), st.integers(20, 500).map(lambda n: wire.field(n, b"x")))
+
+
+def _key() -> bytes:
+    return f"bad-{uuid.uuid4().hex}".encode()
+
+
+@st.composite
+def bad_requests(draw: st.DrawFn) -> BadRequest:
+    kind = draw(
+        st.sampled_from(
+            [
+                "missing_agent_id",
+                "malformed_agent_id",
+                "agent_id_invalid_utf8",
+                "input_invalid_utf8",
+                "input_not_json",
+                "huge_input",
+                "token_without_key",
+                "absurd_token",
+                "corrupt_framing",
+            ]
+        )
+    )
+    key = _key()
+    token = draw(st.binary(min_size=1, max_size=64))
+    extra = draw(_noise)  # unknown fields ride along: they must not make a bad request pass
+    if kind == "missing_agent_id":
+        body = wire.start_agent_request(token=token, key=key, extra=extra)
+        mention = "agent_id is required"
+    elif kind == "malformed_agent_id":
+        bad = draw(
+            st.one_of(
+                st.text(min_size=129, max_size=200, alphabet="ab"),
+                st.text(min_size=1, max_size=20).filter(
+                    lambda t: any(not (c.isascii() and (c.isalnum() or c in "._-")) for c in t)
+                ),
+            )
+        )
+        body = wire.start_agent_request(agent_id=bad.encode(), token=token, key=key, extra=extra)
+        mention = "agent_id must be"
+    elif kind == "agent_id_invalid_utf8":
+        body = wire.start_agent_request(
+            agent_id=b"\xff\xfe" + draw(_good_id), token=token, key=key, extra=extra
+        )
+        mention = "not a valid StartAgentRequest"
+    elif kind == "input_invalid_utf8":
+        body = wire.start_agent_request(
+            agent_id=draw(_good_id), input_=b"\x80" + b"{}", token=token, key=key, extra=extra
+        )
+        mention = "input is not valid UTF-8"
+    elif kind == "input_not_json":
+        text = draw(st.sampled_from(["{", "not json", "{'a': 1}", "[1,"]))
+        body = wire.start_agent_request(
+            agent_id=draw(_good_id), input_=text.encode(), token=token, key=key, extra=extra
+        )
+        mention = "input is not JSON"
+    elif kind == "huge_input":
+        size = draw(st.integers(MAX_INPUT + 1, MAX_INPUT + 4096))
+        body = wire.start_agent_request(
+            agent_id=draw(_good_id), input_=b"1" * size, token=token, key=key, extra=extra
+        )
+        mention = "input is"
+    elif kind == "token_without_key":
+        body = wire.start_agent_request(agent_id=draw(_good_id), token=token, extra=extra)
+        key = b""
+        mention = "idempotency_key is required"
+    elif kind == "absurd_token":
+        size = draw(st.sampled_from([MAX_TOKEN + 1, 64 * 1024, 2 * 1024 * 1024]))
+        body = wire.start_agent_request(
+            agent_id=draw(_good_id), token=b"t" * size, key=key, extra=extra
+        )
+        mention = "callback_token is"
+    else:  # corrupt_framing: a length that runs past the end of the message
+        body = wire.start_agent_request(agent_id=draw(_good_id), key=key) + b"\x12\xff\x01"
+        mention = "not a valid StartAgentRequest"
+    return BadRequest(kind, body, mention, key.decode())
