@@ -129,7 +129,7 @@ CASES = [
         "test_network.py::test_completion_reply_lost_is_recognised_not_a_duplicate_or_a_false_failure",
         "--stigma-cmd",
         "stigma_trusts_not_found",
-        "completion outcome is 'token_dead'",
+        "'token_dead'",
     ),
     (
         "test_bad_input.py::test_bad_requests_get_invalid_argument_start_nothing_and_stigma_keeps_serving",
