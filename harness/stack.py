@@ -8,7 +8,7 @@ import pathlib
 import signal
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -36,6 +36,8 @@ class Stack:
     zigflow_task_queue: str
     stigma_task_queue: str
     log_dir: pathlib.Path
+    # Prometheus endpoint (host:port) of each service: {"zigflow": ..., "stigma": ...}
+    metrics: dict[str, str] = field(default_factory=dict)
     network: Network | None = None
 
     @property
@@ -90,6 +92,10 @@ def service_env(values: dict[str, str], config: StackConfig) -> dict[str, str]:
             "STIGMA_NAMESPACE": values["namespace"],
             "STIGMA_TASK_QUEUE": values["stigma_task_queue"],
             "STIGMA_LISTEN": values["stigma_listen"],
+            # Prometheus endpoints (reference_services/common/metrics.py); other
+            # services may ignore them, and the metrics checks then say so.
+            "ZIGFLOW_METRICS_LISTEN": values["zigflow_metrics_listen"],
+            "STIGMA_METRICS_LISTEN": values["stigma_metrics_listen"],
         }
     )
     env.update(config.extra_env)
@@ -150,6 +156,8 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
             "stigma_task_queue": f"stigma-{run_id}",
             "zigflow_task_queue": f"zigflow-{run_id}",
             "zigflow_health_listen": f"{LOOPBACK}:{free_port()}",
+            "zigflow_metrics_listen": f"{LOOPBACK}:{free_port()}",
+            "stigma_metrics_listen": f"{LOOPBACK}:{free_port()}",
         }
         values["stigma_target"] = values["stigma_listen"]
         values["zigflow_temporal_address"] = values["stigma_temporal_address"] = temporal.address
@@ -191,6 +199,10 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
                 zigflow_task_queue=values["zigflow_task_queue"],
                 stigma_task_queue=values["stigma_task_queue"],
                 log_dir=log_dir,
+                metrics={
+                    "zigflow": values["zigflow_metrics_listen"],
+                    "stigma": values["stigma_metrics_listen"],
+                },
                 network=network,
             )
         finally:

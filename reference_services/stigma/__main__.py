@@ -19,7 +19,7 @@ import grpc
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from reference_services.common import jsonlog
+from reference_services.common import jsonlog, metrics
 from reference_services.common.health import Health
 from reference_services.common.lifecycle import env_or, shutdown_requested
 from reference_services.stigma.activities import (
@@ -78,19 +78,26 @@ def parse_args(argv: Sequence[str] | None, env: dict[str, str]) -> argparse.Name
         help="seconds to keep retrying a completion on transient errors "
         "(env STIGMA_COMPLETION_WINDOW_S)",
     )
+    p.add_argument(
+        "--metrics-listen",
+        default=env_or(env, "STIGMA_METRICS_LISTEN", ""),
+        help="host:port of the Prometheus /metrics endpoint; empty: none "
+        "(env STIGMA_METRICS_LISTEN)",
+    )
     p.add_argument("--log-level", default=env_or(env, "STIGMA_LOG_LEVEL", "INFO"))
     return p.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:
     stop = shutdown_requested()
-    client = await Client.connect(args.temporal_address, namespace=args.namespace)
+    runtime = metrics.runtime_for(args.metrics_listen, "stigma")
+    client = await Client.connect(args.temporal_address, namespace=args.namespace, runtime=runtime)
     zig_address = args.zigflow_temporal_address or args.temporal_address
     zig_namespace = args.zigflow_namespace or args.namespace
     zig_client = (
         client
         if (zig_address, zig_namespace) == (args.temporal_address, args.namespace)
-        else await Client.connect(zig_address, namespace=zig_namespace)
+        else await Client.connect(zig_address, namespace=zig_namespace, runtime=runtime)
     )
     system = SystemActivities(
         lambda token: zig_client.get_async_activity_handle(task_token=token),

@@ -16,6 +16,7 @@ from temporalio.client import AsyncActivityCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from reference_services.common import metrics
 from reference_services.common.jsonlog import EventLog, token_fingerprint
 from reference_services.stigma.model import AgentWork, Completion, CompletionOutcome
 
@@ -105,7 +106,9 @@ class SystemActivities:
                     await handle.heartbeat()
                 except AsyncActivityCancelledError:
                     log.event("completion.cancel_requested", **fields)
+                    metrics.completion_call("heartbeat", "cancel_requested")
                     return CompletionOutcome("cancel_requested", token_fp=str(fields["token_fp"]))
+                metrics.completion_call("heartbeat", "alive")
                 return CompletionOutcome("alive", token_fp=str(fields["token_fp"]))
             if kind == "cancel":
                 await handle.report_cancellation()
@@ -126,12 +129,14 @@ class SystemActivities:
                 log.event(
                     "completion.transient", code=err.status.name, message=err.message, **fields
                 )
+                metrics.completion_call(fields["kind"], "transient", err.status.name)
                 raise ApplicationError(
                     f"completion call failed with {err.status.name}: {err.message}",
                     type="CompletionTransient",
                 ) from err
             if outcome.status == "token_dead" and kind != "heartbeat" and self._record:
                 outcome = await self._explain_not_found(completion, outcome)
+            metrics.completion_call(fields["kind"], outcome.status, err.status.name)
             log.event(
                 f"completion.{outcome.status}",
                 code=outcome.grpc_code,
@@ -140,6 +145,7 @@ class SystemActivities:
             )
             return outcome
         log.event("completion.delivered", **fields)
+        metrics.completion_call(fields["kind"], "delivered")
         return CompletionOutcome("delivered", token_fp=str(fields["token_fp"]))
 
     async def _explain_not_found(

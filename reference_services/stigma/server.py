@@ -18,6 +18,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from reference_services.common import metrics
 from reference_services.common.jsonlog import EventLog, token_fingerprint
 from reference_services.stigma import validation
 from reference_services.stigma.model import AgentRequest, TokenAttachment
@@ -104,6 +105,7 @@ class StigmaServicer(pb_grpc.StigmaServiceServicer):  # type: ignore[misc]
     ) -> empty_pb2.Empty:
         if isinstance(request, Undecodable):
             log.event("start_agent.undecodable", reason=request.reason)
+            metrics.start_agent_answered("undecodable")
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"request is not a valid StartAgentRequest: {request.reason}",
@@ -122,6 +124,7 @@ class StigmaServicer(pb_grpc.StigmaServiceServicer):  # type: ignore[misc]
         if found:
             message = "invalid StartAgentRequest: " + "; ".join(found)
             log.event("start_agent.invalid", problems=found, **ids)
+            metrics.start_agent_answered("invalid")
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
         workflow_id = workflow_id_for(request)
         execution_id = execution_id_for(workflow_id)
@@ -159,17 +162,20 @@ class StigmaServicer(pb_grpc.StigmaServiceServicer):  # type: ignore[misc]
                 "earlier attempt's token"
             )
             log.event("start_agent.already_finished", **ids)
+            metrics.start_agent_answered("already_finished")
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, message)
         except RPCError as err:
             log.event(
                 "start_agent.temporal_error", code=err.status.name, message=err.message, **ids
             )
+            metrics.start_agent_answered("temporal_error")
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE,
                 f"could not start the agent durably ({err.status.name}: {err.message}); "
                 "retry with the same idempotency_key",
             )
         log.event("start_agent.ack", **ids)
+        metrics.start_agent_answered("ack")
         return empty_pb2.Empty()
 
 

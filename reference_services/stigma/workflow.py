@@ -23,6 +23,9 @@ from reference_services.stigma.model import (
     envelope,
 )
 
+with workflow.unsafe.imports_passed_through():  # the process's metrics, not a sandbox copy
+    from reference_services.common import metrics
+
 # Completion calls: transient errors are retried with backoff inside the
 # completion window; NOT_FOUND / rejected tokens come back as outcomes (the
 # system activity never raises for them), so they are never retried.
@@ -68,6 +71,19 @@ class StigmaWorkflow:
 
     @workflow.run
     async def run(self, request: AgentRequest, completion_window_s: float) -> ExecutionSummary:
+        # "Running" is a set of ids: a replay re-adds harmlessly; an eviction
+        # (a BaseException, not caught here) leaves a live workflow counted.
+        workflow_id = workflow.info().workflow_id
+        metrics.stigma_workflow_started(workflow_id)
+        try:
+            summary = await self._run(request, completion_window_s)
+        except (Exception, asyncio.CancelledError):
+            metrics.stigma_workflow_ended(workflow_id)
+            raise
+        metrics.stigma_workflow_ended(workflow_id)
+        return summary
+
+    async def _run(self, request: AgentRequest, completion_window_s: float) -> ExecutionSummary:
         if request.token is not None:
             self.attach_token(request.token)
         script = AgentScript.from_input(_parse(request.input_json))
@@ -220,6 +236,7 @@ class StigmaWorkflow:
             return outcome
         except ActivityError as err:
             # The window closed with only transient errors: recorded, not retried forever.
+            metrics.completion_gave_up(workflow.unsafe.is_replaying())
             return CompletionOutcome("gave_up", message=str(err.__cause__ or err))
 
 

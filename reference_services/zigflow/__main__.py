@@ -19,7 +19,7 @@ import grpc
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from reference_services.common import jsonlog
+from reference_services.common import jsonlog, metrics
 from reference_services.common.health import Health
 from reference_services.common.lifecycle import env_or, shutdown_requested
 from reference_services.zigflow.activities import GrpcStigmaClient, ZigflowActivities
@@ -71,6 +71,12 @@ def parse_args(argv: Sequence[str] | None, env: dict[str, str]) -> argparse.Name
         default=env_or(env, "ZIGFLOW_HEALTH_LISTEN", "127.0.0.1:0"),
         help="host:port of the gRPC health service (env ZIGFLOW_HEALTH_LISTEN)",
     )
+    p.add_argument(
+        "--metrics-listen",
+        default=env_or(env, "ZIGFLOW_METRICS_LISTEN", ""),
+        help="host:port of the Prometheus /metrics endpoint; empty: none "
+        "(env ZIGFLOW_METRICS_LISTEN)",
+    )
     p.add_argument("--log-level", default=env_or(env, "ZIGFLOW_LOG_LEVEL", "INFO"))
     return p.parse_args(argv)
 
@@ -83,7 +89,11 @@ async def serve(args: argparse.Namespace) -> None:
     port = server.add_insecure_port(args.health_listen)
     await server.start()
     await health.not_ready()
-    client = await Client.connect(args.temporal_address, namespace=args.namespace)
+    client = await Client.connect(
+        args.temporal_address,
+        namespace=args.namespace,
+        runtime=metrics.runtime_for(args.metrics_listen, "zigflow"),
+    )
     stigma = GrpcStigmaClient(args.stigma_target)
     activities = ZigflowActivities(stigma, args.ack_timeout)
     worker = Worker(

@@ -11,6 +11,7 @@ from stigma.v1 import stigma_service_pb2_grpc as pb_grpc
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from reference_services.common import metrics
 from reference_services.common.jsonlog import EventLog, token_fingerprint
 from reference_services.zigflow.plan import AgentCall
 
@@ -86,6 +87,7 @@ class ZigflowActivities:
             "token_fp": token_fingerprint(token),
         }
         log.event("execute_agent.start", **ids)
+        metrics.agent_activity_started(call.mode)
         request = pb.StartAgentRequest(
             agent_id=call.agent_id,
             input=call.input_json.encode(),
@@ -109,6 +111,7 @@ class ZigflowActivities:
             log.event("execute_agent.acked_direct", **ids)
             return {"acked": True, "mode": "direct", "idempotency_key": key}
         log.event("execute_agent.pending", **ids)
+        metrics.agent_activity_pending(key)
         # The worker slot is freed here; Stigma completes this attempt by token.
         activity.raise_complete_async()
 
@@ -120,6 +123,7 @@ class ZigflowActivities:
 def _classify(code: grpc.StatusCode, details: str, ids: dict[str, Any]) -> ApplicationError:
     """Fail fast, never pending: retryable when the request may succeed later."""
     retryable = code in RETRYABLE_CODES
+    metrics.start_agent_error(code.name, retryable)
     error_type = "StigmaUnavailable" if retryable else "StigmaRejected"
     log.event(
         "execute_agent.stigma_error", code=code.name, details=details, retryable=retryable, **ids

@@ -18,6 +18,9 @@ from temporalio.workflow import ActivityCancellationType
 
 from reference_services.zigflow.plan import AgentCall, Plan, PlanResult, State, StateResult
 
+with workflow.unsafe.imports_passed_through():  # the process's metrics, not a sandbox copy
+    from reference_services.common import metrics
+
 # Errors after which a retry cannot help: the request itself is wrong, or the
 # agent failed (its own retries belong to Stigma, not to Zigflow).
 NON_RETRYABLE = ["StigmaRejected", "CrossedWires"]
@@ -82,7 +85,19 @@ class ZigflowWorkflow:
         if state.kind != "call_agent":
             raise ApplicationError(f"unknown state kind {state.kind!r}", type="BadPlan")
         call = AgentCall(state.agent_id, json.dumps(state.input), state.mode)
-        result: Any = await workflow.execute_activity(
+        scheduled = workflow.now()
+        try:
+            result: Any = await self._execute_agent(state, call, activity_id)
+        except ActivityError as err:
+            _observe(state.mode, activity_id, scheduled, err)
+            raise
+        _observe(state.mode, activity_id, scheduled, None)
+        if state.mode == "handshake":
+            self._check_envelope(result, activity_id)
+        return result
+
+    async def _execute_agent(self, state: State, call: AgentCall, activity_id: str) -> Any:
+        return await workflow.execute_activity(
             "execute_agent",
             call,
             activity_id=activity_id,
@@ -95,9 +110,6 @@ class ZigflowWorkflow:
             # by token) so the agent is known to be stopped, not just abandoned.
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
-        if state.mode == "handshake":
-            self._check_envelope(result, activity_id)
-        return result
 
     def _check_envelope(self, result: Any, activity_id: str) -> None:
         """A result completed by token must name the activity it was meant for.
@@ -116,3 +128,23 @@ class ZigflowWorkflow:
                 f"result envelope is for {got}, expected {(info.workflow_id, activity_id)}",
                 type="CrossedWires",
             )
+
+
+def _observe(mode: str, activity_id: str, scheduled: Any, err: ActivityError | None) -> None:
+    """Metrics for an agent activity's final outcome (no-op without a metrics runtime)."""
+    info = workflow.info()
+    if err is None:
+        outcome, detail = "completed", ""
+    elif isinstance(err.__cause__, CancelledError):
+        outcome, detail = "canceled", ""
+    else:
+        detail = _describe(err)[0]
+        outcome = "timed_out" if isinstance(err.__cause__, TimeoutError) else "failed"
+    metrics.agent_activity_resolved(
+        f"{info.workflow_id}/{info.run_id}/{activity_id}",
+        mode,
+        outcome,
+        (workflow.now() - scheduled).total_seconds(),
+        workflow.unsafe.is_replaying(),
+        detail,
+    )
