@@ -39,6 +39,8 @@ import json
 import pathlib
 from typing import Any
 
+from harness.runbooks import runbook_for
+
 SCHEMA = 1
 
 
@@ -152,6 +154,7 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(
             f"| `{s['id']}` | {s['target']} | {s['outcome']} | {s['duration_s']:.2f} | {checks} |"
         )
+    lines += _runbook_lines(r["scenarios"])
     failed = [s for s in r["scenarios"] if s["outcome"] == "failed"]
     if failed:
         lines += ["", "## Failures", ""]
@@ -161,3 +164,17 @@ def markdown(r: dict[str, Any]) -> str:
     lines += [f"| {k} | {v if v is not None else '-'} |" for k, v in r["versions"].items()]
     lines += ["", 'Field reference: README, "The certification report".', ""]
     return "\n".join(lines)
+
+
+def _runbook_lines(scenarios: list[dict[str, Any]]) -> list[str]:
+    """For every violated check, the runbook an operator opens (harness/runbooks.py)."""
+    rows = []
+    for sc in scenarios:
+        for check in sc.get("checks", []):
+            book = None if check.get("ok", True) else runbook_for(check["checker"])
+            if book:
+                rows.append(f"| `{sc['id']}` | {check['checker']} | [{book}]({book}) |")
+    if not rows:
+        return []
+    head = ["", "## Runbooks for violated checks", "", "Paths from the repository root.", ""]
+    return [*head, "| scenario | check | runbook |", "|---|---|---|", *rows]

@@ -1,0 +1,134 @@
+"""The services' metrics against the recorded history: a dashboard that lies is worse
+than none. Pure functions over snapshots the scenario recorded (``observe``), in the
+style of harness/checkers.py.
+
+Counters are cumulative over a service process's life and the session stack serves
+many scenarios, so the checker compares what changed between the snapshot taken
+before the scenario and the one after it with what the scenario's own calls did.
+Only valid for a scenario whose calls are the only traffic on the stack meanwhile
+(sequential tests on one stack, as in the gate) and that restarts no service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from harness import metrics
+from harness.checkers import DELIVERED, Verdict, agent_states
+from harness.history import History
+from harness.metrics import Samples
+
+KEY = "metrics"  # history.measurements[KEY] = {service: {"before": [...], "after": [...]}}
+# A Zigflow activity's final status in its history -> the counter that must have moved.
+ZIGFLOW_COUNTER = {
+    "completed": "zigflow_agent_activity_completed_total",
+    "failed": "zigflow_agent_activity_failed_total",
+    "timed_out": "zigflow_agent_activity_timed_out_total",
+}
+STIGMA_DELIVERIES = "stigma_completion_calls_total"
+
+
+async def snapshot(history: History, endpoints: Mapping[str, str], phase: str) -> None:
+    """Record one scrape of every endpoint under ``phase`` ("before" / "after")."""
+    recorded = history.measurements.setdefault(KEY, {})
+    for service, address in endpoints.items():
+        samples = await metrics.scrape(address)
+        recorded.setdefault(service, {})[phase] = metrics.to_json(samples)
+
+
+@contextlib.asynccontextmanager
+async def observed(history: History, endpoints: Mapping[str, str]) -> AsyncIterator[None]:
+    """Snapshot the services' metrics around a block: ``async with observed(h, stack.metrics)``."""
+    await snapshot(history, endpoints, "before")
+    yield
+    await snapshot(history, endpoints, "after")
+
+
+def _changes(history: History, service: str) -> Samples | None:
+    recorded: Any = history.measurements.get(KEY, {}).get(service, {})
+    if "before" not in recorded or "after" not in recorded:
+        return None
+    return metrics.delta(
+        metrics.from_json(recorded["before"]), metrics.from_json(recorded["after"])
+    )
+
+
+def _level(history: History, service: str, phase: str, name: str) -> float:
+    recorded: Any = history.measurements.get(KEY, {}).get(service, {})
+    return metrics.total(metrics.from_json(recorded.get(phase, [])), name)
+
+
+def metrics_agree_with_history(history: History) -> Verdict:
+    """Every final outcome the histories show moved its counter exactly once, per mode;
+    Stigma's delivered/rejected counters match its executions' recorded completions;
+    and the pending gauge is back where it was once every call has resolved."""
+    evidence: list[str] = []
+    zig = _changes(history, "zigflow")
+    stigma = _changes(history, "stigma")
+    if zig is None or stigma is None:
+        return Verdict(
+            "metrics_agree_with_history",
+            False,
+            0,
+            ["no before/after metrics snapshot of zigflow and stigma was recorded"],
+        )
+    states = agent_states(history)
+    checked = 0
+    for mode in ("handshake", "direct"):
+        for status, counter in ZIGFLOW_COUNTER.items():
+            seen = sum(
+                1 for s in states if s.mode == mode and s.zigflow and s.zigflow.status == status
+            )
+            counted = metrics.total(zig, counter, mode=mode)
+            checked += 1
+            if counted != seen:
+                evidence.append(
+                    f"{counter}{{mode={mode}}} moved by {counted:g}, histories show {seen} "
+                    f"{mode} agent activit{'y' if seen == 1 else 'ies'} {status}"
+                )
+    for outcome in ("token_rejected", "token_dead"):
+        seen = sum(1 for s in states if s.stigma and _completion_status(s.stigma.result) == outcome)
+        counted = sum(
+            metrics.total(stigma, STIGMA_DELIVERIES, kind=kind, outcome=outcome)
+            for kind in ("complete", "fail", "cancel")
+        )
+        checked += 1
+        if counted < seen:
+            evidence.append(
+                f"{STIGMA_DELIVERIES}{{outcome={outcome}}} moved by {counted:g}, but {seen} "
+                f"Stigma execution(s) recorded {outcome}"
+            )
+    delivered = sum(
+        1 for s in states if s.stigma and _completion_status(s.stigma.result) in DELIVERED
+    )
+    counted_delivered = sum(
+        metrics.total(stigma, STIGMA_DELIVERIES, kind=kind, outcome=outcome)
+        for kind in ("complete", "fail", "cancel")
+        for outcome in DELIVERED
+    )
+    checked += 1
+    if counted_delivered != delivered:
+        evidence.append(
+            f"{STIGMA_DELIVERIES} delivered moved by {counted_delivered:g}, histories show "
+            f"{delivered} Stigma execution(s) whose completion was delivered"
+        )
+    unresolved = [s.where for s in states if s.zigflow is None or s.zigflow.status == "open"]
+    if not unresolved:
+        checked += 1
+        pending = "zigflow_agent_activities_pending"
+        before, after = (_level(history, "zigflow", p, pending) for p in ("before", "after"))
+        if after != before:
+            evidence.append(
+                f"{pending} is {after:g} after the scenario, {before:g} before, though every "
+                "agent activity of the scenario has resolved"
+            )
+    return Verdict("metrics_agree_with_history", not evidence, checked, evidence)
+
+
+def _completion_status(result: Any) -> str:
+    if not isinstance(result, dict):
+        return "unknown"
+    completion = result.get("completion") or {}
+    return str(completion.get("status", "unknown"))

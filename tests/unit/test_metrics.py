@@ -1,0 +1,126 @@
+"""Metrics parsing and the metrics-vs-history checker over hand-built histories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from harness import metrics, metrics_checks
+from harness import plan as hp
+from harness.history import History
+from harness.traces import ActivitySpan, StigmaTrace, WorkflowTrace
+from reference_services.common import metrics as service_metrics
+
+pytestmark = pytest.mark.unit
+
+EXPOSITION = """\
+# HELP zigflow_agent_activity_completed_total done
+# TYPE zigflow_agent_activity_completed_total counter
+zigflow_agent_activity_completed_total{mode="handshake"} 3
+zigflow_agent_activity_completed_total{mode="direct"} 1
+zigflow_agent_activities_pending 2
+stigma_completion_calls_total{kind="complete",outcome="delivered"} 3
+weird_label{msg="a \\"quoted\\" value"} 1e3
+"""
+
+
+def test_parse_reads_names_labels_and_values() -> None:
+    s = metrics.parse(EXPOSITION)
+    assert s[("zigflow_agent_activity_completed_total", (("mode", "handshake"),))] == 3
+    assert metrics.total(s, "zigflow_agent_activity_completed_total") == 4
+    assert metrics.total(s, "zigflow_agent_activity_completed_total", mode="direct") == 1
+    assert s[("zigflow_agent_activities_pending", ())] == 2
+    assert s[("weird_label", (("msg", 'a \\"quoted\\" value'),))] == 1000
+
+
+def test_delta_counts_new_series_from_zero() -> None:
+    before = metrics.parse("a_total 2\n")
+    after = metrics.parse('a_total 5\nb_total{x="1"} 1\n')
+    assert metrics.delta(before, after) == {("a_total", ()): 3, ("b_total", (("x", "1"),)): 1}
+    assert metrics.from_json(metrics.to_json(after)) == after
+
+
+def test_exported_names_follow_prometheus_conventions() -> None:
+    for name in service_metrics.exported_names():
+        assert name.startswith(("zigflow_", "stigma_")), name
+        assert name == name.lower()
+    assert "zigflow_agent_activity_started_total" in service_metrics.exported_names()
+
+
+def _call(h: History, call_id: str, z_status: str, completion: str | None, mode: str) -> None:
+    state = hp.call_agent("s", hp.succeeds(1), mode=mode)
+    h.invoke(call_id, "plan", hp.plan(state))
+    call = h.calls[call_id]
+    act = hp.activity_id(0, state)
+    call.zigflow = WorkflowTrace(
+        call_id,
+        "run",
+        status="completed",
+        activities=[ActivitySpan(act, "execute_agent", 1.0, closed_at=2.0, status=z_status)],
+    )
+    result: dict[str, Any] = {"agent_outcome": "succeeded"}
+    if completion:
+        result["completion"] = {"status": completion}
+    call.stigma[act] = StigmaTrace(f"stigma-{call_id}", "r", status="completed", result=result)
+    h.complete(call_id, "ok", {})
+
+
+def _record(h: History, service: str, before: str, after: str) -> None:
+    h.measurements.setdefault(metrics_checks.KEY, {})[service] = {
+        "before": metrics.to_json(metrics.parse(before)),
+        "after": metrics.to_json(metrics.parse(after)),
+    }
+
+
+def _history(zig_after: str, stigma_after: str) -> History:
+    h = History("t")
+    _call(h, "c1", "completed", "delivered", "handshake")
+    _call(h, "c2", "failed", "delivered", "handshake")
+    _call(h, "c3", "completed", None, "direct")
+    _record(h, "zigflow", "zigflow_agent_activities_pending 4\n", zig_after)
+    _record(h, "stigma", "", stigma_after)
+    return h
+
+
+GOOD_ZIG = """\
+zigflow_agent_activity_completed_total{mode="handshake"} 1
+zigflow_agent_activity_failed_total{mode="handshake",error_type="X"} 1
+zigflow_agent_activity_completed_total{mode="direct"} 1
+zigflow_agent_activities_pending 4
+"""
+GOOD_STIGMA = """\
+stigma_completion_calls_total{kind="complete",outcome="delivered"} 1
+stigma_completion_calls_total{kind="fail",outcome="delivered"} 1
+"""
+
+
+def test_agreeing_metrics_pass() -> None:
+    verdict = metrics_checks.metrics_agree_with_history(_history(GOOD_ZIG, GOOD_STIGMA))
+    assert verdict.ok, verdict
+
+
+def test_counter_that_missed_an_outcome_is_named() -> None:
+    zig = GOOD_ZIG.replace('error_type="X"} 1', 'error_type="X"} 0')
+    verdict = metrics_checks.metrics_agree_with_history(_history(zig, GOOD_STIGMA))
+    assert not verdict.ok
+    assert any(
+        "zigflow_agent_activity_failed_total{mode=handshake} moved by 0" in e
+        for e in verdict.evidence
+    ), verdict
+
+
+def test_pending_gauge_left_high_and_missing_delivery_are_named() -> None:
+    zig = GOOD_ZIG.replace("pending 4", "pending 5")
+    stigma = GOOD_STIGMA.splitlines()[0] + "\n"
+    verdict = metrics_checks.metrics_agree_with_history(_history(zig, stigma))
+    assert not verdict.ok
+    text = "\n".join(verdict.evidence)
+    assert "zigflow_agent_activities_pending is 5" in text
+    assert "delivered moved by 1" in text
+
+
+def test_missing_snapshot_is_a_violation_not_a_pass() -> None:
+    verdict = metrics_checks.metrics_agree_with_history(History("empty"))
+    assert not verdict.ok
+    assert "no before/after metrics snapshot" in verdict.evidence[0]
