@@ -1,0 +1,183 @@
+"""The asyncio side of a load run, in its own process: ``python -m harness.load.bridge``.
+
+Why a process: Locust monkey-patches the standard library with gevent at import
+time, and temporalio (asyncio plus a Rust core calling back from its own threads)
+does not work under that patching. A native thread inside the Locust process would
+still share the patched ``socket``/``selectors``/``threading`` modules, so the
+temporalio client lives here, in a process that never imports gevent, and Locust
+talks to it over pipes: one JSON line per request on stdin, one per answer on stdout.
+
+Protocol:
+  stdin   {"id": 1, "plan": {...}, "expect": <agent output>}   one handshake to run
+  stdout  {"event": "ready", "target": "...", "pids": {...}}   once connected
+          {"id": 1, "ok": true, "e2e_ms": .., "ack_ms": .., "overhead_ms": .., "error": ""}
+EOF on stdin: finish what is in flight, then exit. Every answer is also appended to
+``LOAD_SAMPLES`` (JSON lines) when set: the raw figures for the HDR histograms, since
+Locust rounds response times above 100 ms.
+
+Stages (server timestamps from both workflows' histories, as harness/checkers.py):
+  end_to_end  client: start_workflow -> result (what a caller of Zigflow sees)
+  ack         Zigflow's activity started -> Stigma's execution started (StartAgent
+              reached Stigma, which started the agent durably before its ACK)
+  overhead    Zigflow's activity duration minus the agent's own work (first attempts)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import pathlib
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError
+
+from harness import traces
+from harness.config import DEV, StackConfig
+from harness.load.target import LoadTarget, from_env
+from harness.stack import start_stack
+
+CALL_TIMEOUT_S = float(os.environ.get("LOAD_CALL_TIMEOUT_S") or 60)
+AGENT_STATE = "agent"
+AGENT_ACTIVITY_ID = f"0-{AGENT_STATE}"  # Zigflow contract: state i runs as "{i}-{name}"
+
+
+@dataclass
+class Connection:
+    client: Client
+    stigma_client: Client
+    zigflow_task_queue: str
+    describe: str
+    pids: dict[str, int | None]
+
+
+@contextlib.asynccontextmanager
+async def connected(target: LoadTarget, log_dir: pathlib.Path) -> AsyncIterator[Connection]:
+    """The target's clients; with no address, a local stack of our own (torn down after)."""
+    if target.local:
+        config = StackConfig(temporal=DEV, log_dir=log_dir)
+        async with start_stack(config, run_id=f"load-{os.getpid()}") as stack:
+            pids = {"zigflow": stack.zigflow.pid, "stigma": stack.stigma.pid}
+            if stack.temporal.process is not None:
+                pids["temporal"] = stack.temporal.process.pid
+            yield Connection(
+                stack.client, stack.client, stack.zigflow_task_queue, target.describe(), pids
+            )
+        return
+    client = await target.connect()
+    stigma_ns = target.stigma_namespace or target.namespace
+    stigma = client if stigma_ns == target.namespace else await target.connect(stigma_ns)
+    yield Connection(client, stigma, target.zigflow_task_queue, target.describe(), {})
+
+
+async def handshake(conn: Connection, request: dict[str, Any]) -> dict[str, Any]:
+    answer: dict[str, Any] = {"id": request.get("id"), "ok": False, "error": ""}
+    workflow_id = f"load-{uuid.uuid4().hex}"
+    t0 = time.monotonic()
+    try:
+        handle = await conn.client.start_workflow(
+            "ZigflowWorkflow", request["plan"], id=workflow_id, task_queue=conn.zigflow_task_queue
+        )
+        result = await asyncio.wait_for(handle.result(), CALL_TIMEOUT_S)
+    except WorkflowFailureError as err:
+        answer["error"] = f"workflow failed: {err.cause}"
+        return answer
+    except TimeoutError:
+        answer["error"] = f"no result within {CALL_TIMEOUT_S:.0f}s"
+        return answer
+    except RPCError as err:
+        answer["error"] = f"{err.status.name}: {err.message}"
+        return answer
+    answer["e2e_ms"] = (time.monotonic() - t0) * 1000.0
+    wrong = _wrong_result(result, request.get("expect"))
+    if wrong:
+        answer["error"] = wrong
+        return answer
+    answer["ok"] = True
+    try:
+        answer.update(await _stages(conn, handle.id, handle.result_run_id or handle.run_id))
+    except RPCError as err:  # figures are best effort; the handshake itself succeeded
+        answer["stage_error"] = f"{err.status.name}: {err.message}"
+    return answer
+
+
+def _wrong_result(result: Any, expect: Any) -> str:
+    """Zigflow must resume with exactly the agent's output (crossed wires would show)."""
+    try:
+        state = result["states"][0]
+        output = state["result"]["output"]["value"]
+    except (KeyError, IndexError, TypeError):
+        return f"unexpected result shape: {str(result)[:200]}"
+    if state.get("status") != "ok":
+        return f"state {state.get('status')}: {state.get('error_type')}"
+    if output != expect:
+        return f"resumed with {output!r}, expected {expect!r}"
+    return ""
+
+
+async def _stages(conn: Connection, workflow_id: str, run_id: str | None) -> dict[str, float]:
+    converter = conn.client.data_converter
+    zig_handle = conn.client.get_workflow_handle(workflow_id, run_id=run_id)
+    zig = traces.read(await zig_handle.fetch_history(), converter, traces.WorkflowTrace)
+    span = zig.activity(AGENT_ACTIVITY_ID)
+    stigma_id = f"stigma-{workflow_id}/{zig.run_id}/{AGENT_ACTIVITY_ID}"
+    stigma_handle = conn.stigma_client.get_workflow_handle(stigma_id)
+    stigma = traces.read(await stigma_handle.fetch_history(), converter, traces.StigmaTrace)
+    out: dict[str, float] = {}
+    if span is None:
+        return out
+    if span.started_at is not None and span.attempts == 1:
+        out["ack_ms"] = (stigma.started_at - span.started_at) * 1000.0
+    work = stigma.agent_work_s
+    if span.status == "completed" and span.attempts == 1 and span.duration_s and work:
+        out["overhead_ms"] = (span.duration_s - work) * 1000.0
+    return out
+
+
+def _emit(out: TextIO, samples: TextIO | None, message: dict[str, Any]) -> None:
+    line = json.dumps(message)
+    out.write(line + "\n")
+    out.flush()
+    if samples is not None and "id" in message:
+        samples.write(line + "\n")
+        samples.flush()
+
+
+async def serve(target: LoadTarget, log_dir: pathlib.Path, samples: TextIO | None) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    async with connected(target, log_dir) as conn:
+        _emit(sys.stdout, None, {"event": "ready", "target": conn.describe, "pids": conn.pids})
+        in_flight: set[asyncio.Task[None]] = set()
+
+        async def one(request: dict[str, Any]) -> None:
+            _emit(sys.stdout, samples, await handshake(conn, request))
+
+        while line := await reader.readline():
+            task = asyncio.create_task(one(json.loads(line)))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        if in_flight:
+            await asyncio.gather(*in_flight)
+
+
+def main() -> int:
+    env = dict(os.environ)
+    log_dir = pathlib.Path(env.get("LOAD_LOG_DIR") or "reports/out/load/logs")
+    with contextlib.ExitStack() as files:
+        path = env.get("LOAD_SAMPLES", "")
+        samples = files.enter_context(open(path, "a")) if path else None
+        asyncio.run(serve(from_env(env), log_dir, samples))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""A load run's figures and verdicts, as pure functions: HDR latency summaries from
+the bridges' raw samples, the thresholds that fail a run, the memory-leak verdict."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+STAGES = ("e2e_ms", "ack_ms", "overhead_ms")
+# Microseconds, 1 us .. 1 h, 3 significant digits (0.1 % error at every magnitude:
+# Locust keeps exact values only up to 100 ms and rounds the rest).
+_LOWEST_US, _HIGHEST_US, _DIGITS = 1, 3_600_000_000, 3
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+
+def parse_duration(text: str) -> float:
+    """Locust's duration syntax: "90", "30s", "10m", "1h30m" -> seconds."""
+    text = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"not a duration: {text!r} (e.g. 30s, 10m, 1h30m)")
+    return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+
+
+def read_samples(paths: Iterable[pathlib.Path]) -> list[dict[str, Any]]:
+    samples = []
+    for path in paths:
+        for line in path.read_text().splitlines():
+            if line.strip():
+                samples.append(json.loads(line))
+    return samples
+
+
+def hdr_summary(values_ms: Sequence[float]) -> dict[str, Any]:
+    """n, min, mean, max and percentiles (ms) from an HDR histogram of the samples."""
+    h = HdrHistogram(_LOWEST_US, _HIGHEST_US, _DIGITS)
+    for v in values_ms:
+        h.record_value(min(max(round(v * 1000.0), _LOWEST_US), _HIGHEST_US))
+    if not values_ms:
+        return {"n": 0}
+    out: dict[str, Any] = {
+        "n": len(values_ms),
+        "min": round(h.get_min_value() / 1000.0, 3),
+        "mean": round(h.get_mean_value() / 1000.0, 3),
+        "max": round(h.get_max_value() / 1000.0, 3),
+    }
+    for q in PERCENTILES:
+        out[f"p{q:g}"] = round(h.get_value_at_percentile(q) / 1000.0, 3)
+    return out
+
+
+def summarize(samples: Sequence[dict[str, Any]], wall_s: float) -> dict[str, Any]:
+    ok = [s for s in samples if s.get("ok")]
+    errors: dict[str, int] = {}
+    for s in samples:
+        if not s.get("ok"):
+            key = str(s.get("error", "?"))[:120]
+            errors[key] = errors.get(key, 0) + 1
+    return {
+        "handshakes": len(samples),
+        "succeeded": len(ok),
+        "failed": len(samples) - len(ok),
+        "error_ratio": round((len(samples) - len(ok)) / len(samples), 4) if samples else None,
+        "handshakes_per_s": round(len(ok) / wall_s, 2) if wall_s > 0 else None,
+        "wall_s": round(wall_s, 1),
+        "latency_ms": {
+            stage: hdr_summary([float(s[stage]) for s in ok if s.get(stage) is not None])
+            for stage in STAGES
+        },
+        "errors": dict(sorted(errors.items(), key=lambda kv: -kv[1])[:10]),
+    }
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    overhead_p99_ms: float = 100.0  # the plan's budget
+    max_error_ratio: float = 0.01
+    min_handshakes: int = 1
+
+
+def breaches(figures: dict[str, Any], limits: Thresholds) -> list[str]:
+    """Why the run fails, one line each; empty when within every threshold."""
+    found = []
+    if figures["succeeded"] < limits.min_handshakes:
+        found.append(
+            f"{figures['succeeded']} successful handshake(s), at least {limits.min_handshakes} "
+            "required"
+        )
+    ratio = figures["error_ratio"]
+    if ratio is not None and ratio > limits.max_error_ratio:
+        found.append(f"error ratio {ratio:.2%} above {limits.max_error_ratio:.2%}")
+    p99 = figures["latency_ms"]["overhead_ms"].get("p99")
+    if p99 is None:
+        found.append("no overhead sample: the overhead budget cannot be judged")
+    elif p99 > limits.overhead_p99_ms:
+        found.append(f"overhead p99 {p99} ms above the {limits.overhead_p99_ms:g} ms budget")
+    return found
+
+
+@dataclass
+class MemoryTrend:
+    process: str
+    samples: int
+    first_mb: float
+    last_mb: float
+    slope_mb_per_h: float
+    verdict: str  # "stable" | "growing" | "too short"
+    detail: str = ""
+    series: list[tuple[float, float]] = field(default_factory=list)
+
+
+def memory_trend(
+    process: str,
+    series: Sequence[tuple[float, float]],
+    *,
+    warmup_fraction: float = 0.25,
+    leak_mb_per_h: float = 50.0,
+    min_samples: int = 10,
+) -> MemoryTrend:
+    """Leak verdict from (seconds, RSS MB) samples: the least-squares slope after the
+    warm-up (caches and pools filling are not leaks), extrapolated to an hour. Growing
+    means both a slope above ``leak_mb_per_h`` and a last quarter above the first
+    post-warm-up quarter (a steady climb, not one late allocation)."""
+    kept = list(series[int(len(series) * warmup_fraction) :])
+    if len(kept) < min_samples:
+        return MemoryTrend(
+            process,
+            len(series),
+            series[0][1] if series else 0.0,
+            series[-1][1] if series else 0.0,
+            0.0,
+            "too short",
+            f"{len(kept)} sample(s) after warm-up, {min_samples} needed",
+            list(series),
+        )
+    n = len(kept)
+    mean_t = sum(t for t, _ in kept) / n
+    mean_m = sum(m for _, m in kept) / n
+    var = sum((t - mean_t) ** 2 for t, _ in kept)
+    slope = sum((t - mean_t) * (m - mean_m) for t, m in kept) / var if var else 0.0
+    quarter = max(1, n // 4)
+    early = sum(m for _, m in kept[:quarter]) / quarter
+    late = sum(m for _, m in kept[-quarter:]) / quarter
+    per_h = slope * 3600.0
+    growing = per_h > leak_mb_per_h and late > early
+    return MemoryTrend(
+        process,
+        len(series),
+        round(series[0][1], 1),
+        round(series[-1][1], 1),
+        round(per_h, 2),
+        "growing" if growing else "stable",
+        f"RSS {early:.1f} -> {late:.1f} MB (first vs last quarter after warm-up), "
+        f"slope {per_h:+.1f} MB/h, limit {leak_mb_per_h:g} MB/h",
+        list(series),
+    )
+
+
+def markdown(figures: dict[str, Any], trends: Sequence[MemoryTrend], failed: list[str]) -> str:
+    lines = [
+        "# Load run",
+        "",
+        f"**{'FAIL' if failed else 'PASS'}** — target: {figures.get('target', '?')}, "
+        f"shape: {figures.get('shape', 'constant')}, users: {figures.get('users')}, "
+        f"wall {figures['wall_s']} s",
+        "",
+        *[f"- {reason}" for reason in failed],
+        "",
+        f"Handshakes: {figures['handshakes']} ({figures['succeeded']} ok, {figures['failed']} "
+        f"failed); sustained {figures['handshakes_per_s']} handshakes/s.",
+        "",
+        "| stage (ms, HDR) | n | p50 | p95 | p99 | p99.9 | max |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for stage, s in figures["latency_ms"].items():
+        if s.get("n"):
+            lines.append(
+                f"| {stage} | {s['n']} | {s['p50']} | {s['p95']} | {s['p99']} | {s['p99.9']} "
+                f"| {s['max']} |"
+            )
+    if trends:
+        lines += [
+            "",
+            "## Memory (RSS)",
+            "",
+            "| process | samples | first MB | last MB | slope MB/h | verdict |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for t in trends:
+            lines.append(
+                f"| {t.process} | {t.samples} | {t.first_mb} | {t.last_mb} | "
+                f"{t.slope_mb_per_h} | {t.verdict} |"
+            )
+    if figures.get("errors"):
+        lines += ["", "## Errors", ""] + [f"- {n} x {e}" for e, n in figures["errors"].items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,173 @@
+"""Locust drives real handshakes: ``locust -f harness/load/locustfile.py``.
+
+Each simulated user starts Zigflow workflows whose one state calls the stand-in
+agent through the handshake, and reports three request types to Locust under
+request_type "handshake": ``end_to_end`` (start -> Zigflow's result), ``ack``
+(Zigflow's activity started -> Stigma durably started the agent) and ``overhead``
+(Zigflow's activity duration minus the agent's work). A wrong result or a failed
+workflow is a failure of ``end_to_end``.
+
+temporalio never runs in this process: Locust has monkey-patched it with gevent
+on import, and temporalio's asyncio + Rust core does not work under that. Each
+Locust process starts one bridge process (harness/load/bridge.py) that owns the
+client, and users talk to it over pipes; gevent's subprocess and AsyncResult make
+that cooperative, so a waiting user blocks only its own greenlet.
+
+Target: the Temporal options below (or their TEMPORAL_* environment); without an
+address, the bridge brings up a local stack of its own. ``make load`` (run.py)
+brings one up once for all processes and passes its address instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import pathlib
+import sys
+from typing import Any
+
+import gevent
+from gevent import subprocess as gsubprocess
+from gevent.event import AsyncResult
+from gevent.lock import Semaphore
+from locust import User, constant, events, task
+from locust.env import Environment
+
+from harness.load import shapes, target
+from harness.plan import call_agent, plan, succeeds
+
+READY_TIMEOUT_S = 120.0
+CALL_TIMEOUT_S = float(os.environ.get("LOAD_CALL_TIMEOUT_S") or 60) + 30
+AGENT_WORK_S = float(os.environ.get("LOAD_AGENT_WORK_S") or 0)
+OUT = pathlib.Path(os.environ.get("LOAD_OUT") or "reports/out/load")
+
+if os.environ.get("LOAD_SHAPE"):  # Locust uses the shape class it finds in this module
+    Shape = shapes.BY_NAME[os.environ["LOAD_SHAPE"]]
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    target.add_arguments(parser.add_argument_group("handshake target"), dict(os.environ))
+
+
+class Bridge:
+    """The pipe to this process's bridge: requests by id, answers matched by id."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        OUT.mkdir(parents=True, exist_ok=True)
+        self._log = (OUT / f"bridge-{os.getpid()}.log").open("ab")
+        self._proc = gsubprocess.Popen(
+            [sys.executable, "-m", "harness.load.bridge"],
+            stdin=gsubprocess.PIPE,
+            stdout=gsubprocess.PIPE,
+            stderr=self._log,
+            env=env,
+        )
+        self._waiting: dict[int, AsyncResult] = {}
+        self._ids = itertools.count()
+        self._ready = AsyncResult()
+        self._reader = gevent.spawn(self._read)
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            message = json.loads(line)
+            if message.get("event") == "ready":
+                self._ready.set(message)
+                continue
+            waiter = self._waiting.pop(message.get("id"), None)
+            if waiter is not None:
+                waiter.set(message)
+        died = RuntimeError(f"bridge exited ({self._proc.wait()}); see {self._log.name}")
+        for waiter in self._waiting.values():
+            waiter.set_exception(died)
+        if not self._ready.ready():
+            self._ready.set_exception(died)
+
+    def ready(self) -> dict[str, Any]:
+        value: dict[str, Any] = self._ready.get(timeout=READY_TIMEOUT_S)
+        return value
+
+    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+        request_id = next(self._ids)
+        waiter = AsyncResult()
+        self._waiting[request_id] = waiter
+        assert self._proc.stdin is not None
+        self._proc.stdin.write((json.dumps({"id": request_id, **request}) + "\n").encode())
+        self._proc.stdin.flush()
+        answer: dict[str, Any] = waiter.get(timeout=CALL_TIMEOUT_S)
+        return answer
+
+    def close(self) -> None:
+        """EOF lets the bridge finish what is in flight and tear its stack down."""
+        if self._proc.stdin is not None and not self._proc.stdin.closed:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=CALL_TIMEOUT_S)
+        except gsubprocess.TimeoutExpired:
+            self._proc.kill()  # our own child, by its handle
+            self._proc.wait()
+        self._log.close()
+
+
+_bridge: Bridge | None = None
+_bridge_lock = Semaphore()
+
+
+def bridge(environment: Environment) -> Bridge:
+    global _bridge
+    with _bridge_lock:
+        if _bridge is None:
+            env = dict(os.environ)
+            env.update(target.from_options(environment.parsed_options).to_env())
+            env.setdefault("LOAD_SAMPLES", str(OUT / f"samples-{os.getpid()}.jsonl"))
+            _bridge = Bridge(env)
+            _bridge.ready()
+    return _bridge
+
+
+@events.quitting.add_listener
+def _close_bridge(**_: Any) -> None:
+    if _bridge is not None:
+        _bridge.close()
+
+
+_sequence = itertools.count()
+
+
+class HandshakeUser(User):
+    """Closed loop: one handshake at a time per user (LOAD_THINK_S between them)."""
+
+    wait_time = constant(float(os.environ.get("LOAD_THINK_S") or 0))
+
+    def on_start(self) -> None:
+        bridge(self.environment)
+
+    @task
+    def handshake(self) -> None:
+        n = next(_sequence)
+        p = plan(call_agent("agent", succeeds(n, work_s=AGENT_WORK_S)))
+        answer = bridge(self.environment).call({"plan": p, "expect": n})
+        fire = self.environment.events.request.fire
+        e2e = float(answer.get("e2e_ms") or 0.0)
+        failure = None if answer.get("ok") else RuntimeError(answer.get("error") or "failed")
+        fire(
+            request_type="handshake",
+            name="end_to_end",
+            response_time=e2e,
+            response_length=0,
+            exception=failure,
+            context={},
+        )
+        for stage in ("ack", "overhead"):
+            value = answer.get(f"{stage}_ms")
+            if value is not None:
+                fire(
+                    request_type="handshake",
+                    name=stage,
+                    response_time=float(value),
+                    response_length=0,
+                    exception=None,
+                    context={},
+                )
