@@ -11,11 +11,12 @@ PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
 PYTEST_ARGS ?=
 WORKERS ?= auto
 
-.PHONY: help setup gen toxiproxy prometheus-tools certify test test-fast lint typecheck clean lock
+.PHONY: help setup gen toxiproxy prometheus-tools load certify test test-fast lint typecheck clean lock
 
 help:
 	@echo "make certify   run the scenario matrix on the embedded stack, write reports/out/latest/"
 	@echo "make test      unit tests + scenarios with coverage (what CI runs)"
+	@echo "make load      Locust load run (LOAD_USERS, LOAD_SPAWN_RATE, LOAD_DURATION, LOAD_SHAPE, LOAD_WORKERS)"
 	@echo "make lint      ruff + mypy --strict"
 	@echo "make clean     remove venv, generated code and reports"
 
@@ -78,6 +79,20 @@ test: setup
 
 test-fast: setup
 	$(PY) -m pytest -n $(WORKERS) $(PYTEST_ARGS)
+
+# Load run with Locust (harness/load/, README "Load runs"): the local stack unless
+# TEMPORAL_ADDRESS (or LOAD_ARGS="--temporal-address H:P --zigflow-task-queue Q ...")
+# names a cluster. Exits non-zero when a threshold is breached.
+LOAD_USERS ?= 5
+LOAD_SPAWN_RATE ?= 5
+LOAD_DURATION ?= 60s
+LOAD_SHAPE ?=
+LOAD_WORKERS ?= 0
+LOAD_ARGS ?=
+
+load: setup
+	$(PY) -m harness.load.run --users $(LOAD_USERS) --spawn-rate $(LOAD_SPAWN_RATE) \
+	  --duration $(LOAD_DURATION) --shape "$(LOAD_SHAPE)" --workers $(LOAD_WORKERS) $(LOAD_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check harness reference_services scenarios tests scripts conftest.py

@@ -79,6 +79,7 @@ async def connected(target: LoadTarget, log_dir: pathlib.Path) -> AsyncIterator[
 
 async def handshake(conn: Connection, request: dict[str, Any]) -> dict[str, Any]:
     answer: dict[str, Any] = {"id": request.get("id"), "ok": False, "error": ""}
+    answer["started_at"] = time.time()  # epoch s: run.py derives the sustained rate
     workflow_id = f"load-{uuid.uuid4().hex}"
     t0 = time.monotonic()
     try:

@@ -49,7 +49,7 @@ def hdr_summary(values_ms: Sequence[float]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "n": len(values_ms),
         "min": round(h.get_min_value() / 1000.0, 3),
-        "mean": round(h.get_mean_value() / 1000.0, 3),
+        "mean": round(float(h.get_mean_value()) / 1000.0, 3),
         "max": round(h.get_max_value() / 1000.0, 3),
     }
     for q in PERCENTILES:
@@ -57,7 +57,21 @@ def hdr_summary(values_ms: Sequence[float]) -> dict[str, Any]:
     return out
 
 
-def summarize(samples: Sequence[dict[str, Any]], wall_s: float) -> dict[str, Any]:
+def load_window_s(samples: Sequence[dict[str, Any]]) -> float:
+    """First handshake started -> last one answered (excludes stack start-up and ramp-down)."""
+    spans = [
+        (float(s["started_at"]), float(s["started_at"]) + float(s.get("e2e_ms") or 0) / 1000.0)
+        for s in samples
+        if s.get("started_at") is not None
+    ]
+    if not spans:
+        return 0.0
+    return max(end for _, end in spans) - min(start for start, _ in spans)
+
+
+def summarize(samples: Sequence[dict[str, Any]], wall_s: float | None = None) -> dict[str, Any]:
+    """Counts, error ratio, sustained handshakes/s over the load window, HDR latencies."""
+    wall_s = load_window_s(samples) if wall_s is None else wall_s
     ok = [s for s in samples if s.get("ok")]
     errors: dict[str, int] = {}
     for s in samples:

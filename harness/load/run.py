@@ -1,0 +1,264 @@
+"""One command for a load run (``make load``): ``python -m harness.load.run``.
+
+1. Target: the local stack (dev server + reference services, brought up here once
+   for every Locust process) unless --temporal-address / TEMPORAL_ADDRESS names a
+   cluster (with --zigflow-task-queue of the Zigflow workers there).
+2. Locust, headless: one process, or a master and --workers K workers on loopback.
+3. While it runs: the RSS of each service process we started, every --memory-interval s.
+4. After: Locust's CSV and HTML, our HDR figures (figures.json / figures.md) in --out;
+   exit 1 when a threshold is breached (overhead p99 vs the budget, error ratio, a
+   growing memory trend in a soak), 2 when the run itself broke.
+
+This process never imports Locust (gevent): Locust runs as child processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import pathlib
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from harness.config import DEV, StackConfig
+from harness.errors import WaitTimeout
+from harness.load import figures, memory, target
+from harness.load.figures import MemoryTrend, Thresholds
+from harness.ports import LOOPBACK, free_port
+from harness.procs import ManagedProcess
+from harness.stack import start_stack
+from harness.waits import eventually
+
+LOCUSTFILE = pathlib.Path(__file__).with_name("locustfile.py")
+SHAPES = ("", "step", "spike", "soak")
+LEAK_JUDGED = frozenset({"zigflow", "stigma"})
+
+
+def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m harness.load.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--users", type=int, default=int(env.get("LOAD_USERS") or 5))
+    p.add_argument("--spawn-rate", type=float, default=float(env.get("LOAD_SPAWN_RATE") or 5))
+    p.add_argument(
+        "--duration",
+        default=env.get("LOAD_DURATION") or "60s",
+        help="e.g. 30s, 10m, 1h (Locust's syntax)",
+    )
+    p.add_argument(
+        "--shape",
+        choices=SHAPES,
+        default=env.get("LOAD_SHAPE") or "",
+        help="load shape: step, spike, soak; empty: constant users",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=int(env.get("LOAD_WORKERS") or 0),
+        help="distributed mode: a Locust master and this many local workers",
+    )
+    p.add_argument("--out", default=env.get("LOAD_OUT") or "reports/out/load")
+    p.add_argument(
+        "--overhead-budget-ms",
+        type=float,
+        default=100.0,
+        help="fail when the overhead p99 is above this (the plan's budget)",
+    )
+    p.add_argument(
+        "--max-error-ratio",
+        type=float,
+        default=0.01,
+        help="fail when more than this fraction of handshakes failed",
+    )
+    p.add_argument("--min-handshakes", type=int, default=1)
+    p.add_argument(
+        "--memory-interval",
+        type=float,
+        default=1.0,
+        help="seconds between RSS samples of the services",
+    )
+    p.add_argument(
+        "--leak-mb-per-h",
+        type=float,
+        default=50.0,
+        help="a soak fails when a service's RSS trend exceeds this",
+    )
+    p.add_argument(
+        "--agent-work-s", type=float, default=0.0, help="wall seconds of each stand-in agent's work"
+    )
+    target.add_arguments(p.add_argument_group("target (default: the local stack)"), env)
+    return p.parse_args(argv)
+
+
+@dataclasses.dataclass
+class Prepared:
+    target: target.LoadTarget
+    pids: dict[str, int | None]
+
+
+@contextlib.asynccontextmanager
+async def prepared(t: target.LoadTarget, out: pathlib.Path) -> AsyncIterator[Prepared]:
+    """The given target, or a local stack for the run's length (torn down after)."""
+    if not t.local:
+        yield Prepared(t, {})
+        return
+    config = StackConfig(temporal=DEV, log_dir=out / "logs")
+    async with start_stack(config, run_id=f"load-{os.getpid()}") as stack:
+        local = dataclasses.replace(
+            t,
+            address=stack.temporal.address,
+            namespace=stack.namespace,
+            zigflow_task_queue=stack.zigflow_task_queue,
+        )
+        pids = {"zigflow": stack.zigflow.pid, "stigma": stack.stigma.pid}
+        if stack.temporal.process is not None:
+            pids["temporal"] = stack.temporal.process.pid
+        yield Prepared(local, pids)
+
+
+def locust_commands(args: argparse.Namespace, out: pathlib.Path) -> list[tuple[str, list[str]]]:
+    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
+    report = ["--csv", str(out / "locust"), "--html", str(out / "locust.html")]
+    # Our thresholds judge the run (figures.breaches); Locust's own "any failure
+    # means exit 1" would fail a run that is within the error budget.
+    common = ["--headless", "--exit-code-on-error", "0", "--only-summary"]
+    load = [] if args.shape else ["-u", str(args.users), "-r", str(args.spawn_rate)]
+    run_time = ["-t", args.duration]
+    if args.workers <= 0:
+        return [("locust", [*base, *common, *load, *run_time, *report])]
+    port = free_port()
+    master = [*base, *common, *load, *run_time, *report, "--master",
+              "--master-bind-host", LOOPBACK, "--master-bind-port", str(port),
+              "--expect-workers", str(args.workers)]  # fmt: skip
+    worker = [*base, "--headless", "--worker", "--master-host", LOOPBACK,
+              "--master-port", str(port)]  # fmt: skip
+    return [("locust-master", master)] + [
+        (f"locust-worker-{i}", list(worker)) for i in range(1, args.workers + 1)
+    ]
+
+
+def locust_env(args: argparse.Namespace, t: target.LoadTarget, out: pathlib.Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(t.to_env())
+    env.update(
+        LOAD_USERS=str(args.users),
+        LOAD_SPAWN_RATE=str(args.spawn_rate),
+        LOAD_DURATION=args.duration,
+        LOAD_SHAPE=args.shape,
+        LOAD_OUT=str(out),
+        LOAD_AGENT_WORK_S=str(args.agent_work_s),
+        LOAD_LOG_DIR=str(out / "logs"),
+    )
+    return env
+
+
+async def run(args: argparse.Namespace) -> int:
+    out = pathlib.Path(args.out)
+    duration_s = figures.parse_duration(args.duration)
+    series: dict[str, list[tuple[float, float]]] = {}
+    async with prepared(target.from_options(args), out) as ready:
+        print(f"load: target {ready.target.describe()}", flush=True)
+        env = locust_env(args, ready.target, out)
+        procs = [
+            ManagedProcess(name, argv, env, out / "logs")
+            for name, argv in locust_commands(args, out)
+        ]
+        t0 = time.monotonic()
+        try:
+            for proc in reversed(procs):  # workers first, so the master finds them
+                await proc.start()
+            master = procs[0]
+            while master.running() and time.monotonic() - t0 < duration_s + 180:
+                now = time.monotonic() - t0
+                for name, pid in ready.pids.items():
+                    rss = memory.rss_mb(pid) if pid else None
+                    if rss is not None:
+                        series.setdefault(name, []).append((round(now, 2), round(rss, 2)))
+                await asyncio.sleep(args.memory_interval)  # the sampling period
+            with contextlib.suppress(WaitTimeout):
+                await eventually(
+                    lambda: _exited(master),
+                    timeout_s=5,
+                    pending=lambda: f"{master.name} to exit",
+                )
+            code = master.exit_code()
+        finally:
+            for proc in procs:
+                await proc.stop(grace_s=30)
+    samples = await asyncio.to_thread(_samples, out)
+    result = figures.summarize(samples)
+    result.update(
+        target=ready.target.describe(),
+        shape=args.shape or "constant",
+        users=args.users,
+        spawn_rate=args.spawn_rate,
+        duration=args.duration,
+        workers=args.workers,
+        locust_exit_code=code,
+    )
+    trends = [
+        figures.memory_trend(name, s, leak_mb_per_h=args.leak_mb_per_h)
+        for name, s in series.items()
+    ]
+    limits = Thresholds(args.overhead_budget_ms, args.max_error_ratio, args.min_handshakes)
+    failed = figures.breaches(result, limits)
+    if args.shape == "soak":
+        # The services' trends only: the local dev server keeps every workflow in memory.
+        failed += [
+            f"{t.process} memory growing: {t.detail}"
+            for t in trends
+            if t.verdict == "growing" and t.process in LEAK_JUDGED
+        ]
+    if code != 0:
+        failed.append(f"locust exited with {code} (see {out / 'logs'})")
+    result["memory"] = [_trend_json(t) for t in trends]
+    result["breaches"] = failed
+    await asyncio.to_thread(_write, out, result, figures.markdown(result, trends, failed))
+    print(figures.markdown(result, trends, failed))
+    print(f"load: figures in {out / 'figures.json'}, Locust report {out / 'locust.html'}")
+    if code is None or code not in (0, 1):
+        return 2
+    return 1 if failed else 0
+
+
+async def _exited(proc: ManagedProcess) -> bool | None:
+    return None if proc.running() else True
+
+
+def _trend_json(t: MemoryTrend) -> dict[str, Any]:
+    data = dataclasses.asdict(t)
+    data["series"] = [list(p) for p in t.series]
+    return data
+
+
+def _write(out: pathlib.Path, result: dict[str, Any], md: str) -> None:
+    (out / "figures.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "figures.md").write_text(md)
+
+
+def _samples(out: pathlib.Path) -> list[dict[str, Any]]:
+    return figures.read_samples(sorted(out.glob("samples-*.jsonl")))
+
+
+def _fresh(out: pathlib.Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("samples-*.jsonl"):
+        old.unlink()  # a run's figures are its own
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv, dict(os.environ))
+    _fresh(pathlib.Path(args.out))
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
