@@ -1,0 +1,48 @@
+"""The load path cannot rot: a few seconds of Locust, headless, against a local stack.
+
+Locust is never imported here (it monkey-patches with gevent): ``make load``'s own
+entry point runs as a subprocess, exactly as an operator runs it. The overhead
+budget is not judged (no timed assertion in the gate): only that real handshakes
+succeeded and every stage reached Locust's statistics and our figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from harness.load.target import ENV
+
+RUN_BOUND_S = 180  # a bound on a hung run, not a measurement
+
+
+def test_locust_run_makes_successful_handshakes(tmp_path: pathlib.Path) -> None:
+    out = tmp_path / "load"
+    env = {k: v for k, v in os.environ.items() if k not in ENV.values()}  # local stack
+    argv = [sys.executable, "-m", "harness.load.run", "--users", "2", "--spawn-rate", "2",
+            "--duration", "4s", "--overhead-budget-ms", "1e9", "--max-error-ratio", "0",
+            "--out", str(out)]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)  # fmt: skip
+    try:
+        output, _ = proc.communicate(timeout=RUN_BOUND_S)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)  # run.py tears its stack and Locust down on SIGINT
+        output, _ = proc.communicate(timeout=60)
+        pytest.fail(f"load run still going after {RUN_BOUND_S}s:\n{output[-3000:]}")
+    assert proc.returncode == 0, output[-3000:]
+    figures = json.loads((out / "figures.json").read_text())
+    assert figures["succeeded"] >= 1, figures
+    assert figures["failed"] == 0, figures["errors"]
+    for stage in ("e2e_ms", "ack_ms", "overhead_ms"):
+        assert figures["latency_ms"][stage]["n"] >= 1, (stage, figures["latency_ms"])
+    stats = (out / "locust_stats.csv").read_text()
+    for name in ("end_to_end", "ack", "overhead"):
+        assert f"handshake,{name}," in stats, stats
+    assert (out / "locust.html").is_file()
