@@ -74,6 +74,36 @@ async def connect(address: str, namespace: str, timeout_s: float, what: str) -> 
         raise NotReadyError(str(err)) from err
 
 
+def _stock() -> bool:
+    """HANDSHAKE_DEV_STOCK=1: the dev server as it ships, to measure what the
+    settings below buy (`make bench`, README "Latency budget")."""
+    return os.environ.get("HANDSHAKE_DEV_STOCK") == "1"
+
+
+def _dev_dynamic_config() -> list[str]:
+    values = []
+    if not _stock():
+        # The dev server has one history shard, whose transfer queue (it hands every
+        # non-eager workflow task to matching) loads at most 20 times a second by
+        # default: each such task waited up to 50 ms for its turn, 3 per handshake
+        # (measured: p50 88 -> 48 ms with 1 in flight). A cluster has this limit per
+        # shard, over many shards.
+        values.append("history.transferProcessorMaxPollRPS=10000")
+    # Extra settings for an experiment, e.g. HANDSHAKE_DEV_DYNAMIC_CONFIG="k=v,k2=v2".
+    values += [kv.strip() for kv in os.environ.get("HANDSHAKE_DEV_DYNAMIC_CONFIG", "").split(",")]
+    return [arg for kv in values if kv for arg in ("--dynamic-config-value", kv)]
+
+
+def _dev_sqlite() -> list[str]:
+    if _stock():
+        return []
+    # Write-ahead log, synced at checkpoints: a commit survives a SIGKILL of the
+    # server (what the restart scenarios need) but not a power cut. The default
+    # rollback journal syncs every commit, which capped the file-backed server at
+    # ~12 handshakes/s here (in memory: ~25/s; WAL: the same as in memory).
+    return ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
+
+
 @contextlib.asynccontextmanager
 async def temporal_target(
     config: StackConfig, log_dir: pathlib.Path
@@ -117,7 +147,7 @@ async def temporal_target(
             *(
                 []
                 if os.environ.get("HANDSHAKE_DEV_EPHEMERAL") == "1"
-                else ["--db-filename", str(log_dir / f"temporal-{port}.db")]
+                else ["--db-filename", str(log_dir / f"temporal-{port}.db"), *_dev_sqlite()]
             ),
             # One partition per task queue: each queue has one worker here, so
             # more partitions could only add forwarding hops to the figures
@@ -126,6 +156,7 @@ async def temporal_target(
             "matching.numTaskqueueReadPartitions=1",
             "--dynamic-config-value",
             "matching.numTaskqueueWritePartitions=1",
+            *_dev_dynamic_config(),
         ]
         version = _dev_server_version(binary)
     else:  # pragma: no cover - validate() rejects it

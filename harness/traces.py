@@ -59,6 +59,10 @@ class WorkflowTrace:
     failure_message: str = ""
     activities: list[ActivitySpan] = field(default_factory=list)
     signals: list[str] = field(default_factory=list)
+    # Every workflow task's start and completion, in order: the stage breakdown
+    # of a handshake (harness/stages.py) needs "the first task after X".
+    task_started: list[float] = field(default_factory=list)
+    task_completed: list[float] = field(default_factory=list)
 
     def activity(self, activity_id: str) -> ActivitySpan | None:
         return next((a for a in self.activities if a.activity_id == activity_id), None)
@@ -132,10 +136,12 @@ def read(history: WorkflowHistory, converter: DataConverter, cls: type[WorkflowT
         et = ev.event_type
         if et == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
             trace.started_at = _ts(ev)
-        elif (
-            et == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and trace.first_task_done_at is None
-        ):
-            trace.first_task_done_at = _ts(ev)
+        elif et == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            trace.task_started.append(_ts(ev))
+        elif et == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            trace.task_completed.append(_ts(ev))
+            if trace.first_task_done_at is None:
+                trace.first_task_done_at = trace.task_completed[-1]
         elif et == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             trace.signals.append(ev.workflow_execution_signaled_event_attributes.signal_name)
         elif et == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:

@@ -19,7 +19,7 @@ import grpc
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from reference_services.common import jsonlog, metrics
+from reference_services.common import jsonlog, metrics, tuning
 from reference_services.common.health import Health
 from reference_services.common.lifecycle import env_or, shutdown_requested
 from reference_services.stigma.activities import (
@@ -84,6 +84,21 @@ def parse_args(argv: Sequence[str] | None, env: dict[str, str]) -> argparse.Name
         help="host:port of the Prometheus /metrics endpoint; empty: none "
         "(env STIGMA_METRICS_LISTEN)",
     )
+    p.add_argument(
+        "--eager-start",
+        type=int,
+        choices=(0, 1),
+        default=int(env_or(env, "STIGMA_EAGER_START", "1")),
+        help="1: ask for eager workflow start (first task in the start reply); 0: plain "
+        "start (env STIGMA_EAGER_START)",
+    )
+    p.add_argument(
+        "--workflow-sandbox",
+        choices=tuning.SANDBOX_MODES,
+        default=env_or(env, "STIGMA_WORKFLOW_SANDBOX", "passthrough"),
+        help="how workflow code runs: passthrough (sandbox sharing our modules), full, off "
+        "(env STIGMA_WORKFLOW_SANDBOX)",
+    )
     p.add_argument("--log-level", default=env_or(env, "STIGMA_LOG_LEVEL", "INFO"))
     return p.parse_args(argv)
 
@@ -115,11 +130,17 @@ async def serve(args: argparse.Namespace) -> None:
             system.heartbeat_zigflow_activity,
         ],
         graceful_shutdown_timeout=timedelta(seconds=2),
+        workflow_runner=tuning.workflow_runner(args.workflow_sandbox),
     )
     health = Health("stigma.v1.StigmaService")
     server = grpc.aio.server()
     add_to_server(
-        StigmaServicer(TemporalStarter(client, args.task_queue, args.completion_window)), server
+        StigmaServicer(
+            TemporalStarter(
+                client, args.task_queue, args.completion_window, eager=bool(args.eager_start)
+            )
+        ),
+        server,
     )
     health.register(server)
     port = server.add_insecure_port(args.listen)

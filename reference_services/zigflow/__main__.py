@@ -19,7 +19,7 @@ import grpc
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from reference_services.common import jsonlog, metrics
+from reference_services.common import jsonlog, metrics, tuning
 from reference_services.common.health import Health
 from reference_services.common.lifecycle import env_or, shutdown_requested
 from reference_services.zigflow.activities import GrpcStigmaClient, ZigflowActivities
@@ -77,6 +77,13 @@ def parse_args(argv: Sequence[str] | None, env: dict[str, str]) -> argparse.Name
         help="host:port of the Prometheus /metrics endpoint; empty: none "
         "(env ZIGFLOW_METRICS_LISTEN)",
     )
+    p.add_argument(
+        "--workflow-sandbox",
+        choices=tuning.SANDBOX_MODES,
+        default=env_or(env, "ZIGFLOW_WORKFLOW_SANDBOX", "passthrough"),
+        help="how workflow code runs: passthrough (sandbox sharing our modules), full, off "
+        "(env ZIGFLOW_WORKFLOW_SANDBOX)",
+    )
     p.add_argument("--log-level", default=env_or(env, "ZIGFLOW_LOG_LEVEL", "INFO"))
     return p.parse_args(argv)
 
@@ -103,6 +110,7 @@ async def serve(args: argparse.Namespace) -> None:
         activities=[activities.execute_agent, activities.echo],
         max_concurrent_activities=args.max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=2),
+        workflow_runner=tuning.workflow_runner(args.workflow_sandbox),
     )
     async with worker:
         await health.ready()

@@ -1,0 +1,54 @@
+"""CPU time and peak memory of the processes the harness started, read from /proc
+(Linux; no psutil). Missing processes or files give None, never an error: a
+benchmark must not die because a service exited."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from dataclasses import dataclass
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+@dataclass(frozen=True)
+class Usage:
+    cpu_s: float  # user + system CPU seconds since the process started
+    rss_mb: float  # resident set now
+    peak_rss_mb: float  # VmHWM: the highest resident set so far
+
+
+def usage(pid: int | None) -> Usage | None:
+    if pid is None:
+        return None
+    proc = pathlib.Path("/proc") / str(pid)
+    try:
+        stat = (proc / "stat").read_text()
+        status = (proc / "status").read_text()
+    except OSError:
+        return None
+    # Fields after the command name, which may itself hold spaces or parentheses.
+    fields = stat.rsplit(")", 1)[1].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    kb = {}
+    for line in status.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            kb[key] = int(value.split()[0])
+    return Usage(
+        round((utime + stime) / _TICKS, 2),
+        round(kb.get("VmRSS", 0) / 1024.0, 1),
+        round(kb.get("VmHWM", 0) / 1024.0, 1),
+    )
+
+
+def delta(before: Usage | None, after: Usage | None, wall_s: float) -> dict[str, float | None]:
+    """CPU used between two readings (seconds, and share of one core) and peak RSS."""
+    if before is None or after is None:
+        return {"cpu_s": None, "cpu_pct": None, "peak_rss_mb": None}
+    cpu = round(after.cpu_s - before.cpu_s, 2)
+    return {
+        "cpu_s": cpu,
+        "cpu_pct": round(100.0 * cpu / wall_s, 1) if wall_s > 0 else None,
+        "peak_rss_mb": after.peak_rss_mb,
+    }

@@ -1,0 +1,227 @@
+"""Small SVG charts made from the run's data, for the HTML report (no plotting
+library, no fonts or scripts from anywhere: the report must open offline).
+
+Each function returns one ``<svg>`` element as text, with a <title> for screen
+readers and every value escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+FONT = 'font-family="sans-serif" font-size="11"'
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _nice_log_ticks(lo: float, hi: float) -> list[float]:
+    ticks = []
+    for exp in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
+        for m in (1, 2, 5):
+            v = m * 10.0**exp
+            if lo <= v <= hi:
+                ticks.append(v)
+    return ticks
+
+
+def _fmt(v: float) -> str:
+    return f"{v:g}" if v >= 1 else f"{v:.2g}"
+
+
+def cdf_chart(
+    series: Sequence[tuple[str, Sequence[Sequence[float]], bool]],
+    title: str,
+    width: int = 640,
+    height: int = 300,
+) -> str:
+    """Cumulative distributions on a log-latency axis. ``series``: (label,
+    [[ms, fraction], ...], dashed)."""
+    points = [p for _, pts, _ in series for p in pts if p[0] > 0]
+    if not points:
+        return f'<svg width="{width}" height="40"><title>{_e(title)}</title></svg>'
+    lo = 10 ** math.floor(math.log10(min(p[0] for p in points)))
+    hi = 10 ** math.ceil(math.log10(max(p[0] for p in points)))
+    left, right, top, bottom = 50, 150, 20, 35
+    pw, ph = width - left - right, height - top - bottom
+
+    def x(ms: float) -> float:
+        return left + pw * (math.log10(max(ms, lo)) - math.log10(lo)) / math.log10(hi / lo)
+
+    def y(frac: float) -> float:
+        return top + ph * (1.0 - frac)
+
+    out = [
+        f'<svg width="{width}" height="{height}" role="img" {FONT}>',
+        f"<title>{_e(title)}</title>",
+        f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>',
+    ]
+    for t in _nice_log_ticks(lo, hi):
+        out.append(
+            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{top + ph}" stroke="#eee"/>'
+            f'<text x="{x(t):.1f}" y="{top + ph + 14}" text-anchor="middle">{_fmt(t)}</text>'
+        )
+    for f in (0.0, 0.5, 0.9, 0.99, 1.0):
+        out.append(
+            f'<line x1="{left}" x2="{left + pw}" y1="{y(f):.1f}" y2="{y(f):.1f}" stroke="#eee"/>'
+            f'<text x="{left - 4}" y="{y(f) + 4:.1f}" text-anchor="end">{f:g}</text>'
+        )
+    out.append(
+        f'<text x="{left + pw / 2}" y="{height - 4}" text-anchor="middle">latency, ms (log)</text>'
+    )
+    for i, (label, pts, dashed) in enumerate(series):
+        color = PALETTE[i % len(PALETTE)] if not dashed else PALETTE[(i - 1) % len(PALETTE)]
+        path = " ".join(f"{x(p[0]):.1f},{y(p[1]):.1f}" for p in pts if p[0] > 0)
+        dash = ' stroke-dasharray="5,3"' if dashed else ""
+        out.append(
+            f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6"{dash}>'
+            f"<title>{_e(label)}</title></polyline>"
+        )
+        ly = top + 12 + 14 * i
+        out.append(
+            f'<line x1="{left + pw + 8}" x2="{left + pw + 28}" y1="{ly - 4}" y2="{ly - 4}" '
+            f'stroke="{color}" stroke-width="2"{dash}/>'
+            f'<text x="{left + pw + 32}" y="{ly}">{_e(label)}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def stacked_bars(
+    rows: Sequence[tuple[str, dict[str, float]]],
+    order: Sequence[str],
+    title: str,
+    width: int = 640,
+) -> str:
+    """One horizontal bar per row, split into segments in ``order`` (ms)."""
+    left, right, bar, gap, top = 110, 20, 18, 8, 10
+    legend_h = 16 * math.ceil(len(order) / 3)
+    height = top + len(rows) * (bar + gap) + 24 + legend_h
+    total = max((sum(v.get(k, 0.0) for k in order) for _, v in rows), default=0.0) or 1.0
+    pw = width - left - right
+    out = [
+        f'<svg width="{width}" height="{height}" role="img" {FONT}>',
+        f"<title>{_e(title)}</title>",
+    ]
+    for r, (label, values) in enumerate(rows):
+        yy = top + r * (bar + gap)
+        out.append(f'<text x="{left - 6}" y="{yy + 13}" text-anchor="end">{_e(label)}</text>')
+        xx = float(left)
+        for i, k in enumerate(order):
+            w = pw * values.get(k, 0.0) / total
+            if w <= 0:
+                continue
+            out.append(
+                f'<rect x="{xx:.1f}" y="{yy}" width="{w:.1f}" height="{bar}" '
+                f'fill="{PALETTE[i % len(PALETTE)]}"><title>{_e(k)}: '
+                f"{values.get(k, 0.0):.1f} ms</title></rect>"
+            )
+            xx += w
+        out.append(
+            f'<text x="{xx + 4:.1f}" y="{yy + 13}">{sum(values.get(k, 0.0) for k in order):.1f}'
+            " ms</text>"
+        )
+    ly = top + len(rows) * (bar + gap) + 14
+    for i, k in enumerate(order):
+        lx = left + (i % 3) * (pw / 3)
+        yy = ly + 16 * (i // 3)
+        out.append(
+            f'<rect x="{lx:.1f}" y="{yy - 9}" width="10" height="10" '
+            f'fill="{PALETTE[i % len(PALETTE)]}"/><text x="{lx + 14:.1f}" y="{yy}">{_e(k)}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def grouped_bars(
+    groups: Sequence[tuple[str, Sequence[tuple[str, float | None]]]],
+    title: str,
+    width: int = 640,
+    height: int = 260,
+) -> str:
+    """Vertical bars: per group (e.g. a concurrency level), one bar per series (ms)."""
+    left, right, top, bottom = 50, 20, 20, 50
+    pw, ph = width - left - right, height - top - bottom
+    top_value: float = max((v or 0.0 for _, bars in groups for _, v in bars), default=0.0) or 1.0
+    names = [n for n, _ in groups[0][1]] if groups else []
+    out = [
+        f'<svg width="{width}" height="{height}" role="img" {FONT}>',
+        f"<title>{_e(title)}</title>",
+        f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="#999"/>',
+    ]
+    for i in range(5):
+        tick = top_value * i / 4
+        yy = top + ph - ph * i / 4
+        out.append(
+            f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#eee"/>'
+            f'<text x="{left - 4}" y="{yy + 4:.1f}" text-anchor="end">{tick:.0f}</text>'
+        )
+    slot = pw / max(1, len(groups))
+    bw = slot * 0.8 / max(1, len(names))
+    for g, (label, bars) in enumerate(groups):
+        gx = left + g * slot + slot * 0.1
+        for b, (name, v) in enumerate(bars):
+            h = ph * (v or 0.0) / top_value
+            out.append(
+                f'<rect x="{gx + b * bw:.1f}" y="{top + ph - h:.1f}" width="{bw * 0.9:.1f}" '
+                f'height="{h:.1f}" fill="{PALETTE[b % len(PALETTE)]}"><title>{_e(label)} '
+                f"{_e(name)}: {'-' if v is None else f'{v:.1f} ms'}</title></rect>"
+            )
+        out.append(
+            f'<text x="{gx + slot * 0.4:.1f}" y="{top + ph + 14}" text-anchor="middle">'
+            f"{_e(label)}</text>"
+        )
+    for b, name in enumerate(names):
+        lx = left + b * 130
+        out.append(
+            f'<rect x="{lx}" y="{height - 18}" width="10" height="10" '
+            f'fill="{PALETTE[b % len(PALETTE)]}"/><text x="{lx + 14}" y="{height - 9}">'
+            f"{_e(name)}</text>"
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def timeline(
+    rows: Sequence[tuple[str, Sequence[tuple[str, float, float]]]],
+    title: str,
+    width: int = 760,
+) -> str:
+    """Per row (a scenario) the faults as spans [start, stop] in seconds of the test."""
+    left, right, bar, gap, top = 230, 20, 14, 6, 10
+    end = max((s[2] for _, spans in rows for s in spans), default=0.0) or 1.0
+    pw = width - left - right
+    height = top + len(rows) * (bar + gap) + 30
+    kinds = sorted({s[0] for _, spans in rows for s in spans})
+    colors = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate(kinds)}
+    out = [
+        f'<svg width="{width}" height="{height}" role="img" {FONT}>',
+        f"<title>{_e(title)}</title>",
+    ]
+    for r, (label, spans) in enumerate(rows):
+        yy = top + r * (bar + gap)
+        short = label if len(label) <= 36 else "…" + label[-35:]
+        out.append(
+            f'<text x="{left - 6}" y="{yy + 11}" text-anchor="end"><title>{_e(label)}</title>'
+            f"{_e(short)}</text>"
+        )
+        for kind, start, stop in spans:
+            x0 = left + pw * start / end
+            w = max(2.0, pw * (stop - start) / end)
+            out.append(
+                f'<rect x="{x0:.1f}" y="{yy}" width="{w:.1f}" height="{bar}" '
+                f'fill="{colors[kind]}" opacity="0.8"><title>{_e(kind)}: {start:.2f}-{stop:.2f} s'
+                "</title></rect>"
+            )
+    axis = top + len(rows) * (bar + gap) + 12
+    for i in range(6):
+        t = end * i / 5
+        out.append(
+            f'<text x="{left + pw * i / 5:.1f}" y="{axis}" text-anchor="middle">{t:.1f} s</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)
