@@ -495,3 +495,81 @@ def redelivered_to_live_attempt(history: History) -> Verdict:
         return bad
 
     return _verdict("redelivered_to_live_attempt", agent_states(history, "handshake"), check)
+
+
+def damaged_token_handled(history: History, *, damaged_calls: set[str]) -> Verdict:
+    """A call whose token was damaged in transit: Stigma stayed up and ended its
+    completion call with a classified error (rejected / dead, with the server's code),
+    never a give-up or an endless retry; the agent ran at most once; and the Zigflow
+    activity was resolved (failed, or timed out with its reason), unless the damage was
+    harmless and the right activity got the right result."""
+
+    def check(s: AgentState) -> list[str]:
+        if s.call.call_id not in damaged_calls:
+            return []
+        bad = []
+        z = s.zigflow
+        if z is None or z.status == "open":
+            bad.append(f"{s.where}: Zigflow activity unresolved ({z.status if z else 'missing'})")
+        if s.stigma is not None:
+            summary = s.stigma.result if isinstance(s.stigma.result, dict) else None
+            if summary is None:
+                bad.append(
+                    f"{s.where}: Stigma execution {s.stigma.status}: no account of the token"
+                )
+            else:
+                c = summary.get("completion") or {}
+                status = c.get("status")
+                if status in ("token_rejected", "token_dead"):
+                    if not c.get("grpc_code"):
+                        bad.append(f"{s.where}: {status} without the server's status code")
+                elif status in DELIVERED:
+                    got = z.result if z is not None and isinstance(z.result, dict) else {}
+                    if (
+                        z is None
+                        or z.status != "completed"
+                        or got.get("zigflow_workflow_id") != s.call.call_id
+                    ):
+                        bad.append(f"{s.where}: a damaged token 'delivered' somewhere else")
+                elif status != "no_token":
+                    bad.append(f"{s.where}: completion outcome {status!r}: not classified")
+            completions = [
+                a for a in s.stigma.activities if a.activity_type.endswith("_zigflow_activity")
+            ]
+            if any(a.attempts > 1 for a in completions):
+                bad.append(f"{s.where}: a completion with a damaged token was retried")
+            if s.stigma.agent_runs > 1:
+                bad.append(f"{s.where}: {s.stigma.agent_runs} agent runs")
+        return bad
+
+    return _verdict("damaged_token_handled", agent_states(history, "handshake"), check)
+
+
+def crossed_wires_detected(history: History) -> Verdict:
+    """Swapped tokens: no Zigflow workflow accepted a result meant for another one; each
+    affected state failed with CrossedWires (the envelope names someone else)."""
+
+    def check(call: Call) -> list[str]:
+        zig = call.zigflow
+        if zig is None:
+            return [f"{call.call_id}: no Zigflow record"]
+        bad = []
+        for a in zig.activities:
+            got = a.result if isinstance(a.result, dict) else {}
+            foreign = got.get("zigflow_workflow_id") not in (None, call.call_id)
+            if a.status == "completed" and foreign and zig.status == "completed":
+                bad.append(
+                    f"{call.call_id}: accepted a result meant for {got.get('zigflow_workflow_id')}"
+                )
+        if (
+            zig.status != "failed"
+            or zig.failure_type != "StateFailed"
+            or ("CrossedWires" not in zig.failure_message)
+        ):
+            bad.append(
+                f"{call.call_id}: workflow {zig.status} ({zig.failure_type}: "
+                f"{zig.failure_message[:120]}), expected a CrossedWires failure"
+            )
+        return bad
+
+    return _verdict("crossed_wires_detected", history.calls.values(), check)

@@ -29,6 +29,7 @@ PLACEHOLDERS = (
     "namespace",
     "stigma_listen",
     "stigma_target",
+    "zigflow_stigma_target",
     "stigma_task_queue",
     "zigflow_task_queue",
     "zigflow_health_listen",
@@ -46,6 +47,9 @@ class StackConfig:
     ready_timeout_s: float = 60.0
     # Every link between the services through its own Toxiproxy proxy (harness/network.py).
     chaos: bool = False
+    # Zigflow reaches Stigma through an in-harness relay that can damage tokens
+    # (harness/tamper.py).
+    tamper: bool = False
     log_dir: pathlib.Path = field(default_factory=lambda: pathlib.Path("reports/out/logs"))
     extra_env: dict[str, str] = field(default_factory=dict)
 

@@ -279,6 +279,33 @@ class Driver:
             pending=lambda: f"{started.call_id}/{want} to close",
         )
 
+    async def settled(
+        self, started: Started, state_index: int = 0, timeout_s: float | None = None
+    ) -> None:
+        """Until the call's Stigma execution has closed or its Zigflow workflow has
+        (whichever side ends first: a refused StartAgent never starts Stigma)."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        agent = self.stack.client.get_workflow_handle(self.stigma_workflow_id(started, state_index))
+
+        async def closed(handle: WorkflowHandle[Any, Any]) -> bool:
+            try:
+                desc = await handle.describe()
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    return False
+                raise
+            return desc.status is not None and desc.status.name != "RUNNING"
+
+        async def probe() -> bool | None:
+            return True if await closed(agent) or await closed(started.handle) else None
+
+        await eventually(
+            probe,
+            timeout_s=timeout_s,
+            interval_s=0.1,
+            pending=lambda: f"{started.call_id}: neither Stigma nor Zigflow closed",
+        )
+
     async def cancel(self, started: Iterable[Started]) -> None:
         """Ask Temporal to cancel these Zigflow workflows (as an operator would)."""
         for s in started:

@@ -15,7 +15,7 @@ import os
 import pathlib
 import random
 import re
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -34,6 +34,7 @@ from harness.driver import Driver
 from harness.history import History
 from harness.network import Network
 from harness.stack import Stack, start_stack
+from harness.tamper import TokenTamper
 
 HISTORY_KEY = pytest.StashKey[History]()
 SEED_KEY = pytest.StashKey[int]()
@@ -195,6 +196,28 @@ def network(chaos_stack: Stack) -> Network:
     """Faults on the chaos stack's links: ``async with network.down(history, "stigma_grpc")``."""
     assert chaos_stack.network is not None
     return chaos_stack.network
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def tamper_stack(handshake_config: StackConfig) -> AsyncIterator[Stack]:
+    """A stack where Zigflow reaches Stigma through a relay that can damage tokens."""
+    config = dataclasses.replace(handshake_config, tamper=True)
+    async with start_stack(config, run_id=f"{_worker()}-{os.getpid()}-tamper") as running:
+        yield running
+
+
+@pytest.fixture
+def tamper(tamper_stack: Stack) -> Iterator[TokenTamper]:
+    """The relay of ``tamper_stack``; ``tamper.set(transform)``, reset after each test."""
+    assert tamper_stack.tamper is not None
+    yield tamper_stack.tamper
+    tamper_stack.tamper.set(None)
+
+
+@pytest.fixture
+def tamper_driver(tamper_stack: Stack, history: History, pytestconfig: pytest.Config) -> Driver:
+    """A driver on ``tamper_stack``."""
+    return Driver(tamper_stack, history, timeout_s=pytestconfig.getoption("--call-timeout"))
 
 
 @pytest.fixture

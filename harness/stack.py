@@ -19,6 +19,7 @@ from harness.errors import ConfigError, NotReadyError, WaitTimeout
 from harness.network import Network
 from harness.ports import LOOPBACK, free_port
 from harness.procs import ManagedProcess
+from harness.tamper import TokenTamper
 from harness.temporal import TemporalTarget, connect, temporal_target
 from harness.toxiproxy import toxiproxy_server
 from harness.waits import eventually
@@ -39,6 +40,7 @@ class Stack:
     # Prometheus endpoint (host:port) of each service: {"zigflow": ..., "stigma": ...}
     metrics: dict[str, str] = field(default_factory=dict)
     network: Network | None = None
+    tamper: TokenTamper | None = None
 
     @property
     def namespace(self) -> str:
@@ -85,7 +87,7 @@ def service_env(values: dict[str, str], config: StackConfig) -> dict[str, str]:
             "ZIGFLOW_TEMPORAL_ADDRESS": values["zigflow_temporal_address"],
             "ZIGFLOW_NAMESPACE": values["namespace"],
             "ZIGFLOW_TASK_QUEUE": values["zigflow_task_queue"],
-            "ZIGFLOW_STIGMA_TARGET": values["stigma_target"],
+            "ZIGFLOW_STIGMA_TARGET": values["zigflow_stigma_target"],
             "ZIGFLOW_HEALTH_LISTEN": values["zigflow_health_listen"],
             "ZIGFLOW_MAX_CONCURRENT_ACTIVITIES": str(config.zigflow_max_concurrent_activities),
             "STIGMA_TEMPORAL_ADDRESS": values["stigma_temporal_address"],
@@ -159,8 +161,13 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
             "zigflow_metrics_listen": f"{LOOPBACK}:{free_port()}",
             "stigma_metrics_listen": f"{LOOPBACK}:{free_port()}",
         }
-        values["stigma_target"] = values["stigma_listen"]
+        values["stigma_target"] = values["zigflow_stigma_target"] = values["stigma_listen"]
         values["zigflow_temporal_address"] = values["stigma_temporal_address"] = temporal.address
+        tamper: TokenTamper | None = None
+        if config.tamper:
+            tamper = TokenTamper(values["stigma_listen"])
+            values["zigflow_stigma_target"] = await tamper.start()
+            exits.push_async_callback(tamper.stop)
         network: Network | None = None
         if config.chaos:
             api = await exits.enter_async_context(toxiproxy_server(log_dir, config.ready_timeout_s))
@@ -174,7 +181,7 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
                     f"{link}-{run_id}", upstream, f"{LOOPBACK}:{free_port()}"
                 )
             # The services reach each other only through the proxies.
-            values["stigma_target"] = proxies["stigma_grpc"].listen
+            values["zigflow_stigma_target"] = proxies["stigma_grpc"].listen
             values["zigflow_temporal_address"] = proxies["zigflow_temporal"].listen
             values["stigma_temporal_address"] = proxies["stigma_temporal"].listen
             network = Network(api, proxies, await api.version())
@@ -204,6 +211,7 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
                     "stigma": values["stigma_metrics_listen"],
                 },
                 network=network,
+                tamper=tamper,
             )
         finally:
             await zigflow.stop()

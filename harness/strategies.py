@@ -3,14 +3,29 @@ about it (a fragment the INVALID_ARGUMENT message has to contain)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 
+from hypothesis import Phase, settings
 from hypothesis import strategies as st
 
 from harness import wire
 
 MAX_INPUT = 1024 * 1024
+
+
+def live(gate_examples: int, nightly_examples: int) -> settings:
+    """Settings for properties whose every example runs real handshakes (seconds each):
+    a few derandomized examples in the gate, many in the nightly profile; no
+    "explain" phase, which re-runs a failing example many times on a live stack."""
+    profile = os.environ.get("HANDSHAKE_HYPOTHESIS_PROFILE") or "gate"
+    return settings(
+        max_examples=gate_examples if profile == "gate" else nightly_examples,
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+    )
+
+
 MAX_TOKEN = 8192
 
 

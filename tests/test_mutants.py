@@ -132,6 +132,24 @@ CASES = [
         "'token_dead'",
     ),
     (
+        "test_token_corruption.py::test_swapped_tokens_are_detected_as_crossed_wires",
+        "--zigflow-cmd",
+        "zigflow_trusts_any_envelope",
+        "crossed_wires_detected: VIOLATED",
+    ),
+    (
+        "test_token_corruption.py::test_a_token_replayed_after_its_activity_completed_is_dead_not_retried",
+        "--stigma-cmd",
+        "stigma_retries_not_found",
+        "was not recorded as dead",
+    ),
+    (
+        "test_token_corruption.py::test_damaged_token_is_classified_and_the_activity_resolved",
+        "--stigma-cmd",
+        "stigma_retries_rejected_tokens",
+        "neither Stigma nor Zigflow closed",
+    ),
+    (
         "test_bad_input.py::test_bad_requests_get_invalid_argument_start_nothing_and_stigma_keeps_serving",
         "--stigma-cmd",
         "stigma_no_validation",

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import grpc
 from temporalio.client import Client
+from temporalio.service import RetryConfig
 from temporalio.worker import Worker
 
 from reference_services.common import jsonlog, metrics, tuning
@@ -29,6 +30,10 @@ from reference_services.stigma.activities import (
 )
 from reference_services.stigma.server import StigmaServicer, TemporalStarter, add_to_server
 from reference_services.stigma.workflow import StigmaWorkflow
+
+COMPLETION_RPC_RETRY = RetryConfig(
+    initial_interval_millis=100, max_interval_millis=500, max_elapsed_time_millis=1500
+)
 
 log = jsonlog.EventLog("stigma.main")
 
@@ -109,10 +114,13 @@ async def serve(args: argparse.Namespace) -> None:
     client = await Client.connect(args.temporal_address, namespace=args.namespace, runtime=runtime)
     zig_address = args.zigflow_temporal_address or args.temporal_address
     zig_namespace = args.zigflow_namespace or args.namespace
-    zig_client = (
-        client
-        if (zig_address, zig_namespace) == (args.temporal_address, args.namespace)
-        else await Client.connect(zig_address, namespace=zig_namespace, runtime=runtime)
+    # Completion calls get their own connection with a short client-side retry: the
+    # system activities already retry transient errors with backoff inside the
+    # completion window, so the SDK's default ~10 s retry loop would only nest a second
+    # retry layer inside each attempt (and delay classifying a rejected token: the
+    # time-skipping server's INTERNAL is retried by that loop).
+    zig_client = await Client.connect(
+        zig_address, namespace=zig_namespace, runtime=runtime, retry_config=COMPLETION_RPC_RETRY
     )
     system = SystemActivities(
         lambda token: zig_client.get_async_activity_handle(task_token=token),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from temporalio import activity
@@ -21,6 +21,9 @@ from reference_services.common.jsonlog import EventLog, token_fingerprint
 from reference_services.stigma.model import AgentWork, Completion, CompletionOutcome
 
 log = EventLog("stigma.activity")
+
+# Well inside the workflow's 3 s heartbeat timeout for system activities.
+HEARTBEAT_EVERY_S = 1.0
 
 # NOT_FOUND: the attempt that owned the token is gone (retried, timed out,
 # already completed, workflow closed). Retrying can never succeed.
@@ -111,18 +114,20 @@ class SystemActivities:
                 metrics.completion_call("heartbeat", "alive")
                 return CompletionOutcome("alive", token_fp=str(fields["token_fp"]))
             if kind == "cancel":
-                await handle.report_cancellation()
+                await _alive_while(handle.report_cancellation())
             elif fail:
-                await handle.fail(
-                    ApplicationError(
-                        completion.error_message,
-                        completion.result,
-                        type=completion.error_type,
-                        non_retryable=True,  # the agent's own retries belong to Stigma
+                await _alive_while(
+                    handle.fail(
+                        ApplicationError(
+                            completion.error_message,
+                            completion.result,
+                            type=completion.error_type,
+                            non_retryable=True,  # the agent's own retries belong to Stigma
+                        )
                     )
                 )
             else:
-                await handle.complete(completion.result)
+                await _alive_while(handle.complete(completion.result))
         except RPCError as err:
             outcome = _classify(err, fields["token_fp"])
             if outcome is None:
@@ -163,6 +168,25 @@ class SystemActivities:
         outcome.retry_pending = why == "retry_pending"
         outcome.message += f" ({detail})"
         return outcome
+
+
+async def _alive_while(call: Awaitable[None]) -> None:
+    """Await a completion RPC while heartbeating our own attempt.
+
+    The SDK's client retries some codes (INTERNAL, UNAVAILABLE, ...) for up to ~10 s
+    before the caller sees them; the time-skipping server answers INTERNAL for a
+    malformed token. Without heartbeats that outlives our heartbeat timeout, the
+    attempt is cancelled and retried, and a rejected token is never classified."""
+    task = asyncio.ensure_future(call)
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
+            if not task.done():
+                activity.heartbeat()
+        task.result()
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 async def _work(seconds: float) -> None:

@@ -1,0 +1,152 @@
+"""A StartAgent relay between Zigflow and Stigma that can damage the token in transit.
+
+Zigflow talks to the relay instead of Stigma (``tamper_stack``); the relay
+forwards every request unchanged unless a scenario installs a transform. That
+keeps both real services and the real server in the loop while the token
+arrives corrupted, stale, swapped or replayed, exactly as a faulty network,
+proxy or Stigma bug would deliver it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import grpc
+from stigma.v1 import stigma_service_pb2 as pb
+
+from harness.ports import LOOPBACK, free_port
+from harness.tokens import fingerprint
+
+# A transform returns the request to forward, or a status code to answer Zigflow with
+# instead (the request is then not forwarded: "lost before Stigma").
+Transform = Callable[[pb.StartAgentRequest], Awaitable[pb.StartAgentRequest | grpc.StatusCode]]
+
+
+@dataclass
+class Tampered:
+    """What the relay did to one request (fingerprints only, never tokens)."""
+
+    idempotency_key: str
+    attempt: int
+    original_fp: str
+    forwarded_fp: str | None  # None: not forwarded
+    answer: str = ""
+
+
+@dataclass
+class TokenTamper:
+    upstream: str
+    listen: str = ""
+    log: list[Tampered] = field(default_factory=list)
+    # Raw tokens as forwarded, by idempotency key: in memory only, for replay scenarios.
+    forwarded_tokens: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _transform: Transform | None = None
+    _server: grpc.aio.Server | None = None
+    _channel: grpc.aio.Channel | None = None
+
+    def set(self, transform: Transform | None) -> None:
+        self._transform = transform
+
+    async def start(self) -> str:
+        self._channel = grpc.aio.insecure_channel(self.upstream)
+        self._forward = self._channel.unary_unary(
+            "/stigma.v1.StigmaService/StartAgent",
+            request_serializer=lambda body: body,
+            response_deserializer=lambda body: body,
+        )
+        self._server = grpc.aio.server()
+        handler = grpc.method_handlers_generic_handler(
+            "stigma.v1.StigmaService",
+            {"StartAgent": grpc.unary_unary_rpc_method_handler(self._handle)},
+        )
+        self._server.add_generic_rpc_handlers((handler,))
+        self.listen = f"{LOOPBACK}:{free_port()}"
+        self._server.add_insecure_port(self.listen)
+        await self._server.start()
+        return self.listen
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.stop(grace=1)
+        if self._channel is not None:
+            await self._channel.close(grace=None)
+
+    async def _handle(self, body: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+        request = pb.StartAgentRequest.FromString(body)
+        record = Tampered(
+            request.idempotency_key,
+            request.correlation.zigflow_attempt,
+            fingerprint(request.callback_token),
+            None,
+        )
+        self.log.append(record)
+        outgoing: pb.StartAgentRequest | grpc.StatusCode = request
+        if self._transform is not None:
+            copy = pb.StartAgentRequest()
+            copy.CopyFrom(request)
+            outgoing = await self._transform(copy)
+        if isinstance(outgoing, grpc.StatusCode):
+            record.answer = outgoing.name
+            await context.abort(outgoing, "tamper: request dropped before Stigma")
+        assert isinstance(outgoing, pb.StartAgentRequest)
+        record.forwarded_fp = fingerprint(outgoing.callback_token)
+        self.forwarded_tokens[outgoing.idempotency_key] = outgoing.callback_token
+        remaining = context.time_remaining()
+        try:
+            reply: bytes = await self._forward(outgoing.SerializeToString(), timeout=remaining)
+        except grpc.aio.AioRpcError as err:
+            record.answer = err.code().name
+            await context.abort(err.code(), err.details() or "")
+        record.answer = "OK"
+        return reply
+
+
+class Swap:
+    """Swap the callback tokens of the next two requests (both held until both arrive)."""
+
+    def __init__(self, timeout_s: float = 30.0) -> None:
+        self._first: tuple[pb.StartAgentRequest, asyncio.Future[bytes]] | None = None
+        self._timeout_s = timeout_s
+
+    async def __call__(self, request: pb.StartAgentRequest) -> pb.StartAgentRequest:
+        if self._first is None:
+            future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+            self._first = (request, future)
+            other_token = await asyncio.wait_for(future, self._timeout_s)
+            request.callback_token = other_token
+            return request
+        first, future = self._first
+        mine = request.callback_token
+        request.callback_token = first.callback_token
+        future.set_result(mine)
+        return request
+
+
+class StaleAttempt:
+    """Drop each call's first attempt (Zigflow sees UNAVAILABLE and retries with a new
+    token), then forward the retry carrying the first attempt's now-dead token."""
+
+    def __init__(self) -> None:
+        self._first: dict[str, bytes] = {}
+
+    async def __call__(
+        self, request: pb.StartAgentRequest
+    ) -> pb.StartAgentRequest | grpc.StatusCode:
+        key = request.idempotency_key
+        if key not in self._first:
+            self._first[key] = request.callback_token
+            return grpc.StatusCode.UNAVAILABLE
+        request.callback_token = self._first[key]
+        return request
+
+
+def rewrite(fn: Callable[[bytes], bytes]) -> Transform:
+    """A transform that rewrites the token with ``fn`` (corruption classes)."""
+
+    async def transform(request: pb.StartAgentRequest) -> pb.StartAgentRequest:
+        request.callback_token = fn(request.callback_token)
+        return request
+
+    return transform

@@ -1,0 +1,191 @@
+"""Damaged tokens, class by class: the token is damaged in transit by a relay between
+Zigflow and Stigma (``tamper_stack``), parameters drawn by Hypothesis. For every class
+Stigma stays up and classifies its completion error (never an endless retry), the
+Zigflow activity is resolved (failed, or timed out with its reason), the logs name
+the token by fingerprint, and other handshakes are not disturbed.
+
+Both servers answer differently for garbage (time-skipping: INTERNAL; dev:
+INVALID_ARGUMENT); the harness classifies both as "token rejected"."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+import grpc
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness import checkers, wire
+from harness.driver import Driver
+from harness.expect import holds
+from harness.history import History
+from harness.plan import call_agent, plan, succeeds
+from harness.probe import StigmaProbe
+from harness.strategies import live
+from harness.tamper import StaleAttempt, Swap, TokenTamper, rewrite
+from harness.tokens import fingerprint
+
+pytestmark = pytest.mark.scenario
+
+Damage = Callable[[bytes], bytes]
+
+
+def _flip(flips: list[tuple[int, int]]) -> Damage:
+    def damage(token: bytes) -> bytes:
+        out = bytearray(token)
+        for position, bit in flips:
+            out[position % len(out)] ^= 1 << bit
+        return bytes(out)
+
+    return damage
+
+
+DAMAGE: dict[str, st.SearchStrategy[Damage]] = {
+    "empty": st.just(lambda token: b""),
+    "random_bytes": st.binary(min_size=1, max_size=300).map(lambda junk: lambda token: junk),
+    "truncated": st.integers(1, 200).map(lambda n: lambda token: token[: max(1, len(token) - n)]),
+    "bit_flips": st.lists(
+        st.tuples(st.integers(0, 10_000), st.integers(0, 7)), min_size=1, max_size=4
+    ).map(_flip),
+    "bytes_appended": st.binary(min_size=1, max_size=64).map(lambda extra: lambda t: t + extra),
+    "oversized": st.integers(9_000, 200_000).map(lambda n: lambda token: token + b"\0" * n),
+}
+
+
+def _timeout_s(driver: Driver) -> float:
+    return 24 * 3600.0 if driver.clock.can_skip else 3.0
+
+
+async def _resolve(driver: Driver, started: object) -> None:
+    """Let a call whose token went bad reach its end: Stigma first, then Zigflow's
+    StartToClose (virtual time on the time-skipping server)."""
+    timeout_s = _timeout_s(driver)
+    await driver.clock.advance(timedelta(seconds=timeout_s + (60 if driver.clock.can_skip else 1)))
+
+
+def _stigma_log_names(driver: Driver, fp: str, event: str) -> bool:
+    for path in driver.stack.stigma.log_paths:
+        for line in path.read_text(errors="replace").splitlines():
+            if fp in line and f'"event":"{event}' in line:
+                return True
+    return False
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGE))
+@live(gate_examples=2, nightly_examples=40)
+@given(data=st.data())
+async def test_damaged_token_is_classified_and_the_activity_resolved(
+    kind: str, data: st.DataObject, tamper_driver: Driver, tamper: TokenTamper, history: History
+) -> None:
+    driver = tamper_driver
+    damage = data.draw(DAMAGE[kind], label="damage")
+    # given: the token of this call is damaged on its way to Stigma
+    tamper.set(rewrite(damage))
+    started = await driver.start(
+        plan(
+            call_agent(
+                "victim", succeeds(kind), start_to_close_s=_timeout_s(driver), max_attempts=1
+            )
+        )
+    )
+    await driver.settled(started)  # a refused StartAgent (oversized) starts nothing
+    tamper.set(None)
+    # when: Zigflow's StartToClose passes for a token Stigma could not use
+    await _resolve(driver, started)
+    await driver.outcome(started)
+    # then
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.damaged_token_handled(history, damaged_calls={started.call_id}))
+    record = tamper.log[-1]
+    if kind in ("random_bytes", "truncated") and record.forwarded_fp:
+        assert _stigma_log_names(driver, record.forwarded_fp, "completion.token_"), (
+            f"no 'completion.token_*' log line names fingerprint {record.forwarded_fp}"
+        )
+
+
+async def test_other_handshakes_are_undisturbed_after_damaged_tokens(
+    tamper_driver: Driver, tamper: TokenTamper, history: History
+) -> None:
+    assert tamper is not None
+    await tamper_driver.run(plan(call_agent("bystander", succeeds({"fine": True}))))
+    holds(history, checkers.resumed_once_with_agent_result(history))
+
+
+async def test_swapped_tokens_are_detected_as_crossed_wires(
+    tamper_driver: Driver, tamper: TokenTamper, history: History
+) -> None:
+    driver = tamper_driver
+    # given: two concurrent calls whose tokens are swapped in transit
+    tamper.set(Swap())
+    started = [await driver.start(plan(call_agent("x", succeeds({"from": n})))) for n in ("a", "b")]
+    await driver.outcomes(started)
+    # then: neither Zigflow accepts the other's result; both fail with CrossedWires
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.crossed_wires_detected(history))
+
+
+async def test_a_stale_attempts_token_is_dead_and_the_live_attempt_resolves(
+    tamper_driver: Driver, tamper: TokenTamper, history: History
+) -> None:
+    driver = tamper_driver
+    # given: attempt 1 never reaches Stigma; attempt 2 arrives carrying attempt 1's token
+    tamper.set(StaleAttempt())
+    started = await driver.start(
+        plan(
+            call_agent("stale", succeeds("s"), start_to_close_s=_timeout_s(driver), max_attempts=2)
+        )
+    )
+    await driver.settled(started)
+    tamper.set(None)
+    # when
+    await _resolve(driver, started)
+    await driver.outcome(started)
+    # then
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.damaged_token_handled(history, damaged_calls={started.call_id}))
+    holds(history, checkers.completion_outcome_is(history, "token_dead"))
+
+
+async def test_a_token_replayed_after_its_activity_completed_is_dead_not_retried(
+    tamper_driver: Driver, tamper: TokenTamper, history: History
+) -> None:
+    driver = tamper_driver
+    # given: a completed handshake, its token kept
+    first = await driver.start(plan(call_agent("once", succeeds("first"))))
+    await driver.outcome(first)
+    key = next(k for k in tamper.forwarded_tokens if k.startswith(first.call_id))
+    token = tamper.forwarded_tokens[key]
+    # when: someone replays that token in a new StartAgent
+    replay_key = f"replay-{uuid.uuid4().hex}"
+    probe = StigmaProbe(driver.stack.stigma_target)
+    try:
+        answer = await probe.start_agent_raw(
+            wire.start_agent_request(
+                agent_id=b"replay",
+                input_=json.dumps({"script": {"output": 2}}).encode(),
+                token=token,
+                key=replay_key.encode(),
+            )
+        )
+    finally:
+        await probe.close()
+    assert answer.code == grpc.StatusCode.OK, answer
+    try:
+        summary = await asyncio.wait_for(
+            driver.stack.client.get_workflow_handle(f"stigma-{replay_key}").result(),
+            driver.timeout_s,
+        )
+    except TimeoutError:
+        pytest.fail(
+            f"stigma-{replay_key} still open after {driver.timeout_s:.0f}s: the completion "
+            "with a replayed (dead) token was not recorded as dead"
+        )
+    # then: the completion is dead (NOT_FOUND), recorded once, and logged by fingerprint
+    completion = summary["completion"]
+    assert (completion["status"], completion["grpc_code"]) == ("token_dead", "NOT_FOUND"), summary
+    assert _stigma_log_names(driver, fingerprint(token), "completion.token_dead")
