@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import pathlib
+from typing import Any
+
 import pytest
 
-from harness import checkers, metrics_checks
+from harness import checkers, metrics_checks, prometheus
 from harness.driver import Driver
 from harness.expect import holds
 from harness.history import History
 from harness.plan import DIRECT, call_agent, fails, plan, succeeds
+from harness.waits import eventually
 
 pytestmark = pytest.mark.scenario
+
+ALERT = "HandshakeActivitiesPendingHigh"
+HELD = 3
 
 
 async def test_metrics_agree_with_history(driver: Driver, history: History) -> None:
@@ -31,3 +40,46 @@ async def test_metrics_agree_with_history(driver: Driver, history: History) -> N
     # then
     holds(history, checkers.every_call_resolved(history))
     holds(history, metrics_checks.metrics_agree_with_history(history))
+
+
+async def test_prometheus_fires_the_pending_alert_on_held_agents(
+    driver: Driver, history: History, tmp_path: pathlib.Path
+) -> None:
+    # given: a real Prometheus scraping both services, with the "pending past a
+    # threshold" rule from alerts.yml at a scenario-sized threshold
+    if set(driver.stack.metrics) != {"zigflow", "stigma"}:
+        pytest.skip("the stack's services export no metrics endpoints")
+    if prometheus.binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("prometheus missing: `make setup` installs Debian package prometheus")
+        pytest.skip("prometheus not installed (make setup installs Debian package prometheus)")
+    rules = prometheus.rule_variant(
+        prometheus.ALERT_RULES.read_text(),
+        ALERT,
+        {
+            "pending) > 500": f"pending) > {HELD - 1}",
+            "for: 15m": "for: 2s",
+        },
+    )
+    async with prometheus.prometheus_server(driver.stack.metrics, rules, tmp_path) as server:
+        # when: agents are held, so their Zigflow activities stay pending by token
+        started = [await driver.start(plan(call_agent("held", succeeds(i, hold=True))))
+                   for i in range(HELD)]  # fmt: skip
+        await driver.wait_pending(started)
+
+        # then: the alert goes pending, then firing
+        async def firing() -> dict[str, Any] | None:
+            alerts = await asyncio.to_thread(server.alerts)
+            return next(
+                (a for a in alerts if a["labels"]["alertname"] == ALERT and a["state"] == "firing"),
+                None,
+            )
+
+        alert = await eventually(
+            firing, timeout_s=60, interval_s=0.5, pending=lambda: f"alert {ALERT} to fire"
+        )
+        history.measurements["alert_fired"] = {"name": ALERT, "value": alert.get("value")}
+        assert alert["annotations"]["runbook_url"].endswith("activity-stuck-pending.md")
+        await driver.release(started)
+        await driver.outcomes(started)
+    holds(history, checkers.every_call_resolved(history))

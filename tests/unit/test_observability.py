@@ -119,3 +119,29 @@ def test_report_links_the_runbook_of_a_violated_check() -> None:
     md = report.markdown(r)
     assert f"| no_token_lost | [{runbooks.COMPLETION_FAILING}]" in md
     assert runbooks.STUCK_PENDING not in md  # a check that held links nothing
+
+
+def test_rule_variant_is_a_valid_rules_file_with_the_new_threshold(tmp_path: pathlib.Path) -> None:
+    from harness import prometheus
+    from harness.errors import ConfigError
+
+    text = (OBS / "alerts.yml").read_text()
+    variant = prometheus.rule_variant(
+        text, "HandshakeActivitiesPendingHigh", {"pending) > 500": "pending) > 2"}
+    )
+    assert "pending) > 2" in variant
+    assert variant.count("- alert:") == 1
+    path = tmp_path / "rules.yml"
+    path.write_text(variant)
+    out = subprocess.run(
+        [_promtool(), "check", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    with pytest.raises(ConfigError):
+        prometheus.rule_variant(text, "HandshakeActivitiesPendingHigh", {"> 9999": "> 1"})
+    with pytest.raises(ConfigError):
+        prometheus.rule_variant(text, "NoSuchAlert", {})
