@@ -32,7 +32,6 @@ import datetime as dt
 import json
 import os
 import pathlib
-import platform
 import sys
 import time
 import uuid
@@ -302,24 +301,6 @@ def concurrency_rows(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _machine() -> dict[str, Any]:
-    model = ""
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "platform": platform.platform(),
-        "python": sys.version.split()[0],
-        "loadavg_at_start": list(os.getloadavg()),
-    }
-
-
 def table(levels: list[dict[str, Any]]) -> str:
     """The figures as text, one line per level and mode."""
     head = (
@@ -365,7 +346,7 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
     if not set(modes) <= {"closed", "open"} or not modes:
         raise ConfigError(f"--modes {args.modes!r}: closed, open or both")
     started = time.monotonic()
-    machine = _machine()
+    machine = procstat.machine()
     results: list[dict[str, Any]] = []
     async with start_stack(config) as stack:
         runner = Runner(stack)
@@ -387,7 +368,7 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
                 results.append(await run_level(runner, level, "open", args.duration, rate))
                 print(f"bench: open N={level} done", flush=True)
         server = stack.temporal.version
-    machine["loadavg_at_end"] = list(os.getloadavg())
+    machine["loadavg_at_end"] = [round(v, 2) for v in os.getloadavg()]
     return {
         "schema": SCHEMA,
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

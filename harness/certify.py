@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from harness import report, stats
+from harness import procstat, report, stats
 from harness.config import DEV, TIME_SKIPPING
 from harness.errors import ConfigError
 from harness.temporal import target_version
@@ -51,6 +51,52 @@ def _git_sha() -> str | None:
         ["git", "status", "--porcelain"], capture_output=True, text=True, timeout=10
     ).stdout.strip()
     return sha + ("-dirty" if dirty else "")
+
+
+def _bench(path: pathlib.Path, out: pathlib.Path) -> dict[str, Any] | None:
+    """The latest `make bench` figures (copied next to the report), if any."""
+    if not path.is_file():
+        print(f"certify: no {path}: run `make bench` for the concurrency figures", flush=True)
+        return None
+    try:
+        doc: dict[str, Any] = json.loads(path.read_text())
+    except ValueError as err:
+        print(f"certify: ignoring {path}: not JSON ({err})", flush=True)
+        return None
+    shutil.copyfile(path, out / "bench.json")
+    return doc
+
+
+def _fault_timeline(out: pathlib.Path, target: str) -> list[dict[str, Any]]:
+    """Start/stop of every fault a scenario ran (network, process, cancel), from the
+    recorded histories: seconds since the scenario began."""
+    rows = []
+    for path in sorted((out / target / "histories").glob("*.json")):
+        try:
+            h = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        open_at: dict[tuple[str, str], float] = {}
+        spans = []
+        for f in h.get("faults") or []:
+            key = (str(f.get("name")), str(f.get("target")))
+            if f.get("phase") == "start":
+                open_at[key] = float(f["t"])
+            elif key in open_at:
+                start = open_at.pop(key)
+                spans.append({"name": key[0], "target": key[1], "start_s": start, "stop_s": f["t"]})
+            else:  # a stop without a start (e.g. releasing a held agent): an instant
+                spans.append(
+                    {"name": key[0], "target": key[1], "start_s": f["t"], "stop_s": f["t"]}
+                )
+        end = max((float(o.get("t", 0.0)) for o in h.get("ops") or []), default=0.0)
+        spans += [
+            {"name": k[0], "target": k[1], "start_s": t, "stop_s": max(t, end)}
+            for k, t in open_at.items()
+        ]
+        if spans:
+            rows.append({"scenario": h.get("name", path.stem), "target": target, "spans": spans})
+    return rows
 
 
 def run_target(target: str, out: pathlib.Path, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -126,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--zigflow-cmd", default=os.environ.get("HANDSHAKE_ZIGFLOW_CMD"))
     parser.add_argument("--stigma-cmd", default=os.environ.get("HANDSHAKE_STIGMA_CMD"))
+    parser.add_argument(
+        "--bench",
+        default=os.environ.get("HANDSHAKE_BENCH_JSON") or "reports/out/bench/bench.json",
+        help="figures of the latest `make bench`, merged as `concurrency` when present "
+        "(env HANDSHAKE_BENCH_JSON)",
+    )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args(argv)
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
@@ -147,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     reported = DEV if DEV in targets else targets[0]
     overhead = {**by_target[reported], "target": reported}
-    verdict, reasons = report.verdict(scenarios, overhead, BUDGET_MS)
+    bench = _bench(pathlib.Path(args.bench), out)
+    concurrency = bench.get("concurrency", []) if bench else []
+    verdict, reasons = report.verdict(scenarios, overhead, BUDGET_MS, concurrency)
     doc = {
         "schema": report.SCHEMA,
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -192,10 +246,20 @@ def main(argv: list[str] | None = None) -> int:
             "stigma_cmd": args.stigma_cmd or "reference (python -m reference_services.stigma)",
         },
         "wall_s": round(time.monotonic() - started, 1),
+        "concurrency": concurrency,
+        "bench": (
+            {k: bench.get(k) for k in ("generated_at", "target", "server", "settings", "note")}
+            | {"source": args.bench}
+            if bench
+            else None
+        ),
+        "fault_timeline": [t for target in targets for t in _fault_timeline(out, target)],
+        "machine": procstat.machine(),
     }
     json_path, md_path = report.write(doc, out)
     print(f"certify: verdict {verdict.upper()}: " + "; ".join(reasons))
-    print(f"certify: wrote {json_path} and {md_path}")
+    print(f"certify: wrote {json_path}, {md_path} and {out / 'certification.html'}")
+    print(f"certify: JUnit XML for CI: {', '.join(str(out / f'junit-{t}.xml') for t in targets)}")
     return 0 if verdict == "pass" else 1
 
 

@@ -4,9 +4,13 @@ benchmark must not die because a service exited."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
+import platform
+import sys
 from dataclasses import dataclass
+from typing import Any
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -51,4 +55,21 @@ def delta(before: Usage | None, after: Usage | None, wall_s: float) -> dict[str,
         "cpu_s": cpu,
         "cpu_pct": round(100.0 * cpu / wall_s, 1) if wall_s > 0 else None,
         "peak_rss_mb": after.peak_rss_mb,
+    }
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on (the report's environment section)."""
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "loadavg": [round(v, 2) for v in os.getloadavg()],
     }

@@ -1,0 +1,184 @@
+"""certification.html from a synthetic report: self-contained, every section there,
+plots as inline SVG made from the data; and the bench's pure parts (stages, HDR)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from harness import report_html, stages
+from harness.hdr import Latencies
+from harness.traces import ActivitySpan, StigmaTrace, WorkflowTrace
+
+pytestmark = pytest.mark.unit
+
+
+def _row(level: int, p99: float) -> dict[str, Any]:
+    cdf = [[p99 / 4, 0.5], [p99 / 2, 0.9], [p99, 0.99], [p99 * 1.2, 1.0]]
+    return {
+        "level": level,
+        "mode": "closed",
+        "n": 100,
+        "p50": p99 / 4,
+        "p95": p99 / 2,
+        "p99": p99,
+        "p999": p99 * 1.1,
+        "max": p99 * 1.2,
+        "throughput_per_s": 42.0,
+        "baseline_p50_ms": 3.0,
+        "baseline_p99_ms": 9.0,
+        "ratio_p99": round(p99 / 9.0, 2),
+        "errors": 0,
+        "stages_p50_ms": {"start_agent_rpc": 4.0, "stigma_workflow_start": 9.0},
+        "stages_p99_ms": {"start_agent_rpc": 8.0, "stigma_workflow_start": 20.0},
+        "cdf": cdf,
+        "baseline_cdf": [[2.0, 0.5], [9.0, 1.0]],
+        "peak_rss_mb": {"temporal": 200.0, "zigflow": 80.0, "stigma": 85.0},
+        "cpu_pct": {"temporal": 50.0},
+    }
+
+
+def synthetic_report() -> dict[str, Any]:
+    return {
+        "schema": 1,
+        "generated_at": "2026-11-25T20:00:00+00:00",
+        "verdict": "fail",
+        "verdict_reasons": ["1 scenario(s) failed: x"],
+        "targets": ["time-skipping", "dev"],
+        "scenarios": [
+            {
+                "id": "scenarios/test_success.py::test_ok[dev]",
+                "target": "dev",
+                "outcome": "passed",
+                "server": "dev",
+                "duration_s": 1.5,
+                "checks": [{"checker": "every_call_resolved", "ok": True}],
+                "measurements": {},
+            },
+            {
+                "id": "scenarios/test_network.py::test_cut<script>[dev]",
+                "target": "dev",
+                "outcome": "failed",
+                "server": "dev",
+                "duration_s": 3.0,
+                "checks": [{"checker": "no_token_lost", "ok": False}],
+                "measurements": {"chaos_seed": 1234},
+                "longrepr": "AssertionError: <boom>",
+            },
+        ],
+        "faults": [
+            {
+                "link": "stigma_grpc",
+                "toxic": "down",
+                "stream": "both",
+                "scenario": "scenarios/test_network.py::test_cut",
+                "target": "dev",
+                "attributes": {},
+            }
+        ],
+        "fault_timeline": [
+            {
+                "scenario": "scenarios/test_network.py::test_cut",
+                "target": "dev",
+                "spans": [{"name": "down", "target": "stigma_grpc", "start_s": 0.5, "stop_s": 2.0}],
+            }
+        ],
+        "overhead_ms": {"n": 30, "p50": 30.0, "p95": 40.0, "p99": 45.0, "max": 50.0},
+        "overhead_by_target": {"dev": {"n": 30, "p50": 30.0, "p95": 40.0, "p99": 45.0, "max": 50}},
+        "budget_ms": 100.0,
+        "concurrency": [_row(1, 40.0), _row(10, 180.0)],
+        "bench": {"generated_at": "2026-11-25T19:50:00+00:00", "target": "dev", "note": "noisy"},
+        "versions": {"python": "3.11", "git_sha": "abc123"},
+        "machine": {"cpus": 2, "cpu_model": "test cpu"},
+        "wall_s": 60.0,
+    }
+
+
+def test_html_is_self_contained_and_has_every_section() -> None:
+    page = report_html.render(synthetic_report())
+    # Nothing that a browser would fetch: no script, style sheet, font, image or URL.
+    for banned in ("<script", "<link", "<img", "<iframe", "@import", "url(", "http://", "https://"):
+        assert banned not in page.lower(), banned
+    assert not re.search(r"\b(src|href)\s*=", page, re.IGNORECASE)
+    # Verdict first, then the other sections in reading order.
+    positions = [page.index(f'<section id="{s}"') for s in report_html.SECTIONS]
+    assert positions == sorted(positions)
+    assert "Verdict: FAIL" in page
+    # Plots: CDF, stages, handshake vs direct, fault timeline; each from the data.
+    assert page.count("<svg") == 4
+    assert "closed 10 handshake" in page
+    assert "closed 1 direct" in page
+    assert "stigma_workflow_start: 9.0 ms" in page
+    assert "down: 0.50-2.00 s" in page
+    # Scenario text is escaped, and the failure has a reproduce command with its seed.
+    assert "test_cut<script>" not in page
+    assert "--chaos-seed 1234" in page
+    assert "test_cut&lt;script&gt;&quot; --temporal dev" in page
+    assert "junit-dev.xml" in page
+    assert "test cpu" in page
+
+
+def test_html_says_how_to_get_missing_concurrency_figures() -> None:
+    r = synthetic_report()
+    r["concurrency"], r["fault_timeline"], r["faults"] = [], [], []
+    page = report_html.render(r)
+    assert "make bench" in page
+    assert "No fault ran" in page
+    assert "<svg" not in page
+
+
+def test_reproduce_strips_only_the_target_suffix() -> None:
+    row = {"id": "scenarios/t.py::test_x[a-b][dev]", "target": "dev", "measurements": {}}
+    assert report_html.node_id(row) == "scenarios/t.py::test_x[a-b]"
+    assert report_html.reproduce(row).endswith('"scenarios/t.py::test_x[a-b]" --temporal dev')
+
+
+def _traces() -> tuple[WorkflowTrace, StigmaTrace]:
+    z = WorkflowTrace("zig", "run", started_at=0.0)
+    z.activities.append(
+        ActivitySpan("0-agent", "execute_agent", 1.000, 1.002, 1.100, "completed", attempts=1)
+    )
+    z.task_started, z.task_completed = [0.001, 1.105], [0.990, 1.110]
+    s = StigmaTrace("stigma-zig/run/0-agent", "r2", started_at=1.010, first_task_done_at=1.030)
+    s.task_started, s.task_completed = [1.015, 1.065], [1.030, 1.070]
+    s.activities += [
+        ActivitySpan("1", "run_agent", 1.030, 1.031, 1.060, "completed", attempts=1),
+        ActivitySpan("2", "complete_zigflow_activity", 1.070, 1.071, 1.080, "completed", 1),
+    ]
+    return z, s
+
+
+def test_stages_add_up_to_the_overhead() -> None:
+    z, s = _traces()
+    sample = stages.handshake(z, "0-agent", s)
+    assert sample is not None
+    st = sample.stages_ms
+    assert st["start_agent_rpc"] == pytest.approx(8.0)
+    assert st["agent_work"] == pytest.approx(29.0)
+    assert st["resume"] == pytest.approx(10.0)
+    assert st["stigma_workflow_start.dispatch"] == pytest.approx(5.0)
+    parts = [k for k in stages.HANDSHAKE_STAGES if k not in stages.NOT_OVERHEAD]
+    assert sample.overhead_ms == pytest.approx(sum(st[k] for k in parts))
+    assert sample.overhead_ms == pytest.approx(100.0 - 29.0)
+
+
+def test_retried_or_open_handshakes_give_no_sample() -> None:
+    z, s = _traces()
+    z.activities[0].attempts = 2
+    assert stages.handshake(z, "0-agent", s) is None
+    assert stages.direct(z, "missing") is None
+
+
+def test_hdr_summary_and_cdf() -> None:
+    lat = Latencies(float(v) for v in range(1, 1001))
+    s = lat.summary()
+    assert s["n"] == 1000
+    assert s["p50"] == pytest.approx(500, rel=0.002)
+    assert s["p999"] == pytest.approx(999, rel=0.002)
+    assert s["max"] == pytest.approx(1000, rel=0.002)
+    cdf = lat.cdf(20)
+    assert cdf[-1][1] == 1.0
+    assert [p[0] for p in cdf] == sorted(p[0] for p in cdf)
+    assert Latencies().summary()["p99"] is None
