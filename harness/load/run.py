@@ -94,6 +94,13 @@ def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespac
     p.add_argument(
         "--agent-work-s", type=float, default=0.0, help="wall seconds of each stand-in agent's work"
     )
+    p.add_argument(
+        "--pid",
+        action="append",
+        default=[],
+        metavar="NAME=PID",
+        help="also sample this process's RSS (a service of a target on this host)",
+    )
     target.add_arguments(p.add_argument_group("target (default: the local stack)"), env)
     return p.parse_args(argv)
 
@@ -166,6 +173,7 @@ async def run(args: argparse.Namespace) -> int:
     series: dict[str, list[tuple[float, float]]] = {}
     async with prepared(target.from_options(args), out) as ready:
         print(f"load: target {ready.target.describe()}", flush=True)
+        ready.pids.update(_named_pids(args.pid))
         env = locust_env(args, ready.target, out)
         procs = [
             ManagedProcess(name, argv, env, out / "logs")
@@ -237,6 +245,16 @@ def _trend_json(t: MemoryTrend) -> dict[str, Any]:
     data = dataclasses.asdict(t)
     data["series"] = [list(p) for p in t.series]
     return data
+
+
+def _named_pids(values: list[str]) -> dict[str, int | None]:
+    named: dict[str, int | None] = {}
+    for value in values:
+        name, _, pid = value.partition("=")
+        if not pid.isdigit():
+            raise SystemExit(f"--pid {value!r}: expected NAME=PID")
+        named[name] = int(pid)
+    return named
 
 
 def _write(out: pathlib.Path, result: dict[str, Any], md: str) -> None:

@@ -1,0 +1,56 @@
+"""A local stack that stays up until SIGINT/SIGTERM: a stand-in for a staging cluster.
+
+    python -m harness.load.standin [--out reports/out/standin]
+
+Prints (and writes to <out>/target.json) what a load run needs to reach it, e.g.
+``make load LOAD_ARGS="--temporal-address 127.0.0.1:PORT --zigflow-task-queue Q"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import pathlib
+import signal
+import sys
+
+from harness.config import DEV, StackConfig
+from harness.stack import start_stack
+
+
+async def serve(out: pathlib.Path) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    config = StackConfig(temporal=DEV, log_dir=out / "logs")
+    async with start_stack(config, run_id=f"standin-{os.getpid()}") as stack:
+        info = {
+            "temporal_address": stack.temporal.address,
+            "namespace": stack.namespace,
+            "zigflow_task_queue": stack.zigflow_task_queue,
+            "metrics": stack.metrics,
+            "pids": {"zigflow": stack.zigflow.pid, "stigma": stack.stigma.pid},
+            "load_args": f"--temporal-address {stack.temporal.address} "
+            f"--temporal-namespace {stack.namespace} "
+            f"--zigflow-task-queue {stack.zigflow_task_queue}",
+        }
+        await asyncio.to_thread((out / "target.json").write_text, json.dumps(info, indent=2))
+        print(json.dumps(info), flush=True)
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m harness.load.standin", description=__doc__)
+    p.add_argument("--out", default="reports/out/standin")
+    args = p.parse_args(argv)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    asyncio.run(serve(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
