@@ -11,12 +11,14 @@ PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
 PYTEST_ARGS ?=
 WORKERS ?= auto
 
-.PHONY: help setup gen toxiproxy prometheus-tools load certify test test-fast lint typecheck clean lock
+.PHONY: help setup gen toxiproxy prometheus-tools load bench check-report certify test test-fast lint typecheck clean lock
 
 help:
 	@echo "make certify   run the scenario matrix on the embedded stack, write reports/out/latest/"
 	@echo "make test      unit tests + scenarios with coverage (what CI runs)"
 	@echo "make load      Locust load run (LOAD_USERS, LOAD_SPAWN_RATE, LOAD_DURATION, LOAD_SHAPE, LOAD_WORKERS)"
+	@echo "make bench     handshake vs direct latency per concurrency level (BENCH_LEVELS, BENCH_MODES, BENCH_DURATION)"
+	@echo "make check-report  open certification.html in headless Chromium, offline: no console errors"
 	@echo "make lint      ruff + mypy --strict"
 	@echo "make clean     remove venv, generated code and reports"
 
@@ -89,6 +91,23 @@ LOAD_DURATION ?= 60s
 LOAD_SHAPE ?=
 LOAD_WORKERS ?= 0
 LOAD_ARGS ?=
+
+# Figures, never a timed assertion (README, "Latency budget"): written to
+# reports/out/bench/bench.json, which `make certify` merges as `concurrency`.
+# 1000 in flight takes the longest (one round of 1000 handshakes and 1000 direct calls).
+BENCH_LEVELS ?= 1,10,100,1000
+BENCH_MODES ?= closed,open
+BENCH_DURATION ?= 5
+BENCH_ARGS ?=
+
+bench: setup
+	$(PY) -m harness.bench --levels $(BENCH_LEVELS) --modes $(BENCH_MODES) \
+	  --duration $(BENCH_DURATION) $(BENCH_ARGS)
+
+# Renders the latest report in headless Chromium (Debian package `chromium`) with
+# the network off; not part of the test suite (it needs a browser).
+check-report:
+	$(PY) scripts/check_report.py reports/out/latest/certification.html
 
 load: setup
 	$(PY) -m harness.load.run --users $(LOAD_USERS) --spawn-rate $(LOAD_SPAWN_RATE) \
