@@ -161,6 +161,12 @@ CASES = [
         "stigma_generated_deserializer",
         "StatusCode.UNKNOWN",
     ),
+    (
+        "test_metrics.py::test_metrics_agree_with_history",
+        "--zigflow-cmd",
+        "zigflow_pending_gauge_stuck",
+        "metrics_agree_with_history: VIOLATED",
+    ),
 ]
 
 
