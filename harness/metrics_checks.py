@@ -38,6 +38,19 @@ async def snapshot(history: History, endpoints: Mapping[str, str], phase: str) -
         recorded.setdefault(service, {})[phase] = metrics.to_json(samples)
 
 
+async def exported(endpoints: Mapping[str, str]) -> bool:
+    """Whether both services answer on their metrics endpoints (a team's own services
+    may ignore ZIGFLOW_METRICS_LISTEN / STIGMA_METRICS_LISTEN)."""
+    if set(endpoints) != {"zigflow", "stigma"}:
+        return False
+    try:
+        for address in endpoints.values():
+            await metrics.scrape(address, timeout_s=2.0)
+    except OSError:
+        return False
+    return True
+
+
 @contextlib.asynccontextmanager
 async def observed(history: History, endpoints: Mapping[str, str]) -> AsyncIterator[None]:
     """Snapshot the services' metrics around a block: ``async with observed(h, stack.metrics)``."""

@@ -24,8 +24,8 @@ HELD = 3
 
 async def test_metrics_agree_with_history(driver: Driver, history: History) -> None:
     # given: the services export metrics (the stack gives each a loopback port)
-    if set(driver.stack.metrics) != {"zigflow", "stigma"}:
-        pytest.skip("the stack's services export no metrics endpoints")
+    if not await metrics_checks.exported(driver.stack.metrics):
+        pytest.skip("the services under test export no metrics on ZIGFLOW/STIGMA_METRICS_LISTEN")
     plans = [
         plan(call_agent("ok", succeeds(1))),
         plan(call_agent("ok", succeeds(2))),
@@ -47,8 +47,8 @@ async def test_prometheus_fires_the_pending_alert_on_held_agents(
 ) -> None:
     # given: a real Prometheus scraping both services, with the "pending past a
     # threshold" rule from alerts.yml at a scenario-sized threshold
-    if set(driver.stack.metrics) != {"zigflow", "stigma"}:
-        pytest.skip("the stack's services export no metrics endpoints")
+    if not await metrics_checks.exported(driver.stack.metrics):
+        pytest.skip("the services under test export no metrics on ZIGFLOW/STIGMA_METRICS_LISTEN")
     if prometheus.binary() is None:
         if os.environ.get("CI"):
             pytest.fail("prometheus missing: `make setup` installs Debian package prometheus")
