@@ -21,6 +21,7 @@ import dataclasses
 import json
 import os
 import pathlib
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -168,6 +169,12 @@ def locust_env(args: argparse.Namespace, t: target.LoadTarget, out: pathlib.Path
 
 
 async def run(args: argparse.Namespace) -> int:
+    # SIGINT/SIGTERM cancel the run, so the finally blocks stop Locust and the stack
+    # (set explicitly: a shell's background job starts with SIGINT ignored).
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, main_task.cancel)
     out = pathlib.Path(args.out)
     duration_s = figures.parse_duration(args.duration)
     series: dict[str, list[tuple[float, float]]] = {}
@@ -275,7 +282,11 @@ def _fresh(out: pathlib.Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv, dict(os.environ))
     _fresh(pathlib.Path(args.out))
-    return asyncio.run(run(args))
+    try:
+        return asyncio.run(run(args))
+    except asyncio.CancelledError:
+        print("load: interrupted; Locust and the stack were stopped", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
