@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 FONT = 'font-family="sans-serif" font-size="11"'
+NINES = 3.3  # top of the CDF's vertical axis: a little above p99.9, where max sits
 
 
 def _e(text: object) -> str:
@@ -39,8 +40,9 @@ def cdf_chart(
     width: int = 640,
     height: int = 300,
 ) -> str:
-    """Cumulative distributions on a log-latency axis. ``series``: (label,
-    [[ms, fraction], ...], dashed)."""
+    """Cumulative distributions: log-latency across, "nines" up (p50, p90, p99,
+    p99.9 equally spaced, so the tail gets the room it deserves). ``series``:
+    (label, [[ms, fraction], ...], dashed)."""
     points = [p for _, pts, _ in series for p in pts if p[0] > 0]
     if not points:
         return f'<svg width="{width}" height="40"><title>{_e(title)}</title></svg>'
@@ -52,8 +54,11 @@ def cdf_chart(
     def x(ms: float) -> float:
         return left + pw * (math.log10(max(ms, lo)) - math.log10(lo)) / math.log10(hi / lo)
 
+    def nines(frac: float) -> float:
+        return min(-math.log10(max(1.0 - frac, 10**-NINES)), NINES)
+
     def y(frac: float) -> float:
-        return top + ph * (1.0 - frac)
+        return top + ph * (1.0 - nines(frac) / NINES)
 
     out = [
         f'<svg width="{width}" height="{height}" role="img" {FONT}>',
@@ -65,10 +70,10 @@ def cdf_chart(
             f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{top + ph}" stroke="#eee"/>'
             f'<text x="{x(t):.1f}" y="{top + ph + 14}" text-anchor="middle">{_fmt(t)}</text>'
         )
-    for f in (0.0, 0.5, 0.9, 0.99, 1.0):
+    for f, name in ((0.0, "p0"), (0.5, "p50"), (0.9, "p90"), (0.99, "p99"), (0.999, "p99.9")):
         out.append(
             f'<line x1="{left}" x2="{left + pw}" y1="{y(f):.1f}" y2="{y(f):.1f}" stroke="#eee"/>'
-            f'<text x="{left - 4}" y="{y(f) + 4:.1f}" text-anchor="end">{f:g}</text>'
+            f'<text x="{left - 4}" y="{y(f) + 4:.1f}" text-anchor="end">{name}</text>'
         )
     out.append(
         f'<text x="{left + pw / 2}" y="{height - 4}" text-anchor="middle">latency, ms (log)</text>'
@@ -98,7 +103,7 @@ def stacked_bars(
     width: int = 640,
 ) -> str:
     """One horizontal bar per row, split into segments in ``order`` (ms)."""
-    left, right, bar, gap, top = 110, 20, 18, 8, 10
+    left, right, bar, gap, top = 110, 70, 18, 8, 10
     legend_h = 16 * math.ceil(len(order) / 3)
     height = top + len(rows) * (bar + gap) + 24 + legend_h
     total = max((sum(v.get(k, 0.0) for k in order) for _, v in rows), default=0.0) or 1.0
