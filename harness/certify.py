@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from harness import procstat, report, stats
+from harness import corruption, procstat, report, stats
 from harness.config import DEV, TIME_SKIPPING
 from harness.errors import ConfigError
 from harness.temporal import target_version
@@ -231,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             for s in scenarios
             for f in s.get("faults") or []
         ],
+        "corruption": corruption.summarise(scenarios),
         "overhead_ms": overhead,
         "overhead_by_target": by_target,
         "budget_ms": BUDGET_MS,

@@ -525,11 +525,13 @@ def damaged_token_handled(history: History, *, damaged_calls: set[str]) -> Verdi
                         bad.append(f"{s.where}: {status} without the server's status code")
                 elif status in DELIVERED:
                     got = z.result if z is not None and isinstance(z.result, dict) else {}
-                    if (
-                        z is None
-                        or z.status != "completed"
-                        or got.get("zigflow_workflow_id") != s.call.call_id
-                    ):
+                    right_result = (
+                        z is not None
+                        and z.status == "completed"
+                        and got.get("zigflow_workflow_id") == s.call.call_id
+                    )
+                    failure_delivered = z is not None and z.status == "failed"
+                    if not (right_result or failure_delivered):
                         bad.append(f"{s.where}: a damaged token 'delivered' somewhere else")
                 elif status != "no_token":
                     bad.append(f"{s.where}: completion outcome {status!r}: not classified")
@@ -573,3 +575,30 @@ def crossed_wires_detected(history: History) -> Verdict:
         return bad
 
     return _verdict("crossed_wires_detected", history.calls.values(), check)
+
+
+def token_outcome(history: History, call_id: str) -> str:
+    """What became of one call's (possibly damaged) token, in one line: Stigma's side
+    (refused at StartAgent / completion status and server code / direct call), then
+    Zigflow's activity (completed / failed type / timed out)."""
+    states = [s for s in agent_states(history, "handshake") if s.call.call_id == call_id]
+    if not states:
+        return "no record"
+    s = states[0]
+    if s.stigma is None:
+        stigma = "not started (StartAgent refused)"
+    else:
+        summary = s.stigma.result if isinstance(s.stigma.result, dict) else {}
+        c = summary.get("completion") or {}
+        status = c.get("status") or "no_token"
+        stigma = f"{status} ({c['grpc_code']})" if c.get("grpc_code") else str(status)
+    z = s.zigflow
+    if z is None:
+        zig = "missing"
+    elif z.status == "failed":
+        zig = f"failed {z.failure_type}"
+    elif z.status == "timed_out":
+        zig = f"timed out {z.timeout_type}".rstrip()
+    else:
+        zig = z.status
+    return f"stigma: {stigma}; zigflow: {zig}"

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness import checkers, wire
+from harness import checkers, corruption, wire
 from harness.driver import Driver
 from harness.expect import holds
 from harness.history import History
@@ -54,6 +54,25 @@ DAMAGE: dict[str, st.SearchStrategy[Damage]] = {
     ).map(_flip),
     "bytes_appended": st.binary(min_size=1, max_size=64).map(lambda extra: lambda t: t + extra),
     "oversized": st.integers(9_000, 200_000).map(lambda n: lambda token: token + b"\0" * n),
+}
+
+
+REJECTED = (
+    "token_rejected (INVALID_ARGUMENT on a real server, INTERNAL on the time-skipping "
+    "server), recorded once, not retried; Zigflow's activity times out at StartToClose"
+)
+EXPECTED = {
+    "empty": "no token reaches Stigma: served as a direct call, nothing completed by "
+    "token; Zigflow's activity times out at StartToClose",
+    "random_bytes": REJECTED,
+    "truncated": REJECTED,
+    "bit_flips": "token_rejected or token_dead (the flip names another activity or "
+    "attempt), recorded once; Zigflow's activity times out; or, when the server ignores "
+    "the flipped byte, delivered to the right activity",
+    "bytes_appended": "token_rejected, or delivered to the right activity when the server "
+    "ignores trailing bytes; never delivered elsewhere",
+    "oversized": "StartAgent refused with INVALID_ARGUMENT (token over 8192 bytes), "
+    "nothing started; Zigflow's activity fails with StigmaRejected at once",
 }
 
 
@@ -100,6 +119,13 @@ async def test_damaged_token_is_classified_and_the_activity_resolved(
     await driver.outcome(started)
     # then
     holds(history, checkers.every_call_resolved(history))
+    corruption.record(
+        history,
+        kind,
+        EXPECTED[kind],
+        checkers.token_outcome(history, started.call_id),
+        driver.stack.temporal.kind,
+    )
     holds(history, checkers.damaged_token_handled(history, damaged_calls={started.call_id}))
     record = tamper.log[-1]
     if kind in ("random_bytes", "truncated") and record.forwarded_fp:
@@ -125,6 +151,14 @@ async def test_swapped_tokens_are_detected_as_crossed_wires(
     started = [await driver.start(plan(call_agent("x", succeeds({"from": n})))) for n in ("a", "b")]
     await driver.outcomes(started)
     # then: neither Zigflow accepts the other's result; both fail with CrossedWires
+    for s in started:
+        corruption.record(
+            history,
+            "swapped_between_agents",
+            "each Zigflow workflow refuses the other's result (CrossedWires); none accepts it",
+            checkers.token_outcome(history, s.call_id),
+            driver.stack.temporal.kind,
+        )
     holds(history, checkers.every_call_resolved(history))
     holds(history, checkers.crossed_wires_detected(history))
 
@@ -148,6 +182,14 @@ async def test_a_stale_attempts_token_is_dead_and_the_live_attempt_resolves(
     # then
     holds(history, checkers.every_call_resolved(history))
     holds(history, checkers.damaged_token_handled(history, damaged_calls={started.call_id}))
+    corruption.record(
+        history,
+        "stale_attempt",
+        "token_dead (NOT_FOUND), recorded once, not retried; Zigflow's live attempt is "
+        "resolved (times out at StartToClose: its own token never reached Stigma)",
+        checkers.token_outcome(history, started.call_id),
+        driver.stack.temporal.kind,
+    )
     holds(history, checkers.completion_outcome_is(history, "token_dead"))
 
 
@@ -187,5 +229,47 @@ async def test_a_token_replayed_after_its_activity_completed_is_dead_not_retried
         )
     # then: the completion is dead (NOT_FOUND), recorded once, and logged by fingerprint
     completion = summary["completion"]
+    corruption.record(
+        history,
+        "replayed_after_completion",
+        "token_dead (NOT_FOUND), recorded once, not retried",
+        f"stigma: {completion['status']} ({completion.get('grpc_code')})",
+        driver.stack.temporal.kind,
+    )
     assert (completion["status"], completion["grpc_code"]) == ("token_dead", "NOT_FOUND"), summary
     assert _stigma_log_names(driver, fingerprint(token), "completion.token_dead")
+
+
+async def test_a_result_over_the_payload_limit_is_classified_and_the_activity_resolved(
+    tamper_driver: Driver, tamper: TokenTamper, history: History
+) -> None:
+    driver = tamper_driver
+    real = not driver.clock.can_skip
+    # given: a valid token, and an agent whose result is over a real server's 2 MiB limit
+    started = await driver.start(
+        plan(
+            call_agent(
+                "huge",
+                succeeds("h", result_size=3 * 1024 * 1024),
+                start_to_close_s=60 if real else 24 * 3600,
+                max_attempts=1,
+            )
+        )
+    )
+    # when
+    await driver.outcome(started)
+    # then: resolved by the agent's own outcome, well before StartToClose
+    corruption.record(
+        history,
+        "result_over_payload_limit",
+        "real server: the SDK refuses to upload the result (PayloadsTooLarge), the agent "
+        "fails and Zigflow's activity fails with that error, once; time-skipping server "
+        "(no blob limit): delivered to the right activity",
+        checkers.token_outcome(history, started.call_id),
+        driver.stack.temporal.kind,
+    )
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.damaged_token_handled(history, damaged_calls={started.call_id}))
+    observed = checkers.token_outcome(history, started.call_id)
+    want = "failed PayloadsTooLarge" if real else "completed"
+    assert observed == f"stigma: delivered; zigflow: {want}", observed

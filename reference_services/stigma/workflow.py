@@ -34,7 +34,12 @@ COMPLETION_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
 )
-AGENT_RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1))
+# A result over the server's payload limit is refused by the SDK on every attempt alike.
+AGENT_RETRY = RetryPolicy(
+    maximum_attempts=3,
+    initial_interval=timedelta(seconds=1),
+    non_retryable_error_types=["PayloadsTooLarge"],
+)
 # Both heartbeat while they work, so an attempt lost with a killed Stigma worker is
 # retried on the next worker within seconds, not after its StartToClose.
 WORKER_HEARTBEAT = timedelta(seconds=3)
