@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import grpc
 from stigma.v1 import stigma_service_pb2 as pb
 
+from harness import wire
 from harness.ports import LOOPBACK, free_port
 from harness.tokens import fingerprint
 
@@ -150,3 +151,49 @@ def rewrite(fn: Callable[[bytes], bytes]) -> Transform:
         return request
 
     return transform
+
+
+def _read_varint(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, i
+
+
+def retarget_namespace(token: bytes, own_namespace: str, foreign: str) -> bytes:
+    """The same token, naming another namespace: what a token minted in one namespace
+    looks like when presented to another.
+
+    Two formats: the time-skipping test server writes the namespace *name* first
+    (Java writeUTF: 2-byte length, bytes); a real server's token is a protobuf whose
+    field 1 is the namespace *id* (``foreign`` must then be that namespace's id)."""
+    own = own_namespace.encode()
+    if token[:2] == len(own).to_bytes(2, "big") and token[2 : 2 + len(own)] == own:
+        name = foreign.encode()
+        return len(name).to_bytes(2, "big") + name + token[2 + len(own) :]
+    out, i = b"", 0
+    while i < len(token):
+        key, j = _read_varint(token, i)
+        number, kind = key >> 3, key & 7
+        if kind == wire.VARINT:
+            _, end = _read_varint(token, j)
+        elif kind == wire.LEN:
+            size, start = _read_varint(token, j)
+            end = start + size
+            if number == 1:
+                out += wire.field(1, foreign.encode())
+                i = end
+                continue
+        elif kind == 1:  # 64-bit
+            end = j + 8
+        elif kind == 5:  # 32-bit
+            end = j + 4
+        else:
+            raise ValueError(f"not a task token this harness knows (wire type {kind})")
+        out += token[i:end]
+        i = end
+    return out

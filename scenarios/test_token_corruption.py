@@ -17,8 +17,11 @@ from datetime import timedelta
 
 import grpc
 import pytest
+from google.protobuf.duration_pb2 import Duration
 from hypothesis import given
 from hypothesis import strategies as st
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
+from temporalio.service import RPCError, RPCStatusCode
 
 from harness import checkers, corruption, wire
 from harness.driver import Driver
@@ -27,7 +30,7 @@ from harness.history import History
 from harness.plan import call_agent, plan, succeeds
 from harness.probe import StigmaProbe
 from harness.strategies import live
-from harness.tamper import StaleAttempt, Swap, TokenTamper, rewrite
+from harness.tamper import StaleAttempt, Swap, TokenTamper, retarget_namespace, rewrite
 from harness.tokens import fingerprint
 
 pytestmark = pytest.mark.scenario
@@ -273,3 +276,63 @@ async def test_a_result_over_the_payload_limit_is_classified_and_the_activity_re
     observed = checkers.token_outcome(history, started.call_id)
     want = "failed PayloadsTooLarge" if real else "completed"
     assert observed == f"stigma: delivered; zigflow: {want}", observed
+
+
+FOREIGN_NAMESPACE = "handshake-foreign"
+
+
+async def _foreign_namespace(driver: Driver) -> str:
+    """What the token must name to belong to another namespace: the name on the
+    time-skipping server, the id (of a namespace registered for this) on a real one."""
+    if driver.clock.can_skip:
+        return FOREIGN_NAMESPACE
+    service = driver.stack.client.workflow_service
+    try:
+        await service.register_namespace(
+            RegisterNamespaceRequest(
+                namespace=FOREIGN_NAMESPACE,
+                workflow_execution_retention_period=Duration(seconds=86400),
+            )
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.ALREADY_EXISTS:
+            raise
+    described = await service.describe_namespace(
+        DescribeNamespaceRequest(namespace=FOREIGN_NAMESPACE)
+    )
+    return described.namespace_info.id
+
+
+async def test_a_token_of_another_namespace_is_rejected_and_the_activity_resolved(
+    tamper_driver: Driver, tamper: TokenTamper, history: History
+) -> None:
+    driver = tamper_driver
+    own, foreign = driver.stack.namespace, await _foreign_namespace(driver)
+    # given: the token arrives naming another namespace of the same cluster
+    tamper.set(rewrite(lambda token: retarget_namespace(token, own, foreign)))
+    started = await driver.start(
+        plan(
+            call_agent(
+                "foreign", succeeds("f"), start_to_close_s=_timeout_s(driver), max_attempts=1
+            )
+        )
+    )
+    await driver.settled(started)
+    tamper.set(None)
+    # when
+    await _resolve(driver, started)
+    await driver.outcome(started)
+    # then
+    observed = checkers.token_outcome(history, started.call_id)
+    corruption.record(
+        history,
+        "another_namespace",
+        "real server: token_rejected (INVALID_ARGUMENT), recorded once; time-skipping "
+        "server: rejected or dead; Zigflow's activity times out at StartToClose",
+        observed,
+        driver.stack.temporal.kind,
+    )
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.damaged_token_handled(history, damaged_calls={started.call_id}))
+    if not driver.clock.can_skip:
+        assert observed.startswith("stigma: token_rejected (INVALID_ARGUMENT)"), observed
