@@ -27,6 +27,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from harness import metrics
 from harness.config import DEV, StackConfig
 from harness.errors import WaitTimeout
 from harness.load import figures, memory, target
@@ -96,6 +97,13 @@ def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespac
         "--agent-work-s", type=float, default=0.0, help="wall seconds of each stand-in agent's work"
     )
     p.add_argument(
+        "--metrics-endpoint",
+        action="append",
+        default=[],
+        metavar="NAME=HOST:PORT",
+        help="zigflow=/stigma= metrics endpoints of a target, cross-checked after the run",
+    )
+    p.add_argument(
         "--pid",
         action="append",
         default=[],
@@ -110,6 +118,7 @@ def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespac
 class Prepared:
     target: target.LoadTarget
     pids: dict[str, int | None]
+    metrics: dict[str, str] = dataclasses.field(default_factory=dict)  # service -> host:port
 
 
 @contextlib.asynccontextmanager
@@ -129,7 +138,7 @@ async def prepared(t: target.LoadTarget, out: pathlib.Path) -> AsyncIterator[Pre
         pids = {"zigflow": stack.zigflow.pid, "stigma": stack.stigma.pid}
         if stack.temporal.process is not None:
             pids["temporal"] = stack.temporal.process.pid
-        yield Prepared(local, pids)
+        yield Prepared(local, pids, dict(stack.metrics))
 
 
 def locust_commands(args: argparse.Namespace, out: pathlib.Path) -> list[tuple[str, list[str]]]:
@@ -181,6 +190,8 @@ async def run(args: argparse.Namespace) -> int:
     async with prepared(target.from_options(args), out) as ready:
         print(f"load: target {ready.target.describe()}", flush=True)
         ready.pids.update(_named_pids(args.pid))
+        ready.metrics.update(_named_endpoints(args.metrics_endpoint))
+        before = await _scrape_all(ready.metrics)
         env = locust_env(args, ready.target, out)
         procs = [
             ManagedProcess(name, argv, env, out / "logs")
@@ -205,6 +216,7 @@ async def run(args: argparse.Namespace) -> int:
                     pending=lambda: f"{master.name} to exit",
                 )
             code = master.exit_code()
+            after = await _scrape_all(ready.metrics)
         finally:
             for proc in procs:
                 await proc.stop(grace_s=30)
@@ -234,6 +246,11 @@ async def run(args: argparse.Namespace) -> int:
         ]
     if code != 0:
         failed.append(f"locust exited with {code} (see {out / 'logs'})")
+    agreement = metrics_agreement(before, after, result)
+    if agreement is not None:
+        result["metrics_agree"] = agreement
+        if not agreement["ok"]:
+            failed.append("service metrics disagree with the handshakes: " + agreement["detail"])
     result["memory"] = [_trend_json(t) for t in trends]
     result["breaches"] = failed
     await asyncio.to_thread(_write, out, result, figures.markdown(result, trends, failed))
@@ -252,6 +269,46 @@ def _trend_json(t: MemoryTrend) -> dict[str, Any]:
     data = dataclasses.asdict(t)
     data["series"] = [list(p) for p in t.series]
     return data
+
+
+def _named_endpoints(values: list[str]) -> dict[str, str]:
+    named = dict(value.partition("=")[::2] for value in values)
+    if any(not name or ":" not in address for name, address in named.items()):
+        raise SystemExit(f"--metrics-endpoint {values!r}: expected NAME=HOST:PORT")
+    return named
+
+
+async def _scrape_all(endpoints: dict[str, str]) -> dict[str, metrics.Samples]:
+    scraped = {}
+    for name, address in endpoints.items():
+        with contextlib.suppress(OSError):  # a target without metrics is not an error
+            scraped[name] = await metrics.scrape(address)
+    return scraped
+
+
+def metrics_agreement(
+    before: dict[str, metrics.Samples], after: dict[str, metrics.Samples], result: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The services' counters moved by the handshakes the run saw succeed: Zigflow's
+    completed counter and Stigma's delivered completions (runs without failures only:
+    a handshake the bridge gave up on may still complete later)."""
+    if {"zigflow", "stigma"} - set(before) or {"zigflow", "stigma"} - set(after):
+        return None
+    if result["failed"]:
+        return None
+    zig = metrics.delta(before["zigflow"], after["zigflow"])
+    sti = metrics.delta(before["stigma"], after["stigma"])
+    completed = metrics.total(zig, "zigflow_agent_activity_completed_total", mode="handshake")
+    delivered = metrics.total(sti, "stigma_completion_calls_total", outcome="delivered")
+    ok = completed == delivered == result["succeeded"]
+    return {
+        "ok": ok,
+        "zigflow_completed": completed,
+        "stigma_delivered": delivered,
+        "handshakes_ok": result["succeeded"],
+        "detail": f"zigflow completed +{completed:g}, stigma delivered +{delivered:g}, "
+        f"{result['succeeded']} successful handshakes",
+    }
 
 
 def _named_pids(values: list[str]) -> dict[str, int | None]:
