@@ -42,6 +42,7 @@ def test_locust_run_makes_successful_handshakes(tmp_path: pathlib.Path) -> None:
     assert figures["failed"] == 0, figures["errors"]
     for stage in ("e2e_ms", "ack_ms", "overhead_ms"):
         assert figures["latency_ms"][stage]["n"] >= 1, (stage, figures["latency_ms"])
+    assert figures["metrics_agree"]["ok"], figures["metrics_agree"]  # counters == handshakes
     stats = (out / "locust_stats.csv").read_text()
     for name in ("end_to_end", "ack", "overhead"):
         assert f"handshake,{name}," in stats, stats

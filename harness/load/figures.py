@@ -200,6 +200,10 @@ def markdown(figures: dict[str, Any], trends: Sequence[MemoryTrend], failed: lis
                 f"| {stage} | {s['n']} | {s['p50']} | {s['p95']} | {s['p99']} | {s['p99.9']} "
                 f"| {s['max']} |"
             )
+    agree = figures.get("metrics_agree")
+    if agree:
+        verdict = "agree" if agree["ok"] else "DISAGREE"
+        lines += ["", f"Service metrics {verdict} with the handshakes: {agree['detail']}."]
     if trends:
         lines += [
             "",
