@@ -111,3 +111,7 @@ def test_certify_writes_a_complete_report(tmp_path: pathlib.Path) -> None:
     assert doc["versions"]["temporal[time-skipping]"]
     md = (out / "certification.md").read_text()
     assert f"**Verdict: {doc['verdict'].upper()}**" in md
+    page = (out / "certification.html").read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert f"Verdict: {doc['verdict'].upper()}" in page
+    assert (out / "junit-time-skipping.xml").is_file()
