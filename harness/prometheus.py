@@ -29,6 +29,15 @@ def binary() -> str | None:
     return shutil.which("prometheus")
 
 
+def rule_variants(rules_text: str, variants: Mapping[str, Mapping[str, str]]) -> str:
+    """Several alerts' rules in one file, each with its own replacements."""
+    rules = [
+        rule_variant(rules_text, alert, r).split("    rules:\n", 1)[1]
+        for alert, r in variants.items()
+    ]
+    return "groups:\n  - name: scenario\n    rules:\n" + "".join(rules)
+
+
 def rule_variant(rules_text: str, alert: str, replacements: Mapping[str, str]) -> str:
     """A rules file holding only ``alert``'s rule from ``rules_text``, with each
     replacement applied inside that rule (e.g. a low threshold for a scenario).

@@ -18,7 +18,8 @@ from harness.waits import eventually
 
 pytestmark = pytest.mark.scenario
 
-ALERT = "HandshakeActivitiesPendingHigh"
+PENDING_ALERT = "HandshakeActivitiesPendingHigh"
+STUCK_ALERT = "HandshakeActivityStuckPending"
 HELD = 3
 
 
@@ -42,23 +43,23 @@ async def test_metrics_agree_with_history(driver: Driver, history: History) -> N
     holds(history, metrics_checks.metrics_agree_with_history(history))
 
 
-async def test_prometheus_fires_the_pending_alert_on_held_agents(
+async def test_prometheus_fires_the_pending_and_stuck_alerts_on_held_agents(
     driver: Driver, history: History, tmp_path: pathlib.Path
 ) -> None:
     # given: a real Prometheus scraping both services, with the "pending past a
-    # threshold" rule from alerts.yml at a scenario-sized threshold
+    # threshold" and "stuck pending" rules from alerts.yml at scenario-sized
+    # thresholds and windows (seconds instead of minutes)
     if not await metrics_checks.exported(driver.stack.metrics):
         pytest.skip("the services under test export no metrics on ZIGFLOW/STIGMA_METRICS_LISTEN")
     if prometheus.binary() is None:
         if os.environ.get("CI"):
             pytest.fail("prometheus missing: `make setup` installs Debian package prometheus")
         pytest.skip("prometheus not installed (make setup installs Debian package prometheus)")
-    rules = prometheus.rule_variant(
+    rules = prometheus.rule_variants(
         prometheus.ALERT_RULES.read_text(),
-        ALERT,
         {
-            "pending) > 500": f"pending) > {HELD - 1}",
-            "for: 15m": "for: 2s",
+            PENDING_ALERT: {"pending) > 500": f"pending) > {HELD - 1}", "for: 15m": "for: 2s"},
+            STUCK_ALERT: {"[30m]": "[5s]", "for: 30m": "for: 2s"},
         },
     )
     async with prometheus.prometheus_server(driver.stack.metrics, rules, tmp_path) as server:
@@ -67,19 +68,21 @@ async def test_prometheus_fires_the_pending_alert_on_held_agents(
                    for i in range(HELD)]  # fmt: skip
         await driver.wait_pending(started)
 
-        # then: the alert goes pending, then firing
-        async def firing() -> dict[str, Any] | None:
+        # then: both alerts go pending, then firing, and link their runbook
+        async def firing() -> dict[str, dict[str, Any]] | None:
             alerts = await asyncio.to_thread(server.alerts)
-            return next(
-                (a for a in alerts if a["labels"]["alertname"] == ALERT and a["state"] == "firing"),
-                None,
-            )
+            fired = {a["labels"]["alertname"]: a for a in alerts if a["state"] == "firing"}
+            return fired if {PENDING_ALERT, STUCK_ALERT} <= set(fired) else None
 
-        alert = await eventually(
-            firing, timeout_s=60, interval_s=0.5, pending=lambda: f"alert {ALERT} to fire"
+        fired = await eventually(
+            firing,
+            timeout_s=60,
+            interval_s=0.5,
+            pending=lambda: f"alerts {PENDING_ALERT} and {STUCK_ALERT} to fire",
         )
-        history.measurements["alert_fired"] = {"name": ALERT, "value": alert.get("value")}
-        assert alert["annotations"]["runbook_url"].endswith("activity-stuck-pending.md")
+        history.measurements["alerts_fired"] = {n: a.get("value") for n, a in fired.items()}
+        for name in (PENDING_ALERT, STUCK_ALERT):
+            assert fired[name]["annotations"]["runbook_url"].endswith("activity-stuck-pending.md")
         await driver.release(started)
         await driver.outcomes(started)
     holds(history, checkers.every_call_resolved(history))

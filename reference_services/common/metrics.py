@@ -18,6 +18,7 @@ re-runs code whose effect was already counted).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -65,6 +66,8 @@ def exported_names() -> frozenset[str]:
     return frozenset(names)
 
 
+RESOLVED_KEPT = 10_000  # minutes of keys at load-test rates; the race lasts milliseconds
+
 # An agent may run for seconds or a day (StartToClose defaults to 24 h).
 DURATION_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400)
 
@@ -80,6 +83,10 @@ class _Instruments:
 class _State:
     instruments: _Instruments | None = None
     pending: set[str] = field(default_factory=set)  # idempotency keys acked, not resolved
+    # Recently resolved keys: the completion by token can reach the workflow before the
+    # activity that got the ACK has counted itself pending (a fast agent, a busy
+    # process); resolution is final, so a late "pending" for such a key is ignored.
+    resolved: OrderedDict[str, None] = field(default_factory=OrderedDict)
     running: set[str] = field(default_factory=set)  # Stigma workflow ids started, not ended
 
 
@@ -148,8 +155,9 @@ def agent_activity_started(mode: str) -> None:
 
 def agent_activity_pending(key: str) -> None:
     """Stigma ACKed a handshake attempt: the activity now waits for its token's use."""
-    _state.pending.add(key)
-    _publish()
+    if key not in _state.resolved:
+        _state.pending.add(key)
+        _publish()
 
 
 def start_agent_error(code: str, retryable: bool) -> None:
@@ -163,6 +171,9 @@ def agent_activity_resolved(
     """The Zigflow workflow saw the activity's final outcome: completed, failed,
     timed_out or canceled (``detail``: error type / timeout type)."""
     _state.pending.discard(key)
+    _state.resolved[key] = None
+    while len(_state.resolved) > RESOLVED_KEPT:
+        _state.resolved.popitem(last=False)
     _publish()
     if replaying or _state.instruments is None:
         return

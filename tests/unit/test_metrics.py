@@ -124,3 +124,15 @@ def test_missing_snapshot_is_a_violation_not_a_pass() -> None:
     verdict = metrics_checks.metrics_agree_with_history(History("empty"))
     assert not verdict.ok
     assert "no before/after metrics snapshot" in verdict.evidence[0]
+
+
+def test_pending_gauge_ignores_a_late_ack_after_resolution() -> None:
+    """A fast agent's completion can reach the workflow before the activity that got
+    the ACK counts itself pending; the key must not stay pending for ever."""
+    state = service_metrics._state
+    service_metrics.agent_activity_pending("wf/run/0-a")
+    service_metrics.agent_activity_resolved("wf/run/0-a", "handshake", "completed", 0.1, False)
+    service_metrics.agent_activity_resolved("wf/run/0-b", "handshake", "completed", 0.1, False)
+    service_metrics.agent_activity_pending("wf/run/0-b")  # the late one
+    assert "wf/run/0-a" not in state.pending
+    assert "wf/run/0-b" not in state.pending
