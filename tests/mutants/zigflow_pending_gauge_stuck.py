@@ -14,7 +14,8 @@ _real = metrics.agent_activity_resolved
 
 def _resolved_but_still_pending(key: str, *args: Any, **kwargs: Any) -> None:
     _real(key, *args, **kwargs)
-    metrics.agent_activity_pending(key)  # the bug: counted as pending again
+    metrics._state.pending.add(key)  # the bug: the resolved activity stays counted
+    metrics._publish()
 
 
 metrics.agent_activity_resolved = _resolved_but_still_pending
