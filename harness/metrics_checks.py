@@ -59,6 +59,21 @@ async def observed(history: History, endpoints: Mapping[str, str]) -> AsyncItera
     await snapshot(history, endpoints, "after")
 
 
+async def observe_from(history: History, endpoints: Mapping[str, str]) -> bool:
+    """For a scenario that also checks metrics when the services export them: take the
+    "before" snapshot and say whether there will be anything to judge."""
+    if not await exported(endpoints):
+        return False
+    await snapshot(history, endpoints, "before")
+    return True
+
+
+async def judged(history: History, endpoints: Mapping[str, str]) -> Verdict:
+    """The "after" snapshot, then ``metrics_agree_with_history``."""
+    await snapshot(history, endpoints, "after")
+    return metrics_agree_with_history(history)
+
+
 def _changes(history: History, service: str) -> Samples | None:
     recorded: Any = history.measurements.get(KEY, {}).get(service, {})
     if "before" not in recorded or "after" not in recorded:
