@@ -48,7 +48,8 @@ if os.environ.get("LOAD_SHAPE"):  # Locust uses the shape class it finds in this
 
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
-    target.add_arguments(parser.add_argument_group("handshake target"), dict(os.environ))
+    # On Locust's own parser (not a group): only it takes include_in_web_ui.
+    target.add_arguments(parser, dict(os.environ), secret={"include_in_web_ui": False})
 
 
 class Bridge:

@@ -10,7 +10,7 @@ import argparse
 import pathlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # The locustfile imports this module under gevent's patching: temporalio is imported
 # only inside the methods the bridge process calls, never at import time.
@@ -115,9 +115,12 @@ def from_env(env: Mapping[str, str]) -> LoadTarget:
 
 
 def add_arguments(
-    add: argparse.ArgumentParser | argparse._ArgumentGroup, env: Mapping[str, str]
+    add: argparse.ArgumentParser | argparse._ArgumentGroup,
+    env: Mapping[str, str],
+    secret: Mapping[str, Any] | None = None,
 ) -> None:
-    """The target's flags, defaulting to the environment (flag wins)."""
+    """The target's flags, defaulting to the environment (flag wins). ``secret``: extra
+    keyword arguments for the API key's flag (Locust: keep it out of its web UI)."""
     t = from_env(env)
     add.add_argument(
         "--temporal-address",
@@ -159,6 +162,7 @@ def add_arguments(
         "--temporal-api-key",
         default=t.api_key,
         help="API key, sent as a bearer token (env TEMPORAL_API_KEY)",
+        **(secret or {}),
     )
     add.add_argument(
         "--zigflow-task-queue",
