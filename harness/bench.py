@@ -13,9 +13,12 @@ stack with the same (trivial) agent work:
   shows in both and the difference and ratio stay meaningful.
 
 Closed loop keeps N calls in flight (each worker starts its next call when the
-previous one ends). Open loop starts calls at a fixed rate whatever happens to
-the earlier ones (by default 90 % of the closed loop's throughput at that level,
-so the level is what is in flight on average, by Little's law).
+previous one ends): N handshakes at once, a saturation test. Open loop starts
+calls at a fixed rate whatever happens to the earlier ones (by default half the
+closed loop's throughput with 1 in flight, the same at every level) and gives
+each agent N / rate seconds of its own work (a durable timer in Stigma, not
+overhead), so that N agents are in flight, by Little's law, while handshakes
+arrive at a rate the machine can serve.
 
 Latencies come from the servers' own timestamps in both workflows' histories,
 read after the phase (so reading them does not load the run), and go into HDR
@@ -53,7 +56,12 @@ SCHEMA = 1
 DEFAULT_LEVELS = (1, 10, 100, 1000)
 CALL_TIMEOUT_S = 180.0
 HISTORY_READERS = 16  # concurrent history fetches after a phase
-OPEN_LOOP_SHARE = 0.9  # open-loop rate as a share of the closed loop's throughput
+# Open loop: arrivals at this share of the machine's capacity (the closed loop's
+# throughput with 1 in flight), the same rate at every level; the level is the
+# number of agents in flight, made by giving each agent level / rate seconds of
+# work (a durable timer in Stigma), by Little's law.
+OPEN_LOOP_SHARE = 0.5
+MAX_AGENT_SECONDS = 30.0
 STATE = "agent"  # state name: activity id "0-agent" in both kinds of plan
 
 
@@ -75,9 +83,9 @@ class Phase:
     max_in_flight: int = 0
 
 
-def _plan(kind: str, seq: int) -> dict[str, Any]:
+def _plan(kind: str, seq: int, agent_s: float = 0.0) -> dict[str, Any]:
     if kind == "handshake":
-        return plan(call_agent(STATE, succeeds(seq)))
+        return plan(call_agent(STATE, succeeds(seq, duration_s=agent_s)))
     return plan(echo(STATE, {"agent_id": "stand-in", "value": seq}))
 
 
@@ -91,7 +99,7 @@ class Runner:
         self._seq = 0
         self._in_flight = 0
 
-    async def call(self, kind: str, phase: Phase) -> None:
+    async def call(self, kind: str, phase: Phase, agent_s: float = 0.0) -> None:
         self._seq += 1
         rec = CallRecord(f"bench-{kind}-{uuid.uuid4().hex[:12]}")
         phase.calls.append(rec)
@@ -101,7 +109,7 @@ class Runner:
         try:
             handle = await self.client.start_workflow(
                 "ZigflowWorkflow",
-                _plan(kind, self._seq),
+                _plan(kind, self._seq, agent_s),
                 id=rec.workflow_id,
                 task_queue=self.stack.zigflow_task_queue,
             )
@@ -132,7 +140,9 @@ class Runner:
         phase.wall_s = time.monotonic() - t0
         return phase
 
-    async def open_loop(self, kind: str, rate_per_s: float, duration_s: float) -> Phase:
+    async def open_loop(
+        self, kind: str, rate_per_s: float, duration_s: float, agent_s: float = 0.0
+    ) -> Phase:
         phase = Phase(kind)
         t0 = time.monotonic()
         count = max(1, round(rate_per_s * duration_s))
@@ -144,7 +154,7 @@ class Runner:
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(self.call(kind, phase)))
+            tasks.append(asyncio.create_task(self.call(kind, phase, agent_s)))
         await asyncio.gather(*tasks)
         phase.wall_s = time.monotonic() - t0
         return phase
@@ -247,16 +257,20 @@ async def run_level(
     ):
         if mode == "closed":
 
-            async def go(kind: str = kind) -> Phase:
+            async def go(kind: str = kind, agent_s: float = 0.0) -> Phase:
                 return await runner.closed_loop(kind, level, duration_s)
 
         else:
             assert rate is not None
-            entry["arrival_rate_per_s"] = round(rate, 2)
+            # Handshakes: agents work level/rate s, so `level` are in flight once the
+            # first ones finish; arrivals go on that long plus the measured duration.
+            # Direct calls: the same arrival rate (their point is the overhead).
+            agent_s = level / rate if kind == "handshake" else 0.0
+            entry.update(arrival_rate_per_s=round(rate, 2), agent_seconds=round(level / rate, 2))
 
-            async def go(kind: str = kind) -> Phase:
+            async def go(kind: str = kind, agent_s: float = agent_s) -> Phase:
                 assert rate is not None
-                return await runner.open_loop(kind, rate, duration_s)
+                return await runner.open_loop(kind, rate, duration_s + agent_s, agent_s)
 
         phase, usage = await _measured(runner.stack, go)
         figures = _kind_figures(phase, await runner.samples(phase), names)
@@ -353,20 +367,33 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
         # Warm-up: the workers' first tasks load workflow code and open channels.
         for kind in ("handshake", "direct"):
             await runner.closed_loop(kind, 2, args.warmup)
+        rate: float | None = args.rate
+        probed = False  # closed N=1 already measured (to choose the open-loop rate)
+        if "open" in modes and rate is None:
+            # The machine's capacity for one handshake at a time sets the open-loop rate.
+            probe = await run_level(runner, 1, "closed", args.duration, None)
+            rate = OPEN_LOOP_SHARE * (probe["handshake"]["throughput_per_s"] or 0.0)
+            if not rate:
+                raise ConfigError("no handshake completed: cannot choose an open-loop rate")
+            if "closed" in modes and 1 in levels:
+                results.append(probe)
+                probed = True
+                print("bench: closed N=1 done", flush=True)
         for level in levels:
-            closed: dict[str, Any] | None = None
-            if "closed" in modes:
-                closed = await run_level(runner, level, "closed", args.duration, None)
-                results.append(closed)
+            if "closed" in modes and not (level == 1 and probed):
+                results.append(await run_level(runner, level, "closed", args.duration, None))
                 print(f"bench: closed N={level} done", flush=True)
             if "open" in modes:
-                rate = args.rate
-                if rate is None and closed is not None:
-                    rate = OPEN_LOOP_SHARE * (closed["handshake"]["throughput_per_s"] or 0.0)
-                if not rate:
-                    raise ConfigError("--modes open without closed needs --rate")
+                assert rate is not None
+                if level / rate > args.max_agent_seconds:
+                    print(
+                        f"bench: open N={level} skipped: agents would work {level / rate:.0f} s "
+                        f"at {rate:.1f}/s (raise --max-agent-seconds or --rate)",
+                        flush=True,
+                    )
+                    continue
                 results.append(await run_level(runner, level, "open", args.duration, rate))
-                print(f"bench: open N={level} done", flush=True)
+                print(f"bench: open N={level} done ({rate:.1f}/s)", flush=True)
         server = stack.temporal.version
     machine["loadavg_at_end"] = [round(v, 2) for v in os.getloadavg()]
     return {
@@ -402,7 +429,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default="closed,open")
     p.add_argument("--duration", type=float, default=6.0, help="seconds per phase")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per kind")
-    p.add_argument("--rate", type=float, default=None, help="open-loop arrivals per second")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="open-loop arrivals per second (default: half the closed-loop throughput at 1)",
+    )
+    p.add_argument(
+        "--max-agent-seconds",
+        type=float,
+        default=MAX_AGENT_SECONDS,
+        help="skip open-loop levels whose agents would have to work longer than this",
+    )
     p.add_argument(
         "--zigflow-slots",
         type=int,

@@ -180,16 +180,19 @@ def _latency(r: dict[str, Any]) -> str:
         f"{_e(meta.get('target'))})</h3><p>{_e(meta.get('note', ''))}</p>"
     )
     parts.append(_concurrency_table(conc))
-    series: list[tuple[str, Any, bool]] = []
-    for c in conc:
-        series.append((f"{c['mode']} {c['level']} handshake", c.get("cdf") or [], False))
-        series.append((f"{c['mode']} {c['level']} direct", c.get("baseline_cdf") or [], True))
-    parts.append(
-        "<figure>"
-        + svg.cdf_chart(series, "Overhead CDF per concurrency level", height=320)
-        + "<figcaption>CDF of the overhead per level (solid: handshake, dashed: direct "
-        "call with the same work).</figcaption></figure>"
-    )
+    for mode in sorted({str(c["mode"]) for c in conc}):
+        of_mode = [c for c in conc if c["mode"] == mode]
+        series: list[tuple[str, Any, bool, int]] = []
+        for i, c in enumerate(of_mode):
+            series.append((f"{c['level']} handshake", c.get("cdf") or [], False, i))
+            series.append((f"{c['level']} direct", c.get("baseline_cdf") or [], True, i))
+        parts.append(
+            "<figure>"
+            + svg.cdf_chart(series, f"Overhead CDF per concurrency level, {mode} loop")
+            + f"<figcaption>{_e(mode.capitalize())} loop: CDF of the overhead per level "
+            "(solid: handshake, dashed: direct call with the same work, same colour per "
+            "level).</figcaption></figure>"
+        )
     stage_rows = [(f"{c['mode']} {c['level']}", c.get("stages_p50_ms") or {}) for c in conc]
     parts.append(
         "<figure>"

@@ -22,8 +22,10 @@ def _e(text: object) -> str:
 
 def _nice_log_ticks(lo: float, hi: float) -> list[float]:
     ticks = []
+    # 1-2-5 ticks over a few decades; only powers of ten over many (labels must fit).
+    steps = (1, 2, 5) if math.log10(hi / lo) <= 3 else (1,)
     for exp in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
-        for m in (1, 2, 5):
+        for m in steps:
             v = m * 10.0**exp
             if lo <= v <= hi:
                 ticks.append(v)
@@ -35,15 +37,15 @@ def _fmt(v: float) -> str:
 
 
 def cdf_chart(
-    series: Sequence[tuple[str, Sequence[Sequence[float]], bool]],
+    series: Sequence[tuple[str, Sequence[Sequence[float]], bool, int]],
     title: str,
     width: int = 640,
     height: int = 300,
 ) -> str:
     """Cumulative distributions: log-latency across, "nines" up (p50, p90, p99,
     p99.9 equally spaced, so the tail gets the room it deserves). ``series``:
-    (label, [[ms, fraction], ...], dashed)."""
-    points = [p for _, pts, _ in series for p in pts if p[0] > 0]
+    (label, [[ms, fraction], ...], dashed, colour index)."""
+    points = [p for _, pts, _, _ in series for p in pts if p[0] > 0]
     if not points:
         return f'<svg width="{width}" height="40"><title>{_e(title)}</title></svg>'
     lo = 10 ** math.floor(math.log10(min(p[0] for p in points)))
@@ -78,8 +80,8 @@ def cdf_chart(
     out.append(
         f'<text x="{left + pw / 2}" y="{height - 4}" text-anchor="middle">latency, ms (log)</text>'
     )
-    for i, (label, pts, dashed) in enumerate(series):
-        color = PALETTE[i % len(PALETTE)] if not dashed else PALETTE[(i - 1) % len(PALETTE)]
+    for i, (label, pts, dashed, colour) in enumerate(series):
+        color = PALETTE[colour % len(PALETTE)]
         path = " ".join(f"{x(p[0]):.1f},{y(p[1]):.1f}" for p in pts if p[0] > 0)
         dash = ' stroke-dasharray="5,3"' if dashed else ""
         out.append(
