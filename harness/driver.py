@@ -280,10 +280,16 @@ class Driver:
         )
 
     async def settled(
-        self, started: Started, state_index: int = 0, timeout_s: float | None = None
+        self,
+        started: Started,
+        state_index: int = 0,
+        timeout_s: float | None = None,
+        *,
+        stigma_only: bool = False,
     ) -> None:
         """Until the call's Stigma execution has closed or its Zigflow workflow has
-        (whichever side ends first: a refused StartAgent never starts Stigma)."""
+        (whichever side ends first: a refused StartAgent never starts Stigma); with
+        ``stigma_only``, until Stigma's execution has closed."""
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
         agent = self.stack.client.get_workflow_handle(self.stigma_workflow_id(started, state_index))
 
@@ -297,13 +303,22 @@ class Driver:
             return desc.status is not None and desc.status.name != "RUNNING"
 
         async def probe() -> bool | None:
-            return True if await closed(agent) or await closed(started.handle) else None
+            if await closed(agent):
+                return True
+            return True if not stigma_only and await closed(started.handle) else None
 
         await eventually(
             probe,
             timeout_s=timeout_s,
             interval_s=0.1,
-            pending=lambda: f"{started.call_id}: neither Stigma nor Zigflow closed",
+            pending=lambda: (
+                f"{started.call_id}: "
+                + (
+                    "Stigma's execution not closed"
+                    if stigma_only
+                    else "neither Stigma nor Zigflow closed"
+                )
+            ),
         )
 
     async def cancel(self, started: Iterable[Started]) -> None:

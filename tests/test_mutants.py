@@ -150,6 +150,12 @@ CASES = [
         "neither Stigma nor Zigflow closed",
     ),
     (
+        "test_handshake_model.py",
+        "--stigma-cmd",
+        "stigma_wrong_result",
+        "model expected agent 0's output",
+    ),
+    (
         "test_bad_input.py::test_bad_requests_get_invalid_argument_start_nothing_and_stigma_keeps_serving",
         "--stigma-cmd",
         "stigma_no_validation",

@@ -1,0 +1,222 @@
+"""A stateful model of the handshake (Hypothesis ``RuleBasedStateMachine``).
+
+Rules start agents (succeeding or failing, held or not, with a good or a damaged
+token), release held agents and move time past every StartToClose; after each step
+every call the model says must have ended is checked against what really happened,
+and at the end the history's checkers judge the whole run. A failure prints the
+steps, shrunk to a short reproduction.
+
+Runs on the tamper stack (the token relay is how a damaged token is delivered).
+Process kills and network faults have their own scenarios (test_restarts.py,
+test_network.py): on the time-skipping server a killed worker's sticky workflow
+task is never redelivered, so a kill rule here would test the test server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import pytest
+import pytest_asyncio
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from stigma.v1 import stigma_service_pb2 as pb
+
+from harness import checkers
+from harness.driver import Driver, Started
+from harness.expect import holds
+from harness.history import History
+from harness.plan import call_agent, fails, plan, succeeds
+from harness.strategies import live
+from harness.tamper import TokenTamper
+
+pytestmark = pytest.mark.scenario
+
+T = TypeVar("T")
+START_TO_CLOSE_S = 3600.0  # virtual on the time-skipping server; short on a real one
+REAL_START_TO_CLOSE_S = 4.0
+
+
+@dataclass
+class ModelCall:
+    """What the model knows of one call and expects of it."""
+
+    started: Started
+    n: int  # the agent's number: its output is {"n": n}
+    outcome: str  # "success" | "failure"
+    held: bool
+    damaged: bool
+    was_held: bool = False
+    timed_out: bool = False  # time passed its StartToClose before anybody completed it
+    resolved: bool = False
+
+    @property
+    def expected(self) -> str:
+        """The Zigflow workflow's end: ok, fail (agent error), or fail (timeout)."""
+        if self.damaged or self.timed_out:
+            return "timeout"
+        return "ok" if self.outcome == "success" else "agent_error"
+
+    @property
+    def can_end_now(self) -> bool:
+        """Ends without time moving: delivered by token, nothing held back."""
+        return not self.held and not self.damaged
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def session_loop() -> asyncio.AbstractEventLoop:
+    """The loop the session's stacks live on: the machine's sync rules run their
+    async steps on it (Hypothesis' stateful rules cannot be coroutines)."""
+    return asyncio.get_running_loop()
+
+
+class HandshakeModel(RuleBasedStateMachine):
+    driver: Driver
+    tamper: TokenTamper
+    loop: asyncio.AbstractEventLoop
+    history: History
+
+    calls = Bundle("calls")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model: list[ModelCall] = []
+        self.damaged_keys: set[str] = set()
+        self.tamper.set(self._damage)
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(coro)
+
+    @property
+    def _timeout_s(self) -> float:
+        return START_TO_CLOSE_S if self.driver.clock.can_skip else REAL_START_TO_CLOSE_S
+
+    async def _damage(self, request: pb.StartAgentRequest) -> pb.StartAgentRequest:
+        if request.idempotency_key.split("/")[0] in self.damaged_keys:
+            request.callback_token = b"not-a-token:" + request.callback_token[:8]
+        return request
+
+    # -- rules ------------------------------------------------------------
+    @rule(
+        target=calls,
+        outcome=st.sampled_from(["success", "failure"]),
+        held=st.booleans(),
+        damaged=st.booleans(),
+    )
+    def start_agent(self, outcome: str, held: bool, damaged: bool) -> ModelCall:
+        held = held and not damaged  # a damaged call's fate is sealed at StartAgent
+        n = len(self.model)
+        script = (
+            succeeds({"n": n}, hold=held)
+            if outcome == "success"
+            else fails("ModelError", f"agent {n} failed", hold=held)
+        )
+        call_id = f"zig-model-{n}-{id(self):x}"
+        if damaged:
+            self.damaged_keys.add(call_id)
+        p = plan(call_agent(f"m{n}", script, start_to_close_s=self._timeout_s, max_attempts=1))
+        started = self._run(self.driver.start(p, f="model", call_id=call_id))
+        if held:
+            self._run(self.driver.wait_pending([started]))
+        call = ModelCall(started, n, outcome, held, damaged, was_held=held)
+        self.model.append(call)
+        return call
+
+    @rule(call=calls)
+    def release(self, call: ModelCall) -> None:
+        if call.held and not call.resolved:
+            self._run(self.driver.release([call.started]))
+            call.held = False
+
+    @precondition(lambda self: any(not c.resolved for c in self.model))
+    @rule()
+    def time_passes_every_start_to_close(self) -> None:
+        # First let every call that can end by itself end (the model's order: a
+        # delivered result must not race the clock), and every damaged token be
+        # judged by Stigma; then move time past the StartToClose of the rest.
+        self._settle()
+        for c in self.model:
+            if c.damaged and not c.resolved:
+                self._run(self.driver.settled(c.started))
+        self._run(self.driver.clock.advance(timedelta(seconds=self._timeout_s + 60)))
+        for c in self.model:
+            if not c.resolved:
+                c.timed_out = True  # held: nobody completed it in time
+                self._resolve(c)
+
+    # -- checks -----------------------------------------------------------
+    def _resolve(self, c: ModelCall) -> None:
+        op = self._run(self.driver.outcome(c.started))
+        c.resolved = True
+        got = _kind(op.type, op.value)
+        assert got == c.expected, (
+            f"{c.started.call_id}: model expected {c.expected}, Zigflow ended {got}: {op.value}"
+        )
+        if got == "ok":
+            output = op.value["states"][0]["result"]["output"]
+            assert output == {"agent_id": "stand-in", "value": {"n": c.n}}, (
+                f"{c.started.call_id}: model expected agent {c.n}'s output, Zigflow got {output}"
+            )
+
+    def _settle(self) -> None:
+        for c in self.model:
+            if not c.resolved and c.can_end_now:
+                self._resolve(c)
+
+    @invariant()
+    def every_call_that_can_end_has_ended_as_modelled(self) -> None:
+        self._settle()
+
+    def teardown(self) -> None:
+        self.tamper.set(None)
+        if any(not c.resolved for c in self.model):
+            self.time_passes_every_start_to_close()
+        # Agents still held (their Zigflow side timed out) finish now: their late
+        # completion must be recorded as a dead token, and nothing is left running.
+        held = [c.started for c in self.model if c.held]
+        self._run(self.driver.release(held))
+        for c in self.model:
+            self._run(self.driver.settled(c.started, stigma_only=True))
+            self._run(self.driver.collect(c.started))
+        damaged = {c.started.call_id for c in self.model if c.started.call_id in self.damaged_keys}
+        holds(self.history, checkers.every_call_resolved(self.history))
+        holds(self.history, checkers.damaged_token_handled(self.history, damaged_calls=damaged))
+        holds(self.history, checkers.no_token_lost(self.history))
+
+
+def _kind(op_type: str, value: Any) -> str:
+    if op_type == "ok":
+        return "ok"
+    if op_type != "fail":
+        return op_type
+    text = str(value)
+    if "Timeout" in text or "timed out" in text.lower() or "timeout" in text:
+        return "timeout"
+    return "agent_error" if "ModelError" in text else f"fail: {text[:200]}"
+
+
+def test_the_handshake_behaves_like_its_model(
+    tamper_driver: Driver,
+    tamper: TokenTamper,
+    history: History,
+    session_loop: asyncio.AbstractEventLoop,
+) -> None:
+    machine = type(
+        "Machine",
+        (HandshakeModel,),
+        {"driver": tamper_driver, "tamper": tamper, "loop": session_loop, "history": history},
+    )
+    settings = live(gate_examples=3, nightly_examples=50)
+    settings = type(settings)(settings, stateful_step_count=6)
+    run_state_machine_as_test(machine, settings=settings)
