@@ -11,7 +11,7 @@ PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
 PYTEST_ARGS ?=
 WORKERS ?= auto
 
-.PHONY: help setup gen toxiproxy prometheus-tools load bench check-report certify test test-fast lint typecheck clean lock
+.PHONY: help setup gen toxiproxy prometheus-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
 
 help:
 	@echo "make certify   run the scenario matrix on the embedded stack, write reports/out/latest/"
@@ -112,6 +112,14 @@ check-report:
 load: setup
 	$(PY) -m harness.load.run --users $(LOAD_USERS) --spawn-rate $(LOAD_SPAWN_RATE) \
 	  --duration $(LOAD_DURATION) --shape "$(LOAD_SHAPE)" --workers $(LOAD_WORKERS) $(LOAD_ARGS)
+
+# Hypothesis' long profile (random, many examples) over the property-based specs;
+# failures print the seed and a shrunk reproduction. The gate runs the "gate"
+# profile: few examples, derandomized, the same verdict every run.
+nightly: setup
+	HANDSHAKE_HYPOTHESIS_PROFILE=nightly $(PY) -m pytest -n $(WORKERS) \
+	  scenarios/test_bad_input.py scenarios/test_token_corruption.py \
+	  scenarios/test_handshake_model.py $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check harness reference_services scenarios tests scripts conftest.py
