@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import functools
 import json
 import os
 import pathlib
@@ -62,6 +63,10 @@ HISTORY_READERS = 16  # concurrent history fetches after a phase
 # work (a durable timer in Stigma), by Little's law.
 OPEN_LOOP_SHARE = 0.5
 MAX_AGENT_SECONDS = 30.0
+# Durable timers fire on whole seconds here (measured: a 0.14 s timer took 1.0 s), so
+# an agent works at least this long and low levels arrive more slowly to match.
+MIN_AGENT_SECONDS = 1.0
+MIN_OPEN_SAMPLES = 20
 STATE = "agent"  # state name: activity id "0-agent" in both kinds of plan
 
 
@@ -255,22 +260,23 @@ async def run_level(
         ("handshake", stages.HANDSHAKE_STAGES + stages.DETAIL_STAGES),
         ("direct", stages.DIRECT_STAGES),
     ):
+        go: Callable[[], Awaitable[Phase]]
         if mode == "closed":
-
-            async def go(kind: str = kind, agent_s: float = 0.0) -> Phase:
-                return await runner.closed_loop(kind, level, duration_s)
-
+            go = functools.partial(runner.closed_loop, kind, level, duration_s)
         else:
             assert rate is not None
             # Handshakes: agents work level/rate s, so `level` are in flight once the
             # first ones finish; arrivals go on that long plus the measured duration.
             # Direct calls: the same arrival rate (their point is the overhead).
-            agent_s = level / rate if kind == "handshake" else 0.0
-            entry.update(arrival_rate_per_s=round(rate, 2), agent_seconds=round(level / rate, 2))
-
-            async def go(kind: str = kind, agent_s: float = agent_s) -> Phase:
-                assert rate is not None
-                return await runner.open_loop(kind, rate, duration_s + agent_s, agent_s)
+            level_rate = min(rate, level / MIN_AGENT_SECONDS)
+            agent_s = level / level_rate if kind == "handshake" else 0.0
+            arrivals_s = max(duration_s, MIN_OPEN_SAMPLES / level_rate)
+            entry.update(
+                arrival_rate_per_s=round(level_rate, 2), agent_seconds=round(level / level_rate, 2)
+            )
+            go = functools.partial(
+                runner.open_loop, kind, level_rate, arrivals_s + agent_s, agent_s
+            )
 
         phase, usage = await _measured(runner.stack, go)
         figures = _kind_figures(phase, await runner.samples(phase), names)
@@ -298,6 +304,9 @@ def concurrency_rows(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "mode": e["mode"],
                 **{k: o[k] for k in ("n", "p50", "p95", "p99", "p999", "max")},
                 "throughput_per_s": h["throughput_per_s"],
+                "max_in_flight": h["max_in_flight"],
+                "arrival_rate_per_s": e.get("arrival_rate_per_s"),
+                "agent_seconds": e.get("agent_seconds", 0.0),
                 "baseline_p50_ms": d["overhead_ms"]["p50"],
                 "baseline_p99_ms": d["overhead_ms"]["p99"],
                 "ratio_p99": e["vs_direct"]["ratio_p99"],
@@ -393,7 +402,10 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
                     )
                     continue
                 results.append(await run_level(runner, level, "open", args.duration, rate))
-                print(f"bench: open N={level} done ({rate:.1f}/s)", flush=True)
+                print(
+                    f"bench: open N={level} done ({results[-1]['arrival_rate_per_s']}/s)",
+                    flush=True,
+                )
         server = stack.temporal.version
     machine["loadavg_at_end"] = [round(v, 2) for v in os.getloadavg()]
     return {

@@ -182,3 +182,18 @@ def test_hdr_summary_and_cdf() -> None:
     assert cdf[-1][1] == 1.0
     assert [p[0] for p in cdf] == sorted(p[0] for p in cdf)
     assert Latencies().summary()["p99"] is None
+
+
+def test_budget_with_ten_in_flight_prefers_the_open_loop_row() -> None:
+    from harness import report
+
+    ok = [{"id": "s", "target": "dev", "outcome": "passed"}]
+    overhead = {"n": 5, "p99": 40.0, "target": "dev"}
+    closed, open_ = _row(10, 300.0), {**_row(10, 60.0), "mode": "open"}
+    verdict, reasons = report.verdict(ok, overhead, 100.0, [closed, open_])
+    assert verdict == "pass", reasons
+    assert any("open loop" in r for r in reasons)
+    verdict, reasons = report.verdict(ok, overhead, 100.0, [closed])
+    assert verdict == "fail"
+    assert any("closed loop" in r and "exceeds" in r for r in reasons)
+    assert report.verdict(ok, overhead, 100.0, [])[0] == "pass"
