@@ -66,7 +66,10 @@ MAX_AGENT_SECONDS = 30.0
 # Durable timers fire on whole seconds here (measured: a 0.14 s timer took 1.0 s), so
 # an agent works at least this long and low levels arrive more slowly to match.
 MIN_AGENT_SECONDS = 1.0
-MIN_OPEN_SAMPLES = 20
+# Open-loop arrivals per phase: enough for a p99 that is not just the max, within a
+# bounded time (level 1 arrives at 1/s).
+OPEN_SAMPLES = 100
+MAX_ARRIVAL_SECONDS = 30.0
 STATE = "agent"  # state name: activity id "0-agent" in both kinds of plan
 
 
@@ -270,7 +273,7 @@ async def run_level(
             # Direct calls: the same arrival rate (their point is the overhead).
             level_rate = min(rate, level / MIN_AGENT_SECONDS)
             agent_s = level / level_rate if kind == "handshake" else 0.0
-            arrivals_s = max(duration_s, MIN_OPEN_SAMPLES / level_rate)
+            arrivals_s = max(duration_s, min(OPEN_SAMPLES / level_rate, MAX_ARRIVAL_SECONDS))
             entry.update(
                 arrival_rate_per_s=round(level_rate, 2), agent_seconds=round(level / level_rate, 2)
             )
