@@ -323,7 +323,11 @@ def _record_result(item: pytest.Item, report: pytest.TestReport, h: History | No
         "id": item.nodeid,
         "outcome": report.outcome,
         "duration_s": round(report.duration, 3),
-        "overhead_ms": [round(v, 3) for v in checkers.overhead_samples_ms(h)] if h else [],
+        # The design's overhead, not a fault's: a scenario that held agents, killed a
+        # process or broke a link (anything on its fault timeline) gives no samples.
+        "overhead_ms": (
+            [round(v, 3) for v in checkers.overhead_samples_ms(h)] if h and not h.faults else []
+        ),
         "checks": h.checks if h else [],
         "calls": len(h.calls) if h else 0,
         "measurements": h.measurements if h else {},

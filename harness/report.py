@@ -21,8 +21,9 @@ Field reference (also in README, "The certification report"):
                     type, or "down"), stream (upstream / downstream / both),
                     scenario, target, attributes; each chaos scenario's seed is in
                     its measurements.chaos_seed
-  overhead_ms       per successful handshake: Zigflow activity duration minus the
-                    agent's own work, both from Temporal histories (server clock):
+  overhead_ms       per successful handshake in a scenario with an empty fault
+                    timeline: Zigflow activity duration minus the agent's own
+                    work, both from Temporal histories (server clock):
                     n, p50, p95, p99, max, mean, and target (which server measured it:
                     the dev server when in the matrix, because the time-skipping
                     server's clock is virtual)
