@@ -204,6 +204,16 @@ def _resumed_with_result(result: Any, kind: str, workflow_id: str) -> bool:
     return bool(value.get("zigflow_workflow_id") == workflow_id)
 
 
+def _completion_rate(ok: list[CallRecord]) -> float | None:
+    """Successful calls per second between the first and the last completion: the rate
+    the stack served, without the ramp-up before the first result or, in the open loop,
+    the agents' own work after the last arrival."""
+    ends = sorted(c.ended for c in ok)
+    if len(ends) < 2 or ends[-1] <= ends[0]:
+        return None
+    return round((len(ends) - 1) / (ends[-1] - ends[0]), 2)
+
+
 def _stage_summary(samples: list[stages.Sample], names: tuple[str, ...]) -> dict[str, Any]:
     return {
         name: Latencies(s.stages_ms[name] for s in samples).summary()
@@ -225,7 +235,7 @@ def _kind_figures(phase: Phase, samples: list[stages.Sample], names: tuple[str, 
         "calls": len(phase.calls),
         "errors": len(errors),
         "first_errors": errors[:3],
-        "throughput_per_s": round(len(ok) / phase.wall_s, 2) if phase.wall_s else None,
+        "throughput_per_s": _completion_rate(ok),
         "wall_s": round(phase.wall_s, 2),
         "max_in_flight": phase.max_in_flight,
     }
