@@ -504,6 +504,8 @@ def damaged_token_handled(history: History, *, damaged_calls: set[str]) -> Verdi
     activity was resolved (failed, or timed out with its reason), unless the damage was
     harmless and the right activity got the right result."""
 
+    disturbed = any(f.name != "hold" for f in history.faults)
+
     def check(s: AgentState) -> list[str]:
         if s.call.call_id not in damaged_calls:
             return []
@@ -538,7 +540,9 @@ def damaged_token_handled(history: History, *, damaged_calls: set[str]) -> Verdi
             completions = [
                 a for a in s.stigma.activities if a.activity_type.endswith("_zigflow_activity")
             ]
-            if any(a.attempts > 1 for a in completions):
+            # A transient error (a fault on the timeline) may legitimately retry a
+            # completion; without one, a retried damaged token is a retry loop.
+            if any(a.attempts > 1 for a in completions) and not disturbed:
                 bad.append(f"{s.where}: a completion with a damaged token was retried")
             if s.stigma.agent_runs > 1:
                 bad.append(f"{s.where}: {s.stigma.agent_runs} agent runs")

@@ -200,8 +200,9 @@ def network(chaos_stack: Stack) -> Network:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def tamper_stack(handshake_config: StackConfig) -> AsyncIterator[Stack]:
-    """A stack where Zigflow reaches Stigma through a relay that can damage tokens."""
-    config = dataclasses.replace(handshake_config, tamper=True)
+    """A stack where Zigflow reaches Stigma through a relay that can damage tokens, and
+    every link goes through Toxiproxy (the stateful model combines both)."""
+    config = dataclasses.replace(handshake_config, tamper=True, chaos=True)
     async with start_stack(config, run_id=f"{_worker()}-{os.getpid()}-tamper") as running:
         yield running
 
@@ -212,6 +213,13 @@ def tamper(tamper_stack: Stack) -> Iterator[TokenTamper]:
     assert tamper_stack.tamper is not None
     yield tamper_stack.tamper
     tamper_stack.tamper.set(None)
+
+
+@pytest.fixture
+def tamper_network(tamper_stack: Stack) -> Network:
+    """Faults on the tamper stack's links."""
+    assert tamper_stack.network is not None
+    return tamper_stack.network
 
 
 @pytest.fixture

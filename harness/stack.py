@@ -163,11 +163,6 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
         }
         values["stigma_target"] = values["zigflow_stigma_target"] = values["stigma_listen"]
         values["zigflow_temporal_address"] = values["stigma_temporal_address"] = temporal.address
-        tamper: TokenTamper | None = None
-        if config.tamper:
-            tamper = TokenTamper(values["stigma_listen"])
-            values["zigflow_stigma_target"] = await tamper.start()
-            exits.push_async_callback(tamper.stop)
         network: Network | None = None
         if config.chaos:
             api = await exits.enter_async_context(toxiproxy_server(log_dir, config.ready_timeout_s))
@@ -185,6 +180,13 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
             values["zigflow_temporal_address"] = proxies["zigflow_temporal"].listen
             values["stigma_temporal_address"] = proxies["stigma_temporal"].listen
             network = Network(api, proxies, await api.version())
+        tamper: TokenTamper | None = None
+        if config.tamper:
+            # In front of whatever Zigflow would reach (Stigma, or its proxy in a chaos
+            # stack): tokens are damaged before the network's faults apply.
+            tamper = TokenTamper(values["zigflow_stigma_target"])
+            values["zigflow_stigma_target"] = await tamper.start()
+            exits.push_async_callback(tamper.stop)
         env = service_env(values, config)
         stigma = ManagedProcess("stigma", expand(config.stigma_cmd, values), env, log_dir)
         zigflow = ManagedProcess("zigflow", expand(config.zigflow_cmd, values), env, log_dir)

@@ -96,7 +96,11 @@ class TokenTamper:
         self.forwarded_tokens[outgoing.idempotency_key] = outgoing.callback_token
         remaining = context.time_remaining()
         try:
-            reply: bytes = await self._forward(outgoing.SerializeToString(), timeout=remaining)
+            # wait_for_ready: a transparent hop adds no failure of its own; a channel
+            # still backing off after Stigma restarted waits (within Zigflow's deadline).
+            reply: bytes = await self._forward(
+                outgoing.SerializeToString(), timeout=remaining, wait_for_ready=True
+            )
         except grpc.aio.AioRpcError as err:
             record.answer = err.code().name
             await context.abort(err.code(), err.details() or "")

@@ -1,20 +1,24 @@
 """A stateful model of the handshake (Hypothesis ``RuleBasedStateMachine``).
 
 Rules start agents (succeeding or failing, held or not, with a good or a damaged
-token), release held agents and move time past every StartToClose; after each step
+token), release held agents (also while Stigma is cut off from Temporal through
+Toxiproxy), kill and restart Stigma (real servers only) and move time past every
+StartToClose; after each step
 every call the model says must have ended is checked against what really happened,
 and at the end the history's checkers judge the whole run. A failure prints the
 steps, shrunk to a short reproduction.
 
-Runs on the tamper stack (the token relay is how a damaged token is delivered).
-Process kills and network faults have their own scenarios (test_restarts.py,
-test_network.py): on the time-skipping server a killed worker's sticky workflow
-task is never redelivered, so a kill rule here would test the test server.
+Runs on the tamper stack: the token relay is how a damaged token is delivered,
+and every link goes through Toxiproxy. The kill rule is enabled on real servers
+only (``make certify``'s dev row, an external cluster): on the time-skipping
+server a killed worker's sticky workflow task is never redelivered, so a kill
+there would test the test server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,10 +40,13 @@ from stigma.v1 import stigma_service_pb2 as pb
 from harness import checkers
 from harness.driver import Driver, Started
 from harness.expect import holds
+from harness.faults import killed
 from harness.history import History
+from harness.network import Network
 from harness.plan import call_agent, fails, plan, succeeds
 from harness.strategies import live
-from harness.tamper import TokenTamper
+from harness.tamper import TokenTamper, Transform
+from harness.waits import hold_for
 
 pytestmark = pytest.mark.scenario
 
@@ -82,18 +89,25 @@ async def session_loop() -> asyncio.AbstractEventLoop:
 
 
 class HandshakeModel(RuleBasedStateMachine):
-    driver: Driver
+    base_driver: Driver
+    record: History  # the test's history: every example's operations end up here
     tamper: TokenTamper
     loop: asyncio.AbstractEventLoop
-    history: History
+    network: Network
+    # Shared by every example's machine (ids are unique): the relay's transform is
+    # installed once, so no machine can swap another's out from under it.
+    damaged_keys: set[str]
 
     calls = Bundle("calls")
 
     def __init__(self) -> None:
         super().__init__()
+        # A history per example: the checkers judge this example alone (an earlier
+        # example's failure must not be reported again by every later one).
+        self.history = History(f"{self.record.name}#{len(self.record.calls)}")
+        base = self.base_driver
+        self.driver = Driver(base.stack, self.history, timeout_s=base.timeout_s, clock=base.clock)
         self.model: list[ModelCall] = []
-        self.damaged_keys: set[str] = set()
-        self.tamper.set(self._damage)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coro)
@@ -101,11 +115,6 @@ class HandshakeModel(RuleBasedStateMachine):
     @property
     def _timeout_s(self) -> float:
         return START_TO_CLOSE_S if self.driver.clock.can_skip else REAL_START_TO_CLOSE_S
-
-    async def _damage(self, request: pb.StartAgentRequest) -> pb.StartAgentRequest:
-        if request.idempotency_key.split("/")[0] in self.damaged_keys:
-            request.callback_token = b"not-a-token:" + request.callback_token[:8]
-        return request
 
     # -- rules ------------------------------------------------------------
     @rule(
@@ -122,7 +131,7 @@ class HandshakeModel(RuleBasedStateMachine):
             if outcome == "success"
             else fails("ModelError", f"agent {n} failed", hold=held)
         )
-        call_id = f"zig-model-{n}-{id(self):x}"
+        call_id = f"zig-model-{n}-{uuid.uuid4().hex[:10]}"
         if damaged:
             self.damaged_keys.add(call_id)
         p = plan(call_agent(f"m{n}", script, start_to_close_s=self._timeout_s, max_attempts=1))
@@ -156,6 +165,34 @@ class HandshakeModel(RuleBasedStateMachine):
                 c.timed_out = True  # held: nobody completed it in time
                 self._resolve(c)
 
+    @precondition(lambda self: any(c.held for c in self.model))
+    @rule()
+    def held_agents_finish_while_stigma_is_cut_off_from_temporal(self) -> None:
+        # Stigma's server and worker lose Temporal (starts, polls, completions) while
+        # the held agents are let go; longer than Stigma's client retry, so completion
+        # attempts fail and are retried by the activity's own policy after the heal.
+        held = [c for c in self.model if c.held]
+
+        async def outage() -> None:
+            async with self.network.down(self.history, "stigma_temporal"):
+                await self.driver.release([c.started for c in held])
+                await hold_for(2.5, "past Stigma's 1.5 s completion-client retry window")
+
+        self._run(outage())
+        for c in held:
+            c.held = False
+
+    @precondition(lambda self: bool(self.model) and not self.driver.clock.can_skip)
+    @rule()
+    def stigma_killed_and_restarted(self) -> None:
+        # Real servers only: the time-skipping server never redelivers a workflow task
+        # parked on a SIGKILLed worker's sticky queue (README, "Time and process control").
+        async def kill() -> None:
+            async with killed(self.driver.stack, self.driver.stack.stigma, self.history):
+                pass
+
+        self._run(kill())
+
     # -- checks -----------------------------------------------------------
     def _resolve(self, c: ModelCall) -> None:
         op = self._run(self.driver.outcome(c.started))
@@ -180,7 +217,15 @@ class HandshakeModel(RuleBasedStateMachine):
         self._settle()
 
     def teardown(self) -> None:
-        self.tamper.set(None)
+        try:
+            self._finish()
+        finally:
+            self.record.ops += self.history.ops
+            self.record.faults += self.history.faults
+            self.record.calls.update(self.history.calls)
+            self.record.checks += self.history.checks
+
+    def _finish(self) -> None:
         if any(not c.resolved for c in self.model):
             self.time_passes_every_start_to_close()
         # Agents still held (their Zigflow side timed out) finish now: their late
@@ -194,6 +239,17 @@ class HandshakeModel(RuleBasedStateMachine):
         holds(self.history, checkers.every_call_resolved(self.history))
         holds(self.history, checkers.damaged_token_handled(self.history, damaged_calls=damaged))
         holds(self.history, checkers.no_token_lost(self.history))
+
+
+def damage_these(keys: set[str]) -> Transform:
+    """The relay's transform: the token of a call whose id is in ``keys`` arrives as garbage."""
+
+    async def damage(request: pb.StartAgentRequest) -> pb.StartAgentRequest:
+        if request.idempotency_key.split("/")[0] in keys:
+            request.callback_token = b"not-a-token:" + request.callback_token[:8]
+        return request
+
+    return damage
 
 
 def _kind(op_type: str, value: Any) -> str:
@@ -210,13 +266,23 @@ def _kind(op_type: str, value: Any) -> str:
 def test_the_handshake_behaves_like_its_model(
     tamper_driver: Driver,
     tamper: TokenTamper,
+    tamper_network: Network,
     history: History,
     session_loop: asyncio.AbstractEventLoop,
 ) -> None:
+    damaged_keys: set[str] = set()
+    tamper.set(damage_these(damaged_keys))
     machine = type(
         "Machine",
         (HandshakeModel,),
-        {"driver": tamper_driver, "tamper": tamper, "loop": session_loop, "history": history},
+        {
+            "base_driver": tamper_driver,
+            "tamper": tamper,
+            "network": tamper_network,
+            "loop": session_loop,
+            "record": history,
+            "damaged_keys": damaged_keys,
+        },
     )
     settings = live(gate_examples=3, nightly_examples=50)
     settings = type(settings)(settings, stateful_step_count=6)
