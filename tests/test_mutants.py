@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 
@@ -176,12 +177,38 @@ CASES = [
 ]
 
 
+CHILD_BOUND_S = 240  # a bound on a hung child run, not a measurement
+
+
+def _run_child(
+    argv: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a child pytest; if it hangs past the bound, interrupt it (SIGINT) so that
+    its fixtures tear its stack down: a SIGKILL would orphan its servers."""
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        out, err = proc.communicate(timeout=CHILD_BOUND_S)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, err = proc.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        pytest.fail(
+            f"child run still going after {CHILD_BOUND_S}s: {' '.join(argv[3:6])}\n{out[-2000:]}"
+        )
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
 def test_temporal_restart_scenario_fails_on_a_server_that_loses_its_state(
     tmp_path: pathlib.Path,
 ) -> None:
     """The Temporal-restart scenario guards durability: on a dev server kept in memory
     the restart forgets the pending activities and their tokens, and it must say so."""
-    proc = subprocess.run(
+    proc = _run_child(
         [
             sys.executable,
             "-m",
@@ -198,11 +225,6 @@ def test_temporal_restart_scenario_fails_on_a_server_that_loses_its_state(
             "--handshake-out",
             str(tmp_path),
         ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
         env={**os.environ, "HANDSHAKE_DEV_EPHEMERAL": "1"},
     )
     output = proc.stdout + proc.stderr
@@ -218,7 +240,7 @@ def test_temporal_restart_scenario_fails_on_a_server_that_loses_its_state(
 def test_scenario_fails_against_mutant(
     scenario: str, option: str, mutant: str, reason: str, tmp_path: pathlib.Path
 ) -> None:
-    proc = subprocess.run(
+    proc = _run_child(
         [
             sys.executable,
             "-m",
@@ -239,11 +261,6 @@ def test_scenario_fails_against_mutant(
             "--handshake-out",
             str(tmp_path),
         ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, (
