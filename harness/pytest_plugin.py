@@ -95,8 +95,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _register_hypothesis_profiles() -> None:
     """ "gate": few examples, derandomized (the same verdict every run, in CI);
-    "nightly": many, random. HANDSHAKE_HYPOTHESIS_PROFILE selects (default gate)."""
-    from hypothesis import HealthCheck, settings
+    "nightly": many, random; "mutant": the gate's, without shrinking.
+    HANDSHAKE_HYPOTHESIS_PROFILE selects (default gate)."""
+    from hypothesis import HealthCheck, Phase, settings
 
     quiet = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
     settings.register_profile(
@@ -110,6 +111,13 @@ def _register_hypothesis_profiles() -> None:
     )
     settings.register_profile(
         "nightly", max_examples=500, print_blob=True, deadline=None, suppress_health_check=quiet
+    )
+    # Mutant runs only ask "does the spec fail?": no shrinking, which on a live stack
+    # against a service that hangs costs a bounded wait per shrink step.
+    settings.register_profile(
+        "mutant",
+        settings.get_profile("gate"),
+        phases=(Phase.explicit, Phase.reuse, Phase.generate),
     )
     settings.load_profile(os.environ.get("HANDSHAKE_HYPOTHESIS_PROFILE") or "gate")
 

@@ -20,9 +20,12 @@ def live(gate_examples: int, nightly_examples: int) -> settings:
     a few derandomized examples in the gate, many in the nightly profile; no
     "explain" phase, which re-runs a failing example many times on a live stack."""
     profile = os.environ.get("HANDSHAKE_HYPOTHESIS_PROFILE") or "gate"
+    phases = [Phase.explicit, Phase.reuse, Phase.generate]
+    if profile != "mutant":
+        phases.append(Phase.shrink)
     return settings(
-        max_examples=gate_examples if profile == "gate" else nightly_examples,
-        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+        max_examples=nightly_examples if profile == "nightly" else gate_examples,
+        phases=phases,
     )
 
 

@@ -185,6 +185,7 @@ def _run_child(
 ) -> subprocess.CompletedProcess[str]:
     """Run a child pytest; if it hangs past the bound, interrupt it (SIGINT) so that
     its fixtures tear its stack down: a SIGKILL would orphan its servers."""
+    env = {**(env or os.environ), "HANDSHAKE_HYPOTHESIS_PROFILE": "mutant"}
     proc = subprocess.Popen(
         argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
