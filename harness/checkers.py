@@ -7,6 +7,7 @@ explains itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -605,4 +606,9 @@ def token_outcome(history: History, call_id: str) -> str:
         zig = f"timed out {z.timeout_type}".rstrip()
     else:
         zig = z.status
+    wf = s.call.zigflow
+    if z is not None and z.status == "completed" and wf is not None and wf.status == "failed":
+        # the activity took the result, the workflow refused it (e.g. CrossedWires)
+        cause = re.search(r"failed: (\w+):", wf.failure_message)
+        zig += f", workflow failed {cause.group(1) if cause else wf.failure_type}"
     return f"stigma: {stigma}; zigflow: {zig}"
