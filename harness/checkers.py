@@ -286,6 +286,9 @@ def overhead_samples_ms(history: History) -> list[float]:
         z = s.zigflow
         if z is None or z.status != "completed" or z.attempts != 1 or s.stigma is None:
             continue
+        wf = s.call.zigflow
+        if wf is not None and wf.status == "failed" and "CrossedWires" in wf.failure_message:
+            continue  # the activity took a result its workflow refused: not a handshake
         work = s.stigma.agent_work_s
         if z.duration_s is None or work is None:
             continue
