@@ -235,6 +235,8 @@ class HandshakeModel(RuleBasedStateMachine):
         for c in self.model:
             self._run(self.driver.settled(c.started, stigma_only=True))
             self._run(self.driver.collect(c.started))
+        if not self.model:
+            return  # an example that started nothing has nothing to judge
         damaged = {c.started.call_id for c in self.model if c.started.call_id in self.damaged_keys}
         holds(self.history, checkers.every_call_resolved(self.history))
         holds(self.history, checkers.damaged_token_handled(self.history, damaged_calls=damaged))
