@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import pathlib
 import shutil
@@ -77,7 +78,7 @@ class ToxiproxyAPI:
             resp = APIConsumer.get("/version", timeout=self.timeout_s)
             if resp.status_code != 200:
                 raise ToxiproxyError(f"toxiproxy /version answered {resp.status_code}")
-            return str(resp.text).strip()
+            return _version_of(str(resp.text))
 
         return await asyncio.to_thread(get)
 
@@ -158,3 +159,14 @@ async def toxiproxy_server(
         yield api
     finally:
         await proc.stop(grace_s=5)
+
+
+def _version_of(body: str) -> str:
+    """v2.12.0 answers {"version": "2.12.0"}; older servers answered the bare string."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body.strip()
+    if isinstance(parsed, dict) and isinstance(parsed.get("version"), str):
+        return str(parsed["version"])
+    return body.strip()

@@ -100,3 +100,11 @@ async def test_unknown_links_and_toxics_are_refused_with_the_choices() -> None:
     with pytest.raises(Exception, match="expected one of"):
         async with net.toxic(History("t"), "stigma_grpc", "lightning"):
             pass
+
+
+def test_version_is_read_from_the_json_body_of_v2_12_and_the_bare_text_of_older_servers() -> None:
+    from harness.toxiproxy import _version_of
+
+    assert _version_of('{"version": "2.12.0"}\n') == "2.12.0"
+    assert _version_of("2.5.0\n") == "2.5.0"
+    assert _version_of("git") == "git"
