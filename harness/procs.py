@@ -11,13 +11,33 @@ import atexit
 import contextlib
 import os
 import pathlib
+import shutil
 import signal
+import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.errors import ProcessError
 
 _LIVE: dict[int, str] = {}  # pid -> name of every group we started and have not reaped
+
+# atexit cannot run when the harness itself is SIGKILLed (a CI timeout, a bounded child
+# run): on Linux each child also gets the parent-death signal, set by this launcher,
+# which then execs the real command (same pid, group and command line). If the
+# harness died before prctl ran, the launcher exits instead of starting an orphan.
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(70)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def _launch_argv(argv: Sequence[str]) -> list[str]:
+    if not sys.platform.startswith("linux"):
+        return list(argv)
+    return [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *argv]
 
 
 @atexit.register
@@ -57,10 +77,15 @@ class ManagedProcess:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         path = self.log_dir / f"{self.name}.{self.incarnation}.log"
         self.log_paths.append(path)
+        exe = self.argv[0]
+        if os.sep in exe and self.cwd is not None and not os.path.isabs(exe):
+            exe = str(self.cwd / exe)
+        if shutil.which(exe, path=self.env.get("PATH")) is None:
+            raise ProcessError(f"cannot start {self.name}: {self.argv[0]!r} not found")
         with path.open("wb") as log:
             try:
                 self._proc = await asyncio.create_subprocess_exec(
-                    *self.argv,
+                    *_launch_argv(self.argv),
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=log,
                     stderr=asyncio.subprocess.STDOUT,
