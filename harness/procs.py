@@ -130,6 +130,12 @@ class ManagedProcess:
             _LIVE.pop(self._proc.pid, None)
         return self._proc.returncode
 
+    async def exited(self) -> int | None:
+        """Until the process has exited (at once if it never started); its exit code."""
+        if self._proc is None:
+            return None
+        return await self._proc.wait()
+
     def exit_code(self) -> int | None:
         return self._proc.returncode if self._proc else None
 

