@@ -15,6 +15,11 @@ class NotReadyError(HarnessError):
     """A component did not become ready in time; the message names it and shows its log."""
 
 
+class ComponentDied(NotReadyError):
+    """A component exited while being waited for: waiting longer cannot help, so a
+    wait re-raises this at once instead of polling until its timeout."""
+
+
 class WaitTimeout(HarnessError):
     """A condition did not hold in time; the message names what is still pending."""
 

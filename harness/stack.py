@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from temporalio.client import Client
 
 from harness.config import PLACEHOLDERS, StackConfig
-from harness.errors import ConfigError, NotReadyError, WaitTimeout
+from harness.errors import ComponentDied, ConfigError, NotReadyError, WaitTimeout
 from harness.network import Network
 from harness.ports import LOOPBACK, free_port
 from harness.procs import ManagedProcess
@@ -121,7 +121,7 @@ async def wait_healthy(proc: ManagedProcess, target: str, service: str, timeout_
 
         async def probe() -> bool | None:
             if not proc.running():
-                raise NotReadyError(
+                raise ComponentDied(
                     f"{proc.name} exited with code {proc.exit_code()} before it was ready\n"
                     f"--- {proc.name} log ---\n{proc.tail()}"
                 )
@@ -135,8 +135,6 @@ async def wait_healthy(proc: ManagedProcess, target: str, service: str, timeout_
                 pending=lambda: f"{proc.name} health {service!r} at {target} to be SERVING",
             )
         except WaitTimeout as err:
-            if isinstance(err.__cause__, NotReadyError):
-                raise err.__cause__ from None
             raise NotReadyError(f"{err}\n--- {proc.name} log ---\n{proc.tail()}") from err
 
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from harness.errors import WaitTimeout
+from harness.errors import ComponentDied, WaitTimeout
 
 T = TypeVar("T")
 
@@ -32,6 +32,8 @@ async def eventually(
             value = await probe()
             if value is not None:
                 return value
+        except ComponentDied:
+            raise  # waiting longer cannot help
         except Exception as err:  # a probe failing is "not ready yet"
             last_error = err
         if time.monotonic() >= deadline:

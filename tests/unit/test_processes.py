@@ -76,3 +76,20 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return status != "Z"  # a zombie is dead, waiting for init to reap it
+
+
+async def test_a_service_that_exits_before_it_is_healthy_is_reported_at_once(
+    tmp_path: pathlib.Path,
+) -> None:
+    from harness.errors import ComponentDied
+    from harness.stack import wait_healthy
+
+    proc = ManagedProcess(
+        "stigma", ["sh", "-c", "echo 'listen: address in use'; exit 4"], dict(os.environ), tmp_path
+    )
+    await proc.start()
+    started = time.monotonic()
+    with pytest.raises(ComponentDied, match="exited with code 4") as err:
+        await wait_healthy(proc, "127.0.0.1:9", "stigma.v1.StigmaService", timeout_s=30)
+    assert "address in use" in str(err.value)
+    assert time.monotonic() - started < 10, "waited for the readiness timeout"
