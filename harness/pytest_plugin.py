@@ -128,6 +128,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "unit: a test of one component with fakes, no servers")
 
 
+def _driver_on(stack: Stack, history: History, pytestconfig: pytest.Config) -> Driver:
+    return Driver(stack, history, timeout_s=pytestconfig.getoption("--call-timeout"))
+
+
+def _network_of(stack: Stack) -> Network:
+    assert stack.network is not None, "not a stack whose links go through Toxiproxy"
+    return stack.network
+
+
 def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
@@ -183,7 +192,7 @@ async def real_stack(handshake_config: StackConfig, stack: Stack) -> AsyncIterat
 @pytest.fixture
 def real_driver(real_stack: Stack, history: History, pytestconfig: pytest.Config) -> Driver:
     """A driver on ``real_stack``."""
-    return Driver(real_stack, history, timeout_s=pytestconfig.getoption("--call-timeout"))
+    return _driver_on(real_stack, history, pytestconfig)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -197,14 +206,13 @@ async def chaos_stack(handshake_config: StackConfig) -> AsyncIterator[Stack]:
 @pytest.fixture
 def chaos_driver(chaos_stack: Stack, history: History, pytestconfig: pytest.Config) -> Driver:
     """A driver on ``chaos_stack``."""
-    return Driver(chaos_stack, history, timeout_s=pytestconfig.getoption("--call-timeout"))
+    return _driver_on(chaos_stack, history, pytestconfig)
 
 
 @pytest.fixture
 def network(chaos_stack: Stack) -> Network:
     """Faults on the chaos stack's links: ``async with network.down(history, "stigma_grpc")``."""
-    assert chaos_stack.network is not None
-    return chaos_stack.network
+    return _network_of(chaos_stack)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -227,14 +235,13 @@ def tamper(tamper_stack: Stack) -> Iterator[TokenTamper]:
 @pytest.fixture
 def tamper_network(tamper_stack: Stack) -> Network:
     """Faults on the tamper stack's links."""
-    assert tamper_stack.network is not None
-    return tamper_stack.network
+    return _network_of(tamper_stack)
 
 
 @pytest.fixture
 def tamper_driver(tamper_stack: Stack, history: History, pytestconfig: pytest.Config) -> Driver:
     """A driver on ``tamper_stack``."""
-    return Driver(tamper_stack, history, timeout_s=pytestconfig.getoption("--call-timeout"))
+    return _driver_on(tamper_stack, history, pytestconfig)
 
 
 @pytest.fixture
@@ -271,7 +278,7 @@ def history(request: pytest.FixtureRequest) -> History:
 @pytest.fixture
 def driver(stack: Stack, history: History, pytestconfig: pytest.Config) -> Driver:
     """Starts Zigflow plans and records them; ``driver.clock`` moves time."""
-    return Driver(stack, history, timeout_s=pytestconfig.getoption("--call-timeout"))
+    return _driver_on(stack, history, pytestconfig)
 
 
 def _slug(nodeid: str) -> str:

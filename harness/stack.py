@@ -20,7 +20,7 @@ from harness.network import Network
 from harness.ports import LOOPBACK, free_port
 from harness.procs import ManagedProcess
 from harness.tamper import TokenTamper
-from harness.temporal import TemporalTarget, connect, temporal_target
+from harness.temporal import TemporalTarget, connect, temporal_target, until_serving
 from harness.toxiproxy import toxiproxy_server
 from harness.waits import eventually
 
@@ -53,12 +53,9 @@ class Stack:
             raise ConfigError("cannot restart an external Temporal cluster from the harness")
         await proc.kill(sig)
         await proc.start()
-        try:
-            await connect(
-                self.temporal.address, self.namespace, self.config.ready_timeout_s, proc.name
-            )
-        except NotReadyError as err:
-            raise NotReadyError(f"{err}\n--- {proc.name} log ---\n{proc.tail()}") from err
+        await until_serving(
+            proc, self.temporal.address, self.namespace, self.config.ready_timeout_s
+        )
 
     async def restart(self, proc: ManagedProcess) -> None:
         """Start a stopped service again (a new incarnation, new log) and wait until ready."""

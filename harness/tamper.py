@@ -157,17 +157,6 @@ def rewrite(fn: Callable[[bytes], bytes]) -> Transform:
     return transform
 
 
-def _read_varint(data: bytes, i: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[i]
-        i += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, i
-
-
 def retarget_namespace(token: bytes, own_namespace: str, foreign: str) -> bytes:
     """The same token, naming another namespace: what a token minted in one namespace
     looks like when presented to another.
@@ -181,12 +170,12 @@ def retarget_namespace(token: bytes, own_namespace: str, foreign: str) -> bytes:
         return len(name).to_bytes(2, "big") + name + token[2 + len(own) :]
     out, i = b"", 0
     while i < len(token):
-        key, j = _read_varint(token, i)
+        key, j = wire.read_varint(token, i)
         number, kind = key >> 3, key & 7
         if kind == wire.VARINT:
-            _, end = _read_varint(token, j)
+            _, end = wire.read_varint(token, j)
         elif kind == wire.LEN:
-            size, start = _read_varint(token, j)
+            size, start = wire.read_varint(token, j)
             end = start + size
             if number == 1:
                 out += wire.field(1, foreign.encode())

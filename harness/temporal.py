@@ -120,7 +120,7 @@ async def temporal_target(
         proc = ManagedProcess(f"temporal-{config.temporal}", argv, dict(os.environ), log_dir)
         await proc.start()
         try:
-            await _until_serving(proc, address, config)
+            await until_serving(proc, address, config.namespace, config.ready_timeout_s)
             break
         except NotReadyError:
             await proc.stop(grace_s=5)
@@ -138,11 +138,11 @@ async def temporal_target(
 START_ATTEMPTS = 3
 
 
-async def _until_serving(proc: ManagedProcess, address: str, config: StackConfig) -> None:
+async def until_serving(
+    proc: ManagedProcess, address: str, namespace: str, timeout_s: float
+) -> None:
     """Until the server accepts clients; fails at once if its process exits first."""
-    ready = asyncio.ensure_future(
-        connect(address, config.namespace, config.ready_timeout_s, proc.name)
-    )
+    ready = asyncio.ensure_future(connect(address, namespace, timeout_s, proc.name))
     died = asyncio.ensure_future(proc.exited())
     try:
         await asyncio.wait({ready, died}, return_when=asyncio.FIRST_COMPLETED)

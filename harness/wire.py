@@ -18,6 +18,18 @@ def varint(value: int) -> bytes:
             return bytes(out)
 
 
+def read_varint(data: bytes, i: int) -> tuple[int, int]:
+    """The varint at ``data[i:]``: (value, index after it)."""
+    value = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, i
+
+
 def field(number: int, payload: bytes | int) -> bytes:
     if isinstance(payload, int):
         return varint(number << 3 | VARINT) + varint(payload)

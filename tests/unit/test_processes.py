@@ -12,10 +12,9 @@ import time
 
 import pytest
 
-from harness.config import StackConfig
 from harness.errors import NotReadyError, ProcessError
 from harness.procs import ManagedProcess
-from harness.temporal import _until_serving
+from harness.temporal import until_serving
 
 pytestmark = pytest.mark.unit
 
@@ -32,7 +31,7 @@ async def test_a_server_that_exits_while_starting_is_reported_at_once(
     await proc.start()
     started = time.monotonic()
     with pytest.raises(NotReadyError, match="exited with code 3") as err:
-        await _until_serving(proc, "127.0.0.1:9", StackConfig(ready_timeout_s=30))
+        await until_serving(proc, "127.0.0.1:9", "default", timeout_s=30)
     assert "address already in use" in str(err.value)  # its log comes with the error
     assert time.monotonic() - started < 10, "waited for the readiness timeout"
 
