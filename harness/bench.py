@@ -46,7 +46,7 @@ from typing import Any
 from temporalio.client import Client
 
 from harness import procstat, stages, traces
-from harness.config import DEV, StackConfig
+from harness.config import DEV, REFERENCE_STIGMA, REFERENCE_ZIGFLOW, StackConfig, parse_command
 from harness.driver import STIGMA_WORKFLOW_PREFIX
 from harness.errors import ConfigError
 from harness.hdr import Latencies
@@ -266,7 +266,12 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 async def run_level(
-    runner: Runner, level: int, mode: str, duration_s: float, rate: float | None
+    runner: Runner,
+    level: int,
+    mode: str,
+    duration_s: float,
+    rate: float | None,
+    open_samples: int = OPEN_SAMPLES,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {"level": level, "mode": mode}
     for kind, names in (
@@ -283,7 +288,7 @@ async def run_level(
             # Direct calls: the same arrival rate (their point is the overhead).
             level_rate = min(rate, level / MIN_AGENT_SECONDS)
             agent_s = level / level_rate if kind == "handshake" else 0.0
-            arrivals_s = max(duration_s, min(OPEN_SAMPLES / level_rate, MAX_ARRIVAL_SECONDS))
+            arrivals_s = max(duration_s, min(open_samples / level_rate, MAX_ARRIVAL_SECONDS))
             entry.update(
                 arrival_rate_per_s=round(level_rate, 2), agent_seconds=round(level / level_rate, 2)
             )
@@ -414,7 +419,9 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
                         flush=True,
                     )
                     continue
-                results.append(await run_level(runner, level, "open", args.duration, rate))
+                results.append(
+                    await run_level(runner, level, "open", args.duration, rate, args.open_samples)
+                )
                 print(
                     f"bench: open N={level} done ({results[-1]['arrival_rate_per_s']}/s)",
                     flush=True,
@@ -431,8 +438,11 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
             "levels": levels,
             "modes": modes,
             "duration_s": args.duration,
+            "open_samples": args.open_samples,
             "zigflow_max_concurrent_activities": config.zigflow_max_concurrent_activities,
             "label": args.label,
+            "zigflow_cmd": " ".join(config.zigflow_cmd),
+            "stigma_cmd": " ".join(config.stigma_cmd),
         },
         "note": "Shared machine: other processes' load shows in these figures; compare "
         "handshake and direct of the same level (run back to back on the same stack).",
@@ -461,6 +471,13 @@ def main(argv: list[str] | None = None) -> int:
         help="open-loop arrivals per second (default: half the closed-loop throughput at 1)",
     )
     p.add_argument(
+        "--open-samples",
+        type=int,
+        default=OPEN_SAMPLES,
+        help="open-loop arrivals per phase (at least --duration seconds of them; at most "
+        f"{MAX_ARRIVAL_SECONDS:.0f} s)",
+    )
+    p.add_argument(
         "--max-agent-seconds",
         type=float,
         default=MAX_AGENT_SECONDS,
@@ -472,6 +489,16 @@ def main(argv: list[str] | None = None) -> int:
         default=100,
         help="Zigflow's activity slots (the reference's default; the gate uses 2)",
     )
+    p.add_argument(
+        "--zigflow-cmd",
+        default=os.environ.get("HANDSHAKE_ZIGFLOW_CMD"),
+        help="your Zigflow's command line, as for the gate (env HANDSHAKE_ZIGFLOW_CMD)",
+    )
+    p.add_argument(
+        "--stigma-cmd",
+        default=os.environ.get("HANDSHAKE_STIGMA_CMD"),
+        help="your Stigma's command line, as for the gate (env HANDSHAKE_STIGMA_CMD)",
+    )
     p.add_argument("--label", default="", help="free text stored with the figures")
     p.add_argument("--out", default="reports/out/bench", help="where bench.json goes")
     args = p.parse_args(argv)
@@ -479,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
     config = StackConfig(
         temporal=args.temporal,
         namespace=args.namespace,
+        zigflow_cmd=parse_command(args.zigflow_cmd, REFERENCE_ZIGFLOW, "--zigflow-cmd"),
+        stigma_cmd=parse_command(args.stigma_cmd, REFERENCE_STIGMA, "--stigma-cmd"),
         zigflow_max_concurrent_activities=args.zigflow_slots,
         log_dir=out / "logs",
     )

@@ -16,6 +16,7 @@ import importlib.metadata
 import json
 import os
 import pathlib
+import shlex
 import shutil
 import subprocess
 import sys
@@ -53,16 +54,64 @@ def _git_sha() -> str | None:
     return sha + ("-dirty" if dirty else "")
 
 
-def _bench(path: pathlib.Path, out: pathlib.Path) -> dict[str, Any] | None:
-    """The latest `make bench` figures (copied next to the report), if any."""
+def _bench_from(path: pathlib.Path, out: pathlib.Path) -> dict[str, Any] | None:
+    """Figures measured earlier (``--bench-json``), copied next to the report."""
     if not path.is_file():
-        print(f"certify: no {path}: run `make bench` for the concurrency figures", flush=True)
-        return None
+        raise ConfigError(f"--bench-json {path}: no such file (run `make bench` first)")
     try:
         doc: dict[str, Any] = json.loads(path.read_text())
     except ValueError as err:
-        print(f"certify: ignoring {path}: not JSON ({err})", flush=True)
+        raise ConfigError(f"--bench-json {path}: not JSON ({err})") from err
+    shutil.copyfile(path, out / "bench.json")
+    return doc
+
+
+def _budget(concurrency: list[dict[str, Any]]) -> dict[str, Any] | None:
+    row = report.budget_row(concurrency)
+    if row is None:
         return None
+    keys = ("level", "mode", "n", "p50", "p99", "baseline_p99_ms", "throughput_per_s")
+    return {k: row.get(k) for k in keys} | {"within": report.within_budget(row, BUDGET_MS)}
+
+
+def bench_target(targets: list[str]) -> str:
+    """Where the budget is measured: a real clock. The first target that is not the
+    time-skipping server (whose clock is virtual), else the embedded dev server."""
+    return next((t for t in targets if t != TIME_SKIPPING), DEV)
+
+
+def _bench_measured(
+    out: pathlib.Path, args: argparse.Namespace, target: str
+) -> dict[str, Any] | None:
+    """Measure the budget in this run (a child process, like the scenario targets), so
+    the verdict never rests on figures from another commit or another day."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness.bench",
+        "--temporal",
+        target,
+        "--levels",
+        args.bench_levels,
+        "--modes",
+        "closed,open",
+        "--out",
+        str(out / "bench"),
+        "--label",
+        "make certify",
+    ]
+    if args.zigflow_cmd:
+        cmd += ["--zigflow-cmd", args.zigflow_cmd]
+    if args.stigma_cmd:
+        cmd += ["--stigma-cmd", args.stigma_cmd]
+    cmd += shlex.split(args.bench_args)
+    print(f"certify: [budget] {' '.join(cmd)}", flush=True)
+    code = subprocess.run(cmd, check=False).returncode
+    path = out / "bench" / "bench.json"
+    if code != 0 or not path.is_file():
+        print(f"certify: [budget] bench exited {code}; see {out / 'bench' / 'logs'}", flush=True)
+        return None
+    doc: dict[str, Any] = json.loads(path.read_text())
     shutil.copyfile(path, out / "bench.json")
     return doc
 
@@ -173,9 +222,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zigflow-cmd", default=os.environ.get("HANDSHAKE_ZIGFLOW_CMD"))
     parser.add_argument("--stigma-cmd", default=os.environ.get("HANDSHAKE_STIGMA_CMD"))
     parser.add_argument(
-        "--bench",
-        default=os.environ.get("HANDSHAKE_BENCH_JSON") or "reports/out/bench/bench.json",
-        help="figures of the latest `make bench`, merged as `concurrency` when present "
+        "--bench-levels",
+        default=os.environ.get("HANDSHAKE_CERTIFY_BENCH_LEVELS") or "1,10",
+        help="agents in flight the budget run measures, closed and open loop (must include "
+        f"{report.BUDGET_LEVEL}, the level the budget applies to; env "
+        "HANDSHAKE_CERTIFY_BENCH_LEVELS)",
+    )
+    parser.add_argument(
+        "--bench-args",
+        default=os.environ.get("HANDSHAKE_CERTIFY_BENCH_ARGS") or "",
+        help='more options for the budget run, e.g. "--duration 10 --rate 5" '
+        "(python -m harness.bench --help; env HANDSHAKE_CERTIFY_BENCH_ARGS)",
+    )
+    parser.add_argument(
+        "--bench-json",
+        default=os.environ.get("HANDSHAKE_BENCH_JSON"),
+        help="judge the budget on figures measured earlier (e.g. a full `make bench`: "
+        "reports/out/bench/bench.json) instead of measuring it in this run "
         "(env HANDSHAKE_BENCH_JSON)",
     )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
@@ -183,6 +246,25 @@ def main(argv: list[str] | None = None) -> int:
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     if not targets:
         raise ConfigError("--targets is empty: name at least one of time-skipping, dev, HOST:PORT")
+    try:
+        shlex.split(args.bench_args)
+    except ValueError as err:
+        raise ConfigError(
+            f"--bench-args {args.bench_args!r}: cannot split into words: {err}"
+        ) from err
+    if args.bench_json and not pathlib.Path(args.bench_json).is_file():
+        raise ConfigError(f"--bench-json {args.bench_json}: no such file (run `make bench` first)")
+    if not args.bench_json:
+        try:
+            levels = [int(x) for x in args.bench_levels.split(",") if x.strip()]
+        except ValueError:
+            levels = []
+        if report.BUDGET_LEVEL not in levels or any(n < 1 for n in levels):
+            raise ConfigError(
+                f"--bench-levels {args.bench_levels!r}: give positive integers including "
+                f"{report.BUDGET_LEVEL} (the budget applies with {report.BUDGET_LEVEL} agents "
+                "in flight), e.g. 1,10"
+            )
 
     started = time.monotonic()
     out = pathlib.Path(args.out) / "latest"
@@ -199,7 +281,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     reported = DEV if DEV in targets else targets[0]
     overhead = {**by_target[reported], "target": reported}
-    bench = _bench(pathlib.Path(args.bench), out)
+    if args.bench_json:
+        bench, bench_source = _bench_from(pathlib.Path(args.bench_json), out), args.bench_json
+    else:
+        target = bench_target(targets)
+        bench, bench_source = _bench_measured(out, args, target), f"measured by this run ({target})"
     concurrency = bench.get("concurrency", []) if bench else []
     verdict, reasons = report.verdict(scenarios, overhead, BUDGET_MS, concurrency)
     doc = {
@@ -235,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         "overhead_ms": overhead,
         "overhead_by_target": by_target,
         "budget_ms": BUDGET_MS,
+        "budget": _budget(concurrency),
         "versions": {
             "python": sys.version.split()[0],
             "temporalio": _version("temporalio"),
@@ -250,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         "concurrency": concurrency,
         "bench": (
             {k: bench.get(k) for k in ("generated_at", "target", "server", "settings", "note")}
-            | {"source": args.bench}
+            | {"source": bench_source}
             if bench
             else None
         ),

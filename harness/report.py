@@ -4,7 +4,8 @@ Field reference (also in README, "The certification report"):
   schema            report format version
   generated_at      UTC time the report was written
   verdict           "pass" when every scenario passed on every target and the
-                    overhead p99 is within budget_ms; otherwise "fail"
+                    overhead p99 with 10 agents in flight (``budget``) is within
+                    budget_ms; otherwise "fail"
   verdict_reasons   why the verdict is what it is, one line each
   targets           the Temporal targets of the matrix, e.g. ["time-skipping", "dev"]
   scenarios         one object per scenario and target: id (pytest node id with
@@ -21,7 +22,12 @@ Field reference (also in README, "The certification report"):
                     type, or "down"), stream (upstream / downstream / both),
                     scenario, target, attributes; each chaos scenario's seed is in
                     its measurements.chaos_seed
-  overhead_ms       per successful handshake in a scenario with an empty fault
+  budget            what the budget was judged on: the concurrency row with 10
+                    agents in flight (open loop when measured, else closed):
+                    level, mode, n, p50, p99, baseline_p99_ms, within (bool);
+                    null when it was not measured (then the verdict is "fail")
+  overhead_ms       reported, not judged (see verdict()):
+                    per successful handshake in a scenario with an empty fault
                     timeline: Zigflow activity duration minus the agent's own
                     work, both from Temporal histories (server clock):
                     n, p50, p95, p99, max, mean, and target (which server measured it:
@@ -32,7 +38,8 @@ Field reference (also in README, "The certification report"):
   versions          python, temporalio, grpcio, protobuf, each Temporal server,
                     toxiproxy (null until used), git_sha, and the service commands
   wall_s            wall time of the whole certification run
-  concurrency       from the latest `make bench` (empty list when none ran): one
+  concurrency       measured by this run (harness.bench, levels 1 and 10 by default,
+                    on the first real-clock target) or read from --bench-json: one
                     object per level and mode (closed / open loop): level (calls in
                     flight), mode, n, p50, p95, p99, p999, max (handshake overhead,
                     ms, HDR histogram of server-clock samples), throughput_per_s,
@@ -45,7 +52,9 @@ Field reference (also in README, "The certification report"):
                     The p99 with 10 in flight (open loop if measured, else closed)
                     counts against budget_ms
   bench             where the concurrency figures come from: generated_at, target,
-                    server, settings (levels, modes, duration_s, ...), machine, note
+                    server, settings (levels, modes, duration_s, service commands,
+                    ...), note, source ("measured by this run (dev)" or the
+                    --bench-json path)
   fault_timeline    per scenario that injected faults: scenario, target, spans
                     (name, target, start_s, stop_s: seconds since the test began)
   machine           cpus, cpu_model, platform of the machine that ran the matrix
@@ -53,7 +62,7 @@ Field reference (also in README, "The certification report"):
 Files next to certification.json: certification.md, certification.html (self-
 contained: verdict, matrix with reproduce commands, latency plots as inline SVG,
 fault timeline, environment; harness/report_html.py), junit-<target>.xml per
-target, and bench.json (the raw `make bench` figures) when there were some.
+target, and bench.json (the raw figures of the budget run) when there were some.
 """
 
 from __future__ import annotations
@@ -68,10 +77,24 @@ from harness.runbooks import runbook_for
 SCHEMA = 1
 
 
-# The budget applies with this many agents in flight (issue 6) when bench ran: the
-# open loop's row (agents working while handshakes arrive at a fixed rate), else the
-# closed loop's (that many handshakes at once: a saturation figure).
+# The budget applies with this many agents in flight (the plan: "10+ concurrent
+# agents", overhead under 100 ms): judged on the open loop's row (agents working while
+# handshakes arrive at a fixed rate), else the closed loop's (that many handshakes at
+# once with zero-work agents: a saturation figure, stricter than the plan asks).
 BUDGET_LEVEL = 10
+# A p99 from fewer samples is an upper order statistic of too few values (below 100 it
+# is the maximum or less): not enough to say the budget holds.
+MIN_BUDGET_SAMPLES = 100
+
+
+def budget_row(concurrency: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """The measured row the budget is judged on, or None when there is none."""
+    rows = [c for c in concurrency or [] if c.get("level") == BUDGET_LEVEL and c.get("n")]
+    return next((c for c in rows if c.get("mode") == "open"), rows[0] if rows else None)
+
+
+def within_budget(row: dict[str, Any] | None, budget_ms: float) -> bool:
+    return row is not None and row["n"] >= MIN_BUDGET_SAMPLES and row["p99"] <= budget_ms
 
 
 def verdict(
@@ -80,14 +103,31 @@ def verdict(
     budget_ms: float,
     concurrency: list[dict[str, Any]] | None = None,
 ) -> tuple[str, list[str]]:
+    """Pass when every scenario passed and the budget row is within budget.
+
+    The overhead seen in the scenarios (``overhead``) is reported, not judged: a few
+    dozen handshakes of specs written for correctness, some of them the first on a
+    freshly started worker, some in bursts of 5 at once, none with a controlled load.
+    The budget is a statement about steady state with 10 agents in flight, which is
+    what the bench row measures (with warm workers, >= 100 samples, a direct call as
+    the baseline in the same run)."""
     reasons: list[str] = []
-    rows = [c for c in concurrency or [] if c.get("level") == BUDGET_LEVEL and c.get("n")]
-    loaded = [c for c in rows if c.get("mode") == "open"] or rows[:1]
-    over = [c for c in loaded if c["p99"] > budget_ms]
-    if over:
+    row = budget_row(concurrency)
+    if row is None:
         reasons.append(
-            f"overhead p99 {over[0]['p99']} ms with {BUDGET_LEVEL} in flight "
-            f"({over[0].get('mode')} loop, make bench) exceeds the {budget_ms} ms budget"
+            f"budget not measured: no figures with {BUDGET_LEVEL} agents in flight "
+            "(the bench run failed, or --bench-json names figures without that level)"
+        )
+    elif row["p99"] > budget_ms:
+        reasons.append(
+            f"overhead p99 {row['p99']:.1f} ms with {BUDGET_LEVEL} agents in flight "
+            f"({row.get('mode')} loop, n={row['n']}) exceeds the {budget_ms:.0f} ms budget"
+        )
+    elif row["n"] < MIN_BUDGET_SAMPLES:
+        reasons.append(
+            f"budget not judged: {row['n']} samples with {BUDGET_LEVEL} agents in flight, "
+            f"fewer than the {MIN_BUDGET_SAMPLES} a p99 needs (measure longer: "
+            '--bench-args "--duration 30")'
         )
     if not scenarios:
         reasons.append("no scenario ran")
@@ -99,28 +139,25 @@ def verdict(
         reasons.append(
             f"{len(skipped)} scenario(s) skipped (not certified): " + ", ".join(skipped[:10])
         )
-    if not overhead.get("n"):
-        reasons.append("no overhead sample: no successful handshake was measured")
-    elif overhead["p99"] > budget_ms:
-        reasons.append(f"overhead p99 {overhead['p99']} ms exceeds the {budget_ms} ms budget")
-    ok = (
-        not failed
-        and not skipped
-        and scenarios
-        and overhead.get("n")
-        and overhead["p99"] <= budget_ms
-        and not over
-    )
-    if ok:
+    ok = bool(scenarios) and not failed and not skipped
+    ok = ok and within_budget(row, budget_ms)
+    if scenarios and not failed and not skipped:
+        reasons.append(f"{len(scenarios)} scenario(s) passed")
+    if row is not None and within_budget(row, budget_ms):
         reasons.append(
-            f"{len(scenarios)} scenario(s) passed; overhead p99 {overhead['p99']} ms "
-            f"<= {budget_ms} ms (n={overhead['n']}, {overhead.get('target')})"
+            f"overhead p99 {row['p99']:.1f} ms with {BUDGET_LEVEL} agents in flight <= "
+            f"{budget_ms:.0f} ms ({row.get('mode')} loop, n={row['n']}, p50 {row['p50']:.1f} ms"
+            + (
+                f", direct call p99 {row['baseline_p99_ms']:.1f} ms)"
+                if row.get("baseline_p99_ms") is not None
+                else ")"
+            )
         )
-    if loaded and not over:  # said either way: it is half of the budget's story
+    if overhead.get("n"):
         reasons.append(
-            f"overhead p99 {loaded[0]['p99']} ms with {BUDGET_LEVEL} in flight "
-            f"<= {budget_ms} ms ({loaded[0].get('mode')} loop, make bench, "
-            f"n={loaded[0]['n']})"
+            f"for information, not judged: overhead in fault-free scenarios p50 "
+            f"{overhead['p50']:.1f} / p99 {overhead['p99']:.1f} ms (n={overhead['n']}, "
+            f"{overhead.get('target')}; cold workers and bursts of 5 included)"
         )
     return ("pass" if ok else "fail"), reasons
 
@@ -149,23 +186,27 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         *[f"- {reason}" for reason in r["verdict_reasons"]],
         "",
-        f"## Handshake overhead (budget {r['budget_ms']} ms)",
+        f"## Handshake overhead (budget {r['budget_ms']} ms at p99 with "
+        f"{BUDGET_LEVEL} agents in flight)",
         "",
         "Zigflow activity duration minus the agent's own work, from Temporal's histories.",
         "",
-        "| target | n | p50 | p95 | p99 | max |",
-        "|---|---:|---:|---:|---:|---:|",
     ]
-    for target, s in r["overhead_by_target"].items():
-        mark = " (reported)" if target == o.get("target") else ""
-        lines.append(
-            f"| {target}{mark} | {s['n']} | {_ms(s['p50'])} | {_ms(s['p95'])} | "
-            f"{_ms(s['p99'])} | {_ms(s['max'])} |"
-        )
-    if r.get("concurrency"):
+    b = r.get("budget")
+    if b:
         lines += [
+            f"Judged: p99 **{_ms(b['p99'])} ms** with {b['level']} agents in flight "
+            f"({b['mode']} loop, n={b['n']}, p50 {_ms(b['p50'])} ms, direct call p99 "
+            f"{_ms(b.get('baseline_p99_ms'))} ms): "
+            + ("within the budget." if b["within"] else "**over the budget**."),
             "",
-            "## Concurrency (make bench)",
+        ]
+    else:
+        lines += ["Judged: **not measured** (see the verdict).", ""]
+    if r.get("concurrency"):
+        src = (r.get("bench") or {}).get("source", "")
+        lines += [
+            f"### Concurrency ({src})" if src else "### Concurrency",
             "",
             "| mode | in flight | n | p50 | p99 | p99.9 | max | direct p99 | handshakes/s |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -176,6 +217,22 @@ def markdown(r: dict[str, Any]) -> str:
             f"{c['throughput_per_s']} |"
             for c in r["concurrency"]
         ]
+        lines.append("")
+    lines += [
+        "### In the scenarios (reported, not judged)",
+        "",
+        "Fault-free scenarios' handshakes: some the first on a fresh worker, some in "
+        "bursts of 5 at once.",
+        "",
+        "| target | n | p50 | p95 | p99 | max |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for target, s in r["overhead_by_target"].items():
+        mark = " (reported)" if target == o.get("target") else ""
+        lines.append(
+            f"| {target}{mark} | {s['n']} | {_ms(s['p50'])} | {_ms(s['p95'])} | "
+            f"{_ms(s['p99'])} | {_ms(s['max'])} |"
+        )
     if r.get("faults"):
         counts: dict[tuple[str, str, str], int] = {}
         for f in r["faults"]:

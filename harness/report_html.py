@@ -153,31 +153,54 @@ def _concurrency_table(rows: list[dict[str, Any]]) -> str:
     return _table(head, body, set(range(1, 13)))
 
 
+def _budget(r: dict[str, Any]) -> str:
+    b = r.get("budget")
+    if not b:
+        return (
+            "<p><strong>Budget not measured</strong>: no figures with 10 agents in flight "
+            "(the budget run failed, or the figures given with <code>--bench-json</code> "
+            "(e.g. from <code>make bench</code>) have no such level).</p>"
+        )
+    verdict = "within the budget" if b.get("within") else "<strong>over the budget</strong>"
+    return (
+        f"<p>Judged: p99 <strong>{_ms(b.get('p99'))} ms</strong> with {_e(b.get('level'))} "
+        f"agents in flight ({_e(b.get('mode'))} loop, n={_e(b.get('n'))}, p50 "
+        f"{_ms(b.get('p50'))} ms, direct call p99 {_ms(b.get('baseline_p99_ms'))} ms): "
+        f"{verdict}.</p>"
+    )
+
+
 def _latency(r: dict[str, Any]) -> str:
-    parts = [f'<section id="latency"><h2>Latency (budget {_e(r.get("budget_ms"))} ms at p99)</h2>']
+    parts = [
+        f'<section id="latency"><h2>Latency (budget {_e(r.get("budget_ms"))} ms at p99 '
+        "with 10 agents in flight)</h2>"
+    ]
     parts.append(
         "<p>Overhead of one handshake: Zigflow's activity duration minus the agent's own "
         "work, from both workflows' Temporal histories (server clock).</p>"
     )
+    parts.append(_budget(r))
     rows = [
         [_e(t), _e(s.get("n")), *(_ms(s.get(k)) for k in ("p50", "p95", "p99", "max"))]
         for t, s in (r.get("overhead_by_target") or {}).items()
     ]
     parts.append(
-        "<h3>Gate scenarios</h3>"
-        + _table(["target", "n", "p50", "p95", "p99", "max"], rows, {1, 2, 3, 4, 5})
+        "<h3>In the scenarios (reported, not judged)</h3><p>Fault-free scenarios' "
+        "handshakes: some the first on a freshly started worker, some in bursts of 5 at "
+        "once.</p>" + _table(["target", "n", "p50", "p95", "p99", "max"], rows, {1, 2, 3, 4, 5})
     )
     conc = r.get("concurrency") or []
     if not conc:
         parts.append(
-            "<p>No concurrency figures: run <code>make bench</code> before "
-            "<code>make certify</code>.</p>"
+            "<p>No concurrency figures: <code>make certify</code> measures them unless "
+            "the run failed; <code>make bench</code> measures every level.</p>"
         )
         return "".join(parts) + "</section>"
     meta = r.get("bench") or {}
     parts.append(
-        f"<h3>Concurrency (<code>make bench</code>, {_e(meta.get('generated_at'))}, "
-        f"{_e(meta.get('target'))})</h3><p>{_e(meta.get('note', ''))}</p>"
+        f"<h3>Concurrency ({_e(meta.get('source') or 'make bench')}, "
+        f"{_e(meta.get('generated_at'))}, {_e(meta.get('target'))})</h3>"
+        f"<p>{_e(meta.get('note', ''))}</p>"
     )
     parts.append(_concurrency_table(conc))
     for mode in sorted({str(c["mode"]) for c in conc}):

@@ -35,21 +35,30 @@ def _scenario(outcome: str = "passed") -> dict[str, object]:
     }
 
 
+def _budget_row(p99: float, level: int = 10) -> dict[str, object]:
+    return {"level": level, "mode": "open", "n": 110, "p50": p99 / 2, "p99": p99}
+
+
+SCENARIO_FIGURE = {"n": 5, "p50": 20.0, "p99": 140.0, "target": "dev"}
+
+
 @pytest.mark.parametrize(
-    ("scenarios", "overhead", "verdict", "reason"),
+    ("scenarios", "rows", "verdict", "reason"),
     [
-        ([_scenario()], {"n": 5, "p99": 40.0, "target": "dev"}, "pass", "passed"),
-        ([_scenario(), _scenario("failed")], {"n": 5, "p99": 40.0}, "fail", "failed"),
-        ([_scenario("skipped")], {"n": 5, "p99": 40.0}, "fail", "skipped"),
-        ([_scenario()], {"n": 5, "p99": 140.0}, "fail", "exceeds"),
-        ([_scenario()], {"n": 0, "p99": None}, "fail", "no overhead sample"),
-        ([], {"n": 5, "p99": 1.0}, "fail", "no scenario ran"),
+        ([_scenario()], [_budget_row(40.0)], "pass", "1 scenario(s) passed"),
+        ([_scenario(), _scenario("failed")], [_budget_row(40.0)], "fail", "failed"),
+        ([_scenario("skipped")], [_budget_row(40.0)], "fail", "skipped"),
+        ([_scenario()], [_budget_row(140.0)], "fail", "exceeds"),
+        ([_scenario()], [_budget_row(40.0, level=1)], "fail", "budget not measured"),
+        ([_scenario()], [{**_budget_row(40.0), "n": 30}], "fail", "budget not judged"),
+        ([_scenario()], [], "fail", "budget not measured"),
+        ([], [_budget_row(1.0)], "fail", "no scenario ran"),
     ],
 )
 def test_verdict_rules(
-    scenarios: list[dict[str, object]], overhead: dict[str, object], verdict: str, reason: str
+    scenarios: list[dict[str, object]], rows: list[dict[str, object]], verdict: str, reason: str
 ) -> None:
-    got, reasons = report.verdict(scenarios, overhead, 100.0)
+    got, reasons = report.verdict(scenarios, SCENARIO_FIGURE, 100.0, rows)
     assert got == verdict
     assert any(reason in r for r in reasons), reasons
 
@@ -74,6 +83,35 @@ def test_certify_cli_rejects_empty_targets() -> None:
     assert "--targets is empty" in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--bench-levels", "1,100"], "including 10"),
+        (["--bench-json", "/nonexistent/bench.json"], "run `make bench` first"),
+        (["--bench-args", "--rate 'unterminated"], "--bench-args"),
+    ],
+)
+def test_certify_cli_rejects_bad_budget_options_before_running_anything(
+    args: list[str], says: str
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.certify", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stdout[-2000:]
+    assert says in proc.stderr
+    assert "certify: [" not in proc.stdout  # nothing ran
+
+
+# A short budget run: enough to exercise the bench engine end to end on a real dev
+# server (closed and open loop, histories, stages, /proc figures), not to judge anything.
+QUICK_BENCH = "--duration 1 --warmup 0.5 --rate 10 --open-samples 20"
+
+
 def test_certify_writes_a_complete_report(tmp_path: pathlib.Path) -> None:
     proc = subprocess.run(
         [
@@ -84,6 +122,10 @@ def test_certify_writes_a_complete_report(tmp_path: pathlib.Path) -> None:
             "time-skipping",
             "--out",
             str(tmp_path),
+            "--bench-levels",
+            "10",
+            "--bench-args",
+            QUICK_BENCH,
             "--",
             "-k",
             "test_success or test_failure",
@@ -115,3 +157,71 @@ def test_certify_writes_a_complete_report(tmp_path: pathlib.Path) -> None:
     assert page.startswith("<!DOCTYPE html>")
     assert f"Verdict: {doc['verdict'].upper()}" in page
     assert (out / "junit-time-skipping.xml").is_file()
+    # the budget was measured by this run, on a real clock (the dev server)
+    assert doc["bench"]["source"] == "measured by this run (dev)"
+    assert doc["bench"]["target"] == "dev"
+    rows = {(c["level"], c["mode"]): c for c in doc["concurrency"]}
+    assert set(rows) == {(10, "closed"), (10, "open")}, rows
+    for row in rows.values():
+        assert row["n"] > 0, row
+        assert row["errors"] == 0, row
+        assert row["p50"] <= row["p99"] <= row["max"]
+        assert row["baseline_p99_ms"] is not None
+        assert "completion_call" in row["stages_p99_ms"]
+        assert row["peak_rss_mb"]["temporal"] > 0
+    assert doc["budget"]["level"] == 10
+    assert doc["budget"]["mode"] == "open"
+    assert doc["budget"]["p99"] == rows[(10, "open")]["p99"]
+    # a quick run has too few samples for a p99: measured, shown, but not judged
+    assert doc["budget"]["n"] < report.MIN_BUDGET_SAMPLES
+    assert doc["budget"]["within"] is False
+    assert doc["verdict"] == "fail"
+    assert any("budget not judged" in r for r in doc["verdict_reasons"]), doc["verdict_reasons"]
+    assert (out / "bench.json").is_file()
+
+
+def test_certify_judges_the_budget_on_figures_it_is_given(tmp_path: pathlib.Path) -> None:
+    figures = tmp_path / "bench.json"
+    row = {"level": 10, "mode": "open", "n": 110, "p50": 60.0, "p99": 130.0, "max": 150.0}
+    figures.write_text(
+        json.dumps({"generated_at": "2026-11-25T00:00:00+00:00", "concurrency": [row]})
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.certify",
+            "--targets",
+            "time-skipping",
+            "--out",
+            str(tmp_path),
+            "--bench-json",
+            str(figures),
+            "--",
+            "-k",
+            "test_failure",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    doc = json.loads((tmp_path / "latest" / "certification.json").read_text())
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert doc["verdict"] == "fail"
+    assert all(s["outcome"] == "passed" for s in doc["scenarios"])
+    assert any(
+        "130.0 ms with 10 agents in flight" in r and "exceeds" in r for r in doc["verdict_reasons"]
+    )
+    assert doc["bench"]["source"] == str(figures)
+    assert doc["budget"] == {
+        "level": 10,
+        "mode": "open",
+        "n": 110,
+        "p50": 60.0,
+        "p99": 130.0,
+        "baseline_p99_ms": None,
+        "throughput_per_s": None,
+        "within": False,
+    }

@@ -89,6 +89,16 @@ def synthetic_report() -> dict[str, Any]:
         "overhead_by_target": {"dev": {"n": 30, "p50": 30.0, "p95": 40.0, "p99": 45.0, "max": 50}},
         "budget_ms": 100.0,
         "concurrency": [_row(1, 40.0), _row(10, 180.0)],
+        "budget": {
+            "level": 10,
+            "mode": "closed",
+            "n": 100,
+            "p50": 45.0,
+            "p99": 180.0,
+            "baseline_p99_ms": 9.0,
+            "throughput_per_s": 42.0,
+            "within": False,
+        },
         "bench": {"generated_at": "2026-11-25T19:50:00+00:00", "target": "dev", "note": "noisy"},
         "versions": {"python": "3.11", "git_sha": "abc123"},
         "machine": {"cpus": 2, "cpu_model": "test cpu"},
@@ -118,12 +128,15 @@ def test_html_is_self_contained_and_has_every_section() -> None:
     assert "test_cut&lt;script&gt;&quot; --temporal dev" in page
     assert "junit-dev.xml" in page
     assert "test cpu" in page
+    assert "p99 <strong>180.0 ms</strong> with 10 agents in flight" in page
+    assert "<strong>over the budget</strong>" in page
 
 
 def test_html_says_how_to_get_missing_concurrency_figures() -> None:
     r = synthetic_report()
-    r["concurrency"], r["fault_timeline"], r["faults"] = [], [], []
+    r["concurrency"], r["fault_timeline"], r["faults"], r["budget"] = [], [], [], None
     page = report_html.render(r)
+    assert "Budget not measured" in page
     assert "make bench" in page
     assert "No fault ran" in page
     assert "<svg" not in page
@@ -188,12 +201,17 @@ def test_budget_with_ten_in_flight_prefers_the_open_loop_row() -> None:
     from harness import report
 
     ok = [{"id": "s", "target": "dev", "outcome": "passed"}]
-    overhead = {"n": 5, "p99": 40.0, "target": "dev"}
+    overhead = {"n": 5, "p50": 30.0, "p99": 140.0, "target": "dev"}
     closed, open_ = _row(10, 300.0), {**_row(10, 60.0), "mode": "open"}
     verdict, reasons = report.verdict(ok, overhead, 100.0, [closed, open_])
     assert verdict == "pass", reasons
-    assert any("open loop" in r for r in reasons)
+    assert any("open loop" in r and "<= 100 ms" in r for r in reasons)
+    # the scenarios' own figure is shown, never judged
+    assert any("not judged" in r and "140.0" in r for r in reasons)
     verdict, reasons = report.verdict(ok, overhead, 100.0, [closed])
     assert verdict == "fail"
     assert any("closed loop" in r and "exceeds" in r for r in reasons)
-    assert report.verdict(ok, overhead, 100.0, [])[0] == "pass"
+    verdict, reasons = report.verdict(ok, overhead, 100.0, [_row(1, 20.0)])
+    assert verdict == "fail"
+    assert any("budget not measured" in r for r in reasons)
+    assert report.verdict(ok, overhead, 100.0, [])[0] == "fail"
