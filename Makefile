@@ -93,7 +93,7 @@ LOAD_WORKERS ?= 0
 LOAD_ARGS ?=
 
 # Figures, never a timed assertion (README, "Latency budget"): written to
-# reports/out/bench/bench.json. `make certify` measures levels 1 and 10 itself; to judge
+# reports/out/bench/bench.json. `make certify` measures these levels itself; to judge
 # these figures instead: make certify CERTIFY_ARGS="--bench-json reports/out/bench/bench.json".
 # 1000 in flight takes the longest (one round of 1000 handshakes and 1000 direct calls).
 BENCH_LEVELS ?= 1,10,100,1000

@@ -24,7 +24,7 @@ Latencies come from the servers' own timestamps in both workflows' histories,
 read after the phase (so reading them does not load the run), and go into HDR
 histograms; stages as in harness/stages.py. CPU and peak RSS of each process
 come from /proc. Figures only: nothing here asserts a time (the gate never
-depends on the machine's speed). ``make certify`` runs it with ``--levels 1,10`` and
+depends on the machine's speed). ``make certify`` runs it (every level by default) and
 judges the open-loop p99 with 10 agents in flight against the budget (harness/report.py).
 """
 

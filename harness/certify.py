@@ -70,7 +70,7 @@ def _budget(concurrency: list[dict[str, Any]]) -> dict[str, Any] | None:
     row = report.budget_row(concurrency)
     if row is None:
         return None
-    keys = ("level", "mode", "n", "p50", "p99", "baseline_p99_ms", "throughput_per_s")
+    keys = ("level", "mode", "n", "p50", "p99", "baseline_p99_ms", "throughput_per_s", "errors")
     return {k: row.get(k) for k in keys} | {"within": report.within_budget(row, BUDGET_MS)}
 
 
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stigma-cmd", default=os.environ.get("HANDSHAKE_STIGMA_CMD"))
     parser.add_argument(
         "--bench-levels",
-        default=os.environ.get("HANDSHAKE_CERTIFY_BENCH_LEVELS") or "1,10",
+        default=os.environ.get("HANDSHAKE_CERTIFY_BENCH_LEVELS") or "1,10,100,1000",
         help="agents in flight the budget run measures, closed and open loop (must include "
         f"{report.BUDGET_LEVEL}, the level the budget applies to; env "
         "HANDSHAKE_CERTIFY_BENCH_LEVELS)",
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(
                 f"--bench-levels {args.bench_levels!r}: give positive integers including "
                 f"{report.BUDGET_LEVEL} (the budget applies with {report.BUDGET_LEVEL} agents "
-                "in flight), e.g. 1,10"
+                "in flight), e.g. 1,10,100,1000"
             )
 
     started = time.monotonic()

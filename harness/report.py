@@ -24,7 +24,8 @@ Field reference (also in README, "The certification report"):
                     its measurements.chaos_seed
   budget            what the budget was judged on: the concurrency row with 10
                     agents in flight (open loop when measured, else closed):
-                    level, mode, n, p50, p99, baseline_p99_ms, within (bool);
+                    level, mode, n, p50, p99, baseline_p99_ms, throughput_per_s,
+                    errors, within (>= 100 samples, no failed call, p99 <= budget);
                     null when it was not measured (then the verdict is "fail")
   overhead_ms       reported, not judged (see verdict()):
                     per successful handshake in a scenario with an empty fault
@@ -38,7 +39,7 @@ Field reference (also in README, "The certification report"):
   versions          python, temporalio, grpcio, protobuf, each Temporal server,
                     toxiproxy (null until used), git_sha, and the service commands
   wall_s            wall time of the whole certification run
-  concurrency       measured by this run (harness.bench, levels 1 and 10 by default,
+  concurrency       measured by this run (harness.bench, levels 1, 10, 100, 1000 by default,
                     on the first real-clock target) or read from --bench-json: one
                     object per level and mode (closed / open loop): level (calls in
                     flight), mode, n, p50, p95, p99, p999, max (handshake overhead,
@@ -94,7 +95,13 @@ def budget_row(concurrency: list[dict[str, Any]] | None) -> dict[str, Any] | Non
 
 
 def within_budget(row: dict[str, Any] | None, budget_ms: float) -> bool:
-    return row is not None and row["n"] >= MIN_BUDGET_SAMPLES and row["p99"] <= budget_ms
+    """Judged and within: enough samples, no failed call, p99 at most the budget."""
+    return (
+        row is not None
+        and row["n"] >= MIN_BUDGET_SAMPLES
+        and not row.get("errors")
+        and row["p99"] <= budget_ms
+    )
 
 
 def verdict(
@@ -122,6 +129,12 @@ def verdict(
         reasons.append(
             f"overhead p99 {row['p99']:.1f} ms with {BUDGET_LEVEL} agents in flight "
             f"({row.get('mode')} loop, n={row['n']}) exceeds the {budget_ms:.0f} ms budget"
+        )
+    elif row.get("errors"):
+        reasons.append(
+            f"budget not judged: {row['errors']} call(s) failed with {BUDGET_LEVEL} agents in "
+            "flight (a p99 over the calls that succeeded would flatter it); see bench.json "
+            "first_errors"
         )
     elif row["n"] < MIN_BUDGET_SAMPLES:
         reasons.append(

@@ -51,6 +51,7 @@ SCENARIO_FIGURE = {"n": 5, "p50": 20.0, "p99": 140.0, "target": "dev"}
         ([_scenario()], [_budget_row(140.0)], "fail", "exceeds"),
         ([_scenario()], [_budget_row(40.0, level=1)], "fail", "budget not measured"),
         ([_scenario()], [{**_budget_row(40.0), "n": 30}], "fail", "budget not judged"),
+        ([_scenario()], [{**_budget_row(40.0), "errors": 2}], "fail", "2 call(s) failed"),
         ([_scenario()], [], "fail", "budget not measured"),
         ([], [_budget_row(1.0)], "fail", "no scenario ran"),
     ],
@@ -223,5 +224,6 @@ def test_certify_judges_the_budget_on_figures_it_is_given(tmp_path: pathlib.Path
         "p99": 130.0,
         "baseline_p99_ms": None,
         "throughput_per_s": None,
+        "errors": None,
         "within": False,
     }
