@@ -227,3 +227,34 @@ def test_certify_judges_the_budget_on_figures_it_is_given(tmp_path: pathlib.Path
         "errors": None,
         "within": False,
     }
+
+
+def test_a_failed_budget_run_fails_the_verdict_and_says_so(tmp_path: pathlib.Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.certify",
+            "--targets",
+            "time-skipping",
+            "--out",
+            str(tmp_path),
+            "--bench-args",
+            "--modes bogus",  # the bench refuses it: the budget run exits 2
+            "--",
+            "-k",
+            "test_failure",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    doc = json.loads((tmp_path / "latest" / "certification.json").read_text())
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "bench exited 2" in proc.stdout
+    assert all(s["outcome"] == "passed" for s in doc["scenarios"])
+    assert doc["budget"] is None
+    assert doc["concurrency"] == []
+    assert any("budget not measured" in r for r in doc["verdict_reasons"])
