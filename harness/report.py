@@ -90,18 +90,33 @@ MIN_BUDGET_SAMPLES = 100
 
 def budget_row(concurrency: list[dict[str, Any]] | None) -> dict[str, Any] | None:
     """The measured row the budget is judged on, or None when there is none."""
-    rows = [c for c in concurrency or [] if c.get("level") == BUDGET_LEVEL and c.get("n")]
+    rows = [c for c in concurrency or [] if c.get("level") == BUDGET_LEVEL]
     return next((c for c in rows if c.get("mode") == "open"), rows[0] if rows else None)
 
 
 def within_budget(row: dict[str, Any] | None, budget_ms: float) -> bool:
     """Judged and within: enough samples, no failed call, p99 at most the budget."""
-    return (
-        row is not None
-        and row["n"] >= MIN_BUDGET_SAMPLES
-        and not row.get("errors")
-        and row["p99"] <= budget_ms
-    )
+    return row is not None and not _budget_problems(row, budget_ms)
+
+
+def _budget_problems(row: dict[str, Any], budget_ms: float) -> list[str]:
+    problems = []
+    where = f"with {BUDGET_LEVEL} agents in flight ({row.get('mode')} loop, n={row.get('n')})"
+    if row.get("p99") is not None and row["p99"] > budget_ms:
+        problems.append(
+            f"overhead p99 {row['p99']:.1f} ms {where} exceeds the {budget_ms:.0f} ms budget"
+        )
+    if row.get("errors"):
+        problems.append(
+            f"budget not judged: {row['errors']} call(s) failed {where} (a p99 over the "
+            "calls that succeeded would flatter it); see bench.json first_errors"
+        )
+    if (row.get("n") or 0) < MIN_BUDGET_SAMPLES:
+        problems.append(
+            f"budget not judged: {row.get('n') or 0} samples {where}, fewer than the "
+            f'{MIN_BUDGET_SAMPLES} a p99 needs (measure longer: --bench-args "--duration 30")'
+        )
+    return problems
 
 
 def verdict(
@@ -125,23 +140,8 @@ def verdict(
             f"budget not measured: no figures with {BUDGET_LEVEL} agents in flight "
             "(the bench run failed, or --bench-json names figures without that level)"
         )
-    elif row["p99"] > budget_ms:
-        reasons.append(
-            f"overhead p99 {row['p99']:.1f} ms with {BUDGET_LEVEL} agents in flight "
-            f"({row.get('mode')} loop, n={row['n']}) exceeds the {budget_ms:.0f} ms budget"
-        )
-    elif row.get("errors"):
-        reasons.append(
-            f"budget not judged: {row['errors']} call(s) failed with {BUDGET_LEVEL} agents in "
-            "flight (a p99 over the calls that succeeded would flatter it); see bench.json "
-            "first_errors"
-        )
-    elif row["n"] < MIN_BUDGET_SAMPLES:
-        reasons.append(
-            f"budget not judged: {row['n']} samples with {BUDGET_LEVEL} agents in flight, "
-            f"fewer than the {MIN_BUDGET_SAMPLES} a p99 needs (measure longer: "
-            '--bench-args "--duration 30")'
-        )
+    else:
+        reasons += _budget_problems(row, budget_ms)
     if not scenarios:
         reasons.append("no scenario ran")
     failed = [s["id"] for s in scenarios if s["outcome"] == "failed"]
@@ -208,14 +208,15 @@ def markdown(r: dict[str, Any]) -> str:
     b = r.get("budget")
     if b:
         lines += [
-            f"Judged: p99 **{_ms(b['p99'])} ms** with {b['level']} agents in flight "
+            f"Budget: p99 **{_ms(b['p99'])} ms** with {b['level']} agents in flight "
             f"({b['mode']} loop, n={b['n']}, p50 {_ms(b['p50'])} ms, direct call p99 "
             f"{_ms(b.get('baseline_p99_ms'))} ms): "
-            + ("within the budget." if b["within"] else "**over the budget**."),
+            + report_html.budget_word(b, r["budget_ms"], "**{}**")
+            + ".",
             "",
         ]
     else:
-        lines += ["Judged: **not measured** (see the verdict).", ""]
+        lines += ["Budget: **not measured** (see the verdict).", ""]
     if r.get("concurrency"):
         src = (r.get("bench") or {}).get("source", "")
         lines += [

@@ -153,6 +153,16 @@ def _concurrency_table(rows: list[dict[str, Any]]) -> str:
     return _table(head, body, set(range(1, 13)))
 
 
+def budget_word(b: dict[str, Any], budget_ms: float, strong: str) -> str:
+    """within the budget / over the budget / not judged (too few samples, failed calls);
+    ``strong`` wraps the bad news ("**{}**" in Markdown, "<strong>{}</strong>" here)."""
+    if b.get("within"):
+        return "within the budget"
+    if b.get("p99") is not None and b["p99"] > budget_ms:
+        return strong.format("over the budget")
+    return strong.format("not judged") + " (see the verdict)"
+
+
 def _budget(r: dict[str, Any]) -> str:
     b = r.get("budget")
     if not b:
@@ -161,9 +171,9 @@ def _budget(r: dict[str, Any]) -> str:
             "(the budget run failed, or the figures given with <code>--bench-json</code> "
             "(e.g. from <code>make bench</code>) have no such level).</p>"
         )
-    verdict = "within the budget" if b.get("within") else "<strong>over the budget</strong>"
+    verdict = budget_word(b, float(r.get("budget_ms") or 100.0), "<strong>{}</strong>")
     return (
-        f"<p>Judged: p99 <strong>{_ms(b.get('p99'))} ms</strong> with {_e(b.get('level'))} "
+        f"<p>Budget: p99 <strong>{_ms(b.get('p99'))} ms</strong> with {_e(b.get('level'))} "
         f"agents in flight ({_e(b.get('mode'))} loop, n={_e(b.get('n'))}, p50 "
         f"{_ms(b.get('p50'))} ms, direct call p99 {_ms(b.get('baseline_p99_ms'))} ms): "
         f"{verdict}.</p>"

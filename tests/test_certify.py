@@ -52,6 +52,7 @@ SCENARIO_FIGURE = {"n": 5, "p50": 20.0, "p99": 140.0, "target": "dev"}
         ([_scenario()], [_budget_row(40.0, level=1)], "fail", "budget not measured"),
         ([_scenario()], [{**_budget_row(40.0), "n": 30}], "fail", "budget not judged"),
         ([_scenario()], [{**_budget_row(40.0), "errors": 2}], "fail", "2 call(s) failed"),
+        ([_scenario()], [{**_budget_row(0.0), "n": 0, "p99": None}], "fail", "0 samples"),
         ([_scenario()], [], "fail", "budget not measured"),
         ([], [_budget_row(1.0)], "fail", "no scenario ran"),
     ],
@@ -62,6 +63,15 @@ def test_verdict_rules(
     got, reasons = report.verdict(scenarios, SCENARIO_FIGURE, 100.0, rows)
     assert got == verdict
     assert any(reason in r for r in reasons), reasons
+
+
+def test_every_budget_problem_is_named() -> None:
+    row = {**_budget_row(140.0), "n": 30, "errors": 1}
+    got, reasons = report.verdict([_scenario()], SCENARIO_FIGURE, 100.0, [row])
+    assert got == "fail"
+    assert any("exceeds" in r for r in reasons), reasons
+    assert any("1 call(s) failed" in r for r in reasons), reasons
+    assert any("30 samples" in r for r in reasons), reasons
 
 
 def test_bad_settings_say_what_to_fix() -> None:
@@ -178,6 +188,11 @@ def test_certify_writes_a_complete_report(tmp_path: pathlib.Path) -> None:
     assert doc["budget"]["within"] is False
     assert doc["verdict"] == "fail"
     assert any("budget not judged" in r for r in doc["verdict_reasons"]), doc["verdict_reasons"]
+    # whatever its p99 on a busy machine, the report never calls it within the budget
+    word = "over the budget" if doc["budget"]["p99"] > 100 else "not judged"
+    assert f"**{word}**" in md
+    assert f"<strong>{word}</strong>" in page
+    assert "within the budget" not in md
     assert (out / "bench.json").is_file()
 
 
