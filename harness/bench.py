@@ -380,11 +380,20 @@ def table(levels: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]:
-    levels = [int(x) for x in args.levels.split(",") if x.strip()]
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+def parse_levels(text: str, option: str = "--levels") -> list[int]:
+    """ "1,10,100" -> [1, 10, 100]; anything else is a ConfigError naming the option."""
+    try:
+        levels = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        levels = []
     if not levels or any(n < 1 for n in levels):
-        raise ConfigError(f"--levels {args.levels!r}: give positive integers, e.g. 1,10,100")
+        raise ConfigError(f"{option} {text!r}: give positive integers, e.g. 1,10,100,1000")
+    return levels
+
+
+async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]:
+    levels = parse_levels(args.levels)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if not set(modes) <= {"closed", "open"} or not modes:
         raise ConfigError(f"--modes {args.modes!r}: closed, open or both")
     started = time.monotonic()

@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from harness import corruption, procstat, report, stats
+from harness.bench import parse_levels
 from harness.config import DEV, TIME_SKIPPING
 from harness.errors import ConfigError
 from harness.temporal import target_version
@@ -54,15 +55,14 @@ def _git_sha() -> str | None:
     return sha + ("-dirty" if dirty else "")
 
 
-def _bench_from(path: pathlib.Path, out: pathlib.Path) -> dict[str, Any] | None:
-    """Figures measured earlier (``--bench-json``), copied next to the report."""
+def _bench_given(path: pathlib.Path) -> dict[str, Any]:
+    """Figures measured earlier (``--bench-json``), read before anything runs."""
     if not path.is_file():
         raise ConfigError(f"--bench-json {path}: no such file (run `make bench` first)")
     try:
         doc: dict[str, Any] = json.loads(path.read_text())
     except ValueError as err:
         raise ConfigError(f"--bench-json {path}: not JSON ({err})") from err
-    shutil.copyfile(path, out / "bench.json")
     return doc
 
 
@@ -252,19 +252,15 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(
             f"--bench-args {args.bench_args!r}: cannot split into words: {err}"
         ) from err
-    if args.bench_json and not pathlib.Path(args.bench_json).is_file():
-        raise ConfigError(f"--bench-json {args.bench_json}: no such file (run `make bench` first)")
-    if not args.bench_json:
-        try:
-            levels = [int(x) for x in args.bench_levels.split(",") if x.strip()]
-        except ValueError:
-            levels = []
-        if report.BUDGET_LEVEL not in levels or any(n < 1 for n in levels):
-            raise ConfigError(
-                f"--bench-levels {args.bench_levels!r}: give positive integers including "
-                f"{report.BUDGET_LEVEL} (the budget applies with {report.BUDGET_LEVEL} agents "
-                "in flight), e.g. 1,10,100,1000"
-            )
+    given = _bench_given(pathlib.Path(args.bench_json)) if args.bench_json else None
+    if given is None and report.BUDGET_LEVEL not in parse_levels(
+        args.bench_levels, "--bench-levels"
+    ):
+        raise ConfigError(
+            f"--bench-levels {args.bench_levels!r}: give levels including "
+            f"{report.BUDGET_LEVEL} (the budget applies with {report.BUDGET_LEVEL} agents in "
+            "flight), e.g. 1,10,100,1000"
+        )
 
     started = time.monotonic()
     out = pathlib.Path(args.out) / "latest"
@@ -281,8 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     reported = DEV if DEV in targets else targets[0]
     overhead = {**by_target[reported], "target": reported}
-    if args.bench_json:
-        bench, bench_source = _bench_from(pathlib.Path(args.bench_json), out), args.bench_json
+    bench: dict[str, Any] | None
+    if given is not None:
+        shutil.copyfile(args.bench_json, out / "bench.json")
+        bench, bench_source = given, args.bench_json
     else:
         target = bench_target(targets)
         bench, bench_source = _bench_measured(out, args, target), f"measured by this run ({target})"

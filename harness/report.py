@@ -152,8 +152,7 @@ def verdict(
         reasons.append(
             f"{len(skipped)} scenario(s) skipped (not certified): " + ", ".join(skipped[:10])
         )
-    ok = bool(scenarios) and not failed and not skipped
-    ok = ok and within_budget(row, budget_ms)
+    ok = bool(scenarios) and not failed and not skipped and within_budget(row, budget_ms)
     if scenarios and not failed and not skipped:
         reasons.append(f"{len(scenarios)} scenario(s) passed")
     if row is not None and within_budget(row, budget_ms):

@@ -81,15 +81,20 @@ def test_bad_settings_say_what_to_fix() -> None:
         from_env({"HANDSHAKE_STIGMA_CMD": "java -jar 'unterminated"})
 
 
-def test_certify_cli_rejects_empty_targets() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness.certify", "--targets", " , "],
+def certify(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python -m harness.certify ARGS`` from the project root, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness.certify", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
+
+
+def test_certify_cli_rejects_empty_targets() -> None:
+    proc = certify("--targets", " , ", timeout=60)
     assert proc.returncode == 2
     assert "--targets is empty" in proc.stderr
 
@@ -105,14 +110,7 @@ def test_certify_cli_rejects_empty_targets() -> None:
 def test_certify_cli_rejects_bad_budget_options_before_running_anything(
     args: list[str], says: str
 ) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness.certify", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = certify(*args, timeout=60)
     assert proc.returncode == 2, proc.stdout[-2000:]
     assert says in proc.stderr
     assert "certify: [" not in proc.stdout  # nothing ran
@@ -124,28 +122,18 @@ QUICK_BENCH = "--duration 1 --warmup 0.5 --rate 10 --open-samples 20"
 
 
 def test_certify_writes_a_complete_report(tmp_path: pathlib.Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.certify",
-            "--targets",
-            "time-skipping",
-            "--out",
-            str(tmp_path),
-            "--bench-levels",
-            "10",
-            "--bench-args",
-            QUICK_BENCH,
-            "--",
-            "-k",
-            "test_success or test_failure",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    proc = certify(
+        "--targets",
+        "time-skipping",
+        "--out",
+        str(tmp_path),
+        "--bench-levels",
+        "10",
+        "--bench-args",
+        QUICK_BENCH,
+        "--",
+        "-k",
+        "test_success or test_failure",
     )
     out = tmp_path / "latest"
     doc = json.loads((out / "certification.json").read_text())
@@ -202,26 +190,16 @@ def test_certify_judges_the_budget_on_figures_it_is_given(tmp_path: pathlib.Path
     figures.write_text(
         json.dumps({"generated_at": "2026-11-25T00:00:00+00:00", "concurrency": [row]})
     )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.certify",
-            "--targets",
-            "time-skipping",
-            "--out",
-            str(tmp_path),
-            "--bench-json",
-            str(figures),
-            "--",
-            "-k",
-            "test_failure",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    proc = certify(
+        "--targets",
+        "time-skipping",
+        "--out",
+        str(tmp_path),
+        "--bench-json",
+        str(figures),
+        "--",
+        "-k",
+        "test_failure",
     )
     doc = json.loads((tmp_path / "latest" / "certification.json").read_text())
     assert proc.returncode == 1, proc.stdout[-2000:]
@@ -245,26 +223,16 @@ def test_certify_judges_the_budget_on_figures_it_is_given(tmp_path: pathlib.Path
 
 
 def test_a_failed_budget_run_fails_the_verdict_and_says_so(tmp_path: pathlib.Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.certify",
-            "--targets",
-            "time-skipping",
-            "--out",
-            str(tmp_path),
-            "--bench-args",
-            "--modes bogus",  # the bench refuses it: the budget run exits 2
-            "--",
-            "-k",
-            "test_failure",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    proc = certify(
+        "--targets",
+        "time-skipping",
+        "--out",
+        str(tmp_path),
+        "--bench-args",
+        "--modes bogus",  # the bench refuses it: the budget run exits 2
+        "--",
+        "-k",
+        "test_failure",
     )
     doc = json.loads((tmp_path / "latest" / "certification.json").read_text())
     assert proc.returncode == 1, proc.stdout[-2000:]
