@@ -21,7 +21,11 @@ REFERENCE_ZIGFLOW = [sys.executable, "-m", "reference_services.zigflow"]
 REFERENCE_STIGMA = [sys.executable, "-m", "reference_services.stigma"]
 
 # Placeholders a custom command line may use; the same values are also in the
-# service's environment (see README, "Service contract").
+# service's environment (see README, "Service contract"). Each service's command is
+# expanded with the addresses *that service* must use: in a chaos or relay stack
+# ``{temporal_address}`` in Zigflow's command is Zigflow's proxy to Temporal, and
+# ``{stigma_target}`` there is the relay or proxy in front of Stigma, never the
+# direct address (a service given a direct address would dodge every fault).
 PLACEHOLDERS = (
     "temporal_address",
     "zigflow_temporal_address",
@@ -33,6 +37,8 @@ PLACEHOLDERS = (
     "stigma_task_queue",
     "zigflow_task_queue",
     "zigflow_health_listen",
+    "zigflow_metrics_listen",
+    "stigma_metrics_listen",
 )
 
 
@@ -50,6 +56,11 @@ class StackConfig:
     # Zigflow reaches Stigma through an in-harness relay that can damage tokens
     # (harness/tamper.py).
     tamper: bool = False
+    # Zigflow reaches Stigma through the harness's StartAgent relay (harness/tamper.py)
+    # even when nothing is damaged: the harness then *sees* each ACK pass (what "after
+    # the ACK" means in the kill scenarios) instead of inferring it. Off for bench and
+    # load, which measure the production path.
+    relay: bool = False
     log_dir: pathlib.Path = field(default_factory=lambda: pathlib.Path("reports/out/logs"))
     extra_env: dict[str, str] = field(default_factory=dict)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,13 +109,39 @@ class Driver:
     async def wait_pending(
         self, started: list[Started], state_index: int = 0, timeout_s: float | None = None
     ) -> None:
-        """Until every call's agent runs in Stigma and its Zigflow activity is pending."""
+        """Until every call's Zigflow activity is pending and Stigma has ACKed its attempt
+        (seen at the stack's relay; without one, Stigma's execution running)."""
+        await self._wait_each(
+            started, state_index, timeout_s, self._is_pending, "not yet pending (ACKed)"
+        )
+
+    async def wait_agent_running(
+        self, started: list[Started], state_index: int = 0, timeout_s: float | None = None
+    ) -> None:
+        """Until every call's Zigflow activity has started and Stigma's execution for it
+        runs, whether or not an ACK reached Zigflow (e.g. the ACK is being dropped)."""
+
+        async def running(s: Started, index: int) -> bool:
+            return await self._activity_attempt(s, index) is not None and (
+                await self._agent_running(s, index)
+            )
+
+        await self._wait_each(started, state_index, timeout_s, running, "not yet running")
+
+    async def _wait_each(
+        self,
+        started: list[Started],
+        state_index: int,
+        timeout_s: float | None,
+        ready: Callable[[Started, int], Awaitable[bool]],
+        what: str,
+    ) -> None:
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
         waiting = {s.call_id: s for s in started}
 
         async def probe() -> bool | None:
             for call_id, s in list(waiting.items()):
-                if await self._is_pending(s, state_index):
+                if await ready(s, state_index):
                     del waiting[call_id]
             return True if not waiting else None
 
@@ -123,20 +149,24 @@ class Driver:
             probe,
             timeout_s=timeout_s,
             pending=lambda: (
-                f"{len(waiting)} agent call(s) not yet pending: " + ", ".join(sorted(waiting)[:5])
+                f"{len(waiting)} agent call(s) {what}: " + ", ".join(sorted(waiting)[:5])
             ),
             interval_s=0.1,
         )
 
-    async def _is_pending(self, s: Started, state_index: int) -> bool:
+    async def _activity_attempt(self, s: Started, state_index: int) -> int | None:
+        """The attempt of the call's agent activity running in Zigflow, if one is."""
         desc = await s.handle.describe()
         want = activity_id(state_index, s.plan["states"][state_index])
-        started = any(
-            p.activity_id == want and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
-            for p in desc.raw_description.pending_activities
-        )
-        if not started:
-            return False
+        for p in desc.raw_description.pending_activities:
+            if (
+                p.activity_id == want
+                and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+            ):
+                return int(p.attempt)
+        return None
+
+    async def _agent_running(self, s: Started, state_index: int) -> bool:
         try:
             agent = await self.stack.client.get_workflow_handle(
                 self.stigma_workflow_id(s, state_index)
@@ -146,6 +176,19 @@ class Driver:
                 return False
             raise
         return agent.status is not None and agent.status.name == "RUNNING"
+
+    async def _is_pending(self, s: Started, state_index: int) -> bool:
+        attempt = await self._activity_attempt(s, state_index)
+        if attempt is None:
+            return False
+        relay = self.stack.relay
+        if relay is not None:
+            # Seen, not inferred: this attempt's ACK went back through the harness's relay.
+            want = activity_id(state_index, s.plan["states"][state_index])
+            return relay.acked(s.call_id, want, attempt)
+        # Without a relay (bench, load), the nearest evidence: Stigma's execution runs.
+        # It exists from the durable start on, which precedes the ACK.
+        return await self._agent_running(s, state_index)
 
     async def release(self, started: Iterable[Started], state_index: int = 0) -> None:
         """Let held agents finish. An agent that is not there (or already closed) is

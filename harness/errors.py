@@ -26,3 +26,9 @@ class WaitTimeout(HarnessError):
 
 class ProcessError(HarnessError):
     """A managed process exited or misbehaved."""
+
+
+class FaultNotReached(HarnessError):
+    """A scenario's faults could not have reached the service under test (e.g. it was
+    configured with a direct address and never went through the proxy or relay): the
+    scenario proved nothing, so it errors instead of passing."""

@@ -40,6 +40,13 @@ class Network:
     version: str
     injected: list[dict[str, Any]] = field(default_factory=list)
 
+    def clients(self) -> dict[str, int] | None:
+        """Connections each link has accepted so far (None: Toxiproxy's log is not ours)."""
+        by_proxy = self.api.accepted_clients()
+        if by_proxy is None:
+            return None
+        return {link: by_proxy.get(info.name, 0) for link, info in self.proxies.items()}
+
     def _check(self, link: str) -> None:
         if link not in self.proxies:
             raise ConfigError(f"unknown link {link!r}; links are {', '.join(self.proxies)}")

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from harness import checkers
+from harness import checkers, reach
 from harness.config import (
     DEV,
     REFERENCE_STIGMA,
@@ -38,7 +38,6 @@ from harness.tamper import TokenTamper
 
 HISTORY_KEY = pytest.StashKey[History]()
 SEED_KEY = pytest.StashKey[int]()
-STACK_KEY = pytest.StashKey[Stack]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -154,6 +153,8 @@ def handshake_config(pytestconfig: pytest.Config) -> StackConfig:
             pytestconfig.getoption("--stigma-cmd"), REFERENCE_STIGMA, "--stigma-cmd"
         ),
         log_dir=out / "logs",
+        # The gate sees each ACK pass through its own relay (the kill-after-ACK specs).
+        relay=True,
     )
     cfg.validate()
     return cfg
@@ -165,7 +166,6 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     """One live stack per session (per xdist worker), torn down at the end."""
     async with start_stack(handshake_config, run_id=f"{_worker()}-{os.getpid()}") as running:
-        request.config.stash[STACK_KEY] = running
         yield running
 
 
@@ -203,9 +203,31 @@ async def chaos_stack(handshake_config: StackConfig) -> AsyncIterator[Stack]:
         yield running
 
 
+async def _reached(stack: Stack, history: History) -> AsyncIterator[None]:
+    """Around a scenario on a chaos or tamper stack: after it, every link and the relay
+    must have carried its traffic, or the test errors (``harness.reach``)."""
+    before = await reach.snapshot(stack)
+    yield
+    reach.judge(history, before, await reach.snapshot(stack))
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def chaos_reach(chaos_stack: Stack, history: History) -> AsyncIterator[None]:
+    async for _ in _reached(chaos_stack, history):
+        yield
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def tamper_reach(tamper_stack: Stack, history: History) -> AsyncIterator[None]:
+    async for _ in _reached(tamper_stack, history):
+        yield
+
+
 @pytest.fixture
-def chaos_driver(chaos_stack: Stack, history: History, pytestconfig: pytest.Config) -> Driver:
-    """A driver on ``chaos_stack``."""
+def chaos_driver(
+    chaos_stack: Stack, history: History, pytestconfig: pytest.Config, chaos_reach: None
+) -> Driver:
+    """A driver on ``chaos_stack``; the test errors if its traffic bypassed the proxies."""
     return _driver_on(chaos_stack, history, pytestconfig)
 
 
@@ -227,9 +249,9 @@ async def tamper_stack(handshake_config: StackConfig) -> AsyncIterator[Stack]:
 @pytest.fixture
 def tamper(tamper_stack: Stack) -> Iterator[TokenTamper]:
     """The relay of ``tamper_stack``; ``tamper.set(transform)``, reset after each test."""
-    assert tamper_stack.tamper is not None
-    yield tamper_stack.tamper
-    tamper_stack.tamper.set(None)
+    assert tamper_stack.relay is not None
+    yield tamper_stack.relay
+    tamper_stack.relay.set(None)
 
 
 @pytest.fixture
@@ -239,8 +261,11 @@ def tamper_network(tamper_stack: Stack) -> Network:
 
 
 @pytest.fixture
-def tamper_driver(tamper_stack: Stack, history: History, pytestconfig: pytest.Config) -> Driver:
-    """A driver on ``tamper_stack``."""
+def tamper_driver(
+    tamper_stack: Stack, history: History, pytestconfig: pytest.Config, tamper_reach: None
+) -> Driver:
+    """A driver on ``tamper_stack``; the test errors if its traffic bypassed the relay or
+    the proxies."""
     return _driver_on(tamper_stack, history, pytestconfig)
 
 
@@ -285,6 +310,9 @@ def _slug(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid)[-150:]
 
 
+CALL_REPORT_KEY = pytest.StashKey[pytest.TestReport]()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -292,26 +320,51 @@ def pytest_runtest_makereport(
     report = yield
     h = item.stash.get(HISTORY_KEY, None)
     if report.when == "call" and h is not None:
-        out = pathlib.Path(item.config.getoption("--handshake-out")) / "histories"
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / f"{_slug(item.nodeid)}.json"
-        path.write_text(h.dumps())
-        report.user_properties.append(("history", str(path)))
         seed = item.stash.get(SEED_KEY, None)
         if seed is None and "chaos_stack" in getattr(item, "fixturenames", ()):
             seed = session_seed(item.config)
         if seed is not None:
             h.measurements["chaos_seed"] = seed
-        if report.failed:
-            report.sections.append(("handshake history", f"written to {path}"))
-            if seed is not None:
-                report.sections.append(("chaos seed", f"replay with --chaos-seed {seed}"))
-            running = item.config.stash.get(STACK_KEY, None)
-            if running is not None:
-                report.sections.append(("service logs (tail)", running.logs(25)))
-    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+    if report.failed and h is not None:
+        path = _write_history(item, h)
+        report.sections.append(("handshake history", f"written to {path}"))
+        seed = h.measurements.get("chaos_seed")
+        if seed is not None:
+            report.sections.append(("chaos seed", f"replay with --chaos-seed {seed}"))
+        for running in _stacks_of(item):
+            report.sections.append(
+                (f"service logs (tail): {running.log_dir.name}", running.logs(25))
+            )
+    if report.when == "call":
+        # Recorded at teardown, once the fixtures have judged too (fault reach).
+        item.stash[CALL_REPORT_KEY] = report
+    elif report.when == "setup" and report.outcome != "passed":
         _record_result(item, report, h)
+    elif report.when == "teardown":
+        call_report = item.stash.get(CALL_REPORT_KEY, None)
+        if call_report is not None:
+            if h is not None:
+                report.user_properties.append(("history", str(_write_history(item, h))))
+            _record_result(item, call_report if report.passed else report, h, call_report)
     return report
+
+
+def _write_history(item: pytest.Item, h: History) -> pathlib.Path:
+    out = pathlib.Path(item.config.getoption("--handshake-out")) / "histories"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{_slug(item.nodeid)}.json"
+    path.write_text(h.dumps())
+    return path
+
+
+def _stacks_of(item: pytest.Item) -> list[Stack]:
+    """The stacks this test ran on (its drivers' and stack fixtures'), not the session's."""
+    found: list[Stack] = []
+    for value in getattr(item, "funcargs", {}).values():
+        stack = value.stack if isinstance(value, Driver) else value
+        if isinstance(stack, Stack) and all(stack is not s for s in found):
+            found.append(stack)
+    return found
 
 
 def _faults_of(item: pytest.Item) -> list[dict[str, Any]]:
@@ -337,7 +390,12 @@ def _server_of(item: pytest.Item) -> str | None:
     return None
 
 
-def _record_result(item: pytest.Item, report: pytest.TestReport, h: History | None) -> None:
+def _record_result(
+    item: pytest.Item,
+    report: pytest.TestReport,
+    h: History | None,
+    call_report: pytest.TestReport | None = None,
+) -> None:
     results = item.config.getoption("--handshake-results")
     if not results or item.get_closest_marker("scenario") is None:
         return
@@ -346,7 +404,7 @@ def _record_result(item: pytest.Item, report: pytest.TestReport, h: History | No
     record = {
         "id": item.nodeid,
         "outcome": report.outcome,
-        "duration_s": round(report.duration, 3),
+        "duration_s": round((call_report or report).duration, 3),
         # The design's overhead, not a fault's: a scenario that held agents, killed a
         # process or broke a link (anything on its fault timeline) gives no samples.
         "overhead_ms": (

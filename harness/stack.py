@@ -40,7 +40,8 @@ class Stack:
     # Prometheus endpoint (host:port) of each service: {"zigflow": ..., "stigma": ...}
     metrics: dict[str, str] = field(default_factory=dict)
     network: Network | None = None
-    tamper: TokenTamper | None = None
+    # The harness's StartAgent relay in Zigflow's path to Stigma (relay and tamper stacks).
+    relay: TokenTamper | None = None
 
     @property
     def namespace(self) -> str:
@@ -99,6 +100,17 @@ def service_env(values: dict[str, str], config: StackConfig) -> dict[str, str]:
     )
     env.update(config.extra_env)
     return env
+
+
+def values_for(service: str, values: dict[str, str]) -> dict[str, str]:
+    """The placeholders as ``service`` must see them: the generic names resolve to that
+    service's own (possibly proxied) addresses, so a command written with
+    ``{temporal_address}`` / ``{stigma_target}`` goes through the faults too."""
+    own = dict(values)
+    own["temporal_address"] = values[f"{service}_temporal_address"]
+    if service == "zigflow":
+        own["stigma_target"] = values["zigflow_stigma_target"]
+    return own
 
 
 def expand(argv: list[str], values: dict[str, str]) -> list[str]:
@@ -175,16 +187,20 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
             values["zigflow_temporal_address"] = proxies["zigflow_temporal"].listen
             values["stigma_temporal_address"] = proxies["stigma_temporal"].listen
             network = Network(api, proxies, await api.version())
-        tamper: TokenTamper | None = None
-        if config.tamper:
+        relay: TokenTamper | None = None
+        if config.tamper or config.relay:
             # In front of whatever Zigflow would reach (Stigma, or its proxy in a chaos
             # stack): tokens are damaged before the network's faults apply.
-            tamper = TokenTamper(values["zigflow_stigma_target"])
-            values["zigflow_stigma_target"] = await tamper.start()
-            exits.push_async_callback(tamper.stop)
+            relay = TokenTamper(values["zigflow_stigma_target"])
+            values["zigflow_stigma_target"] = await relay.start()
+            exits.push_async_callback(relay.stop)
         env = service_env(values, config)
-        stigma = ManagedProcess("stigma", expand(config.stigma_cmd, values), env, log_dir)
-        zigflow = ManagedProcess("zigflow", expand(config.zigflow_cmd, values), env, log_dir)
+        stigma = ManagedProcess(
+            "stigma", expand(config.stigma_cmd, values_for("stigma", values)), env, log_dir
+        )
+        zigflow = ManagedProcess(
+            "zigflow", expand(config.zigflow_cmd, values_for("zigflow", values)), env, log_dir
+        )
         try:
             await stigma.start()
             await wait_healthy(
@@ -208,7 +224,7 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
                     "stigma": values["stigma_metrics_listen"],
                 },
                 network=network,
-                tamper=tamper,
+                relay=relay,
             )
         finally:
             await zigflow.stop()

@@ -1,15 +1,20 @@
 """A StartAgent relay between Zigflow and Stigma that can damage the token in transit.
 
-Zigflow talks to the relay instead of Stigma (``tamper_stack``); the relay
-forwards every request unchanged unless a scenario installs a transform. That
-keeps both real services and the real server in the loop while the token
-arrives corrupted, stale, swapped or replayed, exactly as a faulty network,
-proxy or Stigma bug would deliver it.
+Zigflow talks to the relay instead of Stigma (``tamper_stack``, and every stack
+with ``relay``); the relay forwards every request unchanged unless a scenario
+installs a transform. That keeps both real services and the real server in the
+loop while the token arrives corrupted, stale, swapped or replayed, exactly as a
+faulty network, proxy or Stigma bug would deliver it.
+
+Because the harness owns this hop it also *sees* each ACK go back to Zigflow
+(``acked``): "after the ACK" is an observed event, not inferred from Temporal's
+state (Stigma's durable start precedes its ACK by however long Stigma takes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -34,6 +39,11 @@ class Tampered:
     original_fp: str
     forwarded_fp: str | None  # None: not forwarded
     answer: str = ""
+    # Which Zigflow activity the request says it is for (its correlation).
+    zigflow_workflow_id: str = ""
+    zigflow_activity_id: str = ""
+    # Epoch seconds at which Stigma's ACK passed back through the relay.
+    acked_wall: float | None = None
 
 
 @dataclass
@@ -49,6 +59,16 @@ class TokenTamper:
 
     def set(self, transform: Transform | None) -> None:
         self._transform = transform
+
+    def acked(self, zigflow_workflow_id: str, activity_id: str, attempt: int) -> bool:
+        """Whether Stigma's ACK for this attempt of this Zigflow activity came back."""
+        return any(
+            r.acked_wall is not None
+            and r.zigflow_workflow_id == zigflow_workflow_id
+            and r.zigflow_activity_id == activity_id
+            and r.attempt == attempt
+            for r in self.log
+        )
 
     async def start(self) -> str:
         self._channel = grpc.aio.insecure_channel(self.upstream)
@@ -81,6 +101,8 @@ class TokenTamper:
             request.correlation.zigflow_attempt,
             fingerprint(request.callback_token),
             None,
+            zigflow_workflow_id=request.correlation.zigflow_workflow_id,
+            zigflow_activity_id=request.correlation.zigflow_activity_id,
         )
         self.log.append(record)
         outgoing: pb.StartAgentRequest | grpc.StatusCode = request
@@ -105,6 +127,7 @@ class TokenTamper:
             record.answer = err.code().name
             await context.abort(err.code(), err.details() or "")
         record.answer = "OK"
+        record.acked_wall = time.time()
         return reply
 
 

@@ -41,8 +41,15 @@ class ProxyInfo:
 
 
 class ToxiproxyAPI:
-    def __init__(self, host: str, port: int, timeout_s: float = CONTROL_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout_s: float = CONTROL_TIMEOUT_S,
+        log_path: pathlib.Path | None = None,
+    ) -> None:
         self.host, self.port, self.timeout_s = host, port, timeout_s
+        self.log_path = log_path  # our own server's log (None: an external server)
 
     @property
     def url(self) -> str:
@@ -101,6 +108,26 @@ class ToxiproxyAPI:
     async def remove_toxic(self, proxy: str, name: str) -> None:
         await self.call("DELETE", f"/proxies/{proxy}/toxics/{name}")
 
+    def accepted_clients(self) -> dict[str, int] | None:
+        """Connections each proxy has accepted since the server started, from the
+        server's own JSON log ("Accepted client" lines); None for an external server
+        whose log the harness cannot read. Toxiproxy's byte counters (-proxy-metrics)
+        only move when a connection closes, and a gRPC channel stays open for the
+        whole run, so they cannot tell."""
+        if self.log_path is None:
+            return None
+        counts: dict[str, int] = {}
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        for line in text.splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and entry.get("message") == "Accepted client":
+                name = str(entry.get("name", ""))
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
     async def reset(self) -> None:
         """Every proxy enabled, every toxic removed."""
         await self.call("POST", "/reset")
@@ -146,7 +173,7 @@ async def toxiproxy_server(
         log_dir,
     )
     await proc.start()
-    api = ToxiproxyAPI(LOOPBACK, api_port)
+    api = ToxiproxyAPI(LOOPBACK, api_port, log_path=proc.log_path)
     try:
         try:
             await eventually(

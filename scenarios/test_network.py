@@ -120,7 +120,7 @@ async def test_ack_lost_after_stigma_started_the_agent_one_run_reaches_the_live_
     # and Stigma's replies to Zigflow are dropped; its requests get through
     async with network.toxic(history, "stigma_grpc", "timeout", stream="downstream", timeout=0):
         started = await driver.start(plan(call_agent("acked", succeeds("once", hold=True))))
-        await driver.wait_pending([started])  # the agent runs in Stigma; no ACK reached Zigflow
+        await driver.wait_agent_running([started])  # no ACK reached Zigflow
         # when: Zigflow's attempt gives up on the ACK, and the agent finishes before any
         # retry can reach Stigma (its first delivery, to the dead token, answers NOT_FOUND)
         async with network.down(history, "stigma_grpc"):

@@ -1,0 +1,87 @@
+"""Evidence that a scenario's faults could reach the services under test.
+
+A chaos or corruption scenario that passes although the service never went
+through the proxy or relay (say, a command line given the direct address of
+Temporal or Stigma) has proved nothing, and is the worst false pass a gate can
+give. So around each such scenario the harness reads its own evidence:
+
+- every Toxiproxy link has accepted a connection (Toxiproxy's own log; each link
+  has a single client, the service it belongs to). gRPC channels stay open for a
+  whole run, so this is counted since the stack started, not per scenario;
+- the StartAgent relay, where the stack has one, relayed at least one request
+  during the scenario.
+
+No connection on a link, or no request through the relay, is
+``FaultNotReached`` naming the path and what to check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.errors import FaultNotReached
+from harness.history import History
+from harness.stack import Stack
+
+# Who reaches its peer through which link (harness/network.py).
+LINK_USERS = {
+    "stigma_grpc": "Zigflow's StartAgent calls to Stigma",
+    "zigflow_temporal": "Zigflow's worker and client to Temporal",
+    "stigma_temporal": "Stigma's worker and client to Temporal",
+}
+KEY = "fault_reach"  # history.measurements[KEY]
+EXTERNAL_TOXIPROXY = "not verified: an external Toxiproxy's log is not readable by the harness"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    link_clients: dict[str, int] | None  # None: no Toxiproxy log to read
+    relay_requests: int | None  # None: no relay in this stack
+
+
+async def snapshot(stack: Stack) -> Snapshot:
+    return Snapshot(
+        link_clients=stack.network.clients() if stack.network is not None else None,
+        relay_requests=len(stack.relay.log) if stack.relay is not None else None,
+    )
+
+
+def problems(before: Snapshot, after: Snapshot) -> list[str]:
+    """The paths that carried none of the services' traffic (empty: all did)."""
+    found = [
+        f"link {link} ({LINK_USERS.get(link, link)}) never carried a connection through "
+        "Toxiproxy: the service reached its peer another way (a direct address in its "
+        "command line or configuration?), so no fault on this link applied"
+        for link, clients in sorted((after.link_clients or {}).items())
+        if clients <= 0
+    ]
+    relayed = _relayed(before, after)
+    if relayed is not None and relayed <= 0:
+        found.append(
+            "no StartAgent request went through the harness's relay during the scenario: "
+            "Zigflow called Stigma another way (it must use ZIGFLOW_STIGMA_TARGET or "
+            "{stigma_target}), so no token damage applied"
+        )
+    return found
+
+
+def judge(history: History, before: Snapshot, after: Snapshot) -> None:
+    """Record the evidence; raise ``FaultNotReached`` if a path carried nothing."""
+    history.measurements[KEY] = {
+        "link_clients": after.link_clients
+        if after.link_clients is not None
+        else EXTERNAL_TOXIPROXY,
+        "relay_requests": _relayed(before, after),
+    }
+    found = problems(before, after)
+    if found:
+        raise FaultNotReached(
+            f"{history.name}: its faults could not reach the service under test, so it "
+            "proved nothing:\n- " + "\n- ".join(found)
+        )
+
+
+def _relayed(before: Snapshot, after: Snapshot) -> int | None:
+    if after.relay_requests is None or before.relay_requests is None:
+        return None
+    return after.relay_requests - before.relay_requests
