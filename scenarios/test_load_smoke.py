@@ -3,7 +3,9 @@
 Locust is never imported here (it monkey-patches with gevent): ``make load``'s own
 entry point runs as a subprocess, exactly as an operator runs it. The overhead
 budget is not judged (no timed assertion in the gate): only that real handshakes
-succeeded and every stage reached Locust's statistics and our figures.
+succeeded and every stage reached Locust's statistics and our figures. The services
+are the gate's own (--zigflow-cmd / --stigma-cmd): a team's service is what must
+survive load, not the reference.
 """
 
 from __future__ import annotations
@@ -11,23 +13,29 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shlex
 import signal
 import subprocess
 import sys
 
 import pytest
 
+from harness.config import StackConfig
 from harness.load.target import ENV
 
 RUN_BOUND_S = 180  # a bound on a hung run, not a measurement
 
 
-def test_locust_run_makes_successful_handshakes(tmp_path: pathlib.Path) -> None:
+def test_locust_run_makes_successful_handshakes(
+    tmp_path: pathlib.Path, handshake_config: StackConfig
+) -> None:
     out = tmp_path / "load"
     env = {k: v for k, v in os.environ.items() if k not in ENV.values()}  # local stack
     argv = [sys.executable, "-m", "harness.load.run", "--users", "2", "--spawn-rate", "2",
             "--duration", "4s", "--overhead-budget-ms", "1e9", "--max-error-ratio", "0",
-            "--out", str(out)]  # fmt: skip
+            "--out", str(out),
+            "--zigflow-cmd", shlex.join(handshake_config.zigflow_cmd),
+            "--stigma-cmd", shlex.join(handshake_config.stigma_cmd)]  # fmt: skip
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env)  # fmt: skip
     try:

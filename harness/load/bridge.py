@@ -7,6 +7,10 @@ still share the patched ``socket``/``selectors``/``threading`` modules, so the
 temporalio client lives here, in a process that never imports gevent, and Locust
 talks to it over pipes: one JSON line per request on stdin, one per answer on stdout.
 
+Without a target address it brings up a local stack of its own, of the services in
+HANDSHAKE_ZIGFLOW_CMD / HANDSHAKE_STIGMA_CMD (set by run.py or the locustfile; unset:
+the reference); a bad value exits 2 with a message naming the variable.
+
 Protocol:
   stdin   {"id": 1, "plan": {...}, "expect": <agent output>}   one handshake to run
   stdout  {"event": "ready", "target": "...", "pids": {...}}   once connected
@@ -40,7 +44,9 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from harness import traces
-from harness.config import DEV, StackConfig
+from harness.config import StackConfig
+from harness.errors import ConfigError
+from harness.load import services
 from harness.load.target import LoadTarget, from_env
 from harness.stack import start_stack
 
@@ -59,10 +65,9 @@ class Connection:
 
 
 @contextlib.asynccontextmanager
-async def connected(target: LoadTarget, log_dir: pathlib.Path) -> AsyncIterator[Connection]:
-    """The target's clients; with no address, a local stack of our own (torn down after)."""
+async def connected(target: LoadTarget, config: StackConfig) -> AsyncIterator[Connection]:
+    """The target's clients; with no address, a local stack of ``config`` (torn down after)."""
     if target.local:
-        config = StackConfig(temporal=DEV, log_dir=log_dir)
         async with start_stack(config, run_id=f"load-{os.getpid()}") as stack:
             pids = {"zigflow": stack.zigflow.pid, "stigma": stack.stigma.pid}
             if stack.temporal.process is not None:
@@ -151,11 +156,16 @@ def _emit(out: TextIO, samples: TextIO | None, message: dict[str, Any]) -> None:
         samples.flush()
 
 
-async def serve(target: LoadTarget, log_dir: pathlib.Path, samples: TextIO | None) -> None:
+def local_stack_config(env: dict[str, str], log_dir: pathlib.Path) -> StackConfig:
+    """Raises ConfigError naming the variable when a command line does not parse."""
+    return services.from_env(env).stack_config(log_dir)
+
+
+async def serve(target: LoadTarget, config: StackConfig, samples: TextIO | None) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    async with connected(target, log_dir) as conn:
+    async with connected(target, config) as conn:
         _emit(sys.stdout, None, {"event": "ready", "target": conn.describe, "pids": conn.pids})
         in_flight: set[asyncio.Task[None]] = set()
 
@@ -173,10 +183,16 @@ async def serve(target: LoadTarget, log_dir: pathlib.Path, samples: TextIO | Non
 def main() -> int:
     env = dict(os.environ)
     log_dir = pathlib.Path(env.get("LOAD_LOG_DIR") or "reports/out/load/logs")
+    try:
+        config = local_stack_config(env, log_dir)
+    except ConfigError as err:
+        # stderr is the bridge's log, which the Locust side names when we exit.
+        print(f"bridge: {err}", file=sys.stderr)
+        return 2
     with contextlib.ExitStack() as files:
         path = env.get("LOAD_SAMPLES", "")
         samples = files.enter_context(open(path, "a")) if path else None
-        asyncio.run(serve(from_env(env), log_dir, samples))
+        asyncio.run(serve(from_env(env), config, samples))
     return 0
 
 

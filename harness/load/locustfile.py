@@ -14,8 +14,10 @@ client, and users talk to it over pipes; gevent's subprocess and AsyncResult mak
 that cooperative, so a waiting user blocks only its own greenlet.
 
 Target: the Temporal options below (or their TEMPORAL_* environment); without an
-address, the bridge brings up a local stack of its own. ``make load`` (run.py)
-brings one up once for all processes and passes its address instead.
+address, the bridge brings up a local stack of its own, of the services of
+--zigflow-cmd / --stigma-cmd (or HANDSHAKE_ZIGFLOW_CMD / HANDSHAKE_STIGMA_CMD, as in
+the gate; default the reference). ``make load`` (run.py) brings one up once for all
+processes and passes its address instead.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from gevent.lock import Semaphore
 from locust import User, constant, events, task
 from locust.env import Environment
 
-from harness.load import shapes, target
+from harness.errors import ConfigError
+from harness.load import services, shapes, target
 from harness.plan import call_agent, plan, succeeds
 
 READY_TIMEOUT_S = 120.0
@@ -50,6 +53,28 @@ if os.environ.get("LOAD_SHAPE"):  # Locust uses the shape class it finds in this
 def _options(parser: Any) -> None:
     # On Locust's own parser (not a group): only it takes include_in_web_ui.
     target.add_arguments(parser, dict(os.environ), secret={"include_in_web_ui": False})
+    services.add_arguments(parser)
+
+
+def _bridge_env(environment: Environment) -> dict[str, str]:
+    """This process's environment, the target and the service commands, all explicit."""
+    options = environment.parsed_options
+    env = dict(os.environ)
+    env.update(target.from_options(options).to_env())
+    env.update(services.from_options(options, os.environ).to_env())
+    return env
+
+
+@events.init.add_listener
+def _check_services(environment: Environment, **_: Any) -> None:
+    # At start-up, not in a user's first task: a command line that does not parse is
+    # the operator's mistake, reported once with the option's name (SystemExit is not
+    # swallowed by Locust's event hooks, unlike an exception).
+    try:
+        services.from_options(environment.parsed_options, os.environ)
+    except ConfigError as err:
+        sys.stderr.write(f"locust: {err}\n")
+        sys.exit(2)
 
 
 class Bridge:
@@ -120,8 +145,7 @@ def bridge(environment: Environment) -> Bridge:
     global _bridge
     with _bridge_lock:
         if _bridge is None:
-            env = dict(os.environ)
-            env.update(target.from_options(environment.parsed_options).to_env())
+            env = _bridge_env(environment)
             env.setdefault("LOAD_SAMPLES", str(OUT / f"samples-{os.getpid()}.jsonl"))
             _bridge = Bridge(env)
             _bridge.ready()

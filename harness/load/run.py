@@ -1,8 +1,9 @@
 """One command for a load run (``make load``): ``python -m harness.load.run``.
 
-1. Target: the local stack (dev server + reference services, brought up here once
-   for every Locust process) unless --temporal-address / TEMPORAL_ADDRESS names a
-   cluster (with --zigflow-task-queue of the Zigflow workers there).
+1. Target: the local stack (dev server + the services of --zigflow-cmd / --stigma-cmd,
+   as in the gate, default the reference; brought up here once for every Locust
+   process) unless --temporal-address / TEMPORAL_ADDRESS names a cluster (with
+   --zigflow-task-queue of the Zigflow workers there).
 2. Locust, headless: one process, or a master and --workers K workers on loopback.
 3. While it runs: the RSS of each service process we started, every --memory-interval s.
 4. After: Locust's CSV and HTML, our HDR figures (figures.json / figures.md) in --out;
@@ -28,9 +29,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from harness import metrics
-from harness.config import DEV, StackConfig
-from harness.errors import WaitTimeout
-from harness.load import figures, memory, target
+from harness.config import StackConfig
+from harness.errors import ConfigError, HarnessError, WaitTimeout
+from harness.load import figures, memory, services, target
 from harness.load.figures import MemoryTrend, Thresholds
 from harness.ports import LOOPBACK, free_port
 from harness.procs import ManagedProcess
@@ -111,7 +112,24 @@ def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespac
         help="also sample this process's RSS (a service of a target on this host)",
     )
     target.add_arguments(p.add_argument_group("target (default: the local stack)"), env)
-    return p.parse_args(argv)
+    services.add_arguments(p.add_argument_group("services of the local stack"))
+    args = p.parse_args(argv)
+    try:
+        args.commands = services.from_options(args, env)
+    except ConfigError as err:
+        p.error(str(err))  # exit 2 with the usage, as for any other bad option
+    given = services.given_options(args)
+    if given and not target.from_options(args).local:
+        p.error(
+            f"{' and '.join(given)} with --temporal-address: a remote target's services "
+            "run there, not here; drop the address to load the local stack"
+        )
+    return args
+
+
+def local_stack_config(args: argparse.Namespace, out: pathlib.Path) -> StackConfig:
+    commands: services.ServiceCommands = args.commands
+    return commands.stack_config(out / "logs")
 
 
 @dataclasses.dataclass
@@ -122,12 +140,12 @@ class Prepared:
 
 
 @contextlib.asynccontextmanager
-async def prepared(t: target.LoadTarget, out: pathlib.Path) -> AsyncIterator[Prepared]:
-    """The given target, or a local stack for the run's length (torn down after)."""
+async def prepared(t: target.LoadTarget, config: StackConfig) -> AsyncIterator[Prepared]:
+    """The given target, or a local stack of ``config`` for the run's length (torn down
+    after)."""
     if not t.local:
         yield Prepared(t, {})
         return
-    config = StackConfig(temporal=DEV, log_dir=out / "logs")
     async with start_stack(config, run_id=f"load-{os.getpid()}") as stack:
         local = dataclasses.replace(
             t,
@@ -174,6 +192,10 @@ def locust_env(args: argparse.Namespace, t: target.LoadTarget, out: pathlib.Path
         LOAD_AGENT_WORK_S=str(args.agent_work_s),
         LOAD_LOG_DIR=str(out / "logs"),
     )
+    # Explicit even for the reference: a bridge that brings up a stack of its own
+    # (no address) must start the same services, never its default.
+    commands: services.ServiceCommands = args.commands
+    env.update(commands.to_env())
     return env
 
 
@@ -187,7 +209,12 @@ async def run(args: argparse.Namespace) -> int:
     out = pathlib.Path(args.out)
     duration_s = figures.parse_duration(args.duration)
     series: dict[str, list[tuple[float, float]]] = {}
-    async with prepared(target.from_options(args), out) as ready:
+    wanted = target.from_options(args)
+    if not wanted.local:
+        ignored = [var for var in services.ENV.values() if os.environ.get(var)]
+        if ignored:
+            print(f"load: {', '.join(ignored)} not used: the target runs its own services")
+    async with prepared(wanted, local_stack_config(args, out)) as ready:
         print(f"load: target {ready.target.describe()}", flush=True)
         ready.pids.update(_named_pids(args.pid))
         ready.metrics.update(_named_endpoints(args.metrics_endpoint))
@@ -344,6 +371,11 @@ def main(argv: list[str] | None = None) -> int:
     except asyncio.CancelledError:
         print("load: interrupted; Locust and the stack were stopped", file=sys.stderr)
         return 130
+    except HarnessError as err:
+        # E.g. a service of the local stack that died before it was ready: its name,
+        # exit code and log tail say more than a traceback.
+        print(f"load: the run broke: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

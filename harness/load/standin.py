@@ -1,6 +1,9 @@
 """A local stack that stays up until SIGINT/SIGTERM: a stand-in for a staging cluster.
 
-    python -m harness.load.standin [--out reports/out/standin]
+    python -m harness.load.standin [--out reports/out/standin] [--zigflow-cmd ..] [--stigma-cmd ..]
+
+Its services are those of --zigflow-cmd / --stigma-cmd (or HANDSHAKE_ZIGFLOW_CMD /
+HANDSHAKE_STIGMA_CMD), as in the gate; default: the reference.
 
 Prints (and writes to <out>/target.json) what a load run needs to reach it, e.g.
 ``make load LOAD_ARGS="--temporal-address 127.0.0.1:PORT --zigflow-task-queue Q"``.
@@ -16,16 +19,17 @@ import pathlib
 import signal
 import sys
 
-from harness.config import DEV, StackConfig
+from harness.config import StackConfig
+from harness.errors import ConfigError, HarnessError
+from harness.load import services
 from harness.stack import start_stack
 
 
-async def serve(out: pathlib.Path) -> None:
+async def serve(out: pathlib.Path, config: StackConfig) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    config = StackConfig(temporal=DEV, log_dir=out / "logs")
     async with start_stack(config, run_id=f"standin-{os.getpid()}") as stack:
         info = {
             "temporal_address": stack.temporal.address,
@@ -45,10 +49,19 @@ async def serve(out: pathlib.Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m harness.load.standin", description=__doc__)
     p.add_argument("--out", default="reports/out/standin")
+    services.add_arguments(p)
     args = p.parse_args(argv)
+    try:
+        commands = services.from_options(args, dict(os.environ))
+    except ConfigError as err:
+        p.error(str(err))
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    asyncio.run(serve(out))
+    try:
+        asyncio.run(serve(out, commands.stack_config(out / "logs")))
+    except HarnessError as err:  # e.g. a service that died before it was ready, with its log
+        print(f"standin: the stack did not come up: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

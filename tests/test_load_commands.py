@@ -1,0 +1,60 @@
+"""A load run tests the services the operator named, never silently the reference.
+
+A load smoke that brings up the reference services whatever --stigma-cmd says passes
+for a team whose own service is broken. These plug in a Stigma that exits at once (as
+tests/mutants/ plug in broken services), by option and by environment, and expect the
+run to fail and name it. tests/unit/test_load_commands.py checks the plumbing.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shlex
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from harness.load.target import ENV as TARGET_ENV
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+RUN_BOUND_S = 180  # a bound on a hung run, not a measurement
+EXITS_AT_ONCE = shlex.join([sys.executable, "-c", "import sys; sys.exit(3)"])
+COMMAND_VARS = ("HANDSHAKE_ZIGFLOW_CMD", "HANDSHAKE_STIGMA_CMD")
+
+
+def _load_run(extra: list[str], env: dict[str, str], out: pathlib.Path) -> tuple[int, str]:
+    argv = [sys.executable, "-m", "harness.load.run", "--users", "1", "--spawn-rate", "1",
+            "--duration", "2s", "--overhead-budget-ms", "1e9", "--out", str(out),
+            *extra]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)  # fmt: skip
+    try:
+        output, _ = proc.communicate(timeout=RUN_BOUND_S)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)  # run.py tears its stack and Locust down on SIGINT
+        output, _ = proc.communicate(timeout=60)
+        pytest.fail(f"load run still going after {RUN_BOUND_S}s:\n{output[-3000:]}")
+    return proc.returncode, output
+
+
+def _clean_env() -> dict[str, str]:
+    """The local stack (no target address) and no service commands but the test's own."""
+    drop = {*TARGET_ENV.values(), *COMMAND_VARS}
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+@pytest.mark.parametrize("via", ["option", "env"])
+def test_load_run_fails_and_names_a_broken_stigma(via: str, tmp_path: pathlib.Path) -> None:
+    env = _clean_env()
+    extra: list[str] = []
+    if via == "option":
+        extra = ["--stigma-cmd", EXITS_AT_ONCE]
+    else:
+        env["HANDSHAKE_STIGMA_CMD"] = EXITS_AT_ONCE
+    code, output = _load_run(extra, env, tmp_path / "load")
+    assert code != 0, f"a load run against a Stigma that exits at once passed:\n{output[-3000:]}"
+    assert "stigma exited with code 3" in output, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]  # a clear message, not a crash
