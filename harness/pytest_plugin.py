@@ -86,6 +86,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where logs, histories and results go (env HANDSHAKE_OUT)",
     )
     group.addoption(
+        "--repeat",
+        type=int,
+        default=int(os.environ.get("HANDSHAKE_REPEAT") or 1),
+        help="run each selected test N times on the same stacks, to hunt flakiness "
+        "(env HANDSHAKE_REPEAT)",
+    )
+    group.addoption(
         "--handshake-results",
         default=os.environ.get("HANDSHAKE_RESULTS"),
         help="directory for per-test result records used by `make certify` (env HANDSHAKE_RESULTS)",
@@ -125,6 +132,19 @@ def pytest_configure(config: pytest.Config) -> None:
     _register_hypothesis_profiles()
     config.addinivalue_line("markers", "scenario: a given/when/then spec run against a live stack")
     config.addinivalue_line("markers", "unit: a test of one component with fakes, no servers")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    repeat = int(metafunc.config.getoption("--repeat"))
+    if repeat > 1:
+        metafunc.fixturenames.append("handshake_repeat")
+        metafunc.parametrize("handshake_repeat", range(1, repeat + 1), ids=lambda i: f"run{i}")
+
+
+@pytest.fixture
+def handshake_repeat() -> int:
+    """Which of the ``--repeat`` runs this is (1 without ``--repeat``)."""
+    return 1
 
 
 def _driver_on(stack: Stack, history: History, pytestconfig: pytest.Config) -> Driver:

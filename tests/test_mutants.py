@@ -168,6 +168,20 @@ CASES = [
         "stigma_generated_deserializer",
         "StatusCode.UNKNOWN",
     ),
+    # A service configured with a direct address: the faults never reach it, and the
+    # chaos and corruption scenarios must error rather than pass.
+    (
+        "test_network.py::test_latency_jitter_and_slicing_on_every_link_keep_the_handshake_correct",
+        "--zigflow-cmd",
+        "zigflow_bypasses_proxies",
+        "link stigma_grpc (Zigflow's StartAgent calls to Stigma) never carried a connection",
+    ),
+    (
+        "test_token_corruption.py::test_other_handshakes_are_undisturbed_after_damaged_tokens",
+        "--zigflow-cmd",
+        "zigflow_bypasses_proxies",
+        "no StartAgent request went through the harness's relay",
+    ),
     (
         "test_metrics.py::test_metrics_agree_with_history",
         "--zigflow-cmd",

@@ -1,0 +1,84 @@
+"""The gate never passes a service it did not really test.
+
+- A service command written with the generic placeholders (``{temporal_address}``,
+  ``{stigma_target}``) goes through the chaos stack's proxies and relay, like one
+  configured by environment: the faults reach it and the scenario passes.
+- A correct Stigma that ACKs 300 ms after its durable start passes the kill-after-ACK
+  spec every time: the harness waits for the ACK it sees pass its relay, so the kill
+  cannot land between the durable start and the ACK.
+
+(The opposite, a Zigflow configured with Stigma's direct address, is a mutant in
+tests/test_mutants.py: the chaos and corruption scenarios must error.)
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+
+import pytest
+
+from tests.test_mutants import _run_child
+
+PY = sys.executable
+# How many times the kill-after-ACK spec runs against the slow-ACK Stigma (one stack).
+SLOW_ACK_RUNS = int(os.environ.get("HANDSHAKE_SLOW_ACK_RUNS") or 3)
+
+
+def _pytest(*args: str, out: pathlib.Path) -> list[str]:
+    return [
+        PY,
+        "-m",
+        "pytest",
+        *args,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        "0",
+        "--handshake-out",
+        str(out),
+    ]
+
+
+def test_placeholders_in_a_command_line_go_through_the_faults(tmp_path: pathlib.Path) -> None:
+    proc = _run_child(
+        _pytest(
+            "scenarios/test_network.py::test_stigma_unreachable_fails_fast_retries_and_succeeds_after_heal",
+            "scenarios/test_token_corruption.py::test_a_stale_attempts_token_is_dead_and_the_live_attempt_resolves",
+            "--zigflow-cmd",
+            f"{PY} -m reference_services.zigflow --temporal-address {{temporal_address}} "
+            "--stigma-target {stigma_target}",
+            "--stigma-cmd",
+            f"{PY} -m reference_services.stigma --temporal-address {{temporal_address}} "
+            "--listen {stigma_listen}",
+            out=tmp_path,
+        )
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    assert "2 passed" in output, output[-2000:]
+
+
+@pytest.mark.parametrize("runs", [SLOW_ACK_RUNS])
+def test_a_slow_acking_stigma_passes_the_kill_after_ack_spec_every_time(
+    runs: int, tmp_path: pathlib.Path
+) -> None:
+    spec = (
+        "scenarios/test_restarts.py::"
+        "test_stigma_killed_after_ack_before_agent_starts_still_delivers_once"
+    )
+    proc = _run_child(
+        _pytest(
+            spec,
+            "--repeat",
+            str(runs),
+            "--stigma-cmd",
+            f"{PY} -m tests.variants.stigma_slow_ack",
+            out=tmp_path,
+        )
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    assert f"{runs} passed" in output, output[-2000:]
