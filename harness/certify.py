@@ -291,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "verdict": verdict,
         "verdict_reasons": reasons,
+        "not_certified": report.not_certified(scenarios),
         "targets": targets,
         "scenarios": [
             {

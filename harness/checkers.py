@@ -22,15 +22,46 @@ AGENT_ACTIVITY = "execute_agent"
 DELIVERED = frozenset({"delivered", "delivered_earlier"})
 
 
+@dataclass(frozen=True)
+class Missing:
+    """Optional evidence a checker needs and the services under test did not give
+    (metrics, logs, Stigma's summary: a team's own service may not offer them)."""
+
+    area: str  # what cannot be certified: "metrics"
+    # Why, the same for every scenario and run (no port, no pid), so that the report
+    # can gather the scenarios that lacked the same evidence.
+    why: str
+    # This run's particulars (addresses, errors), for the person reading one scenario.
+    detail: tuple[str, ...] = ()
+
+
 @dataclass
 class Verdict:
     checker: str
     ok: bool
     checked: int = 0
     evidence: list[str] = field(default_factory=list)
+    # Set when the checker could not judge for want of optional evidence: the verdict
+    # is "not checked" (nothing violated, nothing certified), never a silent "ok".
+    missing: Missing | None = None
+
+    @classmethod
+    def not_checked(cls, checker: str, missing: Missing) -> Verdict:
+        lines = missing.detail or (missing.why,)
+        return cls(checker, True, 0, [f"not checked: {line}" for line in lines], missing)
+
+    @property
+    def status(self) -> str:
+        """ "ok", "violated" or "not_checked" (what the history and the report record)."""
+        if self.missing is not None:
+            return "not_checked"
+        return "ok" if self.ok else "violated"
 
     def __str__(self) -> str:
-        head = f"{self.checker}: {'ok' if self.ok else 'VIOLATED'} ({self.checked} checked)"
+        if self.missing is not None:
+            head = f"{self.checker}: NOT CHECKED ({self.missing.area}: {self.missing.why})"
+        else:
+            head = f"{self.checker}: {'ok' if self.ok else 'VIOLATED'} ({self.checked} checked)"
         return "\n  ".join([head, *self.evidence[:50]])
 
 

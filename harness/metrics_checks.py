@@ -7,16 +7,20 @@ many scenarios, so the checker compares what changed between the snapshot taken
 before the scenario and the one after it with what the scenario's own calls did.
 Only valid for a scenario whose calls are the only traffic on the stack meanwhile
 (sequential tests on one stack, as in the gate) and that restarts no service.
+
+Metrics are optional evidence: a team's own services may not export them. Then the
+check is recorded as "not checked" (``Verdict.not_checked``) and the scenario passes
+on the rest; the certification report lists metrics as not certified.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from harness import metrics
-from harness.checkers import DELIVERED, Verdict, agent_states
+from harness.checkers import DELIVERED, Missing, Verdict, agent_states
 from harness.history import History
 from harness.metrics import Samples
 
@@ -28,6 +32,10 @@ ZIGFLOW_COUNTER = {
     "timed_out": "zigflow_agent_activity_timed_out_total",
 }
 STIGMA_DELIVERIES = "stigma_completion_calls_total"
+AREA = "metrics"
+CHECKER = "metrics_agree_with_history"
+# Where the stack tells each service to export (README, "Service contract").
+LISTEN_ENV = {"zigflow": "ZIGFLOW_METRICS_LISTEN", "stigma": "STIGMA_METRICS_LISTEN"}
 
 
 async def snapshot(history: History, endpoints: Mapping[str, str], phase: str) -> None:
@@ -38,40 +46,55 @@ async def snapshot(history: History, endpoints: Mapping[str, str], phase: str) -
         recorded.setdefault(service, {})[phase] = metrics.to_json(samples)
 
 
-async def exported(endpoints: Mapping[str, str]) -> bool:
-    """Whether both services answer on their metrics endpoints (a team's own services
-    may ignore ZIGFLOW_METRICS_LISTEN / STIGMA_METRICS_LISTEN)."""
-    if set(endpoints) != {"zigflow", "stigma"}:
-        return False
-    try:
-        for address in endpoints.values():
+async def missing(endpoints: Mapping[str, str]) -> Missing | None:
+    """None when both services answer on their metrics endpoints; otherwise which do
+    not (a team's own services may ignore ZIGFLOW_METRICS_LISTEN / STIGMA_METRICS_LISTEN):
+    every metrics check needs both."""
+    silent: list[str] = []
+    detail: list[str] = []
+    for service, env in LISTEN_ENV.items():
+        address = endpoints.get(service)
+        if address is None:
+            silent.append(service)
+            detail.append(f"the stack gives {service} no metrics endpoint ({env})")
+            continue
+        try:
             await metrics.scrape(address, timeout_s=2.0)
-    except OSError:
-        return False
-    return True
+        except OSError as err:
+            silent.append(service)
+            detail.append(f"{service} exports no metrics at {address} ({env}): {err}")
+    if not silent:
+        return None
+    verb = "exports" if len(silent) == 1 else "export"
+    why = f"{' and '.join(silent)} {verb} no metrics on {' / '.join(LISTEN_ENV[s] for s in silent)}"
+    return Missing(AREA, why, tuple(detail))
 
 
-@contextlib.asynccontextmanager
-async def observed(history: History, endpoints: Mapping[str, str]) -> AsyncIterator[None]:
-    """Snapshot the services' metrics around a block: ``async with observed(h, stack.metrics)``."""
-    await snapshot(history, endpoints, "before")
-    yield
-    await snapshot(history, endpoints, "after")
+@dataclass(frozen=True)
+class Observation:
+    """What ``observe_from`` found: the endpoints to scrape again, or what is missing."""
+
+    history: History
+    endpoints: Mapping[str, str]
+    missing: Missing | None
+
+    async def judged(self) -> Verdict:
+        """The "after" snapshot, then ``metrics_agree_with_history``; "not checked"
+        (with the reason) when the services export no metrics."""
+        if self.missing is not None:
+            return Verdict.not_checked(CHECKER, self.missing)
+        await snapshot(self.history, self.endpoints, "after")
+        return metrics_agree_with_history(self.history)
 
 
-async def observe_from(history: History, endpoints: Mapping[str, str]) -> bool:
-    """For a scenario that also checks metrics when the services export them: take the
-    "before" snapshot and say whether there will be anything to judge."""
-    if not await exported(endpoints):
-        return False
-    await snapshot(history, endpoints, "before")
-    return True
-
-
-async def judged(history: History, endpoints: Mapping[str, str]) -> Verdict:
-    """The "after" snapshot, then ``metrics_agree_with_history``."""
-    await snapshot(history, endpoints, "after")
-    return metrics_agree_with_history(history)
+async def observe_from(history: History, endpoints: Mapping[str, str]) -> Observation:
+    """For a scenario that also checks its metrics: take the "before" snapshot when the
+    services export metrics. At the end, ``holds(history, await observation.judged())``
+    either judges them or records why they were not checked."""
+    gap = await missing(endpoints)
+    if gap is None:
+        await snapshot(history, endpoints, "before")
+    return Observation(history, endpoints, gap)
 
 
 def _changes(history: History, service: str) -> Samples | None:
@@ -97,7 +120,7 @@ def metrics_agree_with_history(history: History) -> Verdict:
     stigma = _changes(history, "stigma")
     if zig is None or stigma is None:
         return Verdict(
-            "metrics_agree_with_history",
+            CHECKER,
             False,
             0,
             ["no before/after metrics snapshot of zigflow and stigma was recorded"],
@@ -152,7 +175,7 @@ def metrics_agree_with_history(history: History) -> Verdict:
                 f"{pending} is {after:g} after the scenario, {before:g} before, though every "
                 "agent activity of the scenario has resolved"
             )
-    return Verdict("metrics_agree_with_history", not evidence, checked, evidence)
+    return Verdict(CHECKER, not evidence, checked, evidence)
 
 
 def _completion_status(result: Any) -> str:

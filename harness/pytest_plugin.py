@@ -36,6 +36,9 @@ from harness.network import Network
 from harness.stack import Stack, start_stack
 from harness.tamper import TokenTamper
 
+# "not certified: ..." at the end of a run, for checks left without their evidence.
+pytest_plugins = ["harness.pytest_not_certified"]
+
 HISTORY_KEY = pytest.StashKey[History]()
 SEED_KEY = pytest.StashKey[int]()
 

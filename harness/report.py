@@ -6,14 +6,26 @@ Field reference (also in README, "The certification report"):
   verdict           "pass" when every scenario passed on every target and the
                     overhead p99 with 10 agents in flight (``budget``) is within
                     budget_ms; otherwise "fail"
-  verdict_reasons   why the verdict is what it is, one line each
+  verdict_reasons   why the verdict is what it is, one line each; one
+                    "<area>: not certified (<why>)" per entry of not_certified
+  not_certified     what the run could not certify for want of optional evidence
+                    the services do not give (e.g. metrics): one object per area
+                    and reason: area ("metrics"), why ("zigflow and stigma export
+                    no metrics on ZIGFLOW_METRICS_LISTEN / STIGMA_METRICS_LISTEN"),
+                    scenarios (ids whose checks said "not checked" for it). Does
+                    not fail the verdict: the scenarios passed on what they could
+                    check; it says what the "pass" does not cover. [] when nothing
+                    was left unchecked
   targets           the Temporal targets of the matrix, e.g. ["time-skipping", "dev"]
   scenarios         one object per scenario and target: id (pytest node id with
                     the target in brackets), target, outcome (passed / failed /
                     skipped), server (the Temporal server it really ran on: kill
                     scenarios use a dev server even in the time-skipping row),
                     duration_s (wall time of the test body), checks
-                    (checker verdicts with evidence), calls (Zigflow runs made),
+                    (checker verdicts: checker, status ("ok", "violated",
+                    "not_checked"; ok is false only when violated), checked,
+                    evidence, and area and why when not checked), calls (Zigflow
+                    runs made),
                     measurements (what the scenario measured: virtual_skipped_s and
                     clock_wall_s for timeouts, time_to_detect_dead_agent_s,
                     recovery_s after restarts)
@@ -119,6 +131,21 @@ def _budget_problems(row: dict[str, Any], budget_ms: float) -> list[str]:
     return problems
 
 
+def not_certified(scenarios: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Checks recorded "not checked" (status ``not_checked``, harness.expect.holds),
+    gathered per area and reason: ``[{"area", "why", "scenarios": [ids]}]``, in the
+    order first seen."""
+    gaps: dict[tuple[str, str], list[str]] = {}
+    for sc in scenarios:
+        for check in sc.get("checks") or []:
+            if check.get("status") != "not_checked":
+                continue
+            ids = gaps.setdefault((str(check.get("area")), str(check.get("why"))), [])
+            if sc["id"] not in ids:
+                ids.append(sc["id"])
+    return [{"area": a, "why": w, "scenarios": ids} for (a, w), ids in gaps.items()]
+
+
 def verdict(
     scenarios: list[dict[str, Any]],
     overhead: dict[str, Any],
@@ -126,6 +153,9 @@ def verdict(
     concurrency: list[dict[str, Any]] | None = None,
 ) -> tuple[str, list[str]]:
     """Pass when every scenario passed and the budget row is within budget.
+
+    Checks not made for want of optional evidence (``not_certified``) do not fail it,
+    but each gets a reason "<area>: not certified (<why>)": a pass never hides them.
 
     The overhead seen in the scenarios (``overhead``) is reported, not judged: a few
     dozen handshakes of specs written for correctness, some of them the first on a
@@ -155,6 +185,7 @@ def verdict(
     ok = bool(scenarios) and not failed and not skipped and within_budget(row, budget_ms)
     if scenarios and not failed and not skipped:
         reasons.append(f"{len(scenarios)} scenario(s) passed")
+    reasons += [f"{gap['area']}: not certified ({gap['why']})" for gap in not_certified(scenarios)]
     if row is not None and within_budget(row, budget_ms):
         reasons.append(
             f"overhead p99 {row['p99']:.1f} ms with {BUDGET_LEVEL} agents in flight <= "
@@ -193,11 +224,14 @@ def markdown(r: dict[str, Any]) -> str:
     lines = [
         "# Token handshake certification",
         "",
-        f"**Verdict: {r['verdict'].upper()}** — generated {r['generated_at']}, "
+        f"**Verdict: {r['verdict'].upper()}**"
+        + _not_certified_mark(r.get("not_certified") or [])
+        + f" — generated {r['generated_at']}, "
         f"targets: {', '.join(r['targets'])}, wall time {r['wall_s']:.0f} s.",
         "",
         *[f"- {reason}" for reason in r["verdict_reasons"]],
         "",
+        *_not_certified_lines(r.get("not_certified") or []),
         f"## Handshake overhead (budget {r['budget_ms']} ms at p99 with "
         f"{BUDGET_LEVEL} agents in flight)",
         "",
@@ -283,7 +317,7 @@ def markdown(r: dict[str, Any]) -> str:
         "|---|---|---|---:|---|",
     ]
     for s in r["scenarios"]:
-        checks = ", ".join(f"{c['checker']} {'ok' if c['ok'] else 'VIOLATED'}" for c in s["checks"])
+        checks = ", ".join(f"{c['checker']} {check_word(c)}" for c in s["checks"])
         lines.append(
             f"| `{s['id']}` | {s['target']} | {s['outcome']} | {s['duration_s']:.2f} | {checks} |"
         )
@@ -297,6 +331,38 @@ def markdown(r: dict[str, Any]) -> str:
     lines += [f"| {k} | {v if v is not None else '-'} |" for k, v in r["versions"].items()]
     lines += ["", 'Field reference: README, "The certification report".', ""]
     return "\n".join(lines)
+
+
+def check_word(check: dict[str, Any]) -> str:
+    """How a recorded check reads in a table: ok, VIOLATED or not checked."""
+    if check.get("status") == "not_checked":
+        return "not checked"
+    return "ok" if check.get("ok") else "VIOLATED"
+
+
+def _not_certified_mark(gaps: list[dict[str, Any]]) -> str:
+    """On the verdict's own line, so a "PASS" is never read without it."""
+    if not gaps:
+        return ""
+    return f" (**not certified: {', '.join(sorted({g['area'] for g in gaps}))}**)"
+
+
+def _not_certified_lines(gaps: list[dict[str, Any]]) -> list[str]:
+    """Right under the verdict: what its "pass" does not cover."""
+    if not gaps:
+        return []
+    lines = [
+        f"**Not certified: {', '.join(sorted({g['area'] for g in gaps}))}** — the services "
+        "did not give the evidence; the verdict does not cover it.",
+        "",
+        "| area | why | scenarios that could not check it |",
+        "|---|---|---|",
+    ]
+    for g in gaps:
+        ids = ", ".join(f"`{i}`" for i in g["scenarios"][:10])
+        more = f" and {len(g['scenarios']) - 10} more" if len(g["scenarios"]) > 10 else ""
+        lines.append(f"| {g['area']} | {g['why']} | {ids}{more} |")
+    return [*lines, ""]
 
 
 def _runbook_lines(scenarios: list[dict[str, Any]]) -> list[str]:

@@ -37,6 +37,8 @@ th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .verdict{font-size:1.6em;font-weight:bold;padding:.5em 1em;border-radius:6px}
 .pass{background:#e3f6e3;color:#145214}.fail{background:#fbe4e4;color:#7a1010}
 .passed{color:#145214}.failed{color:#7a1010;font-weight:bold}.skipped{color:#8a6d00}
+.notcert{background:#fff4d6;color:#6b4f00;border:2px solid #e0b000;padding:.5em 1em;
+border-radius:6px;margin:.5em 0}.notcert b{font-size:1.3em}.not_checked{color:#8a6d00}
 code{background:#f6f6f6;padding:0 .2em;font-size:.9em;word-break:break-all}
 figure{margin:1em 0}figcaption{font-size:.85em;color:#555}
 """
@@ -79,17 +81,44 @@ def reproduce(scenario: dict[str, Any]) -> str:
     return cmd
 
 
+def _not_certified(r: dict[str, Any]) -> str:
+    """Next to the verdict: what its "pass" does not cover (evidence not given)."""
+    gaps = r.get("not_certified") or []
+    if not gaps:
+        return ""
+    areas = ", ".join(sorted({str(g.get("area")) for g in gaps}))
+    items = "".join(
+        f"<li><strong>{_e(g.get('area'))}</strong>: {_e(g.get('why'))}<details><summary>"
+        f"not checked in {len(g.get('scenarios') or [])} scenario(s)</summary><ul>"
+        + "".join(f"<li><code>{_e(i)}</code></li>" for i in g.get("scenarios") or [])
+        + "</ul></details></li>"
+        for g in gaps
+    )
+    return (
+        f'<div class="notcert"><b>Not certified: {_e(areas)}</b> — the services did not '
+        f"give the evidence; the verdict does not cover it.<ul>{items}</ul></div>"
+    )
+
+
 def _verdict(r: dict[str, Any]) -> str:
     v = str(r.get("verdict", "fail"))
     reasons = "".join(f"<li>{_e(x)}</li>" for x in r.get("verdict_reasons", []))
+    areas = sorted({str(g.get("area")) for g in r.get("not_certified") or []})
+    mark = f" (not certified: {_e(', '.join(areas))})" if areas else ""
     return (
         f'<section id="verdict"><div class="verdict {"pass" if v == "pass" else "fail"}">'
-        f"Verdict: {_e(v.upper())}</div><ul>{reasons}</ul>"
+        f"Verdict: {_e(v.upper())}{mark}</div>{_not_certified(r)}<ul>{reasons}</ul>"
         f"<p>Generated {_e(r.get('generated_at'))}; targets {_e(', '.join(r.get('targets', [])))}; "
         f"wall time {_e(r.get('wall_s'))} s. JUnit XML for CI: "
         f"{', '.join(f'<code>junit-{_e(t)}.xml</code>' for t in r.get('targets', []))} "
         "next to this file.</p></section>"
     )
+
+
+def _check_word(check: dict[str, Any]) -> str:
+    if check.get("status") == "not_checked":
+        return f'<span class="not_checked" title="{_e(check.get("why"))}">not checked</span>'
+    return "ok" if check.get("ok") else "<b>VIOLATED</b>"
 
 
 def _scenarios(r: dict[str, Any]) -> str:
@@ -98,8 +127,7 @@ def _scenarios(r: dict[str, Any]) -> str:
         outcome = str(s.get("outcome"))
         m = s.get("measurements") or {}
         checks = ", ".join(
-            f"{_e(c.get('checker'))} {'ok' if c.get('ok') else '<b>VIOLATED</b>'}"
-            for c in s.get("checks") or []
+            f"{_e(c.get('checker'))} {_check_word(c)}" for c in s.get("checks") or []
         )
         rows.append(
             [

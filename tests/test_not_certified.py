@@ -1,0 +1,119 @@
+"""Optional evidence that a service does not give is "not checked", never a silent green.
+
+End to end: the real scenario files (in a child pytest, as in test_mutants.py) against
+reference services started without their metrics endpoints, through the same
+--stigma-cmd / --zigflow-cmd options a team uses for its own services.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+from typing import Any
+
+from tests.test_certify import certify
+from tests.test_mutants import _run_child
+
+WRAPPER = f"{sys.executable} -m tests.mutants.without_metrics"
+SERVICES = [
+    "--zigflow-cmd",
+    f"{WRAPPER} reference_services.zigflow",
+    "--stigma-cmd",
+    f"{WRAPPER} reference_services.stigma",
+]
+
+
+def _records(results: pathlib.Path) -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for path in sorted(results.glob("results-*.jsonl"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+
+
+def test_metrics_scenarios_pass_without_metrics_and_say_they_are_not_checked(
+    tmp_path: pathlib.Path,
+) -> None:
+    results = tmp_path / "results"
+    proc = _run_child(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "scenarios/test_metrics.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            "-p",
+            "no:randomly",
+            *SERVICES,
+            "--call-timeout",
+            "8",
+            "--handshake-out",
+            str(tmp_path / "out"),
+            "--handshake-results",
+            str(results),
+        ]
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"expected a pass, got {proc.returncode}:\n{output[-3000:]}"
+    records = _records(results)
+    assert len(records) == 2, records
+    # passed, not skipped: the rest of each scenario was judged
+    assert all(r["outcome"] == "passed" for r in records), [
+        (r["id"], r["outcome"]) for r in records
+    ]
+    for r in records:
+        not_checked = [c for c in r["checks"] if c.get("status") == "not_checked"]
+        assert not_checked, (r["id"], r["checks"])
+        assert all(c["area"] == "metrics" for c in not_checked), not_checked
+        # each service is named, with the variable it ignored
+        assert all(
+            "ZIGFLOW_METRICS_LISTEN" in c["why"] and "STIGMA_METRICS_LISTEN" in c["why"]
+            for c in not_checked
+        ), not_checked
+    # and the person running it is told, not only the records
+    assert "not certified" in output, output[-3000:]
+    assert "metrics" in output.split("not certified", 1)[1], output[-3000:]
+
+
+def test_certify_passes_without_metrics_but_lists_them_as_not_certified(
+    tmp_path: pathlib.Path,
+) -> None:
+    figures = tmp_path / "bench.json"
+    # a complete row within the budget: the verdict then rests on the scenarios alone
+    row = {"level": 10, "mode": "open", "n": 110, "errors": 0, "throughput_per_s": 9.0}
+    row |= {"p50": 20.0, "p95": 30.0, "p99": 40.0, "p999": 45.0, "max": 50.0}
+    row |= {"baseline_p50_ms": 5.0, "baseline_p99_ms": 9.0}
+    figures.write_text(
+        json.dumps({"generated_at": "2026-11-25T00:00:00+00:00", "concurrency": [row]})
+    )
+    proc = certify(
+        "--targets",
+        "time-skipping",
+        "--out",
+        str(tmp_path),
+        "--bench-json",
+        str(figures),
+        *SERVICES,
+        "--",
+        "-k",
+        "test_failure",
+    )
+    out = tmp_path / "latest"
+    doc = json.loads((out / "certification.json").read_text())
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert doc["verdict"] == "pass", doc["verdict_reasons"]
+    assert all(s["outcome"] == "passed" for s in doc["scenarios"])
+    [gap] = doc["not_certified"]
+    assert gap["area"] == "metrics"
+    assert "ZIGFLOW_METRICS_LISTEN" in gap["why"]
+    assert "STIGMA_METRICS_LISTEN" in gap["why"]
+    assert gap["scenarios"] == [s["id"] for s in doc["scenarios"]]
+    assert f"metrics: not certified ({gap['why']})" in doc["verdict_reasons"]
+    assert "Not certified" in (out / "certification.md").read_text()
+    assert "Not certified" in (out / "certification.html").read_text()
