@@ -11,7 +11,7 @@ PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
 PYTEST_ARGS ?=
 WORKERS ?= auto
 
-.PHONY: help setup gen toxiproxy prometheus-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
+.PHONY: contract-docs help setup gen toxiproxy prometheus-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
 
 help:
 	@echo "make certify   run the scenario matrix and measure the latency budget on the embedded stack, write reports/out/latest/"
@@ -121,6 +121,10 @@ nightly: setup
 	HANDSHAKE_HYPOTHESIS_PROFILE=nightly $(PY) -m pytest -n $(WORKERS) \
 	  scenarios/test_bad_input.py scenarios/test_token_corruption.py \
 	  scenarios/test_handshake_model.py $(PYTEST_ARGS)
+
+# README's contract tables come from harness/contract.py (tests/unit/test_contract.py checks).
+contract-docs: setup
+	$(PY) scripts/contract_docs.py README.md
 
 lint: setup
 	$(VENV)/bin/ruff check harness reference_services scenarios tests scripts conftest.py

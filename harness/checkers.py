@@ -237,8 +237,8 @@ def direct_call_moves_on_at_ack(history: History) -> Verdict:
             return [
                 f"{s.where}: Zigflow activity is {z.status if z else 'missing'}, expected completed"
             ]
-        if not (isinstance(z.result, dict) and z.result.get("acked") is True):
-            bad.append(f"{s.where}: direct call returned {z.result!r}, expected an ACK")
+        # What the activity returns at the ACK is Zigflow's own business: "moved on at
+        # the ACK" is judged by when it closed (below), not by the shape of its result.
         if s.stigma is None:
             return [*bad, f"{s.where}: no Stigma execution for the direct call"]
         ran, _ = _agent_output(s)

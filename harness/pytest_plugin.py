@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from harness import checkers, reach
+from harness import checkers, contract, reach
 from harness.config import (
     DEV,
     REFERENCE_STIGMA,
@@ -89,6 +89,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where logs, histories and results go (env HANDSHAKE_OUT)",
     )
     group.addoption(
+        "--contract-name",
+        action="append",
+        default=[os.environ.get("HANDSHAKE_CONTRACT_NAMES") or ""],
+        metavar="KEY=VALUE",
+        help="rename a contract name your services use, e.g. "
+        "zigflow_agent_activity=ExecuteAgent (repeatable; env HANDSHAKE_CONTRACT_NAMES, "
+        "comma-separated; README 'Every name the harness reads')",
+    )
+    group.addoption(
         "--repeat",
         type=int,
         default=int(os.environ.get("HANDSHAKE_REPEAT") or 1),
@@ -133,6 +142,7 @@ def _register_hypothesis_profiles() -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     _register_hypothesis_profiles()
+    contract.configure(config.getoption("--contract-name"))
     config.addinivalue_line("markers", "scenario: a given/when/then spec run against a live stack")
     config.addinivalue_line("markers", "unit: a test of one component with fakes, no servers")
 

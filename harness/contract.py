@@ -1,0 +1,407 @@
+"""The service contract: every name, id format, status and shape the harness reads
+from, or sends to, a Zigflow or a Stigma under test. One home for them.
+
+- README's "The contract" tables are generated from ``TERMS``
+  (``python -m harness.contract --markdown``; ``tests/unit/test_contract.py`` fails
+  when the README and this module disagree).
+- ``tests/unit/test_contract.py`` also fails when harness code that reads what a
+  service produced compares or looks up a string that is not declared here: a
+  checker cannot quietly depend on a name only our Python services produce.
+- ``required=False`` marks optional evidence: a service may leave it out, and the
+  checks that need it then say "not checked" (never a silent pass).
+- Names that differ between teams are settings (``Names``): the same in every
+  process of a run, from ``--contract-name KEY=VALUE`` or ``HANDSHAKE_CONTRACT_NAMES``
+  ("KEY=VALUE,KEY=VALUE"); the defaults are the seed plan's where it gives one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from dataclasses import dataclass
+
+from harness.errors import ConfigError
+
+ZIGFLOW, STIGMA, BOTH = "zigflow", "stigma", "both"
+
+
+@dataclass(frozen=True)
+class Term:
+    value: str
+    meaning: str
+    side: str  # ZIGFLOW | STIGMA | BOTH: who must produce or accept it
+    group: str  # the table it is documented in
+    required: bool = True  # False: optional evidence, checks without it say "not checked"
+    setting: str = ""  # Names field a team sets to rename it ("" = fixed by the contract)
+
+
+@dataclass
+class Names:
+    """The contract names a team may rename (defaults: the reference services')."""
+
+    zigflow_workflow: str = "ZigflowWorkflow"
+    # The seed plan calls Zigflow's activity ``ExecuteAgent``; the reference keeps the
+    # name its Python worker registered first. The harness finds the agent activity by
+    # its activity id, so this name is only read to wait for "in flight".
+    zigflow_agent_activity: str = "execute_agent"
+    stigma_agent_activity: str = "run_agent"
+    stigma_complete_activity: str = "complete_zigflow_activity"
+    stigma_fail_activity: str = "fail_zigflow_activity"
+    stigma_workflow_prefix: str = "stigma-"
+
+
+NAMES = Names()
+
+
+def configure(overrides: str | list[str] | None) -> Names:
+    """Apply ``KEY=VALUE`` overrides (a comma-separated string or a list) to ``NAMES``."""
+    items: list[str] = []
+    for part in [overrides] if isinstance(overrides, str) else overrides or []:
+        items += [p.strip() for p in part.split(",") if p.strip()]
+    known = {f.name for f in dataclasses.fields(Names)}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in known or not value.strip():
+            raise ConfigError(
+                f"contract name {item!r}: expected KEY=VALUE with KEY one of "
+                + ", ".join(sorted(known))
+            )
+        setattr(NAMES, key, value.strip())
+    return NAMES
+
+
+def _t(
+    value: str,
+    meaning: str,
+    side: str,
+    group: str,
+    *,
+    required: bool = True,
+    setting: str = "",
+) -> Term:
+    return Term(value, meaning, side, group, required, setting)
+
+
+GRPC, ENV, TEMPORAL, PLAN, ENVELOPE, SUMMARY, METRIC = (
+    "gRPC",
+    "Command line and environment",
+    "Temporal names",
+    "Zigflow plan (input and result of the Zigflow workflow)",
+    "Result envelope (what Stigma completes Zigflow's activity with)",
+    "Stigma's execution summary (optional evidence)",
+    "Metrics (optional evidence)",
+)
+
+_defaults = Names()
+
+TERMS: tuple[Term, ...] = (
+    # -- gRPC ------------------------------------------------------------------
+    _t(
+        "stigma.v1.StigmaService",
+        "Stigma's gRPC service, and its grpc.health.v1 service name",
+        STIGMA,
+        GRPC,
+    ),
+    _t("StartAgent", "the one RPC: ACK (Empty) once the agent's start is durable", STIGMA, GRPC),
+    _t(
+        "",
+        "grpc.health.v1 service name of Zigflow's health endpoint (the server's overall health)",
+        ZIGFLOW,
+        GRPC,
+    ),
+    # -- environment (the harness sets these for any service it starts) ---------
+    _t(
+        "ZIGFLOW_TEMPORAL_ADDRESS",
+        "Temporal frontend host:port for Zigflow (a proxy in chaos stacks)",
+        ZIGFLOW,
+        ENV,
+    ),
+    _t("ZIGFLOW_NAMESPACE", "Zigflow's namespace", ZIGFLOW, ENV),
+    _t("ZIGFLOW_TASK_QUEUE", "task queue of Zigflow's workflows and activities", ZIGFLOW, ENV),
+    _t(
+        "ZIGFLOW_STIGMA_TARGET",
+        "Stigma's gRPC host:port for Zigflow (the harness's relay or a proxy)",
+        ZIGFLOW,
+        ENV,
+    ),
+    _t(
+        "ZIGFLOW_HEALTH_LISTEN",
+        "where Zigflow's grpc.health.v1 listens; SERVING once its worker runs",
+        ZIGFLOW,
+        ENV,
+    ),
+    _t(
+        "ZIGFLOW_MAX_CONCURRENT_ACTIVITIES",
+        "activity slots (the harness uses 2: pending agents must hold none)",
+        ZIGFLOW,
+        ENV,
+        required=False,
+    ),
+    _t(
+        "ZIGFLOW_METRICS_LISTEN",
+        "host:port of Zigflow's Prometheus /metrics",
+        ZIGFLOW,
+        ENV,
+        required=False,
+    ),
+    _t("STIGMA_LISTEN", "host:port of StigmaService and its grpc.health.v1", STIGMA, ENV),
+    _t(
+        "STIGMA_TEMPORAL_ADDRESS",
+        "Temporal frontend host:port for Stigma (a proxy in chaos stacks)",
+        STIGMA,
+        ENV,
+    ),
+    _t("STIGMA_NAMESPACE", "Stigma's namespace", STIGMA, ENV),
+    _t("STIGMA_TASK_QUEUE", "Stigma's task queue", STIGMA, ENV),
+    _t(
+        "STIGMA_METRICS_LISTEN",
+        "host:port of Stigma's Prometheus /metrics",
+        STIGMA,
+        ENV,
+        required=False,
+    ),
+    # -- Temporal --------------------------------------------------------------
+    _t(
+        _defaults.zigflow_workflow,
+        "workflow type the harness starts with a plan, on ZIGFLOW_TASK_QUEUE",
+        ZIGFLOW,
+        TEMPORAL,
+        setting="zigflow_workflow",
+    ),
+    _t(
+        _defaults.zigflow_agent_activity,
+        "Zigflow's agent activity: StartAgent with its task token, then result pending",
+        ZIGFLOW,
+        TEMPORAL,
+        setting="zigflow_agent_activity",
+    ),
+    _t(
+        "{i}-{name}",
+        "activity id of plan state i (how the harness finds each agent call in Zigflow's history)",
+        ZIGFLOW,
+        TEMPORAL,
+    ),
+    _t(
+        "{workflow_id}/{run_id}/{activity_id}",
+        "idempotency_key of a call: the same for every attempt",
+        ZIGFLOW,
+        TEMPORAL,
+    ),
+    _t(
+        _defaults.stigma_workflow_prefix + "{idempotency_key}",
+        "workflow id of Stigma's execution for a key",
+        STIGMA,
+        TEMPORAL,
+        setting="stigma_workflow_prefix",
+    ),
+    _t(
+        _defaults.stigma_agent_activity,
+        "the activity in Stigma's execution that runs the agent's work",
+        STIGMA,
+        TEMPORAL,
+        setting="stigma_agent_activity",
+    ),
+    _t(
+        _defaults.stigma_complete_activity,
+        "(non-local) activity that completes Zigflow's activity by token",
+        STIGMA,
+        TEMPORAL,
+        setting="stigma_complete_activity",
+    ),
+    _t(
+        _defaults.stigma_fail_activity,
+        "(non-local) activity that fails Zigflow's activity by token",
+        STIGMA,
+        TEMPORAL,
+        setting="stigma_fail_activity",
+    ),
+    _t("release", "signal to Stigma's execution: a held agent may finish", STIGMA, TEMPORAL),
+    # -- the plan ----------------------------------------------------------------
+    _t("states", "the plan's list of states; the result's list of state results", ZIGFLOW, PLAN),
+    _t("name", "a state's name (its activity id is {i}-{name})", ZIGFLOW, PLAN),
+    _t("kind", "state kind: call_agent (default) or echo", ZIGFLOW, PLAN),
+    _t("call_agent", "kind: call agent_id with input, through Stigma", ZIGFLOW, PLAN),
+    _t(
+        "echo", "kind: a trivial activity returning input (proves the worker serves)", ZIGFLOW, PLAN
+    ),
+    _t("agent_id", "which agent (StartAgentRequest.agent_id)", ZIGFLOW, PLAN),
+    _t("input", "the agent's input, a JSON value sent as StartAgentRequest.input", ZIGFLOW, PLAN),
+    _t(
+        "mode",
+        "handshake (wait for the result by token) or direct (move on at the ACK)",
+        ZIGFLOW,
+        PLAN,
+    ),
+    _t("handshake", "mode: the token handshake", ZIGFLOW, PLAN),
+    _t("direct", "mode: no token, the pre-handshake call", ZIGFLOW, PLAN),
+    _t("start_to_close_s", "StartToClose of the agent activity (default 86400)", ZIGFLOW, PLAN),
+    _t(
+        "heartbeat_timeout_s",
+        "heartbeat timeout of the agent activity (default none)",
+        ZIGFLOW,
+        PLAN,
+    ),
+    _t("max_attempts", "retry policy's maximum attempts (default 5)", ZIGFLOW, PLAN),
+    _t("on_error", "fail (default: the workflow fails) or continue", ZIGFLOW, PLAN),
+    _t("fail", "on_error: the workflow fails with the state's failure", ZIGFLOW, PLAN),
+    _t("status", "a state result's status: ok or failed", ZIGFLOW, PLAN),
+    _t("ok", "state status: the state's activity completed", ZIGFLOW, PLAN),
+    _t("failed", "state status: the state's activity failed", ZIGFLOW, PLAN),
+    # -- the envelope --------------------------------------------------------------
+    _t(
+        "zigflow_workflow_id",
+        "the Zigflow workflow the result is for (checked by Zigflow: crossed wires)",
+        STIGMA,
+        ENVELOPE,
+    ),
+    _t("zigflow_activity_id", "the Zigflow activity the result is for", STIGMA, ENVELOPE),
+    _t("output", "the agent's output", STIGMA, ENVELOPE),
+    _t("value", "the agent's output value inside output", STIGMA, ENVELOPE),
+    # -- Stigma's summary (its workflow's result) -------------------------------------
+    _t("agent_outcome", "succeeded | failed | canceled", STIGMA, SUMMARY, required=False),
+    _t(
+        "completion",
+        "what the call by token did: an object with status and grpc_code",
+        STIGMA,
+        SUMMARY,
+        required=False,
+    ),
+    _t(
+        "message",
+        "the server's message when a call by token was refused",
+        STIGMA,
+        SUMMARY,
+        required=False,
+    ),
+    _t(
+        "grpc_code",
+        "the server's status code when a call by token was refused",
+        STIGMA,
+        SUMMARY,
+        required=False,
+    ),
+    _t("heartbeats", "heartbeats Stigma sent by token", STIGMA, SUMMARY, required=False),
+    _t(
+        "delivered",
+        "completion status: the call by token succeeded",
+        STIGMA,
+        SUMMARY,
+        required=False,
+    ),
+    _t(
+        "delivered_earlier",
+        "completion status: an earlier call (reply lost) had delivered it",
+        STIGMA,
+        SUMMARY,
+        required=False,
+    ),
+    _t(
+        "token_dead",
+        "completion status: NOT_FOUND, nobody waits on that token",
+        STIGMA,
+        SUMMARY,
+        required=False,
+    ),
+    _t(
+        "token_rejected",
+        "completion status: the server refused the token (INVALID_ARGUMENT...)",
+        STIGMA,
+        SUMMARY,
+        required=False,
+    ),
+    _t(
+        "gave_up",
+        "completion status: only transient errors within the completion window",
+        STIGMA,
+        SUMMARY,
+        required=False,
+    ),
+    _t(
+        "no_token",
+        "completion status: a direct call, nothing to complete",
+        STIGMA,
+        SUMMARY,
+        required=False,
+    ),
+    # -- metrics ----------------------------------------------------------------------
+    _t(
+        "zigflow_agent_activity_completed_total",
+        "agent activities completed, seen by Zigflow's workflow",
+        ZIGFLOW,
+        METRIC,
+        required=False,
+    ),
+    _t(
+        "zigflow_agent_activity_failed_total",
+        "agent activities failed after their retries",
+        ZIGFLOW,
+        METRIC,
+        required=False,
+    ),
+    _t(
+        "zigflow_agent_activity_timed_out_total",
+        "agent activities timed out",
+        ZIGFLOW,
+        METRIC,
+        required=False,
+    ),
+    _t(
+        "zigflow_agent_activities_pending",
+        "gauge: handshake activities ACKed, not yet resolved by token",
+        ZIGFLOW,
+        METRIC,
+        required=False,
+    ),
+    _t(
+        "stigma_completion_calls_total",
+        "calls by token, by kind and outcome",
+        STIGMA,
+        METRIC,
+        required=False,
+    ),
+    _t(
+        "stigma_workflows_running",
+        "gauge: agent executions running",
+        STIGMA,
+        METRIC,
+        required=False,
+    ),
+)
+
+VOCABULARY: frozenset[str] = frozenset(t.value for t in TERMS) | frozenset(
+    getattr(_defaults, f.name) for f in dataclasses.fields(Names)
+)
+GROUPS: tuple[str, ...] = (GRPC, ENV, TEMPORAL, PLAN, ENVELOPE, SUMMARY, METRIC)
+
+
+def markdown() -> str:
+    """The contract as README tables (one per group), generated from ``TERMS``."""
+    out: list[str] = []
+    for group in GROUPS:
+        out += [f"#### {group}", "", "| name | side | required | meaning |", "|---|---|---|---|"]
+        for t in (t for t in TERMS if t.group == group):
+            name = f"`{t.value}`" if t.value else '`""`'
+            if t.setting:
+                name += f" (rename: `{t.setting}`)"
+            required = "yes" if t.required else "optional"
+            out.append(f"| {name} | {t.side} | {required} | {t.meaning} |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m harness.contract", description=__doc__)
+    p.add_argument("--markdown", action="store_true", help="print README's contract tables")
+    args = p.parse_args(argv)
+    if args.markdown:
+        sys.stdout.write(markdown())
+    else:
+        for t in TERMS:
+            print(f"{t.group}\t{t.side}\t{t.value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The contract has one home (harness/contract.py): the README is generated from it,
+and harness code that reads what a service produced uses no name it does not declare."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+from collections.abc import Iterator
+
+import pytest
+
+from harness import contract
+from harness.errors import ConfigError
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BEGIN, END = "<!-- contract:begin -->", "<!-- contract:end -->"
+
+# Modules that read what the services produced (histories, results, summaries, metrics,
+# relayed requests) and judge it. bench.py and load/ report on the same reads through
+# these modules.
+READERS = (
+    "harness/checkers.py",
+    "harness/driver.py",
+    "harness/traces.py",
+    "harness/metrics_checks.py",
+    "harness/stages.py",
+    "harness/tamper.py",
+    "harness/reach.py",
+    "harness/clock.py",
+)
+# Strings those modules may use that are not a service's: Temporal's own words (event
+# and status names read by harness/traces.py), the harness's history (Jepsen op types,
+# its own record keys), and the harness's agent script (harness/plan.py), which Stigma
+# passes through unread.
+NOT_CONTRACT = {
+    "temporal": {"completed", "failed", "timed_out", "canceled", "terminated", "open", "RUNNING"},
+    "history": {"ok", "fail", "unknown", "invoke", "before", "after", "observed_retries"},
+    "driver": {"zigflow", "stigma", "agent_work"},
+    "agent script": {"outcome", "failure", "hold", "error_type", "error_message", "script"},
+}
+ALLOWED = contract.VOCABULARY | set().union(*NOT_CONTRACT.values())
+LOOKUPS = {"get", "of_type", "activity", "signal", "query", "start_workflow", "execute_activity"}
+
+
+def _strings(node: ast.AST) -> Iterator[ast.Constant]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        yield node
+    elif isinstance(node, ast.Tuple | ast.List | ast.Set):
+        for element in node.elts:
+            yield from _strings(element)
+
+
+def read_names(source: str) -> Iterator[tuple[int, str]]:
+    """String literals used to compare with, or look up, what was read."""
+    for node in ast.walk(ast.parse(source)):
+        found: list[ast.AST] = []
+        if isinstance(node, ast.Compare):
+            found = [node.left, *node.comparators]
+        elif isinstance(node, ast.Subscript):
+            found = [node.slice]
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else ""
+            if name in LOOKUPS:
+                found = [node.args[0]]
+        for part in found:
+            for literal in _strings(part):
+                yield literal.lineno, literal.value
+
+
+def undeclared(paths: tuple[str, ...]) -> list[str]:
+    return [
+        f"{path}:{line}: {value!r}"
+        for path in paths
+        for line, value in read_names((ROOT / path).read_text())
+        if value not in ALLOWED
+    ]
+
+
+def test_harness_reads_only_names_the_contract_declares() -> None:
+    missing = undeclared(READERS)
+    assert not missing, (
+        "harness code reads names that harness/contract.py does not declare (declare them "
+        "as contract terms, or use a name that is already there):\n" + "\n".join(missing)
+    )
+
+
+def test_the_scan_catches_an_undeclared_name() -> None:
+    source = 'summary = {}\nif summary.get("agent_mood") == "cheerful":\n    pass\n'
+    assert sorted(v for _, v in read_names(source)) == ["agent_mood", "cheerful"]
+    assert all(v not in ALLOWED for _, v in read_names(source))
+
+
+def test_readme_contract_tables_are_generated_from_the_module() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert BEGIN in readme, f"README.md lacks {BEGIN}"
+    assert END in readme, f"README.md lacks {END}"
+    section = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    assert section == contract.markdown().strip(), (
+        "README's contract tables are stale: run `python -m harness.contract --markdown` "
+        "and paste its output between the contract markers (`make contract-docs` does it)"
+    )
+
+
+def test_names_are_settings_and_bad_ones_are_refused() -> None:
+    saved = contract.Names(**vars(contract.NAMES))
+    try:
+        names = contract.configure("zigflow_agent_activity=ExecuteAgent, stigma_agent_activity=Run")
+        assert (names.zigflow_agent_activity, names.stigma_agent_activity) == (
+            "ExecuteAgent",
+            "Run",
+        )
+        for bad in ("nonsense=1", "zigflow_workflow", "zigflow_workflow="):
+            with pytest.raises(ConfigError, match="contract name"):
+                contract.configure(bad)
+    finally:
+        contract.NAMES.__dict__.update(vars(saved))
+
+
+def test_every_term_is_documented_once() -> None:
+    seen: dict[tuple[str, str], int] = {}
+    for term in contract.TERMS:
+        assert term.meaning, term
+        assert term.group in contract.GROUPS, term
+        seen[(term.group, term.value)] = seen.get((term.group, term.value), 0) + 1
+    assert all(n == 1 for n in seen.values()), [k for k, n in seen.items() if n > 1]
