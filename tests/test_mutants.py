@@ -284,6 +284,13 @@ def test_scenario_fails_against_mutant(
     assert reason in output, (
         f"failed, but not for the expected reason {reason!r}:\n{output[-3000:]}"
     )
+    # The failure report shows the logs of the stack the scenario ran on (a chaos,
+    # tamper or real-server stack), not only the session's.
+    stack_kind = {"test_network.py": "-chaos", "test_token_corruption.py": "-tamper"}.get(
+        scenario.split("::")[0]
+    )
+    if stack_kind:
+        assert "service logs (tail): " in output and stack_kind in output, output[-3000:]
     # A mutant must fail by its bug, not by crashing: a harness bug in the mutant
     # (e.g. an activity argument decoded as a dict) would otherwise pass for it.
     crashes = [
