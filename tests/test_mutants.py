@@ -290,7 +290,8 @@ def test_scenario_fails_against_mutant(
         scenario.split("::")[0]
     )
     if stack_kind:
-        assert "service logs (tail): " in output and stack_kind in output, output[-3000:]
+        assert "service logs (tail): " in output, output[-3000:]
+        assert stack_kind in output, output[-3000:]
     # A mutant must fail by its bug, not by crashing: a harness bug in the mutant
     # (e.g. an activity argument decoded as a dict) would otherwise pass for it.
     crashes = [
