@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from harness.errors import ConfigError
 
+ZIGFLOW_LEVELS = ("workflow", "activity")
 TIME_SKIPPING = "time-skipping"
 DEV = "dev"
 
@@ -61,6 +62,11 @@ class StackConfig:
     # the ACK" means in the kill scenarios) instead of inferring it. Off for bench and
     # load, which measure the production path.
     relay: bool = False
+    # "workflow": the harness starts the team's own Zigflow workflow with a plan (the
+    # reference's ZigflowWorkflow). "activity": the harness's own workflow
+    # (harness/plan_workflow.py) calls the team's agent activity on Zigflow's task
+    # queue, so a Zigflow needs nothing but that activity.
+    zigflow_level: str = "workflow"
     log_dir: pathlib.Path = field(default_factory=lambda: pathlib.Path("reports/out/logs"))
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -72,6 +78,11 @@ class StackConfig:
         if self.external and ":" not in self.temporal:
             raise ConfigError(
                 f"--temporal={self.temporal!r}: expected 'time-skipping', 'dev' or HOST:PORT"
+            )
+        if self.zigflow_level not in ZIGFLOW_LEVELS:
+            raise ConfigError(
+                f"--zigflow-level={self.zigflow_level!r}: expected one of "
+                + ", ".join(ZIGFLOW_LEVELS)
             )
         if not self.zigflow_cmd or not self.stigma_cmd:
             raise ConfigError("--zigflow-cmd and --stigma-cmd must not be empty")

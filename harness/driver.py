@@ -55,7 +55,10 @@ class Driver:
         call_id = call_id or f"zig-{f}-{uuid.uuid4().hex[:12]}"
         self.history.invoke(call_id, f, plan)
         handle = await self.stack.client.start_workflow(
-            "ZigflowWorkflow", plan, id=call_id, task_queue=self.stack.zigflow_task_queue
+            self.stack.plan_workflow,
+            self.stack.plan_input(plan),
+            id=call_id,
+            task_queue=self.stack.plan_task_queue,
         )
         started = Started(call_id, handle, plan)
         self.clock.watch([call_id])

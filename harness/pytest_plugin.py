@@ -27,6 +27,7 @@ from harness.config import (
     REFERENCE_STIGMA,
     REFERENCE_ZIGFLOW,
     TIME_SKIPPING,
+    ZIGFLOW_LEVELS,
     StackConfig,
     parse_command,
 )
@@ -67,6 +68,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("HANDSHAKE_STIGMA_CMD"),
         help="command line of the Stigma service under test; default: the reference "
         "(env HANDSHAKE_STIGMA_CMD)",
+    )
+    group.addoption(
+        "--zigflow-level",
+        choices=ZIGFLOW_LEVELS,
+        default=os.environ.get("HANDSHAKE_ZIGFLOW_LEVEL") or "workflow",
+        help="workflow: start your Zigflow workflow with a plan (the reference's contract); "
+        "activity: the harness's own workflow calls your agent activity, so Zigflow needs "
+        "nothing else (env HANDSHAKE_ZIGFLOW_LEVEL)",
     )
     group.addoption(
         "--call-timeout",
@@ -188,6 +197,7 @@ def handshake_config(pytestconfig: pytest.Config) -> StackConfig:
         log_dir=out / "logs",
         # The gate sees each ACK pass through its own relay (the kill-after-ACK specs).
         relay=True,
+        zigflow_level=pytestconfig.getoption("--zigflow-level"),
     )
     cfg.validate()
     return cfg

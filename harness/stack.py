@@ -9,11 +9,14 @@ import signal
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from harness import contract, plan_workflow
 from harness.config import PLACEHOLDERS, StackConfig
 from harness.errors import ComponentDied, ConfigError, NotReadyError, WaitTimeout
 from harness.network import Network
@@ -42,6 +45,18 @@ class Stack:
     network: Network | None = None
     # The harness's StartAgent relay in Zigflow's path to Stigma (relay and tamper stacks).
     relay: TokenTamper | None = None
+    # Where the harness starts plans: the team's Zigflow workflow on Zigflow's queue, or
+    # (activity level) the harness's own workflow on the harness's queue.
+    plan_workflow: str = ""
+    plan_task_queue: str = ""
+
+    def plan_input(self, plan: dict[str, Any]) -> dict[str, Any]:
+        """What the plan workflow is started with."""
+        if self.config.zigflow_level == "activity":
+            return plan_workflow.plan_input(
+                plan, self.zigflow_task_queue, contract.NAMES.zigflow_agent_activity
+            )
+        return plan
 
     @property
     def namespace(self) -> str:
@@ -194,6 +209,10 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
             relay = TokenTamper(values["zigflow_stigma_target"])
             values["zigflow_stigma_target"] = await relay.start()
             exits.push_async_callback(relay.stop)
+        plan_queue = values["zigflow_task_queue"]
+        if config.zigflow_level == "activity":
+            plan_queue = f"plan-{run_id}"
+            await exits.enter_async_context(_plan_worker(client, plan_queue))
         env = service_env(values, config)
         stigma = ManagedProcess(
             "stigma", expand(config.stigma_cmd, values_for("stigma", values)), env, log_dir
@@ -219,13 +238,38 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
                 zigflow_task_queue=values["zigflow_task_queue"],
                 stigma_task_queue=values["stigma_task_queue"],
                 log_dir=log_dir,
+                # At activity level Zigflow's agent metrics (counted by its own workflow,
+                # which the harness's replaces) are not judged.
                 metrics={
-                    "zigflow": values["zigflow_metrics_listen"],
-                    "stigma": values["stigma_metrics_listen"],
+                    service: values[f"{service}_metrics_listen"]
+                    for service in ("zigflow", "stigma")
+                    if service == "stigma" or config.zigflow_level == "workflow"
                 },
                 network=network,
                 relay=relay,
+                plan_workflow=(
+                    plan_workflow.WORKFLOW
+                    if config.zigflow_level == "activity"
+                    else contract.NAMES.zigflow_workflow
+                ),
+                plan_task_queue=plan_queue,
             )
         finally:
             await zigflow.stop()
             await stigma.stop()
+
+
+@contextlib.asynccontextmanager
+async def _plan_worker(client: Client, task_queue: str) -> AsyncIterator[None]:
+    """The harness's plan workflow, served from this process (activity level). Not
+    sandboxed: it is the harness's own small deterministic workflow, and the sandbox
+    would re-import the harness package on every run."""
+    worker = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[plan_workflow.HandshakePlan],
+        activities=[plan_workflow.echo],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    async with worker:
+        yield

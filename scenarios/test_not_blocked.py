@@ -8,7 +8,7 @@ from harness import checkers
 from harness.driver import Driver
 from harness.expect import holds
 from harness.history import History
-from harness.plan import call_agent, echo, plan, succeeds
+from harness.plan import call_agent, plan, succeeds
 
 pytestmark = pytest.mark.scenario
 
@@ -25,9 +25,9 @@ async def test_fifty_pending_agents_do_not_block_a_two_slot_worker(
         for i in range(AGENTS)
     ]
     await driver.wait_pending(started)
-    # when: the same worker is asked for more activity work while all 50 are pending
+    # when: the same worker is asked for more agent calls while all 50 are pending
     probe = await driver.run(
-        plan(echo("probe-a", 1), echo("probe-b", 2), echo("probe-c", 3)), f="probe"
+        plan(*(call_agent(f"probe-{i}", succeeds({"probe": i})) for i in range(3))), f="probe"
     )
     await driver.release(started)
     await driver.outcomes(started)
