@@ -51,11 +51,12 @@ async def missing(endpoints: Mapping[str, str]) -> Missing | None:
     not (a team's own services may ignore ZIGFLOW_METRICS_LISTEN / STIGMA_METRICS_LISTEN):
     every metrics check needs both."""
     silent: list[str] = []
+    unjudged: list[str] = []
     detail: list[str] = []
     for service, env in LISTEN_ENV.items():
         address = endpoints.get(service)
         if address is None:
-            silent.append(service)
+            unjudged.append(service)
             detail.append(
                 f"{service}'s metrics are not judged on this stack (at activity level "
                 "Zigflow's agent metrics are counted by its workflow, which is the harness's)"
@@ -66,10 +67,18 @@ async def missing(endpoints: Mapping[str, str]) -> Missing | None:
         except OSError as err:
             silent.append(service)
             detail.append(f"{service} exports no metrics at {address} ({env}): {err}")
-    if not silent:
+    if not silent and not unjudged:
         return None
-    verb = "exports" if len(silent) == 1 else "export"
-    why = f"{' and '.join(silent)} {verb} no metrics on {' / '.join(LISTEN_ENV[s] for s in silent)}"
+    whys = []
+    if silent:
+        verb = "exports" if len(silent) == 1 else "export"
+        whys.append(
+            f"{' and '.join(silent)} {verb} no metrics on "
+            + " / ".join(LISTEN_ENV[s] for s in silent)
+        )
+    if unjudged:
+        whys.append(f"{' and '.join(unjudged)} metrics not judged at activity level")
+    why = "; ".join(whys)
     return Missing(AREA, why, tuple(detail))
 
 

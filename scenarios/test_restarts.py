@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import checkers
+from harness import checkers, contract
 from harness.driver import Driver
 from harness.expect import holds
 from harness.faults import killed, paused
@@ -92,7 +92,7 @@ async def test_stigma_killed_before_the_ack_is_retried_with_a_new_token(
     # given: Stigma frozen, so Zigflow's StartAgent reaches it but is never answered
     async with paused(driver.stack.stigma, history):
         started = await driver.start(plan(call_agent("early", succeeds("after retry"))))
-        await driver.wait_in_flight(started, "execute_agent", side="zigflow")
+        await driver.wait_in_flight(started, contract.NAMES.zigflow_agent_activity, side="zigflow")
         # when: Stigma dies before it could ACK (or start anything), then comes back
         async with killed(driver.stack, driver.stack.stigma, history):
             pass

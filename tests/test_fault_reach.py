@@ -1,4 +1,4 @@
-"""The gate never passes a service it did not really test.
+"""The gate certifies what it says it does, for services that are not ours.
 
 - A service command written with the generic placeholders (``{temporal_address}``,
   ``{stigma_target}``) goes through the chaos stack's proxies and relay, like one
@@ -82,3 +82,28 @@ def test_a_slow_acking_stigma_passes_the_kill_after_ack_spec_every_time(
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]
     assert f"{runs} passed" in output, output[-2000:]
+
+
+def test_a_zigflow_with_only_its_agent_activity_passes_at_activity_level(
+    tmp_path: pathlib.Path,
+) -> None:
+    """No workflow of its own, the activity under the seed's name: certified on the
+    contract alone (activity level, the name given as a setting)."""
+    proc = _run_child(
+        _pytest(
+            "scenarios/test_success.py",
+            "scenarios/test_failure.py",
+            "scenarios/test_direct_call.py",
+            "scenarios/test_restarts.py::test_stigma_killed_before_the_ack_is_retried_with_a_new_token",
+            "--zigflow-level",
+            "activity",
+            "--contract-name",
+            "zigflow_agent_activity=ExecuteAgent",
+            "--zigflow-cmd",
+            f"{PY} -m tests.variants.zigflow_activity_only",
+            out=tmp_path,
+        )
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    assert " failed" not in output, output[-2000:]
