@@ -76,8 +76,11 @@ $(GEN)/.stamp: $(PROTOS) $(VENV)/.installed scripts/gen_proto.py
 certify: setup
 	$(PY) -m harness.certify $(CERTIFY_ARGS)
 
+# Everything, then the gate once more at activity level (the harness's own workflow
+# around Zigflow's agent activity: what a team with only that activity is certified on).
 test: setup
 	$(PY) -m pytest -n $(WORKERS) --cov --cov-report=term --cov-report=xml:reports/out/coverage.xml $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) scenarios --zigflow-level activity $(PYTEST_ARGS)
 
 test-fast: setup
 	$(PY) -m pytest -n $(WORKERS) $(PYTEST_ARGS)
