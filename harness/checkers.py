@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness import contract
 from harness.history import Call, History
 from harness.plan import DIRECT, activity_id, script_of
 from harness.traces import ActivitySpan, StigmaTrace
 
-AGENT_ACTIVITY = "execute_agent"
+AGENT_ACTIVITY = contract.Names().zigflow_agent_activity  # the default name, for fixtures
 # Stigma's ways of saying "Zigflow has the result": delivered now, or by an earlier call
 # whose reply was lost (confirmed from Zigflow's own history).
 DELIVERED = frozenset({"delivered", "delivered_earlier"})

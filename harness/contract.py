@@ -41,10 +41,10 @@ class Names:
     """The contract names a team may rename (defaults: the reference services')."""
 
     zigflow_workflow: str = "ZigflowWorkflow"
-    # The seed plan calls Zigflow's activity ``ExecuteAgent``; the reference keeps the
-    # name its Python worker registered first. The harness finds the agent activity by
-    # its activity id, so this name is only read to wait for "in flight".
-    zigflow_agent_activity: str = "execute_agent"
+    # The seed plan's name. The harness finds each agent activity in Zigflow's history by
+    # its activity id; the type is what activity-level runs schedule, and what a spec
+    # waits on to see an attempt in flight.
+    zigflow_agent_activity: str = "ExecuteAgent"
     stigma_agent_activity: str = "run_agent"
     stigma_complete_activity: str = "complete_zigflow_activity"
     stigma_fail_activity: str = "fail_zigflow_activity"

@@ -2,7 +2,7 @@
 
 Links (each a proxy; the services reach each other only through them in a
 chaos stack):
-  stigma_grpc       Zigflow's execute_agent activity -> Stigma's gRPC server
+  stigma_grpc       Zigflow's ExecuteAgent activity -> Stigma's gRPC server
   zigflow_temporal  Zigflow's worker                 -> Temporal
   stigma_temporal   Stigma's server and worker       -> Temporal (starts, completions)
 

@@ -22,7 +22,7 @@ from harness.traces import ActivitySpan, StigmaTrace, WorkflowTrace
 
 # In order along the token's path (README, "The token's life").
 HANDSHAKE_STAGES = (
-    "zigflow_dispatch",  # Zigflow's execute_agent: scheduled -> started
+    "zigflow_dispatch",  # Zigflow's ExecuteAgent: scheduled -> started
     "start_agent_rpc",  # activity started -> Stigma's workflow durably started (StartAgent + ACK)
     "stigma_workflow_start",  # Stigma's workflow started -> its first workflow task done
     "agent_dispatch",  # run_agent scheduled -> started

@@ -149,7 +149,7 @@ def _publish() -> None:
 
 # -- Zigflow ------------------------------------------------------------------
 def agent_activity_started(mode: str) -> None:
-    """An execute_agent attempt began (every attempt counts)."""
+    """An ExecuteAgent attempt began (every attempt counts)."""
     _count(ZIGFLOW_STARTED, {"mode": mode})
 
 
@@ -220,7 +220,7 @@ def completion_gave_up(replaying: bool) -> None:
 
 
 _DESCRIPTIONS = {
-    ZIGFLOW_STARTED: "execute_agent attempts started, by mode (every attempt counts)",
+    ZIGFLOW_STARTED: "ExecuteAgent attempts started, by mode (every attempt counts)",
     ZIGFLOW_PENDING: "handshake activities ACKed by Stigma and not yet resolved by token",
     ZIGFLOW_COMPLETED: "agent activities that completed (as seen by the Zigflow workflow)",
     ZIGFLOW_FAILED: "agent activities that failed after their retries, by error_type",

@@ -1,4 +1,4 @@
-"""The ``execute_agent`` activity: hand the task token to Stigma, then go result-pending."""
+"""The ``ExecuteAgent`` activity: hand the task token to Stigma, then go result-pending."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ class ZigflowActivities:
         self._stigma = stigma
         self._ack_timeout_s = ack_timeout_s
 
-    @activity.defn(name="execute_agent")
+    @activity.defn(name="ExecuteAgent")
     async def execute_agent(self, call: AgentCall) -> Any:
         info = activity.info()
         handshake = call.mode != "direct"

@@ -47,7 +47,7 @@ class Plan:
 
 @dataclass
 class AgentCall:
-    """Input of the ``execute_agent`` activity."""
+    """Input of the ``ExecuteAgent`` activity."""
 
     agent_id: str
     input_json: str

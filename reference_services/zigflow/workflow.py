@@ -98,7 +98,7 @@ class ZigflowWorkflow:
 
     async def _execute_agent(self, state: State, call: AgentCall, activity_id: str) -> Any:
         return await workflow.execute_activity(
-            "execute_agent",
+            "ExecuteAgent",
             call,
             activity_id=activity_id,
             start_to_close_timeout=timedelta(seconds=state.start_to_close_s),

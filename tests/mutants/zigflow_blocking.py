@@ -15,7 +15,7 @@ from reference_services.zigflow.plan import AgentCall
 
 
 class BlockingActivities(ZigflowActivities):
-    @activity.defn(name="execute_agent")
+    @activity.defn(name="ExecuteAgent")
     async def execute_agent(self, call: AgentCall) -> Any:
         try:
             return await super().execute_agent(call)

@@ -26,7 +26,7 @@ async def _keepalive(handle: Any) -> None:
 
 
 class SelfHeartbeating(ZigflowActivities):
-    @activity.defn(name="execute_agent")
+    @activity.defn(name="ExecuteAgent")
     async def execute_agent(self, call: AgentCall) -> Any:
         handle = activity.client().get_async_activity_handle(task_token=activity.info().task_token)
         try:

@@ -14,7 +14,7 @@ from reference_services.zigflow.plan import AgentCall
 
 
 class AlwaysHandshake(ZigflowActivities):
-    @activity.defn(name="execute_agent")
+    @activity.defn(name="ExecuteAgent")
     async def execute_agent(self, call: AgentCall) -> Any:
         return await super().execute_agent(dataclasses.replace(call, mode="handshake"))
 

@@ -288,14 +288,13 @@ def test_direct_call_reports_zigflow_closing_after_the_agent_ended() -> None:
     )
 
 
-def test_direct_call_reports_no_ack_and_a_token_completion() -> None:
+def test_direct_call_reports_a_token_completion_whatever_the_activity_returned() -> None:
+    # What the activity returns at the ACK is Zigflow's own: not judged by its shape.
     h = History("handshake in disguise")
     direct(h, z_result=envelope("zig-3"), completion="delivered")
 
     assert_violated(
         checkers.direct_call_moves_on_at_ack(h),
-        "direct call returned",
-        "expected an ACK",
         "Stigma completed something by token ('delivered')",
     )
 

@@ -57,7 +57,7 @@ def _call(h: History, call_id: str, z_status: str, completion: str | None, mode:
         call_id,
         "run",
         status="completed",
-        activities=[ActivitySpan(act, "execute_agent", 1.0, closed_at=2.0, status=z_status)],
+        activities=[ActivitySpan(act, "ExecuteAgent", 1.0, closed_at=2.0, status=z_status)],
     )
     result: dict[str, Any] = {"agent_outcome": "succeeded"}
     if completion:

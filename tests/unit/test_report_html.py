@@ -151,7 +151,7 @@ def test_reproduce_strips_only_the_target_suffix() -> None:
 def _traces() -> tuple[WorkflowTrace, StigmaTrace]:
     z = WorkflowTrace("zig", "run", started_at=0.0)
     z.activities.append(
-        ActivitySpan("0-agent", "execute_agent", 1.000, 1.002, 1.100, "completed", attempts=1)
+        ActivitySpan("0-agent", "ExecuteAgent", 1.000, 1.002, 1.100, "completed", attempts=1)
     )
     z.task_started, z.task_completed = [0.001, 1.105], [0.990, 1.110]
     s = StigmaTrace("stigma-zig/run/0-agent", "r2", started_at=1.010, first_task_done_at=1.030)

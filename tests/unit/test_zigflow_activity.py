@@ -52,7 +52,7 @@ def environment(attempt: int = 2) -> ActivityEnvironment:
         workflow_id=WF,
         workflow_run_id=RUN,
         activity_id=ACT,
-        activity_type="execute_agent",
+        activity_type="ExecuteAgent",
         attempt=attempt,
     )
     return env
