@@ -84,10 +84,11 @@ def _t(
     return Term(value, meaning, side, group, required, setting)
 
 
-GRPC, ENV, TEMPORAL, PLAN, ENVELOPE, SUMMARY, METRIC = (
+GRPC, ENV, TEMPORAL, ACTIVITY, PLAN, ENVELOPE, SUMMARY, METRIC = (
     "gRPC",
     "Command line and environment",
     "Temporal names",
+    "The agent activity's argument (activity level: the harness's workflow calls it)",
     "Zigflow plan (input and result of the Zigflow workflow)",
     "Result envelope (what Stigma completes Zigflow's activity with)",
     "Stigma's execution summary (optional evidence)",
@@ -218,6 +219,20 @@ TERMS: tuple[Term, ...] = (
         setting="stigma_fail_activity",
     ),
     _t("release", "signal to Stigma's execution: a held agent may finish", STIGMA, TEMPORAL),
+    # -- the agent activity's argument (activity level) ------------------------------
+    _t("agent_id", "StartAgentRequest.agent_id", ZIGFLOW, ACTIVITY),
+    _t(
+        "input_json",
+        "the agent's input as a JSON string: StartAgentRequest.input",
+        ZIGFLOW,
+        ACTIVITY,
+    ),
+    _t(
+        "mode",
+        "handshake: token, ACK, result pending; direct: no token, return at the ACK",
+        ZIGFLOW,
+        ACTIVITY,
+    ),
     # -- the plan ----------------------------------------------------------------
     _t("states", "the plan's list of states; the result's list of state results", ZIGFLOW, PLAN),
     _t("name", "a state's name (its activity id is {i}-{name})", ZIGFLOW, PLAN),
@@ -373,7 +388,7 @@ TERMS: tuple[Term, ...] = (
 VOCABULARY: frozenset[str] = frozenset(t.value for t in TERMS) | frozenset(
     getattr(_defaults, f.name) for f in dataclasses.fields(Names)
 )
-GROUPS: tuple[str, ...] = (GRPC, ENV, TEMPORAL, PLAN, ENVELOPE, SUMMARY, METRIC)
+GROUPS: tuple[str, ...] = (GRPC, ENV, TEMPORAL, ACTIVITY, PLAN, ENVELOPE, SUMMARY, METRIC)
 
 
 def markdown() -> str:
