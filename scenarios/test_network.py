@@ -45,7 +45,11 @@ async def test_stigma_unreachable_fails_fast_retries_and_succeeds_after_heal(
         # then (meanwhile): the attempt failed fast as retryable instead of going pending
         retry = await driver.wait_attempt(started, 2)
     await driver.outcome(started)
-    assert retry["failure_type"] == "StigmaUnavailable", retry
+    # Judged by Temporal's record, not by what Zigflow calls the error: attempt 2 was
+    # reached while the link was down, and the attempt before the one that succeeded
+    # failed (not timed out).
+    assert retry["attempt"] >= 2, retry
+    holds(history, checkers.retried_after_failing_fast(history))
     _all_correct(history, max_attempts=5)
 
 
