@@ -7,11 +7,12 @@ explains itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness import failures
+from harness.failures import Failure
 from harness.history import Call, History
 from harness.plan import DIRECT, activity_id, script_of
 from harness.traces import ActivitySpan, StigmaTrace, WorkflowTrace
@@ -337,25 +338,31 @@ def refused_a_result(workflow: WorkflowTrace | None) -> bool:
     )
 
 
-def retried_after_failing_fast(history: History) -> Verdict:
+def retried_after_failing_fast(
+    history: History, observed: Mapping[str, Failure] | None = None
+) -> Verdict:
     """Stigma unreachable: Zigflow's agent activity failed fast (a failure, not a timeout
-    or a pending wait) and was retried: it ended on attempt 2 or later, and the failure
-    the server recorded for the attempt before that is not a timeout. The failure's
-    type name is Zigflow's own and not judged."""
+    or a pending wait) and was retried: it ended on attempt 2 or later, and an earlier
+    attempt's failure is not a timeout. That failure is the one ``observed`` (call id ->
+    failure) holds, as the server reported it while the activity was pending, else the
+    one the history records on the last attempt's start (real servers do; the
+    time-skipping server does not). Its type name is Zigflow's own and not judged."""
+    observed = observed or {}
 
     def check(s: AgentState) -> list[str]:
         z = s.zigflow
         if z is None:
             return [f"{s.where}: Zigflow never scheduled the agent activity"]
+        earlier = observed.get(s.call.call_id) or z.last_failure
         bad = []
         if z.attempts < 2:
             bad.append(f"{s.where}: ended on attempt {z.attempts}, expected a retry (2 or more)")
-        elif not z.last_failure:
-            bad.append(f"{s.where}: attempt {z.attempts} started with no previous failure recorded")
-        elif z.last_failure.is_timeout or z.last_failure.has(failures.CANCELED):
+        elif not earlier:
+            bad.append(f"{s.where}: retried, but no earlier attempt's failure was recorded")
+        elif earlier.is_timeout or earlier.has(failures.CANCELED):
             bad.append(
-                f"{s.where}: the attempt before {z.attempts} ended by "
-                f"{z.last_failure.describe()}, expected a fast failure"
+                f"{s.where}: an earlier attempt ended by {earlier.describe()}, "
+                "expected a fast failure"
             )
         return bad
 

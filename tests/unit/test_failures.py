@@ -335,7 +335,7 @@ def test_a_retry_after_a_fast_failure_of_any_type_passes() -> None:
     ("attempt", "last", "fragment"),
     [
         (1, None, "ended on attempt 1, expected a retry"),
-        (2, None, "no previous failure recorded"),
+        (2, None, "no earlier attempt's failure was recorded"),
         (2, timeout("StartToClose"), "ended by timeout START_TO_CLOSE"),
     ],
 )
@@ -358,6 +358,30 @@ def test_no_retry_or_a_retry_after_a_timeout_is_not_failing_fast(
 
     assert not verdict.ok
     assert fragment in "\n".join(verdict.evidence), verdict
+
+
+def test_the_failure_observed_while_pending_stands_in_for_the_history() -> None:
+    # The time-skipping server records no last_failure on the started event: the
+    # failure the server reported for the pending activity is judged instead.
+    def history() -> History:
+        h = History("observed")
+        record(
+            h,
+            zigflow_history(
+                "zig-o",
+                activity_end=completed_with({"output": 1}),
+                workflow_failure=None,
+                attempt=2,
+            ),
+        )
+        return h
+
+    fast = failures.from_proto(application("connexion refusée", "Unreachable"))
+    slow = failures.from_proto(timeout("StartToClose"))
+
+    assert checkers.retried_after_failing_fast(history(), observed={"zig-o": fast}).ok
+    assert not checkers.retried_after_failing_fast(history(), observed={"zig-o": slow}).ok
+    assert not checkers.retried_after_failing_fast(history()).ok
 
 
 # --- bad input --------------------------------------------------------------------------
