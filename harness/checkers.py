@@ -7,15 +7,15 @@ explains itself.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness import contract
+from harness import contract, failures
+from harness.failures import Failure
 from harness.history import Call, History
 from harness.plan import DIRECT, activity_id, script_of
-from harness.traces import ActivitySpan, StigmaTrace
+from harness.traces import ActivitySpan, StigmaTrace, WorkflowTrace
 
 AGENT_ACTIVITY = contract.Names().zigflow_agent_activity  # the default name, for fixtures
 # Stigma's ways of saying "Zigflow has the result": delivered now, or by an earlier call
@@ -320,14 +320,55 @@ def overhead_samples_ms(history: History) -> list[float]:
         z = s.zigflow
         if z is None or z.status != "completed" or z.attempts != 1 or s.stigma is None:
             continue
-        wf = s.call.zigflow
-        if wf is not None and wf.status == "failed" and "CrossedWires" in wf.failure_message:
+        if refused_a_result(s.call.zigflow):
             continue  # the activity took a result its workflow refused: not a handshake
         work = s.stigma.agent_work_s
         if z.duration_s is None or work is None:
             continue
         samples.append((z.duration_s - work) * 1000.0)
     return samples
+
+
+def refused_a_result(workflow: WorkflowTrace | None) -> bool:
+    """The Zigflow workflow failed by its own decision: an application failure its code
+    raised, with no activity failure, timeout, cancellation or termination in the cause
+    chain. Said of a workflow whose agent activity completed, it refused the result
+    (e.g. crossed wires: the envelope names another workflow). Judged from Temporal's
+    failure kinds, not from the failure's type name or message, which are Zigflow's own."""
+    return (
+        workflow is not None and workflow.status == "failed" and workflow.failure.raised_by_workflow
+    )
+
+
+def retried_after_failing_fast(
+    history: History, observed: Mapping[str, Failure] | None = None
+) -> Verdict:
+    """Stigma unreachable: Zigflow's agent activity failed fast (a failure, not a timeout
+    or a pending wait) and was retried: it ended on attempt 2 or later, and an earlier
+    attempt's failure is not a timeout. That failure is the one ``observed`` (call id ->
+    failure) holds, as the server reported it while the activity was pending, else the
+    one the history records on the last attempt's start (real servers do; the
+    time-skipping server does not). Its type name is Zigflow's own and not judged."""
+    observed = observed or {}
+
+    def check(s: AgentState) -> list[str]:
+        z = s.zigflow
+        if z is None:
+            return [f"{s.where}: Zigflow never scheduled the agent activity"]
+        earlier = observed.get(s.call.call_id) or z.last_failure
+        bad = []
+        if z.attempts < 2:
+            bad.append(f"{s.where}: ended on attempt {z.attempts}, expected a retry (2 or more)")
+        elif not earlier:
+            bad.append(f"{s.where}: retried, but no earlier attempt's failure was recorded")
+        elif earlier.is_timeout or earlier.has(failures.CANCELED):
+            bad.append(
+                f"{s.where}: an earlier attempt ended by {earlier.describe()}, "
+                "expected a fast failure"
+            )
+        return bad
+
+    return _verdict("retried_after_failing_fast", agent_states(history, "handshake"), check)
 
 
 def timed_out(history: History, timeout_type: str) -> Verdict:
@@ -591,7 +632,9 @@ def damaged_token_handled(history: History, *, damaged_calls: set[str]) -> Verdi
 
 def crossed_wires_detected(history: History) -> Verdict:
     """Swapped tokens: no Zigflow workflow accepted a result meant for another one; each
-    affected state failed with CrossedWires (the envelope names someone else)."""
+    refused it: its agent activity completed (the result arrived by token), yet the
+    workflow failed by its own application failure (``refused_a_result``). What Zigflow
+    calls that failure (the reference says CrossedWires) and how it words it are its own."""
 
     def check(call: Call) -> list[str]:
         zig = call.zigflow
@@ -605,14 +648,20 @@ def crossed_wires_detected(history: History) -> Verdict:
                 bad.append(
                     f"{call.call_id}: accepted a result meant for {got.get('zigflow_workflow_id')}"
                 )
-        if (
-            zig.status != "failed"
-            or zig.failure_type != "StateFailed"
-            or ("CrossedWires" not in zig.failure_message)
-        ):
+        states = [s for s in agent_states(history, "handshake") if s.call is call]
+        took = [s for s in states if s.zigflow is not None and s.zigflow.status == "completed"]
+        if not took:
             bad.append(
-                f"{call.call_id}: workflow {zig.status} ({zig.failure_type}: "
-                f"{zig.failure_message[:120]}), expected a CrossedWires failure"
+                f"{call.call_id}: no agent activity completed "
+                f"({[s.zigflow.status if s.zigflow else 'missing' for s in states]}): "
+                "no result reached Zigflow to be refused"
+            )
+        if not refused_a_result(zig):
+            what = zig.failure.describe() if zig.failure else "no failure"
+            bad.append(
+                f"{call.call_id}: workflow {zig.status} ({what}), expected it to refuse the "
+                "result: failed by an application failure of its own, not caused by an "
+                "activity, a timeout or a cancellation"
             )
         return bad
 
@@ -645,7 +694,9 @@ def token_outcome(history: History, call_id: str) -> str:
         zig = z.status
     wf = s.call.zigflow
     if z is not None and z.status == "completed" and wf is not None and wf.status == "failed":
-        # the activity took the result, the workflow refused it (e.g. CrossedWires)
-        cause = re.search(r"failed: (\w+):", wf.failure_message)
-        zig += f", workflow failed {cause.group(1) if cause else wf.failure_type}"
+        # The activity took the result, the workflow refused it: named by the innermost
+        # application failure (the reference's CrossedWires under its StateFailed),
+        # for the report only.
+        root = wf.failure.root_application
+        zig += f", workflow failed {root.type if root else wf.failure.kind}"
     return f"stigma: {stigma}; zigflow: {zig}"

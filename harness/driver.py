@@ -13,7 +13,7 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from harness import traces
+from harness import failures, traces
 from harness.clock import Clock, TimeSkippingClock, WallClock
 from harness.history import Call, History, Op
 from harness.plan import HANDSHAKE, activity_id
@@ -76,10 +76,11 @@ class Driver:
             value = await asyncio.wait_for(started.handle.result(), timeout_s)
             op = self.history.complete(started.call_id, "ok", value)
         except WorkflowFailureError as err:
-            cause = err.cause
-            op = self.history.complete(
-                started.call_id, "fail", {"type": type(cause).__name__, "message": str(cause)}
-            )
+            # Temporal's structured failure (kind, application type, timeout type, the
+            # chain of causes), the same whatever language the Zigflow is written in;
+            # its message is kept for people, not for deciding.
+            failure = failures.from_error(err.cause, self.stack.client.data_converter)
+            op = self.history.complete(started.call_id, "fail", failure.to_dict())
         except TimeoutError:
             op = self.history.complete(
                 started.call_id, "unknown", {"reason": f"no outcome within {timeout_s:.0f}s"}

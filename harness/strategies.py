@@ -1,5 +1,5 @@
-"""Hypothesis strategies for bad input, each example paired with what must be said
-about it (a fragment the INVALID_ARGUMENT message has to contain)."""
+"""Hypothesis strategies for bad input, each example paired with the StartAgentRequest
+field at fault, and the judgement of Stigma's answer to one (``refusal_problems``)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import os
 import uuid
 from dataclasses import dataclass
 
+import grpc
 from hypothesis import Phase, settings
 from hypothesis import strategies as st
 
 from harness import wire
+from harness.probe import Answer
 
 MAX_INPUT = 1024 * 1024
 
@@ -36,7 +38,9 @@ MAX_TOKEN = 8192
 class BadRequest:
     kind: str
     body: bytes
-    must_mention: str  # part of the status message that names the problem
+    # The field at fault, by its proto field name ("" when the message as a whole
+    # does not parse): shown to the reader with the answer, not required in it.
+    field: str
     key: str  # the idempotency key carried, if any: nothing may start for it
 
     def __repr__(self) -> str:  # short, for Hypothesis' falsifying-example output
@@ -73,7 +77,7 @@ def bad_requests(draw: st.DrawFn) -> BadRequest:
     extra = draw(_noise)  # unknown fields ride along: they must not make a bad request pass
     if kind == "missing_agent_id":
         body = wire.start_agent_request(token=token, key=key, extra=extra)
-        mention = "agent_id is required"
+        field = "agent_id"
     elif kind == "malformed_agent_id":
         bad = draw(
             st.one_of(
@@ -84,40 +88,52 @@ def bad_requests(draw: st.DrawFn) -> BadRequest:
             )
         )
         body = wire.start_agent_request(agent_id=bad.encode(), token=token, key=key, extra=extra)
-        mention = "agent_id must be"
+        field = "agent_id"
     elif kind == "agent_id_invalid_utf8":
         body = wire.start_agent_request(
             agent_id=b"\xff\xfe" + draw(_good_id), token=token, key=key, extra=extra
         )
-        mention = "not a valid StartAgentRequest"
+        field = ""
     elif kind == "input_invalid_utf8":
         body = wire.start_agent_request(
             agent_id=draw(_good_id), input_=b"\x80" + b"{}", token=token, key=key, extra=extra
         )
-        mention = "input is not valid UTF-8"
+        field = "input"
     elif kind == "input_not_json":
         text = draw(st.sampled_from(["{", "not json", "{'a': 1}", "[1,"]))
         body = wire.start_agent_request(
             agent_id=draw(_good_id), input_=text.encode(), token=token, key=key, extra=extra
         )
-        mention = "input is not JSON"
+        field = "input"
     elif kind == "huge_input":
         size = draw(st.integers(MAX_INPUT + 1, MAX_INPUT + 4096))
         body = wire.start_agent_request(
             agent_id=draw(_good_id), input_=b"1" * size, token=token, key=key, extra=extra
         )
-        mention = "input is"
+        field = "input"
     elif kind == "token_without_key":
         body = wire.start_agent_request(agent_id=draw(_good_id), token=token, extra=extra)
         key = b""
-        mention = "idempotency_key is required"
+        field = "idempotency_key"
     elif kind == "absurd_token":
         size = draw(st.sampled_from([MAX_TOKEN + 1, 64 * 1024, 2 * 1024 * 1024]))
         body = wire.start_agent_request(
             agent_id=draw(_good_id), token=b"t" * size, key=key, extra=extra
         )
-        mention = "callback_token is"
+        field = "callback_token"
     else:  # corrupt_framing: a length that runs past the end of the message
         body = wire.start_agent_request(agent_id=draw(_good_id), key=key) + b"\x12\xff\x01"
-        mention = "not a valid StartAgentRequest"
-    return BadRequest(kind, body, mention, key.decode())
+        field = ""
+    return BadRequest(kind, body, field, key.decode())
+
+
+def refusal_problems(answer: Answer) -> list[str]:
+    """What is wrong with Stigma's answer to a bad request. The contract is the status
+    code, INVALID_ARGUMENT (the caller must not retry), with a message for a person;
+    the message's wording and language are Stigma's own and are not judged."""
+    problems = []
+    if answer.code != grpc.StatusCode.INVALID_ARGUMENT:
+        problems.append(f"status {answer.code.name}, expected INVALID_ARGUMENT")
+    if not answer.details.strip():
+        problems.append("no message saying what is wrong")
+    return problems

@@ -118,11 +118,10 @@ class TokenTamper:
         self.forwarded_tokens[outgoing.idempotency_key] = outgoing.callback_token
         remaining = context.time_remaining()
         try:
-            # wait_for_ready: a transparent hop adds no failure of its own; a channel
-            # still backing off after Stigma restarted waits (within Zigflow's deadline).
-            reply: bytes = await self._forward(
-                outgoing.SerializeToString(), timeout=remaining, wait_for_ready=True
-            )
+            # Not wait_for_ready (gRPC's default, as a direct caller has): a hop that
+            # waited through Stigma's death for its restart would turn the UNAVAILABLE a
+            # direct call sees into a success, and hide a Zigflow that never retries.
+            reply: bytes = await self._forward(outgoing.SerializeToString(), timeout=remaining)
         except grpc.aio.AioRpcError as err:
             record.answer = err.code().name
             await context.abort(err.code(), err.details() or "")

@@ -15,6 +15,9 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
+from harness import failures
+from harness.failures import Failure
+
 _CLOSE = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "completed",
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: "failed",
@@ -37,13 +40,28 @@ class ActivitySpan:
     status: str = "open"  # open | completed | failed | timed_out | canceled
     attempts: int = 0
     result: Any = None
-    failure_type: str = ""
-    failure_message: str = ""
-    timeout_type: str = ""
+    # How the last attempt failed or timed out (Temporal's structured failure).
+    failure: Failure = field(default_factory=Failure)
+    # How the attempt before the last one ended (a retried activity's started event
+    # carries it): e.g. a fast failure while Stigma was unreachable.
+    last_failure: Failure = field(default_factory=Failure)
 
     @property
     def duration_s(self) -> float | None:
         return None if self.closed_at is None else self.closed_at - self.scheduled_at
+
+    # For messages to humans; checkers decide from ``failure``'s fields.
+    @property
+    def failure_type(self) -> str:
+        return self.failure.type
+
+    @property
+    def failure_message(self) -> str:
+        return self.failure.message
+
+    @property
+    def timeout_type(self) -> str:
+        return self.failure.timeout_type
 
 
 @dataclass
@@ -55,8 +73,7 @@ class WorkflowTrace:
     closed_at: float | None = None
     first_task_done_at: float | None = None
     result: Any = None
-    failure_type: str = ""
-    failure_message: str = ""
+    failure: Failure = field(default_factory=Failure)  # when the workflow failed
     activities: list[ActivitySpan] = field(default_factory=list)
     signals: list[str] = field(default_factory=list)
     # Every workflow task's start and completion, in order: the stage breakdown
@@ -66,6 +83,14 @@ class WorkflowTrace:
 
     def activity(self, activity_id: str) -> ActivitySpan | None:
         return next((a for a in self.activities if a.activity_id == activity_id), None)
+
+    @property
+    def failure_type(self) -> str:
+        return self.failure.type
+
+    @property
+    def failure_message(self) -> str:
+        return self.failure.message
 
     def of_type(self, activity_type: str) -> list[ActivitySpan]:
         return [a for a in self.activities if a.activity_type == activity_type]
@@ -104,30 +129,6 @@ def _decode(converter: DataConverter, payloads: Any) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def _failure(failure: Any) -> tuple[str, str, str]:
-    """(type, message, timeout type) of a Failure proto, looking through wrappers."""
-    timeout_type = ""
-    while failure is not None:
-        if failure.HasField("application_failure_info"):
-            return failure.application_failure_info.type, failure.message, timeout_type
-        if failure.HasField("timeout_failure_info"):
-            timeout_type = _timeout_name(failure.timeout_failure_info.timeout_type)
-            if not failure.HasField("cause"):
-                return "Timeout", failure.message, timeout_type
-        if failure.HasField("canceled_failure_info"):
-            return "Canceled", failure.message, timeout_type
-        if not failure.HasField("cause"):
-            return "", failure.message, timeout_type
-        failure = failure.cause
-    return "", "", timeout_type
-
-
-def _timeout_name(value: int) -> str:
-    from temporalio.api.enums.v1 import TimeoutType
-
-    return TimeoutType.Name(TimeoutType.ValueType(value)).removeprefix("TIMEOUT_TYPE_")
-
-
 def read(history: WorkflowHistory, converter: DataConverter, cls: type[WorkflowTrace]) -> Any:
     trace = cls(history.workflow_id, history.run_id)
     by_scheduled: dict[int, ActivitySpan] = {}
@@ -153,6 +154,7 @@ def read(history: WorkflowHistory, converter: DataConverter, cls: type[WorkflowT
             a = ev.activity_task_started_event_attributes
             span = by_scheduled[a.scheduled_event_id]
             span.started_at, span.attempts = _ts(ev), a.attempt
+            span.last_failure = failures.from_proto(a.last_failure)
         elif et == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             a = ev.activity_task_completed_event_attributes
             span = by_scheduled[a.scheduled_event_id]
@@ -162,12 +164,12 @@ def read(history: WorkflowHistory, converter: DataConverter, cls: type[WorkflowT
             a = ev.activity_task_failed_event_attributes
             span = by_scheduled[a.scheduled_event_id]
             span.status, span.closed_at = "failed", _ts(ev)
-            span.failure_type, span.failure_message, _ = _failure(a.failure)
+            span.failure = failures.from_proto(a.failure)
         elif et == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
             a = ev.activity_task_timed_out_event_attributes
             span = by_scheduled[a.scheduled_event_id]
             span.status, span.closed_at = "timed_out", _ts(ev)
-            span.failure_type, span.failure_message, span.timeout_type = _failure(a.failure)
+            span.failure = failures.from_proto(a.failure)
         elif et == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
             a = ev.activity_task_canceled_event_attributes
             span = by_scheduled[a.scheduled_event_id]
@@ -180,7 +182,7 @@ def read(history: WorkflowHistory, converter: DataConverter, cls: type[WorkflowT
                 )
             elif et == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
                 f = ev.workflow_execution_failed_event_attributes.failure
-                trace.failure_type, trace.failure_message, _ = _failure(f)
+                trace.failure = failures.from_proto(f)
     return trace
 
 

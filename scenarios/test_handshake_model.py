@@ -40,6 +40,7 @@ from stigma.v1 import stigma_service_pb2 as pb
 from harness import checkers
 from harness.driver import Driver, Started
 from harness.expect import holds
+from harness.failures import APPLICATION, Failure
 from harness.faults import killed
 from harness.history import History
 from harness.network import Network
@@ -53,6 +54,9 @@ pytestmark = pytest.mark.scenario
 T = TypeVar("T")
 START_TO_CLOSE_S = 3600.0  # virtual on the time-skipping server; short on a real one
 REAL_START_TO_CLOSE_S = 4.0
+# The type the model's failing agents raise (the harness's own script, passed through
+# Stigma to Zigflow): how an agent's error is told apart from any other failure.
+AGENT_ERROR_TYPE = "ModelError"
 
 
 @dataclass
@@ -129,7 +133,7 @@ class HandshakeModel(RuleBasedStateMachine):
         script = (
             succeeds({"n": n}, hold=held)
             if outcome == "success"
-            else fails("ModelError", f"agent {n} failed", hold=held)
+            else fails(AGENT_ERROR_TYPE, f"agent {n} failed", hold=held)
         )
         call_id = f"zig-model-{n}-{uuid.uuid4().hex[:10]}"
         if damaged:
@@ -255,14 +259,19 @@ def damage_these(keys: set[str]) -> Transform:
 
 
 def _kind(op_type: str, value: Any) -> str:
+    """ok, timeout (a timeout anywhere in the failure's cause chain, whatever its
+    message says), agent_error (the agent's own error type in the chain), or else the
+    failure described."""
     if op_type == "ok":
         return "ok"
     if op_type != "fail":
         return op_type
-    text = str(value)
-    if "Timeout" in text or "timed out" in text.lower() or "timeout" in text:
+    failure = Failure.from_dict(value)
+    if failure.is_timeout:
         return "timeout"
-    return "agent_error" if "ModelError" in text else f"fail: {text[:200]}"
+    if any(link.type == AGENT_ERROR_TYPE for link in failure.links(APPLICATION)):
+        return "agent_error"
+    return f"fail: {failure.describe()}"
 
 
 def test_the_handshake_behaves_like_its_model(

@@ -15,6 +15,7 @@ import pytest
 from harness import checkers
 from harness.driver import Driver
 from harness.expect import holds
+from harness.failures import CANCELED, Failure
 from harness.faults import killed
 from harness.history import History
 from harness.plan import call_agent, plan, succeeds
@@ -96,5 +97,5 @@ async def test_cancelling_zigflow_reaches_stigma_and_stops_the_agent(
     op = await driver.outcome(started)
     # then: cancellation all the way through, confirmed by token
     assert op.type == "fail", op.value
-    assert op.value["type"] == "CancelledError", op.value
+    assert Failure.from_dict(op.value).kind == CANCELED, op.value
     holds(history, checkers.cancelled_through_heartbeat(history))

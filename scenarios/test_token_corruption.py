@@ -279,8 +279,11 @@ async def test_a_result_over_the_payload_limit_is_classified_and_the_activity_re
     holds(history, checkers.every_call_resolved(history))
     holds(history, checkers.damaged_token_handled(history, damaged_calls={started.call_id}))
     observed = checkers.token_outcome(history, started.call_id)
-    want = "failed PayloadsTooLarge" if real else "completed"
-    assert observed == f"stigma: delivered; zigflow: {want}", observed
+    assert observed.startswith("stigma: delivered; zigflow: "), observed
+    zigflow = observed.removeprefix("stigma: delivered; zigflow: ")
+    # Real server: the activity failed with the refusal; what Stigma's SDK calls it
+    # (Python's PayloadsTooLarge) is that SDK's own name, not part of the contract.
+    assert zigflow.split()[0] == "failed" if real else zigflow == "completed", observed
 
 
 FOREIGN_NAMESPACE = "handshake-foreign"

@@ -8,12 +8,17 @@ import pytest
 
 from harness import checkers
 from harness import plan as hp
+from harness.failures import APPLICATION, Failure, Link
 from harness.history import Call, History
 from harness.traces import ActivitySpan, StigmaTrace, WorkflowTrace
 
 pytestmark = pytest.mark.unit
 
 AGENT_OUT = {"agent_id": "stand-in", "value": "hello"}
+
+
+def app_failure(type_: str, message: str) -> Failure:
+    return Failure((Link(APPLICATION, type=type_, message=message),))
 
 
 def agent_call(
@@ -54,8 +59,7 @@ def agent_call(
                 status=z_status,
                 attempts=z_attempts,
                 result=z_result,
-                failure_type=z_failure[0],
-                failure_message=z_failure[1],
+                failure=app_failure(*z_failure) if any(z_failure) else Failure(),
             )
         ],
     )
