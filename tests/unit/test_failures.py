@@ -404,3 +404,11 @@ def test_invalid_argument_with_a_message_in_any_language_is_a_proper_refusal() -
 def test_another_status_or_no_message_is_not_a_proper_refusal(answer: Answer, problem: str) -> None:
     problems = refusal_problems(answer)
     assert any(problem in p for p in problems), problems
+
+
+def test_an_undecodable_body_may_get_the_frameworks_internal_but_not_unknown() -> None:
+    for kind in ("corrupt_framing", "agent_id_invalid_utf8"):
+        assert refusal_problems(Answer(grpc.StatusCode.INTERNAL, "parse error"), kind) == []
+        assert refusal_problems(Answer(grpc.StatusCode.UNKNOWN, "DecodeError"), kind)
+    # a request that parses but is wrong must be INVALID_ARGUMENT (not retryable)
+    assert refusal_problems(Answer(grpc.StatusCode.INTERNAL, "bad"), "missing_agent_id")
