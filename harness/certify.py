@@ -25,7 +25,7 @@ from typing import Any
 
 from harness import corruption, procstat, report, stats
 from harness.bench import parse_levels
-from harness.config import DEV, TIME_SKIPPING
+from harness.config import DEV, TIME_SKIPPING, ZIGFLOW_LEVELS
 from harness.errors import ConfigError
 from harness.temporal import target_version
 
@@ -174,6 +174,7 @@ def run_target(target: str, out: pathlib.Path, args: argparse.Namespace) -> list
         cmd += ["--zigflow-cmd", args.zigflow_cmd]
     if args.stigma_cmd:
         cmd += ["--stigma-cmd", args.stigma_cmd]
+    cmd += ["--zigflow-level", args.zigflow_level]
     cmd += args.pytest_args
     print(f"certify: [{target}] {' '.join(cmd)}", flush=True)
     code = subprocess.run(cmd, check=False).returncode
@@ -221,6 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--zigflow-cmd", default=os.environ.get("HANDSHAKE_ZIGFLOW_CMD"))
     parser.add_argument("--stigma-cmd", default=os.environ.get("HANDSHAKE_STIGMA_CMD"))
+    parser.add_argument(
+        "--zigflow-level",
+        choices=ZIGFLOW_LEVELS,
+        default=os.environ.get("HANDSHAKE_ZIGFLOW_LEVEL") or "workflow",
+        help="workflow: your Zigflow workflow runs the plans; activity: the harness's "
+        "workflow calls your agent activity (env HANDSHAKE_ZIGFLOW_LEVEL)",
+    )
     parser.add_argument(
         "--bench-levels",
         default=os.environ.get("HANDSHAKE_CERTIFY_BENCH_LEVELS") or "1,10,100,1000",
@@ -331,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             "git_sha": _git_sha(),
             "zigflow_cmd": args.zigflow_cmd or "reference (python -m reference_services.zigflow)",
             "stigma_cmd": args.stigma_cmd or "reference (python -m reference_services.stigma)",
+            "zigflow_level": args.zigflow_level,
         },
         "wall_s": round(time.monotonic() - started, 1),
         "concurrency": concurrency,
