@@ -32,7 +32,7 @@ async def test_heartbeats_keep_an_agent_alive_past_the_heartbeat_timeout(
     p = plan(
         call_agent(
             "slow",
-            succeeds("done", duration_s=2.5 * HEARTBEAT_TIMEOUT_S),
+            succeeds("done", work_s=2.5 * HEARTBEAT_TIMEOUT_S),
             heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S,
             max_attempts=1,
         )
