@@ -48,6 +48,7 @@ class AgentAttempt:
     agent_id: str
     script: dict[str, Any]
     task_token: bytes = field(default=b"", repr=False)
+    heartbeat_timeout_s: float | None = None  # as Stigma scheduled it
     # (event, epoch seconds): started, held, released, cancelled, finished
     events: list[tuple[str, float]] = field(default_factory=list)
     outcome: str = ""  # "" while running; succeeded | failed | cancelled | worker_shutdown
@@ -66,6 +67,7 @@ class AgentAttempt:
             "attempt": self.attempt,
             "agent_id": self.agent_id,
             "outcome": self.outcome,
+            "heartbeat_timeout_s": self.heartbeat_timeout_s,
             "events": [{"event": e, "wall": t} for e, t in self.events],
         }
 
@@ -144,6 +146,9 @@ class Agents:
             agent_id,
             script,
             task_token=info.task_token,
+            heartbeat_timeout_s=(
+                info.heartbeat_timeout.total_seconds() if info.heartbeat_timeout else None
+            ),
         )
         self._attempts.setdefault(attempt.key, []).append(attempt)
         await self._note(attempt, "started")

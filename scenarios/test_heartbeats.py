@@ -94,7 +94,9 @@ async def test_cancelling_zigflow_reaches_stigma_and_stops_the_agent(
     # when: an operator cancels the Zigflow workflow
     await driver.cancel([started])
     op = await driver.outcome(started)
-    # then: cancellation all the way through, confirmed by token
+    # then: cancellation all the way through, confirmed by token, and the agent (ours)
+    # saw its activity cancelled
+    await driver.wait_agent([started], "cancelled")
     assert op.type == "fail", op.value
     assert op.value["type"] == "CancelledError", op.value
     holds(history, checkers.cancelled_through_heartbeat(history))
