@@ -16,7 +16,7 @@ Closed loop keeps N calls in flight (each worker starts its next call when the
 previous one ends): N handshakes at once, a saturation test. Open loop starts
 calls at a fixed rate whatever happens to the earlier ones (by default half the
 closed loop's throughput with 1 in flight, the same at every level) and gives
-each agent N / rate seconds of its own work (a durable timer in Stigma, not
+each agent N / rate seconds of its own work (in the harness's agent, not
 overhead), so that N agents are in flight, by Little's law, while handshakes
 arrive at a rate the machine can serve.
 
@@ -61,11 +61,11 @@ HISTORY_READERS = 16  # concurrent history fetches after a phase
 # Open loop: arrivals at this share of the machine's capacity (the closed loop's
 # throughput with 1 in flight), the same rate at every level; the level is the
 # number of agents in flight, made by giving each agent level / rate seconds of
-# work (a durable timer in Stigma), by Little's law.
+# work (wall seconds in the harness's agent), by Little's law.
 OPEN_LOOP_SHARE = 0.5
 MAX_AGENT_SECONDS = 30.0
-# Durable timers fire on whole seconds here (measured: a 0.14 s timer took 1.0 s), so
-# an agent works at least this long and low levels arrive more slowly to match.
+# An agent works at least this long (this was the resolution of the durable timer
+# agents used to wait on in Stigma), and low levels arrive more slowly to match.
 MIN_AGENT_SECONDS = 1.0
 # Open-loop arrivals per phase: enough for a p99 that is not just the max, within a
 # bounded time (level 1 arrives at 1/s).
@@ -94,7 +94,7 @@ class Phase:
 
 def _plan(kind: str, seq: int, agent_s: float = 0.0) -> dict[str, Any]:
     if kind == "handshake":
-        return plan(call_agent(STATE, succeeds(seq, duration_s=agent_s)))
+        return plan(call_agent(STATE, succeeds(seq, work_s=agent_s)))
     return plan(echo(STATE, {"agent_id": "stand-in", "value": seq}))
 
 

@@ -486,17 +486,55 @@ def cancelled_through_heartbeat(history: History) -> Verdict:
     return _verdict("cancelled_through_heartbeat", agent_states(history, "handshake"), check)
 
 
+def _harness_agents(s: AgentState) -> list[dict[str, Any]]:
+    """The attempts of this state's agent that the harness itself ran (harness/agent.py)."""
+    return s.call.agents.get(s.activity_id, [])
+
+
 def at_most_one_agent_per_key(history: History) -> Verdict:
     """Per logical agent call (idempotency key): at most one agent execution, whatever
-    the retries, lost ACKs and re-sent tokens."""
+    the retries, lost ACKs and re-sent tokens: as Stigma's history schedules it, and as
+    the harness's agent saw it run (attempts of one activity are one execution)."""
 
     def check(s: AgentState) -> list[str]:
-        if s.stigma is None:
-            return []
-        runs = s.stigma.agent_runs
+        scheduled = s.stigma.agent_runs if s.stigma is not None else 0
+        ran = len({a["activity_id"] for a in _harness_agents(s)})
+        runs = max(scheduled, ran)
         return [] if runs <= 1 else [f"{s.where}: {runs} agent runs for one idempotency key"]
 
     return _verdict("at_most_one_agent_per_key", agent_states(history, "handshake"), check)
+
+
+def agent_ran_once(history: History) -> Verdict:
+    """The harness's own record: each agent was started once (one attempt of one
+    activity) and ran to its end; nothing Stigma went through re-ran or dropped it."""
+
+    def check(s: AgentState) -> list[str]:
+        runs = _harness_agents(s)
+        if len(runs) != 1:
+            return [f"{s.where}: the harness ran {len(runs)} agent attempt(s), expected one"]
+        if runs[0]["outcome"] not in ("succeeded", "failed"):
+            return [f"{s.where}: the agent ended {runs[0]['outcome'] or 'still running'!r}"]
+        return []
+
+    return _verdict("agent_ran_once", agent_states(history), check)
+
+
+def agents_heartbeat_watched(history: History) -> Verdict:
+    """Stigma scheduled every agent with a heartbeat timeout (as the harness's agent saw
+    it): an agent lost with its worker is retried within it, not at its StartToClose."""
+
+    def check(s: AgentState) -> list[str]:
+        runs = _harness_agents(s)
+        if not runs:
+            return [f"{s.where}: the harness ran no agent for this call"]
+        return [
+            f"{s.where}: agent attempt {a['attempt']} scheduled without a heartbeat timeout"
+            for a in runs
+            if not a.get("heartbeat_timeout_s")
+        ]
+
+    return _verdict("agents_heartbeat_watched", agent_states(history), check)
 
 
 def no_token_lost(history: History) -> Verdict:

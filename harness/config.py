@@ -36,6 +36,7 @@ PLACEHOLDERS = (
     "stigma_target",
     "zigflow_stigma_target",
     "stigma_task_queue",
+    "agent_task_queue",
     "zigflow_task_queue",
     "zigflow_health_listen",
     "zigflow_metrics_listen",

@@ -157,6 +157,12 @@ TERMS: tuple[Term, ...] = (
     _t("STIGMA_NAMESPACE", "Stigma's namespace", STIGMA, ENV),
     _t("STIGMA_TASK_QUEUE", "Stigma's task queue", STIGMA, ENV),
     _t(
+        "STIGMA_AGENT_TASK_QUEUE",
+        "where Stigma schedules its agents' activities (served by the harness's agent)",
+        STIGMA,
+        ENV,
+    ),
+    _t(
         "STIGMA_METRICS_LISTEN",
         "host:port of Stigma's Prometheus /metrics",
         STIGMA,
@@ -199,7 +205,7 @@ TERMS: tuple[Term, ...] = (
     ),
     _t(
         _defaults.stigma_agent_activity,
-        "the activity in Stigma's execution that runs the agent's work",
+        "the agent activity Stigma schedules on STIGMA_AGENT_TASK_QUEUE with (agent_id, input bytes); its result is the agent's output, its failure the agent's (the harness serves it)",
         STIGMA,
         TEMPORAL,
         setting="stigma_agent_activity",
@@ -218,7 +224,6 @@ TERMS: tuple[Term, ...] = (
         TEMPORAL,
         setting="stigma_fail_activity",
     ),
-    _t("release", "signal to Stigma's execution: a held agent may finish", STIGMA, TEMPORAL),
     # -- the agent activity's argument (activity level) ------------------------------
     _t("agent_id", "StartAgentRequest.agent_id", ZIGFLOW, ACTIVITY),
     _t(
@@ -273,7 +278,6 @@ TERMS: tuple[Term, ...] = (
     ),
     _t("zigflow_activity_id", "the Zigflow activity the result is for", STIGMA, ENVELOPE),
     _t("output", "the agent's output", STIGMA, ENVELOPE),
-    _t("value", "the agent's output value inside output", STIGMA, ENVELOPE),
     # -- Stigma's summary (its workflow's result) -------------------------------------
     _t("agent_outcome", "succeeded | failed | canceled", STIGMA, SUMMARY, required=False),
     _t(

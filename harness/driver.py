@@ -14,6 +14,7 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from harness import failures, traces
+from harness.agent import AgentAttempt
 from harness.clock import Clock, TimeSkippingClock, WallClock
 from harness.history import Call, History, Op
 from harness.plan import HANDSHAKE, activity_id
@@ -28,7 +29,7 @@ STIGMA_WORKFLOW_PREFIX = "stigma-"  # Stigma contract: execution for key K is wo
 def clock_for(stack: Stack) -> Clock:
     """Virtual time on the time-skipping server, wall time anywhere else."""
     if stack.temporal.time_skipping:
-        return TimeSkippingClock(stack.client)
+        return TimeSkippingClock(stack.client, beater=stack.agents)
     return WallClock()
 
 
@@ -104,7 +105,7 @@ class Driver:
     ) -> list[Op]:
         return list(await asyncio.gather(*(self.outcome(s, timeout_s) for s in started)))
 
-    # -- agents held by their script ("hold": true) -----------------------
+    # -- Stigma's execution of each call_agent state ------------------------
     def stigma_workflow_id(self, started: Started, state_index: int) -> str:
         run_id = started.handle.result_run_id or started.handle.run_id
         act = activity_id(state_index, started.plan["states"][state_index])
@@ -195,21 +196,47 @@ class Driver:
         return await self._agent_running(s, state_index)
 
     async def release(self, started: Iterable[Started], state_index: int = 0) -> None:
-        """Let held agents finish. An agent that is not there (or already closed) is
-        recorded, not raised: the checkers judge what it means."""
+        """Let the harness's held agents finish. An agent that is not holding (not
+        started yet, or its Stigma execution is gone) is remembered as released: a
+        later or re-run attempt does not hold. Recorded on the fault timeline."""
         for s in started:
-            handle = self.stack.client.get_workflow_handle(self.stigma_workflow_id(s, state_index))
-            try:
-                await handle.signal("release")
-                self.history.fault("stop", "hold", s.call_id, state=state_index)
-            except RPCError as err:
-                self.history.fault(
-                    "stop",
-                    "hold",
-                    s.call_id,
-                    state=state_index,
-                    error=f"{err.status.name}: {err.message}",
+            status = self.stack.agents.release(self.stigma_workflow_id(s, state_index))
+            self.history.fault("stop", "hold", s.call_id, state=state_index, agent=status)
+
+    # -- the harness's own agents (harness/agent.py) ------------------------
+    def agent_attempts(self, started: Started, state_index: int = 0) -> list[AgentAttempt]:
+        """Every attempt of the call's agent the harness has run, in order."""
+        return self.stack.agents.attempts(self.stigma_workflow_id(started, state_index))
+
+    async def wait_agent(
+        self,
+        started: Iterable[Started],
+        event: str,
+        state_index: int = 0,
+        *,
+        attempt: int = 1,
+        timeout_s: float | None = None,
+    ) -> None:
+        """Until each call's agent has an attempt (numbered ``attempt`` or later) that saw
+        ``event``: "started", "held", "released", "cancelled" or "finished"."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        calls = list(started)
+
+        def missing() -> list[str]:
+            return [
+                s.call_id
+                for s in calls
+                if not any(
+                    a.attempt >= attempt and a.saw(event)
+                    for a in self.agent_attempts(s, state_index)
                 )
+            ]
+
+        await self.stack.agents.wait_for(
+            lambda: not missing(),
+            timeout_s,
+            lambda: f"agent {event} (attempt >= {attempt}) for " + ", ".join(missing()[:5]),
+        )
 
     async def wait_in_flight(
         self,
@@ -418,6 +445,7 @@ class Driver:
             if call.zigflow.activity(act) is None:
                 continue
             wf_id = self.stigma_workflow_id(started, index)
+            call.agents[act] = [a.to_json() for a in self.stack.agents.attempts(wf_id)]
             agent = client.get_workflow_handle(wf_id)
             span = call.zigflow.activity(act)
             by_token = span is not None and span.status in ("completed", "failed", "canceled")

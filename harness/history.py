@@ -47,6 +47,9 @@ class Call:
     plan: dict[str, Any]
     zigflow: ZigflowTrace | None = None
     stigma: dict[str, StigmaTrace] = field(default_factory=dict)  # by activity id
+    # The harness's own record of each agent attempt it ran (harness/agent.py), by
+    # activity id of the Zigflow state
+    agents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # Temporal's own JSON of each workflow history, by workflow id (evidence as recorded)
     raw_histories: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -101,6 +104,7 @@ class History:
                     "plan": c.plan,
                     "zigflow": asdict(c.zigflow) if c.zigflow else None,
                     "stigma": {k: asdict(v) for k, v in c.stigma.items()},
+                    "agents": c.agents,
                     "temporal_histories": c.raw_histories,
                 }
                 for cid, c in self.calls.items()

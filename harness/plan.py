@@ -1,7 +1,8 @@
 """Build Zigflow plans and agent scripts: the JSON the reference workflow accepts.
 
-A plan is a list of states; an agent script tells the stand-in agent how to
-behave (README, "Zigflow plan contract" and "Agent script contract").
+A plan is a list of states; an agent script tells the harness's agent
+(``harness/agent.py``) how to behave: it travels in the agent's input, which
+Stigma passes on untouched (README, "What the harness expects of the workflows").
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ DIRECT = "direct"
 class AgentScript:
     outcome: str = "success"  # "success" | "failure"
     output: Any = None
-    duration_s: float = 0.0  # durable timer inside Stigma before the work
-    hold: bool = False  # wait for the harness's "release" signal
+    hold: bool = False  # wait, heartbeating, until the harness releases it (Driver.release)
     error_type: str = "AgentError"
     error_message: str = "agent failed"
-    result_size: int = 0
-    work_s: float = 0.0  # wall seconds inside Stigma's run_agent activity
-    completion_delay_s: float = 0.0  # Stigma's first completion attempt is this slow
+    result_size: int = 0  # bytes of padding in the output
+    work_s: float = 0.0  # wall seconds of work inside the agent, heartbeating
+    # Stigma's first completion attempt is this slow. TEMPORARY: read by the reference
+    # Stigma only; to be replaced by the harness's completion relay.
+    completion_delay_s: float = 0.0
 
     def to_input(self, **extra: Any) -> dict[str, Any]:
         return {"script": asdict(self), **extra}

@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from harness import contract, plan_workflow
+from harness.agent import Agents, serve_agents
 from harness.config import PLACEHOLDERS, StackConfig
 from harness.errors import ComponentDied, ConfigError, NotReadyError, WaitTimeout
 from harness.network import Network
@@ -40,6 +41,8 @@ class Stack:
     zigflow_task_queue: str
     stigma_task_queue: str
     log_dir: pathlib.Path
+    # The harness's agent: a worker in this process serving Stigma's agent task queue.
+    agents: Agents
     # Prometheus endpoint (host:port) of each service: {"zigflow": ..., "stigma": ...}
     metrics: dict[str, str] = field(default_factory=dict)
     network: Network | None = None
@@ -106,6 +109,7 @@ def service_env(values: dict[str, str], config: StackConfig) -> dict[str, str]:
             "STIGMA_TEMPORAL_ADDRESS": values["stigma_temporal_address"],
             "STIGMA_NAMESPACE": values["namespace"],
             "STIGMA_TASK_QUEUE": values["stigma_task_queue"],
+            "STIGMA_AGENT_TASK_QUEUE": values["agent_task_queue"],
             "STIGMA_LISTEN": values["stigma_listen"],
             # Prometheus endpoints (reference_services/common/metrics.py); other
             # services may ignore them, and the metrics checks then say so.
@@ -164,12 +168,17 @@ async def wait_healthy(proc: ManagedProcess, target: str, service: str, timeout_
 
 @contextlib.asynccontextmanager
 async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIterator[Stack]:
-    """Temporal, then Stigma, then Zigflow; torn down in reverse, always."""
+    """Temporal, the harness's agent worker, Stigma, then Zigflow; torn down in reverse,
+    always."""
     config.validate()
     run_id = run_id or uuid.uuid4().hex[:8]
     log_dir = config.log_dir / run_id
     log_dir.mkdir(parents=True, exist_ok=True)
-    async with contextlib.AsyncExitStack() as exits, temporal_target(config, log_dir) as temporal:
+    async with (
+        contextlib.AsyncExitStack() as exits,
+        temporal_target(config, log_dir) as temporal,
+        contextlib.AsyncExitStack() as on_temporal,  # closed while Temporal still runs
+    ):
         client = await connect(
             temporal.address, temporal.namespace, config.ready_timeout_s, "Temporal"
         )
@@ -178,6 +187,7 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
             "namespace": temporal.namespace,
             "stigma_listen": f"{LOOPBACK}:{free_port()}",
             "stigma_task_queue": f"stigma-{run_id}",
+            "agent_task_queue": f"agent-{run_id}",
             "zigflow_task_queue": f"zigflow-{run_id}",
             "zigflow_health_listen": f"{LOOPBACK}:{free_port()}",
             "zigflow_metrics_listen": f"{LOOPBACK}:{free_port()}",
@@ -212,7 +222,12 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
         plan_queue = values["zigflow_task_queue"]
         if config.zigflow_level == "activity":
             plan_queue = f"plan-{run_id}"
-            await exits.enter_async_context(_plan_worker(client, plan_queue))
+            await on_temporal.enter_async_context(_plan_worker(client, plan_queue))
+        # The agent runs in the harness: its worker is up before Stigma can schedule
+        # an agent, and goes after both services have stopped.
+        agents = await on_temporal.enter_async_context(
+            serve_agents(client, values["agent_task_queue"])
+        )
         env = service_env(values, config)
         stigma = ManagedProcess(
             "stigma", expand(config.stigma_cmd, values_for("stigma", values)), env, log_dir
@@ -238,6 +253,7 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
                 zigflow_task_queue=values["zigflow_task_queue"],
                 stigma_task_queue=values["stigma_task_queue"],
                 log_dir=log_dir,
+                agents=agents,
                 # At activity level Zigflow's agent metrics (counted by its own workflow,
                 # which the harness's replaces) are not judged.
                 metrics={

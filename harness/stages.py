@@ -8,8 +8,8 @@ activity add up to its duration, so that
              = sum of every stage except ``agent_work`` and ``resume``.
 
 This is the issue's definition with the agent's work taken as the ``run_agent``
-activity itself (started -> closed, plus any durable timer or hold before it is
-scheduled). It is stricter than the gate's ``checkers.overhead_samples_ms``,
+activity itself (started -> closed; the agent runs in the harness, on the agents'
+task queue, and holds inside it). It is stricter than the gate's ``checkers.overhead_samples_ms``,
 which also counts the agent activity's dispatch as work: here that dispatch is
 a stage of its own, because a direct call would not pay it.
 """
@@ -71,7 +71,7 @@ def handshake(zigflow: WorkflowTrace, activity_id: str, stigma: StigmaTrace) -> 
     assert z is not None
     agent, completion = runs[0], min(completions, key=lambda a: a.scheduled_at)
     first_done = stigma.first_task_done_at
-    # A durable timer or a hold before the agent activity is the agent's own time.
+    # Anything a Stigma waits on before scheduling its agent is the agent's own time.
     waited = _ms(first_done, agent.scheduled_at) or 0.0
     spans = {
         "zigflow_dispatch": _ms(z.scheduled_at, z.started_at),

@@ -102,7 +102,8 @@ ZigflowTrace = WorkflowTrace
 @dataclass
 class StigmaTrace(WorkflowTrace):
     """A Stigma execution; agent work = end of its first workflow task to the
-    close of its ``run_agent`` activity (timers and holds before it included)."""
+    close of its ``run_agent`` activity (scheduled on the agents' task queue, run by
+    the harness: holds and work happen inside it)."""
 
     @property
     def agent_work_s(self) -> float | None:

@@ -33,7 +33,7 @@ async def test_heartbeats_keep_an_agent_alive_past_the_heartbeat_timeout(
     p = plan(
         call_agent(
             "slow",
-            succeeds("done", duration_s=2.5 * HEARTBEAT_TIMEOUT_S),
+            succeeds("done", work_s=2.5 * HEARTBEAT_TIMEOUT_S),
             heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S,
             max_attempts=1,
         )
@@ -95,7 +95,9 @@ async def test_cancelling_zigflow_reaches_stigma_and_stops_the_agent(
     # when: an operator cancels the Zigflow workflow
     await driver.cancel([started])
     op = await driver.outcome(started)
-    # then: cancellation all the way through, confirmed by token
+    # then: cancellation all the way through, confirmed by token, and the agent (ours)
+    # saw its activity cancelled
     assert op.type == "fail", op.value
     assert Failure.from_dict(op.value).kind == CANCELED, op.value
     holds(history, checkers.cancelled_through_heartbeat(history))
+    await driver.wait_agent([started], "cancelled")

@@ -85,10 +85,16 @@ CASES = [
         "resumed_once_with_agent_result: VIOLATED",
     ),
     (
-        "test_restarts.py::test_stigma_killed_mid_agent_reruns_the_work_and_delivers_once",
+        "test_restarts.py::test_stigma_killed_mid_agent_delivers_the_agents_result_once",
+        "--stigma-cmd",
+        "stigma_queue_per_process",
+        "every_call_resolved: VIOLATED",
+    ),
+    (
+        "test_restarts.py::test_stigma_killed_mid_agent_delivers_the_agents_result_once",
         "--stigma-cmd",
         "stigma_work_without_heartbeats",
-        "every_call_resolved: VIOLATED",
+        "agents_heartbeat_watched: VIOLATED",
     ),
     (
         "test_restarts.py::test_stigma_killed_mid_completion_completes_exactly_once",

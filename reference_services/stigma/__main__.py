@@ -23,11 +23,7 @@ from temporalio.worker import Worker
 from reference_services.common import jsonlog, metrics, tuning
 from reference_services.common.health import Health
 from reference_services.common.lifecycle import env_or, shutdown_requested
-from reference_services.stigma.activities import (
-    SystemActivities,
-    TemporalZigflowRecord,
-    run_agent,
-)
+from reference_services.stigma.activities import SystemActivities, TemporalZigflowRecord
 from reference_services.stigma.server import StigmaServicer, TemporalStarter, add_to_server
 from reference_services.stigma.workflow import StigmaWorkflow
 
@@ -63,6 +59,12 @@ def parse_args(argv: Sequence[str] | None, env: dict[str, str]) -> argparse.Name
         "--task-queue",
         default=env_or(env, "STIGMA_TASK_QUEUE", "stigma"),
         help="task queue of Stigma's worker (env STIGMA_TASK_QUEUE)",
+    )
+    p.add_argument(
+        "--agent-task-queue",
+        default=env_or(env, "STIGMA_AGENT_TASK_QUEUE", "agents"),
+        help="task queue of the agents' workers: each agent runs there as activity "
+        "run_agent(agent_id, input) (env STIGMA_AGENT_TASK_QUEUE)",
     )
     p.add_argument(
         "--zigflow-temporal-address",
@@ -131,7 +133,6 @@ async def serve(args: argparse.Namespace) -> None:
         task_queue=args.task_queue,
         workflows=[StigmaWorkflow],
         activities=[
-            run_agent,
             system.complete_zigflow_activity,
             system.fail_zigflow_activity,
             system.cancel_zigflow_activity,
@@ -145,7 +146,11 @@ async def serve(args: argparse.Namespace) -> None:
     add_to_server(
         StigmaServicer(
             TemporalStarter(
-                client, args.task_queue, args.completion_window, eager=bool(args.eager_start)
+                client,
+                args.task_queue,
+                args.completion_window,
+                eager=bool(args.eager_start),
+                agent_task_queue=args.agent_task_queue,
             )
         ),
         server,
@@ -160,6 +165,7 @@ async def serve(args: argparse.Namespace) -> None:
             listen=args.listen,
             port=port,
             task_queue=args.task_queue,
+            agent_task_queue=args.agent_task_queue,
             temporal_address=args.temporal_address,
             namespace=args.namespace,
             pid=os.getpid(),

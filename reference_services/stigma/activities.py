@@ -1,4 +1,4 @@
-"""Stigma's activities: the scriptable stand-in agent and the system activities.
+"""Stigma's system activities (the agent itself runs on the agents' task queue).
 
 The system activities are the only place that touches a Zigflow task token:
 workflow code cannot call Temporal's client (determinism), so it delegates.
@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from reference_services.common import metrics
 from reference_services.common.jsonlog import EventLog, token_fingerprint
-from reference_services.stigma.model import AgentWork, Completion, CompletionOutcome
+from reference_services.stigma.model import Completion, CompletionOutcome
 
 log = EventLog("stigma.activity")
 
@@ -49,20 +49,6 @@ class ZigflowRecord(Protocol):
     async def why_not_found(self, completion: Completion) -> tuple[str, str]:
         """("delivered_earlier" | "retry_pending" | "gone", detail)."""
         ...
-
-
-@activity.defn(name="run_agent")
-async def run_agent(work: AgentWork) -> Any:
-    """The stand-in agent: does what its script says."""
-    script = work.script
-    activity.logger.debug("agent running")
-    await _work(script.work_s)
-    if script.outcome == "failure":
-        raise ApplicationError(script.error_message, type=script.error_type, non_retryable=True)
-    output: dict[str, Any] = {"agent_id": work.agent_id, "value": script.output}
-    if script.result_size > 0:
-        output["padding"] = "x" * script.result_size
-    return output
 
 
 class SystemActivities:
@@ -101,7 +87,7 @@ class SystemActivities:
             "kind": kind or ("fail" if fail else "complete"),
         }
         handle = self._handles(token)
-        if completion.delay_s > 0 and activity.info().attempt == 1:
+        if completion.delay_s > 0 and activity.info().attempt == 1:  # TEMPORARY (see model)
             await _work(completion.delay_s)
         try:
             if kind == "heartbeat":
@@ -190,7 +176,8 @@ async def _alive_while(call: Awaitable[None]) -> None:
 
 
 async def _work(seconds: float) -> None:
-    """Spend ``seconds`` of wall time, heartbeating (so a killed worker is noticed)."""
+    """Spend ``seconds`` of wall time, heartbeating (so a killed worker is noticed).
+    TEMPORARY: only the scripted completion delay uses it."""
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds
     while (left := end - loop.time()) > 0:

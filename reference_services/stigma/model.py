@@ -32,41 +32,7 @@ class AgentRequest:
     idempotency_key: str
     token: TokenAttachment | None = None
     heartbeat_every_s: float | None = None  # None: Zigflow expects no heartbeats
-
-
-@dataclass
-class AgentScript:
-    """How the stand-in agent behaves, read from the request's input under "script".
-
-    outcome: "success" or "failure"; duration_s: durable timer before the work;
-    hold: wait for the "release" signal (lets a scenario keep agents pending);
-    result_size: bytes of padding in the output.
-    """
-
-    outcome: str = "success"
-    duration_s: float = 0.0
-    hold: bool = False
-    error_type: str = "AgentError"
-    error_message: str = "agent failed"
-    result_size: int = 0
-    output: Any = None
-    work_s: float = 0.0  # wall seconds inside run_agent (heartbeating): to kill mid-agent
-    completion_delay_s: float = 0.0  # first completion attempt waits this long (mid-completion)
-
-    @staticmethod
-    def from_input(input_value: Any) -> AgentScript:
-        raw = input_value.get("script", {}) if isinstance(input_value, dict) else {}
-        known = {k: v for k, v in raw.items() if k in AgentScript.__dataclass_fields__}
-        return AgentScript(**known)
-
-
-@dataclass
-class AgentWork:
-    """Input of the run_agent activity."""
-
-    execution_id: str
-    agent_id: str
-    script: AgentScript
+    agent_task_queue: str = ""  # where the agents' workers poll for run_agent
 
 
 @dataclass
@@ -79,7 +45,9 @@ class Completion:
     result: Any = None  # envelope, for complete
     error_type: str = ""  # for fail
     error_message: str = ""
-    delay_s: float = 0.0  # scripted slowness of the first attempt (heartbeating meanwhile)
+    # TEMPORARY (replaced by the harness's completion relay): slowness of the first
+    # attempt, heartbeating meanwhile; lets a scenario kill Stigma mid-completion.
+    delay_s: float = 0.0
     # Whom the token belongs to: lets Stigma read Zigflow's own record when a call
     # answers NOT_FOUND (was it delivered already? is a newer attempt waiting?).
     zigflow_workflow_id: str = ""

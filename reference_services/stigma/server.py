@@ -66,15 +66,22 @@ class TemporalStarter:
     """
 
     def __init__(
-        self, client: Client, task_queue: str, completion_window_s: float, eager: bool = True
+        self,
+        client: Client,
+        task_queue: str,
+        completion_window_s: float,
+        eager: bool = True,
+        agent_task_queue: str = "agents",
     ) -> None:
         self._client = client
         self._task_queue = task_queue
+        self._agent_task_queue = agent_task_queue
         self._window = completion_window_s
         self._eager = eager
 
     async def start(self, workflow_id: str, request: AgentRequest, timeout_s: float | None) -> None:
         rpc_timeout = timedelta(seconds=timeout_s) if timeout_s else None
+        request.agent_task_queue = self._agent_task_queue
         try:
             handle: WorkflowHandle[object, object] = await self._client.start_workflow(
                 "StigmaWorkflow",

@@ -1,4 +1,10 @@
-"""StigmaWorkflow: run the agent, then complete or fail the waiting Zigflow activity by token."""
+"""StigmaWorkflow: run the agent, then complete or fail the waiting Zigflow activity by token.
+
+The agent is one activity, ``run_agent(agent_id, input)`` on the agents' task queue
+(the request's fields as received); its result is the agent's output, and its
+ApplicationError (type, message) is the agent's failure. Stigma does not read the
+input.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +20,6 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from reference_services.stigma.model import (
     AgentRequest,
-    AgentScript,
-    AgentWork,
     Completion,
     CompletionOutcome,
     ExecutionSummary,
@@ -34,14 +38,19 @@ COMPLETION_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
 )
-# A result over the server's payload limit is refused by the SDK on every attempt alike.
+# An agent attempt lost with its worker is retried; an agent's own failure is
+# non-retryable. A result over the server's payload limit is refused on every attempt alike.
 AGENT_RETRY = RetryPolicy(
     maximum_attempts=3,
     initial_interval=timedelta(seconds=1),
     non_retryable_error_types=["PayloadsTooLarge"],
 )
-# Both heartbeat while they work, so an attempt lost with a killed Stigma worker is
-# retried on the next worker within seconds, not after its StartToClose.
+# Agents run for minutes or hours and heartbeat: a lost agent worker is noticed within
+# the heartbeat timeout; the StartToClose only bounds a runaway agent.
+AGENT_HEARTBEAT = timedelta(minutes=5)
+AGENT_START_TO_CLOSE = timedelta(days=7)
+# System activities heartbeat while they work, so an attempt lost with a killed Stigma
+# worker is retried on the next worker within seconds, not after its StartToClose.
 WORKER_HEARTBEAT = timedelta(seconds=3)
 # How long a finished execution waits for a retrying Zigflow attempt's live token
 # after its own token turned out dead (Zigflow's retry backoff is at most 30 s).
@@ -53,7 +62,6 @@ class StigmaWorkflow:
     def __init__(self) -> None:
         self._token: TokenAttachment | None = None
         self._tokens_seen: set[str] = set()
-        self._released = False
         self._cancel_requested = False
         self._heartbeats = 0
         self._completion_delay_s = 0.0
@@ -64,11 +72,6 @@ class StigmaWorkflow:
         self._tokens_seen.add(attachment.token_b64)
         if self._token is None or attachment.attempt >= self._token.attempt:
             self._token = attachment
-
-    @workflow.signal(name="release")
-    def release(self) -> None:
-        """Lets a ``hold`` agent finish (scenarios keep agents pending with it)."""
-        self._released = True
 
     @workflow.query(name="token_attempt")
     def token_attempt(self) -> int:
@@ -91,12 +94,12 @@ class StigmaWorkflow:
     async def _run(self, request: AgentRequest, completion_window_s: float) -> ExecutionSummary:
         if request.token is not None:
             self.attach_token(request.token)
-        script = AgentScript.from_input(_parse(request.input_json))
-        self._completion_delay_s = script.completion_delay_s
+        # TEMPORARY: replaced by the harness's completion relay
+        self._completion_delay_s = _completion_delay_s(request.input_json)
         summary = ExecutionSummary(
             request.execution_id, request.agent_id, request.idempotency_key, "succeeded"
         )
-        agent = asyncio.create_task(self._agent(request, script))
+        agent = asyncio.create_task(self._agent(request))
         beats = (
             asyncio.create_task(self._heartbeat(request.heartbeat_every_s))
             if request.heartbeat_every_s and self._token is not None
@@ -134,16 +137,13 @@ class StigmaWorkflow:
         summary.tokens_seen = len(self._tokens_seen)  # retried attempts may have attached more
         return summary
 
-    async def _agent(self, request: AgentRequest, script: AgentScript) -> Any:
-        if script.duration_s > 0:
-            await workflow.sleep(timedelta(seconds=script.duration_s))
-        if script.hold:
-            await workflow.wait_condition(lambda: self._released)
+    async def _agent(self, request: AgentRequest) -> Any:
         return await workflow.execute_activity(
             "run_agent",
-            AgentWork(request.execution_id, request.agent_id, script),
-            start_to_close_timeout=timedelta(seconds=60 + script.work_s),
-            heartbeat_timeout=WORKER_HEARTBEAT,
+            args=[request.agent_id, request.input_json.encode("utf-8")],
+            task_queue=request.agent_task_queue or None,
+            start_to_close_timeout=AGENT_START_TO_CLOSE,
+            heartbeat_timeout=AGENT_HEARTBEAT,
             retry_policy=AGENT_RETRY,
         )
 
@@ -245,8 +245,13 @@ class StigmaWorkflow:
             return CompletionOutcome("gave_up", message=str(err.__cause__ or err))
 
 
-def _parse(input_json: str) -> Any:
+def _completion_delay_s(input_json: str) -> float:
+    """TEMPORARY: replaced by the harness's completion relay. The one scripted knob
+    Stigma still reads: how slow its first completion attempt is."""
     try:
-        return json.loads(input_json) if input_json else None
+        value = json.loads(input_json) if input_json else None
     except ValueError:
-        return None
+        return 0.0
+    script = value.get("script") if isinstance(value, dict) else None
+    delay = script.get("completion_delay_s") if isinstance(script, dict) else None
+    return float(delay) if isinstance(delay, int | float) else 0.0

@@ -1,8 +1,11 @@
-"""StigmaWorkflow on the time-skipping test server, with stand-in activities."""
+"""StigmaWorkflow on the time-skipping test server, with stand-in activities and a
+stand-in agent on the agents' task queue."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import pathlib
 import sys
@@ -22,13 +25,12 @@ from temporalio.worker import Worker
 
 from reference_services.stigma.model import (
     AgentRequest,
-    AgentWork,
     Completion,
     CompletionOutcome,
     ExecutionSummary,
     TokenAttachment,
 )
-from reference_services.stigma.workflow import StigmaWorkflow
+from reference_services.stigma.workflow import AGENT_HEARTBEAT, StigmaWorkflow
 
 pytestmark = pytest.mark.unit
 
@@ -49,24 +51,39 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         await environment.shutdown()
 
 
+@dataclass(frozen=True)
+class AgentCall:
+    agent_id: str
+    input: bytes
+    task_queue: str
+    heartbeat_timeout_s: float | None
+
+
 @dataclass
 class StandIns:
-    """The three activities StigmaWorkflow schedules, recording what they were given."""
+    """The activities StigmaWorkflow schedules, recording what they were given: the
+    system activities on Stigma's queue, the agent on the agents' queue."""
 
     completion_status: str = "delivered"
     transient_completion: bool = False
-    agent_calls: list[AgentWork] = field(default_factory=list)
+    agent_calls: list[AgentCall] = field(default_factory=list)
     completed: list[Completion] = field(default_factory=list)
     failed: list[Completion] = field(default_factory=list)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
     @activity.defn(name="run_agent")
-    async def run_agent(self, work: AgentWork) -> Any:
-        self.agent_calls.append(work)
-        if work.script.outcome == "failure":
+    async def run_agent(self, agent_id: str, input: bytes) -> Any:
+        info = activity.info()
+        timeout = info.heartbeat_timeout.total_seconds() if info.heartbeat_timeout else None
+        self.agent_calls.append(AgentCall(agent_id, input, info.task_queue, timeout))
+        script = json.loads(input)["script"]
+        if script.get("hold"):
+            await self.released.wait()
+        if script.get("outcome") == "failure":
             raise ApplicationError(
-                work.script.error_message, type=work.script.error_type, non_retryable=True
+                script["error_message"], type=script["error_type"], non_retryable=True
             )
-        return {"agent_id": work.agent_id, "value": work.script.output}
+        return {"agent_id": agent_id, "value": script.get("output")}
 
     @activity.defn(name="complete_zigflow_activity")
     async def complete(self, completion: Completion) -> CompletionOutcome:
@@ -102,19 +119,26 @@ class Run:
         self.env = env
         self.stand_ins = stand_ins
         self.task_queue = f"stigma-unit-{uuid.uuid4()}"
+        self.agent_task_queue = f"agents-unit-{uuid.uuid4()}"
 
-    def worker(self) -> Worker:
+    @contextlib.asynccontextmanager
+    async def worker(self) -> AsyncIterator[None]:
         s = self.stand_ins
-        return Worker(
-            self.env.client,
-            task_queue=self.task_queue,
-            workflows=[StigmaWorkflow],
-            activities=[s.run_agent, s.complete, s.fail],
-        )
+        async with (
+            Worker(
+                self.env.client,
+                task_queue=self.task_queue,
+                workflows=[StigmaWorkflow],
+                activities=[s.complete, s.fail],
+            ),
+            Worker(self.env.client, task_queue=self.agent_task_queue, activities=[s.run_agent]),
+        ):
+            yield
 
     async def start(
         self, req: AgentRequest, window_s: float = WINDOW_S
     ) -> WorkflowHandle[StigmaWorkflow, ExecutionSummary]:
+        req.agent_task_queue = self.agent_task_queue
         return await self.env.client.start_workflow(
             StigmaWorkflow.run,
             args=[req, window_s],
@@ -151,6 +175,23 @@ async def test_success_completes_the_token_once_with_the_envelope(
     assert envelope["idempotency_key"] == "zig-42/r/0-summarize"
     assert envelope["envelope_version"] == 1
     assert envelope["stigma_workflow_id"].startswith("stigma-unit-")
+
+
+async def test_agent_runs_on_the_agents_queue_with_the_request_as_received(
+    env: WorkflowEnvironment,
+) -> None:
+    stand_ins = StandIns()
+    run = Run(env, stand_ins)
+    req = request({"output": "é"}, token(1))
+
+    summary = await run.execute(req)
+
+    (call,) = stand_ins.agent_calls
+    assert call.agent_id == "summarize"
+    assert call.input == req.input_json.encode("utf-8")  # bytes, untouched
+    assert call.task_queue == run.agent_task_queue
+    assert call.heartbeat_timeout_s == AGENT_HEARTBEAT.total_seconds()
+    assert summary.output == {"agent_id": "summarize", "value": "é"}
 
 
 async def test_completion_outcome_is_recorded_as_returned(env: WorkflowEnvironment) -> None:
@@ -203,7 +244,7 @@ async def test_newer_token_attached_while_the_agent_runs_wins(env: WorkflowEnvir
     async with run.worker():
         handle = await run.start(request({"output": "late", "hold": True}, token(1)))
         await handle.signal(StigmaWorkflow.attach_token, newer)
-        await handle.signal(StigmaWorkflow.release)
+        stand_ins.released.set()
         summary = await handle.result()
 
     assert summary.tokens_seen == 2
@@ -219,7 +260,7 @@ async def test_stale_token_does_not_replace_a_newer_one(env: WorkflowEnvironment
     async with run.worker():
         handle = await run.start(request({"hold": True}, token(3)))
         await handle.signal(StigmaWorkflow.attach_token, token(2))
-        await handle.signal(StigmaWorkflow.release)
+        stand_ins.released.set()
         summary = await handle.result()
 
     assert summary.tokens_seen == 2
