@@ -205,7 +205,9 @@ TERMS: tuple[Term, ...] = (
     ),
     _t(
         _defaults.stigma_agent_activity,
-        "the agent activity Stigma schedules on STIGMA_AGENT_TASK_QUEUE with (agent_id, input bytes); its result is the agent's output, its failure the agent's (the harness serves it)",
+        "the agent activity Stigma schedules on STIGMA_AGENT_TASK_QUEUE with (agent_id, "
+        "input bytes); its result is the agent's output, its failure the agent's (the "
+        "harness serves it)",
         STIGMA,
         TEMPORAL,
         setting="stigma_agent_activity",
