@@ -53,14 +53,16 @@ class Verdict:
 
     @property
     def status(self) -> str:
-        """ "ok", "violated" or "not_checked" (what the history and the report record)."""
-        if self.missing is not None:
-            return "not_checked"
-        return "ok" if self.ok else "violated"
+        """ "ok", "violated" or "not_checked" (what the history and the report record).
+        A violation found in what could be checked wins over missing evidence."""
+        if not self.ok:
+            return "violated"
+        return "not_checked" if self.missing is not None else "ok"
 
     def __str__(self) -> str:
-        if self.missing is not None:
-            head = f"{self.checker}: NOT CHECKED ({self.missing.area}: {self.missing.why})"
+        if self.missing is not None and self.ok:
+            part = f"ok on {self.checked} checked; " if self.checked else ""
+            head = f"{self.checker}: {part}NOT CHECKED ({self.missing.area}: {self.missing.why})"
         else:
             head = f"{self.checker}: {'ok' if self.ok else 'VIOLATED'} ({self.checked} checked)"
         return "\n  ".join([head, *self.evidence[:50]])
@@ -104,15 +106,53 @@ def agent_states(history: History, mode: str | None = None) -> list[AgentState]:
     return found
 
 
-def _verdict(name: str, items: Iterable[Any], check: Callable[[Any], list[str]]) -> Verdict:
+def _verdict(
+    name: str,
+    items: Iterable[Any],
+    check: Callable[[Any], list[str]],
+    *,
+    reads_summary: bool = False,
+) -> Verdict:
+    """Run ``check`` on every item. With ``reads_summary``, a checker whose parts read
+    Stigma's summary says so when a Stigma gave none: those parts are skipped by the
+    check (``no_summary``) and the verdict is "not checked" for them, never "ok"."""
     evidence: list[str] = []
     n = 0
+    unsummarised = 0
     for item in items:
         n += 1
         evidence.extend(check(item))
+        if reads_summary and isinstance(item, AgentState) and no_summary(item.stigma):
+            unsummarised += 1
     if n == 0:
         evidence.append("nothing to check: the history holds no matching calls")
-    return Verdict(name, not evidence, n, evidence)
+    if unsummarised:
+        evidence.append(
+            f"not checked: {unsummarised} of {n} Stigma execution(s) returned no summary"
+        )
+    return Verdict(name, not _violations(evidence), n, evidence, SUMMARY if unsummarised else None)
+
+
+def _violations(evidence: list[str]) -> list[str]:
+    return [e for e in evidence if not e.startswith("not checked: ")]
+
+
+# Stigma's summary (its workflow's result) and its completion activities' results are
+# optional evidence (harness/contract.py): without them the checks judge what Temporal's
+# histories show and say which parts they could not make.
+SUMMARY = Missing(
+    "stigma summary",
+    "Stigma's executions return no summary (agent_outcome, completion status and code, "
+    "heartbeats): the parts of the checks that read it were not made",
+)
+
+
+def no_summary(trace: StigmaTrace | None) -> bool:
+    """Stigma's execution completed without a summary (as opposed to not completing)."""
+    if trace is None or trace.status != "completed":
+        return False
+    result = trace.result
+    return not (isinstance(result, dict) and ("completion" in result or "agent_outcome" in result))
 
 
 def every_call_resolved(history: History) -> Verdict:
@@ -179,7 +219,7 @@ def resumed_once_with_agent_result(history: History, *, max_attempts: int = 1) -
                     f"script asked for {expected!r}"
                 )
         outcome = _completion(s.stigma)
-        if outcome not in DELIVERED:
+        if not no_summary(s.stigma) and outcome not in DELIVERED:
             bad.append(
                 f"{s.where}: Stigma's completion outcome is {outcome!r}, expected one of "
                 f"{sorted(DELIVERED)}"
@@ -187,7 +227,7 @@ def resumed_once_with_agent_result(history: History, *, max_attempts: int = 1) -
         return bad
 
     states = [s for s in agent_states(history, "handshake") if s.script.get("outcome") != "failure"]
-    return _verdict("resumed_once_with_agent_result", states, check)
+    return _verdict("resumed_once_with_agent_result", states, check, reads_summary=True)
 
 
 def agent_failure_propagated(history: History) -> Verdict:
@@ -211,7 +251,7 @@ def agent_failure_propagated(history: History) -> Verdict:
             bad.append(f"{s.where}: {z.attempts} attempts for a failed agent (retry storm)")
         if s.stigma is not None and s.stigma.agent_runs != 1:
             bad.append(f"{s.where}: agent ran {s.stigma.agent_runs} times, expected once")
-        if s.stigma is None or _completion(s.stigma) != "delivered":
+        if s.stigma is None or (not no_summary(s.stigma) and _completion(s.stigma) != "delivered"):
             bad.append(
                 f"{s.where}: failure not delivered by token (completion {_completion(s.stigma)!r})"
             )
@@ -224,7 +264,7 @@ def agent_failure_propagated(history: History) -> Verdict:
         return bad
 
     states = [s for s in agent_states(history, "handshake") if s.script.get("outcome") == "failure"]
-    return _verdict("agent_failure_propagated", states, check)
+    return _verdict("agent_failure_propagated", states, check, reads_summary=True)
 
 
 def direct_call_moves_on_at_ack(history: History) -> Verdict:
@@ -245,7 +285,7 @@ def direct_call_moves_on_at_ack(history: History) -> Verdict:
         ran, _ = _agent_output(s)
         if not ran:
             bad.append(f"{s.where}: the agent did not run to its end")
-        if _completion(s.stigma) != "no_token":
+        if not no_summary(s.stigma) and _completion(s.stigma) != "no_token":
             bad.append(
                 f"{s.where}: Stigma completed something by token ({_completion(s.stigma)!r})"
             )
@@ -258,7 +298,9 @@ def direct_call_moves_on_at_ack(history: History) -> Verdict:
             )
         return bad
 
-    return _verdict("direct_call_moves_on_at_ack", agent_states(history, DIRECT), check)
+    return _verdict(
+        "direct_call_moves_on_at_ack", agent_states(history, DIRECT), check, reads_summary=True
+    )
 
 
 def max_concurrently_pending(history: History) -> int:
@@ -405,7 +447,7 @@ def late_completion_recorded(history: History) -> Verdict:
             return [f"{s.where}: no Stigma execution"]
         bad = []
         outcome = _completion(s.stigma)
-        if outcome != "token_dead":
+        if not no_summary(s.stigma) and outcome != "token_dead":
             bad.append(
                 f"{s.where}: Stigma's completion outcome is {outcome!r}, expected 'token_dead'"
             )
@@ -419,7 +461,9 @@ def late_completion_recorded(history: History) -> Verdict:
             bad.append(f"{s.where}: Stigma workflow is {s.stigma.status}, expected completed")
         return bad
 
-    return _verdict("late_completion_recorded", agent_states(history, "handshake"), check)
+    return _verdict(
+        "late_completion_recorded", agent_states(history, "handshake"), check, reads_summary=True
+    )
 
 
 def heartbeats_kept_alive(history: History) -> Verdict:
@@ -432,7 +476,7 @@ def heartbeats_kept_alive(history: History) -> Verdict:
         bad = []
         if not hb:
             bad.append(f"{s.where}: no heartbeat timeout configured on the Zigflow activity")
-        if not summary.get("heartbeats"):
+        if not no_summary(s.stigma) and not summary.get("heartbeats"):
             bad.append(f"{s.where}: Stigma sent no heartbeat by token")
         if s.zigflow is None or s.zigflow.status != "completed":
             bad.append(
@@ -446,7 +490,9 @@ def heartbeats_kept_alive(history: History) -> Verdict:
             )
         return bad
 
-    return _verdict("heartbeats_kept_alive", agent_states(history, "handshake"), check)
+    return _verdict(
+        "heartbeats_kept_alive", agent_states(history, "handshake"), check, reads_summary=True
+    )
 
 
 def cancelled_through_heartbeat(history: History) -> Verdict:
@@ -470,20 +516,23 @@ def cancelled_through_heartbeat(history: History) -> Verdict:
         if s.stigma is None:
             return [*bad, f"{s.where}: no Stigma execution"]
         summary = s.stigma.result if isinstance(s.stigma.result, dict) else {}
-        if summary.get("agent_outcome") != "canceled":
+        told = not no_summary(s.stigma)
+        if told and summary.get("agent_outcome") != "canceled":
             bad.append(
                 f"{s.where}: agent outcome {summary.get('agent_outcome')!r}, expected 'canceled'"
             )
         if any(a.status == "completed" for a in s.stigma.of_type("run_agent")):
             bad.append(f"{s.where}: the agent ran to completion despite the cancellation")
-        if _completion(s.stigma) != "delivered":
+        if told and _completion(s.stigma) != "delivered":
             bad.append(
                 f"{s.where}: cancellation not confirmed by token "
                 f"(completion {_completion(s.stigma)!r})"
             )
         return bad
 
-    return _verdict("cancelled_through_heartbeat", agent_states(history, "handshake"), check)
+    return _verdict(
+        "cancelled_through_heartbeat", agent_states(history, "handshake"), check, reads_summary=True
+    )
 
 
 def _harness_agents(s: AgentState) -> list[dict[str, Any]]:
@@ -549,6 +598,8 @@ def no_token_lost(history: History) -> Verdict:
                 if s.zigflow is None or s.zigflow.status != "completed"
                 else [f"{s.where}: Zigflow completed but no Stigma execution exists"]
             )
+        if no_summary(s.stigma):
+            return []  # judged by Temporal's side alone (every_call_resolved, ...)
         summary = s.stigma.result if isinstance(s.stigma.result, dict) else None
         if summary is None:
             return [f"{s.where}: Stigma execution is {s.stigma.status}: no account of its token"]
@@ -567,7 +618,7 @@ def no_token_lost(history: History) -> Verdict:
             bad.append(f"{s.where}: Zigflow completed, but Stigma recorded {status!r}")
         return bad
 
-    return _verdict("no_token_lost", agent_states(history, "handshake"), check)
+    return _verdict("no_token_lost", agent_states(history, "handshake"), check, reads_summary=True)
 
 
 def completion_outcome_is(history: History, status: str) -> Verdict:
@@ -577,11 +628,16 @@ def completion_outcome_is(history: History, status: str) -> Verdict:
 
     def check(s: AgentState) -> list[str]:
         got = _completion(s.stigma)
-        return (
-            [] if got == status else [f"{s.where}: completion outcome {got!r}, expected {status!r}"]
-        )
+        if no_summary(s.stigma) or got == status:
+            return []
+        return [f"{s.where}: completion outcome {got!r}, expected {status!r}"]
 
-    return _verdict(f"completion_outcome_is[{status}]", agent_states(history, "handshake"), check)
+    return _verdict(
+        f"completion_outcome_is[{status}]",
+        agent_states(history, "handshake"),
+        check,
+        reads_summary=True,
+    )
 
 
 def redelivered_to_live_attempt(history: History) -> Verdict:
@@ -592,12 +648,15 @@ def redelivered_to_live_attempt(history: History) -> Verdict:
     def check(s: AgentState) -> list[str]:
         if s.stigma is None or s.zigflow is None:
             return [f"{s.where}: missing Stigma or Zigflow record"]
-        calls = s.stigma.of_type("complete_zigflow_activity")
+        calls = s.stigma.of_type(contract.NAMES.stigma_complete_activity)
         statuses = [
             c.result.get("status") if isinstance(c.result, dict) else c.status for c in calls
         ]
         bad = []
-        if len(calls) < 2 or statuses[0] != "token_dead" or statuses[-1] not in DELIVERED:
+        told = not no_summary(s.stigma)  # the calls' results say what each one met
+        if len(calls) < 2 or (
+            told and (statuses[0] != "token_dead" or statuses[-1] not in DELIVERED)
+        ):
             bad.append(
                 f"{s.where}: completion calls {statuses}: expected a dead token first, "
                 "then a delivery (the fault did not hit the window it targets)"
@@ -611,7 +670,9 @@ def redelivered_to_live_attempt(history: History) -> Verdict:
             bad.append(f"{s.where}: {s.stigma.agent_runs} agent runs")
         return bad
 
-    return _verdict("redelivered_to_live_attempt", agent_states(history, "handshake"), check)
+    return _verdict(
+        "redelivered_to_live_attempt", agent_states(history, "handshake"), check, reads_summary=True
+    )
 
 
 def damaged_token_handled(history: History, *, damaged_calls: set[str]) -> Verdict:
@@ -632,7 +693,9 @@ def damaged_token_handled(history: History, *, damaged_calls: set[str]) -> Verdi
             bad.append(f"{s.where}: Zigflow activity unresolved ({z.status if z else 'missing'})")
         if s.stigma is not None:
             summary = s.stigma.result if isinstance(s.stigma.result, dict) else None
-            if summary is None:
+            if no_summary(s.stigma):
+                pass  # no account to judge: Zigflow's side (above) still is
+            elif summary is None:
                 bad.append(
                     f"{s.where}: Stigma execution {s.stigma.status}: no account of the token"
                 )
@@ -665,7 +728,9 @@ def damaged_token_handled(history: History, *, damaged_calls: set[str]) -> Verdi
                 bad.append(f"{s.where}: {s.stigma.agent_runs} agent runs")
         return bad
 
-    return _verdict("damaged_token_handled", agent_states(history, "handshake"), check)
+    return _verdict(
+        "damaged_token_handled", agent_states(history, "handshake"), check, reads_summary=True
+    )
 
 
 def crossed_wires_detected(history: History) -> Verdict:
@@ -716,6 +781,8 @@ def token_outcome(history: History, call_id: str) -> str:
     s = states[0]
     if s.stigma is None:
         stigma = "not started (StartAgent refused)"
+    elif no_summary(s.stigma):
+        stigma = "no summary"
     else:
         summary = s.stigma.result if isinstance(s.stigma.result, dict) else {}
         c = summary.get("completion") or {}

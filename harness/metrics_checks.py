@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness import metrics
-from harness.checkers import DELIVERED, Missing, Verdict, agent_states
+from harness import checkers, metrics
+from harness.checkers import DELIVERED, Missing, Verdict, agent_states, no_summary
 from harness.history import History
 from harness.metrics import Samples
 
@@ -163,20 +163,27 @@ def metrics_agree_with_history(history: History) -> Verdict:
                 f"{STIGMA_DELIVERIES}{{outcome={outcome}}} moved by {counted:g}, but {seen} "
                 f"Stigma execution(s) recorded {outcome}"
             )
-    delivered = sum(
-        1 for s in states if s.stigma and _completion_status(s.stigma.result) in DELIVERED
-    )
-    counted_delivered = sum(
-        metrics.total(stigma, STIGMA_DELIVERIES, kind=kind, outcome=outcome)
-        for kind in ("complete", "fail", "cancel")
-        for outcome in DELIVERED
-    )
-    checked += 1
-    if counted_delivered != delivered:
+    # What Stigma's executions delivered is in their summaries (optional evidence).
+    unsummarised = [s for s in states if no_summary(s.stigma)]
+    if unsummarised:
         evidence.append(
-            f"{STIGMA_DELIVERIES} delivered moved by {counted_delivered:g}, histories show "
-            f"{delivered} Stigma execution(s) whose completion was delivered"
+            f"not checked: {STIGMA_DELIVERIES} delivered (Stigma's executions gave no summary)"
         )
+    else:
+        delivered = sum(
+            1 for s in states if s.stigma and _completion_status(s.stigma.result) in DELIVERED
+        )
+        counted_delivered = sum(
+            metrics.total(stigma, STIGMA_DELIVERIES, kind=kind, outcome=outcome)
+            for kind in ("complete", "fail", "cancel")
+            for outcome in DELIVERED
+        )
+        checked += 1
+        if counted_delivered != delivered:
+            evidence.append(
+                f"{STIGMA_DELIVERIES} delivered moved by {counted_delivered:g}, histories show "
+                f"{delivered} Stigma execution(s) whose completion was delivered"
+            )
     unresolved = [s.where for s in states if s.zigflow is None or s.zigflow.status == "open"]
     if not unresolved:
         checked += 1
@@ -187,7 +194,10 @@ def metrics_agree_with_history(history: History) -> Verdict:
                 f"{pending} is {after:g} after the scenario, {before:g} before, though every "
                 "agent activity of the scenario has resolved"
             )
-    return Verdict(CHECKER, not evidence, checked, evidence)
+    violations = [e for e in evidence if not e.startswith("not checked: ")]
+    return Verdict(
+        CHECKER, not violations, checked, evidence, checkers.SUMMARY if unsummarised else None
+    )
 
 
 def _completion_status(result: Any) -> str:

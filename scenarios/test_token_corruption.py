@@ -24,6 +24,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, Register
 from temporalio.service import RPCError, RPCStatusCode
 
 from harness import checkers, corruption, log_checks, wire
+from harness.checkers import Verdict
 from harness.driver import Driver
 from harness.expect import holds
 from harness.history import History
@@ -228,8 +229,13 @@ async def test_a_token_replayed_after_its_activity_completed_is_dead_not_retried
             f"stigma-{replay_key} still open after {driver.timeout_s:.0f}s: the completion "
             "with a replayed (dead) token was not recorded as dead"
         )
-    # then: the completion is dead (NOT_FOUND), recorded once, and logged by fingerprint
-    completion = summary["completion"]
+    # then: the completion is dead (NOT_FOUND), recorded once, and logged by fingerprint.
+    # What Stigma met is in its summary (optional evidence): the execution having closed
+    # on its own is all Temporal shows without it.
+    completion = summary.get("completion") if isinstance(summary, dict) else None
+    if completion is None:
+        holds(history, Verdict.not_checked("replayed_token_recorded_dead", checkers.SUMMARY))
+        return
     corruption.record(
         history,
         "replayed_after_completion",
@@ -237,7 +243,9 @@ async def test_a_token_replayed_after_its_activity_completed_is_dead_not_retried
         f"stigma: {completion['status']} ({completion.get('grpc_code')})",
         driver.stack.temporal.kind,
     )
-    assert (completion["status"], completion["grpc_code"]) == ("token_dead", "NOT_FOUND"), summary
+    assert (completion["status"], completion.get("grpc_code")) == ("token_dead", "NOT_FOUND"), (
+        summary
+    )
     holds(
         history,
         log_checks.fingerprint_logged(

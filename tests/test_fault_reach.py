@@ -107,3 +107,24 @@ def test_a_zigflow_with_only_its_agent_activity_passes_at_activity_level(
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]
     assert " failed" not in output, output[-2000:]
+
+
+def test_a_stigma_without_a_summary_passes_on_temporals_evidence_and_says_so(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Stigma's summary is optional evidence: without it the gate is green on what the
+    histories show, and "stigma summary: not certified" is printed, never silence."""
+    proc = _run_child(
+        _pytest(
+            "scenarios/test_success.py",
+            "scenarios/test_failure.py",
+            "scenarios/test_direct_call.py",
+            "scenarios/test_timeout.py",
+            "--stigma-cmd",
+            f"{PY} -m tests.variants.stigma_without_summary",
+            out=tmp_path,
+        )
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    assert "stigma summary: not certified" in output, output[-3000:]

@@ -450,3 +450,29 @@ def test_overhead_skips_retried_failed_direct_and_incomplete_calls() -> None:
     no_stigma.stigma.clear()
 
     assert checkers.overhead_samples_ms(h) == []
+
+
+# --- Stigma's summary is optional evidence ------------------------------------------
+
+
+def test_without_a_summary_the_summary_parts_are_not_checked_never_ok() -> None:
+    h = History("no summary")
+    success(h, completion=None)  # Stigma's workflow completed and returned nothing
+
+    verdict = checkers.resumed_once_with_agent_result(h)
+
+    assert verdict.ok, verdict
+    assert verdict.status == "not_checked"
+    assert verdict.missing is checkers.SUMMARY
+    assert "NOT CHECKED" in str(verdict)
+    assert checkers.no_token_lost(h).status == "not_checked"
+
+
+def test_without_a_summary_temporals_evidence_is_still_judged() -> None:
+    h = History("no summary, wrong result")
+    success(h, completion=None, z_result=envelope("zig-1", output={"value": "stale"}))
+
+    verdict = checkers.resumed_once_with_agent_result(h)
+
+    assert verdict.status == "violated", verdict
+    assert_violated(verdict, "Zigflow received output")
