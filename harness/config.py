@@ -31,6 +31,7 @@ PLACEHOLDERS = (
     "temporal_address",
     "zigflow_temporal_address",
     "stigma_temporal_address",
+    "stigma_zigflow_temporal_address",
     "namespace",
     "stigma_listen",
     "stigma_target",

@@ -157,6 +157,12 @@ TERMS: tuple[Term, ...] = (
     _t("STIGMA_NAMESPACE", "Stigma's namespace", STIGMA, ENV),
     _t("STIGMA_TASK_QUEUE", "Stigma's task queue", STIGMA, ENV),
     _t(
+        "STIGMA_ZIGFLOW_TEMPORAL_ADDRESS",
+        "Temporal host:port for Stigma's calls by token (the harness's completion relay)",
+        STIGMA,
+        ENV,
+    ),
+    _t(
         "STIGMA_AGENT_TASK_QUEUE",
         "where Stigma schedules its agents' activities (served by the harness's agent)",
         STIGMA,

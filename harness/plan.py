@@ -23,9 +23,6 @@ class AgentScript:
     error_message: str = "agent failed"
     result_size: int = 0  # bytes of padding in the output
     work_s: float = 0.0  # wall seconds of work inside the agent, heartbeating
-    # Stigma's first completion attempt is this slow. TEMPORARY: read by the reference
-    # Stigma only; to be replaced by the harness's completion relay.
-    completion_delay_s: float = 0.0
 
     def to_input(self, **extra: Any) -> dict[str, Any]:
         return {"script": asdict(self), **extra}

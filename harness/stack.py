@@ -18,6 +18,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from harness import contract, plan_workflow
 from harness.agent import Agents, serve_agents
+from harness.completion_relay import CompletionRelay
 from harness.config import PLACEHOLDERS, StackConfig
 from harness.errors import ComponentDied, ConfigError, NotReadyError, WaitTimeout
 from harness.network import Network
@@ -48,10 +49,18 @@ class Stack:
     network: Network | None = None
     # The harness's StartAgent relay in Zigflow's path to Stigma (relay and tamper stacks).
     relay: TokenTamper | None = None
+    # The harness's relay in front of Temporal for Stigma's calls by token (same stacks).
+    completions: CompletionRelay | None = None
     # Where the harness starts plans: the team's Zigflow workflow on Zigflow's queue, or
     # (activity level) the harness's own workflow on the harness's queue.
     plan_workflow: str = ""
     plan_task_queue: str = ""
+
+    def completion_relay(self) -> CompletionRelay:
+        """The relay in front of Temporal for Stigma's calls by token."""
+        if self.completions is None:
+            raise ConfigError("this stack has no completion relay (StackConfig.relay is off)")
+        return self.completions
 
     def plan_input(self, plan: dict[str, Any]) -> dict[str, Any]:
         """What the plan workflow is started with."""
@@ -110,6 +119,7 @@ def service_env(values: dict[str, str], config: StackConfig) -> dict[str, str]:
             "STIGMA_NAMESPACE": values["namespace"],
             "STIGMA_TASK_QUEUE": values["stigma_task_queue"],
             "STIGMA_AGENT_TASK_QUEUE": values["agent_task_queue"],
+            "STIGMA_ZIGFLOW_TEMPORAL_ADDRESS": values["stigma_zigflow_temporal_address"],
             "STIGMA_LISTEN": values["stigma_listen"],
             # Prometheus endpoints (reference_services/common/metrics.py); other
             # services may ignore them, and the metrics checks then say so.
@@ -219,6 +229,14 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
             relay = TokenTamper(values["zigflow_stigma_target"])
             values["zigflow_stigma_target"] = await relay.start()
             exits.push_async_callback(relay.stop)
+        values["stigma_zigflow_temporal_address"] = values["stigma_temporal_address"]
+        completions: CompletionRelay | None = None
+        if config.tamper or config.relay:
+            # Stigma's calls by token go through the harness too (after the network's
+            # faults: the relay's upstream is Stigma's link to Temporal).
+            completions = CompletionRelay(values["stigma_temporal_address"])
+            values["stigma_zigflow_temporal_address"] = await completions.start()
+            exits.push_async_callback(completions.stop)
         plan_queue = values["zigflow_task_queue"]
         if config.zigflow_level == "activity":
             plan_queue = f"plan-{run_id}"
@@ -263,6 +281,7 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
                 },
                 network=network,
                 relay=relay,
+                completions=completions,
                 plan_workflow=(
                     plan_workflow.WORKFLOW
                     if config.zigflow_level == "activity"

@@ -87,8 +87,6 @@ class SystemActivities:
             "kind": kind or ("fail" if fail else "complete"),
         }
         handle = self._handles(token)
-        if completion.delay_s > 0 and activity.info().attempt == 1:  # TEMPORARY (see model)
-            await _work(completion.delay_s)
         try:
             if kind == "heartbeat":
                 try:
@@ -173,16 +171,6 @@ async def _alive_while(call: Awaitable[None]) -> None:
     finally:
         if not task.done():
             task.cancel()
-
-
-async def _work(seconds: float) -> None:
-    """Spend ``seconds`` of wall time, heartbeating (so a killed worker is noticed).
-    TEMPORARY: only the scripted completion delay uses it."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while (left := end - loop.time()) > 0:
-        activity.heartbeat()
-        await asyncio.sleep(min(0.5, left))  # simulated work, not synchronisation
 
 
 def _classify(err: RPCError, token_fp: str) -> CompletionOutcome | None:

@@ -45,9 +45,6 @@ class Completion:
     result: Any = None  # envelope, for complete
     error_type: str = ""  # for fail
     error_message: str = ""
-    # TEMPORARY (replaced by the harness's completion relay): slowness of the first
-    # attempt, heartbeating meanwhile; lets a scenario kill Stigma mid-completion.
-    delay_s: float = 0.0
     # Whom the token belongs to: lets Stigma read Zigflow's own record when a call
     # answers NOT_FOUND (was it delivered already? is a newer attempt waiting?).
     zigflow_workflow_id: str = ""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -64,7 +63,6 @@ class StigmaWorkflow:
         self._tokens_seen: set[str] = set()
         self._cancel_requested = False
         self._heartbeats = 0
-        self._completion_delay_s = 0.0
 
     @workflow.signal(name="attach_token")
     def attach_token(self, attachment: TokenAttachment) -> None:
@@ -94,8 +92,6 @@ class StigmaWorkflow:
     async def _run(self, request: AgentRequest, completion_window_s: float) -> ExecutionSummary:
         if request.token is not None:
             self.attach_token(request.token)
-        # TEMPORARY: replaced by the harness's completion relay
-        self._completion_delay_s = _completion_delay_s(request.input_json)
         summary = ExecutionSummary(
             request.execution_id, request.agent_id, request.idempotency_key, "succeeded"
         )
@@ -224,7 +220,6 @@ class StigmaWorkflow:
                 error_type=summary.error_type,
                 error_message=summary.error_message,
             )
-        completion.delay_s = self._completion_delay_s
         completion.zigflow_workflow_id = token.zigflow_workflow_id
         completion.zigflow_run_id = token.zigflow_run_id
         completion.zigflow_activity_id = token.zigflow_activity_id
@@ -233,7 +228,7 @@ class StigmaWorkflow:
                 name,
                 completion,
                 result_type=CompletionOutcome,
-                start_to_close_timeout=timedelta(seconds=30 + completion.delay_s),
+                start_to_close_timeout=timedelta(seconds=30),
                 heartbeat_timeout=WORKER_HEARTBEAT,
                 schedule_to_close_timeout=timedelta(seconds=window_s),
                 retry_policy=COMPLETION_RETRY,
@@ -243,15 +238,3 @@ class StigmaWorkflow:
             # The window closed with only transient errors: recorded, not retried forever.
             metrics.completion_gave_up(workflow.unsafe.is_replaying())
             return CompletionOutcome("gave_up", message=str(err.__cause__ or err))
-
-
-def _completion_delay_s(input_json: str) -> float:
-    """TEMPORARY: replaced by the harness's completion relay. The one scripted knob
-    Stigma still reads: how slow its first completion attempt is."""
-    try:
-        value = json.loads(input_json) if input_json else None
-    except ValueError:
-        return 0.0
-    script = value.get("script") if isinstance(value, dict) else None
-    delay = script.get("completion_delay_s") if isinstance(script, dict) else None
-    return float(delay) if isinstance(delay, int | float) else 0.0

@@ -1,0 +1,186 @@
+"""A relay in front of Temporal for Stigma's calls by token (STIGMA_ZIGFLOW_TEMPORAL_ADDRESS).
+
+Stigma completes, fails, cancels and heartbeats Zigflow's activity through Temporal's
+WorkflowService; the relay forwards every unary call unchanged (metadata, deadline,
+status and trailing details included), so Stigma talks to the real server. Because the
+harness owns this hop it can
+
+- *see* each completion by token arrive (its method, the token's fingerprint), and
+- *park* the first completions until a scenario lets them go on or drops them:
+  "Stigma is killed while its completion is in flight" is a window the harness makes
+  and observes, not a delay Stigma has to build into its production activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
+
+from harness.errors import WaitTimeout
+from harness.history import History
+from harness.ports import LOOPBACK, free_port
+from harness.tokens import fingerprint
+
+SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
+# Calls that resolve Zigflow's activity by token (what "a completion in flight" means).
+COMPLETIONS: dict[str, Any] = {
+    f"/{SERVICE}/RespondActivityTaskCompleted": wsr.RespondActivityTaskCompletedRequest,
+    f"/{SERVICE}/RespondActivityTaskFailed": wsr.RespondActivityTaskFailedRequest,
+    f"/{SERVICE}/RespondActivityTaskCanceled": wsr.RespondActivityTaskCanceledRequest,
+}
+# HTTP/2 and gRPC headers the channel sets itself.
+_OWN_HEADERS = {"user-agent", "te", "content-type", "grpc-timeout", "grpc-accept-encoding"}
+
+
+@dataclass
+class Relayed:
+    """One completion by token that went through the relay (fingerprint, never the token)."""
+
+    method: str
+    token_fp: str
+    wall: float
+    answer: str = ""  # OK, a status code name, or "dropped"
+
+
+@dataclass
+class _Parked:
+    call: Relayed
+    go: asyncio.Future[bool] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class Held:
+    """Completions parked by ``CompletionRelay.hold``."""
+
+    def __init__(self, relay: CompletionRelay, count: int) -> None:
+        self._relay = relay
+        self.count = count
+        self.parked: list[_Parked] = []
+        self._arrived = asyncio.Condition()
+
+    async def arrived(self, n: int = 1, timeout_s: float = 60.0) -> None:
+        """Until ``n`` completions are parked: Stigma's calls are in flight."""
+        async with self._arrived:
+            try:
+                await asyncio.wait_for(
+                    self._arrived.wait_for(lambda: len(self.parked) >= n), timeout_s
+                )
+            except TimeoutError:
+                raise WaitTimeout(
+                    f"still waiting after {timeout_s:.0f}s: {n - len(self.parked)} completion "
+                    f"call(s) by token to reach the harness's relay at {self._relay.listen} "
+                    "(does Stigma make its calls by token through STIGMA_ZIGFLOW_TEMPORAL_ADDRESS?)"
+                ) from None
+
+    def release(self, *, forward: bool = True) -> None:
+        """Let the parked calls go on to Temporal, or drop them (the caller gets
+        UNAVAILABLE if it is still there to hear it)."""
+        for parked in self.parked:
+            if not parked.go.done():
+                parked.go.set_result(forward)
+
+    async def _park(self, call: Relayed) -> bool:
+        parked = _Parked(call)
+        async with self._arrived:
+            self.parked.append(parked)
+            self._arrived.notify_all()
+        return await parked.go
+
+
+class CompletionRelay:
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.listen = ""
+        self.completions: list[Relayed] = []
+        self._held: Held | None = None
+        self._server: grpc.aio.Server | None = None
+        self._channel: grpc.aio.Channel | None = None
+
+    async def start(self) -> str:
+        # Temporal's payload limit is 2 MiB by default; leave room for larger test payloads.
+        options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+        self._channel = grpc.aio.insecure_channel(self.upstream, options=options)
+        self._server = grpc.aio.server(options=options)
+        self._server.add_generic_rpc_handlers((_Forward(self),))
+        self.listen = f"{LOOPBACK}:{free_port()}"
+        self._server.add_insecure_port(self.listen)
+        await self._server.start()
+        return self.listen
+
+    async def stop(self) -> None:
+        if self._held is not None:
+            self._held.release(forward=False)
+        if self._server is not None:
+            await self._server.stop(grace=1)
+        if self._channel is not None:
+            await self._channel.close(grace=None)
+
+    @contextlib.asynccontextmanager
+    async def hold(
+        self, history: History, *, count: int = 1, then_forward: bool = True
+    ) -> AsyncIterator[Held]:
+        """Park the next ``count`` completions by token (later ones pass); on exit, the
+        parked ones go on to Temporal (``then_forward``) or are dropped."""
+        held = Held(self, count)
+        self._held = held
+        history.fault("start", "completion_held", "stigma_completions", count=count)
+        try:
+            yield held
+        finally:
+            self._held = None
+            held.release(forward=then_forward)
+            history.fault("stop", "completion_held", "stigma_completions", forwarded=then_forward)
+
+    async def forward(self, method: str, body: bytes, context: Any) -> bytes:
+        call: Relayed | None = None
+        request_type = COMPLETIONS.get(method)
+        if request_type is not None:
+            token = request_type.FromString(body).task_token
+            call = Relayed(method.rsplit("/", 1)[-1], fingerprint(token), time.time())
+            self.completions.append(call)
+            held = self._held
+            parks = held is not None and len(held.parked) < held.count
+            if parks and held is not None and not await held._park(call):
+                call.answer = "dropped"
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "relay: completion dropped")
+        assert self._channel is not None
+        metadata = tuple((k, v) for k, v in context.invocation_metadata() if k not in _OWN_HEADERS)
+        stub = self._channel.unary_unary(
+            method, request_serializer=_raw, response_deserializer=_raw
+        )
+        try:
+            reply: bytes = await stub(body, timeout=context.time_remaining(), metadata=metadata)
+        except grpc.aio.AioRpcError as err:
+            if call is not None:
+                call.answer = err.code().name
+            # The server's trailing details (e.g. NotFoundFailure) travel back as they came.
+            trailers: Any = tuple(tuple(m) for m in (err.trailing_metadata() or ()))  # type: ignore[arg-type]
+            await context.abort(err.code(), err.details() or "", trailing_metadata=trailers)
+        if call is not None:
+            call.answer = "OK"
+        return reply
+
+
+def _raw(body: bytes) -> bytes:
+    return body
+
+
+class _Forward(grpc.GenericRpcHandler):  # type: ignore[type-arg]
+    def __init__(self, relay: CompletionRelay) -> None:
+        self._relay = relay
+
+    def service(self, details: grpc.HandlerCallDetails) -> Any:
+        method = details.method
+
+        async def behaviour(body: bytes, context: Any) -> bytes:
+            return await self._relay.forward(method, body, context)
+
+        return grpc.unary_unary_rpc_method_handler(behaviour)
