@@ -19,7 +19,8 @@ help:
 	@echo "make load      Locust load run (LOAD_USERS, LOAD_SPAWN_RATE, LOAD_DURATION, LOAD_SHAPE, LOAD_WORKERS)"
 	@echo "make bench     handshake vs direct latency per concurrency level (BENCH_LEVELS, BENCH_MODES, BENCH_DURATION)"
 	@echo "make check-report  open certification.html in headless Chromium, offline: no console errors"
-	@echo "make lint      ruff + mypy --strict"
+	@echo "make zigflow-go  build the Go reference Zigflow into .bin/zigflow-go (part of setup)"
+	@echo "make lint      ruff + mypy --strict (and gofmt + go vet of the Go Zigflow)"
 	@echo "make clean     remove venv, generated code and reports"
 
 $(VENV)/.installed: requirements.lock pyproject.toml
