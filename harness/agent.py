@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -28,9 +28,9 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
+from harness import contract
 from harness.errors import WaitTimeout
 
-AGENT_ACTIVITY = "run_agent"
 # A held or working agent heartbeats this often (the worker's throttle is set to it,
 # so a cancellation reaches the agent within about this long).
 BEAT_EVERY_S = 1.0
@@ -135,7 +135,6 @@ class Agents:
                     await self.client.get_async_activity_handle(task_token=a.task_token).heartbeat()
 
     # -- the activity -------------------------------------------------------
-    @activity.defn(name=AGENT_ACTIVITY)
     async def run_agent(self, agent_id: str, input: bytes) -> Any:
         info = activity.info()
         script = script_from_input(input)
@@ -215,6 +214,15 @@ async def _work(seconds: float) -> None:
         await asyncio.sleep(min(0.5, left))
 
 
+def _named(agents: Agents) -> Callable[[str, bytes], Awaitable[Any]]:
+    """The agent activity under the contract's name, which a team may have renamed."""
+
+    async def run_agent(agent_id: str, input: bytes) -> Any:
+        return await agents.run_agent(agent_id, input)
+
+    return activity.defn(name=contract.NAMES.stigma_agent_activity)(run_agent)
+
+
 @contextlib.asynccontextmanager
 async def serve_agents(client: Client, task_queue: str) -> AsyncIterator[Agents]:
     """A worker in the harness process serving the agent task queue, for one stack."""
@@ -222,7 +230,7 @@ async def serve_agents(client: Client, task_queue: str) -> AsyncIterator[Agents]
     worker = Worker(
         client,
         task_queue=task_queue,
-        activities=[agents.run_agent],
+        activities=[_named(agents)],
         max_concurrent_activities=MAX_CONCURRENT_AGENTS,
         max_heartbeat_throttle_interval=timedelta(seconds=BEAT_EVERY_S),
         default_heartbeat_throttle_interval=timedelta(seconds=BEAT_EVERY_S),

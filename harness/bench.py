@@ -46,9 +46,8 @@ from typing import Any
 
 from temporalio.client import Client
 
-from harness import procstat, stages, traces
+from harness import contract, procstat, stages, traces
 from harness.config import DEV, REFERENCE_STIGMA, REFERENCE_ZIGFLOW, StackConfig, parse_command
-from harness.driver import STIGMA_WORKFLOW_PREFIX
 from harness.errors import ConfigError
 from harness.hdr import Latencies
 from harness.plan import activity_id, call_agent, echo, plan, succeeds
@@ -182,7 +181,7 @@ class Runner:
                 z = traces.read(zig, converter, traces.WorkflowTrace)
                 if phase.kind == "direct":
                     return stages.direct(z, act)
-                wf = f"{STIGMA_WORKFLOW_PREFIX}{rec.workflow_id}/{rec.run_id}/{act}"
+                wf = f"{contract.NAMES.stigma_workflow_prefix}{rec.workflow_id}/{rec.run_id}/{act}"
                 hist = await self.client.get_workflow_handle(wf).fetch_history()
                 s = traces.read(hist, converter, traces.StigmaTrace)
                 return stages.handshake(z, act, s)

@@ -170,7 +170,7 @@ def every_call_resolved(history: History) -> Verdict:
 
 
 def _agent_output(s: AgentState) -> tuple[bool, Any]:
-    runs = s.stigma.of_type("run_agent") if s.stigma else []
+    runs = s.stigma.of_type(contract.NAMES.stigma_agent_activity) if s.stigma else []
     done = [r for r in runs if r.status == "completed"]
     return (True, done[-1].result) if done else (False, None)
 
@@ -289,7 +289,7 @@ def direct_call_moves_on_at_ack(history: History) -> Verdict:
             bad.append(
                 f"{s.where}: Stigma completed something by token ({_completion(s.stigma)!r})"
             )
-        runs = s.stigma.of_type("run_agent")
+        runs = s.stigma.of_type(contract.NAMES.stigma_agent_activity)
         agent_end = runs[-1].closed_at if runs else None
         if z.closed_at is not None and agent_end is not None and z.closed_at >= agent_end:
             bad.append(
@@ -451,7 +451,9 @@ def late_completion_recorded(history: History) -> Verdict:
             bad.append(
                 f"{s.where}: Stigma's completion outcome is {outcome!r}, expected 'token_dead'"
             )
-        calls = [a for a in s.stigma.activities if a.activity_type.endswith("_zigflow_activity")]
+        calls = [
+            a for a in s.stigma.activities if a.activity_type in contract.completion_activities()
+        ]
         if len(calls) != 1 or calls[0].attempts > 1:
             bad.append(
                 f"{s.where}: completion calls {[(a.activity_type, a.attempts) for a in calls]}, "
@@ -521,7 +523,9 @@ def cancelled_through_heartbeat(history: History) -> Verdict:
             bad.append(
                 f"{s.where}: agent outcome {summary.get('agent_outcome')!r}, expected 'canceled'"
             )
-        if any(a.status == "completed" for a in s.stigma.of_type("run_agent")):
+        if any(
+            a.status == "completed" for a in s.stigma.of_type(contract.NAMES.stigma_agent_activity)
+        ):
             bad.append(f"{s.where}: the agent ran to completion despite the cancellation")
         if told and _completion(s.stigma) != "delivered":
             bad.append(
@@ -718,7 +722,9 @@ def damaged_token_handled(history: History, *, damaged_calls: set[str]) -> Verdi
                 elif status != "no_token":
                     bad.append(f"{s.where}: completion outcome {status!r}: not classified")
             completions = [
-                a for a in s.stigma.activities if a.activity_type.endswith("_zigflow_activity")
+                a
+                for a in s.stigma.activities
+                if a.activity_type in contract.completion_activities()
             ]
             # A transient error (a fault on the timeline) may legitimately retry a
             # completion; without one, a retried damaged token is a retry loop.

@@ -48,10 +48,20 @@ class Names:
     stigma_agent_activity: str = "run_agent"
     stigma_complete_activity: str = "complete_zigflow_activity"
     stigma_fail_activity: str = "fail_zigflow_activity"
+    stigma_cancel_activity: str = "cancel_zigflow_activity"
     stigma_workflow_prefix: str = "stigma-"
 
 
 NAMES = Names()
+
+
+def completion_activities() -> tuple[str, ...]:
+    """Stigma's activities that resolve Zigflow's activity by token."""
+    return (
+        NAMES.stigma_complete_activity,
+        NAMES.stigma_fail_activity,
+        NAMES.stigma_cancel_activity,
+    )
 
 
 def configure(overrides: str | list[str] | None) -> Names:

@@ -13,7 +13,7 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from harness import failures, traces
+from harness import contract, failures, traces
 from harness.agent import AgentAttempt
 from harness.clock import Clock, TimeSkippingClock, WallClock
 from harness.history import Call, History, Op
@@ -23,7 +23,6 @@ from harness.tokens import redact
 from harness.waits import eventually
 
 COLLECT_WAIT_S = 15.0
-STIGMA_WORKFLOW_PREFIX = "stigma-"  # Stigma contract: execution for key K is workflow "stigma-K"
 
 
 def clock_for(stack: Stack) -> Clock:
@@ -109,7 +108,7 @@ class Driver:
     def stigma_workflow_id(self, started: Started, state_index: int) -> str:
         run_id = started.handle.result_run_id or started.handle.run_id
         act = activity_id(state_index, started.plan["states"][state_index])
-        return f"{STIGMA_WORKFLOW_PREFIX}{started.call_id}/{run_id}/{act}"
+        return f"{contract.NAMES.stigma_workflow_prefix}{started.call_id}/{run_id}/{act}"
 
     async def wait_pending(
         self, started: list[Started], state_index: int = 0, timeout_s: float | None = None

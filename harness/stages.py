@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness import contract
 from harness.traces import ActivitySpan, StigmaTrace, WorkflowTrace
 
 # In order along the token's path (README, "The token's life").
@@ -35,7 +36,6 @@ HANDSHAKE_STAGES = (
 DETAIL_STAGES = ("stigma_workflow_start.dispatch", "resume.dispatch")
 DIRECT_STAGES = ("zigflow_dispatch", "activity_run", "resume")
 NOT_OVERHEAD = frozenset({"agent_work", "resume"})
-COMPLETION_TYPES = ("complete_zigflow_activity", "fail_zigflow_activity")
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,10 @@ def handshake(zigflow: WorkflowTrace, activity_id: str, stigma: StigmaTrace) -> 
     """The stages of one successful first-attempt handshake; None when the histories
     do not hold one (failed, retried, or still open: such calls are counted apart)."""
     z = zigflow.activity(activity_id)
-    runs = [a for a in stigma.of_type("run_agent") if a.closed_at is not None]
-    completions = [a for t in COMPLETION_TYPES for a in stigma.of_type(t)]
+    runs = [
+        a for a in stigma.of_type(contract.NAMES.stigma_agent_activity) if a.closed_at is not None
+    ]
+    completions = [a for t in contract.completion_activities() for a in stigma.of_type(t)]
     if not _first_attempt_completed(z) or not runs or not completions:
         return None
     assert z is not None

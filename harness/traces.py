@@ -15,7 +15,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
-from harness import failures
+from harness import contract, failures
 from harness.failures import Failure
 
 _CLOSE = {
@@ -107,7 +107,9 @@ class StigmaTrace(WorkflowTrace):
 
     @property
     def agent_work_s(self) -> float | None:
-        runs = [a for a in self.of_type("run_agent") if a.closed_at is not None]
+        runs = [
+            a for a in self.of_type(contract.NAMES.stigma_agent_activity) if a.closed_at is not None
+        ]
         if not runs or self.first_task_done_at is None:
             return None
         closed = runs[-1].closed_at
@@ -116,7 +118,7 @@ class StigmaTrace(WorkflowTrace):
 
     @property
     def agent_runs(self) -> int:
-        return len(self.of_type("run_agent"))
+        return len(self.of_type(contract.NAMES.stigma_agent_activity))
 
 
 def _ts(event: HistoryEvent) -> float:

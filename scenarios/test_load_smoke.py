@@ -31,6 +31,7 @@ def test_locust_run_makes_successful_handshakes(
 ) -> None:
     out = tmp_path / "load"
     env = {k: v for k, v in os.environ.items() if k not in ENV.values()}  # local stack
+    env["HANDSHAKE_ZIGFLOW_LEVEL"] = handshake_config.zigflow_level
     argv = [sys.executable, "-m", "harness.load.run", "--users", "2", "--spawn-rate", "2",
             "--duration", "4s", "--overhead-budget-ms", "1e9", "--max-error-ratio", "0",
             "--out", str(out),

@@ -43,7 +43,7 @@ from typing import Any, TextIO
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
-from harness import traces
+from harness import contract, plan_workflow, traces
 from harness.config import StackConfig
 from harness.errors import ConfigError
 from harness.load import services
@@ -62,6 +62,18 @@ class Connection:
     zigflow_task_queue: str
     describe: str
     pids: dict[str, int | None]
+    plan_task_queue: str = ""  # activity level: the harness's plan workflow runs there
+
+    def start_args(self, plan: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
+        """Workflow type, input and task queue for one plan, at either level."""
+        if self.plan_task_queue:
+            agent = contract.NAMES.zigflow_agent_activity
+            return (
+                plan_workflow.WORKFLOW,
+                plan_workflow.plan_input(plan, self.zigflow_task_queue, agent),
+                self.plan_task_queue,
+            )
+        return contract.NAMES.zigflow_workflow, plan, self.zigflow_task_queue
 
 
 @contextlib.asynccontextmanager
@@ -72,14 +84,22 @@ async def connected(target: LoadTarget, config: StackConfig) -> AsyncIterator[Co
             pids = {"zigflow": stack.zigflow.pid, "stigma": stack.stigma.pid}
             if stack.temporal.process is not None:
                 pids["temporal"] = stack.temporal.process.pid
+            plan_queue = stack.plan_task_queue if config.zigflow_level == "activity" else ""
             yield Connection(
-                stack.client, stack.client, stack.zigflow_task_queue, target.describe(), pids
+                stack.client,
+                stack.client,
+                stack.zigflow_task_queue,
+                target.describe(),
+                pids,
+                plan_queue,
             )
         return
     client = await target.connect()
     stigma_ns = target.stigma_namespace or target.namespace
     stigma = client if stigma_ns == target.namespace else await target.connect(stigma_ns)
-    yield Connection(client, stigma, target.zigflow_task_queue, target.describe(), {})
+    yield Connection(
+        client, stigma, target.zigflow_task_queue, target.describe(), {}, target.plan_task_queue
+    )
 
 
 async def handshake(conn: Connection, request: dict[str, Any]) -> dict[str, Any]:
@@ -88,9 +108,8 @@ async def handshake(conn: Connection, request: dict[str, Any]) -> dict[str, Any]
     workflow_id = f"load-{uuid.uuid4().hex}"
     t0 = time.monotonic()
     try:
-        handle = await conn.client.start_workflow(
-            "ZigflowWorkflow", request["plan"], id=workflow_id, task_queue=conn.zigflow_task_queue
-        )
+        workflow, arg, queue = conn.start_args(request["plan"])
+        handle = await conn.client.start_workflow(workflow, arg, id=workflow_id, task_queue=queue)
         result = await asyncio.wait_for(handle.result(), CALL_TIMEOUT_S)
     except WorkflowFailureError as err:
         answer["error"] = f"workflow failed: {err.cause}"
@@ -133,7 +152,9 @@ async def _stages(conn: Connection, workflow_id: str, run_id: str | None) -> dic
     zig_handle = conn.client.get_workflow_handle(workflow_id, run_id=run_id)
     zig = traces.read(await zig_handle.fetch_history(), converter, traces.WorkflowTrace)
     span = zig.activity(AGENT_ACTIVITY_ID)
-    stigma_id = f"stigma-{workflow_id}/{zig.run_id}/{AGENT_ACTIVITY_ID}"
+    stigma_id = (
+        f"{contract.NAMES.stigma_workflow_prefix}{workflow_id}/{zig.run_id}/{AGENT_ACTIVITY_ID}"
+    )
     stigma_handle = conn.stigma_client.get_workflow_handle(stigma_id)
     stigma = traces.read(await stigma_handle.fetch_history(), converter, traces.StigmaTrace)
     out: dict[str, float] = {}

@@ -18,11 +18,19 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from harness.config import DEV, REFERENCE_STIGMA, REFERENCE_ZIGFLOW, StackConfig, parse_command
+from harness.config import (
+    DEV,
+    REFERENCE_STIGMA,
+    REFERENCE_ZIGFLOW,
+    ZIGFLOW_LEVELS,
+    StackConfig,
+    parse_command,
+)
 from harness.errors import ConfigError
 
 ENV = {"zigflow": "HANDSHAKE_ZIGFLOW_CMD", "stigma": "HANDSHAKE_STIGMA_CMD"}
 OPTIONS = {"zigflow": "--zigflow-cmd", "stigma": "--stigma-cmd"}
+LEVEL_ENV = "HANDSHAKE_ZIGFLOW_LEVEL"
 REFERENCE = {"zigflow": REFERENCE_ZIGFLOW, "stigma": REFERENCE_STIGMA}
 
 
@@ -30,9 +38,15 @@ REFERENCE = {"zigflow": REFERENCE_ZIGFLOW, "stigma": REFERENCE_STIGMA}
 class ServiceCommands:
     zigflow: list[str]
     stigma: list[str]
+    # "workflow" or "activity" (harness/config.py): as the gate's --zigflow-level.
+    zigflow_level: str = "workflow"
 
     def to_env(self) -> dict[str, str]:
-        return {ENV["zigflow"]: shlex.join(self.zigflow), ENV["stigma"]: shlex.join(self.stigma)}
+        return {
+            ENV["zigflow"]: shlex.join(self.zigflow),
+            ENV["stigma"]: shlex.join(self.stigma),
+            LEVEL_ENV: self.zigflow_level,
+        }
 
     def stack_config(self, log_dir: pathlib.Path) -> StackConfig:
         """The local stack of a load run: a dev server (a real one: load would outrun
@@ -42,6 +56,7 @@ class ServiceCommands:
             zigflow_cmd=list(self.zigflow),
             stigma_cmd=list(self.stigma),
             log_dir=log_dir,
+            zigflow_level=self.zigflow_level,
         )
 
 
@@ -69,9 +84,13 @@ def _parse(value: str | None, name: str, env: Mapping[str, str]) -> list[str]:
 
 def from_options(options: object, env: Mapping[str, str]) -> ServiceCommands:
     """Flags win over the environment; raises ConfigError naming the flag or variable."""
+    level = env.get(LEVEL_ENV) or "workflow"
+    if level not in ZIGFLOW_LEVELS:
+        raise ConfigError(f"{LEVEL_ENV}={level!r}: expected one of {', '.join(ZIGFLOW_LEVELS)}")
     return ServiceCommands(
         zigflow=_parse(getattr(options, "zigflow_cmd", None), "zigflow", env),
         stigma=_parse(getattr(options, "stigma_cmd", None), "stigma", env),
+        zigflow_level=level,
     )
 
 

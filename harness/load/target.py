@@ -29,6 +29,7 @@ ENV = {
     "api_key": "TEMPORAL_API_KEY",
     "zigflow_task_queue": "LOAD_ZIGFLOW_TASK_QUEUE",
     "stigma_namespace": "LOAD_STIGMA_NAMESPACE",
+    "plan_task_queue": "LOAD_PLAN_TASK_QUEUE",
 }
 
 
@@ -44,6 +45,9 @@ class LoadTarget:
     api_key: str = ""
     zigflow_task_queue: str = "zigflow"
     stigma_namespace: str = ""  # where Stigma's executions live; default: namespace
+    # Activity level: the queue of the harness's own plan workflow (harness/plan_workflow.py),
+    # served by the process that brought the local stack up; empty: Zigflow's workflow.
+    plan_task_queue: str = ""
 
     @property
     def local(self) -> bool:
@@ -111,6 +115,7 @@ def from_env(env: Mapping[str, str]) -> LoadTarget:
         api_key=got["api_key"],
         zigflow_task_queue=got["zigflow_task_queue"] or "zigflow",
         stigma_namespace=got["stigma_namespace"],
+        plan_task_queue=got["plan_task_queue"],
     )
 
 
@@ -175,6 +180,13 @@ def add_arguments(
         help="namespace of Stigma's executions, read for stage timings; "
         "default: --temporal-namespace (env LOAD_STIGMA_NAMESPACE)",
     )
+    add.add_argument(
+        "--plan-task-queue",
+        default=t.plan_task_queue,
+        help="activity level: task queue of the harness's plan workflow, served by the "
+        "process that runs the local stack (env LOAD_PLAN_TASK_QUEUE; set by "
+        "`python -m harness.load.run`)",
+    )
 
 
 def from_options(options: object) -> LoadTarget:
@@ -192,4 +204,5 @@ def from_options(options: object) -> LoadTarget:
         api_key=get("temporal_api_key"),
         zigflow_task_queue=get("zigflow_task_queue") or "zigflow",
         stigma_namespace=get("stigma_namespace"),
+        plan_task_queue=get("plan_task_queue"),
     )
