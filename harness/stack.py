@@ -92,6 +92,8 @@ class Stack:
             await wait_healthy(
                 proc, self.stigma_target, "stigma.v1.StigmaService", self.config.ready_timeout_s
             )
+            if self.relay is not None:
+                await self.relay.reconnect()
         else:
             await wait_healthy(proc, self.zigflow_health, "", self.config.ready_timeout_s)
 
@@ -258,6 +260,8 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
             await wait_healthy(
                 stigma, values["stigma_target"], "stigma.v1.StigmaService", config.ready_timeout_s
             )
+            if relay is not None:
+                await relay.connected(config.ready_timeout_s)
             await zigflow.start()
             await wait_healthy(zigflow, values["zigflow_health_listen"], "", config.ready_timeout_s)
             yield Stack(

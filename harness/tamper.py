@@ -71,12 +71,7 @@ class TokenTamper:
         )
 
     async def start(self) -> str:
-        self._channel = grpc.aio.insecure_channel(self.upstream)
-        self._forward = self._channel.unary_unary(
-            "/stigma.v1.StigmaService/StartAgent",
-            request_serializer=lambda body: body,
-            response_deserializer=lambda body: body,
-        )
+        self._connect()
         self._server = grpc.aio.server()
         handler = grpc.method_handlers_generic_handler(
             "stigma.v1.StigmaService",
@@ -87,6 +82,29 @@ class TokenTamper:
         self._server.add_insecure_port(self.listen)
         await self._server.start()
         return self.listen
+
+    async def connected(self, timeout_s: float = 30.0) -> None:
+        """Until the relay's connection to Stigma is up (Stigma serving)."""
+        assert self._channel is not None
+        await asyncio.wait_for(self._channel.channel_ready(), timeout_s)
+
+    def _connect(self) -> None:
+        self._channel = grpc.aio.insecure_channel(self.upstream)
+        self._forward = self._channel.unary_unary(
+            "/stigma.v1.StigmaService/StartAgent",
+            request_serializer=lambda body: body,
+            response_deserializer=lambda body: body,
+        )
+
+    async def reconnect(self) -> None:
+        """A fresh connection to Stigma, after the harness restarted it: the old one may
+        sit in gRPC's reconnect backoff for seconds, a delay of the relay's own that
+        Zigflow's connection (to the relay) would not have."""
+        old = self._channel
+        self._connect()
+        if old is not None:
+            await old.close(grace=None)
+        await self.connected()
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -118,10 +136,14 @@ class TokenTamper:
         self.forwarded_tokens[outgoing.idempotency_key] = outgoing.callback_token
         remaining = context.time_remaining()
         try:
-            # Not wait_for_ready (gRPC's default, as a direct caller has): a hop that
-            # waited through Stigma's death for its restart would turn the UNAVAILABLE a
-            # direct call sees into a success, and hide a Zigflow that never retries.
-            reply: bytes = await self._forward(outgoing.SerializeToString(), timeout=remaining)
+            # wait_for_ready: a transparent hop adds no failure of its own (a channel still
+            # backing off after Stigma restarted waits, within Zigflow's deadline). A call
+            # in flight when Stigma dies still fails, as a direct one would: the channel
+            # is connected before any scenario runs (start), so no first call can wait
+            # through Stigma's death for its restart and hide a Zigflow that never retries.
+            reply: bytes = await self._forward(
+                outgoing.SerializeToString(), timeout=remaining, wait_for_ready=True
+            )
         except grpc.aio.AioRpcError as err:
             record.answer = err.code().name
             await context.abort(err.code(), err.details() or "")
