@@ -5,9 +5,10 @@ through the proxy or relay (say, a command line given the direct address of
 Temporal or Stigma) has proved nothing, and is the worst false pass a gate can
 give. So around each such scenario the harness reads its own evidence:
 
-- every Toxiproxy link has accepted a connection (Toxiproxy's own log; each link
-  has a single client, the service it belongs to). gRPC channels stay open for a
-  whole run, so this is counted since the stack started, not per scenario;
+- every Toxiproxy link has accepted a connection (Toxiproxy's own log; gRPC channels
+  stay open for a whole run, so this is counted since the stack started, not per
+  scenario). Each link has a single client: the service it belongs to, or, for
+  stigma_grpc in a relay stack, the relay, whose own check below covers Zigflow;
 - the StartAgent relay, where the stack has one, relayed at least one request
   during the scenario.
 
