@@ -23,6 +23,11 @@ AGENT_ACTIVITY = contract.Names().zigflow_agent_activity  # the default name, fo
 DELIVERED = frozenset({"delivered", "delivered_earlier"})
 
 
+# Evidence lines that say what could not be checked start with this; the rest are
+# violations.
+NOT_CHECKED = "not checked: "
+
+
 @dataclass(frozen=True)
 class Missing:
     """Optional evidence a checker needs and the services under test did not give
@@ -49,7 +54,7 @@ class Verdict:
     @classmethod
     def not_checked(cls, checker: str, missing: Missing) -> Verdict:
         lines = missing.detail or (missing.why,)
-        return cls(checker, True, 0, [f"not checked: {line}" for line in lines], missing)
+        return cls(checker, True, 0, [f"{NOT_CHECKED}{line}" for line in lines], missing)
 
     @property
     def status(self) -> str:
@@ -128,13 +133,14 @@ def _verdict(
         evidence.append("nothing to check: the history holds no matching calls")
     if unsummarised:
         evidence.append(
-            f"not checked: {unsummarised} of {n} Stigma execution(s) returned no summary"
+            f"{NOT_CHECKED}{unsummarised} of {n} Stigma execution(s) returned no summary"
         )
-    return Verdict(name, not _violations(evidence), n, evidence, SUMMARY if unsummarised else None)
+    return Verdict(name, not violations(evidence), n, evidence, SUMMARY if unsummarised else None)
 
 
-def _violations(evidence: list[str]) -> list[str]:
-    return [e for e in evidence if not e.startswith("not checked: ")]
+def violations(evidence: list[str]) -> list[str]:
+    """The evidence lines that are violations (not the "not checked" notes)."""
+    return [e for e in evidence if not e.startswith(NOT_CHECKED)]
 
 
 # Stigma's summary (its workflow's result) and its completion activities' results are

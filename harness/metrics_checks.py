@@ -167,7 +167,8 @@ def metrics_agree_with_history(history: History) -> Verdict:
     unsummarised = [s for s in states if no_summary(s.stigma)]
     if unsummarised:
         evidence.append(
-            f"not checked: {STIGMA_DELIVERIES} delivered (Stigma's executions gave no summary)"
+            f"{checkers.NOT_CHECKED}{STIGMA_DELIVERIES} delivered "
+            "(Stigma's executions gave no summary)"
         )
     else:
         delivered = sum(
@@ -194,9 +195,12 @@ def metrics_agree_with_history(history: History) -> Verdict:
                 f"{pending} is {after:g} after the scenario, {before:g} before, though every "
                 "agent activity of the scenario has resolved"
             )
-    violations = [e for e in evidence if not e.startswith("not checked: ")]
     return Verdict(
-        CHECKER, not violations, checked, evidence, checkers.SUMMARY if unsummarised else None
+        CHECKER,
+        not checkers.violations(evidence),
+        checked,
+        evidence,
+        checkers.SUMMARY if unsummarised else None,
     )
 
 

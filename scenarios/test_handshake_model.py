@@ -44,7 +44,7 @@ from harness.failures import ACTIVITY, APPLICATION, Failure
 from harness.faults import killed
 from harness.history import History
 from harness.network import Network
-from harness.plan import call_agent, fails, plan, succeeds
+from harness.plan import activity_id, call_agent, fails, plan, succeeds
 from harness.strategies import live
 from harness.tamper import TokenTamper, Transform
 from harness.waits import hold_for
@@ -215,7 +215,7 @@ class HandshakeModel(RuleBasedStateMachine):
         for c in self.model:
             if not c.resolved:
                 c.outlived_a_kill = True
-                act = f"0-m{c.n}"
+                act = activity_id(0, c.started.plan["states"][0])
                 c.unacked_at_kill = relay is None or not relay.acked(c.started.call_id, act, 1)
         self._run(kill())
 
