@@ -25,7 +25,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from harness.errors import WaitTimeout
 from harness.history import History
-from harness.ports import LOOPBACK, free_port
+from harness.ports import GRPC_SERVER_OPTIONS, LOOPBACK
 from harness.tokens import fingerprint
 
 SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
@@ -108,10 +108,11 @@ class CompletionRelay:
         # Temporal's payload limit is 2 MiB by default; leave room for larger test payloads.
         options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
         self._channel = grpc.aio.insecure_channel(self.upstream, options=options)
-        self._server = grpc.aio.server(options=options)
+        self._server = grpc.aio.server(options=[*options, *GRPC_SERVER_OPTIONS])
         self._server.add_generic_rpc_handlers((_Forward(self),))
-        self.listen = f"{LOOPBACK}:{free_port()}"
-        self._server.add_insecure_port(self.listen)
+        # Port 0: the kernel picks one nobody holds, so no window to lose.
+        port = self._server.add_insecure_port(f"{LOOPBACK}:0")
+        self.listen = f"{LOOPBACK}:{port}"
         await self._server.start()
         return self.listen
 

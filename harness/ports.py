@@ -2,18 +2,61 @@
 
 from __future__ import annotations
 
+import random
 import socket
+from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
 
+# Ports handed out by this process: never hand the same one out twice, even
+# after the service that had it has stopped and released it.
+_handed_out: set[int] = set()
+_LOWEST = 10_000
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32_768, 60_999
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
 
 def free_port() -> int:
-    """A port the OS just handed out on loopback.
+    """A loopback port that is free now and stays out of the kernel's way.
 
-    There is a window between closing this socket and the service binding it;
-    parallel xdist workers each get distinct ephemeral ports, which is enough
-    in practice, and a lost race shows up as a readiness error naming the port.
+    A service binds the port a second or two after it is chosen. A port from
+    the ephemeral range could, in that window, become the source port of any
+    outgoing connection or the answer to some other ``bind(0)``; one below it
+    is handed out by nobody but a process choosing it on purpose. Choosing at
+    random keeps parallel xdist workers (and nested pytest runs) apart, and
+    the servers the harness starts refuse to share a port (no SO_REUSEPORT),
+    so a lost race is a readiness error naming the port, never two servers
+    answering on one.
     """
+    low, _high = _ephemeral_range()
+    if low - _LOWEST > 1_000:
+        for _ in range(200):
+            port = random.randrange(_LOWEST, low)
+            if port not in _handed_out and _bindable(port):
+                _handed_out.add(port)
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
+        port = int(sock.getsockname()[1])
+    _handed_out.add(port)
+    return port
+
+
+# gRPC servers enable SO_REUSEPORT by default: a second server on a port
+# already taken would then share it silently and answer half the calls.
+GRPC_SERVER_OPTIONS: list[tuple[str, int]] = [("grpc.so_reuseport", 0)]

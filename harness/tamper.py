@@ -22,7 +22,7 @@ import grpc
 from stigma.v1 import stigma_service_pb2 as pb
 
 from harness import wire
-from harness.ports import LOOPBACK, free_port
+from harness.ports import GRPC_SERVER_OPTIONS, LOOPBACK
 from harness.tokens import fingerprint
 
 # A transform returns the request to forward, or a status code to answer Zigflow with
@@ -72,14 +72,15 @@ class TokenTamper:
 
     async def start(self) -> str:
         self._connect()
-        self._server = grpc.aio.server()
+        self._server = grpc.aio.server(options=GRPC_SERVER_OPTIONS)
         handler = grpc.method_handlers_generic_handler(
             "stigma.v1.StigmaService",
             {"StartAgent": grpc.unary_unary_rpc_method_handler(self._handle)},
         )
         self._server.add_generic_rpc_handlers((handler,))
-        self.listen = f"{LOOPBACK}:{free_port()}"
-        self._server.add_insecure_port(self.listen)
+        # Port 0: the kernel picks one nobody holds, so no window to lose.
+        port = self._server.add_insecure_port(f"{LOOPBACK}:0")
+        self.listen = f"{LOOPBACK}:{port}"
         await self._server.start()
         return self.listen
 

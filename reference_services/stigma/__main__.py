@@ -142,7 +142,8 @@ async def serve(args: argparse.Namespace) -> None:
         workflow_runner=tuning.workflow_runner(args.workflow_sandbox),
     )
     health = Health("stigma.v1.StigmaService")
-    server = grpc.aio.server()
+    # No SO_REUSEPORT: a port already taken must fail the bind, not be shared.
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     add_to_server(
         StigmaServicer(
             TemporalStarter(

@@ -91,7 +91,8 @@ def parse_args(argv: Sequence[str] | None, env: dict[str, str]) -> argparse.Name
 async def serve(args: argparse.Namespace) -> None:
     stop = shutdown_requested()
     health = Health("zigflow.Worker")
-    server = grpc.aio.server()
+    # No SO_REUSEPORT: a port already taken must fail the bind, not be shared.
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     health.register(server)
     port = server.add_insecure_port(args.health_listen)
     await server.start()
