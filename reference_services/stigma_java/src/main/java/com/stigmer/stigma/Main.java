@@ -1,0 +1,132 @@
+package com.stigmer.stigma;
+
+import io.grpc.Server;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowClientOptions;
+import io.temporal.serviceclient.RpcRetryOptions;
+import io.temporal.serviceclient.WorkflowServiceStubs;
+import io.temporal.serviceclient.WorkflowServiceStubsOptions;
+import io.temporal.worker.Worker;
+import io.temporal.worker.WorkerFactory;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import sun.misc.Signal;
+
+/**
+ * The Java reference Stigma: gRPC StartAgent server + Temporal worker (StigmaWorkflow and the
+ * system activities). Same flags and environment as {@code python -m reference_services.stigma};
+ * grpc.health.v1 SERVING ("" and stigma.v1.StigmaService) once the worker runs; SIGTERM/SIGINT:
+ * NOT_SERVING, server and worker stopped, exit 0.
+ */
+public final class Main {
+  private static final JsonLog LOG = new JsonLog("stigma.main");
+
+  private Main() {}
+
+  public static void main(String[] argv) throws Exception {
+    Config cfg;
+    try {
+      cfg = Config.parse(argv, System.getenv());
+    } catch (Config.UsageError e) {
+      System.err.println(e.getMessage());
+      System.exit(argv.length > 0 && (argv[0].equals("-h") || argv[0].equals("--help")) ? 0 : 2);
+      return;
+    }
+    CountDownLatch stop = new CountDownLatch(1);
+    for (String name : new String[] {"TERM", "INT"}) {
+      Signal.handle(new Signal(name), s -> stop.countDown());
+    }
+    HTTPServer metrics = Metrics.serve(cfg.metricsListen);
+
+    WorkflowServiceStubs stubs =
+        WorkflowServiceStubs.newServiceStubs(
+            WorkflowServiceStubsOptions.newBuilder().setTarget(cfg.temporalAddress).build());
+    WorkflowClient client =
+        WorkflowClient.newInstance(
+            stubs, WorkflowClientOptions.newBuilder().setNamespace(cfg.namespace).build());
+    // Calls by token get their own connection (the harness's completion relay) with a short
+    // client-side retry: the system activities already retry transient errors with backoff
+    // inside the completion window.
+    WorkflowServiceStubs zigStubs =
+        WorkflowServiceStubs.newServiceStubs(
+            WorkflowServiceStubsOptions.newBuilder()
+                .setTarget(cfg.zigflowAddress())
+                .setRpcRetryOptions(
+                    RpcRetryOptions.newBuilder()
+                        .setInitialInterval(Duration.ofMillis(100))
+                        .setMaximumInterval(Duration.ofMillis(500))
+                        .setExpiration(Duration.ofMillis(1500))
+                        .build())
+                .build());
+    WorkflowClient zigClient =
+        WorkflowClient.newInstance(
+            zigStubs,
+            WorkflowClientOptions.newBuilder().setNamespace(cfg.zigflowNamespaceOrOwn()).build());
+
+    WorkerFactory factory = WorkerFactory.newInstance(client);
+    Worker worker = factory.newWorker(cfg.taskQueue);
+    worker.registerWorkflowImplementationTypes(StigmaWorkflowImpl.class);
+    worker.registerActivitiesImplementations(
+        new SystemActivitiesImpl(
+            SystemActivitiesImpl.temporal(
+                zigClient.newActivityCompletionClient(), zigStubs, cfg.zigflowNamespaceOrOwn()),
+            new ZigflowRecord(zigClient)));
+
+    HealthStatusManager health = new HealthStatusManager();
+    health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);
+    health.setStatus(StigmaGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
+    StartAgentService service =
+        new StartAgentService(
+            new TemporalStarter(
+                client, cfg.taskQueue, cfg.agentTaskQueue, cfg.completionWindowS, cfg.eagerStart));
+    int colon = cfg.listen.lastIndexOf(':');
+    InetSocketAddress address =
+        new InetSocketAddress(
+            cfg.listen.substring(0, colon), Integer.parseInt(cfg.listen.substring(colon + 1)));
+    // grpc-java sets no SO_REUSEPORT: a port already taken fails the bind.
+    Server server =
+        NettyServerBuilder.forAddress(address)
+            .addService(StigmaGrpc.bind(service::startAgent))
+            .addService(health.getHealthService())
+            .build();
+
+    factory.start();
+    server.start();
+    health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
+    health.setStatus(StigmaGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    LOG.event(
+        "stigma.ready",
+        "listen", cfg.listen,
+        "port", server.getPort(),
+        "task_queue", cfg.taskQueue,
+        "agent_task_queue", cfg.agentTaskQueue,
+        "temporal_address", cfg.temporalAddress,
+        "namespace", cfg.namespace,
+        "pid", ProcessHandle.current().pid());
+
+    stop.await();
+    LOG.event("stigma.stopping");
+    health.enterTerminalState();
+    server.shutdown();
+    server.awaitTermination(2, TimeUnit.SECONDS);
+    server.shutdownNow();
+    factory.shutdown();
+    factory.awaitTermination(2, TimeUnit.SECONDS);
+    factory.shutdownNow();
+    if (metrics != null) {
+      metrics.close();
+    }
+    stubs.shutdownNow();
+    zigStubs.shutdownNow();
+    LOG.event("stigma.stopped");
+    System.out.flush();
+    System.err.flush();
+    Runtime.getRuntime().halt(0); // stopped: no lingering non-daemon SDK thread keeps us alive
+  }
+}

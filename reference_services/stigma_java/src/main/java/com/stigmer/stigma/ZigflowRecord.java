@@ -1,0 +1,96 @@
+package com.stigmer.stigma;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.temporal.api.common.v1.Payloads;
+import io.temporal.api.common.v1.WorkflowExecution;
+import io.temporal.api.history.v1.HistoryEvent;
+import io.temporal.api.workflow.v1.PendingActivityInfo;
+import io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest;
+import io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionResponse;
+import io.temporal.client.WorkflowClient;
+import io.temporal.common.converter.DataConverter;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Zigflow's workflow history and pending activities, read with Stigma's client for Zigflow's
+ * namespace: tells the three meanings of a NOT_FOUND apart (our result is already there; a
+ * retried attempt is pending and will bring a live token; nobody is waiting).
+ */
+public class ZigflowRecord {
+  public enum Kind {
+    DELIVERED_EARLIER,
+    RETRY_PENDING,
+    GONE
+  }
+
+  public record Why(Kind kind, String detail) {}
+
+  private final WorkflowClient client;
+
+  public ZigflowRecord(WorkflowClient client) {
+    this.client = client;
+  }
+
+  public Why whyNotFound(Model.Completion c) {
+    if (c.zigflowWorkflowId.isEmpty()) {
+      return new Why(Kind.GONE, "no correlation ids to look Zigflow up");
+    }
+    DataConverter converter = client.getOptions().getDataConverter();
+    String runId = c.zigflowRunId.isEmpty() ? null : c.zigflowRunId;
+    Map<Long, Boolean> ours = new HashMap<>();
+    for (HistoryEvent ev : client.fetchHistory(c.zigflowWorkflowId, runId).getEvents()) {
+      if (ev.hasActivityTaskScheduledEventAttributes()) {
+        ours.put(
+            ev.getEventId(),
+            ev.getActivityTaskScheduledEventAttributes()
+                .getActivityId()
+                .equals(c.zigflowActivityId));
+      } else if (ev.hasActivityTaskCompletedEventAttributes()) {
+        var a = ev.getActivityTaskCompletedEventAttributes();
+        if (Boolean.TRUE.equals(ours.get(a.getScheduledEventId()))) {
+          JsonNode value = null;
+          if (a.hasResult() && a.getResult().getPayloadsCount() > 0) {
+            value =
+                converter.fromPayloads(
+                    0, Optional.<Payloads>of(a.getResult()), JsonNode.class, JsonNode.class);
+          }
+          if (value != null
+              && value.isObject()
+              && c.executionId.equals(value.path("agent_execution_id").asText())) {
+            return new Why(
+                Kind.DELIVERED_EARLIER,
+                "Zigflow's history shows our result (event "
+                    + ev.getEventId()
+                    + "): an earlier call completed it and its reply was lost");
+          }
+          return new Why(Kind.GONE, "completed by someone else (event " + ev.getEventId() + ")");
+        }
+      }
+    }
+    WorkflowExecution.Builder exec = WorkflowExecution.newBuilder().setWorkflowId(c.zigflowWorkflowId);
+    if (runId != null) {
+      exec.setRunId(runId);
+    }
+    DescribeWorkflowExecutionResponse desc =
+        client
+            .getWorkflowServiceStubs()
+            .blockingStub()
+            .describeWorkflowExecution(
+                DescribeWorkflowExecutionRequest.newBuilder()
+                    .setNamespace(client.getOptions().getNamespace())
+                    .setExecution(exec)
+                    .build());
+    for (PendingActivityInfo p : desc.getPendingActivitiesList()) {
+      if (p.getActivityId().equals(c.zigflowActivityId) && p.getAttempt() > c.attempt) {
+        return new Why(Kind.RETRY_PENDING, "Zigflow attempt " + p.getAttempt() + " is pending");
+      }
+    }
+    return new Why(
+        Kind.GONE,
+        "Zigflow workflow is "
+            + desc.getWorkflowExecutionInfo().getStatus().name()
+            + ", activity not waiting any more");
+  }
+}
