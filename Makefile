@@ -11,7 +11,7 @@ PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
 PYTEST_ARGS ?=
 WORKERS ?= auto
 
-.PHONY: contract-docs help setup gen toxiproxy zigflow-go zigflow-go-build prometheus-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
+.PHONY: contract-docs help setup gen toxiproxy zigflow-go zigflow-go-build stigma-java prometheus-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
 
 help:
 	@echo "make certify   run the scenario matrix and measure the latency budget on the embedded stack, write reports/out/latest/"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench     handshake vs direct latency per concurrency level (BENCH_LEVELS, BENCH_MODES, BENCH_DURATION)"
 	@echo "make check-report  open certification.html in headless Chromium, offline: no console errors"
 	@echo "make zigflow-go  build the Go reference Zigflow into .bin/zigflow-go (part of setup)"
+	@echo "make stigma-java build the Java reference Stigma into .bin/stigma-java (part of setup)"
 	@echo "make lint      ruff + mypy --strict (and gofmt + go vet of the Go Zigflow)"
 	@echo "make clean     remove venv, generated code and reports"
 
@@ -31,7 +32,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PY) -c "import site,pathlib; pathlib.Path(site.getsitepackages()[0],'handshake_harness.pth').write_text('$(CURDIR)\n$(CURDIR)/$(GEN)\n')"
 	touch $@
 
-setup: $(VENV)/.installed gen toxiproxy zigflow-go prometheus-tools
+setup: $(VENV)/.installed gen toxiproxy zigflow-go stigma-java prometheus-tools
 
 # promtool (alert-rule unit tests) and prometheus (the scenario where a real
 # Prometheus scrapes the services and an alert fires) come from the Debian package
@@ -100,6 +101,42 @@ zigflow-go-build:
 	  --go-grpc_out=$(ZIGFLOW_GO_DIR)/gen --go-grpc_opt=paths=source_relative \
 	  stigma/v1/stigma_service.proto
 	cd $(ZIGFLOW_GO_DIR) && go build -o $(CURDIR)/$(ZIGFLOW_GO) .
+
+# The Java reference Stigma (reference_services/stigma_java, README "Java Stigma
+# (reference)"): Maven builds it from Maven Central (Java 17, Maven 3.8); protoc generates
+# the messages into target/ at build time (never committed). The online build is what
+# fetches everything an offline one needs (`mvn dependency:go-offline` misses the protoc
+# executable, which the protobuf plugin resolves as it runs, and surefire's JUnit provider,
+# resolved as the tests run); after it `mvn -o test` works. Produces .bin/stigma-java.jar
+# and its launcher .bin/stigma-java (flags and environment as `python -m
+# reference_services.stigma`; JVM flags: STIGMA_JAVA_OPTS). Without Java or Maven: a
+# notice, and `make test` skips its gate (under CI=true an error).
+STIGMA_JAVA_DIR := reference_services/stigma_java
+STIGMA_JAVA := .bin/stigma-java
+STIGMA_JAVA_SRC := $(STIGMA_JAVA_DIR)/pom.xml $(shell find $(STIGMA_JAVA_DIR)/src -type f 2>/dev/null) proto/stigma/v1/stigma_service.proto
+MVN := mvn -B -q
+
+stigma-java:
+	@if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory $(STIGMA_JAVA); \
+	elif [ "$$CI" = true ]; then \
+	  echo "make: java/mvn not found: $(STIGMA_JAVA) (the Java reference Stigma) cannot be built (CI=true: failing)"; exit 1; \
+	else \
+	  echo "make: java/mvn not found: $(STIGMA_JAVA) not built (the Java reference Stigma; make test skips its gate)"; \
+	fi
+
+$(STIGMA_JAVA): $(STIGMA_JAVA_SRC)
+	@mkdir -p .bin
+	cd $(STIGMA_JAVA_DIR) && $(MVN) package
+	cp $(STIGMA_JAVA_DIR)/target/stigma-java.jar .bin/stigma-java.jar
+	printf '%s\n' '#!/bin/sh' \
+	  '# The Java reference Stigma (made by `make stigma-java`): same flags and environment' \
+	  '# as python -m reference_services.stigma.' \
+	  'exec java $${STIGMA_JAVA_OPTS:-$(STIGMA_JAVA_OPTS)} -jar "$$(dirname "$$0")/stigma-java.jar" "$$@"' > $@.tmp
+	chmod +x $@.tmp && mv $@.tmp $@
+
+# Serial GC and C1 only: a small service on 2 shared cores starts and ACKs sooner so.
+STIGMA_JAVA_OPTS := -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k -Xmx512m
 
 gen: $(GEN)/.stamp
 

@@ -115,9 +115,11 @@ def bad_requests(draw: st.DrawFn) -> BadRequest:
 
 
 # A body that is not a StartAgentRequest at all (bad framing, invalid UTF-8 in a string
-# field) is refused by the gRPC framework before the service's code runs: grpc-java
-# and grpc-go answer INTERNAL there, and a service should not need a hand-written
-# marshaller to pass. grpcio's UNKNOWN (an exception's name) is not accepted.
+# field) is refused by the gRPC framework before the service's code runs: grpc-go answers
+# INTERNAL there, which is accepted. UNKNOWN is not (callers retry it): grpcio's (an
+# exception's name) and grpc-java's ("Application error processing RPC", what its
+# generated marshaller's parse error becomes, measured with grpc-java 1.85), so a Python
+# or Java service refuses such a body itself (the references' decode_request, StigmaGrpc).
 UNDECODABLE = frozenset({"agent_id_invalid_utf8", "corrupt_framing"})
 UNDECODABLE_CODES = frozenset({grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.INTERNAL})
 

@@ -15,7 +15,7 @@ import java.util.Map;
  */
 public final class JsonLog {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final PrintStream OUT = System.err;
+  static volatile PrintStream out = System.err; // tests capture it
   private final String logger;
 
   public JsonLog(String logger) {
@@ -70,9 +70,10 @@ public final class JsonLog {
     } catch (Exception e) {
       text = "{\"event\":" + quote(event) + ",\"log_error\":" + quote(e.toString()) + "}";
     }
-    synchronized (OUT) {
-      OUT.println(text);
-      OUT.flush();
+    PrintStream o = out;
+    synchronized (o) {
+      o.println(text);
+      o.flush();
     }
   }
 

@@ -92,7 +92,7 @@ public final class Main {
     // grpc-java sets no SO_REUSEPORT: a port already taken fails the bind.
     Server server =
         NettyServerBuilder.forAddress(address)
-            .addService(StigmaGrpc.bind(service::startAgent))
+            .addService(StigmaGrpc.bind((StigmaGrpc.Parsed body, io.grpc.stub.StreamObserver<com.google.protobuf.Empty> reply) -> service.startAgent(body, reply)))
             .addService(health.getHealthService())
             .build();
 

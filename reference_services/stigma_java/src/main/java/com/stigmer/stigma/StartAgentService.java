@@ -76,6 +76,20 @@ public class StartAgentService {
     return a;
   }
 
+  /** The RPC as bound by {@link StigmaGrpc}: a body that did not parse is a bad request. */
+  public void startAgent(StigmaGrpc.Parsed body, StreamObserver<Empty> reply) {
+    if (body.request() == null) {
+      LOG.event("start_agent.undecodable", "reason", body.error());
+      Metrics.startAgentAnswered("undecodable");
+      reply.onError(
+          Status.INVALID_ARGUMENT
+              .withDescription("request is not a valid StartAgentRequest: " + body.error())
+              .asRuntimeException());
+      return;
+    }
+    startAgent(body.request(), reply);
+  }
+
   public void startAgent(StartAgentRequest r, StreamObserver<Empty> reply) {
     Correlation corr = r.getCorrelation();
     String agentId = r.getAgentId();

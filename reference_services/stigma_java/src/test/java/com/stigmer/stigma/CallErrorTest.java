@@ -1,0 +1,59 @@
+package com.stigmer.stigma;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.temporal.client.ActivityCanceledException;
+import io.temporal.client.ActivityCompletionFailureException;
+import io.temporal.client.ActivityNotExistsException;
+import org.junit.jupiter.api.Test;
+
+class CallErrorTest {
+  static StatusRuntimeException status(Status s) {
+    return s.withDescription("from the server").asRuntimeException();
+  }
+
+  @Test
+  void cancellationIsFoundInsideTheCompletionFailureTheHeartbeatThrows() {
+    // SDK 1.38: ManualActivityCompletionClient.recordHeartbeat catches its own
+    // ActivityCanceledException and wraps it; the outer type alone says "failure".
+    var wrapped = new ActivityCompletionFailureException("", new ActivityCanceledException());
+    assertEquals(CallError.CANCEL_REQUESTED, CallError.classify(wrapped));
+    assertEquals(CallError.CANCEL_REQUESTED, CallError.classify(new ActivityCanceledException()));
+  }
+
+  @Test
+  void notFoundIsADeadTokenWhateverWrapsIt() {
+    var sre = status(Status.NOT_FOUND);
+    assertEquals(CallError.TOKEN_DEAD, CallError.classify(new ActivityNotExistsException(sre)));
+    assertEquals(
+        CallError.TOKEN_DEAD, CallError.classify(new ActivityCompletionFailureException(sre)));
+    assertEquals(CallError.TOKEN_DEAD, CallError.classify(sre));
+    assertEquals("NOT_FOUND", CallError.code(new ActivityNotExistsException(sre)).name());
+  }
+
+  @Test
+  void invalidArgumentAndInternalAreARefusedToken() {
+    for (Status s : new Status[] {Status.INVALID_ARGUMENT, Status.INTERNAL}) {
+      assertEquals(
+          CallError.TOKEN_REJECTED,
+          CallError.classify(new ActivityCompletionFailureException(status(s))));
+    }
+    assertEquals(
+        "from the server",
+        CallError.message(new ActivityCompletionFailureException(status(Status.INTERNAL))));
+  }
+
+  @Test
+  void everythingElseIsTransient() {
+    for (Status s :
+        new Status[] {Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED, Status.RESOURCE_EXHAUSTED}) {
+      assertEquals(
+          CallError.TRANSIENT,
+          CallError.classify(new ActivityCompletionFailureException(status(s))));
+    }
+    assertEquals(CallError.TRANSIENT, CallError.classify(new RuntimeException("boom")));
+    assertEquals("UNKNOWN", CallError.code(new RuntimeException("boom")).name());
+  }
+}
