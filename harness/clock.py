@@ -261,11 +261,25 @@ class TimeSkippingClock:
                 self._watched.pop(wf, None)
                 continue
             raw = desc.raw_description
-            if raw.HasField("pending_workflow_task"):
+            if raw.HasField("pending_workflow_task") or await self._task_in_flight(wf):
                 busy.append(wf)
             for pa in raw.pending_activities:
                 found.append(await self._deadlines(wf, pa))
         return busy, found
+
+    async def _task_in_flight(self, workflow_id: str) -> bool:
+        """The history ends in a workflow task not yet completed. The time-skipping server
+        does not report it as pending_workflow_task, and a workflow whose first task is
+        still in flight (a cold JVM takes a few hundred ms after its ACK) is about to
+        schedule activities that each take a lock: a hop counted before it would release
+        too few locks, and the server could never skip."""
+        last = None
+        async for ev in self._client.get_workflow_handle(workflow_id).fetch_history_events():
+            last = ev.event_type
+        return last in (
+            EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+            EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+        )
 
     async def _deadlines(self, workflow_id: str, pa: Any) -> _Outstanding:
         found = _Outstanding(workflow_id, pa.activity_id, None)
