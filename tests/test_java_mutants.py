@@ -1,0 +1,134 @@
+"""Each Java Stigma mutant fails the gate for the right reason (as tests/test_mutants.py
+does for the Python services): a bug a team could ship, made from the Java reference's
+own source. The reference stays clean: each mutant is one source file, copied, patched
+(the patch must apply: a mutant that silently equals the reference would prove
+nothing), compiled against .bin/stigma-java.jar and put first on the classpath."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shlex
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.test_mutants import _run_child
+
+pytestmark = pytest.mark.mutant
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SRC = ROOT / "reference_services/stigma_java/src/main/java/com/stigmer/stigma"
+JAR = ROOT / ".bin/stigma-java.jar"
+
+# name: (source file, reference text, mutant text)
+MUTANTS = {
+    # Reads only the outer exception: SDK 1.38's heartbeat wraps the cancellation in
+    # ActivityCompletionFailureException, so Zigflow's cancel is taken for a transient
+    # error and the agent is heartbeated forever.
+    "java_cancel_outer_type_only": (
+        "CallError.java",
+        "for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {\n"
+        "      if (t instanceof ActivityCanceledException) {",
+        "for (Throwable t = error; t == error; t = null) {\n"
+        "      if (t instanceof ActivityCanceledException) {",
+    ),
+    # NOT_FOUND taken for a transient error: a dead token is retried for the whole
+    # completion window instead of being recorded once.
+    "java_retries_not_found": (
+        "CallError.java",
+        "if (code == Status.Code.NOT_FOUND) {\n      return TOKEN_DEAD;",
+        "if (code == Status.Code.NOT_FOUND) {\n      return TRANSIENT;",
+    ),
+}
+
+CASES = [
+    # (scenario, mutant, text the failure must contain)
+    (
+        "test_heartbeats.py::test_cancelling_zigflow_reaches_stigma_and_stops_the_agent",
+        "java_cancel_outer_type_only",
+        "no outcome within",
+    ),
+    ("test_timeout.py", "java_retries_not_found", "late_completion_recorded: VIOLATED"),
+]
+
+
+def _java_ready() -> None:
+    missing = [n for n in ("java", "javac") if shutil.which(n) is None]
+    if missing or not JAR.exists():
+        why = f"{' and '.join(missing) or JAR} missing (make stigma-java builds the jar)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+
+
+def build_mutant(name: str, out: pathlib.Path) -> str:
+    """Compile the mutant's patched file into ``out``; return its command line."""
+    source, reference, mutant = MUTANTS[name]
+    text = (SRC / source).read_text()
+    assert text.count(reference) == 1, f"{name}: the patch no longer applies to {source}"
+    patched = out / "src" / source
+    patched.parent.mkdir(parents=True)
+    patched.write_text(text.replace(reference, mutant))
+    classes = out / "classes"
+    subprocess.run(
+        ["javac", "-nowarn", "-cp", str(JAR), "-d", str(classes), str(patched)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    jvm = ["java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]
+    return shlex.join([*jvm, "-cp", f"{classes}:{JAR}", "com.stigmer.stigma.Main"])
+
+
+def test_every_mutant_patch_applies_and_compiles(tmp_path: pathlib.Path) -> None:
+    _java_ready()
+    for name in MUTANTS:
+        assert "com.stigmer.stigma.Main" in build_mutant(name, tmp_path / name)
+
+
+@pytest.mark.parametrize(("scenario", "mutant", "reason"), CASES, ids=[c[1] for c in CASES])
+def test_scenario_fails_against_java_mutant(
+    scenario: str, mutant: str, reason: str, tmp_path: pathlib.Path
+) -> None:
+    _java_ready()
+    command = build_mutant(mutant, tmp_path / "mutant")
+    proc = _run_child(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            f"scenarios/{scenario}",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            "-p",
+            "no:randomly",
+            "--stigma-cmd",
+            command,
+            "--call-timeout",
+            "8",
+            "--handshake-out",
+            str(tmp_path / "out"),
+        ]
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, (
+        f"expected the scenario to fail (exit 1), got {proc.returncode}:\n{output[-3000:]}"
+    )
+    assert reason in output, (
+        f"failed, but not for the expected reason {reason!r}:\n{output[-3000:]}"
+    )
+    # A mutant must fail by its bug, not by crashing (a class that no longer links).
+    crashes = [
+        f"{log.name}: {line[:200]}"
+        for log in (tmp_path / "out").glob("logs/*/stigma*.log")
+        for line in log.read_text(errors="replace").splitlines()
+        if any(e in line for e in ("NoSuchMethodError", "NoClassDefFoundError", "LinkageError"))
+    ]
+    assert not crashes, "the mutant crashed instead of misbehaving:\n" + "\n".join(crashes[:5])
