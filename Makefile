@@ -11,7 +11,7 @@ PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
 PYTEST_ARGS ?=
 WORKERS ?= auto
 
-.PHONY: contract-docs help setup gen toxiproxy zigflow-go zigflow-go-build stigma-java prometheus-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
+.PHONY: contract-docs help setup gen toxiproxy zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
 
 help:
 	@echo "make certify   run the scenario matrix and measure the latency budget on the embedded stack, write reports/out/latest/"
@@ -150,7 +150,9 @@ certify: setup
 # Everything, then the gate once more at activity level (the harness's own workflow
 # around Zigflow's agent activity: what a team with only that activity is certified on),
 # then the Go reference Zigflow's unit tests and that gate against it (skipped with a
-# notice when it was not built: no Go).
+# notice when it was not built: no Go), then the Java reference Stigma's unit tests
+# (offline: setup fetched everything) and the gate on Go Zigflow x Java Stigma at
+# activity level (the Python Zigflow when Go is missing).
 test: setup
 	$(PY) -m pytest -n $(WORKERS) --cov --cov-report=term --cov-report=xml:reports/out/coverage.xml $(PYTEST_ARGS)
 	$(PY) -m pytest -n $(WORKERS) scenarios --zigflow-level activity $(PYTEST_ARGS)
@@ -161,6 +163,20 @@ test: setup
 	    --zigflow-cmd $(CURDIR)/$(ZIGFLOW_GO) $(PYTEST_ARGS); \
 	else \
 	  echo "make: $(ZIGFLOW_GO) not built (no go): Go Zigflow's tests and gate skipped"; \
+	fi
+	@$(MAKE) --no-print-directory test-stigma-java
+
+# The Java reference Stigma's JUnit tests (offline) and the gate against it: Go Zigflow x
+# Java Stigma at activity level (the Python Zigflow when the Go one is not built).
+test-stigma-java:
+	@if [ -x $(STIGMA_JAVA) ] && command -v mvn >/dev/null 2>&1; then \
+	  set -x; \
+	  (cd $(STIGMA_JAVA_DIR) && mvn -B -o test) && \
+	  if [ -x $(ZIGFLOW_GO) ]; then zig=(--zigflow-cmd $(CURDIR)/$(ZIGFLOW_GO)); else zig=(); fi && \
+	  $(PY) -m pytest -n $(WORKERS) scenarios --zigflow-level activity "$${zig[@]}" \
+	    --stigma-cmd $(CURDIR)/$(STIGMA_JAVA) $(PYTEST_ARGS); \
+	else \
+	  echo "make: $(STIGMA_JAVA) not built (no java/mvn): Java Stigma's tests and gate skipped"; \
 	fi
 
 test-fast: setup
