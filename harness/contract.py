@@ -242,6 +242,15 @@ TERMS: tuple[Term, ...] = (
         TEMPORAL,
         setting="stigma_fail_activity",
     ),
+    _t(
+        _defaults.stigma_cancel_activity,
+        "(non-local) activity that reports Zigflow's activity cancelled by token, once "
+        "Zigflow's cancellation reached Stigma (a heartbeat's answer); counted with the "
+        "two above as Stigma's calls by token",
+        STIGMA,
+        TEMPORAL,
+        setting="stigma_cancel_activity",
+    ),
     # -- the agent activity's argument (activity level) ------------------------------
     _t("agent_id", "StartAgentRequest.agent_id", ZIGFLOW, ACTIVITY),
     _t(

@@ -50,7 +50,7 @@ public final class JsonLog {
 
   private void write(String level, String event, Object... fields) {
     Map<String, Object> line = new LinkedHashMap<>();
-    line.put("ts", System.currentTimeMillis() / 1000.0);
+    line.put("ts", java.math.BigDecimal.valueOf(System.currentTimeMillis(), 3)); // seconds, no exponent
     line.put("level", level);
     line.put("service", "stigma");
     line.put("logger", logger);
