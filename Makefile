@@ -167,7 +167,7 @@ load: setup
 nightly: setup
 	HANDSHAKE_HYPOTHESIS_PROFILE=nightly $(PY) -m pytest -n $(WORKERS) \
 	  scenarios/test_bad_input.py scenarios/test_token_corruption.py \
-	  scenarios/test_handshake_model.py $(PYTEST_ARGS)
+	  scenarios/test_handshake_model.py scenarios/test_fault_matrix.py --fault-matrix full $(PYTEST_ARGS)
 
 # README's contract tables come from harness/contract.py (tests/unit/test_contract.py checks).
 contract-docs: setup

@@ -16,6 +16,7 @@ import platform
 from typing import Any
 
 from harness import svg
+from harness.network import coverage_cell
 
 # Stages drawn in the breakdown: the overhead's own parts, in path order.
 OVERHEAD_STAGES = (
@@ -301,6 +302,21 @@ def _faults(r: dict[str, Any]) -> str:
             + svg.timeline(rows, "Faults per scenario over the test's own time")
             + "<figcaption>Each bar is one fault (network toxic, link down, process "
             "kill or pause), in seconds since the scenario started.</figcaption></figure>"
+        )
+    coverage = r.get("fault_coverage") or []
+    if coverage:
+        toxics = list(dict.fromkeys(c["toxic"] for c in coverage))
+        links = list(dict.fromkeys(c["link"] for c in coverage))
+        grid = {(c["link"], c["toxic"]): coverage_cell(c) for c in coverage}
+        covered = sum(cell != "-" for cell in grid.values())
+        parts.append(
+            f"<h3>Fault coverage: {covered} of {len(grid)} toxic &times; link pairs injected</h3>"
+        )
+        parts.append(
+            _table(
+                ["link", *toxics],
+                [[_e(link), *(_e(grid[(link, t)]) for t in toxics)] for link in links],
+            )
         )
     if faults:
         body = [
