@@ -15,13 +15,14 @@ import os
 import pathlib
 import random
 import re
+import time
 from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from harness import checkers, contract, fault_matrix, reach
+from harness import ack_order, checkers, contract, fault_matrix, reach
 from harness.config import (
     DEV,
     REFERENCE_STIGMA,
@@ -33,6 +34,7 @@ from harness.config import (
 )
 from harness.driver import Driver
 from harness.errors import ConfigError
+from harness.expect import holds
 from harness.history import History
 from harness.network import Network
 from harness.stack import Stack, start_stack
@@ -378,6 +380,23 @@ def session_seed(config: pytest.Config) -> int:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"handshake: chaos seed {session_seed(config)} (replay: --chaos-seed N)"
+
+
+@pytest.fixture(autouse=True)
+def _acks_follow_durable_starts(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every scenario on a stack with both relays: no ACK went back to Zigflow
+    before Temporal had the agent's workflow (``harness.ack_order``)."""
+    began = time.time()
+    yield
+    history = request.node.stash.get(HISTORY_KEY, None)
+    if history is None:
+        return
+    for running in _stacks_of(request.node):
+        if running.relay is None or running.completions is None:
+            continue
+        acks = [r for r in running.relay.log if r.acked_wall is not None and r.acked_wall >= began]
+        if acks:
+            holds(history, ack_order.verdict(acks, running.completions.starts))
 
 
 @pytest.fixture

@@ -23,6 +23,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CASES = [
     # (scenario file, option, mutant module, text the failure must contain)
     (
+        "test_crash_points.py::test_a_start_temporal_refuses_is_never_acked_and_the_retry_runs_the_agent",
+        "--stigma-cmd",
+        "stigma_acks_before_start",
+        "acked_after_durable_start: VIOLATED",
+    ),
+    (
         "test_fault_matrix.py::test_toxic_on_a_link_keeps_every_call_exactly_once"
         "[stigma_grpc-reset_peer-upstream]",
         "--zigflow-cmd",
