@@ -186,12 +186,18 @@ def pytest_configure_node(node: Any) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     chosen = fault_matrix.select(config.getoption("--fault-matrix"), session_seed(config))
+    # A cell named on the command line (a reproduce command) runs whatever the slice.
+    named = {arg.replace(os.sep, "/") for arg in config.args}
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
         cell = callspec.params.get("cell") if callspec is not None else None
-        if item.get_closest_marker("fault_matrix") is None or cell in chosen:
+        if (
+            item.get_closest_marker("fault_matrix") is None
+            or cell in chosen
+            or item.nodeid in named
+        ):
             keep.append(item)
         else:
             dropped.append(item)
