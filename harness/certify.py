@@ -23,7 +23,7 @@ import sys
 import time
 from typing import Any
 
-from harness import corruption, network, procstat, report, stats
+from harness import cli, corruption, network, procstat, report, stats
 from harness.bench import parse_levels
 from harness.config import DEV, TIME_SKIPPING, ZIGFLOW_LEVELS
 from harness.errors import ConfigError
@@ -152,13 +152,9 @@ def run_target(target: str, out: pathlib.Path, args: argparse.Namespace) -> list
     results = out / "results" / target
     if results.exists():
         shutil.rmtree(results)
+    # The shipped scenarios, wherever certify runs from (checkout or installed).
     cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "scenarios",
-        "-p",
-        "no:cacheprovider",
+        *cli.gate_command([]),
         "--temporal",
         target,
         "--handshake-out",
