@@ -23,6 +23,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CASES = [
     # (scenario file, option, mutant module, text the failure must contain)
     (
+        "test_network.py::test_stigma_unreachable_fails_fast_retries_and_succeeds_after_heal",
+        "--zigflow-cmd",
+        "zigflow_counts_attempts",
+        "metrics_agree_with_history: VIOLATED",
+    ),
+    (
         "test_crash_points.py::test_a_start_temporal_refuses_is_never_acked_and_the_retry_runs_the_agent",
         "--stigma-cmd",
         "stigma_acks_before_start",
