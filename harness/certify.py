@@ -23,7 +23,7 @@ import sys
 import time
 from typing import Any
 
-from harness import corruption, procstat, report, stats
+from harness import cli, corruption, network, procstat, report, stats
 from harness.bench import parse_levels
 from harness.config import DEV, TIME_SKIPPING, ZIGFLOW_LEVELS
 from harness.errors import ConfigError
@@ -152,13 +152,9 @@ def run_target(target: str, out: pathlib.Path, args: argparse.Namespace) -> list
     results = out / "results" / target
     if results.exists():
         shutil.rmtree(results)
+    # The shipped scenarios, wherever certify runs from (checkout or installed).
     cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "scenarios",
-        "-p",
-        "no:cacheprovider",
+        *cli.gate_command([]),
         "--temporal",
         target,
         "--handshake-out",
@@ -175,6 +171,7 @@ def run_target(target: str, out: pathlib.Path, args: argparse.Namespace) -> list
     if args.stigma_cmd:
         cmd += ["--stigma-cmd", args.stigma_cmd]
     cmd += ["--zigflow-level", args.zigflow_level]
+    cmd += ["--fault-matrix", args.fault_matrix]
     cmd += args.pytest_args
     print(f"certify: [{target}] {' '.join(cmd)}", flush=True)
     code = subprocess.run(cmd, check=False).returncode
@@ -219,6 +216,13 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("HANDSHAKE_WORKERS", "1"),
         help="pytest-xdist workers per target (default 1: parallel stacks on a "
         "small machine would inflate the latency figures)",
+    )
+    parser.add_argument(
+        "--fault-matrix",
+        default=os.environ.get("HANDSHAKE_FAULT_MATRIX") or "toxics",
+        help="cells of the toxic x link x direction matrix to run (env "
+        "HANDSHAKE_FAULT_MATRIX; default toxics: every toxic on every link; full: both "
+        "directions too; N: N cells drawn from the seed)",
     )
     parser.add_argument("--zigflow-cmd", default=os.environ.get("HANDSHAKE_ZIGFLOW_CMD"))
     parser.add_argument("--stigma-cmd", default=os.environ.get("HANDSHAKE_STIGMA_CMD"))
@@ -324,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
             for s in scenarios
             for f in s.get("faults") or []
         ],
+        "fault_coverage": network.fault_coverage(
+            [f for s in scenarios for f in s.get("faults") or []]
+        ),
         "corruption": corruption.summarise(scenarios),
         "overhead_ms": overhead,
         "overhead_by_target": by_target,

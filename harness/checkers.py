@@ -236,9 +236,11 @@ def resumed_once_with_agent_result(history: History, *, max_attempts: int = 1) -
     return _verdict("resumed_once_with_agent_result", states, check, reads_summary=True)
 
 
-def agent_failure_propagated(history: History) -> Verdict:
+def agent_failure_propagated(history: History, *, max_attempts: int = 1) -> Verdict:
     """Failure path: Zigflow's activity failed once with the agent's error type
-    and message (no retry storm), and the Zigflow workflow failed because of it."""
+    and message (no retry storm: at most ``max_attempts`` attempts, 1 unless a
+    fault legitimately failed an attempt before the agent ran), and the Zigflow
+    workflow failed because of it."""
 
     def check(s: AgentState) -> list[str]:
         bad: list[str] = []
@@ -253,7 +255,7 @@ def agent_failure_propagated(history: History) -> Verdict:
                 f"{s.where}: Zigflow saw {z.failure_type!r}: {z.failure_message!r}, "
                 f"agent raised {want_type!r}: {want_msg!r}"
             )
-        if z.attempts != 1:
+        if z.attempts > max_attempts:
             bad.append(f"{s.where}: {z.attempts} attempts for a failed agent (retry storm)")
         if s.stigma is not None and s.stigma.agent_runs != 1:
             bad.append(f"{s.where}: agent ran {s.stigma.agent_runs} times, expected once")

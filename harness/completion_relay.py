@@ -1,14 +1,20 @@
-"""A relay in front of Temporal for Stigma's calls by token (STIGMA_ZIGFLOW_TEMPORAL_ADDRESS).
+"""A relay in front of Temporal for all of Stigma's calls (STIGMA_TEMPORAL_ADDRESS and
+STIGMA_ZIGFLOW_TEMPORAL_ADDRESS).
 
-Stigma completes, fails, cancels and heartbeats Zigflow's activity through Temporal's
-WorkflowService; the relay forwards every unary call unchanged (metadata, deadline,
-status and trailing details included), so Stigma talks to the real server. Because the
-harness owns this hop it can
+Stigma starts its workflow, runs its worker, and completes, fails, cancels and
+heartbeats Zigflow's activity through Temporal's WorkflowService; the relay forwards
+every unary call unchanged (metadata, deadline, status and trailing details included),
+so Stigma talks to the real server. Because the harness owns this hop it can
 
-- *see* each completion by token arrive (its method, the token's fingerprint), and
-- *park* the first completions until a scenario lets them go on or drops them:
-  "Stigma is killed while its completion is in flight" is a window the harness makes
-  and observes, not a delay Stigma has to build into its production activity.
+- *see* each completion by token arrive (its method, the token's fingerprint), and each
+  durable start of a Stigma workflow come back from Temporal (so an ACK sent before
+  its start was durable is visible: ``harness.ack_order``);
+- *park* the first completions, or the first starts (before Temporal has them, or after
+  Temporal answered and before Stigma hears it), until a scenario lets them go on or
+  drops them: "Stigma is killed inside StartAgent / while its completion is in flight"
+  are windows the harness makes and observes, not delays Stigma has to build into its
+  production code;
+- *refuse* starts with a status, as a Temporal that will not take the start would.
 """
 
 from __future__ import annotations
@@ -35,6 +41,26 @@ COMPLETIONS: dict[str, Any] = {
     f"/{SERVICE}/RespondActivityTaskFailed": wsr.RespondActivityTaskFailedRequest,
     f"/{SERVICE}/RespondActivityTaskCanceled": wsr.RespondActivityTaskCanceledRequest,
 }
+# Calls that start a workflow durably, and where their workflow ids are.
+STARTS: dict[str, Any] = {
+    f"/{SERVICE}/StartWorkflowExecution": wsr.StartWorkflowExecutionRequest,
+    f"/{SERVICE}/SignalWithStartWorkflowExecution": wsr.SignalWithStartWorkflowExecutionRequest,
+    f"/{SERVICE}/ExecuteMultiOperation": wsr.ExecuteMultiOperationRequest,
+}
+
+
+def started_workflow_ids(method: str, body: bytes) -> list[str]:
+    request_type = STARTS[method]
+    request = request_type.FromString(body)
+    if isinstance(request, wsr.ExecuteMultiOperationRequest):
+        return [
+            op.start_workflow.workflow_id
+            for op in request.operations
+            if op.HasField("start_workflow")
+        ]
+    return [str(request.workflow_id)]
+
+
 # HTTP/2 and gRPC headers the channel sets itself.
 _OWN_HEADERS = {"user-agent", "te", "content-type", "grpc-timeout", "grpc-accept-encoding"}
 
@@ -50,8 +76,24 @@ class Relayed:
 
 
 @dataclass
+class StartSeen:
+    """One durable start of a workflow that went through the relay."""
+
+    workflow_ids: list[str]
+    method: str
+    wall: float  # when Stigma's request arrived
+    answered_wall: float | None = None  # when Temporal's answer went back to Stigma
+    answer: str = ""  # OK, a status code name, "refused:CODE" or "dropped"
+
+    @property
+    def durable(self) -> bool:
+        """Temporal has the workflow: started now, or already (ALREADY_EXISTS)."""
+        return self.answer in ("OK", "ALREADY_EXISTS")
+
+
+@dataclass
 class _Parked:
-    call: Relayed
+    call: Relayed | StartSeen
     go: asyncio.Future[bool] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -60,9 +102,10 @@ class _Parked:
 class Held:
     """Completions parked by ``CompletionRelay.hold``."""
 
-    def __init__(self, relay: CompletionRelay, count: int) -> None:
+    def __init__(self, relay: CompletionRelay, count: int, what: str = "completion") -> None:
         self._relay = relay
         self.count = count
+        self.what = what
         self.parked: list[_Parked] = []
         self._arrived = asyncio.Condition()
 
@@ -75,9 +118,10 @@ class Held:
                 )
             except TimeoutError:
                 raise WaitTimeout(
-                    f"still waiting after {timeout_s:.0f}s: {n - len(self.parked)} completion "
-                    f"call(s) by token to reach the harness's relay at {self._relay.listen} "
-                    "(does Stigma make its calls by token through STIGMA_ZIGFLOW_TEMPORAL_ADDRESS?)"
+                    f"still waiting after {timeout_s:.0f}s: {n - len(self.parked)} {self.what} "
+                    f"call(s) to reach the harness's relay at {self._relay.listen} "
+                    "(does Stigma reach Temporal through STIGMA_TEMPORAL_ADDRESS and "
+                    "STIGMA_ZIGFLOW_TEMPORAL_ADDRESS?)"
                 ) from None
 
     def release(self, *, forward: bool = True) -> None:
@@ -87,7 +131,10 @@ class Held:
             if not parked.go.done():
                 parked.go.set_result(forward)
 
-    async def _park(self, call: Relayed) -> bool:
+    def parks(self) -> bool:
+        return len(self.parked) < self.count
+
+    async def _park(self, call: Relayed | StartSeen) -> bool:
         parked = _Parked(call)
         async with self._arrived:
             self.parked.append(parked)
@@ -100,7 +147,12 @@ class CompletionRelay:
         self.upstream = upstream
         self.listen = ""
         self.completions: list[Relayed] = []
+        self.starts: list[StartSeen] = []
+        self.calls = 0  # every call Stigma made through the relay
         self._held: Held | None = None
+        self._held_starts: Held | None = None
+        self._park_starts_at = "request"
+        self._refusals: list[grpc.StatusCode] = []
         self._server: grpc.aio.Server | None = None
         self._channel: grpc.aio.Channel | None = None
 
@@ -117,8 +169,9 @@ class CompletionRelay:
         return self.listen
 
     async def stop(self) -> None:
-        if self._held is not None:
-            self._held.release(forward=False)
+        for held in (self._held, self._held_starts):
+            if held is not None:
+                held.release(forward=False)
         if self._server is not None:
             await self._server.stop(grace=1)
         if self._channel is not None:
@@ -140,7 +193,53 @@ class CompletionRelay:
             held.release(forward=then_forward)
             history.fault("stop", "completion_held", "stigma_completions", forwarded=then_forward)
 
+    @contextlib.asynccontextmanager
+    async def hold_starts(
+        self, history: History, *, count: int = 1, at: str = "request", then_forward: bool = False
+    ) -> AsyncIterator[Held]:
+        """Park the next ``count`` workflow starts: ``at="request"`` before Temporal has
+        them (received, not durable), ``at="reply"`` after Temporal started the workflow
+        and before Stigma hears so (durable, not yet ACKed). On exit they go on
+        (``then_forward``) or are dropped (the caller gets UNAVAILABLE)."""
+        if at not in ("request", "reply"):
+            raise ValueError(f"at={at!r}: expected 'request' or 'reply'")
+        held = Held(self, count, what=f"workflow start ({at})")
+        self._held_starts, self._park_starts_at = held, at
+        history.fault("start", f"start_held:{at}", "stigma_starts", count=count)
+        try:
+            yield held
+        finally:
+            self._held_starts = None
+            held.release(forward=then_forward)
+            history.fault("stop", f"start_held:{at}", "stigma_starts", forwarded=then_forward)
+
+    @contextlib.asynccontextmanager
+    async def refuse_starts(
+        self, history: History, code: grpc.StatusCode, *, count: int = 1
+    ) -> AsyncIterator[list[StartSeen]]:
+        """Answer the next ``count`` workflow starts with ``code`` instead of forwarding
+        them: a Temporal that will not take the start. Yields the refused starts."""
+        refused_before = len(self.starts)
+        self._refusals = [code] * count
+        history.fault("start", f"start_refused:{code.name}", "stigma_starts", count=count)
+        try:
+            yield [s for s in self.starts[refused_before:] if s.answer.startswith("refused:")]
+        finally:
+            self._refusals = []
+            history.fault("stop", f"start_refused:{code.name}", "stigma_starts")
+
+    def refused(self) -> list[StartSeen]:
+        return [s for s in self.starts if s.answer.startswith("refused:")]
+
     async def forward(self, method: str, body: bytes, context: Any) -> bytes:
+        self.calls += 1
+        start: StartSeen | None = None
+        if method in STARTS:
+            start = StartSeen(
+                started_workflow_ids(method, body), method.rsplit("/", 1)[-1], time.time()
+            )
+            self.starts.append(start)
+            await self._before_start(start, context)
         call: Relayed | None = None
         request_type = COMPLETIONS.get(method)
         if request_type is not None:
@@ -162,12 +261,36 @@ class CompletionRelay:
         except grpc.aio.AioRpcError as err:
             if call is not None:
                 call.answer = err.code().name
+            if start is not None:
+                start.answer, start.answered_wall = err.code().name, time.time()
             # The server's trailing details (e.g. NotFoundFailure) travel back as they came.
             trailers: Any = tuple(tuple(m) for m in (err.trailing_metadata() or ()))  # type: ignore[arg-type]
             await context.abort(err.code(), err.details() or "", trailing_metadata=trailers)
         if call is not None:
             call.answer = "OK"
+        if start is not None:
+            await self._after_start(start, context)
+            start.answer, start.answered_wall = "OK", time.time()
         return reply
+
+    async def _before_start(self, start: StartSeen, context: Any) -> None:
+        if self._refusals:
+            code = self._refusals.pop(0)
+            start.answer, start.answered_wall = f"refused:{code.name}", time.time()
+            await context.abort(code, "relay: Temporal refused this start (a harness fault)")
+        held = self._held_starts
+        parks = held is not None and self._park_starts_at == "request" and held.parks()
+        if parks and held is not None and not await held._park(start):
+            start.answer = "dropped"
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "relay: start dropped")
+
+    async def _after_start(self, start: StartSeen, context: Any) -> None:
+        held = self._held_starts
+        parks = held is not None and self._park_starts_at == "reply" and held.parks()
+        if parks and held is not None and not await held._park(start):
+            # Temporal has the workflow; Stigma never hears so.
+            start.answer, start.answered_wall = "dropped", time.time()
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "relay: start reply dropped")
 
 
 def _raw(body: bytes) -> bytes:

@@ -113,3 +113,19 @@ class Network:
         finally:
             await self.api.set_enabled(self.proxies[link].name, True)
             history.fault("stop", "link_down", link)
+
+
+def fault_coverage(faults: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every toxic type on every link, with how often each direction was injected."""
+    counts = {(link, toxic): dict.fromkeys(STREAMS, 0) for link in LINKS for toxic in TOXICS}
+    for f in faults:
+        by_stream = counts.get((f.get("link", ""), f.get("toxic", "")))
+        if by_stream is not None and f.get("stream") in STREAMS:
+            by_stream[f["stream"]] += 1
+    return [{"link": link, "toxic": toxic, **n} for (link, toxic), n in counts.items()]
+
+
+def coverage_cell(row: dict[str, Any]) -> str:
+    """'up 2, down 1', or '-' when the toxic never ran on that link."""
+    parts = [f"{word} {row[s]}" for s, word in zip(STREAMS, ("up", "down"), strict=True) if row[s]]
+    return ", ".join(parts) or "-"

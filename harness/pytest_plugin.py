@@ -15,13 +15,14 @@ import os
 import pathlib
 import random
 import re
+import time
 from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from harness import checkers, contract, reach
+from harness import ack_order, checkers, contract, fault_matrix, reach
 from harness.config import (
     DEV,
     REFERENCE_STIGMA,
@@ -32,6 +33,8 @@ from harness.config import (
     parse_command,
 )
 from harness.driver import Driver
+from harness.errors import ConfigError
+from harness.expect import holds
 from harness.history import History
 from harness.network import Network
 from harness.stack import Stack, start_stack
@@ -42,6 +45,7 @@ pytest_plugins = ["harness.pytest_not_certified"]
 
 HISTORY_KEY = pytest.StashKey[History]()
 SEED_KEY = pytest.StashKey[int]()
+WORKER_SEED = "handshake_chaos_seed"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -91,6 +95,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if os.environ.get("HANDSHAKE_CHAOS_SEED")
         else None,
         help="seed of the fault schedules; printed with every failure (env HANDSHAKE_CHAOS_SEED)",
+    )
+    group.addoption(
+        "--fault-matrix",
+        default=os.environ.get("HANDSHAKE_FAULT_MATRIX") or "3",
+        metavar="N|toxics|full",
+        help="which cells of the toxic x link x direction matrix run: N drawn from the "
+        "chaos seed (default 3), 'toxics' (every toxic on every link) or 'full' "
+        "(env HANDSHAKE_FAULT_MATRIX)",
     )
     group.addoption(
         "--handshake-out",
@@ -154,6 +166,44 @@ def pytest_configure(config: pytest.Config) -> None:
     contract.configure(config.getoption("--contract-name"))
     config.addinivalue_line("markers", "scenario: a given/when/then spec run against a live stack")
     config.addinivalue_line("markers", "unit: a test of one component with fakes, no servers")
+    config.addinivalue_line(
+        "markers",
+        "fault_matrix: parametrized over harness.fault_matrix cells (argument 'cell'); "
+        "--fault-matrix selects which run",
+    )
+    try:
+        fault_matrix.select(config.getoption("--fault-matrix"), 0)
+    except ConfigError as err:
+        raise pytest.UsageError(str(err)) from None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker uses the controller's seed, so the seed in the header
+    replays the whole run and every worker selects the same matrix cells."""
+    node.workerinput[WORKER_SEED] = session_seed(node.config)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chosen = fault_matrix.select(config.getoption("--fault-matrix"), session_seed(config))
+    # A cell named on the command line (a reproduce command) runs whatever the slice.
+    named = {arg.replace(os.sep, "/") for arg in config.args}
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        cell = callspec.params.get("cell") if callspec is not None else None
+        if (
+            item.get_closest_marker("fault_matrix") is None
+            or cell in chosen
+            or item.nodeid in named
+        ):
+            keep.append(item)
+        else:
+            dropped.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -326,7 +376,9 @@ def session_seed(config: pytest.Config) -> int:
     it and its node id, so replaying the seed replays every schedule of the run."""
     seed = config.stash.get(SEED_KEY, None)
     if seed is None:
-        given = config.getoption("--chaos-seed")
+        given = getattr(config, "workerinput", {}).get(WORKER_SEED)
+        if given is None:
+            given = config.getoption("--chaos-seed")
         seed = given if given is not None else random.SystemRandom().randrange(2**32)
         config.stash[SEED_KEY] = seed
     return int(seed)
@@ -334,6 +386,23 @@ def session_seed(config: pytest.Config) -> int:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"handshake: chaos seed {session_seed(config)} (replay: --chaos-seed N)"
+
+
+@pytest.fixture(autouse=True)
+def _acks_follow_durable_starts(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every scenario on a stack with both relays: no ACK went back to Zigflow
+    before Temporal had the agent's workflow (``harness.ack_order``)."""
+    began = time.time()
+    yield
+    history = request.node.stash.get(HISTORY_KEY, None)
+    if history is None:
+        return
+    for running in _stacks_of(request.node):
+        if running.relay is None or running.completions is None:
+            continue
+        acks = [r for r in running.relay.log if r.acked_wall is not None and r.acked_wall >= began]
+        if acks:
+            holds(history, ack_order.verdict(acks, running.completions.starts))
 
 
 @pytest.fixture

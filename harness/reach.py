@@ -7,10 +7,14 @@ give. So around each such scenario the harness reads its own evidence:
 
 - every Toxiproxy link has accepted a connection (Toxiproxy's own log; gRPC channels
   stay open for a whole run, so this is counted since the stack started, not per
-  scenario). Each link has a single client: the service it belongs to, or, for
-  stigma_grpc in a relay stack, the relay, whose own check below covers Zigflow;
+  scenario). Each link has a single client: the service it belongs to, or, in a
+  relay stack, the harness's relay in front of it (stigma_grpc: the StartAgent
+  relay; stigma_temporal: the relay in front of Temporal), whose own checks below
+  cover the service;
 - the StartAgent relay, where the stack has one, relayed at least one request
-  during the scenario.
+  during the scenario;
+- the relay in front of Temporal, where the stack has one, carried at least one of
+  Stigma's calls during a scenario in which Stigma was sent a StartAgent.
 
 No connection on a link, or no request through the relay, is
 ``FaultNotReached`` naming the path and what to check.
@@ -38,12 +42,18 @@ EXTERNAL_TOXIPROXY = "not verified: an external Toxiproxy's log is not readable 
 class Snapshot:
     link_clients: dict[str, int] | None  # None: no Toxiproxy log to read
     relay_requests: int | None  # None: no relay in this stack
+    stigma_temporal_calls: int | None = None  # None: no relay in front of Temporal
+    relay_forwarded: int = 0  # StartAgent requests the relay passed on to Stigma
 
 
 async def snapshot(stack: Stack) -> Snapshot:
     return Snapshot(
         link_clients=stack.network.clients() if stack.network is not None else None,
         relay_requests=len(stack.relay.log) if stack.relay is not None else None,
+        stigma_temporal_calls=stack.completions.calls if stack.completions is not None else None,
+        relay_forwarded=sum(r.forwarded_fp is not None for r in stack.relay.log)
+        if stack.relay is not None
+        else 0,
     )
 
 
@@ -62,6 +72,17 @@ def problems(before: Snapshot, after: Snapshot) -> list[str]:
             "no StartAgent request went through the harness's relay during the scenario: "
             "Zigflow called Stigma another way (it must use ZIGFLOW_STIGMA_TARGET or "
             "{stigma_target}), so no token damage applied"
+        )
+    if (
+        after.relay_forwarded > before.relay_forwarded
+        and after.stigma_temporal_calls is not None
+        and before.stigma_temporal_calls is not None
+        and after.stigma_temporal_calls <= before.stigma_temporal_calls
+    ):
+        found.append(
+            "Stigma was sent StartAgent requests but made no call to Temporal through "
+            "STIGMA_TEMPORAL_ADDRESS ({temporal_address}): it reached Temporal another way, "
+            "so no fault on its link applied"
         )
     return found
 

@@ -34,6 +34,10 @@ Field reference (also in README, "The certification report"):
                     type, or "down"), stream (upstream / downstream / both),
                     scenario, target, attributes; each chaos scenario's seed is in
                     its measurements.chaos_seed
+  fault_coverage    the toxic x link grid of what this run injected: one object
+                    per link and toxic type (all seven Toxiproxy toxics on all three
+                    links, injected or not): link, toxic, upstream and downstream
+                    (how many times each direction was injected, all targets)
   budget            what the budget was judged on: the concurrency row with 10
                     agents in flight (open loop when measured, else closed):
                     level, mode, n, p50, p99, baseline_p99_ms, throughput_per_s,
@@ -85,6 +89,7 @@ import pathlib
 from typing import Any
 
 from harness import report_html
+from harness.network import LINKS, TOXICS, coverage_cell
 from harness.runbooks import runbook_for
 
 SCHEMA = 1
@@ -280,6 +285,20 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {target}{mark} | {s['n']} | {_ms(s['p50'])} | {_ms(s['p95'])} | "
             f"{_ms(s['p99'])} | {_ms(s['max'])} |"
         )
+    if r.get("fault_coverage"):
+        grid = {(c["link"], c["toxic"]): coverage_cell(c) for c in r["fault_coverage"]}
+        covered = sum(cell != "-" for cell in grid.values())
+        lines += [
+            "",
+            f"## Fault coverage: {covered} of {len(grid)} toxic x link pairs injected",
+            "",
+            "| link | " + " | ".join(TOXICS) + " |",
+            "|---|" + "---|" * len(TOXICS),
+        ]
+        lines += [
+            f"| {link} | " + " | ".join(grid.get((link, t), "-") for t in TOXICS) + " |"
+            for link in LINKS
+        ]
     if r.get("faults"):
         counts: dict[tuple[str, str, str], int] = {}
         for f in r["faults"]:

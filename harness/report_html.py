@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import html
 import platform
+import shlex
 from typing import Any
 
 from harness import svg
+from harness.network import coverage_cell
 
 # Stages drawn in the breakdown: the overhead's own parts, in path order.
 OVERHEAD_STAGES = (
@@ -71,14 +73,22 @@ def node_id(scenario: dict[str, Any]) -> str:
     return sid[: -len(suffix)] if sid.endswith(suffix) else sid
 
 
-def reproduce(scenario: dict[str, Any]) -> str:
-    """The command that runs one matrix row again, on the same target and seed."""
-    cmd = ".venv/bin/python -m pytest -p no:xdist"
-    cmd += f' "{node_id(scenario)}" --temporal {scenario["target"]}'
+def reproduce(scenario: dict[str, Any], versions: dict[str, Any] | None = None) -> str:
+    """The command that runs one matrix row again: same target, seed, services and level.
+    ``-n 0`` (not ``-p no:xdist``, which the project's ``-n auto`` default collides with)."""
+    v = versions or {}
+    parts = [".venv/bin/python", "-m", "pytest", "-n", "0", node_id(scenario)]
+    parts += ["--temporal", str(scenario["target"])]
     seed = (scenario.get("measurements") or {}).get("chaos_seed")
     if seed is not None:
-        cmd += f" --chaos-seed {seed}"
-    return cmd
+        parts += ["--chaos-seed", str(seed)]
+    for option, key in (("--zigflow-cmd", "zigflow_cmd"), ("--stigma-cmd", "stigma_cmd")):
+        command = v.get(key)
+        if command and not str(command).startswith("reference"):
+            parts += [option, str(command)]
+    if v.get("zigflow_level") and v["zigflow_level"] != "workflow":
+        parts += ["--zigflow-level", str(v["zigflow_level"])]
+    return shlex.join(parts)
 
 
 def _not_certified(r: dict[str, Any]) -> str:
@@ -144,7 +154,8 @@ def _scenarios(r: dict[str, Any]) -> str:
     repro = ""
     if failed:
         items = "".join(
-            f"<li><code>{_e(reproduce(s))}</code><details><summary>failure</summary>"
+            f"<li><code>{_e(reproduce(s, r.get('versions')))}</code>"
+            "<details><summary>failure</summary>"
             f"<pre>{_e(str(s.get('longrepr', ''))[-1500:])}</pre></details></li>"
             for s in failed
         )
@@ -301,6 +312,21 @@ def _faults(r: dict[str, Any]) -> str:
             + svg.timeline(rows, "Faults per scenario over the test's own time")
             + "<figcaption>Each bar is one fault (network toxic, link down, process "
             "kill or pause), in seconds since the scenario started.</figcaption></figure>"
+        )
+    coverage = r.get("fault_coverage") or []
+    if coverage:
+        toxics = list(dict.fromkeys(c["toxic"] for c in coverage))
+        links = list(dict.fromkeys(c["link"] for c in coverage))
+        grid = {(c["link"], c["toxic"]): coverage_cell(c) for c in coverage}
+        covered = sum(cell != "-" for cell in grid.values())
+        parts.append(
+            f"<h3>Fault coverage: {covered} of {len(grid)} toxic &times; link pairs injected</h3>"
+        )
+        parts.append(
+            _table(
+                ["link", *toxics],
+                [[_e(link), *(_e(grid[(link, t)]) for t in toxics)] for link in links],
+            )
         )
     if faults:
         body = [

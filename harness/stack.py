@@ -234,10 +234,13 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
         values["stigma_zigflow_temporal_address"] = values["stigma_temporal_address"]
         completions: CompletionRelay | None = None
         if config.tamper or config.relay:
-            # Stigma's calls by token go through the harness too (after the network's
-            # faults: the relay's upstream is Stigma's link to Temporal).
+            # All of Stigma's calls to Temporal go through the harness too (after the
+            # network's faults: the relay's upstream is Stigma's link to Temporal): its
+            # durable starts and its calls by token are what the harness observes, parks
+            # and refuses.
             completions = CompletionRelay(values["stigma_temporal_address"])
-            values["stigma_zigflow_temporal_address"] = await completions.start()
+            values["stigma_temporal_address"] = await completions.start()
+            values["stigma_zigflow_temporal_address"] = values["stigma_temporal_address"]
             exits.push_async_callback(completions.stop)
         plan_queue = values["zigflow_task_queue"]
         if config.zigflow_level == "activity":

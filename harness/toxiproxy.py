@@ -137,6 +137,7 @@ def server_binary() -> str:
     """The toxiproxy server built by `make setup` (.bin/), or one on PATH."""
     for candidate in (
         ROOT / ".bin" / "toxiproxy-server",
+        pathlib.Path.cwd() / ".bin" / "toxiproxy-server",  # an installed harness, run here
         pathlib.Path(sys.executable).parent / "toxiproxy-server",
     ):
         if candidate.exists():
@@ -146,7 +147,8 @@ def server_binary() -> str:
         if found:
             return found
     raise ConfigError(
-        "toxiproxy-server not found in .bin/ or on PATH: run `make setup` (it builds "
+        "toxiproxy-server not found in .bin/, beside python or on PATH: run `make setup` "
+        "(it builds "
         "github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0 with Go), or point "
         "HANDSHAKE_TOXIPROXY_URL at a running server"
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import checkers
+from harness import checkers, metrics_checks
 from harness.driver import Driver
 from harness.expect import holds
 from harness.failures import CANCELED, Failure
@@ -80,6 +80,7 @@ async def test_cancelling_zigflow_reaches_stigma_and_stops_the_agent(
     real_driver: Driver, history: History
 ) -> None:
     driver = real_driver
+    observed = await metrics_checks.observe_from(history, driver.stack.metrics)
     # given: a pending agent, heartbeating by token
     started = await driver.start(
         plan(
@@ -101,3 +102,7 @@ async def test_cancelling_zigflow_reaches_stigma_and_stops_the_agent(
     assert Failure.from_dict(op.value).kind == CANCELED, op.value
     holds(history, checkers.cancelled_through_heartbeat(history))
     await driver.wait_agent([started], "cancelled")
+    # and the metrics say so: nothing counted as completed or failed, nothing left
+    # pending (or: metrics not checked)
+    await driver.agents_delivered([started])
+    holds(history, await observed.judged())

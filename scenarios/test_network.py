@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from harness import checkers, failures
+from harness import checkers, failures, metrics_checks
 from harness.driver import Driver, Started
 from harness.expect import holds
 from harness.failures import Failure
@@ -50,6 +50,7 @@ async def test_stigma_unreachable_fails_fast_retries_and_succeeds_after_heal(
     chaos_driver: Driver, network: Network, history: History
 ) -> None:
     driver = chaos_driver
+    observed = await metrics_checks.observe_from(history, driver.stack.metrics)
     # given: the Zigflow -> Stigma link is down
     async with network.down(history, "stigma_grpc"):
         # when: Zigflow calls an agent
@@ -66,6 +67,10 @@ async def test_stigma_unreachable_fails_fast_retries_and_succeeds_after_heal(
         checkers.retried_after_failing_fast(history, observed={started.call_id: earlier}),
     )
     _all_correct(history, max_attempts=5)
+    # counters count calls, not attempts: one completed, no failure for the failed
+    # attempts (or: metrics not checked)
+    await driver.agents_delivered([started])
+    holds(history, await observed.judged())
 
 
 async def test_latency_jitter_and_slicing_on_every_link_keep_the_handshake_correct(

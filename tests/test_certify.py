@@ -241,3 +241,29 @@ def test_a_failed_budget_run_fails_the_verdict_and_says_so(tmp_path: pathlib.Pat
     assert doc["budget"] is None
     assert doc["concurrency"] == []
     assert any("budget not measured" in r for r in doc["verdict_reasons"])
+
+
+def test_a_reproduce_command_runs_as_printed(tmp_path: pathlib.Path) -> None:
+    """The report's reproduce command, pasted into a shell at the project root, runs the
+    one scenario (it once collided with the project's own ``-n auto``)."""
+    from harness.report_html import reproduce
+
+    row = {
+        "id": "scenarios/test_direct_call.py::"
+        "test_direct_call_moves_on_at_ack_and_agent_still_runs_to_its_end[time-skipping]",
+        "target": "time-skipping",
+        "measurements": {"chaos_seed": 11},
+    }
+    command = reproduce(row, {"zigflow_level": "workflow"})
+    command = command.replace(".venv/bin/python", sys.executable, 1)
+    proc = subprocess.run(
+        f"{command} --handshake-out {tmp_path} -q",
+        shell=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "1 passed" in proc.stdout, proc.stdout[-2000:]

@@ -58,3 +58,26 @@ def test_load_run_fails_and_names_a_broken_stigma(via: str, tmp_path: pathlib.Pa
     assert code != 0, f"a load run against a Stigma that exits at once passed:\n{output[-3000:]}"
     assert "stigma exited with code 3" in output, output[-3000:]
     assert "Traceback" not in output, output[-3000:]  # a clear message, not a crash
+
+
+@pytest.mark.parametrize(("budget_ms", "expected"), [("1e9", 0), ("0.001", 1)])
+def test_plain_locust_judges_its_own_thresholds(
+    budget_ms: str, expected: int, tmp_path: pathlib.Path
+) -> None:
+    """`locust -f harness/load/locustfile.py --headless` as run against staging: exit 1
+    and the reason when a threshold is breached, 0 when within (not only via make load)."""
+    argv = [sys.executable, "-m", "locust", "-f", str(ROOT / "harness/load/locustfile.py"),
+            "--headless", "-u", "1", "-r", "1", "-t", "3s", "--only-summary",
+            "--overhead-budget-ms", budget_ms]  # fmt: skip
+    env = {**_clean_env(), "LOAD_OUT": str(tmp_path), "LOAD_LOG_DIR": str(tmp_path / "logs")}
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)  # fmt: skip
+    try:
+        output, _ = proc.communicate(timeout=RUN_BOUND_S)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+        pytest.fail(f"locust still going after {RUN_BOUND_S}s:\n{output[-3000:]}")
+    assert proc.returncode == expected, output[-3000:]
+    breached = "threshold breached: overhead p99" in output
+    assert breached == bool(expected), output[-3000:]

@@ -23,6 +23,25 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CASES = [
     # (scenario file, option, mutant module, text the failure must contain)
     (
+        "test_network.py::test_stigma_unreachable_fails_fast_retries_and_succeeds_after_heal",
+        "--zigflow-cmd",
+        "zigflow_counts_attempts",
+        "metrics_agree_with_history: VIOLATED",
+    ),
+    (
+        "test_crash_points.py::test_a_start_temporal_refuses_is_never_acked_and_the_retry_runs_the_agent",
+        "--stigma-cmd",
+        "stigma_acks_before_start",
+        "acked_after_durable_start: VIOLATED",
+    ),
+    (
+        "test_fault_matrix.py::test_toxic_on_a_link_keeps_every_call_exactly_once"
+        "[stigma_grpc-reset_peer-upstream]",
+        "--zigflow-cmd",
+        "zigflow_no_retry_on_unavailable",
+        "resumed_once_with_agent_result: VIOLATED",
+    ),
+    (
         "test_success.py",
         "--stigma-cmd",
         "stigma_wrong_result",
@@ -205,7 +224,13 @@ def _run_child(
 ) -> subprocess.CompletedProcess[str]:
     """Run a child pytest; if it hangs past the bound, interrupt it (SIGINT) so that
     its fixtures tear its stack down: a SIGKILL would orphan its servers."""
-    env = {**(env or os.environ), "HANDSHAKE_HYPOTHESIS_PROFILE": "mutant"}
+    # Every fault-matrix cell is selectable by its node id (the gate's slice is drawn
+    # from a random seed).
+    env = {
+        **(env or os.environ),
+        "HANDSHAKE_HYPOTHESIS_PROFILE": "mutant",
+        "HANDSHAKE_FAULT_MATRIX": "full",
+    }
     proc = subprocess.Popen(
         argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
@@ -256,7 +281,7 @@ def test_temporal_restart_scenario_fails_on_a_server_that_loses_its_state(
 @pytest.mark.parametrize(
     ("scenario", "option", "mutant", "reason"),
     CASES,
-    ids=[f"{c[2]}@{c[0].split('::')[-1][:40]}" for c in CASES],
+    ids=[f"{c[2]}@{c[0].split('::')[-1].split('[')[-1].rstrip(']')[:40]}" for c in CASES],
 )
 def test_scenario_fails_against_mutant(
     scenario: str, option: str, mutant: str, reason: str, tmp_path: pathlib.Path
@@ -296,9 +321,11 @@ def test_scenario_fails_against_mutant(
     )
     # The failure report shows the logs of the stack the scenario ran on (a chaos,
     # tamper or real-server stack), not only the session's.
-    stack_kind = {"test_network.py": "-chaos", "test_token_corruption.py": "-tamper"}.get(
-        scenario.split("::")[0]
-    )
+    stack_kind = {
+        "test_network.py": "-chaos",
+        "test_fault_matrix.py": "-chaos",
+        "test_token_corruption.py": "-tamper",
+    }.get(scenario.split("::")[0])
     if stack_kind:
         assert "service logs (tail): " in output, output[-3000:]
         assert stack_kind in output, output[-3000:]

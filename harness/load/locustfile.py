@@ -13,6 +13,18 @@ Locust process starts one bridge process (harness/load/bridge.py) that owns the
 client, and users talk to it over pipes; gevent's subprocess and AsyncResult make
 that cooperative, so a waiting user blocks only its own greenlet.
 
+Thresholds are judged by Locust itself, so a plain ``locust -f ... --headless`` in
+staging fails (exit 1) when the handshake overhead p99 is over the budget
+(``--overhead-budget-ms``, env LOAD_OVERHEAD_BUDGET_MS, default 100) or more than
+``--max-error-ratio`` (LOAD_MAX_ERROR_RATIO, default 0.01) of the handshakes
+failed; the reasons are printed. (On a distributed run the master judges Locust's
+aggregated figures, which round anything above 100 ms to 2 significant digits;
+``make load`` judges the bridges' exact samples instead.)
+
+Each user paces itself: LOAD_THINK_S (default 0.5 s) between its handshakes, so
+the default 5 users are a steady load, not a saturation test (LOAD_THINK_S=0 for
+that).
+
 Target: the Temporal options below (or their TEMPORAL_* environment); without an
 address, the bridge brings up a local stack of its own, of the services of
 --zigflow-cmd / --stigma-cmd (or HANDSHAKE_ZIGFLOW_CMD / HANDSHAKE_STIGMA_CMD, as in
@@ -35,6 +47,7 @@ from gevent.event import AsyncResult
 from gevent.lock import Semaphore
 from locust import User, constant, events, task
 from locust.env import Environment
+from locust.runners import WorkerRunner
 
 from harness.errors import ConfigError
 from harness.load import services, shapes, target
@@ -54,6 +67,55 @@ def _options(parser: Any) -> None:
     # On Locust's own parser (not a group): only it takes include_in_web_ui.
     target.add_arguments(parser, dict(os.environ), secret={"include_in_web_ui": False})
     services.add_arguments(parser)
+    parser.add_argument(
+        "--overhead-budget-ms",
+        type=float,
+        default=float(os.environ.get("LOAD_OVERHEAD_BUDGET_MS") or 100),
+        help="exit 1 when the handshake overhead p99 is above this (env LOAD_OVERHEAD_BUDGET_MS)",
+    )
+    parser.add_argument(
+        "--max-error-ratio",
+        type=float,
+        default=float(os.environ.get("LOAD_MAX_ERROR_RATIO") or 0.01),
+        help="exit 1 when more than this fraction of handshakes failed (env LOAD_MAX_ERROR_RATIO)",
+    )
+
+
+def threshold_breaches(environment: Environment) -> list[str]:
+    """Why this run fails its thresholds, from Locust's own statistics."""
+    options = environment.parsed_options
+    if options is None:
+        return []
+    e2e = environment.stats.get("end_to_end", "handshake")
+    overhead = environment.stats.get("overhead", "handshake")
+    found: list[str] = []
+    if e2e.num_requests == 0:
+        found.append("no handshake completed")
+    elif e2e.fail_ratio > options.max_error_ratio:
+        found.append(
+            f"{e2e.num_failures} of {e2e.num_requests} handshakes failed "
+            f"(ratio {e2e.fail_ratio:.3f} > {options.max_error_ratio:g})"
+        )
+    if overhead.num_requests:
+        p99 = overhead.get_response_time_percentile(0.99)
+        if p99 is not None and p99 > options.overhead_budget_ms:
+            found.append(
+                f"overhead p99 {p99:.0f} ms above the {options.overhead_budget_ms:g} ms budget "
+                f"(n={overhead.num_requests})"
+            )
+    return found
+
+
+@events.quitting.add_listener
+def _judge(environment: Environment, **_: Any) -> None:
+    # make load (harness/load/run.py) judges the bridges' exact samples itself.
+    if os.environ.get("LOAD_JUDGED_BY") == "runner" or isinstance(environment.runner, WorkerRunner):
+        return
+    breaches = threshold_breaches(environment)
+    for reason in breaches:
+        print(f"handshake load: threshold breached: {reason}", file=sys.stderr)
+    if breaches:
+        environment.process_exit_code = 1
 
 
 def _bridge_env(environment: Environment) -> dict[str, str]:
@@ -164,7 +226,7 @@ _sequence = itertools.count()
 class HandshakeUser(User):
     """Closed loop: one handshake at a time per user (LOAD_THINK_S between them)."""
 
-    wait_time = constant(float(os.environ.get("LOAD_THINK_S") or 0))
+    wait_time = constant(float(os.environ.get("LOAD_THINK_S") or 0.5))
 
     def on_start(self) -> None:
         bridge(self.environment)

@@ -192,6 +192,8 @@ def locust_env(args: argparse.Namespace, t: target.LoadTarget, out: pathlib.Path
         LOAD_OUT=str(out),
         LOAD_AGENT_WORK_S=str(args.agent_work_s),
         LOAD_LOG_DIR=str(out / "logs"),
+        # The runner judges the bridges' exact samples (figures.breaches), not Locust.
+        LOAD_JUDGED_BY="runner",
     )
     # Explicit even for the reference: a bridge that brings up a stack of its own
     # (no address) must start the same services, never its default.

@@ -40,3 +40,17 @@ def test_traffic_on_every_path_is_no_problem() -> None:
     assert reach.problems(before, after) == []
     # an external Toxiproxy (no log to read) and no relay: nothing to judge
     assert reach.problems(reach.Snapshot(None, None), reach.Snapshot(None, None)) == []
+
+
+def test_a_stigma_that_reaches_temporal_around_the_relay_is_named() -> None:
+    before = reach.Snapshot({"stigma_temporal": 1}, 0, stigma_temporal_calls=10, relay_forwarded=0)
+    bypass = reach.Snapshot({"stigma_temporal": 1}, 2, stigma_temporal_calls=10, relay_forwarded=2)
+    (found,) = reach.problems(before, bypass)
+    assert "STIGMA_TEMPORAL_ADDRESS" in found
+    through = reach.Snapshot({"stigma_temporal": 1}, 2, stigma_temporal_calls=14, relay_forwarded=2)
+    assert reach.problems(before, through) == []
+    # requests the relay answered itself never reached Stigma: nothing to expect
+    answered = reach.Snapshot(
+        {"stigma_temporal": 1}, 2, stigma_temporal_calls=10, relay_forwarded=0
+    )
+    assert reach.problems(before, answered) == []

@@ -125,7 +125,7 @@ def test_html_is_self_contained_and_has_every_section() -> None:
     # Scenario text is escaped, and the failure has a reproduce command with its seed.
     assert "test_cut<script>" not in page
     assert "--chaos-seed 1234" in page
-    assert "test_cut&lt;script&gt;&quot; --temporal dev" in page
+    assert "test_cut&lt;script&gt;&#x27; --temporal dev" in page
     assert "junit-dev.xml" in page
     assert "test cpu" in page
     assert "p99 <strong>180.0 ms</strong> with 10 agents in flight" in page
@@ -145,7 +145,23 @@ def test_html_says_how_to_get_missing_concurrency_figures() -> None:
 def test_reproduce_strips_only_the_target_suffix() -> None:
     row = {"id": "scenarios/t.py::test_x[a-b][dev]", "target": "dev", "measurements": {}}
     assert report_html.node_id(row) == "scenarios/t.py::test_x[a-b]"
-    assert report_html.reproduce(row).endswith('"scenarios/t.py::test_x[a-b]" --temporal dev')
+    assert report_html.reproduce(row).endswith("'scenarios/t.py::test_x[a-b]' --temporal dev")
+
+
+def test_reproduce_runs_as_printed_with_the_services_and_level_of_the_run() -> None:
+    row = {"id": "scenarios/t.py::test_x[dev]", "target": "dev", "measurements": {"chaos_seed": 7}}
+    versions = {
+        "zigflow_cmd": "/opt/zigflow --temporal {temporal_address}",
+        "stigma_cmd": "reference (python -m reference_services.stigma)",
+        "zigflow_level": "activity",
+    }
+    cmd = report_html.reproduce(row, versions)
+    assert " -n 0 " in cmd
+    assert "no:xdist" not in cmd  # -p no:xdist collides with the project's -n auto
+    assert "--chaos-seed 7" in cmd
+    assert "--zigflow-cmd '/opt/zigflow --temporal {temporal_address}'" in cmd
+    assert "--stigma-cmd" not in cmd  # the reference is the default
+    assert cmd.endswith("--zigflow-level activity")
 
 
 def _traces() -> tuple[WorkflowTrace, StigmaTrace]:

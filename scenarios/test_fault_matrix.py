@@ -1,0 +1,63 @@
+"""Every Toxiproxy toxic on every link, both directions: the generated fault matrix.
+
+Each cell puts one toxic on one direction of one link while calls are in
+flight, waits until the services' traffic has met it, keeps it on for a short
+seeded exposure, heals, and then judges the whole record with the
+exactly-once invariants. The gate runs a slice drawn from the chaos seed
+(``--fault-matrix 3``); ``make certify`` runs every toxic on every link
+(``toxics``) and ``make nightly`` every cell (``full``).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from harness import checkers, fault_matrix
+from harness.driver import Driver
+from harness.expect import holds
+from harness.fault_matrix import Cell
+from harness.history import History
+from harness.network import Network
+from harness.plan import call_agent, fails, plan, succeeds
+from harness.waits import hold_for
+
+pytestmark = [pytest.mark.scenario, pytest.mark.fault_matrix]
+
+# Each call may need several attempts while its path is broken.
+MAX_ATTEMPTS = 10
+
+
+@pytest.mark.parametrize("cell", fault_matrix.all_cells(), ids=lambda c: c.id)
+async def test_toxic_on_a_link_keeps_every_call_exactly_once(
+    cell: Cell,
+    chaos_driver: Driver,
+    network: Network,
+    history: History,
+    chaos_rng: random.Random,
+) -> None:
+    driver = chaos_driver
+    attributes = fault_matrix.attributes(cell, chaos_rng)
+    before = fault_matrix.mark(driver.stack, cell.link)
+    # given: one toxic on one direction of one link
+    async with network.toxic(history, cell.link, cell.toxic, stream=cell.stream, **attributes):
+        # when: calls that succeed (a small and a large result) and one that fails start
+        started = [
+            await driver.start(plan(call_agent("small", succeeds("s")))),
+            await driver.start(plan(call_agent("large", succeeds("l", result_size=20_000)))),
+            await driver.start(plan(call_agent("fails", fails("Scripted", "as planned")))),
+        ]
+        # and the services' traffic meets the toxic (else the cell proved nothing)
+        await fault_matrix.wait_traffic(driver.stack, cell.link, before, timeout_s=30.0)
+        await hold_for(
+            chaos_rng.uniform(0.5, 2.0), "a seeded exposure of the calls in flight to the toxic"
+        )
+    # then: after the heal, every call resolves as planned, exactly once
+    ops = await driver.outcomes(started)
+    holds(history, checkers.every_call_resolved(history))
+    holds(history, checkers.at_most_one_agent_per_key(history))
+    holds(history, checkers.no_token_lost(history))
+    holds(history, checkers.resumed_once_with_agent_result(history, max_attempts=MAX_ATTEMPTS))
+    assert [op.type for op in ops] == ["ok", "ok", "fail"], [op.value for op in ops]
+    holds(history, checkers.agent_failure_propagated(history, max_attempts=MAX_ATTEMPTS))
