@@ -8,7 +8,7 @@ so Stigma talks to the real server. Because the harness owns this hop it can
 
 - *see* each completion by token arrive (its method, the token's fingerprint), and each
   durable start of a Stigma workflow come back from Temporal (so an ACK sent before
-  its start was durable is visible: ``harness.ack_order``);
+  its start was durable is visible: ``harness.relay_checks``);
 - *park* the first completions, or the first starts (before Temporal has them, or after
   Temporal answered and before Stigma hears it), until a scenario lets them go on or
   drops them: "Stigma is killed inside StartAgent / while its completion is in flight"

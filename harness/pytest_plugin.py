@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from harness import ack_order, checkers, contract, fault_matrix, reach
+from harness import checkers, contract, fault_matrix, reach, relay_checks
 from harness.config import (
     DEV,
     REFERENCE_STIGMA,
@@ -389,9 +389,10 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _acks_follow_durable_starts(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After every scenario on a stack with both relays: no ACK went back to Zigflow
-    before Temporal had the agent's workflow (``harness.ack_order``)."""
+def _judged_at_the_relays(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every scenario on a stack with both relays: every StartAgent carried a
+    deadline, and no ACK went back to Zigflow before Temporal had the agent's workflow
+    (``harness.relay_checks``)."""
     began = time.time()
     yield
     history = request.node.stash.get(HISTORY_KEY, None)
@@ -400,9 +401,12 @@ def _acks_follow_durable_starts(request: pytest.FixtureRequest) -> Iterator[None
     for running in _stacks_of(request.node):
         if running.relay is None or running.completions is None:
             continue
-        acks = [r for r in running.relay.log if r.acked_wall is not None and r.acked_wall >= began]
+        requests = [r for r in running.relay.log if r.wall >= began]
+        if requests:
+            holds(history, relay_checks.deadline_verdict(requests))
+        acks = [r for r in requests if r.acked_wall is not None]
         if acks:
-            holds(history, ack_order.verdict(acks, running.completions.starts))
+            holds(history, relay_checks.verdict(acks, running.completions.starts))
 
 
 @pytest.fixture

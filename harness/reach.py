@@ -14,7 +14,8 @@ give. So around each such scenario the harness reads its own evidence:
 - the StartAgent relay, where the stack has one, relayed at least one request
   during the scenario;
 - the relay in front of Temporal, where the stack has one, carried at least one of
-  Stigma's calls during a scenario in which Stigma was sent a StartAgent.
+  Stigma's calls during a scenario in which Stigma ACKed a StartAgent (an ACK
+  follows a durable start, which is a call to Temporal).
 
 No connection on a link, or no request through the relay, is
 ``FaultNotReached`` naming the path and what to check.
@@ -43,7 +44,7 @@ class Snapshot:
     link_clients: dict[str, int] | None  # None: no Toxiproxy log to read
     relay_requests: int | None  # None: no relay in this stack
     stigma_temporal_calls: int | None = None  # None: no relay in front of Temporal
-    relay_forwarded: int = 0  # StartAgent requests the relay passed on to Stigma
+    relay_acked: int = 0  # StartAgent requests Stigma ACKed (each after a start in Temporal)
 
 
 async def snapshot(stack: Stack) -> Snapshot:
@@ -51,7 +52,7 @@ async def snapshot(stack: Stack) -> Snapshot:
         link_clients=stack.network.clients() if stack.network is not None else None,
         relay_requests=len(stack.relay.log) if stack.relay is not None else None,
         stigma_temporal_calls=stack.completions.calls if stack.completions is not None else None,
-        relay_forwarded=sum(r.forwarded_fp is not None for r in stack.relay.log)
+        relay_acked=sum(r.acked_wall is not None for r in stack.relay.log)
         if stack.relay is not None
         else 0,
     )
@@ -74,13 +75,13 @@ def problems(before: Snapshot, after: Snapshot) -> list[str]:
             "{stigma_target}), so no token damage applied"
         )
     if (
-        after.relay_forwarded > before.relay_forwarded
+        after.relay_acked > before.relay_acked
         and after.stigma_temporal_calls is not None
         and before.stigma_temporal_calls is not None
         and after.stigma_temporal_calls <= before.stigma_temporal_calls
     ):
         found.append(
-            "Stigma was sent StartAgent requests but made no call to Temporal through "
+            "Stigma ACKed StartAgent requests but made no call to Temporal through "
             "STIGMA_TEMPORAL_ADDRESS ({temporal_address}): it reached Temporal another way, "
             "so no fault on its link applied"
         )

@@ -44,6 +44,9 @@ class Tampered:
     zigflow_activity_id: str = ""
     # Epoch seconds at which Stigma's ACK passed back through the relay.
     acked_wall: float | None = None
+    # The call's gRPC deadline as it arrived (seconds left; None: the caller set none).
+    deadline_s: float | None = None
+    wall: float = 0.0  # epoch seconds at which the request arrived
 
 
 @dataclass
@@ -122,6 +125,8 @@ class TokenTamper:
             None,
             zigflow_workflow_id=request.correlation.zigflow_workflow_id,
             zigflow_activity_id=request.correlation.zigflow_activity_id,
+            deadline_s=context.time_remaining(),
+            wall=time.time(),
         )
         self.log.append(record)
         outgoing: pb.StartAgentRequest | grpc.StatusCode = request

@@ -6,7 +6,7 @@ workflow, after Temporal has it and before Stigma hears so, or refused outright
 by Temporal. Whatever the window, nothing is lost, no agent runs twice, and
 Zigflow's activity resolves with the agent's result. After every scenario the
 harness also checks that no ACK went back before its start was durable
-(``harness.ack_order``).
+(``harness.relay_checks``).
 
 Runs on a real Temporal server (``real_driver``), as the other kill specs do.
 """

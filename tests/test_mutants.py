@@ -23,6 +23,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CASES = [
     # (scenario file, option, mutant module, text the failure must contain)
     (
+        "test_success.py",
+        "--zigflow-cmd",
+        "zigflow_no_deadline",
+        "start_agent_has_deadline: VIOLATED",
+    ),
+    (
         "test_network.py::test_stigma_unreachable_fails_fast_retries_and_succeeds_after_heal",
         "--zigflow-cmd",
         "zigflow_counts_attempts",

@@ -43,14 +43,12 @@ def test_traffic_on_every_path_is_no_problem() -> None:
 
 
 def test_a_stigma_that_reaches_temporal_around_the_relay_is_named() -> None:
-    before = reach.Snapshot({"stigma_temporal": 1}, 0, stigma_temporal_calls=10, relay_forwarded=0)
-    bypass = reach.Snapshot({"stigma_temporal": 1}, 2, stigma_temporal_calls=10, relay_forwarded=2)
+    before = reach.Snapshot({"stigma_temporal": 1}, 0, stigma_temporal_calls=10, relay_acked=0)
+    bypass = reach.Snapshot({"stigma_temporal": 1}, 2, stigma_temporal_calls=10, relay_acked=2)
     (found,) = reach.problems(before, bypass)
     assert "STIGMA_TEMPORAL_ADDRESS" in found
-    through = reach.Snapshot({"stigma_temporal": 1}, 2, stigma_temporal_calls=14, relay_forwarded=2)
+    through = reach.Snapshot({"stigma_temporal": 1}, 2, stigma_temporal_calls=14, relay_acked=2)
     assert reach.problems(before, through) == []
-    # requests the relay answered itself never reached Stigma: nothing to expect
-    answered = reach.Snapshot(
-        {"stigma_temporal": 1}, 2, stigma_temporal_calls=10, relay_forwarded=0
-    )
+    # no ACK (requests refused by Stigma or answered by the relay): nothing to expect
+    answered = reach.Snapshot({"stigma_temporal": 1}, 2, stigma_temporal_calls=10, relay_acked=0)
     assert reach.problems(before, answered) == []

@@ -1,7 +1,9 @@
-"""Stigma ACKs a StartAgent only after the agent's workflow is durable in Temporal.
+"""What the harness's own relays saw, judged after every scenario on a stack that has them.
 
-This is the design's central promise: the ACK tells Zigflow "you may stop
-waiting on this call, the agent will run and answer by token". An ACK sent
+``acked_after_durable_start``: Stigma ACKs a StartAgent only after the agent's
+workflow is durable in Temporal. This is the design's central promise: the ACK
+tells Zigflow "you may stop waiting on this call, the agent will run and answer
+by token". An ACK sent
 before Temporal has the workflow (ACK first, start in the background) loses
 the agent whenever that start then fails, and no happy-path scenario notices.
 
@@ -11,6 +13,12 @@ back through its relay in front of Temporal. Both are wall times of the same
 process, and causally ordered for a correct Stigma (the answer reaches Stigma
 before Stigma can send the ACK), so the check is exact, not statistical. It
 runs after every scenario on a stack that has both relays.
+
+``start_agent_has_deadline``: every StartAgent call Zigflow makes carries a gRPC
+deadline. Without one, an ACK lost on a connection that stays open hangs the
+attempt until its StartToClose (a day, in this design) instead of failing it fast
+for a retry; most faults close the connection and so hide the missing deadline,
+which is why it is read from the call itself.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from harness.completion_relay import StartSeen
 from harness.tamper import Tampered
 
 CHECKER = "acked_after_durable_start"
+DEADLINE_CHECKER = "start_agent_has_deadline"
 
 
 def verdict(acks: Iterable[Tampered], starts: list[StartSeen]) -> Verdict:
@@ -60,3 +69,14 @@ def verdict(acks: Iterable[Tampered], starts: list[StartSeen]) -> Verdict:
 
 def _call(ack: Tampered) -> str:
     return f"{ack.zigflow_workflow_id}/{ack.zigflow_activity_id} attempt {ack.attempt}"
+
+
+def deadline_verdict(requests: Iterable[Tampered]) -> Verdict:
+    """Every StartAgent request that reached the relay carried a deadline."""
+    evidence: list[str] = []
+    checked = 0
+    for request in requests:
+        checked += 1
+        if request.deadline_s is None:
+            evidence.append(f"{_call(request)}: StartAgent sent without a deadline")
+    return Verdict(DEADLINE_CHECKER, not evidence, checked, evidence)
