@@ -35,6 +35,23 @@ MUTANTS = {
         "for (Throwable t = error; t == error; t = null) {\n"
         "      if (t instanceof ActivityCanceledException) {",
     ),
+    # ACKs at once and starts the workflow in the background: quick, and fine until that
+    # start fails (the agent is lost, Zigflow waits for nothing).
+    "java_acks_before_start": (
+        "StartAgentService.java",
+        "      starter.start(workflowId, request); // durable before the ACK\n",
+        "      if (!workflowId.isEmpty()) {\n"
+        "        java.util.concurrent.CompletableFuture.runAsync(\n"
+        "            () -> {\n"
+        "              try {\n"
+        "                starter.start(workflowId, request);\n"
+        "              } catch (Exception lost) { // the ACK is gone: nobody to tell\n"
+        "              }\n"
+        "            });\n"
+        "      } else {\n"
+        "        starter.start(workflowId, request);\n"
+        "      }\n",
+    ),
     # NOT_FOUND taken for a transient error: a dead token is retried for the whole
     # completion window instead of being recorded once.
     "java_retries_not_found": (
@@ -52,6 +69,11 @@ CASES = [
         "no outcome within",
     ),
     ("test_timeout.py", "java_retries_not_found", "late_completion_recorded: VIOLATED"),
+    (
+        "test_crash_points.py::test_a_start_temporal_refuses_is_never_acked_and_the_retry_runs_the_agent",
+        "java_acks_before_start",
+        "acked_after_durable_start: VIOLATED",
+    ),
 ]
 
 
