@@ -11,7 +11,7 @@ PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
 PYTEST_ARGS ?=
 WORKERS ?= auto
 
-.PHONY: contract-docs help setup gen toxiproxy zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
+.PHONY: contract-docs docs docs-gen bench-page help setup gen toxiproxy zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
 
 help:
 	@echo "make certify   run the scenario matrix and measure the latency budget on the embedded stack, write reports/out/latest/"
@@ -21,6 +21,9 @@ help:
 	@echo "make check-report  open certification.html in headless Chromium, offline: no console errors"
 	@echo "make zigflow-go  build the Go reference Zigflow into .bin/zigflow-go (part of setup)"
 	@echo "make stigma-java build the Java reference Stigma into .bin/stigma-java (part of setup)"
+	@echo "make docs      build the docs site (mkdocs --strict, offline) into reports/out/site (part of make test)"
+	@echo "make docs-gen  regenerate the generated docs pages (contract, CLI, report fields, alerts)"
+	@echo "make bench-page  write docs/benchmarks.md from reports/out/latest/certification.json"
 	@echo "make lint      ruff + mypy --strict (and gofmt + go vet of the Go Zigflow)"
 	@echo "make clean     remove venv, generated code and reports"
 
@@ -158,6 +161,7 @@ certify: setup
 # (offline: setup fetched everything) and the gate on Go Zigflow x Java Stigma at
 # activity level (the Python Zigflow when Go is missing).
 test: setup
+	$(MAKE) --no-print-directory docs
 	$(PY) -m pytest -n $(WORKERS) --cov --cov-report=term --cov-report=xml:reports/out/coverage.xml $(PYTEST_ARGS)
 	$(PY) -m pytest -n $(WORKERS) scenarios --zigflow-level activity $(PYTEST_ARGS)
 	@if [ -x $(ZIGFLOW_GO) ] && command -v go >/dev/null 2>&1; then \
@@ -226,9 +230,25 @@ nightly: setup
 	  scenarios/test_bad_input.py scenarios/test_token_corruption.py \
 	  scenarios/test_handshake_model.py scenarios/test_fault_matrix.py --fault-matrix full $(PYTEST_ARGS)
 
-# README's contract tables come from harness/contract.py (tests/unit/test_contract.py checks).
+# README's contract tables come from harness/contract.py (tests/unit/test_contract.py checks);
+# so do the docs site's (docs/reference/contract.md, tests/unit/test_docs.py).
 contract-docs: setup
 	$(PY) scripts/contract_docs.py README.md
+	$(PY) scripts/contract_docs.py docs/reference/contract.md
+
+# The docs site (mkdocs.yml, docs/): strict (a broken link or reference fails it) and
+# offline (no web font, CDN script or remote image: scripts/check_site_offline.py).
+# The generated pages are checked by tests/unit/test_docs.py; `make docs-gen` rewrites them.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+	$(PY) scripts/check_site_offline.py reports/out/site
+
+docs-gen: $(VENV)/.installed
+	$(PY) scripts/docs_gen.py
+
+# docs/benchmarks.md from the latest run's JSON (date, machine and commit with the figures).
+bench-page: $(VENV)/.installed
+	$(PY) scripts/bench_page.py
 
 lint: setup
 	$(VENV)/bin/ruff check harness reference_services scenarios tests scripts conftest.py
