@@ -34,6 +34,14 @@ _DIE_WITH_PARENT = (
 )
 
 
+def sigint_restored() -> None:
+    """``preexec_fn`` for a child the harness may interrupt with SIGINT (so that it tears
+    its stacks down, which SIGKILL would not): a shell without job control starts its
+    background jobs with SIGINT ignored, that survives exec, and Python then never
+    turns SIGINT into KeyboardInterrupt; the child would shrug the interrupt off."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _launch_argv(argv: Sequence[str]) -> list[str]:
     if not sys.platform.startswith("linux"):
         return list(argv)

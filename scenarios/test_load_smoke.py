@@ -22,6 +22,7 @@ import pytest
 
 from harness.config import StackConfig
 from harness.load.target import ENV
+from harness.procs import sigint_restored
 
 RUN_BOUND_S = 180  # a bound on a hung run, not a measurement
 
@@ -37,7 +38,8 @@ def test_locust_run_makes_successful_handshakes(
             "--out", str(out),
             "--zigflow-cmd", shlex.join(handshake_config.zigflow_cmd),
             "--stigma-cmd", shlex.join(handshake_config.stigma_cmd)]  # fmt: skip
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    proc = subprocess.Popen(argv, preexec_fn=sigint_restored,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env)  # fmt: skip
     try:
         output, _ = proc.communicate(timeout=RUN_BOUND_S)

@@ -18,6 +18,7 @@ import sys
 import pytest
 
 from harness.load.target import ENV as TARGET_ENV
+from harness.procs import sigint_restored
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RUN_BOUND_S = 180  # a bound on a hung run, not a measurement
@@ -29,7 +30,8 @@ def _load_run(extra: list[str], env: dict[str, str], out: pathlib.Path) -> tuple
     argv = [sys.executable, "-m", "harness.load.run", "--users", "1", "--spawn-rate", "1",
             "--duration", "2s", "--overhead-budget-ms", "1e9", "--out", str(out),
             *extra]  # fmt: skip
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(argv, preexec_fn=sigint_restored, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env)  # fmt: skip
     try:
         output, _ = proc.communicate(timeout=RUN_BOUND_S)
@@ -67,10 +69,11 @@ def test_plain_locust_judges_its_own_thresholds(
     """`locust -f harness/load/locustfile.py --headless` as run against staging: exit 1
     and the reason when a threshold is breached, 0 when within (not only via make load)."""
     argv = [sys.executable, "-m", "locust", "-f", str(ROOT / "harness/load/locustfile.py"),
-            "--headless", "-u", "1", "-r", "1", "-t", "3s", "--only-summary",
+            "--headless", "-u", "1", "-r", "1", "-t", "10s", "--only-summary",
             "--overhead-budget-ms", budget_ms]  # fmt: skip
     env = {**_clean_env(), "LOAD_OUT": str(tmp_path), "LOAD_LOG_DIR": str(tmp_path / "logs")}
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(argv, preexec_fn=sigint_restored, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env)  # fmt: skip
     try:
         output, _ = proc.communicate(timeout=RUN_BOUND_S)

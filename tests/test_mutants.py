@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+from harness.procs import sigint_restored
+
 pytestmark = pytest.mark.mutant
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -238,7 +240,13 @@ def _run_child(
         "HANDSHAKE_FAULT_MATRIX": "full",
     }
     proc = subprocess.Popen(
-        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        argv,
+        cwd=ROOT,
+        preexec_fn=sigint_restored,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         out, err = proc.communicate(timeout=CHILD_BOUND_S)
