@@ -22,7 +22,7 @@ from temporalio.worker import Worker
 
 from reference_services.common import jsonlog, metrics, tuning
 from reference_services.common.health import Health
-from reference_services.common.lifecycle import env_or, shutdown_requested
+from reference_services.common.lifecycle import env_or, exit_after_shutdown, shutdown_requested
 from reference_services.stigma.activities import SystemActivities, TemporalZigflowRecord
 from reference_services.stigma.server import StigmaServicer, TemporalStarter, add_to_server
 from reference_services.stigma.workflow import StigmaWorkflow
@@ -182,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv, dict(os.environ))
     jsonlog.configure("stigma", args.log_level)
     asyncio.run(serve(args))
-    return 0
+    exit_after_shutdown(0)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from temporalio.worker import Worker
 
 from reference_services.common import jsonlog, metrics, tuning
 from reference_services.common.health import Health
-from reference_services.common.lifecycle import env_or, shutdown_requested
+from reference_services.common.lifecycle import env_or, exit_after_shutdown, shutdown_requested
 from reference_services.zigflow.activities import GrpcStigmaClient, ZigflowActivities
 from reference_services.zigflow.workflow import ZigflowWorkflow
 
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv, dict(os.environ))
     jsonlog.configure("zigflow", args.log_level)
     asyncio.run(serve(args))
-    return 0
+    exit_after_shutdown(0)
 
 
 if __name__ == "__main__":
