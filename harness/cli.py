@@ -7,6 +7,8 @@
     handshake load [options]            a Locust load run with thresholds
     handshake report JSON [--out DIR]   re-render .md and .html from certification.json
     handshake doctor                    what is installed, what is missing, how to install it
+    handshake up [options]              a local stack with the Temporal UI, to explore, until
+                                        Ctrl-C
 
 Every subcommand takes ``--help``. The gate's options are pytest's plus the
 harness's (``--zigflow-cmd``, ``--stigma-cmd``, ``--temporal``, ``--zigflow-level``,
@@ -169,6 +171,64 @@ def _doctor(argv: list[str]) -> int:
     return 0
 
 
+def _up(argv: list[str]) -> int:
+    import asyncio
+    import dataclasses
+    import signal
+
+    from harness.config import DEV, REFERENCE_STIGMA, REFERENCE_ZIGFLOW, from_env, parse_command
+    from harness.plan import call_agent, plan, succeeds
+    from harness.ports import free_port
+    from harness.stack import start_stack
+
+    parser = argparse.ArgumentParser(
+        prog="handshake up",
+        description="a local stack (dev server with its web UI, Zigflow, Stigma, the "
+        "harness's agent) that stays up until Ctrl-C, printing its addresses",
+    )
+    parser.add_argument("--zigflow-cmd", help="default: the reference (env HANDSHAKE_ZIGFLOW_CMD)")
+    parser.add_argument("--stigma-cmd", help="default: the reference (env HANDSHAKE_STIGMA_CMD)")
+    parser.add_argument("--ui-port", type=int, default=0, help="default: a free port")
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("reports/out/up"))
+    args = parser.parse_args(argv)
+    config = dataclasses.replace(
+        from_env(),
+        temporal=DEV,
+        log_dir=args.out / "logs",
+        ui_port=args.ui_port or free_port(),
+    )
+    if args.zigflow_cmd:
+        config.zigflow_cmd = parse_command(args.zigflow_cmd, REFERENCE_ZIGFLOW, "--zigflow-cmd")
+    if args.stigma_cmd:
+        config.stigma_cmd = parse_command(args.stigma_cmd, REFERENCE_STIGMA, "--stigma-cmd")
+
+    async def up() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with start_stack(config, run_id="up") as stack:
+            example = json.dumps(plan(call_agent("hello", succeeds("hi"))))
+            print(
+                f"handshake up: Temporal {stack.temporal.address} "
+                f"(namespace {stack.temporal.namespace})\n"
+                f"  web UI        http://127.0.0.1:{config.ui_port}\n"
+                f"  Stigma gRPC   {stack.stigma_target}\n"
+                f"  Zigflow queue {stack.plan_task_queue} (workflow {stack.plan_workflow})\n"
+                f"  metrics       {', '.join(f'{k} {v}' for k, v in stack.metrics.items())}\n"
+                f"  logs          {stack.log_dir}\n"
+                "  a handshake:  temporal workflow execute "
+                f"--address {stack.temporal.address} --task-queue {stack.plan_task_queue} "
+                f"--type {stack.plan_workflow} --input '{example}'\n"
+                "Ctrl-C stops everything.",
+                flush=True,
+            )
+            await stop.wait()
+
+    asyncio.run(up())
+    return 0
+
+
 def _delegate(module: str) -> Callable[[list[str]], int]:
     def run(argv: list[str]) -> int:
         main: Callable[[list[str]], int] = importlib.import_module(module).main
@@ -184,6 +244,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "load": (_delegate("harness.load.run"), "a Locust load run with thresholds"),
     "report": (_report, "re-render certification .md/.html from certification.json"),
     "doctor": (_doctor, "what is installed, what is missing, how to install it"),
+    "up": (_up, "a local stack with the Temporal UI, to explore, until Ctrl-C"),
 }
 
 

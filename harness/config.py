@@ -69,6 +69,8 @@ class StackConfig:
     # (harness/plan_workflow.py) calls the team's agent activity on Zigflow's task
     # queue, so a Zigflow needs nothing but that activity.
     zigflow_level: str = "workflow"
+    # The dev server's web UI on this port (0: none, as in every test run).
+    ui_port: int = 0
     log_dir: pathlib.Path = field(default_factory=lambda: pathlib.Path("reports/out/logs"))
     extra_env: dict[str, str] = field(default_factory=dict)
 

@@ -178,7 +178,7 @@ def _server_argv(config: StackConfig, port: int, log_dir: pathlib.Path) -> tuple
             binary,
             "server",
             "start-dev",
-            "--headless",
+            *(["--ui-port", str(config.ui_port)] if config.ui_port else ["--headless"]),
             "--ip",
             LOOPBACK,
             "--port",
