@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from harness import ack_order, checkers, contract, fault_matrix, reach
+from harness import ack_order, checkers, contract, fault_matrix, reach, token_scan
 from harness.config import (
     DEV,
     REFERENCE_STIGMA,
@@ -410,6 +410,25 @@ def history(request: pytest.FixtureRequest) -> History:
     h = History(request.node.nodeid)
     request.node.stash[HISTORY_KEY] = h
     return h
+
+
+@pytest.fixture(autouse=True)
+def token_hygiene(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every scenario (set up first, so torn down last: after its other fixtures
+    and any late log lines they cause): the services' logs on every stack it ran on
+    hold none of the tokens the harness's relays saw, in any common encoding
+    (``harness/token_scan.py``). A hit fails the scenario with file and line."""
+    if request.node.get_closest_marker("scenario") is None:
+        yield
+        return
+    h: History = request.getfixturevalue("history")
+    yield
+    stacks = _stacks_of(request.node)
+    if not stacks:
+        return  # a scenario with its own stack (a subprocess) scans nothing here
+    reports = [s.scan_logs_for_tokens() for s in stacks]
+    h.measurements[token_scan.KEY] = token_scan.summary(reports)
+    holds(h, token_scan.verdict(reports))
 
 
 @pytest.fixture

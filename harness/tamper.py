@@ -53,6 +53,9 @@ class TokenTamper:
     log: list[Tampered] = field(default_factory=list)
     # Raw tokens as forwarded, by idempotency key: in memory only, for replay scenarios.
     forwarded_tokens: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # Every token Zigflow handed over and every one forwarded (damaged ones too), in
+    # memory only: the needles of the log scan (harness/token_scan.py).
+    tokens: dict[bytes, None] = field(default_factory=dict, repr=False)
     _transform: Transform | None = None
     _server: grpc.aio.Server | None = None
     _channel: grpc.aio.Channel | None = None
@@ -124,6 +127,7 @@ class TokenTamper:
             zigflow_activity_id=request.correlation.zigflow_activity_id,
         )
         self.log.append(record)
+        self.tokens[request.callback_token] = None
         outgoing: pb.StartAgentRequest | grpc.StatusCode = request
         if self._transform is not None:
             copy = pb.StartAgentRequest()
@@ -134,6 +138,7 @@ class TokenTamper:
             await context.abort(outgoing, "tamper: request dropped before Stigma")
         assert isinstance(outgoing, pb.StartAgentRequest)
         record.forwarded_fp = fingerprint(outgoing.callback_token)
+        self.tokens[outgoing.callback_token] = None
         self.forwarded_tokens[outgoing.idempotency_key] = outgoing.callback_token
         remaining = context.time_remaining()
         try:
