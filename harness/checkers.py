@@ -551,9 +551,13 @@ def permanent_rejection_not_retried(history: History) -> Verdict:
         if z is None:
             return [f"{s.where}: Zigflow never scheduled the agent activity"]
         bad = []
-        if z.status != "failed":
+        if z.status == "open":
+            bad.append(
+                f"{s.where}: Zigflow activity still open (being retried?), expected failed at once"
+            )
+        elif z.status != "failed":
             bad.append(f"{s.where}: Zigflow activity {z.status}, expected failed at once")
-        if z.attempts != 1:
+        if z.attempts > 1:
             bad.append(f"{s.where}: {z.attempts} attempts for a request Stigma refused for good")
         app = z.failure.application
         if z.status == "failed" and app is None:

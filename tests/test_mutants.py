@@ -221,6 +221,27 @@ CASES = [
         "zigflow_logs_token",
         "no_token_in_logs: VIOLATED",
     ),
+    # Activity options judged from Zigflow's history: a 5-minute StartToClose is
+    # caught on any scenario by the options check, and by the timeout spec by *when*
+    # the timeout came; a retried permanent rejection by the rejection spec.
+    (
+        "test_success.py::test_zigflow_resumes_with_exactly_the_agents_result_once",
+        "--zigflow-cmd",
+        "zigflow_short_start_to_close",
+        "agent_activity_options: VIOLATED",
+    ),
+    (
+        "test_timeout.py",
+        "--zigflow-cmd",
+        "zigflow_short_start_to_close",
+        "timed_out[START_TO_CLOSE]: VIOLATED",
+    ),
+    (
+        "test_failure.py::test_a_request_stigma_refuses_fails_at_once_and_is_not_retried",
+        "--zigflow-cmd",
+        "zigflow_retries_rejected",
+        "permanent_rejection_not_retried: VIOLATED",
+    ),
     (
         "test_metrics.py::test_metrics_agree_with_history",
         "--zigflow-cmd",

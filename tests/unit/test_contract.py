@@ -33,7 +33,16 @@ READERS = (
 # its own record keys), and the harness's agent script (harness/plan.py), which Stigma
 # passes through unread.
 NOT_CONTRACT = {
-    "temporal": {"completed", "failed", "timed_out", "canceled", "terminated", "open", "RUNNING"},
+    "temporal": {
+        "completed",
+        "failed",
+        "timed_out",
+        "canceled",
+        "terminated",
+        "open",
+        "RUNNING",
+        "START_TO_CLOSE",
+    },
     "history": {"ok", "fail", "unknown", "invoke", "before", "after", "observed_retries"},
     "driver": {"zigflow", "stigma", "agent_work"},
     "agent script": {"outcome", "failure", "hold", "error_type", "error_message", "script"},
