@@ -102,6 +102,21 @@ class AgentState:
     def script(self) -> dict[str, Any]:
         return script_of(self.state)
 
+    @property
+    def stigma_runs(self) -> list[StigmaTrace]:
+        """Every run of this call's Stigma execution id, oldest first (the newest alone
+        when only that was read)."""
+        runs = self.call.stigma_runs.get(self.activity_id)
+        if runs:
+            return runs
+        return [self.stigma] if self.stigma is not None else []
+
+    @property
+    def agent_runs(self) -> int:
+        """Agent activities Stigma scheduled for this call, in every run of its execution
+        (the attempts of one activity are one run)."""
+        return sum(run.agent_runs for run in self.stigma_runs)
+
 
 def agent_states(history: History, mode: str | None = None) -> list[AgentState]:
     found = []
@@ -208,8 +223,8 @@ def resumed_once_with_agent_result(history: History, *, max_attempts: int = 1) -
             )
         if s.stigma is None:
             return [*bad, f"{s.where}: no Stigma execution found for this call"]
-        if s.stigma.agent_runs != 1:
-            bad.append(f"{s.where}: agent ran {s.stigma.agent_runs} times, expected once")
+        if s.agent_runs != 1:
+            bad.append(f"{s.where}: agent ran {s.agent_runs} times, expected once")
         ran, output = _agent_output(s)
         if not ran:
             bad.append(f"{s.where}: the agent never completed in Stigma")
@@ -263,8 +278,8 @@ def agent_failure_propagated(history: History, *, max_attempts: int = 1) -> Verd
             )
         if z.attempts > max_attempts:
             bad.append(f"{s.where}: {z.attempts} attempts for a failed agent (retry storm)")
-        if s.stigma is not None and s.stigma.agent_runs != 1:
-            bad.append(f"{s.where}: agent ran {s.stigma.agent_runs} times, expected once")
+        if s.stigma is not None and s.agent_runs != 1:
+            bad.append(f"{s.where}: agent ran {s.agent_runs} times, expected once")
         if s.stigma is None or (not no_summary(s.stigma) and _completion(s.stigma) != "delivered"):
             bad.append(
                 f"{s.where}: failure not delivered by token (completion {_completion(s.stigma)!r})"
@@ -696,14 +711,22 @@ def _harness_agents(s: AgentState) -> list[dict[str, Any]]:
 
 def at_most_one_agent_per_key(history: History) -> Verdict:
     """Per logical agent call (idempotency key): at most one agent execution, whatever
-    the retries, lost ACKs and re-sent tokens: as Stigma's history schedules it, and as
-    the harness's agent saw it run (attempts of one activity are one execution)."""
+    the retries, lost ACKs and re-sent tokens: as Stigma's histories schedule it, in
+    every run of its execution id (not only the newest), and as the harness's agent saw
+    it run (attempts of one activity of one run are one execution)."""
 
     def check(s: AgentState) -> list[str]:
-        scheduled = s.stigma.agent_runs if s.stigma is not None else 0
-        ran = len({a["activity_id"] for a in _harness_agents(s)})
+        scheduled = s.agent_runs
+        # One execution = one activity of one run: a key started again as a new run
+        # reuses the activity ids, so the run tells the two apart.
+        ran = len({(a.get("run_id", ""), a["activity_id"]) for a in _harness_agents(s)})
         runs = max(scheduled, ran)
-        return [] if runs <= 1 else [f"{s.where}: {runs} agent runs for one idempotency key"]
+        if runs <= 1:
+            return []
+        return [
+            f"{s.where}: {runs} agent runs for one idempotency key, in "
+            f"{len(s.stigma_runs)} run(s) of its Stigma execution"
+        ]
 
     return _verdict("at_most_one_agent_per_key", agent_states(history, "handshake"), check)
 
@@ -820,8 +843,8 @@ def redelivered_to_live_attempt(history: History) -> Verdict:
                 f"{s.where}: Zigflow completed on attempt {s.zigflow.attempts}, "
                 "expected a retried attempt"
             )
-        if s.stigma.agent_runs != 1:
-            bad.append(f"{s.where}: {s.stigma.agent_runs} agent runs")
+        if s.agent_runs != 1:
+            bad.append(f"{s.where}: {s.agent_runs} agent runs")
         return bad
 
     return _verdict(
@@ -880,8 +903,8 @@ def damaged_token_handled(history: History, *, damaged_calls: set[str]) -> Verdi
             # completion; without one, a retried damaged token is a retry loop.
             if any(a.attempts > 1 for a in completions) and not disturbed:
                 bad.append(f"{s.where}: a completion with a damaged token was retried")
-            if s.stigma.agent_runs > 1:
-                bad.append(f"{s.where}: {s.stigma.agent_runs} agent runs")
+            if s.agent_runs > 1:
+                bad.append(f"{s.where}: {s.agent_runs} agent runs")
         return bad
 
     return _verdict(

@@ -57,11 +57,18 @@ class TokenTamper:
     # memory only: the needles of the log scan (harness/token_scan.py).
     tokens: dict[bytes, None] = field(default_factory=dict, repr=False)
     _transform: Transform | None = None
+    _acks_to_lose: int = 0
     _server: grpc.aio.Server | None = None
     _channel: grpc.aio.Channel | None = None
 
     def set(self, transform: Transform | None) -> None:
         self._transform = transform
+
+    def lose_acks(self, count: int) -> None:
+        """The next ``count`` requests reach Stigma, which starts the agent and ACKs, and
+        the ACK is lost on the way back: Zigflow gets UNAVAILABLE and retries the same
+        key with a new token while the first agent runs (0 stops it)."""
+        self._acks_to_lose = count
 
     def acked(self, zigflow_workflow_id: str, activity_id: str, attempt: int) -> bool:
         """Whether Stigma's ACK for this attempt of this Zigflow activity came back."""
@@ -153,6 +160,10 @@ class TokenTamper:
         except grpc.aio.AioRpcError as err:
             record.answer = err.code().name
             await context.abort(err.code(), err.details() or "")
+        if self._acks_to_lose > 0:
+            self._acks_to_lose -= 1
+            record.answer = "ACK_LOST"
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "tamper: ACK lost after Stigma")
         record.answer = "OK"
         record.acked_wall = time.time()
         return reply

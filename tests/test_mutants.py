@@ -242,6 +242,14 @@ CASES = [
         "zigflow_retries_rejected",
         "permanent_rejection_not_retried: VIOLATED",
     ),
+    # A key started again as a new run on a retry: the newest run alone looks perfect,
+    # every run of the execution id shows the second agent.
+    (
+        "test_retries.py",
+        "--stigma-cmd",
+        "stigma_restarts_on_retry",
+        "at_most_one_agent_per_key: VIOLATED",
+    ),
     (
         "test_metrics.py::test_metrics_agree_with_history",
         "--zigflow-cmd",

@@ -47,7 +47,7 @@ NOT_CONTRACT = {
     "driver": {"zigflow", "stigma", "agent_work"},
     "agent script": {"outcome", "failure", "hold", "error_type", "error_message", "script"},
     # the harness's own agent (harness/agent.py): its output and its records of attempts
-    "agent": {"value", "succeeded", "activity_id", "attempt"},
+    "agent": {"value", "succeeded", "activity_id", "attempt", "run_id"},
 }
 ALLOWED = contract.VOCABULARY | set().union(*NOT_CONTRACT.values())
 LOOKUPS = {"get", "of_type", "activity", "signal", "query", "start_workflow", "execute_activity"}
