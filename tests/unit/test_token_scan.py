@@ -9,6 +9,7 @@ import os
 import pathlib
 import random
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -38,7 +39,9 @@ def _token(rng: random.Random, n: int = 180) -> bytes:
     ],
     ids=["raw", "b64", "b64-nopad", "b64url", "b64url-nopad", "hex", "HEX"],
 )
-def test_each_encoding_is_found_with_file_and_line(write, tmp_path: pathlib.Path) -> None:  # type: ignore[no-untyped-def]
+def test_each_encoding_is_found_with_file_and_line(
+    write: Callable[[bytes], bytes], tmp_path: pathlib.Path
+) -> None:
     rng = random.Random(1)
     token = _token(rng)
     log = tmp_path / "stigma.1.log"
@@ -139,3 +142,40 @@ def test_log_tails_shown_on_failure_name_tokens_by_fingerprint_only() -> None:
     out = needles.redact(text)
     named = f"<token sha256:{fingerprint(token)}>"
     assert out == f"a\nLog token (Base64): {named}\nb {named} c\n"
+
+
+def test_the_report_states_the_scan_its_count_and_its_hits() -> None:
+    from harness import report, report_html
+
+    def scenario(sid: str, hits: int) -> dict[str, object]:
+        scan = {"tokens": 3, "logs": 2, "token_x_logs": 6, "bytes": 1000, "seconds": 0.01}
+        return {
+            "id": sid,
+            "outcome": "failed" if hits else "passed",
+            "measurements": {"token_hygiene": {**scan, "hits": hits}},
+            "checks": [
+                {
+                    "checker": "no_token_in_logs",
+                    "ok": not hits,
+                    "status": "violated" if hits else "ok",
+                    "evidence": ["logs/x/stigma.1.log:7: token 0123456789ab written as base64"]
+                    if hits
+                    else [],
+                }
+            ],
+        }
+
+    scenarios = [scenario("a", 0), scenario("b", 1), {"id": "c", "outcome": "passed"}]
+    scan = report.token_hygiene(scenarios)
+    assert scan["scanned"] is True
+    assert (scan["scenarios_scanned"], scan["token_x_logs"], scan["hits"]) == (2, 12, 1)
+    assert scan["not_scanned"] == ["c"]
+    assert scan["where"] == ["b: logs/x/stigma.1.log:7: token 0123456789ab written as base64"]
+    line = report_html.token_hygiene_line(scan)
+    assert "12 token x log pairs" in line
+    assert "1 hit(s)" in line
+    _, reasons = report.verdict(scenarios, {}, 100.0)
+    assert line in reasons
+    page = report_html.render({"token_hygiene": scan, "verdict": "fail"})
+    assert 'id="token-hygiene"' in page
+    assert "stigma.1.log:7" in page
