@@ -61,12 +61,6 @@ def started_workflow_ids(method: str, body: bytes) -> list[str]:
     return [str(request.workflow_id)]
 
 
-# Every call that carries a task token (completions and heartbeats): what the log scan
-# looks for (harness/token_scan.py).
-BY_TOKEN: dict[str, Any] = {
-    **COMPLETIONS,
-    f"/{SERVICE}/RecordActivityTaskHeartbeat": wsr.RecordActivityTaskHeartbeatRequest,
-}
 # HTTP/2 and gRPC headers the channel sets itself.
 _OWN_HEADERS = {"user-agent", "te", "content-type", "grpc-timeout", "grpc-accept-encoding"}
 
@@ -155,8 +149,6 @@ class CompletionRelay:
         self.completions: list[Relayed] = []
         self.starts: list[StartSeen] = []
         self.calls = 0  # every call Stigma made through the relay
-        # Tokens Stigma presented (in memory only), for the log scan.
-        self.tokens: dict[bytes, None] = {}
         self._held: Held | None = None
         self._held_starts: Held | None = None
         self._park_starts_at = "request"
@@ -249,9 +241,6 @@ class CompletionRelay:
             self.starts.append(start)
             await self._before_start(start, context)
         call: Relayed | None = None
-        by_token = BY_TOKEN.get(method)
-        if by_token is not None:
-            self.tokens[by_token.FromString(body).task_token] = None
         request_type = COMPLETIONS.get(method)
         if request_type is not None:
             token = request_type.FromString(body).task_token

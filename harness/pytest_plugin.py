@@ -403,7 +403,7 @@ def judged_after_every_scenario(request: pytest.FixtureRequest) -> Iterator[None
     - ``acked_after_durable_start``: on a stack with both relays, no ACK went back to
       Zigflow before Temporal had the agent's workflow (``harness.ack_order``);
     - ``no_token_in_logs``: the services' logs on every stack it ran on hold none of
-      the tokens the harness's relays saw, in any common encoding
+      the tokens handed to Stigma (the StartAgent relay saw them), in any encoding
       (``harness/token_scan.py``); a hit names file and line;
     - ``agent_activity_options``: every agent call it made was scheduled with the
       timeouts and retry policy the plan asked for and the design needs.

@@ -43,7 +43,9 @@ class Snapshot:
     link_clients: dict[str, int] | None  # None: no Toxiproxy log to read
     relay_requests: int | None  # None: no relay in this stack
     stigma_temporal_calls: int | None = None  # None: no relay in front of Temporal
-    relay_forwarded: int = 0  # StartAgent requests the relay passed on to Stigma
+    # StartAgent requests the relay passed on to Stigma and Stigma accepted: a request it
+    # refused (an oversized token: INVALID_ARGUMENT) needs no call to Temporal at all.
+    relay_forwarded: int = 0
 
 
 async def snapshot(stack: Stack) -> Snapshot:
@@ -51,7 +53,7 @@ async def snapshot(stack: Stack) -> Snapshot:
         link_clients=stack.network.clients() if stack.network is not None else None,
         relay_requests=len(stack.relay.log) if stack.relay is not None else None,
         stigma_temporal_calls=stack.completions.calls if stack.completions is not None else None,
-        relay_forwarded=sum(r.forwarded_fp is not None for r in stack.relay.log)
+        relay_forwarded=sum(r.forwarded_fp is not None and r.accepted for r in stack.relay.log)
         if stack.relay is not None
         else 0,
     )

@@ -349,7 +349,7 @@ def token_hygiene_line(scan: dict[str, Any]) -> str:
         return "token hygiene: the services' logs were not scanned for tokens"
     return (
         f"token hygiene: logs scanned after {scan['scenarios_scanned']} scenario(s) for every "
-        f"token the relays saw ({scan['token_x_logs']} token x log pairs, "
+        f"token handed to Stigma ({scan['token_x_logs']} token x log pairs, "
         f"{scan['bytes'] / 1e6:.1f} MB, {scan['seconds']:.2f} s): {scan['hits']} hit(s)"
     )
 

@@ -30,6 +30,12 @@ from harness.tokens import fingerprint
 Transform = Callable[[pb.StartAgentRequest], Awaitable[pb.StartAgentRequest | grpc.StatusCode]]
 
 
+# The relay's record of its answers to Zigflow: the status it passed back, or ACK_LOST
+# (Stigma ACKed, and the relay dropped the ACK: TokenTamper.lose_acks).
+ACKED = grpc.StatusCode.OK.name
+ACK_LOST = "ACK_LOST"
+
+
 @dataclass
 class Tampered:
     """What the relay did to one request (fingerprints only, never tokens)."""
@@ -44,6 +50,11 @@ class Tampered:
     zigflow_activity_id: str = ""
     # Epoch seconds at which Stigma's ACK passed back through the relay.
     acked_wall: float | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """Stigma ACKed it (whether or not the ACK then reached Zigflow)."""
+        return self.answer in (ACKED, ACK_LOST)
 
 
 @dataclass
@@ -162,9 +173,9 @@ class TokenTamper:
             await context.abort(err.code(), err.details() or "")
         if self._acks_to_lose > 0:
             self._acks_to_lose -= 1
-            record.answer = "ACK_LOST"
+            record.answer = ACK_LOST
             await context.abort(grpc.StatusCode.UNAVAILABLE, "tamper: ACK lost after Stigma")
-        record.answer = "OK"
+        record.answer = ACKED
         record.acked_wall = time.time()
         return reply
 

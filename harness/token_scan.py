@@ -2,8 +2,7 @@
 
 A task token is a capability: whoever reads it from a log can complete or fail the
 activity it names. The harness sees every token handed to Stigma (its StartAgent
-relay) and every token Stigma presents to Temporal (its completion relay), so after
-each scenario it scans the services' logs for each of them as raw bytes, Base64
+relay), so after each scenario it scans the services' logs for each of them as raw bytes, Base64
 (standard and URL-safe, with or without padding) and hex (lower and upper case).
 
 Cost: a scenario with a thousand agents hands out a thousand tokens of a few hundred
