@@ -49,6 +49,9 @@ class AgentAttempt:
     script: dict[str, Any]
     task_token: bytes = field(default=b"", repr=False)
     heartbeat_timeout_s: float | None = None  # as Stigma scheduled it
+    # Which run of the Stigma execution scheduled it: a second run for the same key
+    # (restarted, or started again) reuses activity ids, so only this tells them apart.
+    run_id: str = ""
     # (event, epoch seconds): started, held, released, cancelled, finished
     events: list[tuple[str, float]] = field(default_factory=list)
     outcome: str = ""  # "" while running; succeeded | failed | cancelled | worker_shutdown
@@ -68,6 +71,7 @@ class AgentAttempt:
             "agent_id": self.agent_id,
             "outcome": self.outcome,
             "heartbeat_timeout_s": self.heartbeat_timeout_s,
+            "run_id": self.run_id,
             "events": [{"event": e, "wall": t} for e, t in self.events],
         }
 
@@ -148,6 +152,7 @@ class Agents:
             heartbeat_timeout_s=(
                 info.heartbeat_timeout.total_seconds() if info.heartbeat_timeout else None
             ),
+            run_id=info.workflow_run_id or "",
         )
         self._attempts.setdefault(attempt.key, []).append(attempt)
         await self._note(attempt, "started")

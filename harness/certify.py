@@ -332,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
             [f for s in scenarios for f in s.get("faults") or []]
         ),
         "corruption": corruption.summarise(scenarios),
+        "token_hygiene": report.token_hygiene(scenarios),
         "overhead_ms": overhead,
         "overhead_by_target": by_target,
         "budget_ms": BUDGET_MS,

@@ -14,7 +14,13 @@ from typing import Any
 from harness import contract, failures
 from harness.failures import Failure
 from harness.history import Call, History
-from harness.plan import DIRECT, activity_id, script_of
+from harness.plan import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_START_TO_CLOSE_S,
+    DIRECT,
+    activity_id,
+    script_of,
+)
 from harness.traces import ActivitySpan, StigmaTrace, WorkflowTrace
 
 AGENT_ACTIVITY = contract.Names().zigflow_agent_activity  # the default name, for fixtures
@@ -95,6 +101,21 @@ class AgentState:
     @property
     def script(self) -> dict[str, Any]:
         return script_of(self.state)
+
+    @property
+    def stigma_runs(self) -> list[StigmaTrace]:
+        """Every run of this call's Stigma execution id, oldest first (the newest alone
+        when only that was read)."""
+        runs = self.call.stigma_runs.get(self.activity_id)
+        if runs:
+            return runs
+        return [self.stigma] if self.stigma is not None else []
+
+    @property
+    def agent_runs(self) -> int:
+        """Agent activities Stigma scheduled for this call, in every run of its execution
+        (the attempts of one activity are one run)."""
+        return sum(run.agent_runs for run in self.stigma_runs)
 
 
 def agent_states(history: History, mode: str | None = None) -> list[AgentState]:
@@ -202,8 +223,8 @@ def resumed_once_with_agent_result(history: History, *, max_attempts: int = 1) -
             )
         if s.stigma is None:
             return [*bad, f"{s.where}: no Stigma execution found for this call"]
-        if s.stigma.agent_runs != 1:
-            bad.append(f"{s.where}: agent ran {s.stigma.agent_runs} times, expected once")
+        if s.agent_runs != 1:
+            bad.append(f"{s.where}: agent ran {s.agent_runs} times, expected once")
         ran, output = _agent_output(s)
         if not ran:
             bad.append(f"{s.where}: the agent never completed in Stigma")
@@ -257,8 +278,8 @@ def agent_failure_propagated(history: History, *, max_attempts: int = 1) -> Verd
             )
         if z.attempts > max_attempts:
             bad.append(f"{s.where}: {z.attempts} attempts for a failed agent (retry storm)")
-        if s.stigma is not None and s.stigma.agent_runs != 1:
-            bad.append(f"{s.where}: agent ran {s.stigma.agent_runs} times, expected once")
+        if s.stigma is not None and s.agent_runs != 1:
+            bad.append(f"{s.where}: agent ran {s.agent_runs} times, expected once")
         if s.stigma is None or (not no_summary(s.stigma) and _completion(s.stigma) != "delivered"):
             bad.append(
                 f"{s.where}: failure not delivered by token (completion {_completion(s.stigma)!r})"
@@ -421,10 +442,23 @@ def retried_after_failing_fast(
     return _verdict("retried_after_failing_fast", agent_states(history, "handshake"), check)
 
 
+# How far a timeout may land from the StartToClose it is for: the server's timer
+# granularity on a real clock, a clock hop's remainder on a virtual one.
+TIMEOUT_LATE_S = 5.0
+TIMEOUT_EARLY_S = 0.5
+
+
+def _asked_start_to_close(state: dict[str, Any]) -> float:
+    return float(state.get("start_to_close_s", DEFAULT_START_TO_CLOSE_S))
+
+
 def timed_out(history: History, timeout_type: str) -> Verdict:
     """Zigflow's agent activity ended by a timeout of ``timeout_type`` (START_TO_CLOSE,
     HEARTBEAT, ...), once, and its workflow failed because of it: a reason on record,
-    never an open-ended wait."""
+    never an open-ended wait. A START_TO_CLOSE timeout must also come *when* the plan
+    said: its attempt ran (server time, virtual on the time-skipping server) as long as
+    the StartToClose the plan asked for, not sooner (a shorter timeout scheduled) and
+    not much later."""
 
     def check(s: AgentState) -> list[str]:
         z = s.zigflow
@@ -435,6 +469,8 @@ def timed_out(history: History, timeout_type: str) -> Verdict:
             bad.append(f"{s.where}: Zigflow activity {z.status}, expected timed_out")
         elif z.timeout_type != timeout_type:
             bad.append(f"{s.where}: timed out by {z.timeout_type or '?'}, expected {timeout_type}")
+        elif timeout_type == "START_TO_CLOSE":
+            bad += _timed_out_when(s, z)
         zig = s.call.zigflow
         if zig is None or zig.status != "failed":
             bad.append(
@@ -444,6 +480,127 @@ def timed_out(history: History, timeout_type: str) -> Verdict:
         return bad
 
     return _verdict(f"timed_out[{timeout_type}]", agent_states(history, "handshake"), check)
+
+
+def _timed_out_when(s: AgentState, z: ActivitySpan) -> list[str]:
+    asked = _asked_start_to_close(s.state)
+    # The attempt's start, else (a server that writes no started event for an attempt
+    # that timed out) its scheduling, when it was the first: that adds only the wait in
+    # the task queue, within the tolerance.
+    began = z.started_at if z.started_at is not None else z.scheduled_at
+    if z.closed_at is None or (z.started_at is None and z.attempts > 1):
+        return [f"{s.where}: timed out, but the history has no start of the attempt to time it"]
+    ran = z.closed_at - began
+    if asked - TIMEOUT_EARLY_S <= ran <= asked + max(TIMEOUT_LATE_S, asked * 0.001):
+        return []
+    return [
+        f"{s.where}: timed out {ran:.1f}s after its attempt started; the plan asked for a "
+        f"StartToClose of {asked:.0f}s (scheduled: {z.options.start_to_close_s:.0f}s)"
+    ]
+
+
+def agent_activity_options(history: History) -> Verdict:
+    """Every agent call was scheduled as the plan asked and as the design needs, read
+    from the ActivityTaskScheduled event in Zigflow's history: StartToClose and
+    heartbeat timeout as asked; in handshake mode a StartToClose (and ScheduleToClose,
+    if set) no shorter than the agent may run (``agent_max_run_s``), since the token
+    dies with the attempt; a bounded retry policy (every retry mints a new token) with
+    the maximum attempts the plan asked for."""
+
+    def check(s: AgentState) -> list[str]:
+        z = s.zigflow
+        if z is None:
+            return []  # never scheduled: every_call_resolved and the outcome checks say so
+        o = z.options
+        asked_stc = _asked_start_to_close(s.state)
+        max_run = float(s.state.get("agent_max_run_s", asked_stc))
+        asked_hb = float(s.state.get("heartbeat_timeout_s") or 0.0)
+        asked_attempts = int(s.state.get("max_attempts", DEFAULT_MAX_ATTEMPTS))
+        bad = []
+        if o.start_to_close_s and abs(o.start_to_close_s - asked_stc) > 1e-3:
+            bad.append(
+                f"{s.where}: scheduled with StartToClose {o.start_to_close_s:.0f}s, the plan "
+                f"asked for {asked_stc:.0f}s"
+            )
+        if s.mode != DIRECT:
+            limit = o.start_to_close_s or o.schedule_to_close_s
+            if limit < max_run:
+                bad.append(
+                    f"{s.where}: StartToClose {limit:.0f}s is shorter than the agent may run "
+                    f"({max_run:.0f}s): its token dies before the agent can finish"
+                )
+            if 0 < o.schedule_to_close_s < max_run:
+                bad.append(
+                    f"{s.where}: ScheduleToClose {o.schedule_to_close_s:.0f}s is shorter than "
+                    f"the agent may run ({max_run:.0f}s)"
+                )
+        if abs(o.heartbeat_s - asked_hb) > 1e-3:
+            bad.append(
+                f"{s.where}: heartbeat timeout {o.heartbeat_s:g}s, the plan asked for "
+                f"{asked_hb:g}s (0: none)"
+            )
+        if not o.bounded:
+            bad.append(
+                f"{s.where}: unbounded retry policy (no maximum attempts, no "
+                "ScheduleToClose): a failing call retries forever, each time with a new token"
+            )
+        elif o.maximum_attempts != asked_attempts:
+            bad.append(
+                f"{s.where}: retry policy allows {o.maximum_attempts or 'unlimited'} attempts, "
+                f"the plan asked for {asked_attempts}"
+            )
+        return bad
+
+    return _verdict("agent_activity_options", agent_states(history), check)
+
+
+def permanent_rejection_not_retried(history: History) -> Verdict:
+    """A request Stigma refused for good (INVALID_ARGUMENT): Zigflow's activity failed on
+    its first attempt with an application failure that the scheduled retry policy does
+    not retry (non_retryable, or a type the policy lists), and that failure reached the
+    workflow, in its cause chain, as what failed it. Judged from the failure's structure
+    and the policy in the history, never from names or messages."""
+
+    def check(s: AgentState) -> list[str]:
+        z = s.zigflow
+        if z is None:
+            return [f"{s.where}: Zigflow never scheduled the agent activity"]
+        bad = []
+        if z.status == "open":
+            bad.append(
+                f"{s.where}: Zigflow activity still open (being retried?), expected failed at once"
+            )
+        elif z.status != "failed":
+            bad.append(f"{s.where}: Zigflow activity {z.status}, expected failed at once")
+        if z.attempts > 1:
+            bad.append(f"{s.where}: {z.attempts} attempts for a request Stigma refused for good")
+        app = z.failure.application
+        if z.status == "failed" and app is None:
+            bad.append(
+                f"{s.where}: failed by {z.failure.describe()}, not by an application failure "
+                "saying the request was refused"
+            )
+        elif app is not None and z.options.retryable(z.failure):
+            bad.append(
+                f"{s.where}: its failure ({app.type or 'untyped'}) is retryable under the "
+                f"scheduled policy (non_retryable false, not among "
+                f"{list(z.options.non_retryable_error_types)})"
+            )
+        zig = s.call.zigflow
+        if s.state.get("on_error", "fail") == "fail" and app is not None:
+            chain = zig.failure.chain if zig is not None else ()
+            surfaced = any(
+                link.kind == failures.APPLICATION and link.type == app.type for link in chain
+            ) and any(link.kind == failures.ACTIVITY for link in chain)
+            if zig is None or zig.status != "failed" or not surfaced:
+                bad.append(
+                    f"{s.call.call_id}: workflow {zig.status if zig else 'missing'} "
+                    f"({zig.failure.describe() if zig else 'no record'}): the refusal is not "
+                    "in its failure chain"
+                )
+        return bad
+
+    return _verdict("permanent_rejection_not_retried", agent_states(history, "handshake"), check)
 
 
 def late_completion_recorded(history: History) -> Verdict:
@@ -554,14 +711,22 @@ def _harness_agents(s: AgentState) -> list[dict[str, Any]]:
 
 def at_most_one_agent_per_key(history: History) -> Verdict:
     """Per logical agent call (idempotency key): at most one agent execution, whatever
-    the retries, lost ACKs and re-sent tokens: as Stigma's history schedules it, and as
-    the harness's agent saw it run (attempts of one activity are one execution)."""
+    the retries, lost ACKs and re-sent tokens: as Stigma's histories schedule it, in
+    every run of its execution id (not only the newest), and as the harness's agent saw
+    it run (attempts of one activity of one run are one execution)."""
 
     def check(s: AgentState) -> list[str]:
-        scheduled = s.stigma.agent_runs if s.stigma is not None else 0
-        ran = len({a["activity_id"] for a in _harness_agents(s)})
+        scheduled = s.agent_runs
+        # One execution = one activity of one run: a key started again as a new run
+        # reuses the activity ids, so the run tells the two apart.
+        ran = len({(a.get("run_id", ""), a["activity_id"]) for a in _harness_agents(s)})
         runs = max(scheduled, ran)
-        return [] if runs <= 1 else [f"{s.where}: {runs} agent runs for one idempotency key"]
+        if runs <= 1:
+            return []
+        return [
+            f"{s.where}: {runs} agent runs for one idempotency key, in "
+            f"{len(s.stigma_runs)} run(s) of its Stigma execution"
+        ]
 
     return _verdict("at_most_one_agent_per_key", agent_states(history, "handshake"), check)
 
@@ -678,8 +843,8 @@ def redelivered_to_live_attempt(history: History) -> Verdict:
                 f"{s.where}: Zigflow completed on attempt {s.zigflow.attempts}, "
                 "expected a retried attempt"
             )
-        if s.stigma.agent_runs != 1:
-            bad.append(f"{s.where}: {s.stigma.agent_runs} agent runs")
+        if s.agent_runs != 1:
+            bad.append(f"{s.where}: {s.agent_runs} agent runs")
         return bad
 
     return _verdict(
@@ -738,8 +903,8 @@ def damaged_token_handled(history: History, *, damaged_calls: set[str]) -> Verdi
             # completion; without one, a retried damaged token is a retry loop.
             if any(a.attempts > 1 for a in completions) and not disturbed:
                 bad.append(f"{s.where}: a completion with a damaged token was retried")
-            if s.stigma.agent_runs > 1:
-                bad.append(f"{s.where}: {s.stigma.agent_runs} agent runs")
+            if s.agent_runs > 1:
+                bad.append(f"{s.where}: {s.agent_runs} agent runs")
         return bad
 
     return _verdict(

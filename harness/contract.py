@@ -291,6 +291,13 @@ TERMS: tuple[Term, ...] = (
         PLAN,
     ),
     _t("max_attempts", "retry policy's maximum attempts (default 5)", ZIGFLOW, PLAN),
+    _t(
+        "agent_max_run_s",
+        "how long the agent may run (default: start_to_close_s, else 86400); the scheduled "
+        "StartToClose must cover it. Zigflow may ignore it",
+        ZIGFLOW,
+        PLAN,
+    ),
     _t("on_error", "fail (default: the workflow fails) or continue", ZIGFLOW, PLAN),
     _t("fail", "on_error: the workflow fails with the state's failure", ZIGFLOW, PLAN),
     _t("status", "a state result's status: ok or failed", ZIGFLOW, PLAN),

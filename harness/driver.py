@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.api.filter.v1 import WorkflowExecutionFilter
+from temporalio.api.workflowservice.v1 import (
+    ListClosedWorkflowExecutionsRequest,
+    ListOpenWorkflowExecutionsRequest,
+)
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -458,9 +463,50 @@ class Driver:
                 if err.status == RPCStatusCode.NOT_FOUND:
                     continue
                 raise
-            call.stigma[act] = traces.read(hist, converter, traces.StigmaTrace)
+            newest = traces.read(hist, converter, traces.StigmaTrace)
+            call.stigma[act] = newest
             call.raw_histories[hist.workflow_id] = redact(hist.to_json_dict())
+            runs = {newest.run_id: newest}
+            ran = {a["run_id"] for a in call.agents[act] if a.get("run_id")}
+            for run_id in sorted((await self._run_ids(wf_id)) | ran):
+                if run_id in runs:
+                    continue
+                try:
+                    older = await client.get_workflow_handle(wf_id, run_id=run_id).fetch_history()
+                except RPCError as err:
+                    if err.status == RPCStatusCode.NOT_FOUND:
+                        continue  # retention already dropped it
+                    raise
+                runs[run_id] = traces.read(older, converter, traces.StigmaTrace)
+                call.raw_histories[f"{wf_id}#{run_id}"] = redact(older.to_json_dict())
+            call.stigma_runs[act] = sorted(runs.values(), key=lambda t: t.started_at)
         return call
+
+    async def _run_ids(self, workflow_id: str) -> set[str]:
+        """Every run of ``workflow_id`` the server lists: a lookup by id alone gives only
+        the newest. The visibility query where the server has one (dev server, clusters),
+        else the open and closed lists (the time-skipping server implements only those).
+        Runs visibility has not indexed yet are still found through the harness's own
+        agent records (collect)."""
+        client = self.stack.client
+        query = f"WorkflowId = '{workflow_id}'"
+        try:
+            return {w.run_id async for w in client.list_workflows(query)}
+        except RPCError as err:
+            if err.status != RPCStatusCode.UNIMPLEMENTED:
+                raise
+        service = client.workflow_service
+        only = WorkflowExecutionFilter(workflow_id=workflow_id)
+        found: set[str] = set()
+        opened = await service.list_open_workflow_executions(
+            ListOpenWorkflowExecutionsRequest(namespace=client.namespace, execution_filter=only)
+        )
+        closed = await service.list_closed_workflow_executions(
+            ListClosedWorkflowExecutionsRequest(namespace=client.namespace, execution_filter=only)
+        )
+        for info in [*opened.executions, *closed.executions]:
+            found.add(info.execution.run_id)
+        return found
 
 
 async def _closed(handle: WorkflowHandle[Any, Any], timeout_s: float) -> None:

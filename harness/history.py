@@ -47,6 +47,9 @@ class Call:
     plan: dict[str, Any]
     zigflow: ZigflowTrace | None = None
     stigma: dict[str, StigmaTrace] = field(default_factory=dict)  # by activity id
+    # Every run of each Stigma execution id, oldest first (``stigma`` is the newest):
+    # a key started again as a new run is a second agent the newest run does not show.
+    stigma_runs: dict[str, list[StigmaTrace]] = field(default_factory=dict)
     # The harness's own record of each agent attempt it ran (harness/agent.py), by
     # activity id of the Zigflow state
     agents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -104,6 +107,9 @@ class History:
                     "plan": c.plan,
                     "zigflow": asdict(c.zigflow) if c.zigflow else None,
                     "stigma": {k: asdict(v) for k, v in c.stigma.items()},
+                    "stigma_runs": {
+                        k: [asdict(run) for run in runs] for k, runs in c.stigma_runs.items()
+                    },
                     "agents": c.agents,
                     "temporal_histories": c.raw_histories,
                 }

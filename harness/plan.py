@@ -12,6 +12,9 @@ from typing import Any
 
 HANDSHAKE = "handshake"
 DIRECT = "direct"
+# The plan contract's defaults (README, "What the harness expects of the workflows").
+DEFAULT_START_TO_CLOSE_S = 24 * 3600.0
+DEFAULT_MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,11 @@ def call_agent(
     heartbeat_timeout_s: float | None = None,
     max_attempts: int | None = None,
     on_error: str = "fail",
+    agent_max_run_s: float | None = None,
 ) -> dict[str, Any]:
+    """One agent call. ``agent_max_run_s`` is how long the agent may run: what the
+    StartToClose Zigflow schedules must cover (checkers.agent_activity_options). Default:
+    the StartToClose the state asks for, else the design's 24 h. Zigflow may ignore it."""
     state: dict[str, Any] = {
         "name": name,
         "kind": "call_agent",
@@ -61,6 +68,13 @@ def call_agent(
         state["heartbeat_timeout_s"] = heartbeat_timeout_s
     if max_attempts is not None:
         state["max_attempts"] = max_attempts
+    state["agent_max_run_s"] = (
+        agent_max_run_s
+        if agent_max_run_s is not None
+        else start_to_close_s
+        if start_to_close_s is not None
+        else DEFAULT_START_TO_CLOSE_S
+    )
     return state
 
 

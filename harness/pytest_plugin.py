@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from harness import checkers, contract, fault_matrix, reach, relay_checks
+from harness import checkers, contract, fault_matrix, reach, relay_checks, token_scan
 from harness.config import (
     DEV,
     REFERENCE_STIGMA,
@@ -34,7 +34,7 @@ from harness.config import (
 )
 from harness.driver import Driver
 from harness.errors import ConfigError
-from harness.expect import holds
+from harness.expect import holds, violated_checkers
 from harness.history import History
 from harness.network import Network
 from harness.stack import Stack, start_stack
@@ -388,32 +388,52 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"handshake: chaos seed {session_seed(config)} (replay: --chaos-seed N)"
 
 
-@pytest.fixture(autouse=True)
-def _judged_at_the_relays(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After every scenario on a stack with both relays: every StartAgent carried a
-    deadline, and no ACK went back to Zigflow before Temporal had the agent's workflow
-    (``harness.relay_checks``)."""
-    began = time.time()
-    yield
-    history = request.node.stash.get(HISTORY_KEY, None)
-    if history is None:
-        return
-    for running in _stacks_of(request.node):
-        if running.relay is None or running.completions is None:
-            continue
-        requests = [r for r in running.relay.log if r.wall >= began]
-        if requests:
-            holds(history, relay_checks.deadline_verdict(requests))
-        acks = [r for r in requests if r.acked_wall is not None]
-        if acks:
-            holds(history, relay_checks.verdict(acks, running.completions.starts))
-
-
 @pytest.fixture
 def history(request: pytest.FixtureRequest) -> History:
     h = History(request.node.nodeid)
     request.node.stash[HISTORY_KEY] = h
     return h
+
+
+@pytest.fixture(autouse=True)
+def judged_after_every_scenario(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every scenario (set up first, so torn down last: after its other fixtures
+    and any late log lines they cause), whatever the scenario asserted:
+
+    - ``start_agent_has_deadline`` and ``acked_after_durable_start``: on a stack with
+      both relays, every StartAgent carried a gRPC deadline, and no ACK went back to
+      Zigflow before Temporal had the agent's workflow (``harness.relay_checks``);
+    - ``no_token_in_logs``: the services' logs on every stack it ran on hold none of
+      the tokens handed to Stigma (the StartAgent relay saw them), in any encoding
+      (``harness/token_scan.py``); a hit names file and line;
+    - ``agent_activity_options``: every agent call it made was scheduled with the
+      timeouts and retry policy the plan asked for and the design needs.
+
+    Every verdict is recorded, and all the violated ones fail the scenario together."""
+    if request.node.get_closest_marker("scenario") is None:
+        yield
+        return
+    h: History = request.getfixturevalue("history")
+    began = time.time()
+    yield
+    verdicts = []
+    stacks = _stacks_of(request.node)
+    for running in stacks:
+        if running.relay is None or running.completions is None:
+            continue
+        requests = [r for r in running.relay.log if r.wall >= began]
+        if requests:
+            verdicts.append(relay_checks.deadline_verdict(requests))
+        acks = [r for r in requests if r.acked_wall is not None]
+        if acks:
+            verdicts.append(relay_checks.verdict(acks, running.completions.starts))
+    if stacks:  # a scenario with its own stack (a subprocess) scans nothing here
+        reports = [s.scan_logs_for_tokens() for s in stacks]
+        h.measurements[token_scan.KEY] = token_scan.summary(reports)
+        verdicts.append(token_scan.verdict(reports))
+    if any(c.zigflow is not None for c in h.calls.values()):
+        verdicts.append(checkers.agent_activity_options(h))
+    holds(h, *verdicts)
 
 
 @pytest.fixture
@@ -444,6 +464,11 @@ def pytest_runtest_makereport(
     if report.failed and h is not None:
         path = _write_history(item, h)
         report.sections.append(("handshake history", f"written to {path}"))
+        violated = violated_checkers(h)
+        if violated:
+            # Every checker that failed so far (the body's and the teardown's), not only
+            # the one whose assertion ended the test.
+            report.sections.append(("violated checkers", ", ".join(violated)))
         seed = h.measurements.get("chaos_seed")
         if seed is not None:
             report.sections.append(("chaos seed", f"replay with --chaos-seed {seed}"))

@@ -16,6 +16,13 @@ Field reference (also in README, "The certification report"):
                     not fail the verdict: the scenarios passed on what they could
                     check; it says what the "pass" does not cover. [] when nothing
                     was left unchecked
+  token_hygiene     the scan of the services' logs for task tokens after every
+                    scenario (harness/token_scan.py): scanned (whether any ran),
+                    scenarios_scanned, not_scanned (ids of scenarios that ran with no
+                    scan: their stack was not the harness's, e.g. a subprocess),
+                    tokens, logs, token_x_logs (tokens times logs, summed per
+                    scenario and stack), bytes, seconds, hits, and where (file:line
+                    and the token's fingerprint of each hit, never the token)
   targets           the Temporal targets of the matrix, e.g. ["time-skipping", "dev"]
   scenarios         one object per scenario and target: id (pytest node id with
                     the target in brackets), target, outcome (passed / failed /
@@ -151,6 +158,38 @@ def not_certified(scenarios: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"area": a, "why": w, "scenarios": ids} for (a, w), ids in gaps.items()]
 
 
+TOKEN_SCAN = "token_hygiene"  # measurements key (harness/token_scan.py KEY)
+TOKEN_CHECKER = "no_token_in_logs"
+
+
+def token_hygiene(scenarios: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the log scans of the run covered and found, added up over its scenarios."""
+    totals = dict.fromkeys(("tokens", "logs", "token_x_logs", "bytes", "hits"), 0)
+    seconds = 0.0
+    scanned, not_scanned, where = 0, [], []
+    for sc in scenarios:
+        scan = (sc.get("measurements") or {}).get(TOKEN_SCAN)
+        if not isinstance(scan, dict):
+            if sc.get("outcome") != "skipped":
+                not_scanned.append(sc["id"])
+            continue
+        scanned += 1
+        for key in totals:
+            totals[key] += int(scan.get(key) or 0)
+        seconds += float(scan.get("seconds") or 0.0)
+        for check in sc.get("checks") or []:
+            if check.get("checker") == TOKEN_CHECKER and not check.get("ok"):
+                where += [f"{sc['id']}: {line}" for line in check.get("evidence") or []]
+    return {
+        "scanned": scanned > 0,
+        "scenarios_scanned": scanned,
+        "not_scanned": not_scanned,
+        **totals,
+        "seconds": round(seconds, 3),
+        "where": where[:50],
+    }
+
+
 def verdict(
     scenarios: list[dict[str, Any]],
     overhead: dict[str, Any],
@@ -191,6 +230,8 @@ def verdict(
     if scenarios and not failed and not skipped:
         reasons.append(f"{len(scenarios)} scenario(s) passed")
     reasons += [f"{gap['area']}: not certified ({gap['why']})" for gap in not_certified(scenarios)]
+    if scenarios:
+        reasons.append(report_html.token_hygiene_line(token_hygiene(scenarios)))
     if row is not None and within_budget(row, budget_ms):
         reasons.append(
             f"overhead p99 {row['p99']:.1f} ms with {BUDGET_LEVEL} agents in flight <= "
@@ -299,6 +340,12 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {link} | " + " | ".join(grid.get((link, t), "-") for t in TOXICS) + " |"
             for link in LINKS
         ]
+    scan = r.get("token_hygiene")
+    if scan:
+        lines += ["", "## Token hygiene", "", report_html.token_hygiene_line(scan) + "."]
+        if scan.get("not_scanned"):
+            lines += ["", "Not scanned: " + ", ".join(f"`{i}`" for i in scan["not_scanned"])]
+        lines += [f"- `{w}`" for w in scan.get("where") or []]
     if r.get("faults"):
         counts: dict[tuple[str, str, str], int] = {}
         for f in r["faults"]:

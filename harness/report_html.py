@@ -343,6 +343,38 @@ def _faults(r: dict[str, Any]) -> str:
     return "".join(parts) + "</section>"
 
 
+def token_hygiene_line(scan: dict[str, Any]) -> str:
+    """One sentence for the verdict's reasons and the report's section."""
+    if not scan.get("scanned"):
+        return "token hygiene: the services' logs were not scanned for tokens"
+    return (
+        f"token hygiene: logs scanned after {scan['scenarios_scanned']} scenario(s) for every "
+        f"token handed to Stigma ({scan['token_x_logs']} token x log pairs, "
+        f"{scan['bytes'] / 1e6:.1f} MB, {scan['seconds']:.2f} s): {scan['hits']} hit(s)"
+    )
+
+
+def _token_hygiene(r: dict[str, Any]) -> str:
+    scan = r.get("token_hygiene")
+    if not scan:
+        return ""
+    parts = [
+        '<section id="token-hygiene"><h2>Token hygiene</h2>',
+        f"<p>{_e(token_hygiene_line(scan))}.</p>",
+    ]
+    if scan.get("not_scanned"):
+        parts.append(
+            "<p>Not scanned: "
+            + ", ".join(f"<code>{_e(i)}</code>" for i in scan["not_scanned"])
+            + "</p>"
+        )
+    if scan.get("where"):
+        parts.append(
+            "<ul>" + "".join(f"<li><code>{_e(w)}</code></li>" for w in scan["where"]) + "</ul>"
+        )
+    return "".join(parts) + "</section>"
+
+
 def _environment(r: dict[str, Any]) -> str:
     versions = r.get("versions") or {}
     machine = r.get("machine") or {
@@ -358,7 +390,9 @@ def _environment(r: dict[str, Any]) -> str:
 
 
 def render(r: dict[str, Any]) -> str:
-    body = "".join((_verdict(r), _scenarios(r), _latency(r), _faults(r), _environment(r)))
+    body = "".join(
+        (_verdict(r), _scenarios(r), _latency(r), _faults(r), _token_hygiene(r), _environment(r))
+    )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

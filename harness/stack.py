@@ -26,6 +26,7 @@ from harness.ports import LOOPBACK, free_port
 from harness.procs import ManagedProcess
 from harness.tamper import TokenTamper
 from harness.temporal import TemporalTarget, connect, temporal_target, until_serving
+from harness.token_scan import LogScanner, ScanReport
 from harness.toxiproxy import toxiproxy_server
 from harness.waits import eventually
 
@@ -55,6 +56,23 @@ class Stack:
     # (activity level) the harness's own workflow on the harness's queue.
     plan_workflow: str = ""
     plan_task_queue: str = ""
+    # How far the services' logs were scanned for tokens, and the tokens' needles.
+    log_scanner: LogScanner = field(default_factory=LogScanner)
+
+    def tokens_seen(self) -> list[bytes]:
+        """Every token handed to Stigma, as Zigflow sent it and as the relay forwarded it
+        (damaged ones too). Not the tokens of Stigma's own activities, which its relay
+        in front of Temporal also carries: those are its worker's business with Temporal,
+        not Zigflow's capability."""
+        return list(self.relay.tokens) if self.relay is not None else []
+
+    def service_logs(self) -> list[pathlib.Path]:
+        """Every log of the services under test, every incarnation."""
+        return [*self.stigma.log_paths, *self.zigflow.log_paths]
+
+    def scan_logs_for_tokens(self) -> ScanReport:
+        """Scan what the services logged since the last scan for every token seen."""
+        return self.log_scanner.scan(self.tokens_seen(), self.service_logs())
 
     def completion_relay(self) -> CompletionRelay:
         """The relay in front of Temporal for Stigma's calls by token."""
@@ -98,11 +116,13 @@ class Stack:
             await wait_healthy(proc, self.zigflow_health, "", self.config.ready_timeout_s)
 
     def logs(self, lines: int = 30) -> str:
+        """The tail of each service's log, every token in it named by its fingerprint."""
+        needles = self.log_scanner.needles
+        needles.add(self.tokens_seen())
         parts = []
         for proc in (self.stigma, self.zigflow):
-            parts.append(
-                f"--- {proc.name} (pid {proc.pid}, {proc.log_path}) ---\n{proc.tail(lines)}"
-            )
+            tail = needles.redact(proc.tail(lines))
+            parts.append(f"--- {proc.name} (pid {proc.pid}, {proc.log_path}) ---\n{tail}")
         return "\n".join(parts)
 
 

@@ -30,6 +30,12 @@ from harness.tokens import fingerprint
 Transform = Callable[[pb.StartAgentRequest], Awaitable[pb.StartAgentRequest | grpc.StatusCode]]
 
 
+# The relay's record of its answers to Zigflow: the status it passed back, or ACK_LOST
+# (Stigma ACKed, and the relay dropped the ACK: TokenTamper.lose_acks).
+ACKED = grpc.StatusCode.OK.name
+ACK_LOST = "ACK_LOST"
+
+
 @dataclass
 class Tampered:
     """What the relay did to one request (fingerprints only, never tokens)."""
@@ -48,6 +54,11 @@ class Tampered:
     deadline_s: float | None = None
     wall: float = 0.0  # epoch seconds at which the request arrived
 
+    @property
+    def accepted(self) -> bool:
+        """Stigma ACKed it (whether or not the ACK then reached Zigflow)."""
+        return self.answer in (ACKED, ACK_LOST)
+
 
 @dataclass
 class TokenTamper:
@@ -56,12 +67,22 @@ class TokenTamper:
     log: list[Tampered] = field(default_factory=list)
     # Raw tokens as forwarded, by idempotency key: in memory only, for replay scenarios.
     forwarded_tokens: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # Every token Zigflow handed over and every one forwarded (damaged ones too), in
+    # memory only: the needles of the log scan (harness/token_scan.py).
+    tokens: dict[bytes, None] = field(default_factory=dict, repr=False)
     _transform: Transform | None = None
+    _acks_to_lose: int = 0
     _server: grpc.aio.Server | None = None
     _channel: grpc.aio.Channel | None = None
 
     def set(self, transform: Transform | None) -> None:
         self._transform = transform
+
+    def lose_acks(self, count: int) -> None:
+        """The next ``count`` requests reach Stigma, which starts the agent and ACKs, and
+        the ACK is lost on the way back: Zigflow gets UNAVAILABLE and retries the same
+        key with a new token while the first agent runs (0 stops it)."""
+        self._acks_to_lose = count
 
     def acked(self, zigflow_workflow_id: str, activity_id: str, attempt: int) -> bool:
         """Whether Stigma's ACK for this attempt of this Zigflow activity came back."""
@@ -129,6 +150,7 @@ class TokenTamper:
             wall=time.time(),
         )
         self.log.append(record)
+        self.tokens[request.callback_token] = None
         outgoing: pb.StartAgentRequest | grpc.StatusCode = request
         if self._transform is not None:
             copy = pb.StartAgentRequest()
@@ -139,6 +161,7 @@ class TokenTamper:
             await context.abort(outgoing, "tamper: request dropped before Stigma")
         assert isinstance(outgoing, pb.StartAgentRequest)
         record.forwarded_fp = fingerprint(outgoing.callback_token)
+        self.tokens[outgoing.callback_token] = None
         self.forwarded_tokens[outgoing.idempotency_key] = outgoing.callback_token
         remaining = context.time_remaining()
         try:
@@ -153,7 +176,11 @@ class TokenTamper:
         except grpc.aio.AioRpcError as err:
             record.answer = err.code().name
             await context.abort(err.code(), err.details() or "")
-        record.answer = "OK"
+        if self._acks_to_lose > 0:
+            self._acks_to_lose -= 1
+            record.answer = ACK_LOST
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "tamper: ACK lost after Stigma")
+        record.answer = ACKED
         record.acked_wall = time.time()
         return reply
 

@@ -28,6 +28,49 @@ _CLOSE = {
 }
 
 
+@dataclass(frozen=True)
+class ActivityOptions:
+    """What the workflow scheduled the activity with, as the server recorded it
+    (ActivityTaskScheduled): seconds, 0.0 where the workflow set none."""
+
+    start_to_close_s: float = 0.0
+    schedule_to_close_s: float = 0.0
+    heartbeat_s: float = 0.0
+    # The retry policy: 0 attempts means unlimited (Temporal's default policy).
+    maximum_attempts: int = 0
+    non_retryable_error_types: tuple[str, ...] = ()
+    has_retry_policy: bool = False
+
+    @property
+    def bounded(self) -> bool:
+        """Retries end: by an attempt count, or by a ScheduleToClose over all attempts."""
+        return self.maximum_attempts > 0 or self.schedule_to_close_s > 0
+
+    def retryable(self, failure: Failure) -> bool:
+        """Whether this policy lets Temporal retry after ``failure``: judged from its
+        structure (non_retryable, or a type the policy lists), never from its message."""
+        app = failure.application
+        if app is None:
+            return not failure.has(failures.CANCELED)
+        return not (app.non_retryable or app.type in self.non_retryable_error_types)
+
+
+def _seconds(duration: Any) -> float:
+    return float(duration.seconds) + float(duration.nanos) / 1e9
+
+
+def options_of(attributes: Any) -> ActivityOptions:
+    retry = attributes.retry_policy
+    return ActivityOptions(
+        start_to_close_s=_seconds(attributes.start_to_close_timeout),
+        schedule_to_close_s=_seconds(attributes.schedule_to_close_timeout),
+        heartbeat_s=_seconds(attributes.heartbeat_timeout),
+        maximum_attempts=int(retry.maximum_attempts),
+        non_retryable_error_types=tuple(retry.non_retryable_error_types),
+        has_retry_policy=attributes.HasField("retry_policy"),
+    )
+
+
 @dataclass
 class ActivitySpan:
     """One activity of a workflow, over all its attempts."""
@@ -45,6 +88,8 @@ class ActivitySpan:
     # How the attempt before the last one ended (a retried activity's started event
     # carries it): e.g. a fast failure while Stigma was unreachable.
     last_failure: Failure = field(default_factory=Failure)
+    # Timeouts and retry policy it was scheduled with.
+    options: ActivityOptions = field(default_factory=ActivityOptions)
 
     @property
     def duration_s(self) -> float | None:
@@ -151,6 +196,7 @@ def read(history: WorkflowHistory, converter: DataConverter, cls: type[WorkflowT
         elif et == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             a = ev.activity_task_scheduled_event_attributes
             span = ActivitySpan(a.activity_id, a.activity_type.name, _ts(ev))
+            span.options = options_of(a)
             by_scheduled[ev.event_id] = span
             trace.activities.append(span)
         elif et == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:

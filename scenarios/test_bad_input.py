@@ -65,5 +65,8 @@ async def test_handshakes_still_work_after_the_bad_requests(
     # given / when: a normal handshake on the same Stigma that just refused garbage
     await driver.run(plan(call_agent("after", succeeds({"fine": True}))))
     # then
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.resumed_once_with_agent_result(history))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.resumed_once_with_agent_result(history),
+    )

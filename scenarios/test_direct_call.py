@@ -25,5 +25,8 @@ async def test_direct_call_moves_on_at_ack_and_agent_still_runs_to_its_end(
     await agent_finished(driver, started)
     # then
     assert op.type == "ok", op.value
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.direct_call_moves_on_at_ack(history))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.direct_call_moves_on_at_ack(history),
+    )

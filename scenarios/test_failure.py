@@ -8,7 +8,7 @@ from harness import checkers, metrics_checks
 from harness.driver import Driver
 from harness.expect import holds
 from harness.history import History
-from harness.plan import call_agent, fails, plan
+from harness.plan import call_agent, fails, plan, succeeds
 
 pytestmark = pytest.mark.scenario
 
@@ -25,8 +25,30 @@ async def test_agent_failure_fails_zigflow_activity_with_its_type_and_message(
     # when
     ops = await driver.outcomes([await driver.start(p) for p in plans])
     # then
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.agent_failure_propagated(history))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.agent_failure_propagated(history),
+    )
     assert all(op.type == "fail" for op in ops), [op.value for op in ops]
     # each failure counted once, by its error type's outcome (or: metrics not checked)
     holds(history, await observed.judged())
+
+
+async def test_a_request_stigma_refuses_fails_at_once_and_is_not_retried(
+    driver: Driver, history: History
+) -> None:
+    # given: an agent id Stigma's contract refuses (INVALID_ARGUMENT: a permanent
+    # rejection), under the plan's default retry policy (5 attempts), so that a Zigflow
+    # treating it as transient would visibly retry
+    p = plan(call_agent("refused", succeeds("never runs"), agent_id="not a valid id!"))
+    # when
+    op = await driver.run(p)
+    # then: failed on the first attempt, non-retryable, the refusal in the workflow's
+    # failure chain
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.permanent_rejection_not_retried(history),
+    )
+    assert op.type == "fail", op.value

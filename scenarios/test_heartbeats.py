@@ -41,9 +41,12 @@ async def test_heartbeats_keep_an_agent_alive_past_the_heartbeat_timeout(
     # when
     await driver.run(p)
     # then
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.heartbeats_kept_alive(history))
-    holds(history, checkers.resumed_once_with_agent_result(history))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.heartbeats_kept_alive(history),
+        checkers.resumed_once_with_agent_result(history),
+    )
 
 
 async def test_dead_stigma_is_detected_within_the_heartbeat_timeout(

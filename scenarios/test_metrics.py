@@ -41,8 +41,11 @@ async def test_metrics_agree_with_history(driver: Driver, history: History) -> N
     await driver.agents_delivered(started[:3])
     verdict = await observed.judged()
     # then
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, verdict)
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        verdict,
+    )
 
 
 async def test_prometheus_fires_the_pending_and_stuck_alerts_on_held_agents(

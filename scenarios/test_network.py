@@ -26,9 +26,12 @@ pytestmark = pytest.mark.scenario
 
 
 def _all_correct(history: History, max_attempts: int = 1) -> None:
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.at_most_one_agent_per_key(history))
-    holds(history, checkers.no_token_lost(history))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.at_most_one_agent_per_key(history),
+        checkers.no_token_lost(history),
+    )
     if checkers.agent_states(history, "handshake") and any(
         s.script.get("outcome") != "failure" for s in checkers.agent_states(history, "handshake")
     ):

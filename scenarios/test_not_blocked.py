@@ -33,6 +33,9 @@ async def test_fifty_pending_agents_do_not_block_a_two_slot_worker(
     await driver.outcomes(started)
     # then
     assert probe.type == "ok", probe.value
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.worker_not_blocked(history, pending_at_least=AGENTS))
-    holds(history, checkers.resumed_once_with_agent_result(history))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.worker_not_blocked(history, pending_at_least=AGENTS),
+        checkers.resumed_once_with_agent_result(history),
+    )

@@ -22,8 +22,11 @@ async def test_sequential_handshakes_are_measured(driver: Driver, history: Histo
         # when
         await driver.run(plan(call_agent("noop", succeeds(i))))
     # then: every handshake is correct and yields an overhead sample
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.resumed_once_with_agent_result(history))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.resumed_once_with_agent_result(history),
+    )
     samples = checkers.overhead_samples_ms(history)
     assert len(samples) == SEQUENTIAL_CALLS, f"{len(samples)} samples for {SEQUENTIAL_CALLS} calls"
     assert all(s >= 0 for s in samples), f"negative overhead means a broken trace: {samples}"

@@ -36,8 +36,11 @@ async def test_stigma_killed_after_ack_before_agent_starts_still_delivers_once(
     await driver.outcomes(started)
     history.measurements["recovery_s"] = round(history.now()[0] - t_restarted, 2)
     # then
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.resumed_once_with_agent_result(history))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.resumed_once_with_agent_result(history),
+    )
 
 
 async def test_zigflow_killed_while_agents_pending_resumes_after_restart(
@@ -58,8 +61,11 @@ async def test_zigflow_killed_while_agents_pending_resumes_after_restart(
     await driver.outcomes(started)
     history.measurements["recovery_s"] = round(history.now()[0] - t_restarted, 2)
     # then: nothing lost, every workflow resumed with its agent's result
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.resumed_once_with_agent_result(history))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.resumed_once_with_agent_result(history),
+    )
 
 
 async def test_temporal_restarted_mid_agent_accepts_the_token_issued_before(
@@ -83,8 +89,11 @@ async def test_temporal_restarted_mid_agent_accepts_the_token_issued_before(
     await driver.outcomes(started)
     history.measurements["recovery_s"] = round(history.now()[0] - t_restarted, 2)
     # then: the completions with pre-restart tokens succeeded, exactly once
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.resumed_once_with_agent_result(history))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.resumed_once_with_agent_result(history),
+    )
 
 
 async def test_stigma_killed_before_the_ack_is_retried_with_a_new_token(
@@ -100,8 +109,11 @@ async def test_stigma_killed_before_the_ack_is_retried_with_a_new_token(
             pass
     await driver.outcome(started)
     # then: Zigflow retried with a new token, one agent ran, the live attempt got it
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.resumed_once_with_agent_result(history, max_attempts=5))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.resumed_once_with_agent_result(history, max_attempts=5),
+    )
 
 
 async def test_stigma_killed_mid_agent_delivers_the_agents_result_once(
@@ -124,10 +136,13 @@ async def test_stigma_killed_mid_agent_delivers_the_agents_result_once(
     # then: Stigma scheduled the agent with a heartbeat timeout (a lost agent would be
     # noticed) and the agent ran once, to its end, in the harness; the restarted Stigma
     # picked its result up and Zigflow got it once
-    holds(history, checkers.agents_heartbeat_watched(history))
-    holds(history, checkers.agent_ran_once(history))
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.resumed_once_with_agent_result(history))
+    holds(
+        history,
+        checkers.agents_heartbeat_watched(history),
+        checkers.agent_ran_once(history),
+        checkers.every_call_resolved(history),
+        checkers.resumed_once_with_agent_result(history),
+    )
 
 
 @pytest.mark.parametrize(
@@ -153,5 +168,8 @@ async def test_stigma_killed_mid_completion_completes_exactly_once(
     await driver.outcome(started)
     history.measurements["recovery_s"] = round(history.now()[0] - t_restarted, 2)
     # then: the completion was retried by the new process and Zigflow got it once
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.resumed_once_with_agent_result(history))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.resumed_once_with_agent_result(history),
+    )

@@ -24,8 +24,11 @@ async def test_zigflow_resumes_with_exactly_the_agents_result_once(
     started = [await driver.start(p) for p in plans]
     await driver.outcomes(started)
     # then
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.resumed_once_with_agent_result(history))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.resumed_once_with_agent_result(history),
+    )
 
 
 async def test_plan_continues_after_each_handshake(driver: Driver, history: History) -> None:
@@ -38,7 +41,10 @@ async def test_plan_continues_after_each_handshake(driver: Driver, history: Hist
     # when
     op = await driver.run(p)
     # then
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.resumed_once_with_agent_result(history))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.resumed_once_with_agent_result(history),
+    )
     assert op.type == "ok", op.value
     assert [s["status"] for s in op.value["states"]] == ["ok", "ok", "ok"]

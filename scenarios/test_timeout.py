@@ -46,9 +46,12 @@ async def test_stuck_agent_times_out_at_start_to_close_and_late_completion_is_de
     await agent_finished(driver, started)
     # then
     assert op.type == "fail", op.value
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.timed_out(history, "START_TO_CLOSE"))
-    holds(history, checkers.late_completion_recorded(history))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.timed_out(history, "START_TO_CLOSE"),
+        checkers.late_completion_recorded(history),
+    )
     # timed_out counted once, the dead token counted, nothing left pending (or: metrics
     # not checked)
     holds(history, await observed.judged())

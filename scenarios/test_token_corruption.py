@@ -161,8 +161,11 @@ async def test_swapped_tokens_are_detected_as_crossed_wires(
             checkers.token_outcome(history, s.call_id),
             driver.stack.temporal.kind,
         )
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.crossed_wires_detected(history))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.crossed_wires_detected(history),
+    )
 
 
 async def test_a_stale_attempts_token_is_dead_and_the_live_attempt_resolves(
@@ -182,8 +185,11 @@ async def test_a_stale_attempts_token_is_dead_and_the_live_attempt_resolves(
     await _resolve(driver, started)
     await driver.outcome(started)
     # then
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.damaged_token_handled(history, damaged_calls={started.call_id}))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.damaged_token_handled(history, damaged_calls={started.call_id}),
+    )
     corruption.record(
         history,
         "stale_attempt",
@@ -284,8 +290,11 @@ async def test_a_result_over_the_payload_limit_is_classified_and_the_activity_re
         checkers.token_outcome(history, started.call_id),
         driver.stack.temporal.kind,
     )
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.damaged_token_handled(history, damaged_calls={started.call_id}))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.damaged_token_handled(history, damaged_calls={started.call_id}),
+    )
     observed = checkers.token_outcome(history, started.call_id)
     assert observed.startswith("stigma: delivered; zigflow: "), observed
     zigflow = observed.removeprefix("stigma: delivered; zigflow: ")
@@ -348,7 +357,10 @@ async def test_a_token_of_another_namespace_is_rejected_and_the_activity_resolve
         observed,
         driver.stack.temporal.kind,
     )
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.damaged_token_handled(history, damaged_calls={started.call_id}))
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.damaged_token_handled(history, damaged_calls={started.call_id}),
+    )
     if not driver.clock.can_skip:
         assert observed.startswith("stigma: token_rejected (INVALID_ARGUMENT)"), observed

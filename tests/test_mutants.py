@@ -215,6 +215,49 @@ CASES = [
         "zigflow_bypasses_proxies",
         "no StartAgent request went through the harness's relay",
     ),
+    # A token written to a log (Base64, "Log token (Base64)") by either service: the
+    # scan after every scenario finds it, whatever the scenario.
+    (
+        "test_success.py::test_zigflow_resumes_with_exactly_the_agents_result_once",
+        "--stigma-cmd",
+        "stigma_logs_token",
+        "no_token_in_logs: VIOLATED",
+    ),
+    (
+        "test_success.py::test_zigflow_resumes_with_exactly_the_agents_result_once",
+        "--zigflow-cmd",
+        "zigflow_logs_token",
+        "no_token_in_logs: VIOLATED",
+    ),
+    # Activity options judged from Zigflow's history: a 5-minute StartToClose is
+    # caught on any scenario by the options check, and by the timeout spec by *when*
+    # the timeout came; a retried permanent rejection by the rejection spec.
+    (
+        "test_success.py::test_zigflow_resumes_with_exactly_the_agents_result_once",
+        "--zigflow-cmd",
+        "zigflow_short_start_to_close",
+        "agent_activity_options: VIOLATED",
+    ),
+    (
+        "test_timeout.py",
+        "--zigflow-cmd",
+        "zigflow_short_start_to_close",
+        "timed_out[START_TO_CLOSE]: VIOLATED",
+    ),
+    (
+        "test_failure.py::test_a_request_stigma_refuses_fails_at_once_and_is_not_retried",
+        "--zigflow-cmd",
+        "zigflow_retries_rejected",
+        "permanent_rejection_not_retried: VIOLATED",
+    ),
+    # A key started again as a new run on a retry: the newest run alone looks perfect,
+    # every run of the execution id shows the second agent.
+    (
+        "test_retries.py",
+        "--stigma-cmd",
+        "stigma_restarts_on_retry",
+        "at_most_one_agent_per_key: VIOLATED",
+    ),
     (
         "test_metrics.py::test_metrics_agree_with_history",
         "--zigflow-cmd",
@@ -343,6 +386,14 @@ def test_scenario_fails_against_mutant(
     if stack_kind:
         assert "service logs (tail): " in output, output[-3000:]
         assert stack_kind in output, output[-3000:]
+    if reason.startswith("no_token_in_logs"):
+        # The failure names the log file and line, and the token by its fingerprint
+        # only: the log tails it shows have the token replaced too.
+        assert ".log:" in output, output[-3000:]
+        assert "written as base64" in output, output[-3000:]
+        leaked = [line for line in output.splitlines() if "Log token (Base64): " in line]
+        assert leaked, output[-3000:]
+        assert all("<token sha256:" in line for line in leaked), leaked[:3]
     # A mutant must fail by its bug, not by crashing: a harness bug in the mutant
     # (e.g. an activity argument decoded as a dict) would otherwise pass for it.
     crashes = [

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any
+
+# The SDK core's rendering of a token field: TaskToken(<base64>).
+_CORE_TOKEN = re.compile(r"TaskToken\(([A-Za-z0-9+/=_-]*)\)")
 
 
 def token_fingerprint(token: bytes | None) -> str:
@@ -37,9 +43,31 @@ class _JsonFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             line.update(fields)
+        core = getattr(record, "temporal_log", None)
+        if core is not None:  # forwarded from the SDK core (metrics.runtime_for)
+            line.update({k: _without_tokens(v) for k, v in (core.fields or {}).items()})
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str, separators=(",", ":"))
+
+
+def _without_tokens(value: Any) -> Any:
+    """A core log field with every task token in it replaced by its fingerprint."""
+
+    def named(match: re.Match[str]) -> str:
+        try:
+            raw = base64.b64decode(match.group(1) + "==", altchars=None)
+        except (binascii.Error, ValueError):
+            raw = match.group(1).encode()
+        return f"TaskToken(sha256:{token_fingerprint(raw)})"
+
+    text = value if isinstance(value, str) else str(value)
+    return _CORE_TOKEN.sub(named, text) if "TaskToken(" in text else value
+
+
+def core_logger() -> logging.Logger:
+    """Where the SDK core's log lines go (formatted like ours, tokens fingerprinted)."""
+    return logging.getLogger("temporal.core")
 
 
 def configure(service: str, level: str = "INFO") -> None:

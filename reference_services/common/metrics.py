@@ -23,7 +23,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from temporalio.common import MetricCounter, MetricGauge, MetricHistogramFloat, MetricMeter
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
+
+from reference_services.common import jsonlog
 
 # Metric names: the contract of the dashboard (reports/observability/dashboard.json)
 # and the alert rules (reports/observability/alerts.yml); tests check both against these.
@@ -93,23 +102,35 @@ class _State:
 _state = _State()
 
 
-def runtime_for(listen: str, service: str) -> Runtime | None:
-    """A Temporal runtime that serves Prometheus metrics on ``listen`` (host:port), and
-    the hooks below wired to it; None (and no metrics) when ``listen`` is empty."""
-    if not listen:
-        return None
+def runtime_for(listen: str, service: str) -> Runtime:
+    """A Temporal runtime whose SDK-core logs go through this process's JSON log (where
+    a task token in them is replaced by its fingerprint: the core names the token of an
+    activity whose completion it could not deliver), and, when ``listen`` (host:port)
+    is set, that serves Prometheus metrics there with the hooks below wired to it."""
+    metrics = (
+        PrometheusConfig(
+            bind_address=listen,
+            counters_total_suffix=True,  # Prometheus naming: counters end in _total
+            durations_as_seconds=True,  # base unit seconds, also for the SDK's own
+            histogram_bucket_overrides={ZIGFLOW_DURATION: list(DURATION_BUCKETS_S)},
+        )
+        if listen
+        else None
+    )
     runtime = Runtime(
         telemetry=TelemetryConfig(
-            metrics=PrometheusConfig(
-                bind_address=listen,
-                counters_total_suffix=True,  # Prometheus naming: counters end in _total
-                durations_as_seconds=True,  # base unit seconds, also for the SDK's own
-                histogram_bucket_overrides={ZIGFLOW_DURATION: list(DURATION_BUCKETS_S)},
+            logging=LoggingConfig(
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                forwarding=LogForwardingConfig(
+                    logger=jsonlog.core_logger(), append_log_fields_to_message=False
+                ),
             ),
+            metrics=metrics,
             attach_service_name=False,
         )
     )
-    install(runtime.metric_meter, service)
+    if listen:
+        install(runtime.metric_meter, service)
     return runtime
 
 

@@ -33,12 +33,21 @@ READERS = (
 # its own record keys), and the harness's agent script (harness/plan.py), which Stigma
 # passes through unread.
 NOT_CONTRACT = {
-    "temporal": {"completed", "failed", "timed_out", "canceled", "terminated", "open", "RUNNING"},
+    "temporal": {
+        "completed",
+        "failed",
+        "timed_out",
+        "canceled",
+        "terminated",
+        "open",
+        "RUNNING",
+        "START_TO_CLOSE",
+    },
     "history": {"ok", "fail", "unknown", "invoke", "before", "after", "observed_retries"},
     "driver": {"zigflow", "stigma", "agent_work"},
     "agent script": {"outcome", "failure", "hold", "error_type", "error_message", "script"},
     # the harness's own agent (harness/agent.py): its output and its records of attempts
-    "agent": {"value", "succeeded", "activity_id", "attempt"},
+    "agent": {"value", "succeeded", "activity_id", "attempt", "run_id"},
 }
 ALLOWED = contract.VOCABULARY | set().union(*NOT_CONTRACT.values())
 LOOKUPS = {"get", "of_type", "activity", "signal", "query", "start_workflow", "execute_activity"}

@@ -88,6 +88,7 @@ def zigflow_history(
     workflow_failure: FailureProto | None,
     attempt: int = 1,
     last_failure: FailureProto | None = None,
+    scheduled: dict[str, Any] | None = None,
 ) -> WorkflowHistory:
     """Started, the agent activity scheduled and started (at ``attempt``), closed by
     ``activity_end`` (event 4), then the workflow failed with ``workflow_failure``."""
@@ -105,7 +106,9 @@ def zigflow_history(
             100.1,
             EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
             activity_task_scheduled_event_attributes=ActivityTaskScheduledEventAttributes(
-                activity_id=ACT, activity_type=ActivityType(name="ExecuteAgent")
+                activity_id=ACT,
+                activity_type=ActivityType(name="ExecuteAgent"),
+                **(scheduled or {}),
             ),
         ),
         _event(
@@ -145,10 +148,14 @@ def completed_with(result: Any) -> HistoryEvent:
     )
 
 
-def timed_out_by(failure: FailureProto) -> HistoryEvent:
+def timed_out_by(
+    failure: FailureProto, after_s: float = hp.DEFAULT_START_TO_CLOSE_S
+) -> HistoryEvent:
+    """The attempt started at 100.2 timed out ``after_s`` later (default: the plan's
+    StartToClose, when a correct timeout comes)."""
     return _event(
         4,
-        100.9,
+        100.2 + after_s,
         EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
         activity_task_timed_out_event_attributes=ActivityTaskTimedOutEventAttributes(
             scheduled_event_id=2, failure=failure
