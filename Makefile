@@ -11,7 +11,7 @@ PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
 PYTEST_ARGS ?=
 WORKERS ?= auto
 
-.PHONY: contract-docs help setup gen toxiproxy zigflow-go zigflow-go-build prometheus-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
+.PHONY: contract-docs help setup gen toxiproxy buf proto-check zigflow-go zigflow-go-build prometheus-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
 
 help:
 	@echo "make certify   run the scenario matrix and measure the latency budget on the embedded stack, write reports/out/latest/"
@@ -35,7 +35,7 @@ $(VENV)/.editable: $(VENV)/.installed $(GEN)/.stamp pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-setup: $(VENV)/.installed gen $(VENV)/.editable toxiproxy zigflow-go prometheus-tools
+setup: $(VENV)/.installed gen $(VENV)/.editable toxiproxy buf zigflow-go prometheus-tools
 
 # promtool (alert-rule unit tests) and prometheus (the scenario where a real
 # Prometheus scrapes the services and an alert fires) come from the Debian package
@@ -70,6 +70,34 @@ $(TOXIPROXY):
 	  mv .bin/server $(TOXIPROXY); \
 	else \
 	  echo "make: go not found: toxiproxy-server not built (chaos scenarios need it)"; \
+	fi
+
+# buf (lint and breaking-change checks of the contract, buf.yaml): built from the Go
+# module proxy, pinned, into .bin/ (like toxiproxy). Without Go: a notice, and
+# `make test` skips the proto checks (under CI=true it is an error).
+BUF_VERSION := 1.75.0
+BUF := .bin/buf
+
+buf:
+	@if [ "$$($(BUF) --version 2>/dev/null)" = "$(BUF_VERSION)" ]; then \
+	  :; \
+	elif command -v go >/dev/null 2>&1; then \
+	  mkdir -p .bin && GOBIN=$(CURDIR)/.bin go install github.com/bufbuild/buf/cmd/buf@v$(BUF_VERSION); \
+	elif [ "$$CI" = true ]; then \
+	  echo "make: go not found: $(BUF) cannot be built (CI=true: failing)"; exit 1; \
+	else \
+	  echo "make: go not found: $(BUF) not built (make test skips buf lint / buf breaking)"; \
+	fi
+
+# buf lint, and buf breaking against the frozen pre-token schema (proto/compat/), in
+# make test: scripts/buf_check.py says how the frozen schema is compared.
+proto-check: $(VENV)/.installed
+	@if [ -x $(BUF) ]; then \
+	  $(PY) scripts/buf_check.py --buf $(BUF); \
+	elif [ "$$CI" = true ]; then \
+	  echo "make: $(BUF) not built (make buf): proto checks cannot run (CI=true: failing)"; exit 1; \
+	else \
+	  echo "make: $(BUF) not built (no go): buf lint / buf breaking skipped"; \
 	fi
 
 # The Go reference Zigflow (reference_services/zigflow_go, README "Go Zigflow
@@ -118,7 +146,7 @@ certify: setup
 # around Zigflow's agent activity: what a team with only that activity is certified on),
 # then the Go reference Zigflow's unit tests and that gate against it (skipped with a
 # notice when it was not built: no Go).
-test: setup
+test: setup proto-check
 	$(PY) -m pytest -n $(WORKERS) --cov --cov-report=term --cov-report=xml:reports/out/coverage.xml $(PYTEST_ARGS)
 	$(PY) -m pytest -n $(WORKERS) scenarios --zigflow-level activity $(PYTEST_ARGS)
 	@if [ -x $(ZIGFLOW_GO) ] && command -v go >/dev/null 2>&1; then \
