@@ -105,6 +105,9 @@ def test_certify_cli_rejects_empty_targets() -> None:
         (["--bench-levels", "1,100"], "including 10"),
         (["--bench-json", "/nonexistent/bench.json"], "run `make bench` first"),
         (["--bench-args", "--rate 'unterminated"], "--bench-args"),
+        (["--pairing-bench-levels", "100"], "--pairing-bench-levels '100': give levels"),
+        (["--pairings", "go-cobol"], "expected one of python-python"),
+        (["--pairings", "go-python", "--zigflow-cmd", "/opt/z"], "not both"),
     ],
 )
 def test_certify_cli_rejects_bad_budget_options_before_running_anything(
@@ -125,6 +128,8 @@ def test_certify_writes_a_complete_report(tmp_path: pathlib.Path) -> None:
     proc = certify(
         "--targets",
         "time-skipping",
+        "--pairings",
+        "python-python",
         "--out",
         str(tmp_path),
         "--bench-levels",
@@ -193,6 +198,8 @@ def test_certify_judges_the_budget_on_figures_it_is_given(tmp_path: pathlib.Path
     proc = certify(
         "--targets",
         "time-skipping",
+        "--pairings",
+        "python-python",
         "--out",
         str(tmp_path),
         "--bench-json",
@@ -226,6 +233,8 @@ def test_a_failed_budget_run_fails_the_verdict_and_says_so(tmp_path: pathlib.Pat
     proc = certify(
         "--targets",
         "time-skipping",
+        "--pairings",
+        "python-python",
         "--out",
         str(tmp_path),
         "--bench-args",
