@@ -38,6 +38,12 @@ CASES = [
         "resumed_once_with_agent_result: VIOLATED",
     ),
     (
+        "test_success.py::test_zigflow_resumes_with_exactly_the_agents_result_once",
+        "zigflow_go_no_deadline",
+        "time-skipping",
+        "start_agent_has_deadline: VIOLATED",
+    ),
+    (
         "test_network.py::test_stigma_unreachable_fails_fast_retries_and_succeeds_after_heal",
         "zigflow_go_never_retries",
         "time-skipping",
