@@ -20,6 +20,7 @@ help:
 	@echo "make bench     handshake vs direct latency per concurrency level (BENCH_LEVELS, BENCH_MODES, BENCH_DURATION)"
 	@echo "make check-report  open certification.html in headless Chromium, offline: no console errors"
 	@echo "make zigflow-go  build the Go reference Zigflow into .bin/zigflow-go (part of setup)"
+	@echo "make proto-check  buf lint + buf breaking against proto/compat (part of make test; make buf builds buf)"
 	@echo "make lint      ruff + mypy --strict (and gofmt + go vet of the Go Zigflow)"
 	@echo "make clean     remove venv, generated code and reports"
 
