@@ -461,9 +461,9 @@ def check_word(check: dict[str, Any]) -> str:
 
 def figure_at(p: dict[str, Any], level: int, key: str) -> Any:
     """A pairing's figure for ``level`` agents in flight (open loop when measured)."""
-    return (
-        budget_row([c for c in p.get("concurrency") or [] if c.get("level") == level]) or {}
-    ).get(key)
+    rows = [c for c in p.get("concurrency") or [] if c.get("level") == level]
+    row = next((c for c in rows if c.get("mode") == "open"), rows[0] if rows else {})
+    return row.get(key)
 
 
 def pairing_table(

@@ -346,7 +346,10 @@ def _pairings(go_java_outcome: str = "passed") -> list[dict[str, object]]:
             _pairing_meta("python-python", True), [_scenario()], [_open(10, 40.0)], 100.0
         ),
         report.pairing_row(
-            _pairing_meta("go-java"), [_scenario(go_java_outcome)], [_open(10, 50.0)], 100.0
+            _pairing_meta("go-java"),
+            [_scenario(go_java_outcome)],
+            [_open(10, 50.0), {**_open(100, 70.0), "mode": "closed"}, _open(100, 60.0)],
+            100.0,
         ),
     ]
 
@@ -425,7 +428,7 @@ def test_pairing_rows_appear_in_the_markdown_and_the_html() -> None:
         "0",
     ]
     assert cells[8:11] == ["25.0 / 50.0", "110", "9.0"]
-    assert cells[12:] == ["31.0 / 140.0", "FAIL"]
+    assert cells[11:] == ["30.0 / 60.0", "31.0 / 140.0", "FAIL"]  # @100: the open loop's
     assert "Not certified: **python-java** — run `make stigma-java`." in md
 
     page = report_html.render(doc)
