@@ -11,7 +11,7 @@ PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
 PYTEST_ARGS ?=
 WORKERS ?= auto
 
-.PHONY: contract-docs docs docs-gen bench-page help setup gen toxiproxy zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
+.PHONY: contract-docs docs docs-gen bench-page help setup gen toxiproxy buf proto-check zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
 
 help:
 	@echo "make certify   run the scenario matrix and measure the latency budget on the embedded stack, write reports/out/latest/"
@@ -24,6 +24,7 @@ help:
 	@echo "make docs      build the docs site (mkdocs --strict, offline) into reports/out/site (part of make test)"
 	@echo "make docs-gen  regenerate the generated docs pages (contract, CLI, report fields, alerts)"
 	@echo "make bench-page  write docs/benchmarks.md from reports/out/latest/certification.json"
+	@echo "make proto-check  buf lint + buf breaking against proto/compat (part of make test; make buf builds buf)"
 	@echo "make lint      ruff + mypy --strict (and gofmt + go vet of the Go Zigflow)"
 	@echo "make clean     remove venv, generated code and reports"
 
@@ -39,7 +40,7 @@ $(VENV)/.editable: $(VENV)/.installed $(GEN)/.stamp pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-setup: $(VENV)/.installed gen $(VENV)/.editable toxiproxy zigflow-go stigma-java prometheus-tools
+setup: $(VENV)/.installed gen $(VENV)/.editable toxiproxy buf zigflow-go stigma-java prometheus-tools
 
 # promtool (alert-rule unit tests) and prometheus (the scenario where a real
 # Prometheus scrapes the services and an alert fires) come from the Debian package
@@ -74,6 +75,34 @@ $(TOXIPROXY):
 	  mv .bin/server $(TOXIPROXY); \
 	else \
 	  echo "make: go not found: toxiproxy-server not built (chaos scenarios need it)"; \
+	fi
+
+# buf (lint and breaking-change checks of the contract, buf.yaml): built from the Go
+# module proxy, pinned, into .bin/ (like toxiproxy). Without Go: a notice, and
+# `make test` skips the proto checks (under CI=true it is an error).
+BUF_VERSION := 1.75.0
+BUF := .bin/buf
+
+buf:
+	@if [ "$$($(BUF) --version 2>/dev/null)" = "$(BUF_VERSION)" ]; then \
+	  :; \
+	elif command -v go >/dev/null 2>&1; then \
+	  mkdir -p .bin && GOBIN=$(CURDIR)/.bin go install github.com/bufbuild/buf/cmd/buf@v$(BUF_VERSION); \
+	elif [ "$$CI" = true ]; then \
+	  echo "make: go not found: $(BUF) cannot be built (CI=true: failing)"; exit 1; \
+	else \
+	  echo "make: go not found: $(BUF) not built (make test skips buf lint / buf breaking)"; \
+	fi
+
+# buf lint, and buf breaking against the frozen pre-token schema (proto/compat/), in
+# make test: scripts/buf_check.py says how the frozen schema is compared.
+proto-check: $(VENV)/.installed
+	@if [ -x $(BUF) ]; then \
+	  $(PY) scripts/buf_check.py --buf $(BUF); \
+	elif [ "$$CI" = true ]; then \
+	  echo "make: $(BUF) not built (make buf): proto checks cannot run (CI=true: failing)"; exit 1; \
+	else \
+	  echo "make: $(BUF) not built (no go): buf lint / buf breaking skipped"; \
 	fi
 
 # The Go reference Zigflow (reference_services/zigflow_go, README "Go Zigflow
@@ -160,7 +189,7 @@ certify: setup
 # notice when it was not built: no Go), then the Java reference Stigma's unit tests
 # (offline: setup fetched everything) and the gate on Go Zigflow x Java Stigma at
 # activity level (the Python Zigflow when Go is missing).
-test: setup
+test: setup proto-check
 	$(MAKE) --no-print-directory docs
 	$(PY) -m pytest -n $(WORKERS) --cov --cov-report=term --cov-report=xml:reports/out/coverage.xml $(PYTEST_ARGS)
 	$(PY) -m pytest -n $(WORKERS) scenarios --zigflow-level activity $(PYTEST_ARGS)

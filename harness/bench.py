@@ -47,7 +47,7 @@ from typing import Any
 from temporalio.client import Client
 
 from harness import contract, procstat, stages, stats, traces
-from harness.config import DEV, REFERENCE_STIGMA, REFERENCE_ZIGFLOW, StackConfig, parse_command
+from harness.config import DEV, PAIRINGS, ZIGFLOW_LEVELS, StackConfig, resolve_services
 from harness.errors import ConfigError
 from harness.hdr import Latencies
 from harness.plan import activity_id, call_agent, echo, plan, succeeds
@@ -115,11 +115,13 @@ class Runner:
         phase.max_in_flight = max(phase.max_in_flight, self._in_flight)
         rec.started = time.monotonic()
         try:
+            # The team's Zigflow workflow, or (activity level) the harness's around its
+            # agent activity; there the direct call's echo is served by the harness.
             handle = await self.client.start_workflow(
-                "ZigflowWorkflow",
-                _plan(kind, self._seq, agent_s),
+                self.stack.plan_workflow,
+                self.stack.plan_input(_plan(kind, self._seq, agent_s)),
                 id=rec.workflow_id,
-                task_queue=self.stack.zigflow_task_queue,
+                task_queue=self.stack.plan_task_queue,
             )
             rec.run_id = handle.result_run_id or handle.run_id or ""
             result = await asyncio.wait_for(handle.result(), self.call_timeout_s)
@@ -465,6 +467,8 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
             "label": args.label,
             "zigflow_cmd": " ".join(config.zigflow_cmd),
             "stigma_cmd": " ".join(config.stigma_cmd),
+            "zigflow_level": config.zigflow_level,
+            "pairing": getattr(args, "pairing", None),
         },
         "note": "Shared machine: other processes' load shows in these figures; compare "
         "handshake and direct of the same level (run back to back on the same stack).",
@@ -521,16 +525,32 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("HANDSHAKE_STIGMA_CMD"),
         help="your Stigma's command line, as for the gate (env HANDSHAKE_STIGMA_CMD)",
     )
+    p.add_argument(
+        "--pairing",
+        choices=list(PAIRINGS),
+        default=os.environ.get("HANDSHAKE_PAIRING") or None,
+        help="reference services to measure, ZIGFLOW-STIGMA, instead of --zigflow-cmd / "
+        "--stigma-cmd (env HANDSHAKE_PAIRING)",
+    )
+    p.add_argument(
+        "--zigflow-level",
+        choices=ZIGFLOW_LEVELS,
+        default=os.environ.get("HANDSHAKE_ZIGFLOW_LEVEL") or None,
+        help="as in the gate: workflow (default, or the --pairing's level) or activity "
+        "(env HANDSHAKE_ZIGFLOW_LEVEL)",
+    )
     p.add_argument("--label", default="", help="free text stored with the figures")
     p.add_argument("--out", default="reports/out/bench", help="where bench.json goes")
     args = p.parse_args(argv)
     out = pathlib.Path(args.out)
+    chosen = resolve_services(args.pairing, args.zigflow_cmd, args.stigma_cmd, args.zigflow_level)
     config = StackConfig(
         temporal=args.temporal,
         namespace=args.namespace,
-        zigflow_cmd=parse_command(args.zigflow_cmd, REFERENCE_ZIGFLOW, "--zigflow-cmd"),
-        stigma_cmd=parse_command(args.stigma_cmd, REFERENCE_STIGMA, "--stigma-cmd"),
+        zigflow_cmd=chosen.zigflow_cmd,
+        stigma_cmd=chosen.stigma_cmd,
         zigflow_max_concurrent_activities=args.zigflow_slots,
+        zigflow_level=chosen.zigflow_level,
         log_dir=out / "logs",
     )
     doc = asyncio.run(bench(config, args))

@@ -21,6 +21,129 @@ DEV = "dev"
 REFERENCE_ZIGFLOW = [sys.executable, "-m", "reference_services.zigflow"]
 REFERENCE_STIGMA = [sys.executable, "-m", "reference_services.stigma"]
 
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BIN = ROOT / ".bin"
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """One reference service in one language, as the harness starts it."""
+
+    language: str
+    command: tuple[str, ...]
+    # The built program (None: runs from this checkout) and the make target building it.
+    binary: pathlib.Path | None = None
+    make_target: str | None = None
+    # Zigflow only: the level it is certified at ("activity": it has no workflow).
+    zigflow_level: str = "workflow"
+
+    def missing(self) -> str | None:
+        """Why it cannot run here, or None."""
+        if self.binary is None or os.access(self.binary, os.X_OK):
+            return None
+        return f"{self.binary} not built: run `make {self.make_target}` (part of `make setup`)"
+
+
+# The reference services per language: the presets ``--pairing ZIGFLOW-STIGMA`` (gate,
+# bench) and ``--pairings`` (certify) choose from. Each takes the Python reference's
+# flags and environment (README, "Service command line and environment").
+ZIGFLOW_IMPLEMENTATIONS = {
+    "python": Implementation("python", tuple(REFERENCE_ZIGFLOW)),
+    "go": Implementation(
+        "go",
+        (str(BIN / "zigflow-go"),),
+        BIN / "zigflow-go",
+        "zigflow-go",
+        zigflow_level="activity",
+    ),
+}
+STIGMA_IMPLEMENTATIONS = {
+    "python": Implementation("python", tuple(REFERENCE_STIGMA)),
+    "java": Implementation("java", (str(BIN / "stigma-java"),), BIN / "stigma-java", "stigma-java"),
+}
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """A Zigflow and a Stigma certified together, named ``<zigflow>-<stigma>``."""
+
+    name: str
+    zigflow: Implementation
+    stigma: Implementation
+
+    @property
+    def zigflow_level(self) -> str:
+        return self.zigflow.zigflow_level
+
+    def missing(self) -> list[str]:
+        return [m for m in (self.zigflow.missing(), self.stigma.missing()) if m]
+
+
+PAIRINGS = {
+    f"{z}-{s}": Pairing(f"{z}-{s}", zigflow, stigma)
+    for z, zigflow in ZIGFLOW_IMPLEMENTATIONS.items()
+    for s, stigma in STIGMA_IMPLEMENTATIONS.items()
+}
+DEFAULT_PAIRING = "python-python"
+
+
+def pairing(name: str, option: str = "--pairing") -> Pairing:
+    """The preset named ``name``; a ConfigError names the choices, or the make target
+    that builds a missing binary."""
+    found = PAIRINGS.get(name.strip())
+    if found is None:
+        raise ConfigError(f"{option} {name!r}: expected one of {', '.join(PAIRINGS)}")
+    missing = found.missing()
+    if missing:
+        raise ConfigError(f"{option} {found.name}: " + "; ".join(missing))
+    return found
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the harness starts: both command lines and Zigflow's level."""
+
+    zigflow_cmd: list[str]
+    stigma_cmd: list[str]
+    zigflow_level: str
+    pairing: str | None  # the preset's name, None for custom commands
+
+
+def resolve_services(
+    pairing_name: str | None,
+    zigflow_cmd: str | None,
+    stigma_cmd: str | None,
+    zigflow_level: str | None,
+) -> Services:
+    """A preset (``--pairing``) or command lines (``--zigflow-cmd`` / ``--stigma-cmd``,
+    each defaulting to the Python reference), never both; ``zigflow_level`` None means
+    the preset's (a Go Zigflow has no workflow: activity level), else workflow."""
+    if pairing_name:
+        if zigflow_cmd or stigma_cmd:
+            raise ConfigError(
+                f"--pairing {pairing_name} names both services: give it or --zigflow-cmd / "
+                "--stigma-cmd (HANDSHAKE_PAIRING / HANDSHAKE_*_CMD), not both"
+            )
+        chosen = pairing(pairing_name)
+        if zigflow_level and zigflow_level != chosen.zigflow_level == "activity":
+            raise ConfigError(
+                f"--pairing {chosen.name}: its Zigflow ({chosen.zigflow.language}) is only "
+                "an agent activity, certified with --zigflow-level activity"
+            )
+        return Services(
+            list(chosen.zigflow.command),
+            list(chosen.stigma.command),
+            zigflow_level or chosen.zigflow_level,
+            chosen.name,
+        )
+    return Services(
+        parse_command(zigflow_cmd, REFERENCE_ZIGFLOW, "--zigflow-cmd"),
+        parse_command(stigma_cmd, REFERENCE_STIGMA, "--stigma-cmd"),
+        zigflow_level or "workflow",
+        None,
+    )
+
+
 # Placeholders a custom command line may use; the same values are also in the
 # service's environment (see README, "Service contract"). Each service's command is
 # expanded with the addresses *that service* must use: in a chaos or relay stack

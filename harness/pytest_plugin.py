@@ -25,12 +25,12 @@ import pytest_asyncio
 from harness import checkers, contract, fault_matrix, reach, relay_checks, token_scan
 from harness.config import (
     DEV,
-    REFERENCE_STIGMA,
-    REFERENCE_ZIGFLOW,
+    PAIRINGS,
     TIME_SKIPPING,
     ZIGFLOW_LEVELS,
+    Services,
     StackConfig,
-    parse_command,
+    resolve_services,
 )
 from harness.driver import Driver
 from harness.errors import ConfigError
@@ -74,12 +74,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(env HANDSHAKE_STIGMA_CMD)",
     )
     group.addoption(
+        "--pairing",
+        choices=list(PAIRINGS),
+        default=os.environ.get("HANDSHAKE_PAIRING") or None,
+        help="reference services to certify together, ZIGFLOW-STIGMA: "
+        + ", ".join(PAIRINGS)
+        + "; instead of --zigflow-cmd / --stigma-cmd (a Go Zigflow runs at activity "
+        "level; env HANDSHAKE_PAIRING)",
+    )
+    group.addoption(
         "--zigflow-level",
         choices=ZIGFLOW_LEVELS,
-        default=os.environ.get("HANDSHAKE_ZIGFLOW_LEVEL") or "workflow",
-        help="workflow: start your Zigflow workflow with a plan (the reference's contract); "
-        "activity: the harness's own workflow calls your agent activity, so Zigflow needs "
-        "nothing else (env HANDSHAKE_ZIGFLOW_LEVEL)",
+        default=os.environ.get("HANDSHAKE_ZIGFLOW_LEVEL") or None,
+        help="workflow (default, or the --pairing's level): start your Zigflow workflow with "
+        "a plan (the reference's contract); activity: the harness's own workflow calls your "
+        "agent activity, so Zigflow needs nothing else (env HANDSHAKE_ZIGFLOW_LEVEL)",
     )
     group.addoption(
         "--call-timeout",
@@ -161,7 +170,22 @@ def _register_hypothesis_profiles() -> None:
     settings.load_profile(os.environ.get("HANDSHAKE_HYPOTHESIS_PROFILE") or "gate")
 
 
+def services(config: pytest.Config) -> Services:
+    """The services under test: ``--pairing``, or the command lines (harness.config)."""
+    return resolve_services(
+        config.getoption("--pairing"),
+        config.getoption("--zigflow-cmd"),
+        config.getoption("--stigma-cmd"),
+        config.getoption("--zigflow-level"),
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--pairing", None):
+        try:  # once, before anything runs: a missing binary names its make target
+            services(config)
+        except ConfigError as err:
+            raise pytest.UsageError(str(err)) from err
     _register_hypothesis_profiles()
     contract.configure(config.getoption("--contract-name"))
     config.addinivalue_line("markers", "scenario: a given/when/then spec run against a live stack")
@@ -235,19 +259,16 @@ def _worker() -> str:
 @pytest.fixture(scope="session")
 def handshake_config(pytestconfig: pytest.Config) -> StackConfig:
     out = pathlib.Path(pytestconfig.getoption("--handshake-out"))
+    chosen = services(pytestconfig)
     cfg = StackConfig(
         temporal=pytestconfig.getoption("--temporal"),
         namespace=pytestconfig.getoption("--namespace"),
-        zigflow_cmd=parse_command(
-            pytestconfig.getoption("--zigflow-cmd"), REFERENCE_ZIGFLOW, "--zigflow-cmd"
-        ),
-        stigma_cmd=parse_command(
-            pytestconfig.getoption("--stigma-cmd"), REFERENCE_STIGMA, "--stigma-cmd"
-        ),
+        zigflow_cmd=chosen.zigflow_cmd,
+        stigma_cmd=chosen.stigma_cmd,
         log_dir=out / "logs",
         # The gate sees each ACK pass through its own relay (the kill-after-ACK specs).
         relay=True,
-        zigflow_level=pytestconfig.getoption("--zigflow-level"),
+        zigflow_level=chosen.zigflow_level,
     )
     cfg.validate()
     return cfg

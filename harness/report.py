@@ -79,6 +79,20 @@ Field reference (also in README, "The certification report"):
                     server, settings (levels, modes, duration_s, service commands,
                     ...), note, source ("measured by this run (dev)" or the
                     --bench-json path)
+  pairings          one row per pairing certified (README, "Certify your own services"):
+                    name (e.g. "go-python", "custom" for --zigflow-cmd/--stigma-cmd),
+                    zigflow / stigma (language), zigflow_cmd, stigma_cmd,
+                    zigflow_level, primary (the pairing that ran the whole matrix),
+                    targets, scope (what ran: the matrix, or the gate on the
+                    time-skipping server), scenarios (counts: passed, failed,
+                    skipped, not_certified = passed scenarios that left a check
+                    not checked), budget (as ``budget``, from this pairing's own
+                    bench run), concurrency (its bench rows without the CDFs),
+                    bench_source, verdict ("pass" / "fail") and reasons. Every
+                    pairing's scenarios are in ``scenarios`` too (field pairing; ids
+                    of the other pairings end in [<pairing>:<target>])
+  pairings_skipped  presets not certified because their program is not built:
+                    name, why (the make target that builds it)
   fault_timeline    per scenario that injected faults: scenario, target, spans
                     (name, target, start_s, stop_s: seconds since the test began)
   machine           cpus, cpu_model, platform of the machine that ran the matrix
@@ -143,6 +157,82 @@ def _budget_problems(row: dict[str, Any], budget_ms: float) -> list[str]:
     return problems
 
 
+def budget_summary(concurrency: list[dict[str, Any]], budget_ms: float) -> dict[str, Any] | None:
+    """What the budget is judged on (the report's ``budget``), or None if not measured."""
+    row = budget_row(concurrency)
+    if row is None:
+        return None
+    keys = ("level", "mode", "n", "p50", "p99", "baseline_p99_ms", "throughput_per_s", "errors")
+    return {k: row.get(k) for k in keys} | {"within": within_budget(row, budget_ms)}
+
+
+# A pairing row's concurrency figures: the rows without their CDFs and stage details.
+PAIRING_FIGURES = (
+    "level",
+    "mode",
+    "n",
+    "p50",
+    "p99",
+    "max",
+    "baseline_p50_ms",
+    "baseline_p99_ms",
+    "throughput_per_s",
+    "errors",
+    "peak_rss_mb",
+)
+
+
+def pairing_row(
+    meta: dict[str, Any],
+    scenarios: list[dict[str, Any]],
+    concurrency: list[dict[str, Any]],
+    budget_ms: float,
+) -> dict[str, Any]:
+    """One pairing's line of the matrix: scenario counts, its own budget, its verdict
+    (pass: every scenario passed, and its budget row is judged and within)."""
+    counts = {
+        "passed": sum(s["outcome"] == "passed" for s in scenarios),
+        "failed": sum(s["outcome"] == "failed" for s in scenarios),
+        "skipped": sum(s["outcome"] == "skipped" for s in scenarios),
+        "not_certified": sum(
+            s["outcome"] == "passed"
+            and any(c.get("status") == "not_checked" for c in s.get("checks") or [])
+            for s in scenarios
+        ),
+    }
+    reasons: list[str] = []
+    if not scenarios:
+        reasons.append("no scenario ran")
+    if counts["failed"]:
+        reasons.append(f"{counts['failed']} scenario(s) failed")
+    if counts["skipped"]:
+        reasons.append(f"{counts['skipped']} scenario(s) skipped (not certified)")
+    row = budget_row(concurrency)
+    if row is None:
+        reasons.append(f"budget not measured: no figures with {BUDGET_LEVEL} agents in flight")
+    else:
+        reasons += _budget_problems(row, budget_ms)
+    return {
+        **meta,
+        "scenarios": counts,
+        "budget": budget_summary(concurrency, budget_ms),
+        "concurrency": [{k: c.get(k) for k in PAIRING_FIGURES} for c in concurrency],
+        "verdict": "fail" if reasons else "pass",
+        "reasons": reasons,
+    }
+
+
+def _pairing_reason(p: dict[str, Any]) -> str:
+    c = p["scenarios"]
+    if p["verdict"] != "pass":
+        return f"pairing {p['name']}: FAIL ({'; '.join(p['reasons'])})"
+    b = p.get("budget") or {}
+    return (
+        f"pairing {p['name']}: pass ({c['passed']} scenario(s) passed, {p.get('scope')}; "
+        f"overhead p99 {_ms(b.get('p99'))} ms with {BUDGET_LEVEL} in flight, n={b.get('n')})"
+    )
+
+
 def not_certified(scenarios: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Checks recorded "not checked" (status ``not_checked``, harness.expect.holds),
     gathered per area and reason: ``[{"area", "why", "scenarios": [ids]}]``, in the
@@ -195,6 +285,8 @@ def verdict(
     overhead: dict[str, Any],
     budget_ms: float,
     concurrency: list[dict[str, Any]] | None = None,
+    pairings: list[dict[str, Any]] | None = None,
+    pairings_skipped: list[dict[str, Any]] | None = None,
 ) -> tuple[str, list[str]]:
     """Pass when every scenario passed and the budget row is within budget.
 
@@ -206,7 +298,11 @@ def verdict(
     freshly started worker, some in bursts of 5 at once, none with a controlled load.
     The budget is a statement about steady state with 10 agents in flight, which is
     what the bench row measures (with warm workers, >= 100 samples, a direct call as
-    the baseline in the same run)."""
+    the baseline in the same run).
+
+    With ``pairings`` (rows of ``pairing_row``), each must pass too: its own scenarios
+    and its own budget; a preset left out for want of its program
+    (``pairings_skipped``) is named, not failed."""
     reasons: list[str] = []
     row = budget_row(concurrency)
     if row is None:
@@ -227,6 +323,9 @@ def verdict(
             f"{len(skipped)} scenario(s) skipped (not certified): " + ", ".join(skipped[:10])
         )
     ok = bool(scenarios) and not failed and not skipped and within_budget(row, budget_ms)
+    ok = ok and all(p["verdict"] == "pass" for p in pairings or [])
+    reasons += [_pairing_reason(p) for p in pairings or []]
+    reasons += [f"pairing {p['name']}: not certified ({p['why']})" for p in pairings_skipped or []]
     if scenarios and not failed and not skipped:
         reasons.append(f"{len(scenarios)} scenario(s) passed")
     reasons += [f"{gap['area']}: not certified ({gap['why']})" for gap in not_certified(scenarios)]
@@ -278,6 +377,7 @@ def markdown(r: dict[str, Any]) -> str:
         *[f"- {reason}" for reason in r["verdict_reasons"]],
         "",
         *_not_certified_lines(r.get("not_certified") or []),
+        *_pairing_lines(r.get("pairings") or [], r.get("pairings_skipped") or []),
         f"## Handshake overhead (budget {r['budget_ms']} ms at p99 with "
         f"{BUDGET_LEVEL} agents in flight)",
         "",
@@ -404,6 +504,78 @@ def check_word(check: dict[str, Any]) -> str:
     if check.get("status") == "not_checked":
         return "not checked"
     return "ok" if check.get("ok") else "VIOLATED"
+
+
+def figure_at(p: dict[str, Any], level: int, key: str) -> Any:
+    """A pairing's figure for ``level`` agents in flight (open loop when measured)."""
+    rows = [c for c in p.get("concurrency") or [] if c.get("level") == level]
+    row = next((c for c in rows if c.get("mode") == "open"), rows[0] if rows else {})
+    return row.get(key)
+
+
+def pairing_table(
+    pairings: list[dict[str, Any]],
+) -> tuple[list[str], list[list[str]]]:
+    """The pairing matrix as a header and rows of text (markdown and HTML share it)."""
+    head = [
+        "pairing",
+        "Zigflow",
+        "Stigma",
+        "scope",
+        "passed",
+        "failed",
+        "skipped",
+        "not certified",
+        f"p50 / p99 @{BUDGET_LEVEL}",
+        "n",
+        f"direct p99 @{BUDGET_LEVEL}",
+        "p50 / p99 @100",
+        "peak RSS MB (zigflow / stigma)",
+        "verdict",
+    ]
+    rows = []
+    for p in pairings:
+        c, b = p["scenarios"], p.get("budget") or {}
+        rss = figure_at(p, BUDGET_LEVEL, "peak_rss_mb") or {}
+        rows.append(
+            [
+                p["name"],
+                f"{p.get('zigflow')} ({p.get('zigflow_level')} level)",
+                str(p.get("stigma")),
+                str(p.get("scope")),
+                str(c["passed"]),
+                str(c["failed"]),
+                str(c["skipped"]),
+                str(c["not_certified"]),
+                f"{_ms(b.get('p50'))} / {_ms(b.get('p99'))}",
+                str(b.get("n", "-")),
+                _ms(b.get("baseline_p99_ms")),
+                f"{_ms(figure_at(p, 100, 'p50'))} / {_ms(figure_at(p, 100, 'p99'))}",
+                f"{_ms(rss.get('zigflow'))} / {_ms(rss.get('stigma'))}",
+                p["verdict"].upper(),
+            ]
+        )
+    return head, rows
+
+
+def _pairing_lines(pairings: list[dict[str, Any]], skipped: list[dict[str, Any]]) -> list[str]:
+    if not pairings and not skipped:
+        return []
+    head, rows = pairing_table(pairings)
+    lines = [
+        "## Pairings",
+        "",
+        "Each Zigflow and Stigma pairing certified by this run, with its own budget run "
+        "(overhead in ms, open loop; direct = the plain synchronous activity, same stack, "
+        "same run).",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+        *["| " + " | ".join(row) + " |" for row in rows],
+        "",
+    ]
+    lines += [f"Not certified: **{p['name']}** — {p['why']}." for p in skipped]
+    return [*lines, ""] if skipped else lines
 
 
 def _not_certified_mark(gaps: list[dict[str, Any]]) -> str:

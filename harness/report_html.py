@@ -67,14 +67,25 @@ def _table(head: list[str], rows: list[list[str]], numeric: set[int] | None = No
     return "".join(out)
 
 
+def _suffix(scenario: dict[str, Any]) -> str:
+    """How certify labelled the row: ``[target]``, or ``[pairing:target]`` for a pairing
+    other than the first."""
+    sid, target = str(scenario["id"]), str(scenario["target"])
+    pairing = scenario.get("pairing")
+    if pairing and sid.endswith(f"[{pairing}:{target}]"):
+        return f"[{pairing}:{target}]"
+    return f"[{target}]"
+
+
 def node_id(scenario: dict[str, Any]) -> str:
     """The pytest node id of a matrix row (its id without the ``[target]`` suffix)."""
-    sid, suffix = str(scenario["id"]), f"[{scenario['target']}]"
+    sid, suffix = str(scenario["id"]), _suffix(scenario)
     return sid[: -len(suffix)] if sid.endswith(suffix) else sid
 
 
 def reproduce(scenario: dict[str, Any], versions: dict[str, Any] | None = None) -> str:
-    """The command that runs one matrix row again: same target, seed, services and level.
+    """The command that runs one matrix row again: same target, seed, services and level
+    (a preset pairing's row: ``--pairing``, which names both services and the level).
     ``-n 0`` (not ``-p no:xdist``, which the project's ``-n auto`` default collides with)."""
     v = versions or {}
     parts = [".venv/bin/python", "-m", "pytest", "-n", "0", node_id(scenario)]
@@ -82,6 +93,9 @@ def reproduce(scenario: dict[str, Any], versions: dict[str, Any] | None = None) 
     seed = (scenario.get("measurements") or {}).get("chaos_seed")
     if seed is not None:
         parts += ["--chaos-seed", str(seed)]
+    pairing = scenario.get("pairing")
+    if pairing and pairing != "custom":
+        return shlex.join([*parts, "--pairing", str(pairing)])
     for option, key in (("--zigflow-cmd", "zigflow_cmd"), ("--stigma-cmd", "stigma_cmd")):
         command = v.get(key)
         if command and not str(command).startswith("reference"):
@@ -125,6 +139,33 @@ def _verdict(r: dict[str, Any]) -> str:
     )
 
 
+def _pairings(r: dict[str, Any]) -> str:
+    """The pairing matrix: one row per Zigflow and Stigma certified together."""
+    from harness import report  # report renders through this module: imported late
+
+    pairings, skipped = r.get("pairings") or [], r.get("pairings_skipped") or []
+    if not pairings and not skipped:
+        return ""
+    head, rows = report.pairing_table(pairings)
+    cells = [
+        [_e(c) for c in row[:-1]]
+        + [f'<span class="{"passed" if row[-1] == "PASS" else "failed"}">{_e(row[-1])}</span>']
+        for row in rows
+    ]
+    missing = "".join(
+        f"<li>Not certified: <strong>{_e(p.get('name'))}</strong> — {_e(p.get('why'))}</li>"
+        for p in skipped
+    )
+    return (
+        '<section id="pairings"><h2>Pairings</h2><p>Each Zigflow and Stigma pairing '
+        "certified by this run, with its own budget run (overhead in ms, open loop; direct: "
+        "the plain synchronous activity on the same stack, same run).</p>"
+        + _table(head, cells, set(range(4, 13)))
+        + (f"<ul>{missing}</ul>" if missing else "")
+        + "</section>"
+    )
+
+
 def _check_word(check: dict[str, Any]) -> str:
     if check.get("status") == "not_checked":
         return f'<span class="not_checked" title="{_e(check.get("why"))}">not checked</span>'
@@ -142,7 +183,7 @@ def _scenarios(r: dict[str, Any]) -> str:
         rows.append(
             [
                 f"<code>{_e(node_id(s))}</code>",
-                _e(s.get("target")),
+                _e(_suffix(s)[1:-1]),
                 _e(s.get("server") or s.get("target")),
                 f'<span class="{_e(outcome)}">{_e(outcome)}</span>',
                 _e(m.get("chaos_seed")),
@@ -391,7 +432,15 @@ def _environment(r: dict[str, Any]) -> str:
 
 def render(r: dict[str, Any]) -> str:
     body = "".join(
-        (_verdict(r), _scenarios(r), _latency(r), _faults(r), _token_hygiene(r), _environment(r))
+        (
+            _verdict(r),
+            _pairings(r),
+            _scenarios(r),
+            _latency(r),
+            _faults(r),
+            _token_hygiene(r),
+            _environment(r),
+        )
     )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

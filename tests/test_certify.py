@@ -105,6 +105,9 @@ def test_certify_cli_rejects_empty_targets() -> None:
         (["--bench-levels", "1,100"], "including 10"),
         (["--bench-json", "/nonexistent/bench.json"], "run `make bench` first"),
         (["--bench-args", "--rate 'unterminated"], "--bench-args"),
+        (["--pairing-bench-levels", "100"], "--pairing-bench-levels '100': give levels"),
+        (["--pairings", "go-cobol"], "expected one of python-python"),
+        (["--pairings", "go-python", "--zigflow-cmd", "/opt/z"], "not both"),
     ],
 )
 def test_certify_cli_rejects_bad_budget_options_before_running_anything(
@@ -125,6 +128,8 @@ def test_certify_writes_a_complete_report(tmp_path: pathlib.Path) -> None:
     proc = certify(
         "--targets",
         "time-skipping",
+        "--pairings",
+        "python-python",
         "--out",
         str(tmp_path),
         "--bench-levels",
@@ -193,6 +198,8 @@ def test_certify_judges_the_budget_on_figures_it_is_given(tmp_path: pathlib.Path
     proc = certify(
         "--targets",
         "time-skipping",
+        "--pairings",
+        "python-python",
         "--out",
         str(tmp_path),
         "--bench-json",
@@ -226,6 +233,8 @@ def test_a_failed_budget_run_fails_the_verdict_and_says_so(tmp_path: pathlib.Pat
     proc = certify(
         "--targets",
         "time-skipping",
+        "--pairings",
+        "python-python",
         "--out",
         str(tmp_path),
         "--bench-args",
@@ -267,3 +276,170 @@ def test_a_reproduce_command_runs_as_printed(tmp_path: pathlib.Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "1 passed" in proc.stdout, proc.stdout[-2000:]
+
+
+# The pairing matrix (README, "Certify your own services"): rows made from fake data.
+
+
+def _pairing_meta(name: str, primary: bool = False) -> dict[str, object]:
+    zigflow, stigma = name.split("-")
+    return {
+        "name": name,
+        "zigflow": zigflow,
+        "stigma": stigma,
+        "zigflow_level": "activity" if zigflow == "go" else "workflow",
+        "primary": primary,
+        "scope": "matrix on time-skipping, dev" if primary else "gate on time-skipping",
+    }
+
+
+def _not_checked(outcome: str = "passed") -> dict[str, object]:
+    check = {"checker": "metrics", "status": "not_checked", "area": "metrics", "why": "none"}
+    return {**_scenario(outcome), "checks": [check]}
+
+
+def _open(level: int, p99: float, n: int = 110) -> dict[str, object]:
+    return {
+        **_budget_row(p99, level),
+        "n": n,
+        "baseline_p50_ms": 3.0,
+        "baseline_p99_ms": 9.0,
+        "errors": 0,
+        "peak_rss_mb": {"temporal": 250.0, "zigflow": 31.0, "stigma": 140.0},
+    }
+
+
+def test_a_pairing_row_counts_its_scenarios_and_judges_its_own_budget() -> None:
+    scenarios = [_scenario(), _not_checked(), _scenario("skipped")]
+    row = report.pairing_row(
+        _pairing_meta("go-java"), scenarios, [_open(10, 40.0), _open(100, 60.0)], 100.0
+    )
+    assert row["scenarios"] == {"passed": 2, "failed": 0, "skipped": 1, "not_certified": 1}
+    assert row["budget"]["p99"] == 40.0
+    assert row["budget"]["within"] is True
+    assert row["verdict"] == "fail"
+    assert row["reasons"] == ["1 scenario(s) skipped (not certified)"]
+    assert [c["level"] for c in row["concurrency"]] == [10, 100]
+    assert "cdf" not in row["concurrency"][0]  # compact: the figures, not the plots
+
+    ok = report.pairing_row(_pairing_meta("go-python"), [_scenario()], [_open(10, 40.0)], 100.0)
+    assert (ok["verdict"], ok["reasons"]) == ("pass", [])
+
+
+@pytest.mark.parametrize(
+    ("rows", "reason"),
+    [
+        ([], "budget not measured"),
+        ([_open(10, 140.0)], "exceeds the 100 ms budget"),
+        ([_open(10, 40.0, n=60)], "60 samples"),
+    ],
+)
+def test_a_pairing_without_its_budget_fails(rows: list[dict[str, object]], reason: str) -> None:
+    row = report.pairing_row(_pairing_meta("python-java"), [_scenario()], rows, 100.0)
+    assert row["verdict"] == "fail"
+    assert any(reason in r for r in row["reasons"]), row["reasons"]
+
+
+def _pairings(go_java_outcome: str = "passed") -> list[dict[str, object]]:
+    return [
+        report.pairing_row(
+            _pairing_meta("python-python", True), [_scenario()], [_open(10, 40.0)], 100.0
+        ),
+        report.pairing_row(
+            _pairing_meta("go-java"),
+            [_scenario(go_java_outcome)],
+            [_open(10, 50.0), {**_open(100, 70.0), "mode": "closed"}, _open(100, 60.0)],
+            100.0,
+        ),
+    ]
+
+
+def test_the_verdict_fails_when_any_pairing_fails_and_names_it() -> None:
+    got, reasons = report.verdict(
+        [_scenario()], SCENARIO_FIGURE, 100.0, [_budget_row(40.0)], _pairings()
+    )
+    assert got == "pass", reasons
+    assert any(r.startswith("pairing go-java: pass (1 scenario(s) passed") for r in reasons)
+
+    got, reasons = report.verdict(
+        [_scenario()], SCENARIO_FIGURE, 100.0, [_budget_row(40.0)], _pairings("failed")
+    )
+    assert got == "fail"
+    assert "pairing go-java: FAIL (1 scenario(s) failed)" in reasons
+
+
+def test_a_pairing_not_built_is_named_not_failed() -> None:
+    skipped = [{"name": "python-java", "why": ".bin/stigma-java not built: run `make x`"}]
+    got, reasons = report.verdict(
+        [_scenario()], SCENARIO_FIGURE, 100.0, [_budget_row(40.0)], _pairings(), skipped
+    )
+    assert got == "pass", reasons
+    assert "pairing python-java: not certified (.bin/stigma-java not built: run `make x`)" in (
+        reasons
+    )
+
+
+def _fake_report(pairings: list[dict[str, object]]) -> dict[str, object]:
+    scenarios = [
+        {**_scenario(), "id": "scenarios/t.py::a[dev]", "pairing": "python-python"},
+        {
+            **_scenario("failed"),
+            "id": "scenarios/t.py::a[go-java:time-skipping]",
+            "target": "time-skipping",
+            "pairing": "go-java",
+            "longrepr": "boom",
+        },
+    ]
+    verdict, reasons = report.verdict(
+        scenarios, SCENARIO_FIGURE, 100.0, [_budget_row(40.0)], pairings
+    )
+    return {
+        "verdict": verdict,
+        "verdict_reasons": reasons,
+        "generated_at": "2026-11-27T00:00:00+00:00",
+        "targets": ["dev"],
+        "wall_s": 1.0,
+        "overhead_ms": SCENARIO_FIGURE,
+        "overhead_by_target": {"dev": {"n": 0, **dict.fromkeys(("p50", "p95", "p99", "max"))}},
+        "budget_ms": 100.0,
+        "budget": None,
+        "scenarios": scenarios,
+        "pairings": pairings,
+        "pairings_skipped": [{"name": "python-java", "why": "run `make stigma-java`"}],
+        "versions": {},
+    }
+
+
+def test_pairing_rows_appear_in_the_markdown_and_the_html() -> None:
+    from harness import report_html
+
+    doc = _fake_report(_pairings("failed"))
+    md = report.markdown(doc)
+    assert "## Pairings" in md
+    go_java = next(line for line in md.splitlines() if line.startswith("| go-java |"))
+    cells = [c.strip() for c in go_java.strip("|").split("|")]
+    assert cells[1:8] == [
+        "go (activity level)",
+        "java",
+        "gate on time-skipping",
+        "0",
+        "1",
+        "0",
+        "0",
+    ]
+    assert cells[8:11] == ["25.0 / 50.0", "110", "9.0"]
+    assert cells[11:] == ["30.0 / 60.0", "31.0 / 140.0", "FAIL"]  # @100: the open loop's
+    assert "Not certified: **python-java** — run `make stigma-java`." in md
+
+    page = report_html.render(doc)
+    assert '<section id="pairings"><h2>Pairings</h2>' in page
+    assert "<td>go-java</td>" in page
+    assert '<span class="failed">FAIL</span>' in page
+    assert "Not certified: <strong>python-java</strong>" in page
+    # another pairing's failure is reproduced with its pairing, on its target
+    failed = doc["scenarios"][1]  # type: ignore[index]
+    assert report_html.node_id(failed) == "scenarios/t.py::a"
+    assert report_html.reproduce(failed, {"zigflow_cmd": "/elsewhere/zigflow"}) == (
+        ".venv/bin/python -m pytest -n 0 scenarios/t.py::a --temporal time-skipping "
+        "--pairing go-java"
+    )
