@@ -146,7 +146,7 @@ def test_certify_writes_a_complete_report(tmp_path: pathlib.Path) -> None:
     assert set(doc) >= {"scenarios", "overhead_ms", "budget_ms", "versions", "verdict"}
     assert doc["budget_ms"] == 100
     ids = [s["id"] for s in doc["scenarios"]]
-    assert len(ids) == 3, ids
+    assert len(ids) == 4, ids  # success x2, failure, permanent rejection
     assert all(s["outcome"] == "passed" for s in doc["scenarios"]), ids
     assert all(s["id"].endswith("[time-skipping]") for s in doc["scenarios"]), ids
     assert all(s["duration_s"] >= 0 for s in doc["scenarios"])
