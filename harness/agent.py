@@ -1,6 +1,6 @@
 """The harness's agent: the ``run_agent`` activity Stigma schedules on the agent task queue.
 
-Stigma's contract (README, "What the harness expects of the workflows"): for each
+Stigma's contract (docs handbook, "What the harness expects of the workflows"): for each
 StartAgent its workflow runs the agent as one activity of type ``run_agent`` on the
 agent task queue it is configured with, with arguments ``(agent_id: str, input:
 bytes)``. The agent is ours, so its script (``harness/plan.py`` ``AgentScript``)

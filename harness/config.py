@@ -46,7 +46,7 @@ class Implementation:
 
 # The reference services per language: the presets ``--pairing ZIGFLOW-STIGMA`` (gate,
 # bench) and ``--pairings`` (certify) choose from. Each takes the Python reference's
-# flags and environment (README, "Service command line and environment").
+# flags and environment (docs handbook, "Service command line and environment").
 ZIGFLOW_IMPLEMENTATIONS = {
     "python": Implementation("python", tuple(REFERENCE_ZIGFLOW)),
     "go": Implementation(
@@ -145,7 +145,7 @@ def resolve_services(
 
 
 # Placeholders a custom command line may use; the same values are also in the
-# service's environment (see README, "Service contract"). Each service's command is
+# service's environment (see docs handbook, "Service contract"). Each service's command is
 # expanded with the addresses *that service* must use: in a chaos or relay stack
 # ``{temporal_address}`` in Zigflow's command is Zigflow's proxy to Temporal, and
 # ``{stigma_target}`` there is the relay or proxy in front of Stigma, never the

@@ -1,9 +1,9 @@
 """The service contract: every name, id format, status and shape the harness reads
 from, or sends to, a Zigflow or a Stigma under test. One home for them.
 
-- README's "The contract" tables are generated from ``TERMS``
+- The tables of docs/reference/contract.md are generated from ``TERMS``
   (``python -m harness.contract --markdown``; ``tests/unit/test_contract.py`` fails
-  when the README and this module disagree).
+  when that page and this module disagree).
 - ``tests/unit/test_contract.py`` also fails when harness code that reads what a
   service produced compares or looks up a string that is not declared here: a
   checker cannot quietly depend on a name only our Python services produce.
@@ -430,7 +430,7 @@ GROUPS: tuple[str, ...] = (GRPC, ENV, TEMPORAL, ACTIVITY, PLAN, ENVELOPE, SUMMAR
 
 
 def markdown() -> str:
-    """The contract as README tables (one per group), generated from ``TERMS``."""
+    """The contract as Markdown tables (one per group), generated from ``TERMS``."""
     out: list[str] = []
     for group in GROUPS:
         out += [f"#### {group}", "", "| name | side | required | meaning |", "|---|---|---|---|"]
@@ -446,7 +446,11 @@ def markdown() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m harness.contract", description=__doc__)
-    p.add_argument("--markdown", action="store_true", help="print README's contract tables")
+    p.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the contract tables (docs/reference/contract.md)",
+    )
     args = p.parse_args(argv)
     if args.markdown:
         sys.stdout.write(markdown())

@@ -34,7 +34,7 @@ ZIGFLOW_COUNTER = {
 STIGMA_DELIVERIES = "stigma_completion_calls_total"
 AREA = "metrics"
 CHECKER = "metrics_agree_with_history"
-# Where the stack tells each service to export (README, "Service contract").
+# Where the stack tells each service to export (docs handbook, "Service contract").
 LISTEN_ENV = {"zigflow": "ZIGFLOW_METRICS_LISTEN", "stigma": "STIGMA_METRICS_LISTEN"}
 
 

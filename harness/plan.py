@@ -2,7 +2,7 @@
 
 A plan is a list of states; an agent script tells the harness's agent
 (``harness/agent.py``) how to behave: it travels in the agent's input, which
-Stigma passes on untouched (README, "What the harness expects of the workflows").
+Stigma passes on untouched (docs handbook, "What the harness expects of the workflows").
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 HANDSHAKE = "handshake"
 DIRECT = "direct"
-# The plan contract's defaults (README, "What the harness expects of the workflows").
+# The plan contract's defaults (docs handbook, "What the harness expects of the workflows").
 DEFAULT_START_TO_CLOSE_S = 24 * 3600.0
 DEFAULT_MAX_ATTEMPTS = 5
 

@@ -125,7 +125,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="KEY=VALUE",
         help="rename a contract name your services use, e.g. "
         "zigflow_agent_activity=ExecuteAgent (repeatable; env HANDSHAKE_CONTRACT_NAMES, "
-        "comma-separated; README 'Every name the harness reads')",
+        "comma-separated; docs/reference/contract.md)",
     )
     group.addoption(
         "--repeat",

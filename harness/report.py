@@ -1,6 +1,6 @@
 """The certification report: certification.json (for machines) and .md (for people).
 
-Field reference (also in README, "The certification report"):
+Field reference (also in docs handbook, "The certification report"):
   schema            report format version
   generated_at      UTC time the report was written
   verdict           "pass" when every scenario passed on every target and the
@@ -79,7 +79,7 @@ Field reference (also in README, "The certification report"):
                     server, settings (levels, modes, duration_s, service commands,
                     ...), note, source ("measured by this run (dev)" or the
                     --bench-json path)
-  pairings          one row per pairing certified (README, "Certify your own services"):
+  pairings          one row per pairing certified (docs handbook, "Certify your own services"):
                     name (e.g. "go-python", "custom" for --zigflow-cmd/--stigma-cmd),
                     zigflow / stigma (language), zigflow_cmd, stigma_cmd,
                     zigflow_level, primary (the pairing that ran the whole matrix),
@@ -495,7 +495,7 @@ def markdown(r: dict[str, Any]) -> str:
             lines += [f"### `{s['id']}`", "", "```", s.get("longrepr", "")[-1500:], "```", ""]
     lines += ["", "## Versions", "", "| component | version |", "|---|---|"]
     lines += [f"| {k} | {v if v is not None else '-'} |" for k, v in r["versions"].items()]
-    lines += ["", 'Field reference: README, "The certification report".', ""]
+    lines += ["", 'Field reference: docs handbook, "The certification report".', ""]
     return "\n".join(lines)
 
 

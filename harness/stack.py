@@ -127,7 +127,7 @@ class Stack:
 
 
 def service_env(values: dict[str, str], config: StackConfig) -> dict[str, str]:
-    """The environment contract of both services (README, "Service contract")."""
+    """The environment contract of both services (docs handbook, "Service contract")."""
     env = dict(os.environ)  # keeps PATH, and coverage's subprocess hook when measuring
     env.update(
         {

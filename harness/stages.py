@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from harness import contract
 from harness.traces import ActivitySpan, StigmaTrace, WorkflowTrace
 
-# In order along the token's path (README, "The token's life").
+# In order along the token's path (docs handbook, "The token's life").
 HANDSHAKE_STAGES = (
     "zigflow_dispatch",  # Zigflow's ExecuteAgent: scheduled -> started
     "start_agent_rpc",  # activity started -> Stigma's workflow durably started (StartAgent + ACK)

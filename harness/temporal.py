@@ -77,7 +77,7 @@ async def connect(address: str, namespace: str, timeout_s: float, what: str) -> 
 
 def _stock() -> bool:
     """HANDSHAKE_DEV_STOCK=1: the dev server as it ships, to measure what the
-    settings below buy (`make bench`, README "Latency budget")."""
+    settings below buy (`make bench`, docs handbook "Latency budget")."""
     return os.environ.get("HANDSHAKE_DEV_STOCK") == "1"
 
 

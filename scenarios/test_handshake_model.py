@@ -206,7 +206,7 @@ class HandshakeModel(RuleBasedStateMachine):
     @rule()
     def stigma_killed_and_restarted(self) -> None:
         # Real servers only: the time-skipping server never redelivers a workflow task
-        # parked on a SIGKILLed worker's sticky queue (README, "Time and process control").
+        # parked on a SIGKILLed worker's sticky queue (docs handbook, "Time and process control").
         async def kill() -> None:
             async with killed(self.driver.stack, self.driver.stack.stigma, self.history):
                 pass

@@ -1,4 +1,4 @@
-"""Rewrite the contract tables in README.md from harness/contract.py."""
+"""Rewrite the contract tables of a Markdown page (docs/reference/contract.md)."""
 
 from __future__ import annotations
 
@@ -23,4 +23,4 @@ def main(path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "README.md"))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "docs/reference/contract.md"))

@@ -278,7 +278,7 @@ def test_a_reproduce_command_runs_as_printed(tmp_path: pathlib.Path) -> None:
     assert "1 passed" in proc.stdout, proc.stdout[-2000:]
 
 
-# The pairing matrix (README, "Certify your own services"): rows made from fake data.
+# The pairing matrix (docs handbook, "Certify your own services"): rows made from fake data.
 
 
 def _pairing_meta(name: str, primary: bool = False) -> dict[str, object]:

@@ -2,7 +2,7 @@
 
     python -m reference_services.stigma [flags]
 
-Every flag also reads an environment variable (flag wins); see README,
+Every flag also reads an environment variable (flag wins); see docs/reference/handbook.md,
 "Service contract".
 """
 

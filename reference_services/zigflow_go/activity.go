@@ -1,6 +1,6 @@
 // The handshake: Zigflow's agent activity hands its task token to Stigma, waits only
 // for the ACK, then goes "result pending". This file is all a Zigflow needs for it
-// (README, "The contract"); main.go is the service around it.
+// (docs handbook, "The contract"); main.go is the service around it.
 package main
 
 import (

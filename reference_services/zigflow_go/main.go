@@ -1,6 +1,6 @@
 // Command zigflow-go is the Go reference Zigflow: a Temporal worker serving the one
 // agent activity, ExecuteAgent (activity.go), configured like the Python reference
-// (README, "Service command line and environment"): flags or environment, flag wins;
+// (docs handbook, "Service command line and environment"): flags or environment, flag wins;
 // grpc.health.v1 SERVING once the worker runs; SIGTERM/SIGINT stop it, exit 0.
 //
 //	zigflow-go [--temporal-address H:P] [--namespace NS] [--task-queue Q]

@@ -1,4 +1,4 @@
-"""The contract has one home (harness/contract.py): the README is generated from it,
+"""The contract has one home (harness/contract.py): the docs page is generated from it,
 and harness code that reads what a service produced uses no name it does not declare."""
 
 from __future__ import annotations
@@ -102,13 +102,13 @@ def test_the_scan_catches_an_undeclared_name() -> None:
     assert all(v not in ALLOWED for _, v in read_names(source))
 
 
-def test_readme_contract_tables_are_generated_from_the_module() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert BEGIN in readme, f"README.md lacks {BEGIN}"
-    assert END in readme, f"README.md lacks {END}"
+def test_the_contract_page_tables_are_generated_from_the_module() -> None:
+    readme = (ROOT / "docs" / "reference" / "contract.md").read_text()
+    assert BEGIN in readme, f"docs/reference/contract.md lacks {BEGIN}"
+    assert END in readme, f"docs/reference/contract.md lacks {END}"
     section = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
     assert section == contract.markdown().strip(), (
-        "README's contract tables are stale: run `python -m harness.contract --markdown` "
+        "The contract page's tables are stale: run `python -m harness.contract --markdown` "
         "and paste its output between the contract markers (`make contract-docs` does it)"
     )
 

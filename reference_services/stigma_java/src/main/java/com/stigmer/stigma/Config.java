@@ -3,7 +3,7 @@ package com.stigmer.stigma;
 import java.util.Map;
 
 /**
- * Flags and environment, as the Python reference Stigma's (README "Service command line and
+ * Flags and environment, as the Python reference Stigma's (docs handbook "Service command line and
  * environment"): every flag also reads an environment variable, the flag wins.
  */
 public final class Config {

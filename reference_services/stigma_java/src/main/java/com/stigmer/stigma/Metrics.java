@@ -8,7 +8,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Stigma's Prometheus metrics, the Python reference's names (README "Metrics"; the dashboard
+ * Stigma's Prometheus metrics, the Python reference's names (docs handbook "Metrics"; the dashboard
  * and alert rules read them). Served on STIGMA_METRICS_LISTEN; without it every hook is a
  * no-op. "Running" is a set of workflow ids, so a replayed workflow re-adds harmlessly.
  */

@@ -5,7 +5,7 @@ import io.temporal.activity.ActivityMethod;
 
 /**
  * Stigma's system activities: the only code that touches a Zigflow task token (workflow code
- * cannot call Temporal's client). Names are the contract's (README "Temporal names"); a
+ * cannot call Temporal's client). Names are the contract's (docs handbook "Temporal names"); a
  * refused or dead token is an outcome, never an exception, so it is never retried.
  */
 @ActivityInterface
