@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from harness import cli, corruption, network, procstat, report, stats
+from harness import cli, corruption, network, procstat, report, settings, stats
 from harness.bench import parse_levels
 from harness.config import (
     DEFAULT_PAIRING,
@@ -336,6 +336,8 @@ def _pairing(
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Options, then HANDSHAKE_* variables, then [tool.handshake] / handshake.toml.
+    ENV = settings.environ()
     parser = argparse.ArgumentParser(
         prog="python -m harness.certify",
         description=__doc__,
@@ -343,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--targets",
-        default=os.environ.get("HANDSHAKE_TARGETS", f"{TIME_SKIPPING},{DEV}"),
+        default=ENV.get("HANDSHAKE_TARGETS", f"{TIME_SKIPPING},{DEV}"),
         help="comma-separated Temporal targets: time-skipping, dev, HOST:PORT "
         "(env HANDSHAKE_TARGETS; default: time-skipping,dev)",
     )
@@ -352,56 +354,56 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--workers",
-        default=os.environ.get("HANDSHAKE_WORKERS", "1"),
+        default=ENV.get("HANDSHAKE_WORKERS", "1"),
         help="pytest-xdist workers per target (default 1: parallel stacks on a "
         "small machine would inflate the latency figures)",
     )
     parser.add_argument(
         "--fault-matrix",
-        default=os.environ.get("HANDSHAKE_FAULT_MATRIX") or "toxics",
+        default=ENV.get("HANDSHAKE_FAULT_MATRIX") or "toxics",
         help="cells of the toxic x link x direction matrix to run (env "
         "HANDSHAKE_FAULT_MATRIX; default toxics: every toxic on every link; full: both "
         "directions too; N: N cells drawn from the seed)",
     )
     parser.add_argument(
         "--pairings",
-        default=os.environ.get("HANDSHAKE_PAIRINGS") or None,
+        default=ENV.get("HANDSHAKE_PAIRINGS") or None,
         help="comma-separated reference pairings to certify, the first with the whole "
         f"matrix: {', '.join(PAIRINGS)} (env HANDSHAKE_PAIRINGS; default: every one whose "
         "programs are built, python-python first; under CI=true all four must be)",
     )
     parser.add_argument(
         "--pairing-bench-levels",
-        default=os.environ.get("HANDSHAKE_CERTIFY_PAIRING_BENCH_LEVELS") or "10,100",
+        default=ENV.get("HANDSHAKE_CERTIFY_PAIRING_BENCH_LEVELS") or "10,100",
         help="agents in flight of the other pairings' budget runs, open loop (must include "
         f"{report.BUDGET_LEVEL}; env HANDSHAKE_CERTIFY_PAIRING_BENCH_LEVELS)",
     )
-    parser.add_argument("--zigflow-cmd", default=os.environ.get("HANDSHAKE_ZIGFLOW_CMD"))
-    parser.add_argument("--stigma-cmd", default=os.environ.get("HANDSHAKE_STIGMA_CMD"))
+    parser.add_argument("--zigflow-cmd", default=ENV.get("HANDSHAKE_ZIGFLOW_CMD"))
+    parser.add_argument("--stigma-cmd", default=ENV.get("HANDSHAKE_STIGMA_CMD"))
     parser.add_argument(
         "--zigflow-level",
         choices=ZIGFLOW_LEVELS,
-        default=os.environ.get("HANDSHAKE_ZIGFLOW_LEVEL") or None,
+        default=ENV.get("HANDSHAKE_ZIGFLOW_LEVEL") or None,
         help="workflow (default; a Go Zigflow pairing: activity): your Zigflow workflow runs "
         "the plans; activity: the harness's workflow calls your agent activity (env "
         "HANDSHAKE_ZIGFLOW_LEVEL)",
     )
     parser.add_argument(
         "--bench-levels",
-        default=os.environ.get("HANDSHAKE_CERTIFY_BENCH_LEVELS") or "1,10,100,1000",
+        default=ENV.get("HANDSHAKE_CERTIFY_BENCH_LEVELS") or "1,10,100,1000",
         help="agents in flight the budget run measures, closed and open loop (must include "
         f"{report.BUDGET_LEVEL}, the level the budget applies to; env "
         "HANDSHAKE_CERTIFY_BENCH_LEVELS)",
     )
     parser.add_argument(
         "--bench-args",
-        default=os.environ.get("HANDSHAKE_CERTIFY_BENCH_ARGS") or "",
+        default=ENV.get("HANDSHAKE_CERTIFY_BENCH_ARGS") or "",
         help='more options for the budget run, e.g. "--duration 10 --rate 5" '
         "(python -m harness.bench --help; env HANDSHAKE_CERTIFY_BENCH_ARGS)",
     )
     parser.add_argument(
         "--bench-json",
-        default=os.environ.get("HANDSHAKE_BENCH_JSON"),
+        default=ENV.get("HANDSHAKE_BENCH_JSON"),
         help="judge the budget on figures measured earlier (e.g. a full `make bench`: "
         "reports/out/bench/bench.json) instead of measuring it in this run "
         "(env HANDSHAKE_BENCH_JSON)",

@@ -12,6 +12,7 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 
+from harness import settings
 from harness.errors import ConfigError
 
 ZIGFLOW_LEVELS = ("workflow", "activity")
@@ -228,7 +229,7 @@ def parse_command(value: str | None, default: list[str], option: str) -> list[st
 
 
 def from_env(env: dict[str, str] | None = None) -> StackConfig:
-    env = dict(os.environ) if env is None else env
+    env = settings.environ() if env is None else env
     cfg = StackConfig(
         temporal=env.get("HANDSHAKE_TEMPORAL") or TIME_SKIPPING,
         namespace=env.get("HANDSHAKE_NAMESPACE") or "default",

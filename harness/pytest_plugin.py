@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from harness import checkers, contract, fault_matrix, reach, relay_checks, token_scan
+from harness import checkers, contract, fault_matrix, reach, relay_checks, settings, token_scan
 from harness.config import (
     DEV,
     PAIRINGS,
@@ -49,34 +49,40 @@ WORKER_SEED = "handshake_chaos_seed"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("handshake", "token handshake harness")
+    # Options, then HANDSHAKE_* variables, then [tool.handshake] / handshake.toml.
+    ENV = settings.environ()
+    group = parser.getgroup(
+        "handshake",
+        "token handshake harness (each option also HANDSHAKE_<NAME> in the environment or "
+        "<name> in [tool.handshake] of pyproject.toml / handshake.toml)",
+    )
     group.addoption(
         "--temporal",
-        default=os.environ.get("HANDSHAKE_TEMPORAL") or "time-skipping",
+        default=ENV.get("HANDSHAKE_TEMPORAL") or "time-skipping",
         help="Temporal target: time-skipping (default), dev, or HOST:PORT of a cluster "
         "(env HANDSHAKE_TEMPORAL)",
     )
     group.addoption(
         "--namespace",
-        default=os.environ.get("HANDSHAKE_NAMESPACE") or "default",
+        default=ENV.get("HANDSHAKE_NAMESPACE") or "default",
         help="Temporal namespace (env HANDSHAKE_NAMESPACE)",
     )
     group.addoption(
         "--zigflow-cmd",
-        default=os.environ.get("HANDSHAKE_ZIGFLOW_CMD"),
+        default=ENV.get("HANDSHAKE_ZIGFLOW_CMD"),
         help="command line of the Zigflow worker under test; default: the reference "
         "(env HANDSHAKE_ZIGFLOW_CMD)",
     )
     group.addoption(
         "--stigma-cmd",
-        default=os.environ.get("HANDSHAKE_STIGMA_CMD"),
+        default=ENV.get("HANDSHAKE_STIGMA_CMD"),
         help="command line of the Stigma service under test; default: the reference "
         "(env HANDSHAKE_STIGMA_CMD)",
     )
     group.addoption(
         "--pairing",
         choices=list(PAIRINGS),
-        default=os.environ.get("HANDSHAKE_PAIRING") or None,
+        default=ENV.get("HANDSHAKE_PAIRING") or None,
         help="reference services to certify together, ZIGFLOW-STIGMA: "
         + ", ".join(PAIRINGS)
         + "; instead of --zigflow-cmd / --stigma-cmd (a Go Zigflow runs at activity "
@@ -85,7 +91,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--zigflow-level",
         choices=ZIGFLOW_LEVELS,
-        default=os.environ.get("HANDSHAKE_ZIGFLOW_LEVEL") or None,
+        default=ENV.get("HANDSHAKE_ZIGFLOW_LEVEL") or None,
         help="workflow (default, or the --pairing's level): start your Zigflow workflow with "
         "a plan (the reference's contract); activity: the harness's own workflow calls your "
         "agent activity, so Zigflow needs nothing else (env HANDSHAKE_ZIGFLOW_LEVEL)",
@@ -93,21 +99,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--call-timeout",
         type=float,
-        default=float(os.environ.get("HANDSHAKE_CALL_TIMEOUT_S") or 60),
+        default=float(ENV.get("HANDSHAKE_CALL_TIMEOUT_S") or 60),
         help="seconds the driver waits for one call's outcome before recording it "
         "as unknown (env HANDSHAKE_CALL_TIMEOUT_S)",
     )
     group.addoption(
         "--chaos-seed",
         type=int,
-        default=int(os.environ["HANDSHAKE_CHAOS_SEED"])
-        if os.environ.get("HANDSHAKE_CHAOS_SEED")
-        else None,
+        default=int(ENV["HANDSHAKE_CHAOS_SEED"]) if ENV.get("HANDSHAKE_CHAOS_SEED") else None,
         help="seed of the fault schedules; printed with every failure (env HANDSHAKE_CHAOS_SEED)",
     )
     group.addoption(
         "--fault-matrix",
-        default=os.environ.get("HANDSHAKE_FAULT_MATRIX") or "3",
+        default=ENV.get("HANDSHAKE_FAULT_MATRIX") or "3",
         metavar="N|toxics|full",
         help="which cells of the toxic x link x direction matrix run: N drawn from the "
         "chaos seed (default 3), 'toxics' (every toxic on every link) or 'full' "
@@ -115,13 +119,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--handshake-out",
-        default=os.environ.get("HANDSHAKE_OUT") or "reports/out",
+        default=ENV.get("HANDSHAKE_OUT") or "reports/out",
         help="where logs, histories and results go (env HANDSHAKE_OUT)",
     )
     group.addoption(
         "--contract-name",
         action="append",
-        default=[os.environ.get("HANDSHAKE_CONTRACT_NAMES") or ""],
+        default=[ENV.get("HANDSHAKE_CONTRACT_NAMES") or ""],
         metavar="KEY=VALUE",
         help="rename a contract name your services use, e.g. "
         "zigflow_agent_activity=ExecuteAgent (repeatable; env HANDSHAKE_CONTRACT_NAMES, "
@@ -130,13 +134,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--repeat",
         type=int,
-        default=int(os.environ.get("HANDSHAKE_REPEAT") or 1),
+        default=int(ENV.get("HANDSHAKE_REPEAT") or 1),
         help="run each selected test N times on the same stacks, to hunt flakiness "
         "(env HANDSHAKE_REPEAT)",
     )
     group.addoption(
         "--handshake-results",
-        default=os.environ.get("HANDSHAKE_RESULTS"),
+        default=ENV.get("HANDSHAKE_RESULTS"),
         help="directory for per-test result records used by `make certify` (env HANDSHAKE_RESULTS)",
     )
 
