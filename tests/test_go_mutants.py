@@ -20,7 +20,7 @@ import sys
 
 import pytest
 
-from tests.test_mutants import _run_child
+from tests.test_mutants import fails_for
 
 pytestmark = pytest.mark.mutant
 
@@ -129,36 +129,14 @@ def test_scenario_fails_against_go_mutant(
     go_mutants: dict[str, pathlib.Path],
     tmp_path: pathlib.Path,
 ) -> None:
-    proc = _run_child(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            f"scenarios/{scenario}",
-            "-q",
-            "-x",
-            "-p",
-            "no:cacheprovider",
-            "-n",
-            "0",
-            "-p",
-            "no:randomly",
-            "--temporal",
-            target,
-            "--zigflow-level",
-            "activity",
-            "--zigflow-cmd",
-            str(go_mutants[mutant]),
-            "--call-timeout",
-            "8",
-            "--handshake-out",
-            str(tmp_path),
-        ]
-    )
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 1, (
-        f"expected the scenario to fail (exit 1), got {proc.returncode}:\n{output[-3000:]}"
-    )
-    assert reason in output, (
-        f"failed, but not for the expected reason {reason!r}:\n{output[-3000:]}"
+    fails_for(
+        scenario,
+        reason,
+        tmp_path,
+        "--temporal",
+        target,
+        "--zigflow-level",
+        "activity",
+        "--zigflow-cmd",
+        str(go_mutants[mutant]),
     )

@@ -11,11 +11,10 @@ import pathlib
 import shlex
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-from tests.test_mutants import _run_child
+from tests.test_mutants import fails_for
 
 pytestmark = pytest.mark.mutant
 
@@ -117,35 +116,7 @@ def test_scenario_fails_against_java_mutant(
 ) -> None:
     _java_ready()
     command = build_mutant(mutant, tmp_path / "mutant")
-    proc = _run_child(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            f"scenarios/{scenario}",
-            "-q",
-            "-x",
-            "-p",
-            "no:cacheprovider",
-            "-n",
-            "0",
-            "-p",
-            "no:randomly",
-            "--stigma-cmd",
-            command,
-            "--call-timeout",
-            "8",
-            "--handshake-out",
-            str(tmp_path / "out"),
-        ]
-    )
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 1, (
-        f"expected the scenario to fail (exit 1), got {proc.returncode}:\n{output[-3000:]}"
-    )
-    assert reason in output, (
-        f"failed, but not for the expected reason {reason!r}:\n{output[-3000:]}"
-    )
+    fails_for(scenario, reason, tmp_path / "out", "--stigma-cmd", command)
     # A mutant must fail by its bug, not by crashing (a class that no longer links).
     crashes = [
         f"{log.name}: {line[:200]}"

@@ -306,6 +306,25 @@ def _run_child(
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
+def fails_for(
+    scenario: str, reason: str, out: pathlib.Path, *options: str, call_timeout: str = "8"
+) -> str:
+    """Run one scenario file or node against a broken service (``options`` plug it in)
+    in a child pytest; it must fail (exit 1) for ``reason``. Returns the output."""
+    argv = [sys.executable, "-m", "pytest", f"scenarios/{scenario}", "-q", "-x",
+            "-p", "no:cacheprovider", "-n", "0", "-p", "no:randomly", *options,
+            "--call-timeout", call_timeout, "--handshake-out", str(out)]  # fmt: skip
+    proc = _run_child(argv)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, (
+        f"expected the scenario to fail (exit 1), got {proc.returncode}:\n{output[-3000:]}"
+    )
+    assert reason in output, (
+        f"failed, but not for the expected reason {reason!r}:\n{output[-3000:]}"
+    )
+    return output
+
+
 def test_temporal_restart_scenario_fails_on_a_server_that_loses_its_state(
     tmp_path: pathlib.Path,
 ) -> None:
@@ -347,34 +366,13 @@ def test_scenario_fails_against_mutant(
     # up work parked on the dead one's queue: the kill specs wait longer, or a correct
     # service would fail them too and a mutant's failure would prove nothing.
     call_timeout = "30" if scenario.startswith("test_restarts.py") else "8"
-    proc = _run_child(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            f"scenarios/{scenario}",
-            "-q",
-            "-x",
-            "-p",
-            "no:cacheprovider",
-            "-n",
-            "0",
-            "-p",
-            "no:randomly",
-            option,
-            f"{sys.executable} -m tests.mutants.{mutant}",
-            "--call-timeout",
-            call_timeout,
-            "--handshake-out",
-            str(tmp_path),
-        ],
-    )
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 1, (
-        f"expected the scenario to fail (exit 1), got {proc.returncode}:\n{output[-3000:]}"
-    )
-    assert reason in output, (
-        f"failed, but not for the expected reason {reason!r}:\n{output[-3000:]}"
+    output = fails_for(
+        scenario,
+        reason,
+        tmp_path,
+        option,
+        f"{sys.executable} -m tests.mutants.{mutant}",
+        call_timeout=call_timeout,
     )
     # The failure report shows the logs of the stack the scenario ran on (a chaos,
     # tamper or real-server stack), not only the session's.
