@@ -4,11 +4,12 @@ printed, and which Ctrl-C takes down."""
 from __future__ import annotations
 
 import pathlib
-import selectors
+import queue
 import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from harness.procs import sigint_restored
@@ -19,23 +20,29 @@ STOP_BOUND_S = 60.0
 
 
 def _lines_until(proc: subprocess.Popen[str], marker: str, bound_s: float) -> list[str]:
+    """Lines of ``proc``'s output up to the one with ``marker`` (a reader thread: a
+    select() on the pipe would miss lines already in the text wrapper's buffer)."""
     assert proc.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
+    out = proc.stdout
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in out:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    seen: list[str] = []
     deadline = time.monotonic() + bound_s
-    lines: list[str] = []
-    while time.monotonic() < deadline:
-        if not selector.select(timeout=deadline - time.monotonic()):
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
             break
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
+        seen.append(line)
         if marker in line:
-            return lines
-    raise AssertionError(
-        f"no {marker!r} from handshake up within {bound_s:.0f} s:\n{''.join(lines)}"
-    )
+            return seen
+    text = "".join(seen)
+    raise AssertionError(f"no {marker!r} from handshake up within {bound_s:.0f} s:\n{text}")
 
 
 def test_up_serves_a_handshake_as_printed_and_ctrl_c_stops_it(tmp_path: pathlib.Path) -> None:

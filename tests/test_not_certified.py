@@ -102,7 +102,7 @@ def test_certify_passes_without_metrics_but_lists_them_as_not_certified(
         *SERVICES,
         "--",
         "-k",
-        "test_failure",
+        "test_agent_failure_fails_zigflow_activity",
     )
     out = tmp_path / "latest"
     doc = json.loads((out / "certification.json").read_text())
