@@ -34,12 +34,22 @@ _DIE_WITH_PARENT = (
 )
 
 
-def sigint_restored() -> None:
-    """``preexec_fn`` for a child the harness may interrupt with SIGINT (so that it tears
-    its stacks down, which SIGKILL would not): a shell without job control starts its
+# Runs ``argv[1:]`` with SIGINT back at its default (exec keeps an ignored signal
+# ignored, a handled one is reset).
+_SIGINT_DEFAULT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
+def sigint_restored(argv: Sequence[str]) -> list[str]:
+    """``argv`` for a child the harness may interrupt with SIGINT (so that it tears its
+    stacks down, which SIGKILL would not): a shell without job control starts its
     background jobs with SIGINT ignored, that survives exec, and Python then never
-    turns SIGINT into KeyboardInterrupt; the child would shrug the interrupt off."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    turns SIGINT into KeyboardInterrupt; the child would shrug the interrupt off.
+    (Not a ``preexec_fn``: Python code between fork and exec in a process with gRPC's
+    threads can abort the child.)"""
+    return [sys.executable, "-c", _SIGINT_DEFAULT, *argv]
 
 
 def _launch_argv(argv: Sequence[str]) -> list[str]:

@@ -38,7 +38,7 @@ def test_locust_run_makes_successful_handshakes(
             "--out", str(out),
             "--zigflow-cmd", shlex.join(handshake_config.zigflow_cmd),
             "--stigma-cmd", shlex.join(handshake_config.stigma_cmd)]  # fmt: skip
-    proc = subprocess.Popen(argv, preexec_fn=sigint_restored,
+    proc = subprocess.Popen(sigint_restored(argv),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env)  # fmt: skip
     try:

@@ -47,12 +47,11 @@ def _lines_until(proc: subprocess.Popen[str], marker: str, bound_s: float) -> li
 
 def test_up_serves_a_handshake_as_printed_and_ctrl_c_stops_it(tmp_path: pathlib.Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "up", "--out", str(tmp_path)],
+        sigint_restored([sys.executable, "-m", "harness.cli", "up", "--out", str(tmp_path)]),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        preexec_fn=sigint_restored,
     )
     try:
         lines = _lines_until(proc, "Ctrl-C stops everything", READY_BOUND_S)

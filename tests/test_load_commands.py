@@ -30,7 +30,7 @@ def _load_run(extra: list[str], env: dict[str, str], out: pathlib.Path) -> tuple
     argv = [sys.executable, "-m", "harness.load.run", "--users", "1", "--spawn-rate", "1",
             "--duration", "2s", "--overhead-budget-ms", "1e9", "--out", str(out),
             *extra]  # fmt: skip
-    proc = subprocess.Popen(argv, preexec_fn=sigint_restored, cwd=ROOT,
+    proc = subprocess.Popen(sigint_restored(argv), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env)  # fmt: skip
     try:
@@ -72,7 +72,7 @@ def test_plain_locust_judges_its_own_thresholds(
             "--headless", "-u", "1", "-r", "1", "-t", "10s", "--only-summary",
             "--overhead-budget-ms", budget_ms]  # fmt: skip
     env = {**_clean_env(), "LOAD_OUT": str(tmp_path), "LOAD_LOG_DIR": str(tmp_path / "logs")}
-    proc = subprocess.Popen(argv, preexec_fn=sigint_restored, cwd=ROOT,
+    proc = subprocess.Popen(sigint_restored(argv), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env)  # fmt: skip
     try:

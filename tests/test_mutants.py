@@ -283,9 +283,8 @@ def _run_child(
         "HANDSHAKE_FAULT_MATRIX": "full",
     }
     proc = subprocess.Popen(
-        argv,
+        sigint_restored(argv),
         cwd=ROOT,
-        preexec_fn=sigint_restored,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -92,3 +92,24 @@ async def test_a_service_that_exits_before_it_is_healthy_is_reported_at_once(
         await wait_healthy(proc, "127.0.0.1:9", "stigma.v1.StigmaService", timeout_s=30)
     assert "address in use" in str(err.value)
     assert time.monotonic() - started < 10, "waited for the readiness timeout"
+
+
+def test_a_child_started_with_sigint_ignored_gets_it_back() -> None:
+    """A shell without job control starts background jobs with SIGINT ignored (and exec
+    keeps it so); children the harness interrupts must still take it."""
+    import subprocess
+    import sys
+
+    from harness.procs import sigint_restored
+
+    probe = [sys.executable, "-c",
+             "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"]  # fmt: skip
+    ignoring = [sys.executable, "-c",
+                "import signal, subprocess, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                "sys.exit(subprocess.run(sys.argv[1:]).returncode)"]  # fmt: skip
+    plain = subprocess.run([*ignoring, *probe], capture_output=True, text=True, check=True)
+    restored = subprocess.run(
+        [*ignoring, *sigint_restored(probe)], capture_output=True, text=True, check=True
+    )
+    assert plain.stdout.strip() == "True"  # what the harness has to undo
+    assert restored.stdout.strip() == "False"
