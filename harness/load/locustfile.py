@@ -21,7 +21,7 @@ failed; the reasons are printed. (On a distributed run the master judges Locust'
 aggregated figures, which round anything above 100 ms to 2 significant digits;
 ``make load`` judges the bridges' exact samples instead.)
 
-Each user paces itself: LOAD_THINK_S (default 0.5 s) between its handshakes, so
+Each user paces itself: LOAD_THINK_S (default 1 s) between its handshakes, so
 the default 5 users are a steady load, not a saturation test (LOAD_THINK_S=0 for
 that).
 
@@ -226,7 +226,7 @@ _sequence = itertools.count()
 class HandshakeUser(User):
     """Closed loop: one handshake at a time per user (LOAD_THINK_S between them)."""
 
-    wait_time = constant(float(os.environ.get("LOAD_THINK_S") or 0.5))
+    wait_time = constant(float(os.environ.get("LOAD_THINK_S") or 1.0))
 
     def on_start(self) -> None:
         bridge(self.environment)
