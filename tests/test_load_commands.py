@@ -26,20 +26,26 @@ EXITS_AT_ONCE = shlex.join([sys.executable, "-c", "import sys; sys.exit(3)"])
 COMMAND_VARS = ("HANDSHAKE_ZIGFLOW_CMD", "HANDSHAKE_STIGMA_CMD")
 
 
-def _load_run(extra: list[str], env: dict[str, str], out: pathlib.Path) -> tuple[int, str]:
-    argv = [sys.executable, "-m", "harness.load.run", "--users", "1", "--spawn-rate", "1",
-            "--duration", "2s", "--overhead-budget-ms", "1e9", "--out", str(out),
-            *extra]  # fmt: skip
+def _interruptible(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run ``argv`` to its end; if it hangs past the bound, SIGINT it so that it tears its
+    stack down (run.py and Locust's bridge both do on SIGINT), and fail."""
     proc = subprocess.Popen(sigint_restored(argv), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env)  # fmt: skip
     try:
         output, _ = proc.communicate(timeout=RUN_BOUND_S)
     except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGINT)  # run.py tears its stack and Locust down on SIGINT
+        proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
-        pytest.fail(f"load run still going after {RUN_BOUND_S}s:\n{output[-3000:]}")
+        pytest.fail(f"still going after {RUN_BOUND_S}s: {argv[2]}\n{output[-3000:]}")
     return proc.returncode, output
+
+
+def _load_run(extra: list[str], env: dict[str, str], out: pathlib.Path) -> tuple[int, str]:
+    argv = [sys.executable, "-m", "harness.load.run", "--users", "1", "--spawn-rate", "1",
+            "--duration", "2s", "--overhead-budget-ms", "1e9", "--out", str(out),
+            *extra]  # fmt: skip
+    return _interruptible(argv, env)
 
 
 def _clean_env() -> dict[str, str]:
@@ -72,15 +78,7 @@ def test_plain_locust_judges_its_own_thresholds(
             "--headless", "-u", "1", "-r", "1", "-t", "10s", "--only-summary",
             "--overhead-budget-ms", budget_ms]  # fmt: skip
     env = {**_clean_env(), "LOAD_OUT": str(tmp_path), "LOAD_LOG_DIR": str(tmp_path / "logs")}
-    proc = subprocess.Popen(sigint_restored(argv), cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=env)  # fmt: skip
-    try:
-        output, _ = proc.communicate(timeout=RUN_BOUND_S)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=60)
-        pytest.fail(f"locust still going after {RUN_BOUND_S}s:\n{output[-3000:]}")
-    assert proc.returncode == expected, output[-3000:]
+    code, output = _interruptible(argv, env)
+    assert code == expected, output[-3000:]
     breached = "threshold breached: overhead p99" in output
     assert breached == bool(expected), output[-3000:]
