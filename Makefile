@@ -239,7 +239,7 @@ BENCH_DURATION ?= 5
 BENCH_ARGS ?=
 
 bench: setup
-	$(PY) -m harness.bench --levels $(BENCH_LEVELS) --modes $(BENCH_MODES) \
+	$(PY) -m harness.measure.bench --levels $(BENCH_LEVELS) --modes $(BENCH_MODES) \
 	  --duration $(BENCH_DURATION) $(BENCH_ARGS)
 
 # Renders the latest report in headless Chromium (Debian package `chromium`) with

@@ -31,8 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from harness import cli, corruption, network, procstat, report, settings, stats
-from harness.bench import parse_levels
+from harness import cli, settings
 from harness.config import (
     DEFAULT_PAIRING,
     DEV,
@@ -43,7 +42,13 @@ from harness.config import (
     resolve_services,
 )
 from harness.errors import ConfigError
-from harness.temporal import target_version
+from harness.judge import corruption
+from harness.links import network
+from harness.measure import stats
+from harness.measure.bench import parse_levels
+from harness.report import report
+from harness.servers import procstat
+from harness.servers.temporal import target_version
 
 BUDGET_MS = 100.0
 
@@ -192,7 +197,7 @@ def _bench_measured(
     cmd = [
         sys.executable,
         "-m",
-        "harness.bench",
+        "harness.measure.bench",
         "--temporal",
         target,
         "--levels",
@@ -399,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         "--bench-args",
         default=ENV.get("HANDSHAKE_CERTIFY_BENCH_ARGS") or "",
         help='more options for the budget run, e.g. "--duration 10 --rate 5" '
-        "(python -m harness.bench --help; env HANDSHAKE_CERTIFY_BENCH_ARGS)",
+        "(python -m harness.measure.bench --help; env HANDSHAKE_CERTIFY_BENCH_ARGS)",
     )
     parser.add_argument(
         "--bench-json",

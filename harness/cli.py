@@ -76,7 +76,7 @@ def _gate(argv: list[str]) -> int:
 
 
 def _report(argv: list[str]) -> int:
-    from harness import report
+    from harness.report import report
 
     parser = argparse.ArgumentParser(
         prog="handshake report", description="re-render certification.md and .html from JSON"
@@ -105,7 +105,7 @@ def _which(*names: str) -> str | None:
 
 def doctor_lines() -> list[tuple[str, str | None, str]]:
     """(component, where it is or None, how to install it)."""
-    from harness import toxiproxy
+    from harness.servers import toxiproxy
 
     def toxiproxy_path() -> str | None:
         try:
@@ -177,9 +177,9 @@ def _up(argv: list[str]) -> int:
     import signal
 
     from harness.config import DEV, REFERENCE_STIGMA, REFERENCE_ZIGFLOW, from_env, parse_command
-    from harness.plan import call_agent, plan, succeeds
-    from harness.ports import free_port
-    from harness.stack import start_stack
+    from harness.drive.plan import call_agent, plan, succeeds
+    from harness.servers.ports import free_port
+    from harness.stack.stack import start_stack
 
     parser = argparse.ArgumentParser(
         prog="handshake up",
@@ -240,7 +240,10 @@ def _delegate(module: str) -> Callable[[list[str]], int]:
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "gate": (_gate, "the shipped scenarios against the configured services (pytest)"),
     "certify": (_delegate("harness.certify"), "scenario matrix + latency budget -> report"),
-    "bench": (_delegate("harness.bench"), "handshake vs direct latency per concurrency level"),
+    "bench": (
+        _delegate("harness.measure.bench"),
+        "handshake vs direct latency per concurrency level",
+    ),
     "load": (_delegate("harness.load.run"), "a Locust load run with thresholds"),
     "report": (_report, "re-render certification .md/.html from certification.json"),
     "doctor": (_doctor, "what is installed, what is missing, how to install it"),

@@ -178,19 +178,19 @@ class StackConfig:
     # Few slots on purpose: agents pending by token must not hold any.
     zigflow_max_concurrent_activities: int = 2
     ready_timeout_s: float = 60.0
-    # Every link between the services through its own Toxiproxy proxy (harness/network.py).
+    # Every link between the services through its own Toxiproxy proxy (harness/links/network.py).
     chaos: bool = False
     # Zigflow reaches Stigma through an in-harness relay that can damage tokens
-    # (harness/tamper.py).
+    # (harness/links/tamper.py).
     tamper: bool = False
-    # Zigflow reaches Stigma through the harness's StartAgent relay (harness/tamper.py)
+    # Zigflow reaches Stigma through the harness's StartAgent relay (harness/links/tamper.py)
     # even when nothing is damaged: the harness then *sees* each ACK pass (what "after
     # the ACK" means in the kill scenarios) instead of inferring it. Off for bench and
     # load, which measure the production path.
     relay: bool = False
     # "workflow": the harness starts the team's own Zigflow workflow with a plan (the
     # reference's ZigflowWorkflow). "activity": the harness's own workflow
-    # (harness/plan_workflow.py) calls the team's agent activity on Zigflow's task
+    # (harness/stack/plan_workflow.py) calls the team's agent activity on Zigflow's task
     # queue, so a Zigflow needs nothing but that activity.
     zigflow_level: str = "workflow"
     # The dev server's web UI on this port (0: none, as in every test run).

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from harness import report as certification
 from harness.pytest_plugin import HISTORY_KEY
+from harness.report import report as certification
 
 PROPERTY = "not_checked"  # user_properties key: the not-checked check records
 

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from harness import checkers, contract, fault_matrix, reach, relay_checks, settings, token_scan
+from harness import contract, settings
 from harness.config import (
     DEV,
     PAIRINGS,
@@ -32,13 +32,16 @@ from harness.config import (
     StackConfig,
     resolve_services,
 )
-from harness.driver import Driver
+from harness.drive.driver import Driver
 from harness.errors import ConfigError
-from harness.expect import holds, violated_checkers
-from harness.history import History
-from harness.network import Network
-from harness.stack import Stack, start_stack
-from harness.tamper import TokenTamper
+from harness.faults import matrix as fault_matrix
+from harness.judge import checkers, log_checks, reach, relay_checks
+from harness.judge.expect import holds, violated_checkers
+from harness.links.network import Network
+from harness.links.tamper import TokenTamper
+from harness.observe import token_scan
+from harness.observe.history import History
+from harness.stack.stack import Stack, start_stack
 
 # "not certified: ..." at the end of a run, for checks left without their evidence.
 pytest_plugins = ["harness.pytest_not_certified"]
@@ -196,7 +199,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "unit: a test of one component with fakes, no servers")
     config.addinivalue_line(
         "markers",
-        "fault_matrix: parametrized over harness.fault_matrix cells (argument 'cell'); "
+        "fault_matrix: parametrized over harness.faults.matrix cells (argument 'cell'); "
         "--fault-matrix selects which run",
     )
     try:
@@ -323,7 +326,7 @@ async def chaos_stack(handshake_config: StackConfig) -> AsyncIterator[Stack]:
 
 async def _reached(stack: Stack, history: History) -> AsyncIterator[None]:
     """Around a scenario on a chaos or tamper stack: after it, every link and the relay
-    must have carried its traffic, or the test errors (``harness.reach``)."""
+    must have carried its traffic, or the test errors (``harness.judge.reach``)."""
     before = await reach.snapshot(stack)
     yield
     reach.judge(history, before, await reach.snapshot(stack))
@@ -427,10 +430,10 @@ def judged_after_every_scenario(request: pytest.FixtureRequest) -> Iterator[None
 
     - ``start_agent_has_deadline`` and ``acked_after_durable_start``: on a stack with
       both relays, every StartAgent carried a gRPC deadline, and no ACK went back to
-      Zigflow before Temporal had the agent's workflow (``harness.relay_checks``);
+      Zigflow before Temporal had the agent's workflow (``harness.judge.relay_checks``);
     - ``no_token_in_logs``: the services' logs on every stack it ran on hold none of
       the tokens handed to Stigma (the StartAgent relay saw them), in any encoding
-      (``harness/token_scan.py``); a hit names file and line;
+      (``harness/observe/token_scan.py``); a hit names file and line;
     - ``agent_activity_options``: every agent call it made was scheduled with the
       timeouts and retry policy the plan asked for and the design needs.
 
@@ -455,7 +458,7 @@ def judged_after_every_scenario(request: pytest.FixtureRequest) -> Iterator[None
     if stacks:  # a scenario with its own stack (a subprocess) scans nothing here
         reports = [s.scan_logs_for_tokens() for s in stacks]
         h.measurements[token_scan.KEY] = token_scan.summary(reports)
-        verdicts.append(token_scan.verdict(reports))
+        verdicts.append(log_checks.no_raw_token(reports))
     if any(c.zigflow is not None for c in h.calls.values()):
         verdicts.append(checkers.agent_activity_options(h))
     holds(h, *verdicts)

@@ -9,14 +9,15 @@ import pytest
 from hypothesis import given
 from temporalio.service import RPCError, RPCStatusCode
 
-from harness import checkers, wire
-from harness.driver import Driver
-from harness.expect import holds
-from harness.history import History
-from harness.plan import call_agent, plan, succeeds
-from harness.probe import StigmaProbe
-from harness.stack import Stack
-from harness.strategies import BadRequest, bad_requests, refusal_problems
+from harness import wire
+from harness.drive.driver import Driver
+from harness.drive.plan import call_agent, plan, succeeds
+from harness.drive.strategies import BadRequest, bad_requests, refusal_problems
+from harness.judge import checkers
+from harness.judge.expect import holds
+from harness.observe.history import History
+from harness.servers.probe import StigmaProbe
+from harness.stack.stack import Stack
 
 pytestmark = pytest.mark.scenario
 

@@ -1,12 +1,12 @@
 """Crash points inside StartAgent: received -> durable start -> ACK.
 
-The harness owns Stigma's hop to Temporal (``harness/completion_relay.py``), so it
+The harness owns Stigma's hop to Temporal (``harness/links/completion_relay.py``), so it
 can stop Stigma's start exactly where a crash hurts: before Temporal has the
 workflow, after Temporal has it and before Stigma hears so, or refused outright
 by Temporal. Whatever the window, nothing is lost, no agent runs twice, and
 Zigflow's activity resolves with the agent's result. After every scenario the
 harness also checks that no ACK went back before its start was durable
-(``harness.relay_checks``).
+(``harness.judge.relay_checks``).
 
 Runs on a real Temporal server (``real_driver``), as the other kill specs do.
 """
@@ -16,12 +16,12 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from harness import checkers
-from harness.driver import Driver
-from harness.expect import holds
-from harness.faults import killed
-from harness.history import History
-from harness.plan import call_agent, plan, succeeds
+from harness.drive.driver import Driver
+from harness.drive.plan import call_agent, plan, succeeds
+from harness.faults.processes import killed
+from harness.judge import checkers
+from harness.judge.expect import holds
+from harness.observe.history import History
 
 pytestmark = pytest.mark.scenario
 

@@ -14,13 +14,14 @@ import random
 
 import pytest
 
-from harness import checkers, fault_matrix
-from harness.driver import Driver
-from harness.expect import holds
-from harness.fault_matrix import Cell
-from harness.history import History
-from harness.network import Network
-from harness.plan import call_agent, fails, plan, succeeds
+from harness.drive.driver import Driver
+from harness.drive.plan import call_agent, fails, plan, succeeds
+from harness.faults import matrix as fault_matrix
+from harness.faults.matrix import Cell
+from harness.judge import checkers
+from harness.judge.expect import holds
+from harness.links.network import Network
+from harness.observe.history import History
 from harness.waits import hold_for
 
 pytestmark = [pytest.mark.scenario, pytest.mark.fault_matrix]

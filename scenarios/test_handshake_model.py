@@ -37,16 +37,16 @@ from hypothesis.stateful import (
 )
 from stigma.v1 import stigma_service_pb2 as pb
 
-from harness import checkers
-from harness.driver import Driver, Started
-from harness.expect import holds
-from harness.failures import ACTIVITY, APPLICATION, Failure
-from harness.faults import killed
-from harness.history import History
-from harness.network import Network
-from harness.plan import activity_id, call_agent, fails, plan, succeeds
-from harness.strategies import live
-from harness.tamper import TokenTamper, Transform
+from harness.drive.driver import Driver, Started
+from harness.drive.plan import activity_id, call_agent, fails, plan, succeeds
+from harness.drive.strategies import live
+from harness.faults.processes import killed
+from harness.judge import checkers
+from harness.judge.expect import holds
+from harness.links.network import Network
+from harness.links.tamper import TokenTamper, Transform
+from harness.observe.failures import ACTIVITY, APPLICATION, Failure
+from harness.observe.history import History
 from harness.waits import hold_for
 
 pytestmark = pytest.mark.scenario

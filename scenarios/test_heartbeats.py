@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import pytest
 
-from harness import checkers, metrics_checks
-from harness.driver import Driver
-from harness.expect import holds
-from harness.failures import CANCELED, Failure
-from harness.faults import killed
-from harness.history import History
-from harness.plan import call_agent, plan, succeeds
+from harness.drive.driver import Driver
+from harness.drive.plan import call_agent, plan, succeeds
+from harness.faults.processes import killed
+from harness.judge import checkers, metrics_checks
+from harness.judge.expect import holds
+from harness.observe.failures import CANCELED, Failure
+from harness.observe.history import History
 
 pytestmark = pytest.mark.scenario
 

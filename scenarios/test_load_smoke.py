@@ -22,7 +22,7 @@ import pytest
 
 from harness.config import StackConfig
 from harness.load.target import ENV
-from harness.procs import sigint_restored
+from harness.servers.procs import sigint_restored
 
 RUN_BOUND_S = 180  # a bound on a hung run, not a measurement
 

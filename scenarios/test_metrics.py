@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from harness import checkers, metrics_checks, prometheus
-from harness.checkers import Verdict
-from harness.driver import Driver
-from harness.expect import holds
-from harness.history import History
-from harness.plan import DIRECT, call_agent, fails, plan, succeeds
+from harness.drive.driver import Driver
+from harness.drive.plan import DIRECT, call_agent, fails, plan, succeeds
+from harness.judge import checkers, metrics_checks
+from harness.judge.checkers import Verdict
+from harness.judge.expect import holds
+from harness.observe.history import History
+from harness.servers import prometheus
 from harness.waits import eventually
 
 pytestmark = pytest.mark.scenario

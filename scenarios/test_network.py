@@ -13,13 +13,14 @@ import random
 
 import pytest
 
-from harness import checkers, failures, metrics_checks
-from harness.driver import Driver, Started
-from harness.expect import holds
-from harness.failures import Failure
-from harness.history import History
-from harness.network import LINKS, STREAMS, Network
-from harness.plan import DIRECT, activity_id, call_agent, fails, plan, succeeds
+from harness.drive.driver import Driver, Started
+from harness.drive.plan import DIRECT, activity_id, call_agent, fails, plan, succeeds
+from harness.judge import checkers, metrics_checks
+from harness.judge.expect import holds
+from harness.links.network import LINKS, STREAMS, Network
+from harness.observe import failures
+from harness.observe.failures import Failure
+from harness.observe.history import History
 from harness.waits import hold_for
 
 pytestmark = pytest.mark.scenario

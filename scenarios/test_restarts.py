@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from harness import checkers, contract
-from harness.driver import Driver
-from harness.expect import holds
-from harness.faults import killed, paused
-from harness.history import History
-from harness.plan import call_agent, plan, succeeds
+from harness import contract
+from harness.drive.driver import Driver
+from harness.drive.plan import call_agent, plan, succeeds
+from harness.faults.processes import killed, paused
+from harness.judge import checkers
+from harness.judge.expect import holds
+from harness.observe.history import History
 
 pytestmark = pytest.mark.scenario
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness import checkers
-from harness.driver import Driver
-from harness.expect import holds
-from harness.history import History
-from harness.plan import call_agent, plan, succeeds
+from harness.drive.driver import Driver
+from harness.drive.plan import call_agent, plan, succeeds
+from harness.judge import checkers
+from harness.judge.expect import holds
+from harness.observe.history import History
 
 pytestmark = pytest.mark.scenario
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from harness import checkers, metrics_checks
-from harness.driver import Driver, agent_finished
-from harness.expect import holds
-from harness.history import History
-from harness.plan import call_agent, plan, succeeds
+from harness.drive.driver import Driver, agent_finished
+from harness.drive.plan import call_agent, plan, succeeds
+from harness.judge import checkers, metrics_checks
+from harness.judge.expect import holds
+from harness.observe.history import History
 
 pytestmark = pytest.mark.scenario
 

@@ -23,15 +23,16 @@ from hypothesis import strategies as st
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
 from temporalio.service import RPCError, RPCStatusCode
 
-from harness import checkers, corruption, log_checks, wire
-from harness.checkers import Verdict
-from harness.driver import Driver
-from harness.expect import holds
-from harness.history import History
-from harness.plan import call_agent, plan, succeeds
-from harness.probe import StigmaProbe
-from harness.strategies import live
-from harness.tamper import StaleAttempt, Swap, TokenTamper, retarget_namespace, rewrite
+from harness import wire
+from harness.drive.driver import Driver
+from harness.drive.plan import call_agent, plan, succeeds
+from harness.drive.strategies import live
+from harness.judge import checkers, corruption, log_checks
+from harness.judge.checkers import Verdict
+from harness.judge.expect import holds
+from harness.links.tamper import StaleAttempt, Swap, TokenTamper, retarget_namespace, rewrite
+from harness.observe.history import History
+from harness.servers.probe import StigmaProbe
 from harness.tokens import fingerprint
 
 pytestmark = pytest.mark.scenario

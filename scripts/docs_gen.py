@@ -10,11 +10,11 @@ scripts/contract_docs.py). What each region is made from:
 
 - ``docs/reference/contract.md``: ``harness.contract.markdown()``;
 - ``docs/reference/cli.md``: the options of every command, read from the argparse
-  parsers themselves (``harness.certify``, ``harness.bench``, ``harness.load.run``,
+  parsers themselves (``harness.certify``, ``harness.measure.bench``, ``harness.load.run``,
   ``handshake report`` / ``doctor``) and from the pytest plugin's ``pytest_addoption``,
   with the environment's ``HANDSHAKE_*`` / ``LOAD_*`` / ``TEMPORAL_*`` variables
   cleared so the defaults are the shipped ones;
-- ``docs/reference/report.md``: the field reference in ``harness/report.py``'s
+- ``docs/reference/report.md``: the field reference in ``harness/report/report.py``'s
   docstring;
 - ``docs/reference/observability.md``: the alert rules of
   ``reports/observability/alerts.yml``.
@@ -206,12 +206,13 @@ def pytest_options_table() -> str:
 
 
 def _cli_parsers() -> list[tuple[str, Callable[[], Any]]]:
-    from harness import bench, certify, cli
+    from harness import certify, cli
     from harness.load import run
+    from harness.measure import bench
 
     return [
         ("handshake certify (python -m harness.certify, make certify)", lambda: certify.main([])),
-        ("handshake bench (python -m harness.bench, make bench)", lambda: bench.main([])),
+        ("handshake bench (python -m harness.measure.bench, make bench)", lambda: bench.main([])),
         (
             "handshake load (python -m harness.load.run, make load)",
             lambda: run.parse_args([], dict(os.environ)),
@@ -235,8 +236,8 @@ def cli_reference() -> str:
 
 
 def report_fields() -> str:
-    """The field reference of harness/report.py's docstring, as a table."""
-    from harness import report
+    """The field reference of harness/report/report.py's docstring, as a table."""
+    from harness.report import report
 
     doc = report.__doc__ or ""
     lines = doc.split("Field reference", 1)[1].splitlines()[1:]

@@ -9,9 +9,10 @@ import sys
 
 import pytest
 
-from harness import report, stats
 from harness.config import StackConfig, from_env
 from harness.errors import ConfigError
+from harness.measure import stats
+from harness.report import report
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -255,7 +256,7 @@ def test_a_failed_budget_run_fails_the_verdict_and_says_so(tmp_path: pathlib.Pat
 def test_a_reproduce_command_runs_as_printed(tmp_path: pathlib.Path) -> None:
     """The report's reproduce command, pasted into a shell at the project root, runs the
     one scenario (it once collided with the project's own ``-n auto``)."""
-    from harness.report_html import reproduce
+    from harness.report.html import reproduce
 
     row = {
         "id": "scenarios/test_direct_call.py::"
@@ -411,7 +412,7 @@ def _fake_report(pairings: list[dict[str, object]]) -> dict[str, object]:
 
 
 def test_pairing_rows_appear_in_the_markdown_and_the_html() -> None:
-    from harness import report_html
+    from harness.report import html as report_html
 
     doc = _fake_report(_pairings("failed"))
     md = report.markdown(doc)

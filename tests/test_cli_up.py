@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from harness.procs import sigint_restored
+from harness.servers.procs import sigint_restored
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 READY_BOUND_S = 120.0  # bounds on a hung stack, not measurements

@@ -20,9 +20,9 @@ import sys
 
 import pytest
 
-from harness.driver import Driver
-from harness.history import History
-from harness.plan import activity_id, call_agent, plan, succeeds
+from harness.drive.driver import Driver
+from harness.drive.plan import activity_id, call_agent, plan, succeeds
+from harness.observe.history import History
 
 pytestmark = pytest.mark.scenario
 

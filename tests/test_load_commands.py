@@ -18,7 +18,7 @@ import sys
 import pytest
 
 from harness.load.target import ENV as TARGET_ENV
-from harness.procs import sigint_restored
+from harness.servers.procs import sigint_restored
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RUN_BOUND_S = 180  # a bound on a hung run, not a measurement

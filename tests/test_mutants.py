@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from harness.procs import sigint_restored
+from harness.servers.procs import sigint_restored
 
 pytestmark = pytest.mark.mutant
 

@@ -11,7 +11,7 @@ import dataclasses
 import pathlib
 
 from harness.config import StackConfig
-from harness.stack import start_stack
+from harness.stack.stack import start_stack
 
 
 async def test_both_reference_services_exit_0_on_sigterm(tmp_path: pathlib.Path) -> None:

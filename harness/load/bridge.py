@@ -19,7 +19,7 @@ EOF on stdin: finish what is in flight, then exit. Every answer is also appended
 ``LOAD_SAMPLES`` (JSON lines) when set: the raw figures for the HDR histograms, since
 Locust rounds response times above 100 ms.
 
-Stages (server timestamps from both workflows' histories, as harness/checkers.py):
+Stages (server timestamps from both workflows' histories, as harness/judge/checkers.py):
   end_to_end  client: start_workflow -> result (what a caller of Zigflow sees)
   ack         Zigflow's activity started -> Stigma's execution started (StartAgent
               reached Stigma, which started the agent durably before its ACK)
@@ -43,12 +43,14 @@ from typing import Any, TextIO
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
-from harness import contract, plan_workflow, traces
+from harness import contract
 from harness.config import StackConfig
 from harness.errors import ConfigError
 from harness.load import services
 from harness.load.target import LoadTarget, from_env
-from harness.stack import start_stack
+from harness.observe import traces
+from harness.stack import plan_workflow
+from harness.stack.stack import start_stack
 
 CALL_TIMEOUT_S = float(os.environ.get("LOAD_CALL_TIMEOUT_S") or 60)
 AGENT_STATE = "agent"

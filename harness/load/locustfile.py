@@ -49,9 +49,9 @@ from locust import User, constant, events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from harness.drive.plan import call_agent, plan, succeeds
 from harness.errors import ConfigError
 from harness.load import services, shapes, target
-from harness.plan import call_agent, plan, succeeds
 
 READY_TIMEOUT_S = 120.0
 CALL_TIMEOUT_S = float(os.environ.get("LOAD_CALL_TIMEOUT_S") or 60) + 30

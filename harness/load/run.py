@@ -28,14 +28,14 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from harness import metrics
 from harness.config import StackConfig
 from harness.errors import ConfigError, HarnessError, WaitTimeout
 from harness.load import figures, memory, services, target
 from harness.load.figures import MemoryTrend, Thresholds
-from harness.ports import LOOPBACK, free_port
-from harness.procs import ManagedProcess
-from harness.stack import start_stack
+from harness.observe import metrics
+from harness.servers.ports import LOOPBACK, free_port
+from harness.servers.procs import ManagedProcess
+from harness.stack.stack import start_stack
 from harness.waits import eventually
 
 LOCUSTFILE = pathlib.Path(__file__).with_name("locustfile.py")

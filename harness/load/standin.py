@@ -22,7 +22,7 @@ import sys
 from harness.config import StackConfig
 from harness.errors import ConfigError, HarnessError
 from harness.load import services
-from harness.stack import start_stack
+from harness.stack.stack import start_stack
 
 
 async def serve(out: pathlib.Path, config: StackConfig) -> None:

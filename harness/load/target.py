@@ -45,7 +45,7 @@ class LoadTarget:
     api_key: str = ""
     zigflow_task_queue: str = "zigflow"
     stigma_namespace: str = ""  # where Stigma's executions live; default: namespace
-    # Activity level: the queue of the harness's own plan workflow (harness/plan_workflow.py),
+    # Activity level: the queue of the harness's own plan workflow (harness/stack/plan_workflow.py),
     # served by the process that brought the local stack up; empty: Zigflow's workflow.
     plan_task_queue: str = ""
 

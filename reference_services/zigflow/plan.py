@@ -1,6 +1,6 @@
 """The Zigflow workflow's input and output: a JSON contract shared with the harness.
 
-The harness builds plans as plain JSON (``harness/plan.py``); these dataclasses
+The harness builds plans as plain JSON (``harness/drive/plan.py``); these dataclasses
 are the reference worker's view of the same shape. Only the standard library is
 imported, because this module is loaded inside Temporal's workflow sandbox.
 """

@@ -11,9 +11,9 @@ from temporalio.api.common.v1 import RetryPolicy
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import ActivityTaskFailedEventAttributes
 
-from harness import checkers
-from harness.history import History
-from harness.plan import DEFAULT_START_TO_CLOSE_S
+from harness.drive.plan import DEFAULT_START_TO_CLOSE_S
+from harness.judge import checkers
+from harness.observe.history import History
 from tests.unit.test_failures import (
     _event,
     activity_failure,

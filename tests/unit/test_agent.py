@@ -1,4 +1,4 @@
-"""The harness's agent (harness/agent.py): obeys its script, records every attempt,
+"""The harness's agent (harness/stack/agent.py): obeys its script, records every attempt,
 holds until released, and remembers a release that came first."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from harness.agent import Agents, script_from_input
+from harness.drive.plan import fails, succeeds
 from harness.errors import WaitTimeout
-from harness.plan import fails, succeeds
+from harness.stack.agent import Agents, script_from_input
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.bench import CallRecord, _capacity
+from harness.measure.bench import CallRecord, _capacity
 
 pytestmark = pytest.mark.unit
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from harness import checkers
-from harness import plan as hp
-from harness.failures import APPLICATION, Failure, Link
-from harness.history import Call, History
-from harness.traces import ActivitySpan, StigmaTrace, WorkflowTrace
+from harness.drive import plan as hp
+from harness.judge import checkers
+from harness.observe.failures import APPLICATION, Failure, Link
+from harness.observe.history import Call, History
+from harness.observe.traces import ActivitySpan, StigmaTrace, WorkflowTrace
 
 pytestmark = pytest.mark.unit
 

@@ -19,18 +19,18 @@ BEGIN, END = "<!-- contract:begin -->", "<!-- contract:end -->"
 # relayed requests) and judge it. bench.py and load/ report on the same reads through
 # these modules.
 READERS = (
-    "harness/checkers.py",
-    "harness/driver.py",
-    "harness/traces.py",
-    "harness/metrics_checks.py",
-    "harness/stages.py",
-    "harness/tamper.py",
-    "harness/reach.py",
-    "harness/clock.py",
+    "harness/judge/checkers.py",
+    "harness/drive/driver.py",
+    "harness/observe/traces.py",
+    "harness/judge/metrics_checks.py",
+    "harness/observe/stages.py",
+    "harness/links/tamper.py",
+    "harness/judge/reach.py",
+    "harness/faults/clock.py",
 )
 # Strings those modules may use that are not a service's: Temporal's own words (event
-# and status names read by harness/traces.py), the harness's history (Jepsen op types,
-# its own record keys), and the harness's agent script (harness/plan.py), which Stigma
+# and status names read by harness/observe/traces.py), the harness's history (Jepsen op types,
+# its own record keys), and the harness's agent script (harness/drive/plan.py), which Stigma
 # passes through unread.
 NOT_CONTRACT = {
     "temporal": {
@@ -46,7 +46,7 @@ NOT_CONTRACT = {
     "history": {"ok", "fail", "unknown", "invoke", "before", "after", "observed_retries"},
     "driver": {"zigflow", "stigma", "agent_work"},
     "agent script": {"outcome", "failure", "hold", "error_type", "error_message", "script"},
-    # the harness's own agent (harness/agent.py): its output and its records of attempts
+    # the harness's own agent (harness/stack/agent.py): its output and its records of attempts
     "agent": {"value", "succeeded", "activity_id", "attempt", "run_id"},
 }
 ALLOWED = contract.VOCABULARY | set().union(*NOT_CONTRACT.values())

@@ -46,7 +46,7 @@ def test_the_contract_page_has_the_contract_tables() -> None:
 
 def test_every_environment_variable_the_harness_reads_is_documented() -> None:
     cli_page = (DOCS / "reference" / "cli.md").read_text()
-    constants = {"HANDSHAKE_STAGES"}  # a tuple in harness/stages.py, not a variable
+    constants = {"HANDSHAKE_STAGES"}  # a tuple in harness/observe/stages.py, not a variable
     names = [n for n in docs_gen.env_candidates() if not n.endswith("_") and n not in constants]
     assert len(names) > 30
     missing = [n for n in names if f"`{n}`" not in cli_page]

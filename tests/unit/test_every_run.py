@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from harness import checkers, contract
-from harness.checkers import Verdict
-from harness.expect import holds, violated_checkers
-from harness.history import History
-from harness.plan import activity_id, call_agent, plan, succeeds
-from harness.traces import ActivitySpan, StigmaTrace, WorkflowTrace
+from harness import contract
+from harness.drive.plan import activity_id, call_agent, plan, succeeds
+from harness.judge import checkers
+from harness.judge.checkers import Verdict
+from harness.judge.expect import holds, violated_checkers
+from harness.observe.history import History
+from harness.observe.traces import ActivitySpan, StigmaTrace, WorkflowTrace
 
 pytestmark = pytest.mark.unit
 

@@ -31,11 +31,12 @@ from temporalio.converter import DataConverter
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 from temporalio.exceptions import TimeoutType as SdkTimeoutType
 
-from harness import checkers, failures, traces
-from harness import plan as hp
-from harness.history import History
-from harness.probe import Answer
-from harness.strategies import BadRequest, refusal_problems
+from harness.drive import plan as hp
+from harness.drive.strategies import BadRequest, refusal_problems
+from harness.judge import checkers
+from harness.observe import failures, traces
+from harness.observe.history import History
+from harness.servers.probe import Answer
 from scenarios.test_handshake_model import AGENT_ERROR_TYPE, _kind
 
 pytestmark = pytest.mark.unit

@@ -6,9 +6,12 @@ import random
 
 import pytest
 
-from harness import fault_matrix, network, report, report_html
 from harness.errors import ConfigError
-from harness.fault_matrix import Cell
+from harness.faults import matrix as fault_matrix
+from harness.faults.matrix import Cell
+from harness.links import network
+from harness.report import html as report_html
+from harness.report import report
 
 pytestmark = pytest.mark.unit
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness import reach
-from harness.stack import expand, values_for
+from harness.judge import reach
+from harness.stack.stack import expand, values_for
 
 VALUES = {
     "temporal_address": "127.0.0.1:7233",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pathlib
 
-from harness import log_checks
+from harness.judge import log_checks
 
 
 def _log(tmp_path: pathlib.Path, text: str) -> list[pathlib.Path]:

@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from harness import metrics, metrics_checks
-from harness import plan as hp
-from harness.history import History
-from harness.traces import ActivitySpan, StigmaTrace, WorkflowTrace
+from harness.drive import plan as hp
+from harness.judge import metrics_checks
+from harness.observe import metrics
+from harness.observe.history import History
+from harness.observe.traces import ActivitySpan, StigmaTrace, WorkflowTrace
 from reference_services.common import metrics as service_metrics
 
 pytestmark = pytest.mark.unit

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
-from harness import metrics_checks, report, report_html
-from harness.checkers import Missing, Verdict
-from harness.expect import holds
-from harness.history import History
-from harness.ports import free_port
+from harness.judge import metrics_checks
+from harness.judge.checkers import Missing, Verdict
+from harness.judge.expect import holds
+from harness.observe.history import History
+from harness.report import html as report_html
+from harness.report import report
+from harness.servers.ports import free_port
 from tests.unit.test_report_html import synthetic_report
 
 pytestmark = pytest.mark.unit

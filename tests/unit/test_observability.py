@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from harness import runbooks
+from harness.report import runbooks
 from reference_services.common import metrics
 
 pytestmark = pytest.mark.unit
@@ -91,7 +91,7 @@ def test_each_checker_runbook_exists_and_is_named_by_checker() -> None:
 
 
 def test_report_links_the_runbook_of_a_violated_check() -> None:
-    from harness import report
+    from harness.report import report
 
     r = {
         "overhead_ms": {"n": 0},
@@ -122,8 +122,8 @@ def test_report_links_the_runbook_of_a_violated_check() -> None:
 
 
 def test_rule_variant_is_a_valid_rules_file_with_the_new_threshold(tmp_path: pathlib.Path) -> None:
-    from harness import prometheus
     from harness.errors import ConfigError
+    from harness.servers import prometheus
 
     text = (OBS / "alerts.yml").read_text()
     variant = prometheus.rule_variant(

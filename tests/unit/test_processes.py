@@ -13,8 +13,8 @@ import time
 import pytest
 
 from harness.errors import NotReadyError, ProcessError
-from harness.procs import ManagedProcess
-from harness.temporal import until_serving
+from harness.servers.procs import ManagedProcess
+from harness.servers.temporal import until_serving
 
 pytestmark = pytest.mark.unit
 
@@ -47,7 +47,7 @@ def test_children_die_with_a_sigkilled_harness(tmp_path: pathlib.Path) -> None:
     # A harness process starts a long-running child, prints its pid, and is SIGKILLed.
     script = (
         "import asyncio, os, pathlib, sys\n"
-        "from harness.procs import ManagedProcess\n"
+        "from harness.servers.procs import ManagedProcess\n"
         "async def main():\n"
         "    out = pathlib.Path(sys.argv[1])\n"
         "    p = ManagedProcess('child', ['sleep', '300'], dict(os.environ), out)\n"
@@ -81,7 +81,7 @@ async def test_a_service_that_exits_before_it_is_healthy_is_reported_at_once(
     tmp_path: pathlib.Path,
 ) -> None:
     from harness.errors import ComponentDied
-    from harness.stack import wait_healthy
+    from harness.stack.stack import wait_healthy
 
     proc = ManagedProcess(
         "stigma", ["sh", "-c", "echo 'listen: address in use'; exit 4"], dict(os.environ), tmp_path
@@ -100,7 +100,7 @@ def test_a_child_started_with_sigint_ignored_gets_it_back() -> None:
     import subprocess
     import sys
 
-    from harness.procs import sigint_restored
+    from harness.servers.procs import sigint_restored
 
     probe = [sys.executable, "-c",
              "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"]  # fmt: skip

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from harness import report_html, stages
-from harness.hdr import Latencies
-from harness.traces import ActivitySpan, StigmaTrace, WorkflowTrace
+from harness.measure.hdr import Latencies
+from harness.observe import stages
+from harness.observe.traces import ActivitySpan, StigmaTrace, WorkflowTrace
+from harness.report import html as report_html
 
 pytestmark = pytest.mark.unit
 
@@ -214,7 +215,7 @@ def test_hdr_summary_and_cdf() -> None:
 
 
 def test_budget_with_ten_in_flight_prefers_the_open_loop_row() -> None:
-    from harness import report
+    from harness.report import report
 
     ok = [{"id": "s", "target": "dev", "outcome": "passed"}]
     overhead = {"n": 5, "p50": 30.0, "p99": 140.0, "target": "dev"}

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import pytest
 
-from harness import token_scan
-from harness.token_scan import LogScanner, Needles, encodings
+from harness.judge import log_checks
+from harness.observe.token_scan import LogScanner, Needles, encodings
 from harness.tokens import fingerprint
 
 pytestmark = pytest.mark.unit
@@ -50,7 +50,7 @@ def test_each_encoding_is_found_with_file_and_line(
     )
     report = LogScanner().scan([token, _token(rng)], [log])
     assert [(h.path, h.line, h.token_fp) for h in report.hits] == [(log, 3, fingerprint(token))]
-    verdict = token_scan.verdict([report])
+    verdict = log_checks.no_raw_token([report])
     assert verdict.status == "violated"
     assert f"{log}:3" in verdict.evidence[0]
     # The report names the token by fingerprint, never by any encoding of it.
@@ -75,7 +75,7 @@ def test_clean_logs_and_fingerprints_pass(tmp_path: pathlib.Path) -> None:
     report = LogScanner().scan([token], [log])
     assert report.hits == []
     assert (report.tokens, report.logs) == (1, 1)
-    assert token_scan.verdict([report]).status == "ok"
+    assert log_checks.no_raw_token([report]).status == "ok"
 
 
 def test_short_and_oversized_tokens_are_not_needles() -> None:
@@ -145,7 +145,8 @@ def test_log_tails_shown_on_failure_name_tokens_by_fingerprint_only() -> None:
 
 
 def test_the_report_states_the_scan_its_count_and_its_hits() -> None:
-    from harness import report, report_html
+    from harness.report import html as report_html
+    from harness.report import report
 
     def scenario(sid: str, hits: int) -> dict[str, object]:
         scan = {"tokens": 3, "logs": 2, "token_x_logs": 6, "bytes": 1000, "seconds": 0.01}

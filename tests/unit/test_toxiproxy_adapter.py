@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from harness.history import History
-from harness.network import Network
-from harness.toxiproxy import ProxyInfo, ToxiproxyAPI, ToxiproxyError
+from harness.links.network import Network
+from harness.observe.history import History
+from harness.servers.toxiproxy import ProxyInfo, ToxiproxyAPI, ToxiproxyError
 
 pytestmark = pytest.mark.unit
 
@@ -103,7 +103,7 @@ async def test_unknown_links_and_toxics_are_refused_with_the_choices() -> None:
 
 
 def test_version_is_read_from_the_json_body_of_v2_12_and_the_bare_text_of_older_servers() -> None:
-    from harness.toxiproxy import _version_of
+    from harness.servers.toxiproxy import _version_of
 
     assert _version_of('{"version": "2.12.0"}\n') == "2.12.0"
     assert _version_of("2.5.0\n") == "2.5.0"

@@ -1,0 +1,1 @@
+"""How a scenario calls the services: the driver, plans, bad input."""

@@ -1,0 +1,529 @@
+"""The client side of a scenario: start Zigflow plans, await outcomes, record everything."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.api.filter.v1 import WorkflowExecutionFilter
+from temporalio.api.workflowservice.v1 import (
+    ListClosedWorkflowExecutionsRequest,
+    ListOpenWorkflowExecutionsRequest,
+)
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from harness import contract
+from harness.drive.plan import HANDSHAKE, activity_id
+from harness.faults.clock import Clock, TimeSkippingClock, WallClock
+from harness.observe import failures, traces
+from harness.observe.history import Call, History, Op
+from harness.stack.agent import AgentAttempt
+from harness.stack.stack import Stack
+from harness.tokens import redact
+from harness.waits import eventually
+
+COLLECT_WAIT_S = 15.0
+
+
+def clock_for(stack: Stack) -> Clock:
+    """Virtual time on the time-skipping server, wall time anywhere else."""
+    if stack.temporal.time_skipping:
+        return TimeSkippingClock(stack.client, beater=stack.agents)
+    return WallClock()
+
+
+@dataclass
+class Started:
+    call_id: str
+    handle: WorkflowHandle[Any, Any]
+    plan: dict[str, Any]
+
+
+class Driver:
+    def __init__(
+        self, stack: Stack, history: History, *, timeout_s: float = 60.0, clock: Clock | None = None
+    ) -> None:
+        self.stack = stack
+        self.history = history
+        self.timeout_s = timeout_s
+        self.clock: Clock = clock or clock_for(stack)
+
+    # -- when -------------------------------------------------------------
+    async def start(
+        self, plan: dict[str, Any], *, f: str = "plan", call_id: str | None = None
+    ) -> Started:
+        call_id = call_id or f"zig-{f}-{uuid.uuid4().hex[:12]}"
+        self.history.invoke(call_id, f, plan)
+        handle = await self.stack.client.start_workflow(
+            self.stack.plan_workflow,
+            self.stack.plan_input(plan),
+            id=call_id,
+            task_queue=self.stack.plan_task_queue,
+        )
+        started = Started(call_id, handle, plan)
+        self.clock.watch([call_id])
+        self.clock.watch(
+            self.stigma_workflow_id(started, i)
+            for i, state in enumerate(plan["states"])
+            if state.get("kind", "call_agent") == "call_agent"
+        )
+        return started
+
+    async def outcome(self, started: Started, timeout_s: float | None = None) -> Op:
+        """Wait for the Zigflow workflow to close; ``unknown`` if it does not in time."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        try:
+            value = await asyncio.wait_for(started.handle.result(), timeout_s)
+            op = self.history.complete(started.call_id, "ok", value)
+        except WorkflowFailureError as err:
+            # Temporal's structured failure (kind, application type, timeout type, the
+            # chain of causes), the same whatever language the Zigflow is written in;
+            # its message is kept for people, not for deciding.
+            failure = failures.from_error(err.cause, self.stack.client.data_converter)
+            op = self.history.complete(started.call_id, "fail", failure.to_dict())
+        except TimeoutError:
+            op = self.history.complete(
+                started.call_id, "unknown", {"reason": f"no outcome within {timeout_s:.0f}s"}
+            )
+        except RPCError as err:  # e.g. the cluster lost the workflow (NOT_FOUND)
+            op = self.history.complete(
+                started.call_id,
+                "unknown",
+                {"reason": f"cannot read the outcome: {err.status.name}: {err.message}"},
+            )
+        await self.collect(started)
+        return op
+
+    async def run(
+        self, plan: dict[str, Any], *, f: str = "plan", timeout_s: float | None = None
+    ) -> Op:
+        return await self.outcome(await self.start(plan, f=f), timeout_s)
+
+    async def outcomes(
+        self, started: Iterable[Started], timeout_s: float | None = None
+    ) -> list[Op]:
+        return list(await asyncio.gather(*(self.outcome(s, timeout_s) for s in started)))
+
+    # -- Stigma's execution of each call_agent state ------------------------
+    def stigma_workflow_id(self, started: Started, state_index: int) -> str:
+        run_id = started.handle.result_run_id or started.handle.run_id
+        act = activity_id(state_index, started.plan["states"][state_index])
+        return f"{contract.NAMES.stigma_workflow_prefix}{started.call_id}/{run_id}/{act}"
+
+    async def wait_pending(
+        self, started: list[Started], state_index: int = 0, timeout_s: float | None = None
+    ) -> None:
+        """Until every call's Zigflow activity is pending and Stigma has ACKed its attempt
+        (seen at the stack's relay; without one, Stigma's execution running)."""
+        await self._wait_each(
+            started, state_index, timeout_s, self._is_pending, "not yet pending (ACKed)"
+        )
+
+    async def wait_agent_running(
+        self, started: list[Started], state_index: int = 0, timeout_s: float | None = None
+    ) -> None:
+        """Until every call's Zigflow activity has started and Stigma's execution for it
+        runs, whether or not an ACK reached Zigflow (e.g. the ACK is being dropped)."""
+
+        async def running(s: Started, index: int) -> bool:
+            return await self._activity_attempt(s, index) is not None and (
+                await self._agent_running(s, index)
+            )
+
+        await self._wait_each(started, state_index, timeout_s, running, "not yet running")
+
+    async def _wait_each(
+        self,
+        started: list[Started],
+        state_index: int,
+        timeout_s: float | None,
+        ready: Callable[[Started, int], Awaitable[bool]],
+        what: str,
+    ) -> None:
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        waiting = {s.call_id: s for s in started}
+
+        async def probe() -> bool | None:
+            for call_id, s in list(waiting.items()):
+                if await ready(s, state_index):
+                    del waiting[call_id]
+            return True if not waiting else None
+
+        await eventually(
+            probe,
+            timeout_s=timeout_s,
+            pending=lambda: (
+                f"{len(waiting)} agent call(s) {what}: " + ", ".join(sorted(waiting)[:5])
+            ),
+            interval_s=0.1,
+        )
+
+    async def _activity_attempt(self, s: Started, state_index: int) -> int | None:
+        """The attempt of the call's agent activity running in Zigflow, if one is."""
+        desc = await s.handle.describe()
+        want = activity_id(state_index, s.plan["states"][state_index])
+        for p in desc.raw_description.pending_activities:
+            if (
+                p.activity_id == want
+                and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+            ):
+                return int(p.attempt)
+        return None
+
+    async def _agent_running(self, s: Started, state_index: int) -> bool:
+        try:
+            agent = await self.stack.client.get_workflow_handle(
+                self.stigma_workflow_id(s, state_index)
+            ).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return agent.status is not None and agent.status.name == "RUNNING"
+
+    async def _is_pending(self, s: Started, state_index: int) -> bool:
+        attempt = await self._activity_attempt(s, state_index)
+        if attempt is None:
+            return False
+        relay = self.stack.relay
+        if relay is not None:
+            # Seen, not inferred: this attempt's ACK went back through the harness's relay.
+            want = activity_id(state_index, s.plan["states"][state_index])
+            return relay.acked(s.call_id, want, attempt)
+        # Without a relay (bench, load), the nearest evidence: Stigma's execution runs.
+        # It exists from the durable start on, which precedes the ACK.
+        return await self._agent_running(s, state_index)
+
+    async def release(self, started: Iterable[Started], state_index: int = 0) -> None:
+        """Let the harness's held agents finish. An agent that is not holding (not
+        started yet, or its Stigma execution is gone) is remembered as released: a
+        later or re-run attempt does not hold. Recorded on the fault timeline."""
+        for s in started:
+            status = self.stack.agents.release(self.stigma_workflow_id(s, state_index))
+            self.history.fault("stop", "hold", s.call_id, state=state_index, agent=status)
+
+    # -- the harness's own agents (harness/stack/agent.py) ------------------------
+    def agent_attempts(self, started: Started, state_index: int = 0) -> list[AgentAttempt]:
+        """Every attempt of the call's agent the harness has run, in order."""
+        return self.stack.agents.attempts(self.stigma_workflow_id(started, state_index))
+
+    async def wait_agent(
+        self,
+        started: Iterable[Started],
+        event: str,
+        state_index: int = 0,
+        *,
+        attempt: int = 1,
+        timeout_s: float | None = None,
+    ) -> None:
+        """Until each call's agent has an attempt (numbered ``attempt`` or later) that saw
+        ``event``: "started", "held", "released", "cancelled" or "finished"."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        calls = list(started)
+
+        def missing() -> list[str]:
+            return [
+                s.call_id
+                for s in calls
+                if not any(
+                    a.attempt >= attempt and a.saw(event)
+                    for a in self.agent_attempts(s, state_index)
+                )
+            ]
+
+        await self.stack.agents.wait_for(
+            lambda: not missing(),
+            timeout_s,
+            lambda: f"agent {event} (attempt >= {attempt}) for " + ", ".join(missing()[:5]),
+        )
+
+    async def wait_in_flight(
+        self,
+        started: Started,
+        activity_type: str,
+        *,
+        side: str = "stigma",
+        state_index: int = 0,
+        timeout_s: float | None = None,
+    ) -> None:
+        """Until an activity of ``activity_type`` is running (STARTED) in the call's Zigflow
+        workflow (side="zigflow") or in its Stigma execution (side="stigma")."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        wf = started.call_id if side == "zigflow" else self.stigma_workflow_id(started, state_index)
+        handle = self.stack.client.get_workflow_handle(wf)
+
+        async def probe() -> bool | None:
+            desc = await handle.describe()
+            running = any(
+                p.activity_type.name == activity_type
+                and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+                for p in desc.raw_description.pending_activities
+            )
+            return True if running else None
+
+        await eventually(
+            probe,
+            timeout_s=timeout_s,
+            interval_s=0.05,
+            pending=lambda: f"{activity_type} to be running in {wf}",
+        )
+
+    async def wait_attempt(
+        self, started: Started, attempt: int, state_index: int = 0, timeout_s: float | None = None
+    ) -> dict[str, Any]:
+        """Until the call's Zigflow agent activity is at ``attempt`` or later; returns (and
+        records) the failure of the previous attempt as the server reports it."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        want = activity_id(state_index, started.plan["states"][state_index])
+        seen: dict[str, Any] = {}
+
+        async def probe() -> dict[str, Any] | None:
+            desc = await started.handle.describe()
+            for p in desc.raw_description.pending_activities:
+                if p.activity_id == want and p.attempt >= attempt:
+                    failure = p.last_failure
+                    info = (
+                        failure.application_failure_info
+                        if failure.HasField("application_failure_info")
+                        else None
+                    )
+                    seen.update(
+                        attempt=p.attempt,
+                        failure_type=info.type if info else "",
+                        failure_message=failure.message,
+                    )
+                    return seen
+            return None
+
+        result = await eventually(
+            probe,
+            timeout_s=timeout_s,
+            interval_s=0.1,
+            pending=lambda: f"{started.call_id}/{want} to reach attempt {attempt}",
+        )
+        self.history.measurements.setdefault("observed_retries", []).append(
+            {"call": started.call_id, **result}
+        )
+        return result
+
+    async def wait_stigma_activity_closed(
+        self,
+        started: Started,
+        activity_type: str,
+        state_index: int = 0,
+        timeout_s: float | None = None,
+    ) -> None:
+        """Until the call's Stigma execution has closed one activity of ``activity_type``
+        (e.g. its first completion call has returned)."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        handle = self.stack.client.get_workflow_handle(
+            self.stigma_workflow_id(started, state_index)
+        )
+        converter = self.stack.client.data_converter
+
+        async def probe() -> bool | None:
+            trace = traces.read(await handle.fetch_history(), converter, traces.StigmaTrace)
+            closed = [a for a in trace.of_type(activity_type) if a.status != "open"]
+            return True if closed else None
+
+        await eventually(
+            probe,
+            timeout_s=timeout_s,
+            interval_s=0.1,
+            pending=lambda: f"{activity_type} to close in {handle.id}",
+        )
+
+    async def wait_zigflow_activity_closed(
+        self, started: Started, state_index: int = 0, timeout_s: float | None = None
+    ) -> None:
+        """Until the call's Zigflow agent activity is no longer pending on the server."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        want = activity_id(state_index, started.plan["states"][state_index])
+
+        async def probe() -> bool | None:
+            desc = await started.handle.describe()
+            pending = [p for p in desc.raw_description.pending_activities if p.activity_id == want]
+            return True if not pending else None
+
+        await eventually(
+            probe,
+            timeout_s=timeout_s,
+            interval_s=0.1,
+            pending=lambda: f"{started.call_id}/{want} to close",
+        )
+
+    async def settled(
+        self,
+        started: Started,
+        state_index: int = 0,
+        timeout_s: float | None = None,
+        *,
+        stigma_only: bool = False,
+    ) -> None:
+        """Until the call's Stigma execution has closed or its Zigflow workflow has
+        (whichever side ends first: a refused StartAgent never starts Stigma); with
+        ``stigma_only``, until Stigma's execution has closed."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        agent = self.stack.client.get_workflow_handle(self.stigma_workflow_id(started, state_index))
+
+        async def closed(handle: WorkflowHandle[Any, Any]) -> bool:
+            try:
+                desc = await handle.describe()
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    return False
+                raise
+            return desc.status is not None and desc.status.name != "RUNNING"
+
+        async def probe() -> bool | None:
+            if await closed(agent):
+                return True
+            return True if not stigma_only and await closed(started.handle) else None
+
+        await eventually(
+            probe,
+            timeout_s=timeout_s,
+            interval_s=0.1,
+            pending=lambda: (
+                f"{started.call_id}: "
+                + (
+                    "Stigma's execution not closed"
+                    if stigma_only
+                    else "neither Stigma nor Zigflow closed"
+                )
+            ),
+        )
+
+    async def cancel(self, started: Iterable[Started]) -> None:
+        """Ask Temporal to cancel these Zigflow workflows (as an operator would)."""
+        for s in started:
+            await s.handle.cancel()
+            self.history.fault("start", "cancel", s.call_id)
+
+    async def agents_delivered(
+        self, started: list[Started], state_index: int = 0, timeout_s: float | None = None
+    ) -> None:
+        """Until every call's Stigma execution has closed (its completion call is done)."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        waiting = {self.stigma_workflow_id(s, state_index) for s in started}
+
+        async def probe() -> bool | None:
+            for wf in list(waiting):
+                desc = await self.stack.client.get_workflow_handle(wf).describe()
+                if desc.status is not None and desc.status.name != "RUNNING":
+                    waiting.discard(wf)
+            return True if not waiting else None
+
+        await eventually(
+            probe,
+            timeout_s=timeout_s,
+            pending=lambda: (
+                f"{len(waiting)} Stigma execution(s) still running: "
+                + ", ".join(sorted(waiting)[:3])
+            ),
+            interval_s=0.1,
+        )
+
+    # -- then: join with Temporal's own record ----------------------------
+    async def collect(self, started: Started) -> Call:
+        call = self.history.calls[started.call_id]
+        client = self.stack.client
+        converter = client.data_converter
+        try:
+            zig = await started.handle.fetch_history()
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return call  # nothing left to read: the checkers will say what is missing
+        call.zigflow = traces.read(zig, converter, traces.WorkflowTrace)
+        call.raw_histories[zig.workflow_id] = redact(zig.to_json_dict())
+        for index, state in enumerate(started.plan["states"]):
+            if state.get("kind", "call_agent") != "call_agent":
+                continue
+            act = activity_id(index, state)
+            if call.zigflow.activity(act) is None:
+                continue
+            wf_id = self.stigma_workflow_id(started, index)
+            call.agents[act] = [a.to_json() for a in self.stack.agents.attempts(wf_id)]
+            agent = client.get_workflow_handle(wf_id)
+            span = call.zigflow.activity(act)
+            by_token = span is not None and span.status in ("completed", "failed", "canceled")
+            if state.get("mode", HANDSHAKE) == HANDSHAKE and by_token:
+                # Zigflow resumes at the completion call; Stigma records that
+                # call's outcome a moment later. Read Stigma once it has closed.
+                await _closed(agent, COLLECT_WAIT_S)
+            try:
+                hist = await agent.fetch_history()
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    continue
+                raise
+            newest = traces.read(hist, converter, traces.StigmaTrace)
+            call.stigma[act] = newest
+            call.raw_histories[hist.workflow_id] = redact(hist.to_json_dict())
+            runs = {newest.run_id: newest}
+            ran = {a["run_id"] for a in call.agents[act] if a.get("run_id")}
+            for run_id in sorted((await self._run_ids(wf_id)) | ran):
+                if run_id in runs:
+                    continue
+                try:
+                    older = await client.get_workflow_handle(wf_id, run_id=run_id).fetch_history()
+                except RPCError as err:
+                    if err.status == RPCStatusCode.NOT_FOUND:
+                        continue  # retention already dropped it
+                    raise
+                runs[run_id] = traces.read(older, converter, traces.StigmaTrace)
+                call.raw_histories[f"{wf_id}#{run_id}"] = redact(older.to_json_dict())
+            call.stigma_runs[act] = sorted(runs.values(), key=lambda t: t.started_at)
+        return call
+
+    async def _run_ids(self, workflow_id: str) -> set[str]:
+        """Every run of ``workflow_id`` the server lists: a lookup by id alone gives only
+        the newest. The visibility query where the server has one (dev server, clusters),
+        else the open and closed lists (the time-skipping server implements only those).
+        Runs visibility has not indexed yet are still found through the harness's own
+        agent records (collect)."""
+        client = self.stack.client
+        query = f"WorkflowId = '{workflow_id}'"
+        try:
+            return {w.run_id async for w in client.list_workflows(query)}
+        except RPCError as err:
+            if err.status != RPCStatusCode.UNIMPLEMENTED:
+                raise
+        service = client.workflow_service
+        only = WorkflowExecutionFilter(workflow_id=workflow_id)
+        found: set[str] = set()
+        opened = await service.list_open_workflow_executions(
+            ListOpenWorkflowExecutionsRequest(namespace=client.namespace, execution_filter=only)
+        )
+        closed = await service.list_closed_workflow_executions(
+            ListClosedWorkflowExecutionsRequest(namespace=client.namespace, execution_filter=only)
+        )
+        for info in [*opened.executions, *closed.executions]:
+            found.add(info.execution.run_id)
+        return found
+
+
+async def _closed(handle: WorkflowHandle[Any, Any], timeout_s: float) -> None:
+    """Wait until a workflow has closed, however it closed; give up quietly after timeout_s
+    (the checkers then see it still running and say so)."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(handle.result(), timeout_s)
+
+
+async def agent_finished(
+    driver: Driver, started: Started, state_index: int = 0, timeout_s: float | None = None
+) -> Call:
+    """Wait for the Stigma execution behind one state to close, then re-collect."""
+    timeout_s = driver.timeout_s if timeout_s is None else timeout_s
+    handle = driver.stack.client.get_workflow_handle(
+        driver.stigma_workflow_id(started, state_index)
+    )
+    await _closed(handle, timeout_s)
+    return await driver.collect(started)

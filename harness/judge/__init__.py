@@ -1,0 +1,1 @@
+"""Checkers over what was observed, and how their verdicts become test outcomes."""

@@ -1,0 +1,3 @@
+"""What sits between the services: Toxiproxy links, the StartAgent tamper relay, the
+completion relay.
+"""

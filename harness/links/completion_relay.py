@@ -1,0 +1,310 @@
+"""A relay in front of Temporal for all of Stigma's calls (STIGMA_TEMPORAL_ADDRESS and
+STIGMA_ZIGFLOW_TEMPORAL_ADDRESS).
+
+Stigma starts its workflow, runs its worker, and completes, fails, cancels and
+heartbeats Zigflow's activity through Temporal's WorkflowService; the relay forwards
+every unary call unchanged (metadata, deadline, status and trailing details included),
+so Stigma talks to the real server. Because the harness owns this hop it can
+
+- *see* each completion by token arrive (its method, the token's fingerprint), and each
+  durable start of a Stigma workflow come back from Temporal (so an ACK sent before
+  its start was durable is visible: ``harness.judge.relay_checks``);
+- *park* the first completions, or the first starts (before Temporal has them, or after
+  Temporal answered and before Stigma hears it), until a scenario lets them go on or
+  drops them: "Stigma is killed inside StartAgent / while its completion is in flight"
+  are windows the harness makes and observes, not delays Stigma has to build into its
+  production code;
+- *refuse* starts with a status, as a Temporal that will not take the start would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
+
+from harness.errors import WaitTimeout
+from harness.observe.history import History
+from harness.servers.ports import GRPC_SERVER_OPTIONS, LOOPBACK
+from harness.tokens import fingerprint
+
+SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
+# Calls that resolve Zigflow's activity by token (what "a completion in flight" means).
+COMPLETIONS: dict[str, Any] = {
+    f"/{SERVICE}/RespondActivityTaskCompleted": wsr.RespondActivityTaskCompletedRequest,
+    f"/{SERVICE}/RespondActivityTaskFailed": wsr.RespondActivityTaskFailedRequest,
+    f"/{SERVICE}/RespondActivityTaskCanceled": wsr.RespondActivityTaskCanceledRequest,
+}
+# Calls that start a workflow durably, and where their workflow ids are.
+STARTS: dict[str, Any] = {
+    f"/{SERVICE}/StartWorkflowExecution": wsr.StartWorkflowExecutionRequest,
+    f"/{SERVICE}/SignalWithStartWorkflowExecution": wsr.SignalWithStartWorkflowExecutionRequest,
+    f"/{SERVICE}/ExecuteMultiOperation": wsr.ExecuteMultiOperationRequest,
+}
+
+
+def started_workflow_ids(method: str, body: bytes) -> list[str]:
+    request_type = STARTS[method]
+    request = request_type.FromString(body)
+    if isinstance(request, wsr.ExecuteMultiOperationRequest):
+        return [
+            op.start_workflow.workflow_id
+            for op in request.operations
+            if op.HasField("start_workflow")
+        ]
+    return [str(request.workflow_id)]
+
+
+# HTTP/2 and gRPC headers the channel sets itself.
+_OWN_HEADERS = {"user-agent", "te", "content-type", "grpc-timeout", "grpc-accept-encoding"}
+
+
+@dataclass
+class Relayed:
+    """One completion by token that went through the relay (fingerprint, never the token)."""
+
+    method: str
+    token_fp: str
+    wall: float
+    answer: str = ""  # OK, a status code name, or "dropped"
+
+
+@dataclass
+class StartSeen:
+    """One durable start of a workflow that went through the relay."""
+
+    workflow_ids: list[str]
+    method: str
+    wall: float  # when Stigma's request arrived
+    answered_wall: float | None = None  # when Temporal's answer went back to Stigma
+    answer: str = ""  # OK, a status code name, "refused:CODE" or "dropped"
+
+    @property
+    def durable(self) -> bool:
+        """Temporal has the workflow: started now, or already (ALREADY_EXISTS)."""
+        return self.answer in ("OK", "ALREADY_EXISTS")
+
+
+@dataclass
+class _Parked:
+    call: Relayed | StartSeen
+    go: asyncio.Future[bool] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class Held:
+    """Completions parked by ``CompletionRelay.hold``."""
+
+    def __init__(self, relay: CompletionRelay, count: int, what: str = "completion") -> None:
+        self._relay = relay
+        self.count = count
+        self.what = what
+        self.parked: list[_Parked] = []
+        self._arrived = asyncio.Condition()
+
+    async def arrived(self, n: int = 1, timeout_s: float = 60.0) -> None:
+        """Until ``n`` completions are parked: Stigma's calls are in flight."""
+        async with self._arrived:
+            try:
+                await asyncio.wait_for(
+                    self._arrived.wait_for(lambda: len(self.parked) >= n), timeout_s
+                )
+            except TimeoutError:
+                raise WaitTimeout(
+                    f"still waiting after {timeout_s:.0f}s: {n - len(self.parked)} {self.what} "
+                    f"call(s) to reach the harness's relay at {self._relay.listen} "
+                    "(does Stigma reach Temporal through STIGMA_TEMPORAL_ADDRESS and "
+                    "STIGMA_ZIGFLOW_TEMPORAL_ADDRESS?)"
+                ) from None
+
+    def release(self, *, forward: bool = True) -> None:
+        """Let the parked calls go on to Temporal, or drop them (the caller gets
+        UNAVAILABLE if it is still there to hear it)."""
+        for parked in self.parked:
+            if not parked.go.done():
+                parked.go.set_result(forward)
+
+    def parks(self) -> bool:
+        return len(self.parked) < self.count
+
+    async def _park(self, call: Relayed | StartSeen) -> bool:
+        parked = _Parked(call)
+        async with self._arrived:
+            self.parked.append(parked)
+            self._arrived.notify_all()
+        return await parked.go
+
+
+class CompletionRelay:
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.listen = ""
+        self.completions: list[Relayed] = []
+        self.starts: list[StartSeen] = []
+        self.calls = 0  # every call Stigma made through the relay
+        self._held: Held | None = None
+        self._held_starts: Held | None = None
+        self._park_starts_at = "request"
+        self._refusals: list[grpc.StatusCode] = []
+        self._server: grpc.aio.Server | None = None
+        self._channel: grpc.aio.Channel | None = None
+
+    async def start(self) -> str:
+        # Temporal's payload limit is 2 MiB by default; leave room for larger test payloads.
+        options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+        self._channel = grpc.aio.insecure_channel(self.upstream, options=options)
+        self._server = grpc.aio.server(options=[*options, *GRPC_SERVER_OPTIONS])
+        self._server.add_generic_rpc_handlers((_Forward(self),))
+        # Port 0: the kernel picks one nobody holds, so no window to lose.
+        port = self._server.add_insecure_port(f"{LOOPBACK}:0")
+        self.listen = f"{LOOPBACK}:{port}"
+        await self._server.start()
+        return self.listen
+
+    async def stop(self) -> None:
+        for held in (self._held, self._held_starts):
+            if held is not None:
+                held.release(forward=False)
+        if self._server is not None:
+            await self._server.stop(grace=1)
+        if self._channel is not None:
+            await self._channel.close(grace=None)
+
+    @contextlib.asynccontextmanager
+    async def hold(
+        self, history: History, *, count: int = 1, then_forward: bool = True
+    ) -> AsyncIterator[Held]:
+        """Park the next ``count`` completions by token (later ones pass); on exit, the
+        parked ones go on to Temporal (``then_forward``) or are dropped."""
+        held = Held(self, count)
+        self._held = held
+        history.fault("start", "completion_held", "stigma_completions", count=count)
+        try:
+            yield held
+        finally:
+            self._held = None
+            held.release(forward=then_forward)
+            history.fault("stop", "completion_held", "stigma_completions", forwarded=then_forward)
+
+    @contextlib.asynccontextmanager
+    async def hold_starts(
+        self, history: History, *, count: int = 1, at: str = "request", then_forward: bool = False
+    ) -> AsyncIterator[Held]:
+        """Park the next ``count`` workflow starts: ``at="request"`` before Temporal has
+        them (received, not durable), ``at="reply"`` after Temporal started the workflow
+        and before Stigma hears so (durable, not yet ACKed). On exit they go on
+        (``then_forward``) or are dropped (the caller gets UNAVAILABLE)."""
+        if at not in ("request", "reply"):
+            raise ValueError(f"at={at!r}: expected 'request' or 'reply'")
+        held = Held(self, count, what=f"workflow start ({at})")
+        self._held_starts, self._park_starts_at = held, at
+        history.fault("start", f"start_held:{at}", "stigma_starts", count=count)
+        try:
+            yield held
+        finally:
+            self._held_starts = None
+            held.release(forward=then_forward)
+            history.fault("stop", f"start_held:{at}", "stigma_starts", forwarded=then_forward)
+
+    @contextlib.asynccontextmanager
+    async def refuse_starts(
+        self, history: History, code: grpc.StatusCode, *, count: int = 1
+    ) -> AsyncIterator[list[StartSeen]]:
+        """Answer the next ``count`` workflow starts with ``code`` instead of forwarding
+        them: a Temporal that will not take the start. Yields the refused starts."""
+        refused_before = len(self.starts)
+        self._refusals = [code] * count
+        history.fault("start", f"start_refused:{code.name}", "stigma_starts", count=count)
+        try:
+            yield [s for s in self.starts[refused_before:] if s.answer.startswith("refused:")]
+        finally:
+            self._refusals = []
+            history.fault("stop", f"start_refused:{code.name}", "stigma_starts")
+
+    def refused(self) -> list[StartSeen]:
+        return [s for s in self.starts if s.answer.startswith("refused:")]
+
+    async def forward(self, method: str, body: bytes, context: Any) -> bytes:
+        self.calls += 1
+        start: StartSeen | None = None
+        if method in STARTS:
+            start = StartSeen(
+                started_workflow_ids(method, body), method.rsplit("/", 1)[-1], time.time()
+            )
+            self.starts.append(start)
+            await self._before_start(start, context)
+        call: Relayed | None = None
+        request_type = COMPLETIONS.get(method)
+        if request_type is not None:
+            token = request_type.FromString(body).task_token
+            call = Relayed(method.rsplit("/", 1)[-1], fingerprint(token), time.time())
+            self.completions.append(call)
+            held = self._held
+            parks = held is not None and len(held.parked) < held.count
+            if parks and held is not None and not await held._park(call):
+                call.answer = "dropped"
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "relay: completion dropped")
+        assert self._channel is not None
+        metadata = tuple((k, v) for k, v in context.invocation_metadata() if k not in _OWN_HEADERS)
+        stub = self._channel.unary_unary(
+            method, request_serializer=_raw, response_deserializer=_raw
+        )
+        try:
+            reply: bytes = await stub(body, timeout=context.time_remaining(), metadata=metadata)
+        except grpc.aio.AioRpcError as err:
+            if call is not None:
+                call.answer = err.code().name
+            if start is not None:
+                start.answer, start.answered_wall = err.code().name, time.time()
+            # The server's trailing details (e.g. NotFoundFailure) travel back as they came.
+            trailers: Any = tuple(tuple(m) for m in (err.trailing_metadata() or ()))  # type: ignore[arg-type]
+            await context.abort(err.code(), err.details() or "", trailing_metadata=trailers)
+        if call is not None:
+            call.answer = "OK"
+        if start is not None:
+            await self._after_start(start, context)
+            start.answer, start.answered_wall = "OK", time.time()
+        return reply
+
+    async def _before_start(self, start: StartSeen, context: Any) -> None:
+        if self._refusals:
+            code = self._refusals.pop(0)
+            start.answer, start.answered_wall = f"refused:{code.name}", time.time()
+            await context.abort(code, "relay: Temporal refused this start (a harness fault)")
+        held = self._held_starts
+        parks = held is not None and self._park_starts_at == "request" and held.parks()
+        if parks and held is not None and not await held._park(start):
+            start.answer = "dropped"
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "relay: start dropped")
+
+    async def _after_start(self, start: StartSeen, context: Any) -> None:
+        held = self._held_starts
+        parks = held is not None and self._park_starts_at == "reply" and held.parks()
+        if parks and held is not None and not await held._park(start):
+            # Temporal has the workflow; Stigma never hears so.
+            start.answer, start.answered_wall = "dropped", time.time()
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "relay: start reply dropped")
+
+
+def _raw(body: bytes) -> bytes:
+    return body
+
+
+class _Forward(grpc.GenericRpcHandler):  # type: ignore[type-arg]
+    def __init__(self, relay: CompletionRelay) -> None:
+        self._relay = relay
+
+    def service(self, details: grpc.HandlerCallDetails) -> Any:
+        method = details.method
+
+        async def behaviour(body: bytes, context: Any) -> bytes:
+            return await self._relay.forward(method, body, context)
+
+        return grpc.unary_unary_rpc_method_handler(behaviour)

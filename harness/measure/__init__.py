@@ -1,0 +1,1 @@
+"""Latency figures: the benchmark and its statistics."""

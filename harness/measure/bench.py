@@ -1,0 +1,573 @@
+"""``make bench``: handshake overhead under load, side by side with a direct call.
+
+    python -m harness.measure.bench [--temporal dev|HOST:PORT] [--levels 1,10,100,1000]
+                            [--modes closed,open] [--duration 6] [--out reports/out/bench]
+
+For each concurrency level and mode it runs two back-to-back phases on the same
+stack with the same (trivial) agent work:
+
+* handshake: a Zigflow plan with one ``call_agent`` state (token to Stigma,
+  Stigma's workflow runs the agent and completes the activity by token);
+* direct: a Zigflow plan with one ``echo`` state, a plain synchronous activity
+  without the handshake: the baseline, so that the noise of a shared machine
+  shows in both and the difference and ratio stay meaningful.
+
+Closed loop keeps N calls in flight (each worker starts its next call when the
+previous one ends): N handshakes at once, a saturation test. Open loop starts
+calls at a fixed rate whatever happens to the earlier ones (by default half the
+closed loop's throughput with 1 in flight, the same at every level) and gives
+each agent N / rate seconds of its own work (in the harness's agent, not
+overhead), so that N agents are in flight, by Little's law, while handshakes
+arrive at a rate the machine can serve.
+
+Latencies come from the servers' own timestamps in both workflows' histories,
+read after the phase (so reading them does not load the run), and go into HDR
+histograms; stages as in harness/observe/stages.py. CPU and peak RSS of each process
+come from /proc. Figures only: nothing here asserts a time (the gate never
+depends on the machine's speed). ``make certify`` runs it (every level by default) and
+judges the open-loop p99 with 10 agents in flight against the budget (harness/report/report.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import functools
+import json
+import os
+import pathlib
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.client import Client
+
+from harness import contract
+from harness.config import DEV, PAIRINGS, ZIGFLOW_LEVELS, StackConfig, resolve_services
+from harness.drive.plan import activity_id, call_agent, echo, plan, succeeds
+from harness.errors import ConfigError
+from harness.measure import stats
+from harness.measure.hdr import Latencies
+from harness.observe import stages, traces
+from harness.servers import procstat
+from harness.stack.stack import Stack, start_stack
+
+SCHEMA = 1
+DEFAULT_LEVELS = (1, 10, 100, 1000)
+CALL_TIMEOUT_S = 180.0
+HISTORY_READERS = 16  # concurrent history fetches after a phase
+# Open loop: arrivals at this share of the machine's capacity (the closed loop's
+# throughput with 1 in flight), the same rate at every level; the level is the
+# number of agents in flight, made by giving each agent level / rate seconds of
+# work (wall seconds in the harness's agent), by Little's law.
+OPEN_LOOP_SHARE = 0.5
+MAX_AGENT_SECONDS = 30.0
+# An agent works at least this long (this was the resolution of the durable timer
+# agents used to wait on in Stigma), and low levels arrive more slowly to match.
+MIN_AGENT_SECONDS = 1.0
+# Open-loop arrivals per phase: enough for a p99 that is not just the max, within a
+# bounded time (level 1 arrives at 1/s).
+OPEN_SAMPLES = 100
+MAX_ARRIVAL_SECONDS = 60.0
+STATE = "agent"  # state name: activity id "0-agent" in both kinds of plan
+
+
+@dataclass
+class CallRecord:
+    workflow_id: str
+    run_id: str = ""
+    started: float = 0.0  # monotonic, harness side
+    ended: float = 0.0
+    ok: bool = False
+    error: str = ""
+
+
+@dataclass
+class Phase:
+    kind: str  # "handshake" | "direct"
+    calls: list[CallRecord] = field(default_factory=list)
+    wall_s: float = 0.0
+    max_in_flight: int = 0
+
+
+def _plan(kind: str, seq: int, agent_s: float = 0.0) -> dict[str, Any]:
+    if kind == "handshake":
+        return plan(call_agent(STATE, succeeds(seq, work_s=agent_s)))
+    return plan(echo(STATE, {"agent_id": "stand-in", "value": seq}))
+
+
+class Runner:
+    """Starts Zigflow plans on a stack and keeps what is needed to analyse them."""
+
+    def __init__(self, stack: Stack, call_timeout_s: float = CALL_TIMEOUT_S) -> None:
+        self.stack = stack
+        self.client: Client = stack.client
+        self.call_timeout_s = call_timeout_s
+        self._seq = 0
+        self._in_flight = 0
+
+    async def call(self, kind: str, phase: Phase, agent_s: float = 0.0) -> None:
+        self._seq += 1
+        rec = CallRecord(f"bench-{kind}-{uuid.uuid4().hex[:12]}")
+        phase.calls.append(rec)
+        self._in_flight += 1
+        phase.max_in_flight = max(phase.max_in_flight, self._in_flight)
+        rec.started = time.monotonic()
+        try:
+            # The team's Zigflow workflow, or (activity level) the harness's around its
+            # agent activity; there the direct call's echo is served by the harness.
+            handle = await self.client.start_workflow(
+                self.stack.plan_workflow,
+                self.stack.plan_input(_plan(kind, self._seq, agent_s)),
+                id=rec.workflow_id,
+                task_queue=self.stack.plan_task_queue,
+            )
+            rec.run_id = handle.result_run_id or handle.run_id or ""
+            result = await asyncio.wait_for(handle.result(), self.call_timeout_s)
+            rec.ok = _resumed_with_result(result, kind, rec.workflow_id)
+            if not rec.ok:
+                rec.error = f"unexpected result: {str(result)[:200]}"
+        except Exception as err:  # recorded and counted; one bad call must not end the run
+            rec.error = f"{type(err).__name__}: {err}"[:300]
+        finally:
+            rec.ended = time.monotonic()
+            self._in_flight -= 1
+
+    async def closed_loop(self, kind: str, level: int, duration_s: float) -> Phase:
+        phase = Phase(kind)
+        deadline = time.monotonic() + duration_s
+        t0 = time.monotonic()
+
+        async def worker() -> None:
+            # At least one call each, so level N really has N in flight once.
+            while True:
+                await self.call(kind, phase)
+                if time.monotonic() >= deadline:
+                    return
+
+        await asyncio.gather(*(worker() for _ in range(level)))
+        phase.wall_s = time.monotonic() - t0
+        return phase
+
+    async def open_loop(
+        self, kind: str, rate_per_s: float, duration_s: float, agent_s: float = 0.0
+    ) -> Phase:
+        phase = Phase(kind)
+        t0 = time.monotonic()
+        count = max(1, round(rate_per_s * duration_s))
+        tasks: list[asyncio.Task[None]] = []
+        for i in range(count):
+            # Pacing of the arrivals (the point of an open loop), not synchronisation:
+            # arrival i is due at t0 + i / rate, whatever the earlier calls are doing.
+            due = t0 + i / rate_per_s
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(self.call(kind, phase, agent_s)))
+        await asyncio.gather(*tasks)
+        phase.wall_s = time.monotonic() - t0
+        return phase
+
+    async def samples(self, phase: Phase) -> list[stages.Sample]:
+        """Stage samples of the phase's successful calls, from both histories."""
+        gate = asyncio.Semaphore(HISTORY_READERS)
+        converter = self.client.data_converter
+        act = activity_id(0, {"name": STATE})
+
+        async def one(rec: CallRecord) -> stages.Sample | None:
+            if not rec.ok:
+                return None
+            async with gate:
+                zig = await self.client.get_workflow_handle(rec.workflow_id).fetch_history()
+                z = traces.read(zig, converter, traces.WorkflowTrace)
+                if phase.kind == "direct":
+                    return stages.direct(z, act)
+                wf = f"{contract.NAMES.stigma_workflow_prefix}{rec.workflow_id}/{rec.run_id}/{act}"
+                hist = await self.client.get_workflow_handle(wf).fetch_history()
+                s = traces.read(hist, converter, traces.StigmaTrace)
+                return stages.handshake(z, act, s)
+
+        found = await asyncio.gather(*(one(r) for r in phase.calls))
+        return [s for s in found if s is not None]
+
+
+def _resumed_with_result(result: Any, kind: str, workflow_id: str) -> bool:
+    """Zigflow resumed with its state ok and, for a handshake, the envelope naming it."""
+    try:
+        state = result["states"][0]
+    except (KeyError, IndexError, TypeError):
+        return False
+    if state.get("status") != "ok":
+        return False
+    if kind == "direct":
+        return True
+    value = state.get("result") or {}
+    return bool(value.get("zigflow_workflow_id") == workflow_id)
+
+
+def _completion_rate(ok: list[CallRecord]) -> float | None:
+    """Successful calls per second between the first and the last completion: the rate
+    the stack served, without the ramp-up before the first result or, in the open loop,
+    the agents' own work after the last arrival."""
+    ends = sorted(c.ended for c in ok)
+    if len(ends) < 2 or ends[-1] <= ends[0]:
+        return None
+    return round((len(ends) - 1) / (ends[-1] - ends[0]), 2)
+
+
+def _capacity(ok: list[CallRecord]) -> float | None:
+    """Calls per second one at a time could serve, from the median call: one straggler
+    (a 20 s GC pause, a slow poll) moves a mean, and with it the open-loop rate and the
+    number of samples a phase gets, but not a median."""
+    durations = sorted(c.ended - c.started for c in ok)
+    if not durations:
+        return None
+    median = stats.percentile(durations, 50)
+    return round(1.0 / median, 2) if median > 0 else None
+
+
+def _stage_summary(samples: list[stages.Sample], names: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        name: Latencies(s.stages_ms[name] for s in samples).summary()
+        for name in names
+        if any(name in s.stages_ms for s in samples)
+    }
+
+
+def _kind_figures(phase: Phase, samples: list[stages.Sample], names: tuple[str, ...]) -> Any:
+    lat = Latencies(s.overhead_ms for s in samples)
+    ok = [c for c in phase.calls if c.ok]
+    end_to_end = Latencies((c.ended - c.started) * 1000.0 for c in ok)
+    errors = [c.error for c in phase.calls if not c.ok]
+    return {
+        "overhead_ms": lat.summary(),
+        "cdf": lat.cdf(),
+        "stages_ms": _stage_summary(samples, names),
+        "client_end_to_end_ms": end_to_end.summary(),
+        "calls": len(phase.calls),
+        "errors": len(errors),
+        "first_errors": errors[:3],
+        "throughput_per_s": _completion_rate(ok),
+        "capacity_per_s": _capacity(ok),
+        "wall_s": round(phase.wall_s, 2),
+        "max_in_flight": phase.max_in_flight,
+    }
+
+
+def _processes(stack: Stack) -> dict[str, int | None]:
+    temporal = stack.temporal.process
+    return {
+        "temporal": temporal.pid if temporal else None,
+        "zigflow": stack.zigflow.pid,
+        "stigma": stack.stigma.pid,
+        "harness": os.getpid(),
+    }
+
+
+async def _measured(
+    stack: Stack, run: Callable[[], Awaitable[Phase]]
+) -> tuple[Phase, dict[str, Any]]:
+    pids = _processes(stack)
+    before = {name: procstat.usage(pid) for name, pid in pids.items()}
+    phase = await run()
+    after = {name: procstat.usage(pid) for name, pid in pids.items()}
+    return phase, {n: procstat.delta(before[n], after[n], phase.wall_s) for n in pids}
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
+
+
+async def run_level(
+    runner: Runner,
+    level: int,
+    mode: str,
+    duration_s: float,
+    rate: float | None,
+    open_samples: int = OPEN_SAMPLES,
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"level": level, "mode": mode}
+    for kind, names in (
+        ("handshake", stages.HANDSHAKE_STAGES + stages.DETAIL_STAGES),
+        ("direct", stages.DIRECT_STAGES),
+    ):
+        go: Callable[[], Awaitable[Phase]]
+        if mode == "closed":
+            go = functools.partial(runner.closed_loop, kind, level, duration_s)
+        else:
+            assert rate is not None
+            # Handshakes: agents work level/rate s, so `level` are in flight once the
+            # first ones finish; arrivals go on that long plus the measured duration.
+            # Direct calls: the same arrival rate (their point is the overhead).
+            level_rate = min(rate, level / MIN_AGENT_SECONDS)
+            agent_s = level / level_rate if kind == "handshake" else 0.0
+            arrivals_s = max(duration_s, min(open_samples / level_rate, MAX_ARRIVAL_SECONDS))
+            entry.update(
+                arrival_rate_per_s=round(level_rate, 2), agent_seconds=round(level / level_rate, 2)
+            )
+            go = functools.partial(
+                runner.open_loop, kind, level_rate, arrivals_s + agent_s, agent_s
+            )
+
+        phase, usage = await _measured(runner.stack, go)
+        figures = _kind_figures(phase, await runner.samples(phase), names)
+        figures["processes"] = usage
+        entry[kind] = figures
+    h, d = entry["handshake"]["overhead_ms"], entry["direct"]["overhead_ms"]
+    entry["vs_direct"] = {
+        "diff_p50_ms": round(h["p50"] - d["p50"], 3) if h["n"] and d["n"] else None,
+        "diff_p99_ms": round(h["p99"] - d["p99"], 3) if h["n"] and d["n"] else None,
+        "ratio_p50": _ratio(h["p50"], d["p50"]),
+        "ratio_p99": _ratio(h["p99"], d["p99"]),
+    }
+    return entry
+
+
+def concurrency_rows(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The compact per-level figures the certification report carries."""
+    rows = []
+    for e in levels:
+        h, d = e["handshake"], e["direct"]
+        o = h["overhead_ms"]
+        rows.append(
+            {
+                "level": e["level"],
+                "mode": e["mode"],
+                **{k: o[k] for k in ("n", "p50", "p95", "p99", "p999", "max")},
+                "throughput_per_s": h["throughput_per_s"],
+                "max_in_flight": h["max_in_flight"],
+                "arrival_rate_per_s": e.get("arrival_rate_per_s"),
+                "agent_seconds": e.get("agent_seconds", 0.0),
+                "baseline_p50_ms": d["overhead_ms"]["p50"],
+                "baseline_p99_ms": d["overhead_ms"]["p99"],
+                "ratio_p99": e["vs_direct"]["ratio_p99"],
+                "errors": h["errors"] + d["errors"],
+                "stages_p50_ms": {k: v["p50"] for k, v in h["stages_ms"].items()},
+                "stages_p99_ms": {k: v["p99"] for k, v in h["stages_ms"].items()},
+                "cdf": h["cdf"],
+                "baseline_cdf": d["cdf"],
+                "peak_rss_mb": {
+                    k: v["peak_rss_mb"] for k, v in h["processes"].items() if k != "harness"
+                },
+                "cpu_pct": {k: v["cpu_pct"] for k, v in h["processes"].items()},
+            }
+        )
+    return rows
+
+
+def table(levels: list[dict[str, Any]]) -> str:
+    """The figures as text, one line per level and mode."""
+    head = (
+        f"{'mode':6} {'N':>5} {'n':>6} {'p50':>7} {'p95':>7} {'p99':>7} {'p99.9':>7} "
+        f"{'max':>7} | {'dir50':>6} {'dir99':>6} {'x p99':>5} | {'hs/s':>6} {'err':>4}"
+    )
+    lines = [head, "-" * len(head)]
+    for e in levels:
+        o, d = e["handshake"]["overhead_ms"], e["direct"]["overhead_ms"]
+
+        def f(v: Any) -> str:
+            return "-" if v is None else f"{v:.1f}"
+
+        lines.append(
+            f"{e['mode']:6} {e['level']:>5} {o['n']:>6} {f(o['p50']):>7} {f(o['p95']):>7} "
+            f"{f(o['p99']):>7} {f(o['p999']):>7} {f(o['max']):>7} | {f(d['p50']):>6} "
+            f"{f(d['p99']):>6} {f(e['vs_direct']['ratio_p99']):>5} | "
+            f"{f(e['handshake']['throughput_per_s']):>6} "
+            f"{e['handshake']['errors'] + e['direct']['errors']:>4}"
+        )
+    lines.append("")
+    lines.append("stages p50 / p99 (ms), handshake:")
+    for e in levels:
+        st = e["handshake"]["stages_ms"]
+        parts = [
+            f"{k}={v['p50']:.1f}/{v['p99']:.1f}" for k, v in st.items() if v["p50"] is not None
+        ]
+        lines.append(f"  {e['mode']} N={e['level']}: " + " ".join(parts))
+    lines.append("")
+    lines.append("processes during the handshake phase (cpu % of one core, peak RSS MB):")
+    for e in levels:
+        ps = e["handshake"]["processes"]
+        parts = [f"{k} {v['cpu_pct']}% {v['peak_rss_mb']}MB" for k, v in ps.items()]
+        lines.append(f"  {e['mode']} N={e['level']}: " + ", ".join(parts))
+    return "\n".join(lines)
+
+
+def parse_levels(text: str, option: str = "--levels") -> list[int]:
+    """ "1,10,100" -> [1, 10, 100]; anything else is a ConfigError naming the option."""
+    try:
+        levels = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        levels = []
+    if not levels or any(n < 1 for n in levels):
+        raise ConfigError(f"{option} {text!r}: give positive integers, e.g. 1,10,100,1000")
+    return levels
+
+
+async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]:
+    levels = parse_levels(args.levels)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not set(modes) <= {"closed", "open"} or not modes:
+        raise ConfigError(f"--modes {args.modes!r}: closed, open or both")
+    started = time.monotonic()
+    machine = procstat.machine()
+    results: list[dict[str, Any]] = []
+    async with start_stack(config) as stack:
+        runner = Runner(stack)
+        # Warm-up: the workers' first tasks load workflow code and open channels.
+        for kind in ("handshake", "direct"):
+            await runner.closed_loop(kind, 2, args.warmup)
+        rate: float | None = args.rate
+        probed = False  # closed N=1 already measured (to choose the open-loop rate)
+        if "open" in modes and rate is None:
+            # The machine's capacity for one handshake at a time (its median call, not
+            # its mean) sets the open-loop rate.
+            probe = await run_level(runner, 1, "closed", args.duration, None)
+            rate = OPEN_LOOP_SHARE * (probe["handshake"]["capacity_per_s"] or 0.0)
+            if not rate:
+                raise ConfigError("no handshake completed: cannot choose an open-loop rate")
+            if "closed" in modes and 1 in levels:
+                results.append(probe)
+                probed = True
+                print("bench: closed N=1 done", flush=True)
+        for level in levels:
+            if "closed" in modes and not (level == 1 and probed):
+                results.append(await run_level(runner, level, "closed", args.duration, None))
+                print(f"bench: closed N={level} done", flush=True)
+            if "open" in modes:
+                assert rate is not None
+                if level / rate > args.max_agent_seconds:
+                    print(
+                        f"bench: open N={level} skipped: agents would work {level / rate:.0f} s "
+                        f"at {rate:.1f}/s (raise --max-agent-seconds or --rate)",
+                        flush=True,
+                    )
+                    continue
+                results.append(
+                    await run_level(runner, level, "open", args.duration, rate, args.open_samples)
+                )
+                print(
+                    f"bench: open N={level} done ({results[-1]['arrival_rate_per_s']}/s)",
+                    flush=True,
+                )
+        server = stack.temporal.version
+    machine["loadavg_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    return {
+        "schema": SCHEMA,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "target": config.temporal,
+        "server": server,
+        "machine": machine,
+        "settings": {
+            "levels": levels,
+            "modes": modes,
+            "duration_s": args.duration,
+            "open_samples": args.open_samples,
+            "zigflow_max_concurrent_activities": config.zigflow_max_concurrent_activities,
+            "label": args.label,
+            "zigflow_cmd": " ".join(config.zigflow_cmd),
+            "stigma_cmd": " ".join(config.stigma_cmd),
+            "zigflow_level": config.zigflow_level,
+            "pairing": getattr(args, "pairing", None),
+        },
+        "note": "Shared machine: other processes' load shows in these figures; compare "
+        "handshake and direct of the same level (run back to back on the same stack).",
+        "levels": results,
+        "concurrency": concurrency_rows(results),
+        "wall_s": round(time.monotonic() - started, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m harness.measure.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--temporal", default=os.environ.get("HANDSHAKE_BENCH_TEMPORAL") or DEV)
+    p.add_argument("--namespace", default=os.environ.get("HANDSHAKE_NAMESPACE") or "default")
+    p.add_argument("--levels", default=",".join(str(n) for n in DEFAULT_LEVELS))
+    p.add_argument("--modes", default="closed,open")
+    p.add_argument("--duration", type=float, default=6.0, help="seconds per phase")
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per kind")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="open-loop arrivals per second (default: half the closed-loop throughput at 1)",
+    )
+    p.add_argument(
+        "--open-samples",
+        type=int,
+        default=OPEN_SAMPLES,
+        help="open-loop arrivals per phase (at least --duration seconds of them; at most "
+        f"{MAX_ARRIVAL_SECONDS:.0f} s)",
+    )
+    p.add_argument(
+        "--max-agent-seconds",
+        type=float,
+        default=MAX_AGENT_SECONDS,
+        help="skip open-loop levels whose agents would have to work longer than this",
+    )
+    p.add_argument(
+        "--zigflow-slots",
+        type=int,
+        default=100,
+        help="Zigflow's activity slots (the reference's default; the gate uses 2)",
+    )
+    p.add_argument(
+        "--zigflow-cmd",
+        default=os.environ.get("HANDSHAKE_ZIGFLOW_CMD"),
+        help="your Zigflow's command line, as for the gate (env HANDSHAKE_ZIGFLOW_CMD)",
+    )
+    p.add_argument(
+        "--stigma-cmd",
+        default=os.environ.get("HANDSHAKE_STIGMA_CMD"),
+        help="your Stigma's command line, as for the gate (env HANDSHAKE_STIGMA_CMD)",
+    )
+    p.add_argument(
+        "--pairing",
+        choices=list(PAIRINGS),
+        default=os.environ.get("HANDSHAKE_PAIRING") or None,
+        help="reference services to measure, ZIGFLOW-STIGMA, instead of --zigflow-cmd / "
+        "--stigma-cmd (env HANDSHAKE_PAIRING)",
+    )
+    p.add_argument(
+        "--zigflow-level",
+        choices=ZIGFLOW_LEVELS,
+        default=os.environ.get("HANDSHAKE_ZIGFLOW_LEVEL") or None,
+        help="as in the gate: workflow (default, or the --pairing's level) or activity "
+        "(env HANDSHAKE_ZIGFLOW_LEVEL)",
+    )
+    p.add_argument("--label", default="", help="free text stored with the figures")
+    p.add_argument("--out", default="reports/out/bench", help="where bench.json goes")
+    args = p.parse_args(argv)
+    out = pathlib.Path(args.out)
+    chosen = resolve_services(args.pairing, args.zigflow_cmd, args.stigma_cmd, args.zigflow_level)
+    config = StackConfig(
+        temporal=args.temporal,
+        namespace=args.namespace,
+        zigflow_cmd=chosen.zigflow_cmd,
+        stigma_cmd=chosen.stigma_cmd,
+        zigflow_max_concurrent_activities=args.zigflow_slots,
+        zigflow_level=chosen.zigflow_level,
+        log_dir=out / "logs",
+    )
+    doc = asyncio.run(bench(config, args))
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "bench.json"
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    print(table(doc["levels"]))
+    print(f"bench: wrote {path} ({doc['wall_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except ConfigError as err:
+        print(f"bench: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,3 @@
+"""What happened: the recorded history, Temporal's histories and failures, stage times,
+metrics, log scans.
+"""

@@ -1,0 +1,1 @@
+"""The certification report: its renderers, charts and runbook links."""

@@ -1,0 +1,338 @@
+"""A running stack: Temporal, Stigma and Zigflow, each reachable only by its contract."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import signal
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from harness import contract
+from harness.config import PLACEHOLDERS, StackConfig
+from harness.errors import ComponentDied, ConfigError, NotReadyError, WaitTimeout
+from harness.links.completion_relay import CompletionRelay
+from harness.links.network import Network
+from harness.links.tamper import TokenTamper
+from harness.observe.token_scan import LogScanner, ScanReport
+from harness.servers.ports import LOOPBACK, free_port
+from harness.servers.procs import ManagedProcess
+from harness.servers.temporal import TemporalTarget, connect, temporal_target, until_serving
+from harness.servers.toxiproxy import toxiproxy_server
+from harness.stack import plan_workflow
+from harness.stack.agent import Agents, serve_agents
+from harness.waits import eventually
+
+
+@dataclass
+class Stack:
+    config: StackConfig
+    temporal: TemporalTarget
+    client: Client
+    stigma: ManagedProcess
+    zigflow: ManagedProcess
+    stigma_target: str
+    zigflow_health: str
+    zigflow_task_queue: str
+    stigma_task_queue: str
+    log_dir: pathlib.Path
+    # The harness's agent: a worker in this process serving Stigma's agent task queue.
+    agents: Agents
+    # Prometheus endpoint (host:port) of each service: {"zigflow": ..., "stigma": ...}
+    metrics: dict[str, str] = field(default_factory=dict)
+    network: Network | None = None
+    # The harness's StartAgent relay in Zigflow's path to Stigma (relay and tamper stacks).
+    relay: TokenTamper | None = None
+    # The harness's relay in front of Temporal for Stigma's calls by token (same stacks).
+    completions: CompletionRelay | None = None
+    # Where the harness starts plans: the team's Zigflow workflow on Zigflow's queue, or
+    # (activity level) the harness's own workflow on the harness's queue.
+    plan_workflow: str = ""
+    plan_task_queue: str = ""
+    # How far the services' logs were scanned for tokens, and the tokens' needles.
+    log_scanner: LogScanner = field(default_factory=LogScanner)
+
+    def tokens_seen(self) -> list[bytes]:
+        """Every token handed to Stigma, as Zigflow sent it and as the relay forwarded it
+        (damaged ones too). Not the tokens of Stigma's own activities, which its relay
+        in front of Temporal also carries: those are its worker's business with Temporal,
+        not Zigflow's capability."""
+        return list(self.relay.tokens) if self.relay is not None else []
+
+    def service_logs(self) -> list[pathlib.Path]:
+        """Every log of the services under test, every incarnation."""
+        return [*self.stigma.log_paths, *self.zigflow.log_paths]
+
+    def scan_logs_for_tokens(self) -> ScanReport:
+        """Scan what the services logged since the last scan for every token seen."""
+        return self.log_scanner.scan(self.tokens_seen(), self.service_logs())
+
+    def completion_relay(self) -> CompletionRelay:
+        """The relay in front of Temporal for Stigma's calls by token."""
+        if self.completions is None:
+            raise ConfigError("this stack has no completion relay (StackConfig.relay is off)")
+        return self.completions
+
+    def plan_input(self, plan: dict[str, Any]) -> dict[str, Any]:
+        """What the plan workflow is started with."""
+        if self.config.zigflow_level == "activity":
+            return plan_workflow.plan_input(
+                plan, self.zigflow_task_queue, contract.NAMES.zigflow_agent_activity
+            )
+        return plan
+
+    @property
+    def namespace(self) -> str:
+        return self.temporal.namespace
+
+    async def restart_temporal(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Kill the embedded Temporal server and start it again on the same port and data."""
+        proc = self.temporal.process
+        if proc is None:
+            raise ConfigError("cannot restart an external Temporal cluster from the harness")
+        await proc.kill(sig)
+        await proc.start()
+        await until_serving(
+            proc, self.temporal.address, self.namespace, self.config.ready_timeout_s
+        )
+
+    async def restart(self, proc: ManagedProcess) -> None:
+        """Start a stopped service again (a new incarnation, new log) and wait until ready."""
+        await proc.start()
+        if proc is self.stigma:
+            await wait_healthy(
+                proc, self.stigma_target, "stigma.v1.StigmaService", self.config.ready_timeout_s
+            )
+            if self.relay is not None:
+                await self.relay.reconnect()
+        else:
+            await wait_healthy(proc, self.zigflow_health, "", self.config.ready_timeout_s)
+
+    def logs(self, lines: int = 30) -> str:
+        """The tail of each service's log, every token in it named by its fingerprint."""
+        needles = self.log_scanner.needles
+        needles.add(self.tokens_seen())
+        parts = []
+        for proc in (self.stigma, self.zigflow):
+            tail = needles.redact(proc.tail(lines))
+            parts.append(f"--- {proc.name} (pid {proc.pid}, {proc.log_path}) ---\n{tail}")
+        return "\n".join(parts)
+
+
+def service_env(values: dict[str, str], config: StackConfig) -> dict[str, str]:
+    """The environment contract of both services (docs handbook, "Service contract")."""
+    env = dict(os.environ)  # keeps PATH, and coverage's subprocess hook when measuring
+    env.update(
+        {
+            "ZIGFLOW_TEMPORAL_ADDRESS": values["zigflow_temporal_address"],
+            "ZIGFLOW_NAMESPACE": values["namespace"],
+            "ZIGFLOW_TASK_QUEUE": values["zigflow_task_queue"],
+            "ZIGFLOW_STIGMA_TARGET": values["zigflow_stigma_target"],
+            "ZIGFLOW_HEALTH_LISTEN": values["zigflow_health_listen"],
+            "ZIGFLOW_MAX_CONCURRENT_ACTIVITIES": str(config.zigflow_max_concurrent_activities),
+            "STIGMA_TEMPORAL_ADDRESS": values["stigma_temporal_address"],
+            "STIGMA_NAMESPACE": values["namespace"],
+            "STIGMA_TASK_QUEUE": values["stigma_task_queue"],
+            "STIGMA_AGENT_TASK_QUEUE": values["agent_task_queue"],
+            "STIGMA_ZIGFLOW_TEMPORAL_ADDRESS": values["stigma_zigflow_temporal_address"],
+            "STIGMA_LISTEN": values["stigma_listen"],
+            # Prometheus endpoints (reference_services/common/metrics.py); other
+            # services may ignore them, and the metrics checks then say so.
+            "ZIGFLOW_METRICS_LISTEN": values["zigflow_metrics_listen"],
+            "STIGMA_METRICS_LISTEN": values["stigma_metrics_listen"],
+        }
+    )
+    env.update(config.extra_env)
+    return env
+
+
+def values_for(service: str, values: dict[str, str]) -> dict[str, str]:
+    """The placeholders as ``service`` must see them: the generic names resolve to that
+    service's own (possibly proxied) addresses, so a command written with
+    ``{temporal_address}`` / ``{stigma_target}`` goes through the faults too."""
+    own = dict(values)
+    own["temporal_address"] = values[f"{service}_temporal_address"]
+    if service == "zigflow":
+        own["stigma_target"] = values["zigflow_stigma_target"]
+    return own
+
+
+def expand(argv: list[str], values: dict[str, str]) -> list[str]:
+    try:
+        return [arg.format(**values) for arg in argv]
+    except (KeyError, IndexError, ValueError) as err:
+        raise ConfigError(
+            f"service command {argv!r} uses an unknown placeholder ({err}); "
+            f"known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}"
+        ) from err
+
+
+async def wait_healthy(proc: ManagedProcess, target: str, service: str, timeout_s: float) -> None:
+    """grpc.health.v1 says SERVING; fails at once if the process died meanwhile."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+
+        async def probe() -> bool | None:
+            if not proc.running():
+                raise ComponentDied(
+                    f"{proc.name} exited with code {proc.exit_code()} before it was ready\n"
+                    f"--- {proc.name} log ---\n{proc.tail()}"
+                )
+            reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1)
+            return True if reply.status == health_pb2.HealthCheckResponse.SERVING else None
+
+        try:
+            await eventually(
+                probe,
+                timeout_s=timeout_s,
+                pending=lambda: f"{proc.name} health {service!r} at {target} to be SERVING",
+            )
+        except WaitTimeout as err:
+            raise NotReadyError(f"{err}\n--- {proc.name} log ---\n{proc.tail()}") from err
+
+
+@contextlib.asynccontextmanager
+async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIterator[Stack]:
+    """Temporal, the harness's agent worker, Stigma, then Zigflow; torn down in reverse,
+    always."""
+    config.validate()
+    run_id = run_id or uuid.uuid4().hex[:8]
+    log_dir = config.log_dir / run_id
+    log_dir.mkdir(parents=True, exist_ok=True)
+    async with (
+        contextlib.AsyncExitStack() as exits,
+        temporal_target(config, log_dir) as temporal,
+        contextlib.AsyncExitStack() as on_temporal,  # closed while Temporal still runs
+    ):
+        client = await connect(
+            temporal.address, temporal.namespace, config.ready_timeout_s, "Temporal"
+        )
+        values = {
+            "temporal_address": temporal.address,
+            "namespace": temporal.namespace,
+            "stigma_listen": f"{LOOPBACK}:{free_port()}",
+            "stigma_task_queue": f"stigma-{run_id}",
+            "agent_task_queue": f"agent-{run_id}",
+            "zigflow_task_queue": f"zigflow-{run_id}",
+            "zigflow_health_listen": f"{LOOPBACK}:{free_port()}",
+            "zigflow_metrics_listen": f"{LOOPBACK}:{free_port()}",
+            "stigma_metrics_listen": f"{LOOPBACK}:{free_port()}",
+        }
+        values["stigma_target"] = values["zigflow_stigma_target"] = values["stigma_listen"]
+        values["zigflow_temporal_address"] = values["stigma_temporal_address"] = temporal.address
+        network: Network | None = None
+        if config.chaos:
+            api = await exits.enter_async_context(toxiproxy_server(log_dir, config.ready_timeout_s))
+            proxies = {}
+            for link, upstream in (
+                ("stigma_grpc", values["stigma_listen"]),
+                ("zigflow_temporal", temporal.address),
+                ("stigma_temporal", temporal.address),
+            ):
+                proxies[link] = await api.create_proxy(
+                    f"{link}-{run_id}", upstream, f"{LOOPBACK}:{free_port()}"
+                )
+            # The services reach each other only through the proxies.
+            values["zigflow_stigma_target"] = proxies["stigma_grpc"].listen
+            values["zigflow_temporal_address"] = proxies["zigflow_temporal"].listen
+            values["stigma_temporal_address"] = proxies["stigma_temporal"].listen
+            network = Network(api, proxies, await api.version())
+        relay: TokenTamper | None = None
+        if config.tamper or config.relay:
+            # In front of whatever Zigflow would reach (Stigma, or its proxy in a chaos
+            # stack): tokens are damaged before the network's faults apply.
+            relay = TokenTamper(values["zigflow_stigma_target"])
+            values["zigflow_stigma_target"] = await relay.start()
+            exits.push_async_callback(relay.stop)
+        values["stigma_zigflow_temporal_address"] = values["stigma_temporal_address"]
+        completions: CompletionRelay | None = None
+        if config.tamper or config.relay:
+            # All of Stigma's calls to Temporal go through the harness too (after the
+            # network's faults: the relay's upstream is Stigma's link to Temporal): its
+            # durable starts and its calls by token are what the harness observes, parks
+            # and refuses.
+            completions = CompletionRelay(values["stigma_temporal_address"])
+            values["stigma_temporal_address"] = await completions.start()
+            values["stigma_zigflow_temporal_address"] = values["stigma_temporal_address"]
+            exits.push_async_callback(completions.stop)
+        plan_queue = values["zigflow_task_queue"]
+        if config.zigflow_level == "activity":
+            plan_queue = f"plan-{run_id}"
+            await on_temporal.enter_async_context(_plan_worker(client, plan_queue))
+        # The agent runs in the harness: its worker is up before Stigma can schedule
+        # an agent, and goes after both services have stopped.
+        agents = await on_temporal.enter_async_context(
+            serve_agents(client, values["agent_task_queue"])
+        )
+        env = service_env(values, config)
+        stigma = ManagedProcess(
+            "stigma", expand(config.stigma_cmd, values_for("stigma", values)), env, log_dir
+        )
+        zigflow = ManagedProcess(
+            "zigflow", expand(config.zigflow_cmd, values_for("zigflow", values)), env, log_dir
+        )
+        try:
+            await stigma.start()
+            await wait_healthy(
+                stigma, values["stigma_target"], "stigma.v1.StigmaService", config.ready_timeout_s
+            )
+            if relay is not None:
+                await relay.connected(config.ready_timeout_s)
+            await zigflow.start()
+            await wait_healthy(zigflow, values["zigflow_health_listen"], "", config.ready_timeout_s)
+            yield Stack(
+                config=config,
+                temporal=temporal,
+                client=client,
+                stigma=stigma,
+                zigflow=zigflow,
+                stigma_target=values["stigma_target"],
+                zigflow_health=values["zigflow_health_listen"],
+                zigflow_task_queue=values["zigflow_task_queue"],
+                stigma_task_queue=values["stigma_task_queue"],
+                log_dir=log_dir,
+                agents=agents,
+                # At activity level Zigflow's agent metrics (counted by its own workflow,
+                # which the harness's replaces) are not judged.
+                metrics={
+                    service: values[f"{service}_metrics_listen"]
+                    for service in ("zigflow", "stigma")
+                    if service == "stigma" or config.zigflow_level == "workflow"
+                },
+                network=network,
+                relay=relay,
+                completions=completions,
+                plan_workflow=(
+                    plan_workflow.WORKFLOW
+                    if config.zigflow_level == "activity"
+                    else contract.NAMES.zigflow_workflow
+                ),
+                plan_task_queue=plan_queue,
+            )
+        finally:
+            await zigflow.stop()
+            await stigma.stop()
+
+
+@contextlib.asynccontextmanager
+async def _plan_worker(client: Client, task_queue: str) -> AsyncIterator[None]:
+    """The harness's plan workflow, served from this process (activity level). Not
+    sandboxed: it is the harness's own small deterministic workflow, and the sandbox
+    would re-import the harness package on every run."""
+    worker = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[plan_workflow.HandshakePlan],
+        activities=[plan_workflow.echo],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    async with worker:
+        yield
