@@ -42,7 +42,7 @@ def _row(level: int, p99: float) -> dict[str, Any]:
 
 def synthetic_report() -> dict[str, Any]:
     return {
-        "schema": 1,
+        "schema_version": 2,
         "generated_at": "2026-11-25T20:00:00+00:00",
         "verdict": "fail",
         "verdict_reasons": ["1 scenario(s) failed: x"],
@@ -125,7 +125,7 @@ def test_html_is_self_contained_and_has_every_section() -> None:
     # Scenario text is escaped, and the failure has a reproduce command with its seed.
     assert "test_cut<script>" not in page
     assert "--chaos-seed 1234" in page
-    assert "test_cut&lt;script&gt;&#x27; --temporal dev" in page
+    assert "test_cut&lt;script&gt;&#39; --temporal dev" in page
     assert "junit-dev.xml" in page
     assert "test cpu" in page
     assert "p99 <strong>180.0 ms</strong> with 10 agents in flight" in page
@@ -216,7 +216,7 @@ def test_hdr_summary_and_cdf() -> None:
 def test_budget_with_ten_in_flight_prefers_the_open_loop_row() -> None:
     from harness import report
 
-    ok = [{"id": "s", "target": "dev", "outcome": "passed"}]
+    ok = [{"id": "s", "target": "dev", "outcome": "passed", "duration_s": 1.0}]
     overhead = {"n": 5, "p50": 30.0, "p99": 140.0, "target": "dev"}
     closed, open_ = _row(10, 300.0), {**_row(10, 60.0), "mode": "open"}
     verdict, reasons = report.verdict(ok, overhead, 100.0, [closed, open_])
