@@ -199,6 +199,7 @@ class Overhead(_Model):
     p50: float | None = None
     p95: float | None = None
     p99: float | None = None
+    p999: float | None = None
     max: float | None = None
     mean: float | None = None
 
@@ -452,3 +453,47 @@ def json_schema_text() -> str:
 
 
 SCENARIO_RECORDS: TypeAdapter[list[ScenarioResult]] = TypeAdapter(list[ScenarioResult])
+
+
+def _type(prop: dict[str, Any]) -> str:
+    """A JSON Schema type as the field reference shows it: number, [Check], ...|null."""
+    if "$ref" in prop:
+        return str(prop["$ref"]).rsplit("/", 1)[-1]
+    if "anyOf" in prop:
+        return " \\| ".join(_type(p) for p in prop["anyOf"])
+    if "const" in prop:
+        return json.dumps(prop["const"])
+    if "enum" in prop:
+        return " \\| ".join(json.dumps(v) for v in prop["enum"])
+    kind = prop.get("type", "any")
+    if kind == "array":
+        if "prefixItems" in prop:
+            return "[" + ", ".join(_type(p) for p in prop["prefixItems"]) + "]"
+        return f"[{_type(prop.get('items', {}))}]"
+    if kind == "object" and isinstance(prop.get("additionalProperties"), dict):
+        return f"{{str: {_type(prop['additionalProperties'])}}}"
+    return str(kind)
+
+
+def _table(schema: dict[str, Any]) -> list[str]:
+    required = set(schema.get("required", []))
+    rows = ["| field | type | required | meaning |", "|---|---|---|---|"]
+    for name, prop in schema.get("properties", {}).items():
+        text = " ".join(str(prop.get("description", "")).split()).replace("|", "\\|")
+        rows.append(f"| `{name}` | {_type(prop)} | {'yes' if name in required else ''} | {text} |")
+    if schema.get("additionalProperties") is True:
+        rows.append("| (any other) | any | | a scenario's own figures |")
+    return rows
+
+
+def field_reference() -> str:
+    """The field reference of docs/reference/report.md, from the schema (so from the
+    model): the report's own fields, then each object type they use."""
+    schema = json_schema()
+    out = _table(schema)
+    for name, sub in sorted(schema.get("$defs", {}).items()):
+        if sub.get("type") != "object":
+            continue
+        doc = " ".join(str(sub.get("description", "")).split())
+        out += ["", f"### {name}", ""] + ([doc, ""] if doc else []) + _table(sub)
+    return "\n".join(out) + "\n"

@@ -1,5 +1,5 @@
 """certification.html from a synthetic report: self-contained, every section there,
-plots as inline SVG made from the data; and the bench's pure parts (stages, HDR)."""
+plots as inline SVG made from the data; and the bench's pure parts (stages)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from harness import report_html, stages
-from harness.hdr import Latencies
 from harness.traces import ActivitySpan, StigmaTrace, WorkflowTrace
 
 pytestmark = pytest.mark.unit
@@ -198,19 +197,6 @@ def test_retried_or_open_handshakes_give_no_sample() -> None:
     z.activities[0].attempts = 2
     assert stages.handshake(z, "0-agent", s) is None
     assert stages.direct(z, "missing") is None
-
-
-def test_hdr_summary_and_cdf() -> None:
-    lat = Latencies(float(v) for v in range(1, 1001))
-    s = lat.summary()
-    assert s["n"] == 1000
-    assert s["p50"] == pytest.approx(500, rel=0.002)
-    assert s["p999"] == pytest.approx(999, rel=0.002)
-    assert s["max"] == pytest.approx(1000, rel=0.002)
-    cdf = lat.cdf(20)
-    assert cdf[-1][1] == 1.0
-    assert [p[0] for p in cdf] == sorted(p[0] for p in cdf)
-    assert Latencies().summary()["p99"] is None
 
 
 def test_budget_with_ten_in_flight_prefers_the_open_loop_row() -> None:
