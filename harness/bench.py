@@ -24,8 +24,9 @@ Latencies come from the servers' own timestamps in both workflows' histories,
 read after the phase (so reading them does not load the run); percentiles are
 nearest-rank over the exact samples (harness/stats.py); stages as in
 harness/stages.py. CPU and peak RSS of each process come from /proc. Figures only:
-nothing here asserts a time (the gate never depends on the machine's speed). ``make certify`` runs it (every level by default) and
-judges the open-loop p99 with 10 agents in flight against the budget (harness/report.py).
+nothing here asserts a time (the gate never depends on the machine's speed).
+``make certify`` runs it (every level by default) and judges the open-loop p99 with 10
+agents in flight against the budget (harness/report.py).
 """
 
 from __future__ import annotations
