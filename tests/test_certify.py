@@ -11,9 +11,9 @@ import jsonschema
 import pytest
 
 from harness import report, stats
-from harness.report_model import Pairing
 from harness.config import StackConfig, from_env
 from harness.errors import ConfigError
+from harness.report_model import Pairing
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
