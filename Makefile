@@ -11,7 +11,7 @@ PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
 PYTEST_ARGS ?=
 WORKERS ?= auto
 
-.PHONY: contract-docs docs docs-gen bench-page help setup gen toxiproxy buf proto-check zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
+.PHONY: contract-docs docs docs-gen report-schema bench-page help setup gen toxiproxy buf proto-check zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
 
 help:
 	@echo "make certify   run the scenario matrix and measure the latency budget on the embedded stack, write reports/out/latest/"
@@ -272,7 +272,13 @@ docs: $(VENV)/.installed
 	$(PY) scripts/check_site_offline.py reports/out/site
 
 docs-gen: $(VENV)/.installed
+	$(PY) scripts/report_schema.py
 	$(PY) scripts/docs_gen.py
+
+# harness/report/schemas/certification.schema.json from the report model (also part of docs-gen;
+# tests/unit/test_report_model.py fails when it is stale).
+report-schema: $(VENV)/.installed
+	$(PY) scripts/report_schema.py
 
 # docs/benchmarks.md from the latest run's JSON (date, machine and commit with the figures).
 bench-page: $(VENV)/.installed

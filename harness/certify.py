@@ -47,6 +47,21 @@ from harness.links import network
 from harness.measure import stats
 from harness.measure.bench import parse_levels
 from harness.report import report
+from harness.report.model import (
+    SCHEMA_VERSION,
+    BenchSource,
+    CertificationReport,
+    Corruption,
+    Fault,
+    FaultCoverage,
+    FaultTimeline,
+    Machine,
+    Overhead,
+    Pairing,
+    PairingSkipped,
+    ReportedOverhead,
+    ScenarioRecord,
+)
 from harness.servers import procstat
 from harness.servers.temporal import target_version
 
@@ -262,7 +277,7 @@ def _fault_timeline(out: pathlib.Path, target: str) -> list[dict[str, Any]]:
 
 def run_target(
     target: str, out: pathlib.Path, args: argparse.Namespace, run: Run, primary: bool = True
-) -> list[dict[str, Any]]:
+) -> list[ScenarioRecord]:
     """The gate on one target for one pairing. The first pairing's files are where they
     always were (OUT/<target>, junit-<target>.xml); another's under OUT/pairings/<name>/."""
     label = run.label(target, primary)
@@ -291,31 +306,31 @@ def run_target(
     cmd += args.pytest_args
     print(f"certify: [{label}] {' '.join(cmd)}", flush=True)
     code = subprocess.run(cmd, check=False, env=_child_env()).returncode
-    records: list[dict[str, Any]] = []
+    records: list[ScenarioRecord] = []
     for path in sorted(results.glob("results-*.jsonl")) if results.exists() else []:
-        records += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        records += [
+            ScenarioRecord.model_validate_json(line)
+            for line in path.read_text().splitlines()
+            if line.strip()
+        ]
     if code not in (0, 1) and not records:
         records.append(
-            {
-                "id": f"scenarios (pytest exit {code})",
-                "outcome": "failed",
-                "duration_s": 0.0,
-                "overhead_ms": [],
-                "checks": [],
-                "calls": 0,
-                "longrepr": f"pytest exited with {code} before recording any scenario",
-            }
+            ScenarioRecord(
+                id=f"scenarios (pytest exit {code})",
+                outcome="failed",
+                duration_s=0.0,
+                longrepr=f"pytest exited with {code} before recording any scenario",
+            )
         )
-    for r in records:
-        r["target"] = target
-        r["pairing"] = run.name
-        r["id"] = f"{r['id']}[{label}]"
-    return records
+    return [
+        r.model_copy(update={"target": target, "pairing": run.name, "id": f"{r.id}[{label}]"})
+        for r in records
+    ]
 
 
 def _pairing(
     run: Run,
-    scenarios: list[dict[str, Any]],
+    scenarios: list[ScenarioRecord],
     concurrency: list[dict[str, Any]],
     bench_source: str,
     *,
@@ -323,7 +338,7 @@ def _pairing(
     scope: str,
     primary: bool,
     wall_s: float,
-) -> dict[str, Any]:
+) -> Pairing:
     meta = {
         "name": run.name,
         "zigflow": run.zigflow,
@@ -337,7 +352,7 @@ def _pairing(
         "bench_source": bench_source,
         "wall_s": round(wall_s, 1),
     }
-    return report.pairing_row(meta, scenarios, concurrency, BUDGET_MS)
+    return report.pairing_row(meta, [s.result() for s in scenarios], concurrency, BUDGET_MS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -447,17 +462,19 @@ def main(argv: list[str] | None = None) -> int:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    scenarios: list[dict[str, Any]] = []
+    scenarios: list[ScenarioRecord] = []
     for target in targets:
         scenarios += run_target(target, out, args, first)
     primary = list(scenarios)
 
     by_target = {
-        t: stats.summary([v for s in primary if s["target"] == t for v in s["overhead_ms"]])
+        t: Overhead.model_validate(
+            stats.summary([v for s in primary if s.target == t for v in s.overhead_ms])
+        )
         for t in targets
     }
     reported = DEV if DEV in targets else targets[0]
-    overhead = {**by_target[reported], "target": reported}
+    overhead = ReportedOverhead(**by_target[reported].model_dump(), target=reported)
     bench: dict[str, Any] | None
     if given is not None:
         shutil.copyfile(args.bench_json, out / "bench.json")
@@ -501,75 +518,65 @@ def main(argv: list[str] | None = None) -> int:
                 wall_s=time.monotonic() - begun,
             )
         )
+    results = [s.result() for s in scenarios]
     verdict, reasons = report.verdict(
-        scenarios, overhead, BUDGET_MS, concurrency, pairings, pairings_skipped
+        results, overhead, BUDGET_MS, concurrency, pairings, pairings_skipped
     )
-    doc = {
-        "schema": report.SCHEMA,
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "verdict": verdict,
-        "verdict_reasons": reasons,
-        "not_certified": report.not_certified(scenarios),
-        "targets": targets,
-        "scenarios": [
-            {
-                k: s.get(k)
-                for k in (
-                    "id",
-                    "target",
-                    "outcome",
-                    "server",
-                    "duration_s",
-                    "checks",
-                    "calls",
-                    "measurements",
-                )
-            }
-            | ({"longrepr": s["longrepr"]} if s.get("longrepr") else {})
-            for s in scenarios
+    doc = CertificationReport(
+        schema_version=SCHEMA_VERSION,
+        generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        verdict="pass" if verdict == "pass" else "fail",
+        verdict_reasons=reasons,
+        not_certified=report.not_certified(results),
+        targets=targets,
+        scenarios=results,
+        faults=[Fault(**f.model_dump(), target=s.target) for s in scenarios for f in s.faults],
+        fault_coverage=[
+            FaultCoverage.model_validate(c)
+            for c in network.fault_coverage([f.model_dump() for s in primary for f in s.faults])
         ],
-        "faults": [
-            {k: f[k] for k in ("link", "toxic", "stream", "scenario")}
-            | {"target": s["target"], "attributes": f.get("attributes", {})}
-            for s in scenarios
-            for f in s.get("faults") or []
+        corruption=[
+            Corruption.model_validate(c)
+            for c in corruption.summarise([s.model_dump(by_alias=True) for s in primary])
         ],
-        "fault_coverage": network.fault_coverage(
-            [f for s in primary for f in s.get("faults") or []]
-        ),
-        "corruption": corruption.summarise(primary),
         # Every pairing's services must keep tokens out of their logs.
-        "token_hygiene": report.token_hygiene(scenarios),
-        "overhead_ms": overhead,
-        "overhead_by_target": by_target,
-        "budget_ms": BUDGET_MS,
-        "budget": report.budget_summary(concurrency, BUDGET_MS),
-        "pairings": pairings,
-        "pairings_skipped": pairings_skipped,
-        "versions": {
+        token_hygiene=report.token_hygiene(results),
+        overhead_ms=overhead,
+        overhead_by_target=by_target,
+        budget_ms=BUDGET_MS,
+        budget=report.budget_summary(concurrency, BUDGET_MS),
+        pairings=pairings,
+        pairings_skipped=[PairingSkipped.model_validate(p) for p in pairings_skipped],
+        versions={
             "python": sys.version.split()[0],
             "temporalio": _version("temporalio"),
             "grpcio": _version("grpcio"),
             "protobuf": _version("protobuf"),
             **{f"temporal[{t}]": target_version(t) for t in targets},
-            "toxiproxy": next((s["toxiproxy"] for s in scenarios if s.get("toxiproxy")), None),
+            "toxiproxy": next((s.toxiproxy for s in scenarios if s.toxiproxy), None),
             "git_sha": _git_sha(),
             "zigflow_cmd": first.zigflow_cmd,
             "stigma_cmd": first.stigma_cmd,
             "zigflow_level": first.zigflow_level,
             "pairing": first.name,
         },
-        "wall_s": round(time.monotonic() - started, 1),
-        "concurrency": concurrency,
-        "bench": (
-            {k: bench.get(k) for k in ("generated_at", "target", "server", "settings", "note")}
-            | {"source": bench_source}
+        wall_s=round(time.monotonic() - started, 1),
+        concurrency=concurrency,
+        bench=(
+            BenchSource.model_validate(
+                {k: bench.get(k) for k in ("generated_at", "target", "server", "settings", "note")}
+                | {"source": bench_source}
+            )
             if bench
             else None
         ),
-        "fault_timeline": [t for target in targets for t in _fault_timeline(out, target)],
-        "machine": procstat.machine(),
-    }
+        fault_timeline=[
+            FaultTimeline.model_validate(t)
+            for target in targets
+            for t in _fault_timeline(out, target)
+        ],
+        machine=Machine.model_validate(procstat.machine()),
+    )
     json_path, md_path = report.write(doc, out)
     print(f"certify: verdict {verdict.upper()}: " + "; ".join(reasons))
     print(f"certify: wrote {json_path}, {md_path} and {out / 'certification.html'}")

@@ -77,6 +77,7 @@ def _gate(argv: list[str]) -> int:
 
 def _report(argv: list[str]) -> int:
     from harness.report import report
+    from harness.report.model import CertificationReport
 
     parser = argparse.ArgumentParser(
         prog="handshake report", description="re-render certification.md and .html from JSON"
@@ -85,7 +86,9 @@ def _report(argv: list[str]) -> int:
     parser.add_argument("--out", type=pathlib.Path, help="where to write (default: beside it)")
     args = parser.parse_args(argv)
     try:
-        doc = json.loads(args.json.read_text())
+        # ValidationError is a ValueError: a report of another schema_version, or a
+        # field of the wrong type, is named here rather than half-rendered.
+        doc = CertificationReport.from_json(args.json.read_text())
     except (OSError, ValueError) as err:
         parser.error(f"{args.json}: not a readable certification.json ({err})")
     out = args.out or args.json.parent

@@ -16,6 +16,7 @@ import pytest
 
 from harness.pytest_plugin import HISTORY_KEY
 from harness.report import report as certification
+from harness.report.model import Check, ScenarioResult
 
 PROPERTY = "not_checked"  # user_properties key: the not-checked check records
 
@@ -43,7 +44,7 @@ def pytest_runtest_makereport(
     return report
 
 
-def _scenarios(reporter: pytest.TerminalReporter) -> list[dict[str, Any]]:
+def _scenarios(reporter: pytest.TerminalReporter) -> list[ScenarioResult]:
     """Each scenario that left something not checked, as certify's records have it."""
     found = []
     for reports in reporter.stats.values():
@@ -57,7 +58,15 @@ def _scenarios(reporter: pytest.TerminalReporter) -> list[dict[str, Any]]:
                 for c in value
             ]
             if checks:
-                found.append({"id": rep.nodeid, "checks": checks})
+                found.append(
+                    ScenarioResult(
+                        id=rep.nodeid,
+                        target="",
+                        outcome="passed" if rep.passed else "failed",
+                        duration_s=rep.duration,
+                        checks=[Check.model_validate(c) for c in checks],
+                    )
+                )
     return found
 
 
@@ -71,12 +80,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         "=", "not certified: evidence the services did not give", yellow=True
     )
     for gap in gaps:
-        write(f"{gap['area']}: not certified ({gap['why']})", yellow=True, bold=True)
+        write(f"{gap.area}: not certified ({gap.why})", yellow=True, bold=True)
         for sc in scenarios:
-            if sc["id"] not in gap["scenarios"]:
+            if sc.id not in gap.scenarios:
                 continue
-            for check in sc["checks"]:
-                if (check.get("area"), check.get("why")) == (gap["area"], gap["why"]):
-                    write(f"  {sc['id']}: {check['checker']}")
-                    for line in check.get("evidence") or []:
+            for check in sc.checks:
+                if (check.area, check.why) == (gap.area, gap.why):
+                    write(f"  {sc.id}: {check.checker}")
+                    for line in check.evidence:
                         write(f"    {line}")

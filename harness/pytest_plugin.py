@@ -10,7 +10,6 @@ Fixture chain: handshake_config -> stack (one per session / xdist worker)
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import pathlib
 import random
@@ -41,6 +40,7 @@ from harness.links.network import Network
 from harness.links.tamper import TokenTamper
 from harness.observe import token_scan
 from harness.observe.history import History
+from harness.report.model import ScenarioRecord
 from harness.stack.stack import Stack, start_stack
 
 # "not certified: ..." at the end of a run, for checks left without their evidence.
@@ -570,22 +570,26 @@ def _record_result(
         return
     path = pathlib.Path(results)
     path.mkdir(parents=True, exist_ok=True)
-    record = {
-        "id": item.nodeid,
-        "outcome": report.outcome,
-        "duration_s": round((call_report or report).duration, 3),
-        # The design's overhead, not a fault's: a scenario that held agents, killed a
-        # process or broke a link (anything on its fault timeline) gives no samples.
-        "overhead_ms": (
-            [round(v, 3) for v in checkers.overhead_samples_ms(h)] if h and not h.faults else []
-        ),
-        "checks": h.checks if h else [],
-        "calls": len(h.calls) if h else 0,
-        "measurements": h.measurements if h else {},
-        "server": _server_of(item),
-        "faults": _faults_of(item),
-        "toxiproxy": _toxiproxy_of(item),
-        "longrepr": str(report.longrepr)[-2000:] if report.failed else "",
-    }
+    # Validated here, where a wrong field points at the scenario that wrote it, rather
+    # than when certify reads the file back.
+    record = ScenarioRecord.model_validate(
+        {
+            "id": item.nodeid,
+            "outcome": report.outcome,
+            "duration_s": round((call_report or report).duration, 3),
+            # The design's overhead, not a fault's: a scenario that held agents, killed a
+            # process or broke a link (anything on its fault timeline) gives no samples.
+            "overhead_ms": (
+                [round(v, 3) for v in checkers.overhead_samples_ms(h)] if h and not h.faults else []
+            ),
+            "checks": h.checks if h else [],
+            "calls": len(h.calls) if h else 0,
+            "measurements": h.measurements if h else {},
+            "server": _server_of(item),
+            "faults": _faults_of(item),
+            "toxiproxy": _toxiproxy_of(item),
+            "longrepr": str(report.longrepr)[-2000:] if report.failed else "",
+        }
+    )
     with (path / f"results-{_worker()}.jsonl").open("a") as f:
-        f.write(json.dumps(record) + "\n")
+        f.write(record.model_dump_json(by_alias=True) + "\n")

@@ -14,8 +14,7 @@ scripts/contract_docs.py). What each region is made from:
   ``handshake report`` / ``doctor``) and from the pytest plugin's ``pytest_addoption``,
   with the environment's ``HANDSHAKE_*`` / ``LOAD_*`` / ``TEMPORAL_*`` variables
   cleared so the defaults are the shipped ones;
-- ``docs/reference/report.md``: the field reference in ``harness/report/report.py``'s
-  docstring;
+- ``docs/reference/report.md``: the report model, ``harness/report/model.py``;
 - ``docs/reference/observability.md``: the alert rules of
   ``reports/observability/alerts.yml``.
 """
@@ -236,28 +235,18 @@ def cli_reference() -> str:
 
 
 def report_fields() -> str:
-    """The field reference of harness/report/report.py's docstring, as a table."""
-    from harness.report import report
+    """The field reference, from the report model (harness/report/model.py) through the
+    JSON Schema it generates: the same source as harness/report/schemas/."""
+    from harness.report.model import field_reference
 
-    doc = report.__doc__ or ""
-    lines = doc.split("Field reference", 1)[1].splitlines()[1:]
-    fields: list[list[str]] = []
-    for line in lines:
-        if not line.strip():
-            if fields:
-                break
-            continue
-        m = re.match(r"^  (\w+)\s+(.*)$", line)
-        if m and not line.startswith("   "):
-            fields.append([m.group(1), m.group(2)])
-        elif fields:
-            fields[-1][1] += " " + line.strip()
-    rows = ["| field | meaning |", "|---|---|"]
-    rows += [f"| `{name}` | {_cell(text)} |" for name, text in fields]
-    files = [para for para in doc.split("\n\n") if para.startswith("Files next to")]
-    if files:
-        rows += ["", " ".join(files[0].split())]
-    return "\n".join(rows) + "\n"
+    files = (
+        "Files next to certification.json: certification.md, certification.html "
+        "(self-contained: verdict, scenario grid with reproduce commands, latency plots as "
+        "inline SVG, fault timeline, environment; harness/report/templates/), junit-<target>.xml "
+        "per target, and bench.json (the raw figures of the budget run) when there were "
+        "some. The JSON Schema: harness/report/schemas/certification.schema.json (in the package)."
+    )
+    return field_reference() + "\n" + files + "\n"
 
 
 def alerts_table() -> str:

@@ -7,12 +7,14 @@ import pathlib
 import subprocess
 import sys
 
+import jsonschema
 import pytest
 
 from harness.config import StackConfig, from_env
 from harness.errors import ConfigError
 from harness.measure import stats
 from harness.report import report
+from harness.report.model import Pairing
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -145,6 +147,11 @@ def test_certify_writes_a_complete_report(tmp_path: pathlib.Path) -> None:
     doc = json.loads((out / "certification.json").read_text())
     assert proc.returncode == (0 if doc["verdict"] == "pass" else 1), proc.stdout[-2000:]
     assert set(doc) >= {"scenarios", "overhead_ms", "budget_ms", "versions", "verdict"}
+    # the real report validates against the shipped schema (an independent validator)
+    schema = json.loads(
+        (ROOT / "harness" / "report" / "schemas" / "certification.schema.json").read_text()
+    )
+    jsonschema.validate(doc, schema)
     assert doc["budget_ms"] == 100
     ids = [s["id"] for s in doc["scenarios"]]
     assert len(ids) == 4, ids  # success x2, failure, permanent rejection
@@ -291,11 +298,21 @@ def _pairing_meta(name: str, primary: bool = False) -> dict[str, object]:
         "zigflow_level": "activity" if zigflow == "go" else "workflow",
         "primary": primary,
         "scope": "matrix on time-skipping, dev" if primary else "gate on time-skipping",
+        "zigflow_cmd": f"{zigflow} zigflow",
+        "stigma_cmd": f"{stigma} stigma",
+        "targets": ["time-skipping"],
+        "bench_source": "measured by this run (dev)",
     }
 
 
 def _not_checked(outcome: str = "passed") -> dict[str, object]:
-    check = {"checker": "metrics", "status": "not_checked", "area": "metrics", "why": "none"}
+    check = {
+        "checker": "metrics",
+        "ok": True,
+        "status": "not_checked",
+        "area": "metrics",
+        "why": "none",
+    }
     return {**_scenario(outcome), "checks": [check]}
 
 
@@ -314,7 +331,7 @@ def test_a_pairing_row_counts_its_scenarios_and_judges_its_own_budget() -> None:
     scenarios = [_scenario(), _not_checked(), _scenario("skipped")]
     row = report.pairing_row(
         _pairing_meta("go-java"), scenarios, [_open(10, 40.0), _open(100, 60.0)], 100.0
-    )
+    ).model_dump()
     assert row["scenarios"] == {"passed": 2, "failed": 0, "skipped": 1, "not_certified": 1}
     assert row["budget"]["p99"] == 40.0
     assert row["budget"]["within"] is True
@@ -324,7 +341,7 @@ def test_a_pairing_row_counts_its_scenarios_and_judges_its_own_budget() -> None:
     assert "cdf" not in row["concurrency"][0]  # compact: the figures, not the plots
 
     ok = report.pairing_row(_pairing_meta("go-python"), [_scenario()], [_open(10, 40.0)], 100.0)
-    assert (ok["verdict"], ok["reasons"]) == ("pass", [])
+    assert (ok.verdict, ok.reasons) == ("pass", [])
 
 
 @pytest.mark.parametrize(
@@ -337,11 +354,11 @@ def test_a_pairing_row_counts_its_scenarios_and_judges_its_own_budget() -> None:
 )
 def test_a_pairing_without_its_budget_fails(rows: list[dict[str, object]], reason: str) -> None:
     row = report.pairing_row(_pairing_meta("python-java"), [_scenario()], rows, 100.0)
-    assert row["verdict"] == "fail"
-    assert any(reason in r for r in row["reasons"]), row["reasons"]
+    assert row.verdict == "fail"
+    assert any(reason in r for r in row.reasons), row.reasons
 
 
-def _pairings(go_java_outcome: str = "passed") -> list[dict[str, object]]:
+def _pairings(go_java_outcome: str = "passed") -> list[Pairing]:
     return [
         report.pairing_row(
             _pairing_meta("python-python", True), [_scenario()], [_open(10, 40.0)], 100.0
@@ -380,7 +397,7 @@ def test_a_pairing_not_built_is_named_not_failed() -> None:
     )
 
 
-def _fake_report(pairings: list[dict[str, object]]) -> dict[str, object]:
+def _fake_report(pairings: list[Pairing]) -> dict[str, object]:
     scenarios = [
         {**_scenario(), "id": "scenarios/t.py::a[dev]", "pairing": "python-python"},
         {
@@ -395,6 +412,7 @@ def _fake_report(pairings: list[dict[str, object]]) -> dict[str, object]:
         scenarios, SCENARIO_FIGURE, 100.0, [_budget_row(40.0)], pairings
     )
     return {
+        "schema_version": 2,
         "verdict": verdict,
         "verdict_reasons": reasons,
         "generated_at": "2026-11-27T00:00:00+00:00",

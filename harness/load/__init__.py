@@ -9,6 +9,6 @@ Pieces (each process has one job):
   bridge.py     a plain asyncio process that owns the temporalio client: temporalio
                 (asyncio + a Rust core) cannot run under gevent's monkey-patching
   target.py     where to send load: Temporal address, namespace, TLS, API key, queues
-  figures.py    HDR latency figures, thresholds, the memory-leak verdict (pure)
+  figures.py    latency figures (nearest rank), thresholds, the memory-leak verdict (pure)
   shapes.py     Locust load shapes: step, spike, soak
 """

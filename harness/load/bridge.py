@@ -16,7 +16,7 @@ Protocol:
   stdout  {"event": "ready", "target": "...", "pids": {...}}   once connected
           {"id": 1, "ok": true, "e2e_ms": .., "ack_ms": .., "overhead_ms": .., "error": ""}
 EOF on stdin: finish what is in flight, then exit. Every answer is also appended to
-``LOAD_SAMPLES`` (JSON lines) when set: the raw figures for the HDR histograms, since
+``LOAD_SAMPLES`` (JSON lines) when set: the raw figures for exact percentiles, since
 Locust rounds response times above 100 ms.
 
 Stages (server timestamps from both workflows' histories, as harness/judge/checkers.py):

@@ -1,5 +1,7 @@
-"""A load run's figures and verdicts, as pure functions: HDR latency summaries from
-the bridges' raw samples, the thresholds that fail a run, the memory-leak verdict."""
+"""A load run's figures and verdicts, as pure functions: latency summaries from the
+bridges' raw samples (nearest-rank percentiles over the exact values, harness/measure/stats.py:
+Locust itself keeps exact values only up to 100 ms and rounds the rest), the
+thresholds that fail a run, the memory-leak verdict."""
 
 from __future__ import annotations
 
@@ -10,12 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hdrh.histogram import HdrHistogram
+from harness.measure import stats
 
 STAGES = ("e2e_ms", "ack_ms", "overhead_ms")
-# Microseconds, 1 us .. 1 h, 3 significant digits (0.1 % error at every magnitude:
-# Locust keeps exact values only up to 100 ms and rounds the rest).
-_LOWEST_US, _HIGHEST_US, _DIGITS = 1, 3_600_000_000, 3
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 
 
@@ -39,21 +38,19 @@ def read_samples(paths: Iterable[pathlib.Path]) -> list[dict[str, Any]]:
     return samples
 
 
-def hdr_summary(values_ms: Sequence[float]) -> dict[str, Any]:
-    """n, min, mean, max and percentiles (ms) from an HDR histogram of the samples."""
-    h = HdrHistogram(_LOWEST_US, _HIGHEST_US, _DIGITS)
-    for v in values_ms:
-        h.record_value(min(max(round(v * 1000.0), _LOWEST_US), _HIGHEST_US))
-    if not values_ms:
+def latency_summary(values_ms: Sequence[float]) -> dict[str, Any]:
+    """n, min, mean, max and percentiles (ms, nearest rank) of the samples."""
+    values = sorted(max(0.0, v) for v in values_ms)
+    if not values:
         return {"n": 0}
     out: dict[str, Any] = {
-        "n": len(values_ms),
-        "min": round(h.get_min_value() / 1000.0, 3),
-        "mean": round(float(h.get_mean_value()) / 1000.0, 3),
-        "max": round(h.get_max_value() / 1000.0, 3),
+        "n": len(values),
+        "min": round(values[0], 3),
+        "mean": round(sum(values) / len(values), 3),
+        "max": round(values[-1], 3),
     }
     for q in PERCENTILES:
-        out[f"p{q:g}"] = round(h.get_value_at_percentile(q) / 1000.0, 3)
+        out[f"p{q:g}"] = round(stats.percentile(values, q), 3)
     return out
 
 
@@ -70,7 +67,7 @@ def load_window_s(samples: Sequence[dict[str, Any]]) -> float:
 
 
 def summarize(samples: Sequence[dict[str, Any]], wall_s: float | None = None) -> dict[str, Any]:
-    """Counts, error ratio, sustained handshakes/s over the load window, HDR latencies."""
+    """Counts, error ratio, sustained handshakes/s over the load window, latencies."""
     wall_s = load_window_s(samples) if wall_s is None else wall_s
     ok = [s for s in samples if s.get("ok")]
     errors: dict[str, int] = {}
@@ -86,7 +83,7 @@ def summarize(samples: Sequence[dict[str, Any]], wall_s: float | None = None) ->
         "handshakes_per_s": round(len(ok) / wall_s, 2) if wall_s > 0 else None,
         "wall_s": round(wall_s, 1),
         "latency_ms": {
-            stage: hdr_summary([float(s[stage]) for s in ok if s.get(stage) is not None])
+            stage: latency_summary([float(s[stage]) for s in ok if s.get(stage) is not None])
             for stage in STAGES
         },
         "errors": dict(sorted(errors.items(), key=lambda kv: -kv[1])[:10]),
@@ -191,7 +188,7 @@ def markdown(figures: dict[str, Any], trends: Sequence[MemoryTrend], failed: lis
         f"Handshakes: {figures['handshakes']} ({figures['succeeded']} ok, {figures['failed']} "
         f"failed); sustained {figures['handshakes_per_s']} handshakes/s.",
         "",
-        "| stage (ms, HDR) | n | p50 | p95 | p99 | p99.9 | max |",
+        "| stage (ms) | n | p50 | p95 | p99 | p99.9 | max |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for stage, s in figures["latency_ms"].items():

@@ -6,7 +6,7 @@
    --zigflow-task-queue of the Zigflow workers there).
 2. Locust, headless: one process, or a master and --workers K workers on loopback.
 3. While it runs: the RSS of each service process we started, every --memory-interval s.
-4. After: Locust's CSV and HTML, our HDR figures (figures.json / figures.md) in --out;
+4. After: Locust's CSV and HTML, our figures (figures.json / figures.md) in --out;
    exit 1 when a threshold is breached (overhead p99 vs the budget, error ratio, a
    growing memory trend in a soak), 2 when the run itself broke.
 

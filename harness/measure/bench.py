@@ -21,11 +21,12 @@ overhead), so that N agents are in flight, by Little's law, while handshakes
 arrive at a rate the machine can serve.
 
 Latencies come from the servers' own timestamps in both workflows' histories,
-read after the phase (so reading them does not load the run), and go into HDR
-histograms; stages as in harness/observe/stages.py. CPU and peak RSS of each process
-come from /proc. Figures only: nothing here asserts a time (the gate never
-depends on the machine's speed). ``make certify`` runs it (every level by default) and
-judges the open-loop p99 with 10 agents in flight against the budget (harness/report/report.py).
+read after the phase (so reading them does not load the run); percentiles are
+nearest-rank over the exact samples (harness/measure/stats.py); stages as in
+harness/observe/stages.py. CPU and peak RSS of each process come from /proc. Figures only:
+nothing here asserts a time (the gate never depends on the machine's speed).
+``make certify`` runs it (every level by default) and judges the open-loop p99 with 10
+agents in flight against the budget (harness/report/report.py).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import pathlib
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +52,6 @@ from harness.config import DEV, PAIRINGS, ZIGFLOW_LEVELS, StackConfig, resolve_s
 from harness.drive.plan import activity_id, call_agent, echo, plan, succeeds
 from harness.errors import ConfigError
 from harness.measure import stats
-from harness.measure.hdr import Latencies
 from harness.observe import stages, traces
 from harness.servers import procstat
 from harness.stack.stack import Stack, start_stack
@@ -230,24 +230,28 @@ def _capacity(ok: list[CallRecord]) -> float | None:
     return round(1.0 / median, 2) if median > 0 else None
 
 
+def _ms(values: Iterable[float]) -> list[float]:
+    """Negative samples (clock skew between server nodes) count as zero, not lost."""
+    return [max(0.0, v) for v in values]
+
+
 def _stage_summary(samples: list[stages.Sample], names: tuple[str, ...]) -> dict[str, Any]:
     return {
-        name: Latencies(s.stages_ms[name] for s in samples).summary()
+        name: stats.summary(_ms(s.stages_ms[name] for s in samples if name in s.stages_ms))
         for name in names
         if any(name in s.stages_ms for s in samples)
     }
 
 
 def _kind_figures(phase: Phase, samples: list[stages.Sample], names: tuple[str, ...]) -> Any:
-    lat = Latencies(s.overhead_ms for s in samples)
+    overhead = _ms(s.overhead_ms for s in samples)
     ok = [c for c in phase.calls if c.ok]
-    end_to_end = Latencies((c.ended - c.started) * 1000.0 for c in ok)
     errors = [c.error for c in phase.calls if not c.ok]
     return {
-        "overhead_ms": lat.summary(),
-        "cdf": lat.cdf(),
+        "overhead_ms": stats.summary(overhead),
+        "cdf": stats.cdf(overhead),
         "stages_ms": _stage_summary(samples, names),
-        "client_end_to_end_ms": end_to_end.summary(),
+        "client_end_to_end_ms": stats.summary(_ms((c.ended - c.started) * 1000.0 for c in ok)),
         "calls": len(phase.calls),
         "errors": len(errors),
         "first_errors": errors[:3],

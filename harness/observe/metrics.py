@@ -8,31 +8,25 @@ scenario is judged on what happened during it.
 from __future__ import annotations
 
 import asyncio
-import re
 import urllib.request
 from collections.abc import Iterable, Mapping
+
+from prometheus_client.parser import text_string_to_metric_families
 
 Labels = tuple[tuple[str, str], ...]
 Samples = dict[tuple[str, Labels], float]
 
-_LINE = re.compile(
-    r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?\s+(?P<value>\S+)(?:\s+\S+)?$"
-)
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
 
 def parse(text: str) -> Samples:
-    """Prometheus text exposition format (0.0.4) -> samples; comments skipped."""
+    """Prometheus text exposition format (0.0.4) -> samples, by the reference parser
+    (escapes in label values, exponents, NaN/+Inf, histogram and summary series).
+    A malformed exposition raises ValueError naming the line: a service that exports
+    garbage must not read as one that exports nothing."""
     samples: Samples = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        m = _LINE.match(line)
-        if m is None:
-            continue
-        labels = tuple(sorted(_LABEL.findall(m.group("labels") or "")))
-        samples[(m.group("name"), labels)] = float(m.group("value"))
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = tuple(sorted(sample.labels.items()))
+            samples[(sample.name, labels)] = float(sample.value)
     return samples
 
 

@@ -30,7 +30,7 @@ def test_summary_counts_rate_and_exact_percentiles_above_100_ms() -> None:
     assert (s["handshakes"], s["succeeded"], s["failed"]) == (11, 10, 1)
     assert s["wall_s"] == pytest.approx(10.5)  # first start -> last answer
     assert s["handshakes_per_s"] == pytest.approx(10 / 10.5, abs=0.01)
-    # HDR keeps 0.1 % precision where Locust would round to 10 ms steps
+    # exact samples where Locust would round to 10 ms steps
     assert s["latency_ms"]["overhead_ms"]["max"] == pytest.approx(159.0, rel=1e-3)
     assert s["errors"] == {"workflow failed: boom": 1}
 

@@ -32,7 +32,19 @@ def test_parse_reads_names_labels_and_values() -> None:
     assert metrics.total(s, "zigflow_agent_activity_completed_total") == 4
     assert metrics.total(s, "zigflow_agent_activity_completed_total", mode="direct") == 1
     assert s[("zigflow_agent_activities_pending", ())] == 2
-    assert s[("weird_label", (("msg", 'a \\"quoted\\" value'),))] == 1000
+    # label escapes are decoded, as Prometheus itself reads them
+    assert s[("weird_label", (("msg", 'a "quoted" value'),))] == 1000
+
+
+def test_a_malformed_exposition_is_an_error_not_an_empty_scrape() -> None:
+    with pytest.raises(ValueError, match=r"Invalid line|could not convert"):
+        metrics.parse('zigflow_agent_activities_pending{mode="x} 2\n')
+    histogram = (
+        '# TYPE d histogram\nd_bucket{le="0.1"} 1\nd_bucket{le="+Inf"} 2\nd_sum 0.3\nd_count 2\n'
+    )
+    s = metrics.parse(histogram)
+    assert s[("d_bucket", (("le", "+Inf"),))] == 2
+    assert s[("d_count", ())] == 2
 
 
 def test_delta_counts_new_series_from_zero() -> None:

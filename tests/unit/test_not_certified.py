@@ -67,7 +67,7 @@ def test_report_gathers_not_checked_checks_per_area_and_reason() -> None:
         _scenario("s3[dev]", Verdict.not_checked("metrics_agree_with_history", other)),
         _scenario("s4[dev]", Verdict("every_call_resolved", True, 1)),
     ]  # fmt: skip
-    assert report.not_certified(scenarios) == [
+    assert [g.model_dump() for g in report.not_certified(scenarios)] == [
         {"area": "metrics", "why": NO_METRICS.why, "scenarios": ["s1[dev]", "s2[dev]"]},
         {"area": "metrics", "why": other.why, "scenarios": ["s3[dev]"]},
     ]

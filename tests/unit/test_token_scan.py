@@ -152,6 +152,8 @@ def test_the_report_states_the_scan_its_count_and_its_hits() -> None:
         scan = {"tokens": 3, "logs": 2, "token_x_logs": 6, "bytes": 1000, "seconds": 0.01}
         return {
             "id": sid,
+            "target": "dev",
+            "duration_s": 1.0,
             "outcome": "failed" if hits else "passed",
             "measurements": {"token_hygiene": {**scan, "hits": hits}},
             "checks": [
@@ -166,17 +168,23 @@ def test_the_report_states_the_scan_its_count_and_its_hits() -> None:
             ],
         }
 
-    scenarios = [scenario("a", 0), scenario("b", 1), {"id": "c", "outcome": "passed"}]
+    scenarios = [
+        scenario("a", 0),
+        scenario("b", 1),
+        {"id": "c", "target": "dev", "outcome": "passed", "duration_s": 1.0},
+    ]
     scan = report.token_hygiene(scenarios)
-    assert scan["scanned"] is True
-    assert (scan["scenarios_scanned"], scan["token_x_logs"], scan["hits"]) == (2, 12, 1)
-    assert scan["not_scanned"] == ["c"]
-    assert scan["where"] == ["b: logs/x/stigma.1.log:7: token 0123456789ab written as base64"]
-    line = report_html.token_hygiene_line(scan)
+    assert scan.scanned is True
+    assert (scan.scenarios_scanned, scan.token_x_logs, scan.hits) == (2, 12, 1)
+    assert scan.not_scanned == ["c"]
+    assert scan.where == ["b: logs/x/stigma.1.log:7: token 0123456789ab written as base64"]
+    line = report.token_hygiene_line(scan)
     assert "12 token x log pairs" in line
     assert "1 hit(s)" in line
     _, reasons = report.verdict(scenarios, {}, 100.0)
     assert line in reasons
-    page = report_html.render({"token_hygiene": scan, "verdict": "fail"})
+    from tests.unit.test_report_html import synthetic_report
+
+    page = report_html.render(synthetic_report() | {"token_hygiene": scan})
     assert 'id="token-hygiene"' in page
     assert "stigma.1.log:7" in page

@@ -1,0 +1,499 @@
+"""The certification report's one typed model: certification.json, field by field.
+
+Everything that writes or reads the report goes through these classes: the pytest
+plugin's per-scenario record (``ScenarioRecord``), ``make certify`` (which builds a
+``CertificationReport``), ``handshake report`` (which loads one back from JSON) and the
+Markdown and HTML renderers. The field descriptions below are the field reference:
+``docs/reference/report.md`` and ``harness/report/schemas/certification.schema.json`` are
+generated from them (``scripts/report_schema.py``; tests fail when either is stale).
+
+``schema_version`` changes whenever a field is renamed, removed or changes type, so
+that a consumer of an older report gets a validation error naming the field instead
+of a wrong figure.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+SCHEMA_VERSION: Literal[2] = 2
+Outcome = Literal["passed", "failed", "skipped"]
+Mode = Literal["closed", "open"]
+Pass = Literal["pass", "fail"]
+
+
+class _Model(BaseModel):
+    # An unknown key is a typo or a field the model does not describe yet: refuse it,
+    # so that the schema, the docs and the JSON never drift apart silently.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Check(_Model):
+    """One checker's verdict on one scenario (harness.judge.expect.holds)."""
+
+    checker: str = Field(description="the checker's name, e.g. no_token_lost")
+    ok: bool = Field(description="false only when violated")
+    status: Literal["ok", "violated", "not_checked"] = Field(
+        default="ok",
+        description='"ok", "violated", or "not_checked" when optional evidence was missing',
+    )
+    checked: int = Field(default=0, description="how many things the checker looked at")
+    evidence: list[str] = Field(default_factory=list, description="what it saw (first 50)")
+    area: str | None = Field(default=None, description="when not checked: what is missing")
+    why: str | None = Field(default=None, description="when not checked: why it is missing")
+
+    @property
+    def word(self) -> str:
+        """How the check reads in a table: ok, VIOLATED or not checked."""
+        if self.status == "not_checked":
+            return "not checked"
+        return "ok" if self.ok else "VIOLATED"
+
+
+class TokenScan(_Model):
+    """One scenario's scan of the services' logs for the tokens it handed to Stigma."""
+
+    model_config = ConfigDict(extra="allow")
+    stacks: int = 0
+    tokens: int = 0
+    logs: int = 0
+    token_x_logs: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    skipped_tokens: int = 0
+    hits: int = 0
+
+
+class CorruptionExample(_Model):
+    kind: str = Field(alias="class", description="the corruption class")
+    expected: str
+    observed: str
+    server: str
+
+
+class Measurements(_Model):
+    """What a scenario measured. Open: a scenario may add its own figures (e.g.
+    virtual_skipped_s, clock_wall_s, time_to_detect_dead_agent_s, recovery_s)."""
+
+    model_config = ConfigDict(extra="allow")
+    chaos_seed: int | None = Field(default=None, description="seed of its fault schedule")
+    token_hygiene: TokenScan | None = Field(default=None, description="its log scan")
+    corruption: list[CorruptionExample] = Field(
+        default_factory=list, description="token corruption examples it tried"
+    )
+
+    def figures(self) -> dict[str, Any]:
+        """Every measurement that was set, for display."""
+        return self.model_dump(by_alias=True, exclude_defaults=True)
+
+
+class InjectedFault(_Model):
+    """A network fault as Toxiproxy injected it (harness.links.network)."""
+
+    link: str = Field(description="stigma_grpc, zigflow_temporal or stigma_temporal")
+    toxic: str = Field(description='a Toxiproxy toxic type, or "down"')
+    stream: str = Field(description="upstream, downstream or both")
+    scenario: str = Field(description="pytest node id of the scenario that injected it")
+    attributes: dict[str, Any] = Field(default_factory=dict, description="the toxic's settings")
+
+
+class Fault(InjectedFault):
+    target: str = Field(description="the Temporal target of the matrix row")
+
+
+class ScenarioResult(_Model):
+    """One scenario on one target (and pairing): a cell of the matrix."""
+
+    id: str = Field(description="pytest node id with [target] (or [pairing:target]) appended")
+    target: str = Field(description="the Temporal target of the row")
+    pairing: str | None = Field(default=None, description="the pairing that ran it")
+    outcome: Outcome
+    server: str | None = Field(
+        default=None,
+        description="the Temporal server it really ran on (kill scenarios use a dev server "
+        "even in the time-skipping row)",
+    )
+    duration_s: float = Field(description="wall time of the test body")
+    checks: list[Check] = Field(default_factory=list, description="checker verdicts")
+    calls: int = Field(default=0, description="Zigflow runs made")
+    measurements: Measurements = Field(default_factory=Measurements)
+    longrepr: str = Field(default="", description="the failure, when it failed")
+
+    @property
+    def label(self) -> str:
+        """The matrix column: the target, or pairing:target for a pairing other than the
+        first (certify suffixes the id with it)."""
+        if self.pairing and self.id.endswith(f"[{self.pairing}:{self.target}]"):
+            return f"{self.pairing}:{self.target}"
+        return self.target
+
+    @property
+    def node_id(self) -> str:
+        """The pytest node id (the id without the ``[label]`` suffix)."""
+        suffix = f"[{self.label}]"
+        return self.id[: -len(suffix)] if self.id.endswith(suffix) else self.id
+
+
+class ScenarioRecord(ScenarioResult):
+    """What the pytest plugin writes per scenario (one JSON line) for ``make certify``;
+    certify sets target and pairing and keeps the rest in the report."""
+
+    target: str = ""
+    overhead_ms: list[float] = Field(default_factory=list)
+    faults: list[InjectedFault] = Field(default_factory=list)
+    toxiproxy: str | None = None
+
+    def result(self) -> ScenarioResult:
+        keep = set(ScenarioResult.model_fields)
+        return ScenarioResult.model_validate(self.model_dump(include=keep, by_alias=True))
+
+
+class NotCertified(_Model):
+    area: str = Field(description='e.g. "metrics"')
+    why: str
+    scenarios: list[str] = Field(description='ids whose checks said "not checked" for it')
+
+
+class TokenHygiene(_Model):
+    scanned: bool
+    scenarios_scanned: int
+    not_scanned: list[str] = Field(description="ids of scenarios that ran with no scan")
+    tokens: int
+    logs: int
+    token_x_logs: int = Field(description="tokens times logs, summed per scenario and stack")
+    bytes: int
+    hits: int
+    seconds: float
+    where: list[str] = Field(description="file:line and token fingerprint of each hit")
+
+
+class FaultCoverage(_Model):
+    link: str
+    toxic: str
+    upstream: int
+    downstream: int
+
+    @property
+    def cell(self) -> str:
+        """'up 2, down 1', or '-' when the toxic never ran on that link."""
+        parts = [f"{w} {n}" for w, n in (("up", self.upstream), ("down", self.downstream)) if n]
+        return ", ".join(parts) or "-"
+
+
+class Corruption(_Model):
+    kind: str = Field(alias="class", description="the corruption class")
+    server: str
+    expected: str
+    examples: int
+    observed: dict[str, int]
+    scenario_outcomes: dict[str, int]
+
+
+class Overhead(_Model):
+    """A latency summary (ms, nearest-rank percentiles of server-clock samples)."""
+
+    n: int
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    p999: float | None = None
+    max: float | None = None
+    mean: float | None = None
+
+
+class ReportedOverhead(Overhead):
+    target: str | None = Field(default=None, description="the server that measured it")
+
+
+class Budget(_Model):
+    level: int
+    mode: Mode
+    n: int
+    p50: float | None
+    p99: float | None
+    baseline_p99_ms: float | None = None
+    throughput_per_s: float | None = None
+    errors: int | None = None
+    within: bool = Field(description=">= 100 samples, no failed call, p99 <= budget_ms")
+
+
+class ConcurrencyRow(_Model):
+    """One level and mode of the budget run (harness.measure.bench.concurrency_rows)."""
+
+    level: int = Field(description="calls in flight")
+    mode: Mode
+    n: int
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    p999: float | None = None
+    max: float | None = None
+    throughput_per_s: float | None = None
+    max_in_flight: int | None = None
+    arrival_rate_per_s: float | None = None
+    agent_seconds: float | None = None
+    baseline_p50_ms: float | None = Field(default=None, description="the direct call's p50")
+    baseline_p99_ms: float | None = Field(default=None, description="the direct call's p99")
+    ratio_p99: float | None = None
+    errors: int = 0
+    stages_p50_ms: dict[str, float | None] = Field(default_factory=dict)
+    stages_p99_ms: dict[str, float | None] = Field(default_factory=dict)
+    cdf: list[tuple[float, float]] = Field(default_factory=list, description="[ms, fraction]")
+    baseline_cdf: list[tuple[float, float]] = Field(default_factory=list)
+    peak_rss_mb: dict[str, float | None] = Field(default_factory=dict)
+    cpu_pct: dict[str, float | None] = Field(default_factory=dict)
+
+
+class PairingFigures(_Model):
+    """A pairing's concurrency row, without the CDFs and stages."""
+
+    level: int
+    mode: Mode
+    n: int
+    p50: float | None = None
+    p99: float | None = None
+    max: float | None = None
+    baseline_p50_ms: float | None = None
+    baseline_p99_ms: float | None = None
+    throughput_per_s: float | None = None
+    errors: int = 0
+    peak_rss_mb: dict[str, float | None] = Field(default_factory=dict)
+
+
+class PairingCounts(_Model):
+    passed: int
+    failed: int
+    skipped: int
+    not_certified: int = Field(description="passed scenarios that left a check not checked")
+
+
+class Pairing(_Model):
+    name: str = Field(description='e.g. "go-python", "custom" for --zigflow-cmd/--stigma-cmd')
+    zigflow: str = Field(description="language, or custom")
+    stigma: str
+    zigflow_cmd: str
+    stigma_cmd: str
+    zigflow_level: str
+    primary: bool = Field(description="the pairing that ran the whole matrix")
+    targets: list[str]
+    scope: str = Field(description="what ran: the matrix, or the gate on time-skipping")
+    bench_source: str
+    wall_s: float | None = None
+    scenarios: PairingCounts
+    budget: Budget | None = Field(description="as the report's budget, from its own run")
+    concurrency: list[PairingFigures]
+    verdict: Pass
+    reasons: list[str]
+
+    def figure_at(self, level: int, key: str) -> Any:
+        """A figure for ``level`` agents in flight (open loop when measured)."""
+        rows = [c for c in self.concurrency if c.level == level]
+        row = next((c for c in rows if c.mode == "open"), rows[0] if rows else None)
+        return None if row is None else getattr(row, key)
+
+
+class PairingSkipped(_Model):
+    name: str
+    why: str = Field(description="the make target that builds it")
+
+
+class FaultSpan(_Model):
+    name: str
+    target: str
+    start_s: float = Field(description="seconds since the test began")
+    stop_s: float
+
+
+class FaultTimeline(_Model):
+    scenario: str
+    target: str
+    spans: list[FaultSpan]
+
+
+class BenchSource(_Model):
+    generated_at: str | None = None
+    target: str | None = None
+    server: str | None = None
+    settings: dict[str, Any] | None = None
+    note: str | None = None
+    source: str | None = Field(
+        default=None, description='"measured by this run (dev)" or the --bench-json path'
+    )
+
+
+class Machine(_Model):
+    cpus: int | None = None
+    cpu_model: str = ""
+    platform: str = ""
+    python: str | None = None
+    loadavg: list[float] = Field(default_factory=list)
+
+
+class CertificationReport(_Model):
+    """certification.json."""
+
+    model_config = ConfigDict(title="certification.json")
+
+    schema_version: Literal[2] = Field(
+        description="report format version: changes whenever a field is renamed, "
+        "removed or changes type"
+    )
+    generated_at: str = Field(description="UTC time the report was written (ISO 8601)")
+    verdict: Pass = Field(
+        description='"pass" when every scenario passed on every target and pairing and the '
+        "overhead p99 with 10 agents in flight (budget) is within budget_ms; otherwise "
+        '"fail"'
+    )
+    verdict_reasons: list[str] = Field(
+        description='why the verdict is what it is, one line each; one "<area>: not '
+        'certified (<why>)" per entry of not_certified'
+    )
+    not_certified: list[NotCertified] = Field(
+        default_factory=list,
+        description="what the run could not certify for want of optional evidence the "
+        "services do not give (e.g. metrics), per area and reason. Does not fail the "
+        'verdict: it says what the "pass" does not cover. [] when nothing was unchecked',
+    )
+    targets: list[str] = Field(
+        description='the Temporal targets of the matrix, e.g. ["time-skipping", "dev"]'
+    )
+    scenarios: list[ScenarioResult] = Field(
+        description="one object per scenario, target and pairing (the matrix's cells); ids "
+        "of pairings other than the first end in [<pairing>:<target>]"
+    )
+    faults: list[Fault] = Field(
+        default_factory=list,
+        description="every network fault actually injected; each chaos scenario's seed is "
+        "in its measurements.chaos_seed",
+    )
+    fault_coverage: list[FaultCoverage] = Field(
+        default_factory=list,
+        description="the toxic x link grid of what this run injected: every Toxiproxy "
+        "toxic on every link, injected or not, with how often each direction ran",
+    )
+    corruption: list[Corruption] = Field(
+        default_factory=list,
+        description="per token corruption class and server: examples tried, the "
+        "expectation, and the observed outcomes with their counts",
+    )
+    token_hygiene: TokenHygiene | None = Field(
+        default=None,
+        description="the scan of the services' logs for task tokens after every scenario "
+        "(harness/observe/token_scan.py), added up; hits never show a token, only its fingerprint",
+    )
+    overhead_ms: ReportedOverhead = Field(
+        description="reported, not judged: per successful handshake in a fault-free "
+        "scenario, Zigflow activity duration minus the agent's own work, both from "
+        "Temporal histories (server clock); target: the server that measured it (the dev "
+        "server when in the matrix: the time-skipping server's clock is virtual)"
+    )
+    overhead_by_target: dict[str, Overhead] = Field(
+        default_factory=dict, description="the same summary for every target"
+    )
+    budget_ms: float = Field(description="the plan's overhead budget (100)")
+    budget: Budget | None = Field(
+        default=None,
+        description="what the budget was judged on: the concurrency row with 10 agents in "
+        "flight (open loop when measured, else closed); null when not measured (then the "
+        'verdict is "fail")',
+    )
+    pairings: list[Pairing] = Field(
+        default_factory=list,
+        description="one row per Zigflow x Stigma pairing certified: its scenario counts, "
+        "its own budget run and verdict",
+    )
+    pairings_skipped: list[PairingSkipped] = Field(
+        default_factory=list,
+        description="presets not certified because their program is not built",
+    )
+    versions: dict[str, str | None] = Field(
+        description="python, temporalio, grpcio, protobuf, temporal[<target>] per target, "
+        "toxiproxy (null until used), git_sha, and the first pairing's service commands"
+    )
+    wall_s: float = Field(description="wall time of the whole certification run")
+    concurrency: list[ConcurrencyRow] = Field(
+        default_factory=list,
+        description="the budget run (harness.measure.bench, levels 1, 10, 100, 1000 by default, on "
+        "the first real-clock target) or --bench-json: one row per level and mode. "
+        "Percentiles are nearest-rank over server-clock samples (harness/measure/stats.py)",
+    )
+    bench: BenchSource | None = Field(
+        default=None, description="where the concurrency figures come from"
+    )
+    fault_timeline: list[FaultTimeline] = Field(
+        default_factory=list,
+        description="per scenario that injected faults: its spans in seconds since the test began",
+    )
+    machine: Machine | None = Field(default=None, description="the machine that ran the matrix")
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2, by_alias=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> CertificationReport:
+        return cls.model_validate_json(text)
+
+
+def json_schema() -> dict[str, Any]:
+    """certification.schema.json: draft 2020-12, as pydantic generates it."""
+    schema = CertificationReport.model_json_schema(by_alias=True, mode="serialization")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$comment": f"schema_version {SCHEMA_VERSION}; generated from harness/report/model.py "
+        "by scripts/report_schema.py: do not edit",
+        **schema,
+    }
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+SCENARIO_RECORDS: TypeAdapter[list[ScenarioResult]] = TypeAdapter(list[ScenarioResult])
+
+
+def _type(prop: dict[str, Any]) -> str:
+    """A JSON Schema type as the field reference shows it: number, [Check], ...|null."""
+    if "$ref" in prop:
+        return str(prop["$ref"]).rsplit("/", 1)[-1]
+    if "anyOf" in prop:
+        return " \\| ".join(_type(p) for p in prop["anyOf"])
+    if "const" in prop:
+        return json.dumps(prop["const"])
+    if "enum" in prop:
+        return " \\| ".join(json.dumps(v) for v in prop["enum"])
+    kind = prop.get("type", "any")
+    if kind == "array":
+        if "prefixItems" in prop:
+            return "[" + ", ".join(_type(p) for p in prop["prefixItems"]) + "]"
+        return f"[{_type(prop.get('items', {}))}]"
+    if kind == "object" and isinstance(prop.get("additionalProperties"), dict):
+        return f"{{str: {_type(prop['additionalProperties'])}}}"
+    return str(kind)
+
+
+def _table(schema: dict[str, Any]) -> list[str]:
+    required = set(schema.get("required", []))
+    rows = ["| field | type | required | meaning |", "|---|---|---|---|"]
+    for name, prop in schema.get("properties", {}).items():
+        text = " ".join(str(prop.get("description", "")).split()).replace("|", "\\|")
+        rows.append(f"| `{name}` | {_type(prop)} | {'yes' if name in required else ''} | {text} |")
+    if schema.get("additionalProperties") is True:
+        rows.append("| (any other) | any | | a scenario's own figures |")
+    return rows
+
+
+def field_reference() -> str:
+    """The field reference of docs/reference/report.md, from the schema (so from the
+    model): the report's own fields, then each object type they use."""
+    schema = json_schema()
+    out = _table(schema)
+    for name, sub in sorted(schema.get("$defs", {}).items()):
+        if sub.get("type") != "object":
+            continue
+        doc = " ".join(str(sub.get("description", "")).split())
+        out += ["", f"### {name}", ""] + ([doc, ""] if doc else []) + _table(sub)
+    return "\n".join(out) + "\n"

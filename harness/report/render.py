@@ -1,0 +1,324 @@
+"""certification.md and certification.html from the report model, through the Jinja2
+templates in harness/report/templates/.
+
+The templates hold the structure and the words; this module prepares what a template
+should not compute: the scenario grid, the pairing table, the inline SVG charts
+(harness.report.svg escapes every value it draws), reproduce commands. The HTML environment
+autoescapes everything else, so a scenario id like ``test_x<script>`` is text.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from harness.links.network import LINKS, TOXICS
+from harness.report import svg
+from harness.report.model import (
+    CertificationReport,
+    ConcurrencyRow,
+    Pairing,
+    ScenarioResult,
+)
+from harness.report.runbooks import runbook_for
+
+# Stages drawn in the breakdown: the overhead's own parts, in path order.
+OVERHEAD_STAGES = (
+    "zigflow_dispatch",
+    "start_agent_rpc",
+    "stigma_workflow_start",
+    "agent_dispatch",
+    "agent_end_to_completion_call",
+    "completion_call",
+)
+SECTIONS = ("verdict", "scenarios", "latency", "faults", "environment")
+BUDGET_LEVEL = 10  # harness.report.report.BUDGET_LEVEL (imported there from here would cycle)
+
+_LOADER = jinja2.PackageLoader("harness.report.report", "templates")
+_HTML = jinja2.Environment(
+    loader=_LOADER, autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True
+)
+_MD = jinja2.Environment(
+    loader=_LOADER,
+    autoescape=False,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+def as_report(r: CertificationReport | Mapping[str, Any]) -> CertificationReport:
+    """The model; a dict (a JSON kept elsewhere, a test's fixture) is validated first."""
+    return r if isinstance(r, CertificationReport) else CertificationReport.model_validate(r)
+
+
+def ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def reproduce(scenario: ScenarioResult, versions: Mapping[str, str | None] | None = None) -> str:
+    """The command that runs one matrix row again: same target, seed, services and level
+    (a preset pairing's row: ``--pairing``, which names both services and the level).
+    ``-n 0`` (not ``-p no:xdist``, which the project's ``-n auto`` default collides with)."""
+    v = versions or {}
+    parts = [".venv/bin/python", "-m", "pytest", "-n", "0", scenario.node_id]
+    parts += ["--temporal", scenario.target]
+    seed = scenario.measurements.chaos_seed
+    if seed is not None:
+        parts += ["--chaos-seed", str(seed)]
+    if scenario.pairing and scenario.pairing != "custom":
+        return shlex.join([*parts, "--pairing", scenario.pairing])
+    for option, key in (("--zigflow-cmd", "zigflow_cmd"), ("--stigma-cmd", "stigma_cmd")):
+        command = v.get(key)
+        if command and not command.startswith("reference"):
+            parts += [option, command]
+    level = v.get("zigflow_level")
+    if level and level != "workflow":
+        parts += ["--zigflow-level", level]
+    return shlex.join(parts)
+
+
+def budget_word(within: bool, p99: float | None, budget_ms: float) -> tuple[str, bool]:
+    """within the budget / over the budget / not judged, and whether it is bad news."""
+    if within:
+        return "within the budget", False
+    if p99 is not None and p99 > budget_ms:
+        return "over the budget", True
+    return "not judged", True
+
+
+@dataclass
+class Cell:
+    """One scenario on one column of the grid."""
+
+    result: ScenarioResult
+    violated: list[str] = field(default_factory=list)
+    not_checked: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GridRow:
+    node_id: str
+    cells: dict[str, Cell]
+
+    @property
+    def failing(self) -> bool:
+        return any(c.result.outcome == "failed" for c in self.cells.values())
+
+    @property
+    def rank(self) -> int:
+        """Failing rows first, then rows with a skip or an unchecked area, then the rest."""
+        if self.failing:
+            return 0
+        if any(c.result.outcome == "skipped" or c.not_checked for c in self.cells.values()):
+            return 1
+        return 2
+
+
+def grid(scenarios: list[ScenarioResult]) -> tuple[list[str], list[GridRow]]:
+    """The scenario matrix: one row per scenario (pytest node id), one column per target
+    (pairing:target for the pairings after the first), failing rows first."""
+    columns: list[str] = []
+    rows: dict[str, GridRow] = {}
+    for s in scenarios:
+        if s.label not in columns:
+            columns.append(s.label)
+        row = rows.setdefault(s.node_id, GridRow(s.node_id, {}))
+        row.cells[s.label] = Cell(
+            s,
+            [c.checker for c in s.checks if c.status == "violated" or not c.ok],
+            [c.checker for c in s.checks if c.status == "not_checked"],
+        )
+    ordered = sorted(rows.values(), key=lambda r: r.rank)  # stable: run order within a rank
+    return columns, ordered
+
+
+def pairing_table(pairings: list[Pairing]) -> tuple[list[str], list[list[str]]]:
+    """The pairing matrix as a header and rows of text (markdown and HTML share it)."""
+    head = [
+        "pairing",
+        "Zigflow",
+        "Stigma",
+        "scope",
+        "passed",
+        "failed",
+        "skipped",
+        "not certified",
+        f"p50 / p99 @{BUDGET_LEVEL}",
+        "n",
+        f"direct p99 @{BUDGET_LEVEL}",
+        "p50 / p99 @100",
+        "peak RSS MB (zigflow / stigma)",
+        "verdict",
+    ]
+    rows = []
+    for p in pairings:
+        c, b = p.scenarios, p.budget
+        rss = p.figure_at(BUDGET_LEVEL, "peak_rss_mb") or {}
+        rows.append(
+            [
+                p.name,
+                f"{p.zigflow} ({p.zigflow_level} level)",
+                p.stigma,
+                p.scope,
+                str(c.passed),
+                str(c.failed),
+                str(c.skipped),
+                str(c.not_certified),
+                f"{ms(b.p50 if b else None)} / {ms(b.p99 if b else None)}",
+                str(b.n) if b else "-",
+                ms(b.baseline_p99_ms if b else None),
+                f"{ms(p.figure_at(100, 'p50'))} / {ms(p.figure_at(100, 'p99'))}",
+                f"{ms(rss.get('zigflow'))} / {ms(rss.get('stigma'))}",
+                p.verdict.upper(),
+            ]
+        )
+    return head, rows
+
+
+def runbooks(scenarios: list[ScenarioResult]) -> list[tuple[str, str, str]]:
+    """For every violated check, the runbook an operator opens (harness/report/runbooks.py)."""
+    found = []
+    for sc in scenarios:
+        for check in sc.checks:
+            book = None if check.ok else runbook_for(check.checker)
+            if book:
+                found.append((sc.id, check.checker, book))
+    return found
+
+
+def token_hygiene_line(r: CertificationReport) -> str:
+    from harness.report.report import token_hygiene_line as line
+
+    return line(r.token_hygiene) if r.token_hygiene else ""
+
+
+def _charts(conc: list[ConcurrencyRow]) -> list[tuple[Markup, str]]:
+    charts: list[tuple[Markup, str]] = []
+    for mode in sorted({c.mode for c in conc}):
+        series: list[tuple[str, Any, bool, int]] = []
+        for i, c in enumerate(c for c in conc if c.mode == mode):
+            series.append((f"{c.level} handshake", c.cdf, False, i))
+            series.append((f"{c.level} direct", c.baseline_cdf, True, i))
+        charts.append(
+            (
+                Markup(svg.cdf_chart(series, f"Overhead CDF per concurrency level, {mode} loop")),
+                f"{mode.capitalize()} loop: CDF of the overhead per level (solid: handshake, "
+                "dashed: direct call with the same work, same colour per level).",
+            )
+        )
+    stage_rows = [
+        (f"{c.mode} {c.level}", {k: v for k, v in c.stages_p50_ms.items() if v is not None})
+        for c in conc
+    ]
+    charts.append(
+        (
+            Markup(
+                svg.stacked_bars(stage_rows, OVERHEAD_STAGES, "Stage breakdown (p50 of each stage)")
+            ),
+            "Where the time goes: p50 of each stage, per level (the p50s need not add up to "
+            "the overhead's p50).",
+        )
+    )
+    groups = [
+        (
+            f"{c.mode} {c.level}",
+            [
+                ("handshake p50", c.p50),
+                ("handshake p99", c.p99),
+                ("direct p50", c.baseline_p50_ms),
+                ("direct p99", c.baseline_p99_ms),
+            ],
+        )
+        for c in conc
+    ]
+    charts.append(
+        (
+            Markup(svg.grouped_bars(groups, "Handshake vs direct call, ms")),
+            "Handshake vs a direct synchronous activity, same run, same work.",
+        )
+    )
+    return charts
+
+
+def _timeline(r: CertificationReport) -> Markup | None:
+    if not r.fault_timeline:
+        return None
+    rows = [
+        (
+            f"{t.scenario.split('::')[-1]} [{t.target}]",
+            [(s.name, s.start_s, s.stop_s) for s in t.spans],
+        )
+        for t in r.fault_timeline
+    ]
+    return Markup(svg.timeline(rows, "Faults per scenario over the test's own time"))
+
+
+def _coverage(r: CertificationReport) -> dict[str, Any] | None:
+    if not r.fault_coverage:
+        return None
+    toxics = list(dict.fromkeys(c.toxic for c in r.fault_coverage))
+    links = list(dict.fromkeys(c.link for c in r.fault_coverage))
+    cells = {(c.link, c.toxic): c.cell for c in r.fault_coverage}
+    return {
+        "toxics": toxics,
+        "links": links,
+        "cells": cells,
+        "covered": sum(cell != "-" for cell in cells.values()),
+        "total": len(cells),
+    }
+
+
+def _fault_counts(r: CertificationReport) -> list[tuple[tuple[str, str, str], int]]:
+    counts: dict[tuple[str, str, str], int] = {}
+    for f in r.faults:
+        key = (f.link, f.toxic, f.stream)
+        counts[key] = counts.get(key, 0) + 1
+    return sorted(counts.items())
+
+
+def _context(r: CertificationReport) -> dict[str, Any]:
+    columns, rows = grid(r.scenarios)
+    b = r.budget
+    word, bad = budget_word(b.within, b.p99, r.budget_ms) if b else ("", False)
+    environment: dict[str, Any] = dict(r.versions)
+    if r.machine is not None:
+        environment |= r.machine.model_dump(exclude_defaults=True)
+    return {
+        "r": r,
+        "areas": sorted({g.area for g in r.not_certified}),
+        "columns": columns,
+        "rows": rows,
+        "failed": [s for s in r.scenarios if s.outcome == "failed"],
+        "timed": [s for s in r.scenarios if s.measurements.figures()],
+        "pairing_table": pairing_table(r.pairings),
+        "budget_word": word,
+        "budget_bad": bad,
+        "budget_level": BUDGET_LEVEL,
+        "charts": _charts(r.concurrency) if r.concurrency else [],
+        "timeline": _timeline(r),
+        "coverage": _coverage(r),
+        "fault_counts": _fault_counts(r),
+        "runbooks": runbooks(r.scenarios),
+        "hygiene": token_hygiene_line(r),
+        "environment": environment,
+        "ms": ms,
+        "reproduce": lambda s: reproduce(s, r.versions),
+        "toxics": TOXICS,
+        "links": LINKS,
+    }
+
+
+def html(report: CertificationReport | Mapping[str, Any]) -> str:
+    """certification.html: self-contained (inline CSS and SVG, no script, no URL)."""
+    return _HTML.get_template("certification.html.j2").render(_context(as_report(report)))
+
+
+def markdown(report: CertificationReport | Mapping[str, Any]) -> str:
+    return _MD.get_template("certification.md.j2").render(_context(as_report(report)))

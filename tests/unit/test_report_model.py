@@ -1,0 +1,209 @@
+"""certification.json against its checked-in JSON Schema, checked by an independent
+validator (jsonschema, not pydantic), and the scenario grid of the HTML report."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pathlib
+import re
+import sys
+from typing import Any
+
+import jsonschema
+import pytest
+
+from harness.report import render as report_render
+from harness.report import report
+from harness.report.model import (
+    SCHEMA_VERSION,
+    CertificationReport,
+    ScenarioRecord,
+    json_schema_text,
+)
+from tests.unit.test_report_html import synthetic_report
+
+pytestmark = pytest.mark.unit
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SCHEMA_FILE = ROOT / "harness" / "report" / "schemas" / "certification.schema.json"
+
+
+def _schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_FILE.read_text())
+    return schema
+
+
+def _validator() -> jsonschema.protocols.Validator:
+    schema = _schema()
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)  # the schema itself is a valid draft 2020-12 schema
+    return cls(schema)
+
+
+def _records() -> list[ScenarioRecord]:
+    """What the pytest plugin writes for three scenarios, as JSON lines read back."""
+    lines = [
+        {
+            "id": "scenarios/test_success.py::test_ok",
+            "outcome": "passed",
+            "duration_s": 1.25,
+            "overhead_ms": [30.0, 41.5, 35.0],
+            "checks": [
+                {"checker": "every_call_resolved", "ok": True, "status": "ok", "checked": 3}
+            ],
+            "calls": 3,
+            "measurements": {
+                "token_hygiene": {"tokens": 3, "logs": 2, "token_x_logs": 6, "hits": 0},
+                "virtual_skipped_s": 60.0,
+            },
+            "server": "dev",
+            "faults": [],
+            "toxiproxy": None,
+            "longrepr": "",
+        },
+        {
+            "id": "scenarios/test_network.py::test_cut",
+            "outcome": "failed",
+            "duration_s": 3.0,
+            "checks": [{"checker": "no_token_lost", "ok": False, "status": "violated"}],
+            "measurements": {"chaos_seed": 99},
+            "faults": [
+                {
+                    "link": "stigma_grpc",
+                    "toxic": "latency",
+                    "stream": "upstream",
+                    "scenario": "scenarios/test_network.py::test_cut",
+                    "attributes": {"latency": 500},
+                }
+            ],
+            "toxiproxy": "2.12.0",
+            "longrepr": "AssertionError: lost",
+        },
+        {
+            "id": "scenarios/test_metrics.py::test_agree",
+            "outcome": "passed",
+            "duration_s": 0.5,
+            "checks": [
+                {
+                    "checker": "metrics_agree_with_history",
+                    "ok": True,
+                    "status": "not_checked",
+                    "area": "metrics",
+                    "why": "no metrics",
+                }
+            ],
+        },
+    ]
+    return [ScenarioRecord.model_validate_json(json.dumps(line)) for line in lines]
+
+
+def built_report() -> CertificationReport:
+    """A report built the way certify builds one, from plugin records."""
+    records = [
+        r.model_copy(update={"target": t, "pairing": "python-python", "id": f"{r.id}[{t}]"})
+        for t in ("time-skipping", "dev")
+        for r in _records()
+    ]
+    results = [r.result() for r in records]
+    rows = [{"level": 10, "mode": "open", "n": 120, "p50": 20.0, "p99": 60.0, "errors": 0}]
+    verdict, reasons = report.verdict(results, {"n": 0}, 100.0, rows)
+    return CertificationReport.model_validate(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "generated_at": "2026-11-28T00:00:00+00:00",
+            "verdict": verdict,
+            "verdict_reasons": reasons,
+            "not_certified": report.not_certified(results),
+            "targets": ["time-skipping", "dev"],
+            "scenarios": results,
+            "faults": [{**f.model_dump(), "target": r.target} for r in records for f in r.faults],
+            "token_hygiene": report.token_hygiene(results),
+            "overhead_ms": {"n": 3, "p50": 35.0, "p99": 41.5, "target": "dev"},
+            "budget_ms": 100.0,
+            "budget": report.budget_summary(rows, 100.0),
+            "concurrency": rows,
+            "versions": {"python": "3.11", "toxiproxy": None},
+            "wall_s": 12.0,
+        }
+    )
+
+
+def _errors(doc: dict[str, Any]) -> list[str]:
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in _validator().iter_errors(doc)
+    ]
+
+
+def test_the_checked_in_schema_is_the_models() -> None:
+    assert SCHEMA_FILE.read_text() == json_schema_text(), "stale: run `make report-schema`"
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import report_schema
+
+    assert report_schema.main(["--check"]) == 0
+
+
+def test_a_report_built_from_plugin_records_validates_against_the_schema() -> None:
+    doc = json.loads(built_report().to_json())
+    assert doc["schema_version"] == SCHEMA_VERSION
+    assert _errors(doc) == []
+    # the synthetic fixture the renderer tests use is a valid report too
+    assert (
+        _errors(json.loads(CertificationReport.model_validate(synthetic_report()).to_json())) == []
+    )
+    assert doc["scenarios"][0]["pairing"] == "python-python"
+
+
+@pytest.mark.parametrize(
+    ("break_it", "message"),
+    [
+        (lambda d: d.update(wall_s="twelve"), r"^wall_s: 'twelve' is not of type 'number'$"),
+        (lambda d: d.pop("verdict"), r"^: 'verdict' is a required property$"),
+        (
+            lambda d: d.update(verdict="maybe"),
+            r"^verdict: 'maybe' is not one of \['pass', 'fail'\]$",
+        ),
+        (lambda d: d.update(schema_version=1), r"^schema_version: 2 was expected$"),
+        (
+            lambda d: d["scenarios"][0].update(duration_s="1.5s"),
+            r"^scenarios/0/duration_s: '1.5s' is not of type 'number'$",
+        ),
+        (
+            lambda d: d["scenarios"][0]["checks"][0].pop("checker"),
+            r"^scenarios/0/checks/0: 'checker' is a required property$",
+        ),
+        (lambda d: d.update(verdikt="pass"), r"Additional properties are not allowed \('verdikt'"),
+    ],
+)
+def test_a_wrong_field_fails_validation_naming_it(break_it: Any, message: str) -> None:
+    doc = json.loads(built_report().to_json())
+    bad = copy.deepcopy(doc)
+    break_it(bad)
+    errors = _errors(bad)
+    assert len(errors) == 1, errors
+    assert re.search(message, errors[0]), errors[0]
+    # the model refuses the same document (what `handshake report` loads with)
+    with pytest.raises(ValueError, match="validation error"):
+        CertificationReport.model_validate(bad)
+
+
+def test_the_scenario_matrix_is_a_grid_with_failing_rows_first() -> None:
+    page = report_render.html(built_report())
+    grid = page[page.index('<table class="grid">') : page.index("</table>", page.index("grid"))]
+    head = re.findall(r"<th>([^<]*)</th>", grid.split("</tr>", 1)[0])
+    assert head == ["scenario", "time-skipping", "dev"]  # one column per target
+    rows = re.findall(r'<th class="row"><code>([^<]*)</code>', grid)
+    # one row per scenario, whatever the number of targets; the failing one first, then
+    # the one with a check not made, then the rest
+    assert rows == [
+        "scenarios/test_network.py::test_cut",
+        "scenarios/test_metrics.py::test_agree",
+        "scenarios/test_success.py::test_ok",
+    ]
+    first = grid.split('<tr class="failing">', 1)[1].split("</tr>", 1)[0]
+    assert first.count('<td class="cell failed"') == 2  # one cell per target
+    assert "no_token_lost VIOLATED" in first
+    assert "seed 99" in first
+    md = report_render.markdown(built_report())
+    assert "| scenario | time-skipping | dev |" in md
+    assert md.index("test_network.py::test_cut`") < md.index("test_success.py::test_ok`")
