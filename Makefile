@@ -292,8 +292,12 @@ lint: setup
 	  set -x; cd $(ZIGFLOW_GO_DIR) && test -z "$$(gofmt -l .)" && go vet ./...; \
 	fi
 
+# requirements.lock: exact pins with every file's hash (pip installs it in --require-hashes
+# mode, so a changed artefact on the index cannot slip in); pip-compile keeps the pins
+# already there and only moves what the ranges in pyproject.toml force.
 lock:
-	$(PY) -m pip freeze --exclude-editable > requirements.lock.new && mv requirements.lock.new requirements.lock
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --all-extras --no-strip-extras --allow-unsafe \
+	  --no-header --no-emit-find-links --output-file requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .bin proto/gen reports/out .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
