@@ -22,7 +22,16 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from harness import checkers, contract, fault_matrix, reach, relay_checks, settings, token_scan
+from harness import (
+    checkers,
+    contract,
+    fault_matrix,
+    reach,
+    relay_checks,
+    settings,
+    tls,
+    token_scan,
+)
 from harness.config import (
     DEV,
     PAIRINGS,
@@ -33,7 +42,7 @@ from harness.config import (
     resolve_services,
 )
 from harness.driver import Driver
-from harness.errors import ConfigError
+from harness.errors import ConfigError, NotReadyError
 from harness.expect import holds, violated_checkers
 from harness.history import History
 from harness.network import Network
@@ -67,6 +76,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=ENV.get("HANDSHAKE_NAMESPACE") or "default",
         help="Temporal namespace (env HANDSHAKE_NAMESPACE)",
     )
+    # TLS and authentication towards a --temporal cluster (harness/tls.py).
+    tls.add_options(group.addoption, ENV)
     group.addoption(
         "--zigflow-cmd",
         default=ENV.get("HANDSHAKE_ZIGFLOW_CMD"),
@@ -203,6 +214,37 @@ def pytest_configure(config: pytest.Config) -> None:
         fault_matrix.select(config.getoption("--fault-matrix"), 0)
     except ConfigError as err:
         raise pytest.UsageError(str(err)) from None
+    if not hasattr(config, "workerinput") and not config.getoption("--help", False):
+        _preflight_tls(config)
+
+
+def _preflight_tls(config: pytest.Config) -> None:
+    """A TLS problem (wrong CA, name or client certificate) ends the run at once with
+    exit code 4 and ``tls.TLS_FAILED`` in the message, before any stack starts; other
+    connection problems are left to the stacks, which wait for a cluster to come up."""
+    import asyncio
+
+    from harness.temporal import TLSFailed, connect
+
+    connection = tls.from_options(config.option)
+    address = config.getoption("--temporal")
+    if not connection.uses_tls:
+        return
+    try:
+        StackConfig(temporal=address, connection=connection).validate()
+    except ConfigError as err:
+        raise pytest.UsageError(str(err)) from None
+
+    async def check() -> None:
+        client = await connect(address, config.getoption("--namespace"), 10, "Temporal", connection)
+        del client
+
+    try:
+        asyncio.run(check())
+    except TLSFailed as err:
+        raise pytest.UsageError(f"handshake: {err}") from None
+    except NotReadyError:
+        pass  # not TLS: the stacks wait for the cluster to come up, and report it
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -273,6 +315,7 @@ def handshake_config(pytestconfig: pytest.Config) -> StackConfig:
         # The gate sees each ACK pass through its own relay (the kill-after-ACK specs).
         relay=True,
         zigflow_level=chosen.zigflow_level,
+        connection=tls.from_options(pytestconfig.option),
     )
     cfg.validate()
     return cfg
