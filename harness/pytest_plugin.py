@@ -42,7 +42,7 @@ from harness.config import (
     resolve_services,
 )
 from harness.driver import Driver
-from harness.errors import ConfigError, NotReadyError
+from harness.errors import ConfigError
 from harness.expect import holds, violated_checkers
 from harness.history import History
 from harness.network import Network
@@ -222,29 +222,15 @@ def _preflight_tls(config: pytest.Config) -> None:
     """A TLS problem (wrong CA, name or client certificate) ends the run at once with
     exit code 4 and ``tls.TLS_FAILED`` in the message, before any stack starts; other
     connection problems are left to the stacks, which wait for a cluster to come up."""
-    import asyncio
-
-    from harness.temporal import TLSFailed, connect
-
     connection = tls.from_options(config.option)
     address = config.getoption("--temporal")
     if not connection.uses_tls:
         return
     try:
         StackConfig(temporal=address, connection=connection).validate()
-    except ConfigError as err:
-        raise pytest.UsageError(str(err)) from None
-
-    async def check() -> None:
-        client = await connect(address, config.getoption("--namespace"), 10, "Temporal", connection)
-        del client
-
-    try:
-        asyncio.run(check())
-    except TLSFailed as err:
+        tls.probe(address, connection)
+    except ConfigError as err:  # TLSConnectError too
         raise pytest.UsageError(f"handshake: {err}") from None
-    except NotReadyError:
-        pass  # not TLS: the stacks wait for the cluster to come up, and report it
 
 
 @pytest.hookimpl(optionalhook=True)

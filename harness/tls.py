@@ -3,10 +3,12 @@
 One home for the connection settings (server CA, client certificate and key for
 mTLS, server name, API key): the same option names in the gate (pytest options),
 ``handshake certify``, ``handshake bench`` and ``handshake load``; the same
-environment variables (``HANDSHAKE_TEMPORAL_TLS_CA`` ...) and ``[tool.handshake]``
-keys (``temporal-tls-ca``) through ``harness.settings``. Load also reads the names
-Temporal's own CLI uses (``TEMPORAL_TLS_CA`` ...), so a staging profile that works for
-``temporal workflow list`` works there.
+environment variables (``HANDSHAKE_TEMPORAL_TLS``, ``HANDSHAKE_TEMPORAL_TLS_CA``,
+``HANDSHAKE_TEMPORAL_TLS_CERT``, ``HANDSHAKE_TEMPORAL_TLS_KEY``,
+``HANDSHAKE_TEMPORAL_TLS_SERVER_NAME``, ``HANDSHAKE_TEMPORAL_API_KEY``) and
+``[tool.handshake]`` keys (``temporal-tls-ca`` ...) through ``harness.settings``.
+Load also reads the names Temporal's own CLI uses (``TEMPORAL_TLS_CA`` ...), so a
+staging profile that works for ``temporal workflow list`` works there.
 
 The services get the same settings through their contract (``harness.contract``:
 ``ZIGFLOW_TEMPORAL_TLS_CA`` ...). In the gate they reach Temporal through the
@@ -284,6 +286,43 @@ def classify(err: BaseException) -> TLSConnectError | None:
     if not any(sign in lowered for sign in signs):
         return None
     return TLSConnectError(f"{TLS_FAILED}: {text[:600]}")
+
+
+def probe(address: str, connection: Connection, timeout_s: float = 10.0) -> None:
+    """One TLS handshake with the cluster as the harness's clients will make it (CA,
+    client certificate, server name, ALPN h2). A ``TLSConnectError`` when TLS itself
+    fails; nothing when the address does not answer (a cluster still coming up is the
+    stacks' wait, not a TLS problem). Plain ``ssl``: no gRPC runtime in the caller."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        context = ssl.create_default_context(cafile=connection.ca or None)
+        if connection.cert:
+            context.load_cert_chain(connection.cert, connection.key)
+    except (OSError, ssl.SSLError) as err:
+        raise TLSConnectError(f"{TLS_FAILED}: cannot load the TLS files: {err}") from None
+    context.set_alpn_protocols(["h2"])
+    try:
+        raw = socket.create_connection((host, int(port)), timeout=timeout_s)
+    except (OSError, ValueError):
+        return
+    try:
+        with context.wrap_socket(raw, server_hostname=connection.server_name or host) as s:
+            agreed = s.selected_alpn_protocol()
+    except ssl.SSLError as err:  # includes SSLCertVerificationError
+        raise TLSConnectError(f"{TLS_FAILED}: {err}\n{tls_hint(address, connection)}") from None
+    except OSError:
+        return
+    finally:
+        raw.close()
+    if agreed != "h2":
+        raise TLSConnectError(
+            f"{TLS_FAILED}: {address} did not agree to HTTP/2 (ALPN h2; it chose {agreed!r}): "
+            "gRPC clients refuse such a server. Is it a gRPC endpoint (a proxy in front "
+            "needs http2 on its TLS listener)?"
+        )
 
 
 def tls_hint(address: str, connection: Connection) -> str:
