@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import pytest
 
 from harness import tls
-from harness.config import DEV, StackConfig
+from harness.config import DEV, PAIRINGS, StackConfig
 from harness.ports import LOOPBACK, free_port
 from harness.procs import sigint_restored
 from harness.temporal import _server_argv, connect
@@ -281,6 +281,45 @@ def test_the_gate_passes_against_a_cluster_behind_mtls_and_an_api_key(
     ]
     assert ready, "no zigflow.ready line in the services' logs"
     assert {e.get("temporal_tls") for e in ready} == {"tls auth=api-key"}, ready
+    _no_secrets(cluster, tmp_path, run.stdout)
+
+
+def _built(language_pairing: str) -> list[str]:
+    """The Go Zigflow and Java Stigma as built by setup (``.bin``), or from
+    ``HANDSHAKE_TLS_TEST_BIN`` (a directory with ``zigflow-go`` and ``stigma-java``: a
+    build of a branch outside the shared ``.bin``); skipped when not built, except
+    under CI=true, where setup is expected to have built them."""
+    chosen = PAIRINGS[language_pairing]
+    other = os.environ.get("HANDSHAKE_TLS_TEST_BIN")
+    commands = [
+        str(pathlib.Path(other) / pathlib.Path(impl.command[0]).name) if other else impl.command[0]
+        for impl in (chosen.zigflow, chosen.stigma)
+    ]
+    missing = [c for c in commands if not os.access(c, os.X_OK)]
+    if missing:
+        why = f"not built: {missing} (make zigflow-go stigma-java)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    return ["--zigflow-cmd", commands[0], "--stigma-cmd", commands[1],
+            "--zigflow-level", chosen.zigflow_level]  # fmt: skip
+
+
+def test_the_go_zigflow_and_java_stigma_pass_over_tls(
+    cluster: Cluster, tmp_path: pathlib.Path
+) -> None:
+    run, _ = _gate(cluster, cluster.connection(), tmp_path, *SCENARIOS, *_built("go-java"))
+    assert run.returncode == 0, f"the gate over TLS failed:\n{run.stdout[-6000:]}"
+    records = [
+        json.loads(line)
+        for path in (tmp_path / "results").glob("results-*.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    assert len(records) >= len(SCENARIOS), records
+    assert {r["outcome"] for r in records} == {"passed"}, records
+    logs = "".join(p.read_text() for p in (tmp_path / "out" / "logs").rglob("*.log"))
+    # Both services said, in their ready lines, that they connected with the key.
+    assert logs.count("tls auth=api-key") >= 2, logs[-3000:]
     _no_secrets(cluster, tmp_path, run.stdout)
 
 

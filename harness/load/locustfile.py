@@ -65,11 +65,12 @@ if os.environ.get("LOAD_SHAPE"):  # Locust uses the shape class it finds in this
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
     # On Locust's own parser (not a group): only it takes env_var and is_secret (the
-    # API key is masked in Locust's web UI).
+    # API key is masked in Locust's web UI). The flag's default already reads the
+    # environment (HANDSHAKE_TEMPORAL_TLS, TEMPORAL_TLS).
     target.add_arguments(
         parser,
         dict(os.environ),
-        extra=lambda s: {"env_var": s.env, "is_secret": True} if s.secret else {},
+        extra=lambda s: {} if s.flag else {"env_var": s.env, "is_secret": s.secret},
     )
     services.add_arguments(parser)
     parser.add_argument(
