@@ -148,3 +148,19 @@ def test_leaks_finds_the_key_and_private_key_lines(tmp_path: pathlib.Path) -> No
         (str(out / "dirty.log"), "private key line 1"),
         ("stdout", "api key"),
     ]
+
+
+def test_certify_hands_the_settings_to_a_cluster_run_by_environment_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness import certify
+
+    monkeypatch.setenv("HANDSHAKE_TEMPORAL_API_KEY", KEY)
+    args = argparse.Namespace(temporal_api_key=KEY, temporal_tls_ca="ca.pem", temporal_tls=False)
+    cluster = certify._child_env("temporal.example:7233", args)
+    assert cluster["HANDSHAKE_TEMPORAL_API_KEY"] == KEY
+    assert cluster["HANDSHAKE_TEMPORAL_TLS_CA"] == "ca.pem"
+    # The embedded servers speak plain text: blank values also beat a config file's.
+    embedded = certify._child_env("dev", args)
+    assert embedded["HANDSHAKE_TEMPORAL_API_KEY"] == ""
+    assert embedded["HANDSHAKE_TEMPORAL_TLS_CA"] == ""
