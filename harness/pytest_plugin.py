@@ -460,6 +460,8 @@ def judged_after_every_scenario(request: pytest.FixtureRequest) -> Iterator[None
     - ``no_token_in_logs``: the services' logs on every stack it ran on hold none of
       the tokens handed to Stigma (the StartAgent relay saw them), in any encoding
       (``harness/token_scan.py``); a hit names file and line;
+    - ``no_secret_in_logs``: on a cluster with an API key or a client key, the
+      services' logs hold neither (``harness.tls``);
     - ``agent_activity_options``: every agent call it made was scheduled with the
       timeouts and retry policy the plan asked for and the design needs.
 
@@ -485,6 +487,10 @@ def judged_after_every_scenario(request: pytest.FixtureRequest) -> Iterator[None
         reports = [s.scan_logs_for_tokens() for s in stacks]
         h.measurements[token_scan.KEY] = token_scan.summary(reports)
         verdicts.append(token_scan.verdict(reports))
+        for running in stacks:
+            secret = tls.secret_verdict(running.config.connection, running.service_logs())
+            if secret is not None:
+                verdicts.append(secret)
     if any(c.zigflow is not None for c in h.calls.values()):
         verdicts.append(checkers.agent_activity_options(h))
     holds(h, *verdicts)

@@ -40,6 +40,8 @@ from harness.errors import ConfigError
 if TYPE_CHECKING:  # the locustfile imports this under gevent: temporalio only when used
     from temporalio.client import TLSConfig
 
+    from harness.checkers import Verdict
+
 # What a failed TLS connection's error says; the harness reports it at once (a wrong CA
 # or certificate does not heal by waiting) with this code, which tests and CI can match.
 TLS_FAILED = "tls_handshake_failed"
@@ -518,3 +520,20 @@ def leaks(
     for where, text in (texts or {}).items():
         check(where, text.encode())
     return hits
+
+
+SECRET_CHECKER = "no_secret_in_logs"
+
+
+def secret_verdict(connection: Connection, logs: Iterable[pathlib.Path]) -> Verdict | None:
+    """After a scenario on a cluster with an API key or a client key: no service log
+    holds either (a service that logs its configuration or its request metadata would
+    hand the cluster to whoever reads the logs). Evidence names the file and which
+    secret, never its value. None when there is no secret to look for."""
+    from harness.checkers import Verdict
+
+    if not secrets_of(connection):
+        return None
+    paths = [p for p in logs if p.is_file()]
+    hits = leaks(connection, paths)
+    return Verdict(SECRET_CHECKER, not hits, len(paths), [f"{w}: the {what}" for w, what in hits])

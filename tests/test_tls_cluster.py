@@ -277,6 +277,9 @@ def test_the_gate_passes_against_a_cluster_behind_mtls_and_an_api_key(
     ran = {node for node in SCENARIOS if any(node.split("::")[-1] in r for r in outcomes)}
     assert ran == set(SCENARIOS), f"not every scenario ran: {outcomes}"
     assert set(outcomes.values()) == {"passed"}, outcomes
+    # Every scenario also judged the services' logs for the secrets.
+    judged = [[c for c in r["checks"] if c["checker"] == tls.SECRET_CHECKER] for r in records]
+    assert all(j and j[0]["ok"] for j in judged), judged
     # The chaos scenario's fault went onto Zigflow's TLS link (and the reach check, run
     # by the gate, proved its traffic crossed that proxy).
     assert any(f["link"] == "zigflow_temporal" for r in records for f in r["faults"]), records

@@ -164,3 +164,19 @@ def test_certify_hands_the_settings_to_a_cluster_run_by_environment_only(
     embedded = certify._child_env("dev", args)
     assert embedded["HANDSHAKE_TEMPORAL_API_KEY"] == ""
     assert embedded["HANDSHAKE_TEMPORAL_TLS_CA"] == ""
+
+
+def test_a_service_log_with_the_api_key_violates_no_secret_in_logs(tmp_path: pathlib.Path) -> None:
+    clean, dirty = tmp_path / "zigflow.1.log", tmp_path / "stigma.1.log"
+    clean.write_text('{"event": "zigflow.ready", "temporal_tls": "tls auth=api-key"}\n')
+    dirty.write_text(f'{{"event": "config", "api_key": "{KEY}"}}\n')
+    c = tls.Connection(api_key=KEY)
+    ok = tls.secret_verdict(c, [clean])
+    assert ok is not None
+    assert ok.ok
+    bad = tls.secret_verdict(c, [clean, dirty])
+    assert bad is not None
+    assert not bad.ok
+    assert bad.evidence == [f"{dirty}: the api key"]
+    assert KEY not in str(bad)
+    assert tls.secret_verdict(tls.Connection(ca="ca.pem"), [dirty]) is None
