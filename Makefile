@@ -11,7 +11,7 @@ PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
 PYTEST_ARGS ?=
 WORKERS ?= auto
 
-.PHONY: contract-docs docs docs-gen report-schema bench-page help setup gen toxiproxy buf proto-check zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
+.PHONY: contract-docs docs docs-gen report-schema bench-page help setup gen toxiproxy buf proto-check zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools tls-proxy-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
 
 help:
 	@echo "make certify   run the scenario matrix and measure the latency budget on the embedded stack, write reports/out/latest/"
@@ -40,7 +40,7 @@ $(VENV)/.editable: $(VENV)/.installed $(GEN)/.stamp pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-setup: $(VENV)/.installed gen $(VENV)/.editable toxiproxy buf zigflow-go stigma-java prometheus-tools
+setup: $(VENV)/.installed gen $(VENV)/.editable toxiproxy buf zigflow-go stigma-java prometheus-tools tls-proxy-tools
 
 # promtool (alert-rule unit tests) and prometheus (the scenario where a real
 # Prometheus scrapes the services and an alert fires) come from the Debian package
@@ -56,6 +56,21 @@ prometheus-tools:
 	  { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus; }; \
 	else \
 	  echo "make: promtool/prometheus not found and not root with apt-get: install package prometheus"; \
+	fi
+
+# nginx (tests/test_tls_cluster.py: a TLS-terminating gRPC proxy in front of the dev
+# server, standing in for a cluster behind mTLS) and openssl (its certificates, and the
+# harness's per-run CA for the completion relay over TLS) come from Debian, as above.
+tls-proxy-tools:
+	@if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then \
+	  command -v openssl >/dev/null 2>&1 || echo "make: openssl not found: install package openssl"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: installing Debian packages nginx-light, openssl"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends nginx-light openssl >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq --no-install-recommends nginx-light openssl; }; \
+	else \
+	  echo "make: nginx not found and not root with apt-get: install package nginx-light (tests/test_tls_cluster.py fails without it)"; \
 	fi
 
 # Toxiproxy has no PyPI/Debian package: built from the Go module proxy by the

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from harness import cli, settings
+from harness import cli, settings, tls
 from harness.config import (
     DEFAULT_PAIRING,
     DEV,
@@ -227,7 +227,7 @@ def _bench_measured(
     ]
     cmd += shlex.split(args.bench_args)
     print(f"certify: [budget {run.name}] {' '.join(cmd)}", flush=True)
-    code = subprocess.run(cmd, check=False, env=_child_env()).returncode
+    code = subprocess.run(cmd, check=False, env=_child_env(target, args)).returncode
     path = out / "bench" / "bench.json"
     if code != 0 or not path.is_file():
         print(f"certify: [budget] bench exited {code}; see {out / 'bench' / 'logs'}", flush=True)
@@ -237,10 +237,17 @@ def _bench_measured(
     return doc
 
 
-def _child_env() -> dict[str, str]:
-    """The children get the services from their command line alone."""
+def _child_env(target: str, args: argparse.Namespace) -> dict[str, str]:
+    """The children get the services from their command line alone, and the TLS
+    settings (by environment: secrets stay off command lines) for a cluster target only:
+    the embedded servers speak plain text."""
     drop = ("HANDSHAKE_PAIRING", "HANDSHAKE_ZIGFLOW_CMD", "HANDSHAKE_STIGMA_CMD")
-    return {k: v for k, v in os.environ.items() if k not in drop}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    connection = tls.from_options(args)
+    embedded = target in (TIME_SKIPPING, DEV)
+    # Empty values also override a config file's (settings.environ: process wins).
+    env.update(tls.Connection().to_env() if embedded else connection.to_env())
+    return env
 
 
 def _fault_timeline(out: pathlib.Path, target: str) -> list[dict[str, Any]]:
@@ -305,7 +312,7 @@ def run_target(
         cmd += ["--fault-matrix", args.fault_matrix]
     cmd += args.pytest_args
     print(f"certify: [{label}] {' '.join(cmd)}", flush=True)
-    code = subprocess.run(cmd, check=False, env=_child_env()).returncode
+    code = subprocess.run(cmd, check=False, env=_child_env(target, args)).returncode
     records: list[ScenarioRecord] = []
     for path in sorted(results.glob("results-*.jsonl")) if results.exists() else []:
         records += [
@@ -428,8 +435,13 @@ def main(argv: list[str] | None = None) -> int:
         "reports/out/bench/bench.json) instead of measuring it in this run "
         "(env HANDSHAKE_BENCH_JSON)",
     )
+    # TLS towards the HOST:PORT targets (harness/tls.py); the children get it by
+    # environment, so no secret is ever on a printed command line.
+    tls.add_options(parser.add_argument, ENV)
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args(argv)
+    connection = tls.from_options(args)
+    connection.validate()
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     if not targets:
         raise ConfigError("--targets is empty: name at least one of time-skipping, dev, HOST:PORT")

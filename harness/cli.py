@@ -145,6 +145,16 @@ def doctor_lines() -> list[tuple[str, str | None, str]]:
             "apt-get install prometheus (Debian)",
         ),
         ("promtool (alert rule tests)", _which("promtool"), "apt-get install prometheus (Debian)"),
+        (
+            "openssl (the relay's certificates for a TLS cluster)",
+            _which("openssl"),
+            "apt-get install openssl (Debian)",
+        ),
+        (
+            "nginx (the TLS cluster test)",
+            _which("nginx", "/usr/sbin/nginx"),
+            "make tls-proxy-tools, or apt-get install nginx-light (Debian)",
+        ),
         ("locust (load runs)", module("locust"), "pip install 'handshake-harness[load]'"),
         (
             "go (Go reference Zigflow, Toxiproxy)",

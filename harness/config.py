@@ -12,7 +12,7 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 
-from harness import settings
+from harness import settings, tls
 from harness.errors import ConfigError
 
 ZIGFLOW_LEVELS = ("workflow", "activity")
@@ -196,6 +196,9 @@ class StackConfig:
     # The dev server's web UI on this port (0: none, as in every test run).
     ui_port: int = 0
     log_dir: pathlib.Path = field(default_factory=lambda: pathlib.Path("reports/out/logs"))
+    # TLS and authentication towards an external cluster (harness/tls.py): the
+    # harness's own clients, the services and the relays between them use it.
+    connection: tls.Connection = field(default_factory=tls.Connection)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -214,6 +217,14 @@ class StackConfig:
             )
         if not self.zigflow_cmd or not self.stigma_cmd:
             raise ConfigError("--zigflow-cmd and --stigma-cmd must not be empty")
+        if self.connection.uses_tls and not self.external:
+            # The embedded servers speak plain text only: TLS settings there are a
+            # mistake (a profile meant for a cluster), not something to ignore.
+            raise ConfigError(
+                f"TLS settings ({self.connection.describe()}) need --temporal HOST:PORT of a "
+                f"cluster; the embedded {self.temporal} server speaks plain text"
+            )
+        self.connection.validate()
 
 
 def parse_command(value: str | None, default: list[str], option: str) -> list[str]:
@@ -239,6 +250,7 @@ def from_env(env: dict[str, str] | None = None) -> StackConfig:
         stigma_cmd=parse_command(
             env.get("HANDSHAKE_STIGMA_CMD"), REFERENCE_STIGMA, "HANDSHAKE_STIGMA_CMD"
         ),
+        connection=tls.from_env(env),
     )
     cfg.validate()
     return cfg

@@ -185,6 +185,39 @@ TERMS: tuple[Term, ...] = (
         ENV,
         required=False,
     ),
+    # TLS towards Temporal: set only when the cluster speaks TLS (harness/tls.py).
+    *(
+        _t(
+            f"{prefix}_{suffix}",
+            f"{who}: {meaning}",
+            side,
+            ENV,
+            required=False,
+        )
+        for prefix, side, who in (
+            ("ZIGFLOW", ZIGFLOW, "Zigflow"),
+            ("STIGMA", STIGMA, "Stigma (both its connections)"),
+        )
+        for suffix, meaning in (
+            ("TEMPORAL_TLS", "1: connect to Temporal with TLS (set with any of the below)"),
+            (
+                "TEMPORAL_TLS_CA",
+                "PEM file of the CA(s) to trust: the cluster's, plus the harness's own for its "
+                "relays; empty: the system's",
+            ),
+            ("TEMPORAL_TLS_CERT", "PEM file of the client certificate (mTLS)"),
+            ("TEMPORAL_TLS_KEY", "PEM file of the client certificate's private key (mTLS)"),
+            (
+                "TEMPORAL_TLS_SERVER_NAME",
+                "name to check in the server's certificate: the cluster's, also when the "
+                "address is a proxy or relay of the harness",
+            ),
+            (
+                "TEMPORAL_API_KEY",
+                "API key, sent as gRPC metadata `authorization: Bearer <key>`; never log it",
+            ),
+        )
+    ),
     # -- Temporal --------------------------------------------------------------
     _t(
         _defaults.zigflow_workflow,

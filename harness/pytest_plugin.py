@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from harness import contract, settings
+from harness import contract, settings, tls
 from harness.config import (
     DEV,
     PAIRINGS,
@@ -70,6 +70,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=ENV.get("HANDSHAKE_NAMESPACE") or "default",
         help="Temporal namespace (env HANDSHAKE_NAMESPACE)",
     )
+    # TLS and authentication towards a --temporal cluster (harness/tls.py).
+    tls.add_options(group.addoption, ENV)
     group.addoption(
         "--zigflow-cmd",
         default=ENV.get("HANDSHAKE_ZIGFLOW_CMD"),
@@ -206,6 +208,23 @@ def pytest_configure(config: pytest.Config) -> None:
         fault_matrix.select(config.getoption("--fault-matrix"), 0)
     except ConfigError as err:
         raise pytest.UsageError(str(err)) from None
+    if not hasattr(config, "workerinput") and not config.getoption("--help", False):
+        _preflight_tls(config)
+
+
+def _preflight_tls(config: pytest.Config) -> None:
+    """A TLS problem (wrong CA, name or client certificate) ends the run at once with
+    exit code 4 and ``tls.TLS_FAILED`` in the message, before any stack starts; other
+    connection problems are left to the stacks, which wait for a cluster to come up."""
+    connection = tls.from_options(config.option)
+    address = config.getoption("--temporal")
+    if not connection.uses_tls:
+        return
+    try:
+        StackConfig(temporal=address, connection=connection).validate()
+        tls.probe(address, connection)
+    except ConfigError as err:  # TLSConnectError too
+        raise pytest.UsageError(f"handshake: {err}") from None
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -276,6 +295,7 @@ def handshake_config(pytestconfig: pytest.Config) -> StackConfig:
         # The gate sees each ACK pass through its own relay (the kill-after-ACK specs).
         relay=True,
         zigflow_level=chosen.zigflow_level,
+        connection=tls.from_options(pytestconfig.option),
     )
     cfg.validate()
     return cfg
@@ -434,6 +454,8 @@ def judged_after_every_scenario(request: pytest.FixtureRequest) -> Iterator[None
     - ``no_token_in_logs``: the services' logs on every stack it ran on hold none of
       the tokens handed to Stigma (the StartAgent relay saw them), in any encoding
       (``harness/observe/token_scan.py``); a hit names file and line;
+    - ``no_secret_in_logs``: on a cluster with an API key or a client key, the
+      services' logs hold neither (``harness.judge.log_checks``);
     - ``agent_activity_options``: every agent call it made was scheduled with the
       timeouts and retry policy the plan asked for and the design needs.
 
@@ -459,6 +481,10 @@ def judged_after_every_scenario(request: pytest.FixtureRequest) -> Iterator[None
         reports = [s.scan_logs_for_tokens() for s in stacks]
         h.measurements[token_scan.KEY] = token_scan.summary(reports)
         verdicts.append(log_checks.no_raw_token(reports))
+        for running in stacks:
+            secret = log_checks.no_secret_in_logs(running.config.connection, running.service_logs())
+            if secret is not None:
+                verdicts.append(secret)
     if any(c.zigflow is not None for c in h.calls.values()):
         verdicts.append(checkers.agent_activity_options(h))
     holds(h, *verdicts)

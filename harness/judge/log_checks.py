@@ -12,6 +12,7 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Iterable
 
+from harness import tls
 from harness.judge.checkers import Missing, Verdict
 from harness.observe import token_scan
 from harness.observe.token_scan import ScanReport
@@ -53,3 +54,18 @@ def no_raw_token(reports: Iterable[ScanReport]) -> Verdict:
         sum(r.tokens * r.logs for r in done),
         [str(h) for h in hits],
     )
+
+
+SECRET_CHECKER = "no_secret_in_logs"
+
+
+def no_secret_in_logs(connection: tls.Connection, logs: Iterable[pathlib.Path]) -> Verdict | None:
+    """After a scenario on a cluster with an API key or a client key: no service log
+    holds either (a service that logs its configuration or its request metadata would
+    hand the cluster to whoever reads the logs). Evidence names the file and which
+    secret, never its value. None when there is no secret to look for."""
+    if not tls.secrets_of(connection):
+        return None
+    paths = [p for p in logs if p.is_file()]
+    hits = tls.leaks(connection, paths)
+    return Verdict(SECRET_CHECKER, not hits, len(paths), [f"{w}: the {what}" for w, what in hits])

@@ -29,6 +29,7 @@ from typing import Any
 import grpc
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
+from harness import tls
 from harness.errors import WaitTimeout
 from harness.observe.history import History
 from harness.servers.ports import GRPC_SERVER_OPTIONS, LOOPBACK
@@ -143,8 +144,20 @@ class Held:
 
 
 class CompletionRelay:
-    def __init__(self, upstream: str) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        connection: tls.Connection | None = None,
+        server_name: str = "",
+        certificate: tls.HarnessCA | None = None,
+    ) -> None:
+        """``connection``: TLS towards Temporal (``server_name`` checked in its
+        certificate); ``certificate``: Stigma then reaches the relay over TLS too. An
+        API key is Stigma's to send: its metadata is forwarded as it came."""
         self.upstream = upstream
+        self.connection = connection or tls.Connection()
+        self.server_name = server_name
+        self.certificate = certificate
         self.listen = ""
         self.completions: list[Relayed] = []
         self.starts: list[StartSeen] = []
@@ -159,11 +172,34 @@ class CompletionRelay:
     async def start(self) -> str:
         # Temporal's payload limit is 2 MiB by default; leave room for larger test payloads.
         options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
-        self._channel = grpc.aio.insecure_channel(self.upstream, options=options)
+        c = self.connection
+        if c.uses_tls:
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=c.read("ca"),
+                private_key=c.read("key"),
+                certificate_chain=c.read("cert"),
+            )
+            name = [("grpc.ssl_target_name_override", self.server_name)] if self.server_name else []
+            self._channel = grpc.aio.secure_channel(
+                self.upstream, credentials, options=[*options, *name]
+            )
+        else:
+            self._channel = grpc.aio.insecure_channel(self.upstream, options=options)
         self._server = grpc.aio.server(options=[*options, *GRPC_SERVER_OPTIONS])
         self._server.add_generic_rpc_handlers((_Forward(self),))
         # Port 0: the kernel picks one nobody holds, so no window to lose.
-        port = self._server.add_insecure_port(f"{LOOPBACK}:0")
+        if self.certificate is not None:
+            own = grpc.ssl_server_credentials(
+                [
+                    (
+                        self.certificate.server_key.read_bytes(),
+                        self.certificate.server_cert.read_bytes(),
+                    )
+                ]
+            )
+            port = self._server.add_secure_port(f"{LOOPBACK}:0", own)
+        else:
+            port = self._server.add_insecure_port(f"{LOOPBACK}:0")
         self.listen = f"{LOOPBACK}:{port}"
         await self._server.start()
         return self.listen

@@ -64,8 +64,14 @@ if os.environ.get("LOAD_SHAPE"):  # Locust uses the shape class it finds in this
 
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
-    # On Locust's own parser (not a group): only it takes include_in_web_ui.
-    target.add_arguments(parser, dict(os.environ), secret={"include_in_web_ui": False})
+    # On Locust's own parser (not a group): only it takes env_var and is_secret (the
+    # API key is masked in Locust's web UI). The flag's default already reads the
+    # environment (HANDSHAKE_TEMPORAL_TLS, TEMPORAL_TLS).
+    target.add_arguments(
+        parser,
+        dict(os.environ),
+        extra=lambda s: {} if s.flag else {"env_var": s.env, "is_secret": s.secret},
+    )
     services.add_arguments(parser)
     parser.add_argument(
         "--overhead-budget-ms",

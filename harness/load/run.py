@@ -124,6 +124,10 @@ def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespac
             f"{' and '.join(given)} with --temporal-address: a remote target's services "
             "run there, not here; drop the address to load the local stack"
         )
+    try:
+        target.from_options(args).connection.validate()
+    except ConfigError as err:
+        p.error(str(err))
     return args
 
 

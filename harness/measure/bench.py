@@ -47,7 +47,7 @@ from typing import Any
 
 from temporalio.client import Client
 
-from harness import contract
+from harness import contract, settings, tls
 from harness.config import DEV, PAIRINGS, ZIGFLOW_LEVELS, StackConfig, resolve_services
 from harness.drive.plan import activity_id, call_agent, echo, plan, succeeds
 from harness.errors import ConfigError
@@ -546,6 +546,8 @@ def main(argv: list[str] | None = None) -> int:
         help="as in the gate: workflow (default, or the --pairing's level) or activity "
         "(env HANDSHAKE_ZIGFLOW_LEVEL)",
     )
+    # TLS towards a --temporal HOST:PORT cluster (harness/tls.py).
+    tls.add_options(p.add_argument, settings.environ())
     p.add_argument("--label", default="", help="free text stored with the figures")
     p.add_argument("--out", default="reports/out/bench", help="where bench.json goes")
     args = p.parse_args(argv)
@@ -559,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
         zigflow_max_concurrent_activities=args.zigflow_slots,
         zigflow_level=chosen.zigflow_level,
         log_dir=out / "logs",
+        connection=tls.from_options(args),
     )
     doc = asyncio.run(bench(config, args))
     out.mkdir(parents=True, exist_ok=True)

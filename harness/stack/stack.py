@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from harness import contract
+from harness import contract, tls
 from harness.config import PLACEHOLDERS, StackConfig
 from harness.errors import ComponentDied, ConfigError, NotReadyError, WaitTimeout
 from harness.links.completion_relay import CompletionRelay
@@ -127,8 +127,11 @@ class Stack:
         return "\n".join(parts)
 
 
-def service_env(values: dict[str, str], config: StackConfig) -> dict[str, str]:
-    """The environment contract of both services (docs handbook, "Service contract")."""
+def service_env(
+    values: dict[str, str], config: StackConfig, connection_env: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment contract of both services (docs handbook, "Service contract");
+    ``connection_env``: their TLS settings towards Temporal (``harness.tls``)."""
     env = dict(os.environ)  # keeps PATH, and coverage's subprocess hook when measuring
     env.update(
         {
@@ -150,6 +153,7 @@ def service_env(values: dict[str, str], config: StackConfig) -> dict[str, str]:
             "STIGMA_METRICS_LISTEN": values["stigma_metrics_listen"],
         }
     )
+    env.update(connection_env or {})
     env.update(config.extra_env)
     return env
 
@@ -212,8 +216,9 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
         temporal_target(config, log_dir) as temporal,
         contextlib.AsyncExitStack() as on_temporal,  # closed while Temporal still runs
     ):
+        connection = config.connection  # plain text unless an external cluster (validate)
         client = await connect(
-            temporal.address, temporal.namespace, config.ready_timeout_s, "Temporal"
+            temporal.address, temporal.namespace, config.ready_timeout_s, "Temporal", connection
         )
         values = {
             "temporal_address": temporal.address,
@@ -253,13 +258,36 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
             values["zigflow_stigma_target"] = await relay.start()
             exits.push_async_callback(relay.stop)
         values["stigma_zigflow_temporal_address"] = values["stigma_temporal_address"]
+        # Through a Toxiproxy link TLS passes untouched: the services check the cluster's
+        # own name on a certificate that came from another address.
+        server_name = tls.server_name_for(connection, temporal.address)
+        harness_ca: tls.HarnessCA | None = None
+        if connection.uses_tls and (config.tamper or config.relay):
+            # The completion relay reads gRPC, so it terminates TLS with a certificate
+            # of a per-stack CA (also valid for the cluster's name, which Stigma checks).
+            harness_ca = tls.HarnessCA.create(
+                (LOOPBACK, "localhost", server_name),
+                connection.read("ca") or tls.system_cas(),
+            )
+            exits.callback(harness_ca.remove)
+        connection_env = {
+            **tls.service_env("zigflow", connection, connection.ca, server_name),
+            **tls.service_env(
+                "stigma",
+                connection,
+                str(harness_ca.bundle) if harness_ca else connection.ca,
+                server_name,
+            ),
+        }
         completions: CompletionRelay | None = None
         if config.tamper or config.relay:
             # All of Stigma's calls to Temporal go through the harness too (after the
             # network's faults: the relay's upstream is Stigma's link to Temporal): its
             # durable starts and its calls by token are what the harness observes, parks
             # and refuses.
-            completions = CompletionRelay(values["stigma_temporal_address"])
+            completions = CompletionRelay(
+                values["stigma_temporal_address"], connection, server_name, harness_ca
+            )
             values["stigma_temporal_address"] = await completions.start()
             values["stigma_zigflow_temporal_address"] = values["stigma_temporal_address"]
             exits.push_async_callback(completions.stop)
@@ -272,7 +300,7 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
         agents = await on_temporal.enter_async_context(
             serve_agents(client, values["agent_task_queue"])
         )
-        env = service_env(values, config)
+        env = service_env(values, config, connection_env)
         stigma = ManagedProcess(
             "stigma", expand(config.stigma_cmd, values_for("stigma", values)), env, log_dir
         )

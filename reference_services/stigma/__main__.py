@@ -20,7 +20,7 @@ from temporalio.client import Client
 from temporalio.service import RetryConfig
 from temporalio.worker import Worker
 
-from reference_services.common import jsonlog, metrics, tuning
+from reference_services.common import jsonlog, metrics, temporal_tls, tuning
 from reference_services.common.health import Health
 from reference_services.common.lifecycle import env_or, exit_after_shutdown, shutdown_requested
 from reference_services.stigma.activities import SystemActivities, TemporalZigflowRecord
@@ -106,6 +106,7 @@ def parse_args(argv: Sequence[str] | None, env: dict[str, str]) -> argparse.Name
         help="how workflow code runs: passthrough (sandbox sharing our modules), full, off "
         "(env STIGMA_WORKFLOW_SANDBOX)",
     )
+    temporal_tls.add_arguments(p, env, "stigma")
     p.add_argument("--log-level", default=env_or(env, "STIGMA_LOG_LEVEL", "INFO"))
     return p.parse_args(argv)
 
@@ -113,7 +114,14 @@ def parse_args(argv: Sequence[str] | None, env: dict[str, str]) -> argparse.Name
 async def serve(args: argparse.Namespace) -> None:
     stop = shutdown_requested()
     runtime = metrics.runtime_for(args.metrics_listen, "stigma")
-    client = await Client.connect(args.temporal_address, namespace=args.namespace, runtime=runtime)
+    # One set of TLS settings for both connections (the harness's relay in front of
+    # Temporal serves both addresses in the gate).
+    client = await Client.connect(
+        args.temporal_address,
+        namespace=args.namespace,
+        runtime=runtime,
+        **temporal_tls.connect_kwargs(args),
+    )
     zig_address = args.zigflow_temporal_address or args.temporal_address
     zig_namespace = args.zigflow_namespace or args.namespace
     # Completion calls get their own connection with a short client-side retry: the
@@ -122,7 +130,11 @@ async def serve(args: argparse.Namespace) -> None:
     # retry layer inside each attempt (and delay classifying a rejected token: the
     # time-skipping server's INTERNAL is retried by that loop).
     zig_client = await Client.connect(
-        zig_address, namespace=zig_namespace, runtime=runtime, retry_config=COMPLETION_RPC_RETRY
+        zig_address,
+        namespace=zig_namespace,
+        runtime=runtime,
+        retry_config=COMPLETION_RPC_RETRY,
+        **temporal_tls.connect_kwargs(args),
     )
     system = SystemActivities(
         lambda token: zig_client.get_async_activity_handle(task_token=token),

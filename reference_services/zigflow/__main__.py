@@ -19,7 +19,7 @@ import grpc
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from reference_services.common import jsonlog, metrics, tuning
+from reference_services.common import jsonlog, metrics, temporal_tls, tuning
 from reference_services.common.health import Health
 from reference_services.common.lifecycle import env_or, exit_after_shutdown, shutdown_requested
 from reference_services.zigflow.activities import GrpcStigmaClient, ZigflowActivities
@@ -84,6 +84,7 @@ def parse_args(argv: Sequence[str] | None, env: dict[str, str]) -> argparse.Name
         help="how workflow code runs: passthrough (sandbox sharing our modules), full, off "
         "(env ZIGFLOW_WORKFLOW_SANDBOX)",
     )
+    temporal_tls.add_arguments(p, env, "zigflow")
     p.add_argument("--log-level", default=env_or(env, "ZIGFLOW_LOG_LEVEL", "INFO"))
     return p.parse_args(argv)
 
@@ -101,6 +102,7 @@ async def serve(args: argparse.Namespace) -> None:
         args.temporal_address,
         namespace=args.namespace,
         runtime=metrics.runtime_for(args.metrics_listen, "zigflow"),
+        **temporal_tls.connect_kwargs(args),
     )
     stigma = GrpcStigmaClient(args.stigma_target)
     activities = ZigflowActivities(stigma, args.ack_timeout)
@@ -121,6 +123,7 @@ async def serve(args: argparse.Namespace) -> None:
             health_port=port,
             temporal_address=args.temporal_address,
             namespace=args.namespace,
+            temporal_tls=temporal_tls.describe(args),
             pid=os.getpid(),
         )
         await stop.wait()

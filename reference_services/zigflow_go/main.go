@@ -49,6 +49,7 @@ type config struct {
 	HealthListen    string
 	MetricsListen   string
 	LogLevel        string
+	TemporalTLS     temporalTLS
 }
 
 // parseConfig reads flags, with defaults from the environment (flag wins).
@@ -80,6 +81,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.MetricsListen, "metrics-listen", env("ZIGFLOW_METRICS_LISTEN", ""),
 		"accepted for command-line compatibility; this Zigflow serves no metrics")
 	fs.StringVar(&c.LogLevel, "log-level", env("ZIGFLOW_LOG_LEVEL", "INFO"), "DEBUG, INFO, WARN or ERROR")
+	c.TemporalTLS.register(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -149,11 +151,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	go func() { _ = srv.Serve(lis) }()
 	defer srv.Stop()
 
-	c, err := client.DialContext(ctx, client.Options{
+	opts := client.Options{
 		HostPort:  cfg.TemporalAddress,
 		Namespace: cfg.Namespace,
 		Logger:    tlog.NewStructuredLogger(log.With("component", "temporal")),
-	})
+	}
+	if err := cfg.TemporalTLS.apply(&opts); err != nil {
+		return err
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // told to stop while connecting
@@ -181,6 +187,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	hs.SetServingStatus(healthService, healthpb.HealthCheckResponse_SERVING)
 	log.Info("zigflow.ready", "task_queue", cfg.TaskQueue, "health_port", lis.Addr().(*net.TCPAddr).Port,
 		"temporal_address", cfg.TemporalAddress, "namespace", cfg.Namespace,
+		"temporal_tls", cfg.TemporalTLS.describe(),
 		"stigma_target", cfg.StigmaTarget, "pid", os.Getpid())
 
 	<-ctx.Done()

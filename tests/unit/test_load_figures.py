@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness import tls
 from harness.load import figures, target
 from harness.load.figures import Thresholds
 
@@ -56,7 +57,8 @@ def test_memory_trend_tells_a_climb_from_a_warm_up() -> None:
 
 
 def test_target_round_trips_through_the_environment_and_hides_secrets() -> None:
-    t = target.LoadTarget(address="temporal.staging:7233", namespace="cert", api_key="s3cret",
+    t = target.LoadTarget(address="temporal.staging:7233", namespace="cert",
+                          connection=tls.Connection(api_key="s3cret"),
                           zigflow_task_queue="zig")  # fmt: skip
     again = target.from_env(t.to_env())
     assert again == t

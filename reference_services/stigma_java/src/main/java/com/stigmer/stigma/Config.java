@@ -19,12 +19,21 @@ public final class Config {
   public boolean eagerStart;
   public String workflowSandbox; // accepted for command-line parity; a JVM has no sandbox modes
   public String logLevel;
+  // TLS towards Temporal (TemporalTls): set only when the cluster speaks TLS.
+  public boolean temporalTls;
+  public String temporalTlsCa;
+  public String temporalTlsCert;
+  public String temporalTlsKey;
+  public String temporalTlsServerName;
+  public String temporalApiKey; // never logged
 
   static final String USAGE =
       "usage: stigma-java [--listen H:P] [--temporal-address H:P] [--namespace NS]\n"
           + "  [--task-queue Q] [--agent-task-queue Q] [--zigflow-temporal-address H:P]\n"
           + "  [--zigflow-namespace NS] [--completion-window S] [--metrics-listen H:P]\n"
           + "  [--eager-start 0|1] [--workflow-sandbox MODE] [--log-level LEVEL]\n"
+          + "  [--temporal-tls 0|1] [--temporal-tls-ca PEM] [--temporal-tls-cert PEM]\n"
+          + "  [--temporal-tls-key PEM] [--temporal-tls-server-name NAME] [--temporal-api-key K]\n"
           + "Each flag also reads STIGMA_<FLAG> from the environment (flag wins).";
 
   /** Thrown for a bad command line; the message says what is wrong. */
@@ -48,6 +57,12 @@ public final class Config {
     String eager = envOr(env, "STIGMA_EAGER_START", "1");
     c.workflowSandbox = envOr(env, "STIGMA_WORKFLOW_SANDBOX", "passthrough");
     c.logLevel = envOr(env, "STIGMA_LOG_LEVEL", "INFO");
+    String tls = envOr(env, "STIGMA_TEMPORAL_TLS", "");
+    c.temporalTlsCa = envOr(env, "STIGMA_TEMPORAL_TLS_CA", "");
+    c.temporalTlsCert = envOr(env, "STIGMA_TEMPORAL_TLS_CERT", "");
+    c.temporalTlsKey = envOr(env, "STIGMA_TEMPORAL_TLS_KEY", "");
+    c.temporalTlsServerName = envOr(env, "STIGMA_TEMPORAL_TLS_SERVER_NAME", "");
+    c.temporalApiKey = envOr(env, "STIGMA_TEMPORAL_API_KEY", "");
     for (int i = 0; i < argv.length; i++) {
       String arg = argv[i];
       String value = null;
@@ -78,6 +93,12 @@ public final class Config {
         case "--eager-start" -> eager = value;
         case "--workflow-sandbox" -> c.workflowSandbox = value;
         case "--log-level" -> c.logLevel = value;
+        case "--temporal-tls" -> tls = value;
+        case "--temporal-tls-ca" -> c.temporalTlsCa = value;
+        case "--temporal-tls-cert" -> c.temporalTlsCert = value;
+        case "--temporal-tls-key" -> c.temporalTlsKey = value;
+        case "--temporal-tls-server-name" -> c.temporalTlsServerName = value;
+        case "--temporal-api-key" -> c.temporalApiKey = value;
         default -> throw new UsageError("unknown argument " + arg + "\n" + USAGE);
       }
     }
@@ -90,6 +111,7 @@ public final class Config {
       throw new UsageError("--eager-start: expected 0 or 1, got " + eager);
     }
     c.eagerStart = eager.equals("1");
+    c.temporalTls = tls.equals("1") || tls.equalsIgnoreCase("true") || tls.equalsIgnoreCase("yes");
     return c;
   }
 

@@ -46,7 +46,9 @@ public final class Main {
 
     WorkflowServiceStubs stubs =
         WorkflowServiceStubs.newServiceStubs(
-            WorkflowServiceStubsOptions.newBuilder().setTarget(cfg.temporalAddress).build());
+            TemporalTls.apply(
+                    WorkflowServiceStubsOptions.newBuilder().setTarget(cfg.temporalAddress), cfg)
+                .build());
     WorkflowClient client =
         WorkflowClient.newInstance(
             stubs, WorkflowClientOptions.newBuilder().setNamespace(cfg.namespace).build());
@@ -55,7 +57,7 @@ public final class Main {
     // inside the completion window.
     WorkflowServiceStubs zigStubs =
         WorkflowServiceStubs.newServiceStubs(
-            WorkflowServiceStubsOptions.newBuilder()
+            TemporalTls.apply(WorkflowServiceStubsOptions.newBuilder(), cfg)
                 .setTarget(cfg.zigflowAddress())
                 .setRpcRetryOptions(
                     RpcRetryOptions.newBuilder()
@@ -108,6 +110,7 @@ public final class Main {
         "agent_task_queue", cfg.agentTaskQueue,
         "temporal_address", cfg.temporalAddress,
         "namespace", cfg.namespace,
+        "temporal_tls", TemporalTls.describe(cfg),
         "pid", ProcessHandle.current().pid());
 
     stop.await();
