@@ -22,7 +22,7 @@ from harness.servers.ports import LOOPBACK, free_port
 from harness.servers.procs import running
 from harness.waits import eventually
 
-ALERT_RULES = pathlib.Path(__file__).resolve().parents[2] / "reports/observability/alerts.yml"
+ALERT_RULES = pathlib.Path(__file__).resolve().parents[1] / "assets/observability/alerts.yml"
 
 
 def binary() -> str | None:
