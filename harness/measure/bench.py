@@ -230,6 +230,25 @@ def _capacity(ok: list[CallRecord]) -> float | None:
     return round(1.0 / median, 2) if median > 0 else None
 
 
+STRAGGLER_FACTOR = 5.0  # a call this many times slower than the phase's median
+MAX_STRAGGLERS = 5
+
+
+def stragglers(ok: list[CallRecord]) -> list[dict[str, Any]]:
+    """The calls far slower than the phase's median, slowest first: listed in the
+    report, so that a p99 moved by a GC pause or a slow poll is seen for what it is
+    (and which workflow to look at), not averaged away."""
+    if len(ok) < 2:
+        return []
+    median = stats.percentile([c.ended - c.started for c in ok], 50)
+    slow = [c for c in ok if c.ended - c.started > STRAGGLER_FACTOR * median]
+    slow.sort(key=lambda c: c.started - c.ended)
+    return [
+        {"workflow_id": c.workflow_id, "seconds": round(c.ended - c.started, 3)}
+        for c in slow[:MAX_STRAGGLERS]
+    ]
+
+
 def _ms(values: Iterable[float]) -> list[float]:
     """Negative samples (clock skew between server nodes) count as zero, not lost."""
     return [max(0.0, v) for v in values]
@@ -257,6 +276,7 @@ def _kind_figures(phase: Phase, samples: list[stages.Sample], names: tuple[str, 
         "first_errors": errors[:3],
         "throughput_per_s": _completion_rate(ok),
         "capacity_per_s": _capacity(ok),
+        "stragglers": stragglers(ok),
         "wall_s": round(phase.wall_s, 2),
         "max_in_flight": phase.max_in_flight,
     }
@@ -358,6 +378,7 @@ def concurrency_rows(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     k: v["peak_rss_mb"] for k, v in h["processes"].items() if k != "harness"
                 },
                 "cpu_pct": {k: v["cpu_pct"] for k, v in h["processes"].items()},
+                "stragglers": h.get("stragglers", []),
             }
         )
     return rows

@@ -220,6 +220,13 @@ class Budget(_Model):
     within: bool = Field(description=">= 100 samples, no failed call, p99 <= budget_ms")
 
 
+class Straggler(_Model):
+    """A handshake far slower than its phase's median (harness.measure.bench.stragglers)."""
+
+    workflow_id: str
+    seconds: float = Field(description="client end-to-end time")
+
+
 class ConcurrencyRow(_Model):
     """One level and mode of the budget run (harness.measure.bench.concurrency_rows)."""
 
@@ -245,6 +252,10 @@ class ConcurrencyRow(_Model):
     baseline_cdf: list[tuple[float, float]] = Field(default_factory=list)
     peak_rss_mb: dict[str, float | None] = Field(default_factory=dict)
     cpu_pct: dict[str, float | None] = Field(default_factory=dict)
+    stragglers: list[Straggler] = Field(
+        default_factory=list,
+        description="handshakes slower than 5x the median, slowest first (at most 5)",
+    )
 
 
 class PairingFigures(_Model):
