@@ -245,7 +245,9 @@ class ConcurrencyRow(_Model):
     baseline_p50_ms: float | None = Field(default=None, description="the direct call's p50")
     baseline_p99_ms: float | None = Field(default=None, description="the direct call's p99")
     ratio_p99: float | None = None
-    errors: int = 0
+    errors: int | None = Field(
+        default=None, description="failed calls; null when the figures do not say"
+    )
     stages_p50_ms: dict[str, float | None] = Field(default_factory=dict)
     stages_p99_ms: dict[str, float | None] = Field(default_factory=dict)
     cdf: list[tuple[float, float]] = Field(default_factory=list, description="[ms, fraction]")
@@ -270,7 +272,9 @@ class PairingFigures(_Model):
     baseline_p50_ms: float | None = None
     baseline_p99_ms: float | None = None
     throughput_per_s: float | None = None
-    errors: int = 0
+    errors: int | None = Field(
+        default=None, description="failed calls; null when the figures do not say"
+    )
     peak_rss_mb: dict[str, float | None] = Field(default_factory=dict)
 
 
