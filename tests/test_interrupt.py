@@ -97,13 +97,25 @@ async def test_ctrl_c_stops_the_gate_and_everything_it_started(tmp_path: pathlib
         t0 = time.monotonic()
         os.killpg(gate.pid, signal.SIGINT)
         code = await asyncio.wait_for(gate.wait(), STOP_BOUND_S)
-        stopped_s = time.monotonic() - t0
-        # then: the gate and everything below it are gone
-        left = {p: _cmdline(p) for p, start in seen.items() if _start_time(p) == start}
-        print(f"gate stopped {stopped_s:.1f} s after Ctrl-C; {len(seen)} processes below it")
-        tail = log.read_text()[-3000:]
-        assert left == {}, f"still running after the gate stopped: {left}\n{tail}"
-        assert code != 0, tail
+        gate_s = time.monotonic() - t0
+
+        # then: the gate and, within the same bound, everything below it are gone (xdist
+        # workers may still be tearing their stacks down when the controller exits)
+        def left() -> dict[int, str]:
+            return {p: _cmdline(p) for p, start in seen.items() if _start_time(p) == start}
+
+        async def all_gone() -> bool | None:
+            return True if not left() else None
+
+        await eventually(
+            all_gone,
+            timeout_s=STOP_BOUND_S,
+            pending=lambda: f"still running after Ctrl-C: {left()}\n{log.read_text()[-3000:]}",
+            interval_s=0.2,
+        )
+        all_s = time.monotonic() - t0
+        print(f"Ctrl-C: gate exited in {gate_s:.1f} s, all {len(seen)} processes in {all_s:.1f} s")
+        assert code != 0, log.read_text()[-3000:]
     finally:
         if gate.returncode is None:
             os.killpg(gate.pid, signal.SIGKILL)
