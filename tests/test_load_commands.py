@@ -11,14 +11,12 @@ from __future__ import annotations
 import os
 import pathlib
 import shlex
-import signal
-import subprocess
 import sys
 
 import pytest
 
 from harness.load.target import ENV as TARGET_ENV
-from harness.servers.procs import sigint_restored
+from tests.children import run_bounded
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RUN_BOUND_S = 180  # a bound on a hung run, not a measurement
@@ -27,18 +25,10 @@ COMMAND_VARS = ("HANDSHAKE_ZIGFLOW_CMD", "HANDSHAKE_STIGMA_CMD")
 
 
 def _interruptible(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Run ``argv`` to its end; if it hangs past the bound, SIGINT it so that it tears its
-    stack down (run.py and Locust's bridge both do on SIGINT), and fail."""
-    proc = subprocess.Popen(sigint_restored(argv), cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=env)  # fmt: skip
-    try:
-        output, _ = proc.communicate(timeout=RUN_BOUND_S)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=60)
-        pytest.fail(f"still going after {RUN_BOUND_S}s: {argv[2]}\n{output[-3000:]}")
-    return proc.returncode, output
+    """Run ``argv`` to its end, bounded (tests/children.py: run.py and Locust's bridge
+    both tear their stack down on the SIGINT)."""
+    proc = run_bounded(argv, bound_s=RUN_BOUND_S, env=env, merge_stderr=True)
+    return proc.returncode, proc.stdout
 
 
 def _load_run(extra: list[str], env: dict[str, str], out: pathlib.Path) -> tuple[int, str]:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 import pathlib
-import signal
 import subprocess
 import sys
 
 import pytest
 
-from harness.servers.procs import sigint_restored
+from tests.children import run_bounded
 
 pytestmark = pytest.mark.mutant
 
@@ -273,8 +272,7 @@ CHILD_BOUND_S = 240  # a bound on a hung child run, not a measurement
 def _run_child(
     argv: list[str], env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run a child pytest; if it hangs past the bound, interrupt it (SIGINT) so that
-    its fixtures tear its stack down: a SIGKILL would orphan its servers."""
+    """Run a child pytest, bounded (tests/children.py)."""
     # Every fault-matrix cell is selectable by its node id (the gate's slice is drawn
     # from a random seed).
     env = {
@@ -282,27 +280,7 @@ def _run_child(
         "HANDSHAKE_HYPOTHESIS_PROFILE": "mutant",
         "HANDSHAKE_FAULT_MATRIX": "full",
     }
-    proc = subprocess.Popen(
-        sigint_restored(argv),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        out, err = proc.communicate(timeout=CHILD_BOUND_S)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, err = proc.communicate(timeout=90)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-        pytest.fail(
-            f"child run still going after {CHILD_BOUND_S}s: {' '.join(argv[3:6])}\n{out[-2000:]}"
-        )
-    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+    return run_bounded(argv, bound_s=CHILD_BOUND_S, env=env)
 
 
 def fails_for(

@@ -33,9 +33,9 @@ from harness import tls
 from harness.config import DEV, PAIRINGS, StackConfig
 from harness.judge import log_checks
 from harness.servers.ports import LOOPBACK, free_port
-from harness.servers.procs import sigint_restored
 from harness.servers.temporal import _server_argv, connect
 from harness.waits import eventually
+from tests.children import run_bounded
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 API_KEY = "hs-test-api-key-7c1f0e9a2b"  # a value the secret scan must never find
@@ -240,23 +240,8 @@ def _gate(
             "--handshake-out", str(out / "out"), "--handshake-results", str(out / "results"),
             "--junitxml", str(out / "junit.xml")]  # fmt: skip
     began = time.monotonic()
-    proc = subprocess.Popen(
-        sigint_restored(argv), cwd=ROOT, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        output, _ = proc.communicate(timeout=CHILD_BOUND_S)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGINT)
-        try:
-            output, _ = proc.communicate(timeout=90)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate()
-        pytest.fail(f"the gate over TLS still ran after {CHILD_BOUND_S}s:\n{output[-3000:]}")
-    return subprocess.CompletedProcess(argv, proc.returncode, output, ""), (
-        time.monotonic() - began
-    )
+    proc = run_bounded(argv, bound_s=CHILD_BOUND_S, env=env, merge_stderr=True)
+    return proc, (time.monotonic() - began)
 
 
 def _no_secrets(cluster: Cluster, out: pathlib.Path, output: str) -> None:
