@@ -507,13 +507,15 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The settings layer: the config file's [tool.handshake] under the environment.
+    env = settings.environ()
     p = argparse.ArgumentParser(
         prog="python -m harness.measure.bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--temporal", default=os.environ.get("HANDSHAKE_BENCH_TEMPORAL") or DEV)
-    p.add_argument("--namespace", default=os.environ.get("HANDSHAKE_NAMESPACE") or "default")
+    p.add_argument("--temporal", default=env.get("HANDSHAKE_BENCH_TEMPORAL") or DEV)
+    p.add_argument("--namespace", default=env.get("HANDSHAKE_NAMESPACE") or "default")
     p.add_argument("--levels", default=",".join(str(n) for n in DEFAULT_LEVELS))
     p.add_argument("--modes", default="closed,open")
     p.add_argument("--duration", type=float, default=6.0, help="seconds per phase")
@@ -545,25 +547,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--zigflow-cmd",
-        default=os.environ.get("HANDSHAKE_ZIGFLOW_CMD"),
+        default=env.get("HANDSHAKE_ZIGFLOW_CMD"),
         help="your Zigflow's command line, as for the gate (env HANDSHAKE_ZIGFLOW_CMD)",
     )
     p.add_argument(
         "--stigma-cmd",
-        default=os.environ.get("HANDSHAKE_STIGMA_CMD"),
+        default=env.get("HANDSHAKE_STIGMA_CMD"),
         help="your Stigma's command line, as for the gate (env HANDSHAKE_STIGMA_CMD)",
     )
     p.add_argument(
         "--pairing",
         choices=list(PAIRINGS),
-        default=os.environ.get("HANDSHAKE_PAIRING") or None,
+        default=env.get("HANDSHAKE_PAIRING") or None,
         help="reference services to measure, ZIGFLOW-STIGMA, instead of --zigflow-cmd / "
         "--stigma-cmd (env HANDSHAKE_PAIRING)",
     )
     p.add_argument(
         "--zigflow-level",
         choices=ZIGFLOW_LEVELS,
-        default=os.environ.get("HANDSHAKE_ZIGFLOW_LEVEL") or None,
+        default=env.get("HANDSHAKE_ZIGFLOW_LEVEL") or None,
         help="as in the gate: workflow (default, or the --pairing's level) or activity "
         "(env HANDSHAKE_ZIGFLOW_LEVEL)",
     )
