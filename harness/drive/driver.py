@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -109,6 +110,23 @@ class Driver:
         self, started: Iterable[Started], timeout_s: float | None = None
     ) -> list[Op]:
         return list(await asyncio.gather(*(self.outcome(s, timeout_s) for s in started)))
+
+    async def still_open(self, started: Iterable[Started], within_s: float) -> list[Started]:
+        """The calls whose workflow is still running after ``within_s`` (sooner when all
+        have closed). Records nothing: the outcomes are still to be judged."""
+        waiting = list(started)
+        deadline = time.monotonic() + within_s
+        while waiting:
+            descs = await asyncio.gather(*(s.handle.describe() for s in waiting))
+            waiting = [
+                s
+                for s, d in zip(waiting, descs, strict=True)
+                if d.status is None or d.status.name == "RUNNING"
+            ]
+            if not waiting or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.1)  # poll interval, not synchronisation
+        return waiting
 
     # -- Stigma's execution of each call_agent state ------------------------
     def stigma_workflow_id(self, started: Started, state_index: int) -> str:
