@@ -570,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         "(env HANDSHAKE_ZIGFLOW_LEVEL)",
     )
     # TLS towards a --temporal HOST:PORT cluster (harness/tls.py).
-    tls.add_options(p.add_argument, settings.environ())
+    tls.add_options(p.add_argument, env)
     p.add_argument("--label", default="", help="free text stored with the figures")
     p.add_argument("--out", default="reports/out/bench", help="where bench.json goes")
     args = p.parse_args(argv)
