@@ -54,6 +54,16 @@ class Names:
 
 NAMES = Names()
 
+# The proto's names (proto/stigma/v1/stigma_service.proto): fixed, not settings.
+STIGMA_SERVICE = "stigma.v1.StigmaService"
+START_AGENT = "StartAgent"
+START_AGENT_PATH = f"/{STIGMA_SERVICE}/{START_AGENT}"
+
+
+def stigma_workflow_id(idempotency_key: str) -> str:
+    """Stigma's execution for an idempotency key (``stigma_workflow_prefix`` + key)."""
+    return f"{NAMES.stigma_workflow_prefix}{idempotency_key}"
+
 
 def completion_activities() -> tuple[str, ...]:
     """Stigma's activities that resolve Zigflow's activity by token."""
@@ -110,12 +120,12 @@ _defaults = Names()
 TERMS: tuple[Term, ...] = (
     # -- gRPC ------------------------------------------------------------------
     _t(
-        "stigma.v1.StigmaService",
+        STIGMA_SERVICE,
         "Stigma's gRPC service, and its grpc.health.v1 service name",
         STIGMA,
         GRPC,
     ),
-    _t("StartAgent", "the one RPC: ACK (Empty) once the agent's start is durable", STIGMA, GRPC),
+    _t(START_AGENT, "the one RPC: ACK (Empty) once the agent's start is durable", STIGMA, GRPC),
     _t(
         "",
         "grpc.health.v1 service name of Zigflow's health endpoint (the server's overall health)",

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from temporalio.service import RPCError, RPCStatusCode
 
-from harness import wire
+from harness import contract, wire
 from harness.drive.driver import Driver
 from harness.drive.plan import call_agent, plan, succeeds
 from harness.drive.strategies import BadRequest, bad_requests, refusal_problems
@@ -26,7 +26,7 @@ async def _nothing_started(stack: Stack, key: str) -> bool:
     if not key:
         return True
     try:
-        await stack.client.get_workflow_handle(f"stigma-{key}").describe()
+        await stack.client.get_workflow_handle(contract.stigma_workflow_id(key)).describe()
     except RPCError as err:
         return err.status == RPCStatusCode.NOT_FOUND
     return False

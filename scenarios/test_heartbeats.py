@@ -99,13 +99,16 @@ async def test_cancelling_zigflow_reaches_stigma_and_stops_the_agent(
     # when: an operator cancels the Zigflow workflow
     await driver.cancel([started])
     op = await driver.outcome(started)
-    # then: cancellation all the way through, confirmed by token, and the agent (ours)
-    # saw its activity cancelled
+    # then: Zigflow ended cancelled, the agent (ours) saw its activity cancelled, and
+    # Stigma's execution closed; whether Zigflow waited for Stigma's confirmation is
+    # its choice, so the agent's stop is awaited here rather than assumed from the
+    # workflow's close
     assert op.type == "fail", op.value
     assert Failure.from_dict(op.value).kind == CANCELED, op.value
-    holds(history, checkers.cancelled_through_heartbeat(history))
     await driver.wait_agent([started], "cancelled")
+    await driver.agents_delivered([started])
+    await driver.collect(started)
+    holds(history, checkers.cancelled_through_heartbeat(history))
     # and the metrics say so: nothing counted as completed or failed, nothing left
     # pending (or: metrics not checked)
-    await driver.agents_delivered([started])
     holds(history, await observed.judged())

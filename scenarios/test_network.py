@@ -13,6 +13,7 @@ import random
 
 import pytest
 
+from harness import contract
 from harness.drive.driver import Driver, Started
 from harness.drive.plan import DIRECT, activity_id, call_agent, fails, plan, succeeds
 from harness.judge import checkers, metrics_checks
@@ -154,7 +155,9 @@ async def test_ack_lost_after_stigma_started_the_agent_one_run_reaches_the_live_
         async with network.down(history, "stigma_grpc"):
             await driver.wait_attempt(started, 2)
             await driver.release([started])
-            await driver.wait_stigma_activity_closed(started, "complete_zigflow_activity")
+            await driver.wait_stigma_activity_closed(
+                started, contract.NAMES.stigma_complete_activity
+            )
     # then: after the heal a retried attempt re-attaches a live token; one run, delivered once
     await driver.outcome(started)
     _all_correct(history, max_attempts=5)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
 from temporalio.service import RPCError, RPCStatusCode
 
-from harness import wire
+from harness import contract, wire
 from harness.drive.driver import Driver
 from harness.drive.plan import call_agent, plan, succeeds
 from harness.drive.strategies import live
@@ -228,13 +228,16 @@ async def test_a_token_replayed_after_its_activity_completed_is_dead_not_retried
     assert answer.code == grpc.StatusCode.OK, answer
     try:
         summary = await asyncio.wait_for(
-            driver.stack.client.get_workflow_handle(f"stigma-{replay_key}").result(),
+            driver.stack.client.get_workflow_handle(
+                contract.stigma_workflow_id(replay_key)
+            ).result(),
             driver.timeout_s,
         )
     except TimeoutError:
         pytest.fail(
-            f"stigma-{replay_key} still open after {driver.timeout_s:.0f}s: the completion "
-            "with a replayed (dead) token was not recorded as dead"
+            f"{contract.stigma_workflow_id(replay_key)} still open after "
+            f"{driver.timeout_s:.0f}s: the completion with a replayed (dead) token was not "
+            "recorded as dead"
         )
     # then: the completion is dead (NOT_FOUND), recorded once, and logged by fingerprint.
     # What Stigma met is in its summary (optional evidence): the execution having closed

@@ -132,7 +132,7 @@ class Driver:
     def stigma_workflow_id(self, started: Started, state_index: int) -> str:
         run_id = started.handle.result_run_id or started.handle.run_id
         act = activity_id(state_index, started.plan["states"][state_index])
-        return f"{contract.NAMES.stigma_workflow_prefix}{started.call_id}/{run_id}/{act}"
+        return contract.stigma_workflow_id(f"{started.call_id}/{run_id}/{act}")
 
     async def wait_pending(
         self, started: list[Started], state_index: int = 0, timeout_s: float | None = None

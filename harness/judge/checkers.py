@@ -664,18 +664,35 @@ def heartbeats_kept_alive(history: History) -> Verdict:
 
 
 def cancelled_through_heartbeat(history: History) -> Verdict:
-    """Cancelling Zigflow reached Stigma (through a heartbeat response), the agent was
-    stopped before it produced a result, Stigma confirmed by token, and Zigflow ended
-    cancelled, not timed out or failed."""
+    """Cancelling Zigflow reached Stigma (through a heartbeat's answer), the agent was
+    stopped before it produced a result, and Zigflow ended cancelled, not timed out or
+    failed.
+
+    Whether Zigflow's workflow waits for Stigma's confirmation is Zigflow's choice:
+    waiting (WAIT_CANCELLATION_COMPLETED), its activity ends canceled and Stigma's
+    cancel by token is delivered; not waiting (TRY_CANCEL, the SDKs' default), the
+    workflow closes with the activity's cancellation requested, Stigma's next heartbeat
+    is answered NOT_FOUND and its cancel by token finds nobody (token_dead). Either way
+    the agent must stop: a Stigma that lets it run on fails here."""
 
     def check(s: AgentState) -> list[str]:
         bad = []
         z = s.zigflow
-        if z is None or z.status != "canceled":
-            bad.append(
-                f"{s.where}: Zigflow activity is {z.status if z else 'missing'}, expected canceled"
-            )
         zig = s.call.zigflow
+        waited = z is not None and z.status == "canceled"
+        abandoned = (
+            z is not None
+            and z.status == "open"
+            and z.cancel_requested_at is not None
+            and zig is not None
+            and zig.status == "canceled"
+        )
+        if not (waited or abandoned):
+            bad.append(
+                f"{s.where}: Zigflow activity is {z.status if z else 'missing'}"
+                + (", its cancellation never requested" if z and not z.cancel_requested_at else "")
+                + ", expected canceled (or its cancellation requested by a cancelled workflow)"
+            )
         if zig is None or zig.status != "canceled":
             bad.append(
                 f"{s.call.call_id}: Zigflow workflow is {zig.status if zig else 'missing'}, "
@@ -693,10 +710,11 @@ def cancelled_through_heartbeat(history: History) -> Verdict:
             a.status == "completed" for a in s.stigma.of_type(contract.NAMES.stigma_agent_activity)
         ):
             bad.append(f"{s.where}: the agent ran to completion despite the cancellation")
-        if told and _completion(s.stigma) != "delivered":
+        confirmed = "delivered" if waited else "token_dead"
+        if told and _completion(s.stigma) != confirmed:
             bad.append(
-                f"{s.where}: cancellation not confirmed by token "
-                f"(completion {_completion(s.stigma)!r})"
+                f"{s.where}: cancellation by token ended {_completion(s.stigma)!r}, expected "
+                f"{confirmed!r} (Zigflow {'waited for' if waited else 'did not wait for'} it)"
             )
         return bad
 

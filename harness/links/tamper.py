@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import grpc
 from stigma.v1 import stigma_service_pb2 as pb
 
-from harness import wire
+from harness import contract, wire
 from harness.servers.ports import GRPC_SERVER_OPTIONS, LOOPBACK
 from harness.tokens import fingerprint
 
@@ -98,8 +98,8 @@ class TokenTamper:
         self._connect()
         self._server = grpc.aio.server(options=GRPC_SERVER_OPTIONS)
         handler = grpc.method_handlers_generic_handler(
-            "stigma.v1.StigmaService",
-            {"StartAgent": grpc.unary_unary_rpc_method_handler(self._handle)},
+            contract.STIGMA_SERVICE,
+            {contract.START_AGENT: grpc.unary_unary_rpc_method_handler(self._handle)},
         )
         self._server.add_generic_rpc_handlers((handler,))
         # Port 0: the kernel picks one nobody holds, so no window to lose.
@@ -116,7 +116,7 @@ class TokenTamper:
     def _connect(self) -> None:
         self._channel = grpc.aio.insecure_channel(self.upstream)
         self._forward = self._channel.unary_unary(
-            "/stigma.v1.StigmaService/StartAgent",
+            contract.START_AGENT_PATH,
             request_serializer=lambda body: body,
             response_deserializer=lambda body: body,
         )

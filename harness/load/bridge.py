@@ -154,9 +154,7 @@ async def _stages(conn: Connection, workflow_id: str, run_id: str | None) -> dic
     zig_handle = conn.client.get_workflow_handle(workflow_id, run_id=run_id)
     zig = traces.read(await zig_handle.fetch_history(), converter, traces.WorkflowTrace)
     span = zig.activity(AGENT_ACTIVITY_ID)
-    stigma_id = (
-        f"{contract.NAMES.stigma_workflow_prefix}{workflow_id}/{zig.run_id}/{AGENT_ACTIVITY_ID}"
-    )
+    stigma_id = contract.stigma_workflow_id(f"{workflow_id}/{zig.run_id}/{AGENT_ACTIVITY_ID}")
     stigma_handle = conn.stigma_client.get_workflow_handle(stigma_id)
     stigma = traces.read(await stigma_handle.fetch_history(), converter, traces.StigmaTrace)
     out: dict[str, float] = {}

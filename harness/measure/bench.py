@@ -186,7 +186,7 @@ class Runner:
                 z = traces.read(zig, converter, traces.WorkflowTrace)
                 if phase.kind == "direct":
                     return stages.direct(z, act)
-                wf = f"{contract.NAMES.stigma_workflow_prefix}{rec.workflow_id}/{rec.run_id}/{act}"
+                wf = contract.stigma_workflow_id(f"{rec.workflow_id}/{rec.run_id}/{act}")
                 hist = await self.client.get_workflow_handle(wf).fetch_history()
                 s = traces.read(hist, converter, traces.StigmaTrace)
                 return stages.handshake(z, act, s)

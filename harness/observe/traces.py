@@ -82,6 +82,10 @@ class ActivitySpan:
     started_at: float | None = None  # of the last attempt (written at close for retried ones)
     closed_at: float | None = None
     status: str = "open"  # open | completed | failed | timed_out | canceled
+    # When the workflow asked for the activity's cancellation. A workflow that does not
+    # wait for the cancellation (the SDKs' default, TRY_CANCEL) closes with the activity
+    # left at this point: no canceled event follows.
+    cancel_requested_at: float | None = None
     attempts: int = 0
     result: Any = None
     # How the last attempt failed or timed out (Temporal's structured failure).
@@ -220,6 +224,9 @@ def read(history: WorkflowHistory, converter: DataConverter, cls: type[WorkflowT
             span = by_scheduled[a.scheduled_event_id]
             span.status, span.closed_at = "timed_out", _ts(ev)
             span.failure = failures.from_proto(a.failure)
+        elif et == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED:
+            a = ev.activity_task_cancel_requested_event_attributes
+            by_scheduled[a.scheduled_event_id].cancel_requested_at = _ts(ev)
         elif et == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
             a = ev.activity_task_canceled_event_attributes
             span = by_scheduled[a.scheduled_event_id]

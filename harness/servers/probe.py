@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from harness import contract
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -20,7 +22,7 @@ class StigmaProbe:
             target, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)]
         )
         self._call = self._channel.unary_unary(
-            "/stigma.v1.StigmaService/StartAgent",
+            contract.START_AGENT_PATH,
             request_serializer=lambda body: body,
             response_deserializer=lambda body: body,
         )
@@ -35,7 +37,7 @@ class StigmaProbe:
 
     async def serving(self) -> bool:
         reply = await self._health.Check(
-            health_pb2.HealthCheckRequest(service="stigma.v1.StigmaService"), timeout=5
+            health_pb2.HealthCheckRequest(service=contract.STIGMA_SERVICE), timeout=5
         )
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 

@@ -109,7 +109,7 @@ class Stack:
         await proc.start()
         if proc is self.stigma:
             await wait_healthy(
-                proc, self.stigma_target, "stigma.v1.StigmaService", self.config.ready_timeout_s
+                proc, self.stigma_target, contract.STIGMA_SERVICE, self.config.ready_timeout_s
             )
             if self.relay is not None:
                 await self.relay.reconnect()
@@ -224,7 +224,7 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
             "temporal_address": temporal.address,
             "namespace": temporal.namespace,
             "stigma_listen": f"{LOOPBACK}:{free_port()}",
-            "stigma_task_queue": f"stigma-{run_id}",
+            "stigma_task_queue": f"stigma-queue-{run_id}",
             "agent_task_queue": f"agent-{run_id}",
             "zigflow_task_queue": f"zigflow-{run_id}",
             "zigflow_health_listen": f"{LOOPBACK}:{free_port()}",
@@ -310,7 +310,7 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
         try:
             await stigma.start()
             await wait_healthy(
-                stigma, values["stigma_target"], "stigma.v1.StigmaService", config.ready_timeout_s
+                stigma, values["stigma_target"], contract.STIGMA_SERVICE, config.ready_timeout_s
             )
             if relay is not None:
                 await relay.connected(config.ready_timeout_s)

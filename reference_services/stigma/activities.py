@@ -47,7 +47,7 @@ class ZigflowRecord(Protocol):
     """Read access to Zigflow's own record of the activity a token belongs to."""
 
     async def why_not_found(self, completion: Completion) -> tuple[str, str]:
-        """("delivered_earlier" | "retry_pending" | "gone", detail)."""
+        """("delivered_earlier" | "retry_pending" | "closed" | "gone", detail)."""
         ...
 
 
@@ -123,7 +123,7 @@ class SystemActivities:
                     f"completion call failed with {err.status.name}: {err.message}",
                     type="CompletionTransient",
                 ) from err
-            if outcome.status == "token_dead" and kind != "heartbeat" and self._record:
+            if outcome.status == "token_dead" and self._record:
                 outcome = await self._explain_not_found(completion, outcome)
             metrics.completion_call(fields["kind"], outcome.status, err.status.name)
             log.event(
@@ -150,6 +150,7 @@ class SystemActivities:
         if why == "delivered_earlier":
             outcome.status = "delivered_earlier"
         outcome.retry_pending = why == "retry_pending"
+        outcome.requester_closed = why == "closed"
         outcome.message += f" ({detail})"
         return outcome
 
@@ -223,4 +224,6 @@ class TemporalZigflowRecord:
             ):
                 return "retry_pending", f"Zigflow attempt {pending.attempt} is pending"
         status = desc.status.name if desc.status else "unknown"
+        if desc.status is not None and status != "RUNNING":
+            return "closed", f"Zigflow workflow is {status}, nobody will take the result"
         return "gone", f"Zigflow workflow is {status}, activity not waiting any more"

@@ -69,6 +69,8 @@ class CompletionOutcome:
     token_fp: str = ""
     # For token_dead: a newer Zigflow attempt is pending and will bring a live token.
     retry_pending: bool = False
+    # For token_dead: Zigflow's workflow has closed; nobody will ever take the result.
+    requester_closed: bool = False
 
 
 @dataclass

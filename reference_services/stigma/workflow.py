@@ -152,7 +152,14 @@ class StigmaWorkflow:
             try:
                 outcome: CompletionOutcome = await workflow.execute_activity(
                     "heartbeat_zigflow_activity",
-                    Completion(token.token_b64, token.attempt, ""),
+                    Completion(
+                        token.token_b64,
+                        token.attempt,
+                        "",
+                        zigflow_workflow_id=token.zigflow_workflow_id,
+                        zigflow_run_id=token.zigflow_run_id,
+                        zigflow_activity_id=token.zigflow_activity_id,
+                    ),
                     result_type=CompletionOutcome,
                     start_to_close_timeout=timedelta(seconds=max(every_s, 5.0)),
                     retry_policy=RetryPolicy(maximum_attempts=2),
@@ -160,7 +167,9 @@ class StigmaWorkflow:
             except ActivityError:
                 continue  # a missed beat; the next one may get through
             self._heartbeats += 1
-            if outcome.status == "cancel_requested":
+            if outcome.status == "cancel_requested" or outcome.requester_closed:
+                # Cancelled, or Zigflow's workflow closed without waiting for us (the
+                # SDKs' default cancellation): nobody will take the result, stop the agent.
                 self._cancel_requested = True
                 return
             if outcome.status in ("token_dead", "token_rejected"):

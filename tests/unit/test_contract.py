@@ -4,6 +4,9 @@ and harness code that reads what a service produced uses no name it does not dec
 from __future__ import annotations
 
 import ast
+import collections
+import dataclasses
+import os
 import pathlib
 from collections.abc import Iterator
 
@@ -135,3 +138,51 @@ def test_every_term_is_documented_once() -> None:
         assert term.group in contract.GROUPS, term
         seen[(term.group, term.value)] = seen.get((term.group, term.value), 0) + 1
     assert all(n == 1 for n in seen.values()), [k for k, n in seen.items() if n > 1]
+
+
+# Names a team may rename, and the proto's names: code outside the contract module that
+# spells one cannot follow a team's settings (or a proto change) and certifies only ours.
+SPELLED_ONLY_IN_CONTRACT = frozenset(
+    getattr(contract.Names(), f.name) for f in dataclasses.fields(contract.Names)
+) | {contract.STIGMA_SERVICE, contract.START_AGENT_PATH}
+CODE_ROOTS = ("harness", "scenarios")
+
+
+def spelled_names(source: str) -> Iterator[tuple[int, str]]:
+    """String constants (f-string parts too) that are a contract name verbatim."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and node.value in SPELLED_ONLY_IN_CONTRACT:
+            yield node.lineno, str(node.value)
+
+
+def test_renameable_and_proto_names_are_spelled_only_in_the_contract_module() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {value!r}"
+        for root in CODE_ROOTS
+        for path in sorted((ROOT / root).rglob("*.py"))
+        if path != ROOT / "harness" / "contract.py"
+        for line, value in spelled_names(path.read_text())
+    ]
+    assert not found, (
+        "these spell a contract name instead of reading it from harness/contract.py "
+        "(contract.NAMES.<name>, contract.stigma_workflow_id(key), contract.STIGMA_SERVICE), "
+        "so a team's --contract-name is ignored there:\n" + "\n".join(found)
+    )
+
+
+def test_the_spelling_scan_sees_an_f_string_prefix() -> None:
+    source = 'key = "k"\nhandle = client.get_workflow_handle(f"stigma-{key}")\n'
+    assert [v for _, v in spelled_names(source)] == ["stigma-"]
+
+
+def test_the_harness_sets_exactly_the_declared_environment() -> None:
+    from harness.config import StackConfig
+    from harness.stack.stack import service_env
+
+    declared = {t.value for t in contract.TERMS if t.group == contract.ENV}
+    required = {t.value for t in contract.TERMS if t.group == contract.ENV and t.required}
+    values = collections.defaultdict(lambda: "x")
+    env = service_env(values, StackConfig(), {})
+    ours = {k for k in env if k.startswith(("ZIGFLOW_", "STIGMA_"))} - set(os.environ)
+    assert ours <= declared, f"set but not in the contract: {sorted(ours - declared)}"
+    assert required <= ours, f"declared required but never set: {sorted(required - ours)}"
