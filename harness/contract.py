@@ -466,6 +466,159 @@ TERMS: tuple[Term, ...] = (
     ),
 )
 
+
+@dataclass(frozen=True)
+class Behaviour:
+    """One thing a service must do to be certified, and what judges it."""
+
+    side: str  # ZIGFLOW | STIGMA | BOTH
+    does: str
+    checks: tuple[str, ...]  # checker (verdict) names that judge it from recorded evidence
+    specs: tuple[str, ...]  # scenario files that make it happen (scenarios/)
+    required: bool = True  # False: judged only where the service gives the evidence
+
+
+EVERY_SCENARIO = "*"  # judged after every scenario, whatever it is about
+
+# Everything a service must do to pass. tests/unit/test_contract.py ties this list to the
+# checkers: a checker that judges something not written here, or a behaviour that names
+# a checker that does not exist, fails it.
+BEHAVIOURS: tuple[Behaviour, ...] = (
+    Behaviour(
+        BOTH,
+        "Takes its settings from the environment above (or the flags of the command line "
+        "it is given), answers SERVING on grpc.health.v1 once it serves, and exits on "
+        "SIGTERM",
+        (),
+        (EVERY_SCENARIO, "test_restarts.py"),
+    ),
+    Behaviour(
+        ZIGFLOW,
+        "Its agent activity sends StartAgent with its own task token as callback_token, an "
+        "idempotency key that is the same for every attempt and the correlation, then "
+        "returns result-pending at the ACK, holding no worker slot while the agent runs",
+        ("worker_not_blocked", "resumed_once_with_agent_result"),
+        ("test_success.py", "test_not_blocked.py"),
+    ),
+    Behaviour(
+        ZIGFLOW,
+        "Every StartAgent carries a gRPC deadline",
+        ("start_agent_has_deadline",),
+        (EVERY_SCENARIO,),
+    ),
+    Behaviour(
+        ZIGFLOW,
+        "A StartAgent that fails transiently (UNAVAILABLE, DEADLINE_EXCEEDED, a reset) fails "
+        "the attempt at once and is retried with a new attempt's token; a permanent refusal "
+        "(INVALID_ARGUMENT) fails the activity without retry",
+        ("retried_after_failing_fast", "permanent_rejection_not_retried"),
+        ("test_network.py", "test_retries.py", "test_fault_matrix.py"),
+    ),
+    Behaviour(
+        ZIGFLOW,
+        "The agent activity is scheduled with the planned timeouts and a bounded retry "
+        "policy, its StartToClose covering the agent's run; a timeout ends it with "
+        "Temporal's timeout failure when the plan says",
+        ("agent_activity_options", "timed_out"),
+        (EVERY_SCENARIO, "test_timeout.py", "test_heartbeats.py"),
+    ),
+    Behaviour(
+        ZIGFLOW,
+        "Direct mode (no token): returns at the ACK; nothing is completed by token",
+        ("direct_call_moves_on_at_ack",),
+        ("test_direct_call.py",),
+    ),
+    Behaviour(
+        ZIGFLOW,
+        "Workflow level only: its workflow refuses a result whose envelope names another "
+        "workflow or activity (crossed wires), with an application failure of its own",
+        ("crossed_wires_detected",),
+        ("test_token_corruption.py",),
+    ),
+    Behaviour(
+        STIGMA,
+        "ACKs StartAgent only after Temporal accepted the durable start of its execution "
+        "(started, or already started)",
+        ("acked_after_durable_start",),
+        (EVERY_SCENARIO, "test_crash_points.py"),
+    ),
+    Behaviour(
+        STIGMA,
+        "One execution per idempotency key, whatever the retries: a retried StartAgent "
+        "attaches its new token to the running execution; the agent runs once, as "
+        "run_agent(agent_id, input bytes as received) on the agent task queue with a "
+        "heartbeat timeout",
+        ("at_most_one_agent_per_key", "agent_ran_once", "agents_heartbeat_watched"),
+        ("test_retries.py", "test_restarts.py", "test_handshake_model.py"),
+    ),
+    Behaviour(
+        STIGMA,
+        "Completes or fails Zigflow's activity by token exactly once, from a (non-local) "
+        "activity, with the envelope and the agent's output, or the agent's failure type "
+        "and message as a non-retryable application failure",
+        (
+            "resumed_once_with_agent_result",
+            "agent_failure_propagated",
+            "no_token_lost",
+            "every_call_resolved",
+        ),
+        ("test_success.py", "test_failure.py", "test_restarts.py"),
+    ),
+    Behaviour(
+        STIGMA,
+        "A call by token answered NOT_FOUND is recorded, not retried forever; when a newer "
+        "Zigflow attempt brings a live token the result goes there; a token the server "
+        "refuses (damaged, foreign) is recorded with its code",
+        ("late_completion_recorded", "redelivered_to_live_attempt", "damaged_token_handled"),
+        ("test_timeout.py", "test_retries.py", "test_token_corruption.py"),
+    ),
+    Behaviour(
+        STIGMA,
+        "With a heartbeat timeout on Zigflow's attempt: heartbeats by token while the agent "
+        "runs; a heartbeat answered 'cancelled', or NOT_FOUND once Zigflow's workflow has "
+        "closed, stops the agent",
+        ("heartbeats_kept_alive", "cancelled_through_heartbeat"),
+        ("test_heartbeats.py",),
+    ),
+    Behaviour(
+        STIGMA,
+        "A malformed StartAgent gets INVALID_ARGUMENT with a message naming the field at "
+        "fault by its proto name, starts nothing, and Stigma keeps serving; unknown "
+        "fields are ignored",
+        (),
+        ("test_bad_input.py",),
+    ),
+    Behaviour(
+        BOTH,
+        "Every call ends, after any fault or restart of either service or of Temporal: "
+        "completed or failed with a reason, never waiting on a lost token",
+        ("every_call_resolved", "no_token_lost", "completion_outcome_is"),
+        ("test_restarts.py", "test_fault_matrix.py", "test_handshake_model.py"),
+    ),
+    Behaviour(
+        BOTH,
+        "No log holds a task token in any encoding (a fingerprint names it), nor the "
+        "cluster's API key or client key",
+        ("no_token_in_logs", "no_secret_in_logs"),
+        (EVERY_SCENARIO,),
+    ),
+    Behaviour(
+        STIGMA,
+        "Its logs name each token by fingerprint (first 12 hex digits of its SHA-256)",
+        ("token_named_by_fingerprint",),
+        ("test_token_corruption.py",),
+        required=False,
+    ),
+    Behaviour(
+        BOTH,
+        "Its metrics (the names above) agree with what the histories show",
+        ("metrics_agree_with_history",),
+        ("test_metrics.py", "test_heartbeats.py", "test_network.py"),
+        required=False,
+    ),
+)
+
+
 VOCABULARY: frozenset[str] = frozenset(t.value for t in TERMS) | frozenset(
     getattr(_defaults, f.name) for f in dataclasses.fields(Names)
 )
@@ -473,8 +626,20 @@ GROUPS: tuple[str, ...] = (GRPC, ENV, TEMPORAL, ACTIVITY, PLAN, ENVELOPE, SUMMAR
 
 
 def markdown() -> str:
-    """The contract as Markdown tables (one per group), generated from ``TERMS``."""
-    out: list[str] = []
+    """The contract as Markdown: what a service must do (``BEHAVIOURS``), then one table
+    per group of names (``TERMS``)."""
+    out: list[str] = [
+        "#### What a service must do",
+        "",
+        "| side | required | behaviour | judged by | scenarios |",
+        "|---|---|---|---|---|",
+    ]
+    for b in BEHAVIOURS:
+        checks = ", ".join(f"`{c}`" for c in b.checks) or "the scenarios' own assertions"
+        specs = ", ".join("every scenario" if s == EVERY_SCENARIO else f"`{s}`" for s in b.specs)
+        required = "yes" if b.required else "optional"
+        out.append(f"| {b.side} | {required} | {b.does} | {checks} | {specs} |")
+    out.append("")
     for group in GROUPS:
         out += [f"#### {group}", "", "| name | side | required | meaning |", "|---|---|---|---|"]
         for t in (t for t in TERMS if t.group == group):

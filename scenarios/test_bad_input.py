@@ -41,7 +41,7 @@ async def test_bad_requests_get_invalid_argument_start_nothing_and_stigma_keeps_
         # when
         answer = await probe.start_agent_raw(bad.body)
         # then
-        problems = refusal_problems(answer, bad.kind)
+        problems = refusal_problems(answer, bad.kind, bad.field)
         assert not problems, (bad.kind, f"field at fault: {bad.field or '-'}", answer, problems)
         assert await _nothing_started(stack, bad.key), f"{bad.kind}: an agent was started"
         assert await probe.serving(), "Stigma stopped serving after a bad request"

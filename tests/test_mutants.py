@@ -197,6 +197,12 @@ CASES = [
     (
         "test_bad_input.py::test_bad_requests_get_invalid_argument_start_nothing_and_stigma_keeps_serving",
         "--stigma-cmd",
+        "stigma_vague_refusal",
+        "the message does not name the field at fault",
+    ),
+    (
+        "test_bad_input.py::test_bad_requests_get_invalid_argument_start_nothing_and_stigma_keeps_serving",
+        "--stigma-cmd",
         "stigma_generated_deserializer",
         "StatusCode.UNKNOWN",
     ),

@@ -39,7 +39,7 @@ class BadRequest:
     kind: str
     body: bytes
     # The field at fault, by its proto field name ("" when the message as a whole
-    # does not parse): shown to the reader with the answer, not required in it.
+    # does not parse): the refusal's message must name it (in any language).
     field: str
     key: str  # the idempotency key carried, if any: nothing may start for it
 
@@ -124,10 +124,11 @@ UNDECODABLE = frozenset({"agent_id_invalid_utf8", "corrupt_framing"})
 UNDECODABLE_CODES = frozenset({grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.INTERNAL})
 
 
-def refusal_problems(answer: Answer, kind: str = "") -> list[str]:
+def refusal_problems(answer: Answer, kind: str = "", field: str = "") -> list[str]:
     """What is wrong with Stigma's answer to a bad request. The contract is the status
     code, INVALID_ARGUMENT (the caller must not retry; INTERNAL too for a body that does
-    not parse), with a message for a person; the message's wording and language are
+    not parse), with a message for a person that names the field at fault by its proto
+    name (``field``, when there is one); the rest of the wording and its language are
     Stigma's own and are not judged. The agent's input is opaque bytes: JSON is only
     the reference's convention, so input that is not JSON is not a bad request here."""
     problems = []
@@ -137,4 +138,6 @@ def refusal_problems(answer: Answer, kind: str = "") -> list[str]:
         problems.append(f"status {answer.code.name}, expected {names}")
     if not answer.details.strip():
         problems.append("no message saying what is wrong")
+    elif field and answer.code != grpc.StatusCode.OK and field not in answer.details:
+        problems.append(f"the message does not name the field at fault ({field})")
     return problems

@@ -186,3 +186,63 @@ def test_the_harness_sets_exactly_the_declared_environment() -> None:
     ours = {k for k in env if k.startswith(("ZIGFLOW_", "STIGMA_"))} - set(os.environ)
     assert ours <= declared, f"set but not in the contract: {sorted(ours - declared)}"
     assert required <= ours, f"declared required but never set: {sorted(required - ours)}"
+
+
+VERDICT_CALLS = {"Verdict", "_verdict", "not_checked"}
+
+
+def checker_names(source: str) -> set[str]:
+    """Names of the verdicts a module gives: the first argument of ``Verdict(...)``,
+    ``_verdict(...)`` and ``Verdict.not_checked(...)`` (an f-string's fixed prefix, as in
+    ``timed_out[HEARTBEAT]``), and module constants named ``*CHECKER``."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant)
+            and any(isinstance(t, ast.Name) and t.id.endswith("CHECKER") for t in node.targets)
+        ):
+            names.add(str(node.value.value))
+        if not (isinstance(node, ast.Call) and node.args):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        first = node.args[0]
+        if name not in VERDICT_CALLS:
+            continue
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            names.add(first.value)
+        elif isinstance(first, ast.JoinedStr) and isinstance(first.values[0], ast.Constant):
+            names.add(str(first.values[0].value).split("[", 1)[0])
+    return names
+
+
+def all_checkers() -> set[str]:
+    return set().union(
+        *(checker_names(p.read_text()) for p in sorted((ROOT / "harness").rglob("*.py")))
+    )
+
+
+def test_every_checker_judges_a_written_behaviour_and_back() -> None:
+    checkers = all_checkers()
+    cited = {c for b in contract.BEHAVIOURS for c in b.checks}
+    assert len(checkers) > 20, sorted(checkers)  # the scan itself still finds them
+    assert not cited - checkers, f"behaviours cite checkers that do not exist: {cited - checkers}"
+    assert not checkers - cited, (
+        "these checkers judge something harness/contract.py BEHAVIOURS does not say a "
+        f"service must do (write it down there): {sorted(checkers - cited)}"
+    )
+
+
+def test_the_checker_scan_finds_a_new_verdict() -> None:
+    source = 'def agent_mood(h):\n    return Verdict("agent_is_cheerful", True)\n'
+    assert checker_names(source) == {"agent_is_cheerful"}
+    assert "agent_is_cheerful" not in {c for b in contract.BEHAVIOURS for c in b.checks}
+
+
+def test_behaviours_name_scenarios_that_exist() -> None:
+    for b in contract.BEHAVIOURS:
+        assert b.does, b
+        assert b.side in (contract.ZIGFLOW, contract.STIGMA, contract.BOTH), b
+        for spec in b.specs:
+            assert spec == contract.EVERY_SCENARIO or (ROOT / "scenarios" / spec).is_file(), spec

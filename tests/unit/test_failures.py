@@ -396,9 +396,20 @@ def test_the_failure_observed_while_pending_stands_in_for_the_history() -> None:
 
 
 def test_invalid_argument_with_a_message_in_any_language_is_a_proper_refusal() -> None:
-    assert refusal_problems(Answer(grpc.StatusCode.INVALID_ARGUMENT, "agent_id は必須です")) == []
+    japanese = Answer(grpc.StatusCode.INVALID_ARGUMENT, "agent_id は必須です")
+    assert refusal_problems(japanese, "missing_agent_id", "agent_id") == []
     assert refusal_problems(Answer(grpc.StatusCode.INVALID_ARGUMENT, "champ manquant")) == []
     assert BadRequest("missing_agent_id", b"", "agent_id", "k").field == "agent_id"
+
+
+def test_a_refusal_must_name_the_field_at_fault_by_its_proto_name() -> None:
+    vague = Answer(grpc.StatusCode.INVALID_ARGUMENT, "champ manquant")
+    assert refusal_problems(vague, "missing_agent_id", "agent_id") == [
+        "the message does not name the field at fault (agent_id)"
+    ]
+    # an undecodable body has no field to name
+    unparsed = Answer(grpc.StatusCode.INTERNAL, "parse error")
+    assert refusal_problems(unparsed, "corrupt_framing") == []
 
 
 @pytest.mark.parametrize(
