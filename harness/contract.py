@@ -109,7 +109,7 @@ GRPC, ENV, TEMPORAL, ACTIVITY, PLAN, ENVELOPE, SUMMARY, METRIC = (
     "Command line and environment",
     "Temporal names",
     "The agent activity's argument (activity level: the harness's workflow calls it)",
-    "Zigflow plan (input and result of the Zigflow workflow)",
+    "Zigflow plan (workflow level only: input and result of the Zigflow workflow)",
     "Result envelope (what Stigma completes Zigflow's activity with)",
     "Stigma's execution summary (optional evidence)",
     "Metrics (optional evidence)",
@@ -231,7 +231,8 @@ TERMS: tuple[Term, ...] = (
     # -- Temporal --------------------------------------------------------------
     _t(
         _defaults.zigflow_workflow,
-        "workflow type the harness starts with a plan, on ZIGFLOW_TASK_QUEUE",
+        "workflow level only: the workflow type the harness starts with a plan, on "
+        "ZIGFLOW_TASK_QUEUE",
         ZIGFLOW,
         TEMPORAL,
         setting="zigflow_workflow",
