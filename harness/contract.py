@@ -60,6 +60,14 @@ START_AGENT = "StartAgent"
 START_AGENT_PATH = f"/{STIGMA_SERVICE}/{START_AGENT}"
 
 
+# The longest gRPC deadline a StartAgent may carry. Stigma ACKs once its durable start
+# is done (tens of ms; a cold JVM a few hundred): a deadline of minutes or hours (a Go
+# activity passing its own context gives its StartToClose, 24 h in the plan) means an
+# attempt hangs that long on a Stigma that never answers, instead of failing fast and
+# being retried.
+START_AGENT_DEADLINE_MAX_S = 60.0
+
+
 def stigma_workflow_id(idempotency_key: str) -> str:
     """Stigma's execution for an idempotency key (``stigma_workflow_prefix`` + key)."""
     return f"{NAMES.stigma_workflow_prefix}{idempotency_key}"
@@ -503,7 +511,7 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
     ),
     Behaviour(
         ZIGFLOW,
-        "Every StartAgent carries a gRPC deadline",
+        f"Every StartAgent carries a gRPC deadline of at most {START_AGENT_DEADLINE_MAX_S:.0f} s",
         ("start_agent_has_deadline",),
         (EVERY_SCENARIO,),
     ),

@@ -30,6 +30,12 @@ CASES = [
         "start_agent_has_deadline: VIOLATED",
     ),
     (
+        "test_success.py",
+        "--zigflow-cmd",
+        "zigflow_day_long_deadline",
+        "start_agent_has_deadline: VIOLATED",
+    ),
+    (
         "test_network.py::test_stigma_unreachable_fails_fast_retries_and_succeeds_after_heal",
         "--zigflow-cmd",
         "zigflow_counts_attempts",

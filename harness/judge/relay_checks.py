@@ -72,11 +72,19 @@ def _call(ack: Tampered) -> str:
 
 
 def deadline_verdict(requests: Iterable[Tampered]) -> Verdict:
-    """Every StartAgent request that reached the relay carried a deadline."""
+    """Every StartAgent request that reached the relay carried a deadline, and not one
+    longer than ``contract.START_AGENT_DEADLINE_MAX_S`` (read as the time left when it
+    arrived, so a little under what the caller set)."""
+    ceiling = contract.START_AGENT_DEADLINE_MAX_S
     evidence: list[str] = []
     checked = 0
     for request in requests:
         checked += 1
         if request.deadline_s is None:
             evidence.append(f"{_call(request)}: StartAgent sent without a deadline")
+        elif request.deadline_s > ceiling:
+            evidence.append(
+                f"{_call(request)}: StartAgent deadline {request.deadline_s:.0f} s, longer "
+                f"than {ceiling:.0f} s: a Stigma that never answers holds the attempt that long"
+            )
     return Verdict(DEADLINE_CHECKER, not evidence, checked, evidence)

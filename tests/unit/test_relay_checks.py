@@ -1,0 +1,27 @@
+"""StartAgent deadlines, as the harness's relay saw them arrive."""
+
+from __future__ import annotations
+
+from harness import contract
+from harness.judge import relay_checks
+from harness.links.tamper import Tampered
+
+
+def _request(deadline_s: float | None) -> Tampered:
+    return Tampered("k", 1, "fp", "fp", zigflow_workflow_id="zig", deadline_s=deadline_s)
+
+
+def test_a_short_deadline_passes() -> None:
+    verdict = relay_checks.deadline_verdict([_request(4.9), _request(0.2)])
+    assert verdict.ok, verdict.evidence
+    assert verdict.checked == 2
+
+
+def test_no_deadline_and_a_day_long_one_are_both_violations() -> None:
+    verdict = relay_checks.deadline_verdict(
+        [_request(None), _request(86_399.0), _request(contract.START_AGENT_DEADLINE_MAX_S)]
+    )
+    assert not verdict.ok
+    assert len(verdict.evidence) == 2, verdict.evidence
+    assert "without a deadline" in verdict.evidence[0]
+    assert "86399 s, longer than 60 s" in verdict.evidence[1]
