@@ -1,5 +1,7 @@
-"""The service contract: every name, id format, status and shape the harness reads
-from, or sends to, a Zigflow or a Stigma under test. One home for them.
+"""The service contract: what a Zigflow and a Stigma under test must do
+(``BEHAVIOURS``, each with the checkers that judge it) and every name, id format,
+status and shape the harness reads from, or sends to, them (``TERMS``). One home for
+them.
 
 - The tables of docs/reference/contract.md are generated from ``TERMS``
   (``python -m harness.contract --markdown``; ``tests/unit/test_contract.py`` fails
