@@ -81,6 +81,7 @@ public final class Model {
     public String message = "";
     public String tokenFp = "";
     public boolean retryPending; // token_dead, but a newer Zigflow attempt is pending
+    public boolean requesterClosed; // token_dead: Zigflow's workflow closed, nobody takes it
 
     public CompletionOutcome() {}
 

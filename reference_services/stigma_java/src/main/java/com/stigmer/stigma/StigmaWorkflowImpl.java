@@ -119,7 +119,7 @@ public class StigmaWorkflowImpl implements StigmaWorkflow {
       beatScope.cancel();
     }
     summary.heartbeats = heartbeats;
-    if (!agent[0].isCompleted()) { // Zigflow asked to cancel (seen on a heartbeat)
+    if (!agent[0].isCompleted()) { // Zigflow cancelled or closed (seen on a heartbeat)
       agentScope.cancel();
       try {
         agent[0].get();
@@ -168,6 +168,9 @@ public class StigmaWorkflowImpl implements StigmaWorkflow {
         Model.Completion c = new Model.Completion();
         c.tokenB64 = token.tokenB64;
         c.attempt = token.attempt;
+        c.zigflowWorkflowId = token.zigflowWorkflowId;
+        c.zigflowRunId = token.zigflowRunId;
+        c.zigflowActivityId = token.zigflowActivityId;
         Model.CompletionOutcome outcome;
         try {
           outcome =
@@ -176,7 +179,9 @@ public class StigmaWorkflowImpl implements StigmaWorkflow {
           continue; // a missed beat; the next one may get through
         }
         heartbeats++;
-        if ("cancel_requested".equals(outcome.status)) {
+        if ("cancel_requested".equals(outcome.status) || outcome.requesterClosed) {
+          // Cancelled, or Zigflow's workflow closed without waiting for us (the SDKs'
+          // default cancellation): nobody will take the result, stop the agent.
           cancelRequested = true;
           return;
         }

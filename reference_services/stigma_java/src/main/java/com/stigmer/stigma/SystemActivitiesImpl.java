@@ -142,7 +142,7 @@ public class SystemActivitiesImpl implements SystemActivities {
       Model.CompletionOutcome outcome =
           new Model.CompletionOutcome(
               what == CallError.TOKEN_DEAD ? "token_dead" : "token_rejected", code, message, fp);
-      if (what == CallError.TOKEN_DEAD && !kind.equals("heartbeat") && record != null) {
+      if (what == CallError.TOKEN_DEAD && record != null) {
         explainNotFound(c, outcome);
       }
       Metrics.completionCall(kind, outcome.status, code);
@@ -160,7 +160,7 @@ public class SystemActivitiesImpl implements SystemActivities {
   }
 
   /** NOT_FOUND is ambiguous; Zigflow's own history says which case it is. */
-  private void explainNotFound(Model.Completion c, Model.CompletionOutcome outcome) {
+  void explainNotFound(Model.Completion c, Model.CompletionOutcome outcome) {
     ZigflowRecord.Why why;
     try {
       why = record.whyNotFound(c);
@@ -172,6 +172,7 @@ public class SystemActivitiesImpl implements SystemActivities {
       outcome.status = "delivered_earlier";
     }
     outcome.retryPending = why.kind() == ZigflowRecord.Kind.RETRY_PENDING;
+    outcome.requesterClosed = why.kind() == ZigflowRecord.Kind.CLOSED;
     outcome.message += " (" + why.detail() + ")";
   }
 

@@ -3,27 +3,42 @@ package com.stigmer.stigma;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.temporal.api.common.v1.Payloads;
 import io.temporal.api.common.v1.WorkflowExecution;
+import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.api.history.v1.HistoryEvent;
 import io.temporal.api.workflow.v1.PendingActivityInfo;
 import io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest;
 import io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionResponse;
 import io.temporal.client.WorkflowClient;
 import io.temporal.common.converter.DataConverter;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Zigflow's workflow history and pending activities, read with Stigma's client for Zigflow's
- * namespace: tells the three meanings of a NOT_FOUND apart (our result is already there; a
- * retried attempt is pending and will bring a live token; nobody is waiting).
+ * namespace: tells the meanings of a NOT_FOUND apart (our result is already there; a retried
+ * attempt is pending and will bring a live token; Zigflow's workflow has closed, so nobody will
+ * ever take the result; nobody is waiting).
  */
 public class ZigflowRecord {
   public enum Kind {
     DELIVERED_EARLIER,
     RETRY_PENDING,
+    CLOSED,
     GONE
   }
+
+  // Closed for good (PAUSED is not: the workflow may resume).
+  static final Set<WorkflowExecutionStatus> CLOSED_STATUSES =
+      EnumSet.of(
+          WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED,
+          WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED,
+          WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED,
+          WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+          WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW,
+          WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT);
 
   public record Why(Kind kind, String detail) {}
 
@@ -82,15 +97,23 @@ public class ZigflowRecord {
                     .setNamespace(client.getOptions().getNamespace())
                     .setExecution(exec)
                     .build());
+    return fromDescription(c, desc);
+  }
+
+  /** What Zigflow's workflow, as described, says about a NOT_FOUND (no completion seen). */
+  static Why fromDescription(Model.Completion c, DescribeWorkflowExecutionResponse desc) {
     for (PendingActivityInfo p : desc.getPendingActivitiesList()) {
       if (p.getActivityId().equals(c.zigflowActivityId) && p.getAttempt() > c.attempt) {
         return new Why(Kind.RETRY_PENDING, "Zigflow attempt " + p.getAttempt() + " is pending");
       }
     }
+    WorkflowExecutionStatus status = desc.getWorkflowExecutionInfo().getStatus();
+    if (CLOSED_STATUSES.contains(status)) {
+      // A Zigflow cancelling with TRY_CANCEL (the SDKs' default) closes without waiting.
+      return new Why(
+          Kind.CLOSED, "Zigflow workflow is " + status.name() + ", nobody will take the result");
+    }
     return new Why(
-        Kind.GONE,
-        "Zigflow workflow is "
-            + desc.getWorkflowExecutionInfo().getStatus().name()
-            + ", activity not waiting any more");
+        Kind.GONE, "Zigflow workflow is " + status.name() + ", activity not waiting any more");
   }
 }

@@ -1,0 +1,143 @@
+package com.stigmer.stigma;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.temporal.api.enums.v1.WorkflowExecutionStatus;
+import io.temporal.api.workflow.v1.PendingActivityInfo;
+import io.temporal.api.workflow.v1.WorkflowExecutionInfo;
+import io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionResponse;
+import org.junit.jupiter.api.Test;
+
+class ZigflowRecordTest {
+  static Model.Completion heartbeatOf(int attempt) {
+    Model.Completion c = new Model.Completion();
+    c.tokenB64 = "dG9r";
+    c.attempt = attempt;
+    c.zigflowWorkflowId = "wf";
+    c.zigflowRunId = "run";
+    c.zigflowActivityId = "0-a";
+    return c;
+  }
+
+  static DescribeWorkflowExecutionResponse.Builder described(WorkflowExecutionStatus status) {
+    return DescribeWorkflowExecutionResponse.newBuilder()
+        .setWorkflowExecutionInfo(WorkflowExecutionInfo.newBuilder().setStatus(status));
+  }
+
+  /** A record that answers {@code kind} without a Temporal client. */
+  static ZigflowRecord answering(ZigflowRecord.Kind kind) {
+    return new ZigflowRecord(null) {
+      @Override
+      public Why whyNotFound(Model.Completion c) {
+        return new Why(kind, "from the record");
+      }
+    };
+  }
+
+  @Test
+  void aZigflowWorkflowThatClosedHoweverItEndedWillNeverTakeTheResult() {
+    // TRY_CANCEL (Go's and Python's SDK default) closes Zigflow's workflow as CANCELED at
+    // once, without waiting for Stigma's cancellation by token.
+    for (WorkflowExecutionStatus s :
+        new WorkflowExecutionStatus[] {
+          WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED,
+          WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED,
+          WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED,
+          WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+          WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
+          WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW
+        }) {
+      ZigflowRecord.Why why = ZigflowRecord.fromDescription(heartbeatOf(1), described(s).build());
+      assertEquals(ZigflowRecord.Kind.CLOSED, why.kind(), s.name());
+      assertTrue(why.detail().contains(s.name()), why.detail());
+    }
+  }
+
+  @Test
+  void aRunningOrPausedZigflowWorkflowIsNotClosed() {
+    for (WorkflowExecutionStatus s :
+        new WorkflowExecutionStatus[] {
+          WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
+          WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_PAUSED,
+          WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED
+        }) {
+      assertEquals(
+          ZigflowRecord.Kind.GONE,
+          ZigflowRecord.fromDescription(heartbeatOf(1), described(s).build()).kind(),
+          s.name());
+    }
+  }
+
+  @Test
+  void aNewerZigflowAttemptPendingIsARetryNotAClosedWorkflow() {
+    var desc =
+        described(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING)
+            .addPendingActivities(
+                PendingActivityInfo.newBuilder().setActivityId("0-a").setAttempt(2))
+            .build();
+    ZigflowRecord.Why why = ZigflowRecord.fromDescription(heartbeatOf(1), desc);
+    assertEquals(ZigflowRecord.Kind.RETRY_PENDING, why.kind());
+    assertEquals("Zigflow attempt 2 is pending", why.detail());
+    // Our own attempt still pending, or another activity's retry: not ours to wait for.
+    assertEquals(
+        ZigflowRecord.Kind.GONE, ZigflowRecord.fromDescription(heartbeatOf(2), desc).kind());
+  }
+
+  @Test
+  void aNotFoundWhoseZigflowClosedSaysTheRequesterClosedAndNothingElse() {
+    var outcome = new Model.CompletionOutcome("token_dead", "NOT_FOUND", "gone", "fp");
+    new SystemActivitiesImpl(null, answering(ZigflowRecord.Kind.CLOSED))
+        .explainNotFound(heartbeatOf(1), outcome);
+    assertTrue(outcome.requesterClosed);
+    assertFalse(outcome.retryPending);
+    assertEquals("token_dead", outcome.status); // dead all the same: nobody takes a result
+    assertEquals("gone (from the record)", outcome.message);
+  }
+
+  @Test
+  void aNotFoundWithARetryPendingOrStillRunningDoesNotStopTheAgent() {
+    for (ZigflowRecord.Kind kind :
+        new ZigflowRecord.Kind[] {
+          ZigflowRecord.Kind.RETRY_PENDING,
+          ZigflowRecord.Kind.GONE,
+          ZigflowRecord.Kind.DELIVERED_EARLIER
+        }) {
+      var outcome = new Model.CompletionOutcome("token_dead", "NOT_FOUND", "gone", "fp");
+      new SystemActivitiesImpl(null, answering(kind)).explainNotFound(heartbeatOf(1), outcome);
+      assertFalse(outcome.requesterClosed, kind.name());
+      assertEquals(kind == ZigflowRecord.Kind.RETRY_PENDING, outcome.retryPending, kind.name());
+    }
+  }
+
+  @Test
+  void anUnreadableRecordStopsNothing() {
+    var outcome = new Model.CompletionOutcome("token_dead", "NOT_FOUND", "gone", "fp");
+    ZigflowRecord broken =
+        new ZigflowRecord(null) {
+          @Override
+          public Why whyNotFound(Model.Completion c) {
+            throw new IllegalStateException("no history");
+          }
+        };
+    new SystemActivitiesImpl(null, broken).explainNotFound(heartbeatOf(1), outcome);
+    assertFalse(outcome.requesterClosed);
+    assertTrue(outcome.message.contains("unreadable: no history"), outcome.message);
+  }
+
+  @Test
+  void theOutcomeCarriesItAsRequesterClosedAsThePythonReferenceNamesIt() throws Exception {
+    var outcome = new Model.CompletionOutcome("token_dead", "NOT_FOUND", "", "fp");
+    outcome.requesterClosed = true;
+    String json = new ObjectMapper().writeValueAsString(outcome);
+    assertTrue(json.contains("\"requester_closed\":true"), json);
+    var back =
+        new ObjectMapper()
+            .readValue(
+                "{\"status\":\"token_dead\",\"requester_closed\":true}",
+                Model.CompletionOutcome.class);
+    assertTrue(back.requesterClosed);
+  }
+}
