@@ -238,11 +238,14 @@ def _bench_measured(
 
 
 def _child_env(target: str, args: argparse.Namespace) -> dict[str, str]:
-    """The children get the services from their command line alone, and the TLS
-    settings (by environment: secrets stay off command lines) for a cluster target only:
-    the embedded servers speak plain text."""
+    """The children get the services from their command line alone, the namespace the
+    report records, and the TLS settings (by environment: secrets stay off command
+    lines) for a cluster target only: the embedded servers speak plain text."""
     drop = ("HANDSHAKE_PAIRING", "HANDSHAKE_ZIGFLOW_CMD", "HANDSHAKE_STIGMA_CMD")
     env = {k: v for k, v in os.environ.items() if k not in drop}
+    namespace = getattr(args, "namespace", None)
+    if namespace:
+        env["HANDSHAKE_NAMESPACE"] = namespace
     connection = tls.from_options(args)
     embedded = target in (TIME_SKIPPING, DEV)
     # Empty values also override a config file's (settings.environ: process wins).
@@ -435,6 +438,12 @@ def main(argv: list[str] | None = None) -> int:
         "reports/out/bench/bench.json) instead of measuring it in this run "
         "(env HANDSHAKE_BENCH_JSON)",
     )
+    parser.add_argument(
+        "--namespace",
+        default=ENV.get("HANDSHAKE_NAMESPACE") or "default",
+        help="Temporal namespace of the gate and budget runs, recorded in the report "
+        "(env HANDSHAKE_NAMESPACE)",
+    )
     # TLS towards the HOST:PORT targets (harness/tls.py); the children get it by
     # environment, so no secret is ever on a printed command line.
     tls.add_options(parser.add_argument, ENV)
@@ -541,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         verdict_reasons=reasons,
         not_certified=report.not_certified(results),
         targets=targets,
+        connection=report.connection_used(connection, args.namespace, targets),
         scenarios=results,
         faults=[Fault(**f.model_dump(), target=s.target) for s in scenarios for f in s.faults],
         fault_coverage=[

@@ -280,7 +280,61 @@ def test_the_gate_passes_against_a_cluster_behind_mtls_and_an_api_key(
     ]
     assert ready, "no zigflow.ready line in the services' logs"
     assert {e.get("temporal_tls") for e in ready} == {"tls auth=api-key"}, ready
-    _no_secrets(cluster, tmp_path, run.stdout)
+    commands = _reproduce_commands_run_as_printed(cluster, tmp_path, records)
+    _no_secrets(cluster, tmp_path, run.stdout + commands)
+
+
+def _reproduce_commands_run_as_printed(
+    cluster: Cluster, tmp_path: pathlib.Path, records: list[dict[str, object]]
+) -> str:
+    """The run's records in a report as certify writes it (connection recorded): each
+    row's reproduce command carries the TLS options, and one of them, run as printed
+    with only the API key in the environment, gets through the gate's TLS preflight
+    (``--collect-only``: options parsed, TLS handshake made, no scenario run)."""
+    from harness.report import render, report
+    from harness.report.model import CertificationReport, ReportedOverhead, ScenarioRecord
+
+    rows = [
+        ScenarioRecord.model_validate(r).model_copy(
+            update={"target": cluster.address, "id": f"{r['id']}[{cluster.address}]"}
+        )
+        for r in records
+    ]
+    used = report.connection_used(cluster.connection(), "default", [cluster.address])
+    doc = CertificationReport(
+        schema_version=2,
+        generated_at="2026-01-01T00:00:00+00:00",
+        verdict="pass",
+        verdict_reasons=[],
+        targets=[cluster.address],
+        connection=used,
+        scenarios=[r.result() for r in rows],
+        overhead_ms=ReportedOverhead(n=0),
+        budget_ms=100.0,
+        versions={},
+        wall_s=0.0,
+    )
+    report.write(doc, tmp_path / "report")
+    commands = [render.reproduce(s, doc.versions, doc.connection) for s in doc.scenarios]
+    for option in ("--temporal-tls-ca", "--temporal-tls-cert", "--temporal-tls-key"):
+        assert all(option in c for c in commands), commands
+    assert all("--temporal-api-key" not in c for c in commands), commands
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDSHAKE_TEMPORAL_")}
+    env |= {"PYTHONPATH": str(ROOT), "HANDSHAKE_TEMPORAL_API_KEY": API_KEY}
+    command = commands[0].replace(".venv/bin/python", sys.executable, 1)
+    rerun = subprocess.run(
+        f"{command} --collect-only -q -p no:cacheprovider",
+        shell=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert "1 test collected" in rerun.stdout, rerun.stdout[-3000:]
+    return "\n".join([*commands, rerun.stdout, rerun.stderr])
 
 
 def _built(language_pairing: str) -> list[str]:

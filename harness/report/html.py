@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.report import render as report_render
-from harness.report.model import CertificationReport, ScenarioResult
+from harness.report.model import CertificationReport, ScenarioResult, TemporalConnection
 
 OVERHEAD_STAGES = report_render.OVERHEAD_STAGES
 SECTIONS = report_render.SECTIONS
@@ -35,9 +35,12 @@ def node_id(scenario: ScenarioResult | Mapping[str, Any]) -> str:
 def reproduce(
     scenario: ScenarioResult | Mapping[str, Any],
     versions: Mapping[str, str | None] | None = None,
+    connection: TemporalConnection | Mapping[str, Any] | None = None,
 ) -> str:
     """The command that runs one matrix row again (harness.report.render.reproduce)."""
-    return report_render.reproduce(_scenario(scenario), versions)
+    if connection is not None and not isinstance(connection, TemporalConnection):
+        connection = TemporalConnection.model_validate(connection)
+    return report_render.reproduce(_scenario(scenario), versions, connection)
 
 
 def render(r: CertificationReport | Mapping[str, Any]) -> str:

@@ -347,6 +347,41 @@ class Machine(_Model):
     loadavg: list[float] = Field(default_factory=list)
 
 
+class TemporalConnection(_Model):
+    """How the run reached Temporal (harness/tls.py): its namespace, and the TLS settings
+    it used towards its HOST:PORT targets. File paths and names only: never the API key
+    nor any key material."""
+
+    namespace: str = Field(default="default", description="the Temporal namespace of the run")
+    tls: bool = Field(
+        default=False,
+        description="TLS towards the HOST:PORT targets (the embedded time-skipping and dev "
+        "servers speak plain text)",
+    )
+    ca_path: str | None = Field(
+        default=None,
+        description="--temporal-tls-ca: the PEM file of the server's CA, as given; null: "
+        "the system's CAs (or no TLS)",
+    )
+    cert_path: str | None = Field(
+        default=None, description="--temporal-tls-cert: the client certificate (mTLS), as given"
+    )
+    key_path: str | None = Field(
+        default=None,
+        description="--temporal-tls-key: the client private key's file, as given (its path, "
+        "never its content)",
+    )
+    server_name: str | None = Field(
+        default=None,
+        description="--temporal-tls-server-name: the name checked in the server's "
+        "certificate; null: the host of the target",
+    )
+    api_key_used: bool = Field(
+        default=False,
+        description="whether an API key was sent (HANDSHAKE_TEMPORAL_API_KEY); never its value",
+    )
+
+
 class CertificationReport(_Model):
     """certification.json."""
 
@@ -374,6 +409,11 @@ class CertificationReport(_Model):
     )
     targets: list[str] = Field(
         description='the Temporal targets of the matrix, e.g. ["time-skipping", "dev"]'
+    )
+    connection: TemporalConnection | None = Field(
+        default=None,
+        description="the namespace and the TLS settings of the run (the reproduce commands "
+        "of HOST:PORT rows carry them); null in reports written before it was recorded",
     )
     scenarios: list[ScenarioResult] = Field(
         description="one object per scenario, target and pairing (the matrix's cells); ids "

@@ -17,6 +17,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from harness import tls
+from harness.config import DEV, TIME_SKIPPING
 from harness.links.network import LINKS, TOXICS
 from harness.report import svg
 from harness.report.model import (
@@ -24,6 +26,7 @@ from harness.report.model import (
     ConcurrencyRow,
     Pairing,
     ScenarioResult,
+    TemporalConnection,
 )
 from harness.report.runbooks import runbook_for
 
@@ -62,13 +65,66 @@ def ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def reproduce(scenario: ScenarioResult, versions: Mapping[str, str | None] | None = None) -> str:
+# Where the reproduce commands of a run that used an API key expect it: the harness's
+# variable, never an option (an option shows in process lists and in printed commands).
+API_KEY_ENV = tls.BY_FIELD["api_key"].env
+
+
+def on_cluster(scenario: ScenarioResult) -> bool:
+    """A row on a HOST:PORT target (not the embedded time-skipping or dev server)."""
+    return scenario.target not in (TIME_SKIPPING, DEV)
+
+
+def connection_options(connection: TemporalConnection) -> list[str]:
+    """The gate's options for a cluster row: ``--namespace`` (unless the default) and the
+    TLS settings by their option names (harness/tls.py), with the paths and server name
+    the run used. Never ``--temporal-api-key``: the key is read from ``API_KEY_ENV``."""
+    parts = []
+    if connection.namespace != "default":
+        parts += ["--namespace", connection.namespace]
+    if connection.tls:
+        parts.append(tls.BY_FIELD["tls"].option)
+    for field_name, value in (
+        ("ca", connection.ca_path),
+        ("cert", connection.cert_path),
+        ("key", connection.key_path),
+        ("server_name", connection.server_name),
+    ):
+        if value:
+            parts += [tls.BY_FIELD[field_name].option, value]
+    return parts
+
+
+def connection_text(connection: TemporalConnection) -> str:
+    """The connection for people: namespace, TLS files and name, whether a key was sent
+    (never the key)."""
+    words = [f"namespace {connection.namespace}"]
+    if not connection.tls:
+        return ", ".join([*words, "plain text"])
+    words.append(f"TLS with CA {connection.ca_path or 'the system CAs'}")
+    if connection.cert_path:
+        words.append(f"client certificate {connection.cert_path} (key {connection.key_path})")
+    if connection.server_name:
+        words.append(f"server name {connection.server_name}")
+    if connection.api_key_used:
+        words.append("with an API key")
+    return ", ".join(words)
+
+
+def reproduce(
+    scenario: ScenarioResult,
+    versions: Mapping[str, str | None] | None = None,
+    connection: TemporalConnection | None = None,
+) -> str:
     """The command that runs one matrix row again: same target, seed, services and level
-    (a preset pairing's row: ``--pairing``, which names both services and the level).
+    (a preset pairing's row: ``--pairing``, which names both services and the level);
+    on a cluster, the run's namespace and TLS settings too (``connection_options``).
     ``-n 0`` (not ``-p no:xdist``, which the project's ``-n auto`` default collides with)."""
     v = versions or {}
     parts = [".venv/bin/python", "-m", "pytest", "-n", "0", scenario.node_id]
     parts += ["--temporal", scenario.target]
+    if connection is not None and on_cluster(scenario):
+        parts += connection_options(connection)
     seed = scenario.measurements.chaos_seed
     if seed is not None:
         parts += ["--chaos-seed", str(seed)]
@@ -290,6 +346,8 @@ def _context(r: CertificationReport) -> dict[str, Any]:
     environment: dict[str, Any] = dict(r.versions)
     if r.machine is not None:
         environment |= r.machine.model_dump(exclude_defaults=True)
+    if r.connection is not None:
+        environment["temporal connection"] = connection_text(r.connection)
     return {
         "r": r,
         "areas": sorted({g.area for g in r.not_certified}),
@@ -309,7 +367,16 @@ def _context(r: CertificationReport) -> dict[str, Any]:
         "hygiene": token_hygiene_line(r),
         "environment": environment,
         "ms": ms,
-        "reproduce": lambda s: reproduce(s, r.versions),
+        "reproduce": lambda s: reproduce(s, r.versions, r.connection),
+        # The failures' commands that would need the run's API key (never printed).
+        "api_key_env": (
+            API_KEY_ENV
+            if r.connection is not None
+            and r.connection.api_key_used
+            and any(s.outcome == "failed" and on_cluster(s) for s in r.scenarios)
+            else ""
+        ),
+        "connection_text": connection_text(r.connection) if r.connection else "",
         "toxics": TOXICS,
         "links": LINKS,
     }

@@ -12,6 +12,8 @@ import pathlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from harness import tls
+from harness.config import DEV, TIME_SKIPPING
 from harness.report import render as report_render
 from harness.report.model import (
     SCHEMA_VERSION,
@@ -26,6 +28,7 @@ from harness.report.model import (
     PairingFigures,
     PairingSkipped,
     ScenarioResult,
+    TemporalConnection,
     TokenHygiene,
 )
 
@@ -141,6 +144,25 @@ def pairing_row(
             "verdict": "fail" if reasons else "pass",
             "reasons": reasons,
         }
+    )
+
+
+def connection_used(
+    connection: tls.Connection, namespace: str, targets: Iterable[str]
+) -> TemporalConnection:
+    """The report's ``connection``: the namespace, and the TLS settings when a HOST:PORT
+    target used them (certify hands them to the cluster's run only). Paths and names;
+    of the API key only whether there was one."""
+    if not any(t not in (TIME_SKIPPING, DEV) for t in targets):
+        connection = tls.Connection()
+    return TemporalConnection(
+        namespace=namespace or "default",
+        tls=connection.uses_tls,
+        ca_path=connection.ca or None,
+        cert_path=connection.cert or None,
+        key_path=connection.key or None,
+        server_name=connection.server_name or None,
+        api_key_used=bool(connection.api_key),
     )
 
 

@@ -218,3 +218,145 @@ def test_budget_with_ten_in_flight_prefers_the_open_loop_row() -> None:
     assert verdict == "fail"
     assert any("budget not measured" in r for r in reasons)
     assert report.verdict(ok, overhead, 100.0, [])[0] == "fail"
+
+
+# Reproducing a row certified against a cluster behind TLS (docs/how-to/tls-cluster.md).
+
+CLUSTER = "temporal.example:7233"
+FAKE_API_KEY = "hs-fake-api-key-3b9d"  # must appear in no rendering of the report
+
+
+def _cluster_report(api_key: str = FAKE_API_KEY, namespace: str = "cert") -> dict[str, Any]:
+    """The synthetic report as a run on time-skipping and a cluster with mTLS and an API
+    key: one failure on each target, the connection recorded as certify records it."""
+    from harness import tls
+    from harness.report import report
+
+    r = synthetic_report()
+    r["targets"] = ["time-skipping", CLUSTER]
+    cut = r["scenarios"][1]
+    r["scenarios"] = [
+        {
+            **cut,
+            "id": "scenarios/test_network.py::test_cut[time-skipping]",
+            "target": "time-skipping",
+        },
+        {**cut, "id": f"scenarios/test_network.py::test_cut[{CLUSTER}]", "target": CLUSTER},
+    ]
+    used = tls.Connection(
+        ca="/etc/handshake/ca.pem",
+        cert="/etc/handshake/client.pem",
+        key="/etc/handshake/client.key",
+        server_name="temporal.internal",
+        api_key=api_key,
+    )
+    r["connection"] = report.connection_used(used, namespace, r["targets"]).model_dump()
+    return r
+
+
+def test_a_cluster_row_reproduces_with_the_runs_namespace_and_tls_but_never_the_key() -> None:
+    from harness import tls
+    from harness.report import render
+    from harness.report.model import CertificationReport
+
+    doc = CertificationReport.model_validate(_cluster_report())
+    assert doc.connection is not None
+    assert doc.connection.model_dump() == {
+        "namespace": "cert",
+        "tls": True,
+        "ca_path": "/etc/handshake/ca.pem",
+        "cert_path": "/etc/handshake/client.pem",
+        "key_path": "/etc/handshake/client.key",
+        "server_name": "temporal.internal",
+        "api_key_used": True,
+    }
+    on_ts, on_cluster = doc.scenarios
+    cmd = render.reproduce(on_cluster, doc.versions, doc.connection)
+    assert cmd == (
+        ".venv/bin/python -m pytest -n 0 scenarios/test_network.py::test_cut "
+        f"--temporal {CLUSTER} --namespace cert --temporal-tls "
+        "--temporal-tls-ca /etc/handshake/ca.pem --temporal-tls-cert /etc/handshake/client.pem "
+        "--temporal-tls-key /etc/handshake/client.key "
+        "--temporal-tls-server-name temporal.internal --chaos-seed 1234"
+    )
+    # Every option it adds is the gate's own (harness/tls.py), and never the key's.
+    options = {s.option for s in tls.SETTINGS} | {"--namespace"}
+    added = cmd.split(f"--temporal {CLUSTER} ", 1)[1].split(" --chaos-seed", 1)[0].split()
+    assert {a for a in added if a.startswith("--")} <= options - {"--temporal-api-key"}
+    # A time-skipping row is as it was: the embedded servers speak plain text.
+    assert render.reproduce(on_ts, doc.versions, doc.connection) == render.reproduce(
+        on_ts, doc.versions
+    )
+    assert "--temporal-tls" not in render.reproduce(on_ts, doc.versions, doc.connection)
+
+    md, page, json_text = render.markdown(doc), render.html(doc), doc.to_json()
+    for text in (md, page, json_text):
+        assert FAKE_API_KEY not in text
+        assert "--temporal-api-key" not in text
+    # Markdown and HTML print the cluster row's command, and say once where the key goes.
+    assert f"Reproduce: `{cmd}`" in md
+    assert "--temporal-tls-ca /etc/handshake/ca.pem" in page
+    note = "the reproduce commands of its cluster rows expect it in"
+    assert md.count(note) == 1
+    assert f"{note} `HANDSHAKE_TEMPORAL_API_KEY`" in md
+    assert page.count(note) == 1
+    assert f"{note} <code>HANDSHAKE_TEMPORAL_API_KEY</code>" in page
+    assert md.index(note) < md.index("Reproduce: `")
+    assert page.index(note) < page.index("--temporal-tls-ca")
+    # The environment says how the run connected (paths, names, that a key was sent).
+    assert "namespace cert, TLS with CA /etc/handshake/ca.pem" in md
+    assert "server name temporal.internal, with an API key" in page
+    # handshake report re-renders the same commands from the JSON.
+    again = render.markdown(CertificationReport.from_json(json_text))
+    assert again == md
+
+
+def test_no_key_note_without_a_key_and_the_default_namespace_is_not_repeated() -> None:
+    from harness.report import render
+    from harness.report.model import CertificationReport
+
+    doc = CertificationReport.model_validate(_cluster_report(api_key="", namespace="default"))
+    assert doc.connection is not None
+    assert not doc.connection.api_key_used
+    cmd = render.reproduce(doc.scenarios[1], doc.versions, doc.connection)
+    assert "--namespace" not in cmd
+    assert "--temporal-tls-ca /etc/handshake/ca.pem" in cmd
+    for text in (render.markdown(doc), render.html(doc)):
+        assert "HANDSHAKE_TEMPORAL_API_KEY" not in text
+
+
+def test_a_report_without_a_connection_reproduces_as_before() -> None:
+    """Reports written before ``connection`` was recorded still load (schema_version 2)
+    and their commands carry no TLS option."""
+    from harness.report import render
+    from harness.report.model import CertificationReport
+
+    r = _cluster_report()
+    del r["connection"]
+    doc = CertificationReport.model_validate(r)
+    assert doc.connection is None
+    assert render.reproduce(doc.scenarios[1], doc.versions, doc.connection).endswith(
+        f"--temporal {CLUSTER} --chaos-seed 1234"
+    )
+    assert "HANDSHAKE_TEMPORAL_API_KEY" not in render.markdown(doc)
+
+
+def test_the_connection_is_recorded_for_the_clusters_only() -> None:
+    from harness import tls
+    from harness.report import report
+
+    used = tls.Connection(ca="ca.pem", api_key=FAKE_API_KEY)
+    embedded = report.connection_used(used, "cert", ["time-skipping", "dev"])
+    assert embedded.model_dump() == {
+        "namespace": "cert",
+        "tls": False,
+        "ca_path": None,
+        "cert_path": None,
+        "key_path": None,
+        "server_name": None,
+        "api_key_used": False,
+    }
+    cluster = report.connection_used(used, "", ["dev", CLUSTER])
+    assert (cluster.namespace, cluster.tls, cluster.ca_path) == ("default", True, "ca.pem")
+    assert cluster.api_key_used
+    assert FAKE_API_KEY not in cluster.model_dump_json()

@@ -157,10 +157,14 @@ def test_certify_hands_the_settings_to_a_cluster_run_by_environment_only(
     from harness import certify
 
     monkeypatch.setenv("HANDSHAKE_TEMPORAL_API_KEY", KEY)
-    args = argparse.Namespace(temporal_api_key=KEY, temporal_tls_ca="ca.pem", temporal_tls=False)
+    args = argparse.Namespace(
+        temporal_api_key=KEY, temporal_tls_ca="ca.pem", temporal_tls=False, namespace="cert"
+    )
     cluster = certify._child_env("temporal.example:7233", args)
     assert cluster["HANDSHAKE_TEMPORAL_API_KEY"] == KEY
     assert cluster["HANDSHAKE_TEMPORAL_TLS_CA"] == "ca.pem"
+    # The namespace the report records is the one the children run in.
+    assert cluster["HANDSHAKE_NAMESPACE"] == "cert"
     # The embedded servers speak plain text: blank values also beat a config file's.
     embedded = certify._child_env("dev", args)
     assert embedded["HANDSHAKE_TEMPORAL_API_KEY"] == ""
