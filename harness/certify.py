@@ -37,7 +37,7 @@ from harness.config import (
     DEV,
     PAIRINGS,
     TIME_SKIPPING,
-    ZIGFLOW_LEVELS,
+    add_service_options,
     pairing,
     resolve_services,
 )
@@ -408,16 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         help="agents in flight of the other pairings' budget runs, open loop (must include "
         f"{report.BUDGET_LEVEL}; env HANDSHAKE_CERTIFY_PAIRING_BENCH_LEVELS)",
     )
-    parser.add_argument("--zigflow-cmd", default=ENV.get("HANDSHAKE_ZIGFLOW_CMD"))
-    parser.add_argument("--stigma-cmd", default=ENV.get("HANDSHAKE_STIGMA_CMD"))
-    parser.add_argument(
-        "--zigflow-level",
-        choices=ZIGFLOW_LEVELS,
-        default=ENV.get("HANDSHAKE_ZIGFLOW_LEVEL") or None,
-        help="workflow (default; a Go Zigflow pairing: activity): your Zigflow workflow runs "
-        "the plans; activity: the harness's workflow calls your agent activity (env "
-        "HANDSHAKE_ZIGFLOW_LEVEL)",
-    )
+    add_service_options(parser.add_argument, ENV, pairing=False)
     parser.add_argument(
         "--bench-levels",
         default=ENV.get("HANDSHAKE_CERTIFY_BENCH_LEVELS") or "1,10,100,1000",

@@ -10,7 +10,9 @@ import os
 import pathlib
 import shlex
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness import settings, tls
 from harness.errors import ConfigError
@@ -142,6 +144,46 @@ def resolve_services(
         parse_command(stigma_cmd, REFERENCE_STIGMA, "--stigma-cmd"),
         zigflow_level or "workflow",
         None,
+    )
+
+
+def add_service_options(
+    add: Callable[..., Any], env: Mapping[str, str], *, pairing: bool = True
+) -> None:
+    """Declare which services to run (``--zigflow-cmd``, ``--stigma-cmd``, ``--pairing``,
+    ``--zigflow-level``) on an argparse parser (``parser.add_argument``) or a pytest
+    group (``group.addoption``), defaulting to the environment (option wins); the gate,
+    bench and certify read them the same way (``resolve_services``). ``pairing=False``
+    for a command that picks pairings its own way (certify's ``--pairings``)."""
+    add(
+        "--zigflow-cmd",
+        default=env.get("HANDSHAKE_ZIGFLOW_CMD"),
+        help="command line of the Zigflow worker under test, placeholders such as "
+        "{temporal_address} allowed; default: the Python reference (env HANDSHAKE_ZIGFLOW_CMD)",
+    )
+    add(
+        "--stigma-cmd",
+        default=env.get("HANDSHAKE_STIGMA_CMD"),
+        help="command line of the Stigma service under test, placeholders allowed; default: "
+        "the Python reference (env HANDSHAKE_STIGMA_CMD)",
+    )
+    if pairing:
+        add(
+            "--pairing",
+            choices=list(PAIRINGS),
+            default=env.get("HANDSHAKE_PAIRING") or None,
+            help="reference services to run together, ZIGFLOW-STIGMA: "
+            + ", ".join(PAIRINGS)
+            + "; instead of --zigflow-cmd / --stigma-cmd (a Go Zigflow runs at activity "
+            "level; env HANDSHAKE_PAIRING)",
+        )
+    add(
+        "--zigflow-level",
+        choices=ZIGFLOW_LEVELS,
+        default=env.get("HANDSHAKE_ZIGFLOW_LEVEL") or None,
+        help="workflow (default, or the pairing's level): start your Zigflow workflow with a "
+        "plan; activity: the harness's own workflow calls your agent activity, so Zigflow "
+        "needs nothing else (env HANDSHAKE_ZIGFLOW_LEVEL)",
     )
 
 

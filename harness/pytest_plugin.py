@@ -24,11 +24,10 @@ import pytest_asyncio
 from harness import contract, settings, tls
 from harness.config import (
     DEV,
-    PAIRINGS,
     TIME_SKIPPING,
-    ZIGFLOW_LEVELS,
     Services,
     StackConfig,
+    add_service_options,
     resolve_services,
 )
 from harness.drive.driver import Driver
@@ -72,35 +71,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     # TLS and authentication towards a --temporal cluster (harness/tls.py).
     tls.add_options(group.addoption, ENV)
-    group.addoption(
-        "--zigflow-cmd",
-        default=ENV.get("HANDSHAKE_ZIGFLOW_CMD"),
-        help="command line of the Zigflow worker under test; default: the reference "
-        "(env HANDSHAKE_ZIGFLOW_CMD)",
-    )
-    group.addoption(
-        "--stigma-cmd",
-        default=ENV.get("HANDSHAKE_STIGMA_CMD"),
-        help="command line of the Stigma service under test; default: the reference "
-        "(env HANDSHAKE_STIGMA_CMD)",
-    )
-    group.addoption(
-        "--pairing",
-        choices=list(PAIRINGS),
-        default=ENV.get("HANDSHAKE_PAIRING") or None,
-        help="reference services to certify together, ZIGFLOW-STIGMA: "
-        + ", ".join(PAIRINGS)
-        + "; instead of --zigflow-cmd / --stigma-cmd (a Go Zigflow runs at activity "
-        "level; env HANDSHAKE_PAIRING)",
-    )
-    group.addoption(
-        "--zigflow-level",
-        choices=ZIGFLOW_LEVELS,
-        default=ENV.get("HANDSHAKE_ZIGFLOW_LEVEL") or None,
-        help="workflow (default, or the --pairing's level): start your Zigflow workflow with "
-        "a plan (the reference's contract); activity: the harness's own workflow calls your "
-        "agent activity, so Zigflow needs nothing else (env HANDSHAKE_ZIGFLOW_LEVEL)",
-    )
+    add_service_options(group.addoption, ENV)
     group.addoption(
         "--call-timeout",
         type=float,

@@ -48,7 +48,12 @@ from typing import Any
 from temporalio.client import Client
 
 from harness import contract, settings, tls
-from harness.config import DEV, PAIRINGS, ZIGFLOW_LEVELS, StackConfig, resolve_services
+from harness.config import (
+    DEV,
+    StackConfig,
+    add_service_options,
+    resolve_services,
+)
 from harness.drive.plan import activity_id, call_agent, echo, plan, succeeds
 from harness.errors import ConfigError
 from harness.measure import stats
@@ -545,30 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         default=100,
         help="Zigflow's activity slots (the reference's default; the gate uses 2)",
     )
-    p.add_argument(
-        "--zigflow-cmd",
-        default=env.get("HANDSHAKE_ZIGFLOW_CMD"),
-        help="your Zigflow's command line, as for the gate (env HANDSHAKE_ZIGFLOW_CMD)",
-    )
-    p.add_argument(
-        "--stigma-cmd",
-        default=env.get("HANDSHAKE_STIGMA_CMD"),
-        help="your Stigma's command line, as for the gate (env HANDSHAKE_STIGMA_CMD)",
-    )
-    p.add_argument(
-        "--pairing",
-        choices=list(PAIRINGS),
-        default=env.get("HANDSHAKE_PAIRING") or None,
-        help="reference services to measure, ZIGFLOW-STIGMA, instead of --zigflow-cmd / "
-        "--stigma-cmd (env HANDSHAKE_PAIRING)",
-    )
-    p.add_argument(
-        "--zigflow-level",
-        choices=ZIGFLOW_LEVELS,
-        default=env.get("HANDSHAKE_ZIGFLOW_LEVEL") or None,
-        help="as in the gate: workflow (default, or the --pairing's level) or activity "
-        "(env HANDSHAKE_ZIGFLOW_LEVEL)",
-    )
+    add_service_options(p.add_argument, env)
     # TLS towards a --temporal HOST:PORT cluster (harness/tls.py).
     tls.add_options(p.add_argument, env)
     p.add_argument("--label", default="", help="free text stored with the figures")
