@@ -6,6 +6,7 @@ Every setting comes from a pytest option or an environment variable
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
 import shlex
@@ -267,6 +268,17 @@ class StackConfig:
                 f"cluster; the embedded {self.temporal} server speaks plain text"
             )
         self.connection.validate()
+
+
+def same_stack(a: StackConfig, b: StackConfig) -> bool:
+    """Whether two configs start the same stack. ``tamper`` and ``relay`` put the same
+    relays in the path (harness/stack/stack.py builds on ``tamper or relay``; whether a
+    relay damages tokens is a scenario's ``tamper.set``), so only their union counts."""
+
+    def shape(c: StackConfig) -> StackConfig:
+        return dataclasses.replace(c, tamper=False, relay=c.tamper or c.relay)
+
+    return shape(a) == shape(b)
 
 
 def parse_command(value: str | None, default: list[str], option: str) -> list[str]:

@@ -29,6 +29,7 @@ from harness.config import (
     StackConfig,
     add_service_options,
     resolve_services,
+    same_stack,
 )
 from harness.drive.driver import Driver
 from harness.errors import ConfigError
@@ -175,6 +176,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "fault_matrix: parametrized over harness.faults.matrix cells (argument 'cell'); "
         "--fault-matrix selects which run",
     )
+    config.addinivalue_line(
+        "markers",
+        "slow(seconds): about how long the spec takes in wall time by design (its comments "
+        "say why); under xdist the longest start first, so the workers finish together",
+    )
     try:
         fault_matrix.select(config.getoption("--fault-matrix"), 0)
     except ConfigError as err:
@@ -225,6 +231,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+    if hasattr(config, "workerinput"):
+        # Longest first (a stable sort: the rest keep their order), so no worker is
+        # left with a long spec when the others are done. Every worker sorts the same
+        # collection the same way, as xdist requires.
+        items.sort(key=lambda item: -_slow_s(item))
+
+
+def _slow_s(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("slow")
+    return float(marker.args[0]) if marker is not None and marker.args else 0.0
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -307,11 +323,18 @@ def real_driver(real_stack: Stack, history: History, pytestconfig: pytest.Config
     return _driver_on(real_stack, history, pytestconfig)
 
 
+def _tamper_config(handshake_config: StackConfig) -> StackConfig:
+    return dataclasses.replace(handshake_config, tamper=True, chaos=True)
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def chaos_stack(handshake_config: StackConfig) -> AsyncIterator[Stack]:
-    """A stack whose services reach each other only through Toxiproxy proxies."""
+    """A stack whose services reach each other only through Toxiproxy proxies (with the
+    harness's relays on, as ``handshake_config`` has them, also the ``tamper_stack``)."""
     config = dataclasses.replace(handshake_config, chaos=True)
-    async with start_stack(config, run_id=f"{_worker()}-{os.getpid()}-chaos") as running:
+    shared = same_stack(config, _tamper_config(handshake_config))
+    kind = "chaos-tamper" if shared else "chaos"
+    async with start_stack(config, run_id=f"{_worker()}-{os.getpid()}-{kind}") as running:
         yield running
 
 
@@ -350,10 +373,19 @@ def network(chaos_stack: Stack) -> Network:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def tamper_stack(handshake_config: StackConfig) -> AsyncIterator[Stack]:
+async def tamper_stack(handshake_config: StackConfig, chaos_stack: Stack) -> AsyncIterator[Stack]:
     """A stack where Zigflow reaches Stigma through a relay that can damage tokens, and
-    every link goes through Toxiproxy (the stateful model combines both)."""
-    config = dataclasses.replace(handshake_config, tamper=True, chaos=True)
+    every link goes through Toxiproxy (the stateful model combines both).
+
+    With the harness's relays on (``handshake_config`` always has them) that is the chaos
+    stack exactly: the same relays and proxies, a relay damaging nothing until a scenario
+    sets its transform (reset after each). So the two share one stack per worker, one
+    start and stop fewer. ``chaos_stack`` is a declared dependency for that: resolving an
+    async fixture from inside this one fails on a running loop (see ``real_stack``)."""
+    config = _tamper_config(handshake_config)
+    if same_stack(config, chaos_stack.config):
+        yield chaos_stack
+        return
     async with start_stack(config, run_id=f"{_worker()}-{os.getpid()}-tamper") as running:
         yield running
 

@@ -52,6 +52,7 @@ async def test_stigma_killed_before_its_start_is_durable_loses_nothing(
     _exactly_once(history)
 
 
+@pytest.mark.slow(10)  # the first workflow task, lost with Stigma: its 10 s timeout
 async def test_stigma_killed_after_its_durable_start_before_the_ack_runs_the_agent_once(
     real_driver: Driver, history: History
 ) -> None:

@@ -44,6 +44,7 @@ LOST_TASK_TIMEOUT = timedelta(hours=24, minutes=1)
 REAL_SERVER_HEARTBEAT_S = 10.0
 
 
+@pytest.mark.slow(3)  # 1-10 s by cell: a task lost to the toxic waits out its timeout
 @pytest.mark.parametrize("cell", fault_matrix.all_cells(), ids=lambda c: c.id)
 async def test_toxic_on_a_link_keeps_every_call_exactly_once(
     cell: Cell,

@@ -305,6 +305,7 @@ def _kind(op_type: str, value: Any) -> str:
     return f"fail: {failure.describe()}"
 
 
+@pytest.mark.slow(9)
 def test_the_handshake_behaves_like_its_model(
     tamper_driver: Driver,
     tamper: TokenTamper,

@@ -27,6 +27,7 @@ from harness.servers.procs import sigint_restored
 RUN_BOUND_S = 180  # a bound on a hung run, not a measurement
 
 
+@pytest.mark.slow(9)  # its own stack, then 4 s of load
 def test_locust_run_makes_successful_handshakes(
     tmp_path: pathlib.Path, handshake_config: StackConfig
 ) -> None:

@@ -49,6 +49,7 @@ async def test_metrics_agree_with_history(driver: Driver, history: History) -> N
     )
 
 
+@pytest.mark.slow(9)  # Prometheus applies its first targets after ~5 s
 async def test_prometheus_fires_the_pending_and_stuck_alerts_on_held_agents(
     driver: Driver, history: History, tmp_path: pathlib.Path
 ) -> None:

@@ -51,6 +51,7 @@ async def _earlier_attempt_failure(started: Started) -> Failure:
     return Failure()
 
 
+@pytest.mark.slow(6)
 async def test_stigma_unreachable_fails_fast_retries_and_succeeds_after_heal(
     chaos_driver: Driver, network: Network, history: History
 ) -> None:
@@ -120,6 +121,7 @@ async def test_latency_jitter_and_slicing_on_every_link_keep_the_handshake_corre
     holds(history, checkers.agent_failure_propagated(history))
 
 
+@pytest.mark.slow(5)
 async def test_zigflow_cut_off_from_temporal_resumes_after_heal(
     chaos_driver: Driver, network: Network, history: History
 ) -> None:
@@ -164,6 +166,7 @@ async def test_ack_lost_after_stigma_started_the_agent_one_run_reaches_the_live_
     holds(history, checkers.redelivered_to_live_attempt(history))
 
 
+@pytest.mark.slow(22)  # a 15 s outage, then Stigma's own poll backoff after it
 async def test_completion_link_down_past_the_sdk_retry_window_completes_once_after_heal(
     chaos_driver: Driver, network: Network, history: History
 ) -> None:

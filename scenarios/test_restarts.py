@@ -19,6 +19,7 @@ pytestmark = pytest.mark.scenario
 RECOVERY_BOUND_S = 30.0  # a bound on a restarted Stigma's recovery, not a measurement
 
 
+@pytest.mark.slow(11)  # the dead worker's sticky queue: ~10 s
 async def test_stigma_killed_after_ack_before_agent_starts_still_delivers_once(
     real_driver: Driver, history: History
 ) -> None:
@@ -44,6 +45,7 @@ async def test_stigma_killed_after_ack_before_agent_starts_still_delivers_once(
     )
 
 
+@pytest.mark.slow(10)  # the dead worker's sticky queue: ~10 s
 async def test_zigflow_killed_while_agents_pending_resumes_after_restart(
     real_driver: Driver, history: History
 ) -> None:
@@ -117,6 +119,7 @@ async def test_stigma_killed_before_the_ack_is_retried_with_a_new_token(
     )
 
 
+@pytest.mark.slow(10)  # the dead worker's sticky queue: ~10 s
 async def test_stigma_killed_mid_agent_delivers_the_agents_result_once(
     real_driver: Driver, history: History
 ) -> None:
@@ -146,6 +149,7 @@ async def test_stigma_killed_mid_agent_delivers_the_agents_result_once(
     )
 
 
+@pytest.mark.slow(14)  # Stigma's 3 s heartbeat timeout, then the sticky queue's ~10 s
 @pytest.mark.parametrize(
     "landed",
     [False, True],

@@ -92,6 +92,7 @@ async def _resolve(driver: Driver, started: object) -> None:
     await driver.clock.advance(timedelta(seconds=timeout_s + (60 if driver.clock.can_skip else 1)))
 
 
+@pytest.mark.slow(3)  # Stigma's client retries the test server's INTERNAL ~1.5 s
 @pytest.mark.parametrize("kind", sorted(DAMAGE))
 @live(gate_examples=2, nightly_examples=40)
 @given(data=st.data())

@@ -32,7 +32,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 from harness import tls
 from harness.errors import WaitTimeout
 from harness.observe.history import History
-from harness.servers.ports import GRPC_SERVER_OPTIONS, LOOPBACK
+from harness.servers.ports import GRPC_SERVER_OPTIONS, LOOPBACK, RELAY_CHANNEL_OPTIONS
 from harness.tokens import fingerprint
 
 SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
@@ -181,10 +181,12 @@ class CompletionRelay:
             )
             name = [("grpc.ssl_target_name_override", self.server_name)] if self.server_name else []
             self._channel = grpc.aio.secure_channel(
-                self.upstream, credentials, options=[*options, *name]
+                self.upstream, credentials, options=[*options, *RELAY_CHANNEL_OPTIONS, *name]
             )
         else:
-            self._channel = grpc.aio.insecure_channel(self.upstream, options=options)
+            self._channel = grpc.aio.insecure_channel(
+                self.upstream, options=[*options, *RELAY_CHANNEL_OPTIONS]
+            )
         self._server = grpc.aio.server(options=[*options, *GRPC_SERVER_OPTIONS])
         self._server.add_generic_rpc_handlers((_Forward(self),))
         # Port 0: the kernel picks one nobody holds, so no window to lose.

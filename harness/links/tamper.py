@@ -22,7 +22,7 @@ import grpc
 from stigma.v1 import stigma_service_pb2 as pb
 
 from harness import contract, wire
-from harness.servers.ports import GRPC_SERVER_OPTIONS, LOOPBACK
+from harness.servers.ports import GRPC_SERVER_OPTIONS, LOOPBACK, RELAY_CHANNEL_OPTIONS
 from harness.tokens import fingerprint
 
 # A transform returns the request to forward, or a status code to answer Zigflow with
@@ -114,7 +114,7 @@ class TokenTamper:
         await asyncio.wait_for(self._channel.channel_ready(), timeout_s)
 
     def _connect(self) -> None:
-        self._channel = grpc.aio.insecure_channel(self.upstream)
+        self._channel = grpc.aio.insecure_channel(self.upstream, options=RELAY_CHANNEL_OPTIONS)
         self._forward = self._channel.unary_unary(
             contract.START_AGENT_PATH,
             request_serializer=lambda body: body,

@@ -60,3 +60,14 @@ def free_port() -> int:
 # gRPC servers enable SO_REUSEPORT by default: a second server on a port
 # already taken would then share it silently and answer half the calls.
 GRPC_SERVER_OPTIONS: list[tuple[str, int]] = [("grpc.so_reuseport", 0)]
+
+# The harness's relays (StartAgent, and Stigma's calls to Temporal) hold a channel to
+# their upstream through a Toxiproxy link. After a link comes back, gRPC's default
+# reconnect backoff (1 s, x1.6 per failed attempt, up to 120 s) would keep the relay's
+# channel failing for up to ~10 s more after a 15 s outage: a delay of the harness's own
+# hop, which the service's connection (to the relay, never broken) would not have. The
+# service's own retries and backoff still decide when it gets through.
+RELAY_CHANNEL_OPTIONS: list[tuple[str, int]] = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 500),
+]
