@@ -5,8 +5,10 @@ their servers); killed only if the interrupt is not obeyed either."""
 from __future__ import annotations
 
 import pathlib
+import shlex
 import signal
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 
 import pytest
@@ -45,3 +47,15 @@ def run_bounded(
             out, err = proc.communicate()
         pytest.fail(f"still going after {bound_s:.0f} s: {' '.join(argv[1:6])}\n{out[-3000:]}")
     return subprocess.CompletedProcess(list(argv), proc.returncode, out, err or "")
+
+
+def run_printed(
+    command: str, *extra: str, bound_s: float, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command as the harness prints it (a report's reproduce line), with
+    ``extra`` arguments appended; its ``.venv/bin/python`` is this interpreter, since a
+    test may run from another venv."""
+    argv = shlex.split(command)
+    if argv and argv[0] == ".venv/bin/python":
+        argv[0] = sys.executable
+    return run_bounded([*argv, *extra], bound_s=bound_s, env=env)

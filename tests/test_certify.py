@@ -15,6 +15,7 @@ from harness.errors import ConfigError
 from harness.measure import stats
 from harness.report import report
 from harness.report.model import Pairing
+from tests.children import run_printed
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -272,16 +273,7 @@ def test_a_reproduce_command_runs_as_printed(tmp_path: pathlib.Path) -> None:
         "measurements": {"chaos_seed": 11},
     }
     command = reproduce(row, {"zigflow_level": "workflow"})
-    command = command.replace(".venv/bin/python", sys.executable, 1)
-    proc = subprocess.run(
-        f"{command} --handshake-out {tmp_path} -q",
-        shell=True,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    proc = run_printed(command, "--handshake-out", str(tmp_path), "-q", bound_s=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "1 passed" in proc.stdout, proc.stdout[-2000:]
 

@@ -35,7 +35,7 @@ from harness.judge import log_checks
 from harness.servers.ports import LOOPBACK, free_port
 from harness.servers.temporal import _server_argv, connect
 from harness.waits import eventually
-from tests.children import run_bounded
+from tests.children import run_bounded, run_printed
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 API_KEY = "hs-test-api-key-7c1f0e9a2b"  # a value the secret scan must never find
@@ -321,16 +321,8 @@ def _reproduce_commands_run_as_printed(
     assert all("--temporal-api-key" not in c for c in commands), commands
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANDSHAKE_TEMPORAL_")}
     env |= {"PYTHONPATH": str(ROOT), "HANDSHAKE_TEMPORAL_API_KEY": API_KEY}
-    command = commands[0].replace(".venv/bin/python", sys.executable, 1)
-    rerun = subprocess.run(
-        f"{command} --collect-only -q -p no:cacheprovider",
-        shell=True,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    rerun = run_printed(
+        commands[0], "--collect-only", "-q", "-p", "no:cacheprovider", bound_s=120, env=env
     )
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     assert "1 test collected" in rerun.stdout, rerun.stdout[-3000:]

@@ -49,6 +49,10 @@ def _describe(err: BaseException) -> tuple[str, str]:
 
 @workflow.defn(name="ZigflowWorkflow")
 class ZigflowWorkflow:
+    # A cancelled workflow waits until Stigma confirms (report_cancellation by token) so
+    # the agent is known to be stopped, not just abandoned.
+    agent_cancellation = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+
     @workflow.run
     async def run(self, plan: Plan) -> PlanResult:
         results: list[StateResult] = []
@@ -106,9 +110,7 @@ class ZigflowWorkflow:
                 timedelta(seconds=state.heartbeat_timeout_s) if state.heartbeat_timeout_s else None
             ),
             retry_policy=_retry_policy(state),
-            # A cancelled workflow waits until Stigma confirms (report_cancellation
-            # by token) so the agent is known to be stopped, not just abandoned.
-            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            cancellation_type=self.agent_cancellation,
         )
 
     def _check_envelope(self, result: Any, activity_id: str) -> None:
