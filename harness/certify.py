@@ -18,6 +18,7 @@ that certifying four pairings takes minutes more, not four times as long. Custom
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import importlib.metadata
 import json
@@ -31,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from harness import cli, settings, tls
+from harness import cli, contract, settings, tls
 from harness.config import (
     DEFAULT_PAIRING,
     DEV,
@@ -44,28 +45,30 @@ from harness.config import (
 from harness.errors import ConfigError
 from harness.judge import corruption
 from harness.links import network
-from harness.measure import stats
 from harness.measure.bench import parse_levels
 from harness.report import report
+from harness.report import verdict as judged
 from harness.report.model import (
     SCHEMA_VERSION,
     BenchSource,
     CertificationReport,
+    ChildRun,
     Corruption,
     Fault,
     FaultCoverage,
     FaultTimeline,
     Machine,
-    Overhead,
-    Pairing,
+    Manifest,
     PairingSkipped,
-    ReportedOverhead,
-    ScenarioRecord,
+    Program,
 )
-from harness.servers import procstat
+from harness.report.verdict import PairingInput, RawInputs
+from harness.servers import procstat, programs
 from harness.servers.temporal import target_version
 
 BUDGET_MS = 100.0
+# Options whose values never reach the report (the manifest shows them as ***).
+SECRET_OPTIONS = frozenset(s.dest for s in tls.SETTINGS if s.secret)
 
 
 def _version(package: str) -> str | None:
@@ -114,6 +117,8 @@ class Run:
     stigma_cmd: str
     zigflow_level: str
     args: tuple[str, ...]  # what selects these services in a child pytest / bench
+    zigflow_program: str = ""  # the command line that really runs (for the manifest)
+    stigma_program: str = ""
 
     def label(self, target: str, primary: bool) -> str:
         """The suffix of a scenario id: the target, or (other pairings) pairing:target."""
@@ -152,6 +157,8 @@ def select_runs(
             stigma_cmd or "reference (python -m reference_services.stigma)",
             chosen.zigflow_level,
             tuple(args),
+            zigflow_cmd or shlex.join(chosen.zigflow_cmd),
+            stigma_cmd or shlex.join(chosen.stigma_cmd),
         )
         return [run], []
     skipped: list[dict[str, str]] = []
@@ -183,10 +190,12 @@ def select_runs(
                 p.name,
                 p.zigflow.language,
                 p.stigma.language,
-                " ".join(p.zigflow.command),
-                " ".join(p.stigma.command),
+                shlex.join(p.zigflow.command),
+                shlex.join(p.stigma.command),
                 level,
                 ("--pairing", p.name, "--zigflow-level", level),
+                shlex.join(p.zigflow.command),
+                shlex.join(p.stigma.command),
             )
         )
     return runs, skipped
@@ -226,7 +235,7 @@ def _bench_measured(
         *run.args,
     ]
     cmd += shlex.split(args.bench_args)
-    print(f"certify: [budget {run.name}] {' '.join(cmd)}", flush=True)
+    print(f"certify: [budget {run.name}] {shlex.join(cmd)}", flush=True)
     code = subprocess.run(cmd, check=False, env=_child_env(target, args)).returncode
     path = out / "bench" / "bench.json"
     if code != 0 or not path.is_file():
@@ -287,9 +296,11 @@ def _fault_timeline(out: pathlib.Path, target: str) -> list[dict[str, Any]]:
 
 def run_target(
     target: str, out: pathlib.Path, args: argparse.Namespace, run: Run, primary: bool = True
-) -> list[ScenarioRecord]:
-    """The gate on one target for one pairing. The first pairing's files are where they
-    always were (OUT/<target>, junit-<target>.xml); another's under OUT/pairings/<name>/."""
+) -> ChildRun:
+    """The gate on one target for one pairing, as a child pytest: how it ended and where
+    its raw records are (the verdict is made from them: ``harness.report.verdict``). The
+    first pairing's files are where they always were (OUT/<target>,
+    junit-<target>.xml); another's under OUT/pairings/<name>/."""
     label = run.label(target, primary)
     where = out if primary else out / "pairings" / run.name
     results = out / "results" / label.replace(":", "/")
@@ -313,43 +324,26 @@ def run_target(
     ]
     if primary:  # every toxic on every link; the other pairings run the gate's slice
         cmd += ["--fault-matrix", args.fault_matrix]
+    if args.repeat > 1:
+        cmd += ["--repeat", str(args.repeat)]
     cmd += args.pytest_args
-    print(f"certify: [{label}] {' '.join(cmd)}", flush=True)
+    print(f"certify: [{label}] {shlex.join(cmd)}", flush=True)
     code = subprocess.run(cmd, check=False, env=_child_env(target, args)).returncode
-    records: list[ScenarioRecord] = []
-    for path in sorted(results.glob("results-*.jsonl")) if results.exists() else []:
-        records += [
-            ScenarioRecord.model_validate_json(line)
-            for line in path.read_text().splitlines()
-            if line.strip()
-        ]
-    if code not in (0, 1) and not records:
-        records.append(
-            ScenarioRecord(
-                id=f"scenarios (pytest exit {code})",
-                outcome="failed",
-                duration_s=0.0,
-                longrepr=f"pytest exited with {code} before recording any scenario",
-            )
-        )
-    return [
-        r.model_copy(update={"target": target, "pairing": run.name, "id": f"{r.id}[{label}]"})
-        for r in records
-    ]
+    return ChildRun(
+        label=label,
+        target=target,
+        pairing=run.name,
+        primary=primary,
+        command=cmd,
+        exit_code=code,
+        results=str(results.relative_to(out)),
+        junit=str(junit.relative_to(out)),
+    )
 
 
-def _pairing(
-    run: Run,
-    scenarios: list[ScenarioRecord],
-    concurrency: list[dict[str, Any]],
-    bench_source: str,
-    *,
-    targets: list[str],
-    scope: str,
-    primary: bool,
-    wall_s: float,
-) -> Pairing:
-    meta = {
+def _meta(run: Run, *, targets: list[str], scope: str, primary: bool, bench_source: str,
+          wall_s: float) -> dict[str, Any]:  # fmt: skip
+    return {
         "name": run.name,
         "zigflow": run.zigflow,
         "stigma": run.stigma,
@@ -362,7 +356,59 @@ def _pairing(
         "bench_source": bench_source,
         "wall_s": round(wall_s, 1),
     }
-    return report.pairing_row(meta, [s.result() for s in scenarios], concurrency, BUDGET_MS)
+
+
+def manifest(
+    runs: list[Run], targets: list[str], args: argparse.Namespace, seeds: list[int]
+) -> Manifest:
+    """Exactly what this run certifies: each service's program and digest, the servers,
+    the harness, the contract, the settings (secrets masked)."""
+    programs_of = {
+        run.name: [
+            Program(role=role, **dataclasses.asdict(programs.identify(command)))
+            for role, command in (("zigflow", run.zigflow_program), ("stigma", run.stigma_program))
+        ]
+        for run in runs
+    }
+    options = {
+        k: ("***" if k in SECRET_OPTIONS and v else str(v))
+        for k, v in sorted(vars(args).items())
+        if v not in (None, "", [], ())
+    }
+    config_file, environment = _sources()
+    return Manifest(
+        programs=programs_of,
+        harness_version=_version("handshake-harness"),
+        harness_commit=_git_sha(),
+        contract_digest=contract.digest(),
+        temporal={t: target_version(t) for t in targets},
+        config_file=str(config_file) if config_file else None,
+        environment=environment,
+        options=options,
+        seeds=seeds,
+    )
+
+
+def _sources() -> tuple[pathlib.Path | None, list[str]]:
+    """The config file read (or None) and the HANDSHAKE_* names set: names only, some
+    hold secrets."""
+    return settings.config_file(), sorted(k for k in os.environ if k.startswith(settings.PREFIX))
+
+
+def announce(runs: list[Run], targets: list[str]) -> None:
+    """First, before anything runs: what this run certifies, and from which settings."""
+    config_file, environment = _sources()
+    print(f"certify: targets {', '.join(targets)}", flush=True)
+    for run in runs:
+        for role, command in (("zigflow", run.zigflow_program), ("stigma", run.stigma_program)):
+            ident = programs.identify(command, version=False)
+            digest = ident.sha256[:16] if ident.sha256 else f"no digest ({ident.note})"
+            print(f"certify: [{run.name}] {role}: {command}  ->  {ident.kind} {digest}", flush=True)
+    print(
+        f"certify: config file {config_file or 'none'}; environment "
+        f"{', '.join(environment) or 'no HANDSHAKE_* variable'}",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -438,6 +484,14 @@ def main(argv: list[str] | None = None) -> int:
     # TLS towards the HOST:PORT targets (harness/tls.py); the children get it by
     # environment, so no secret is ever on a printed command line.
     tls.add_options(parser.add_argument, ENV)
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=int(ENV.get("HANDSHAKE_REPEAT") or 1),
+        help="run every scenario N times (never a rerun of what failed: each run counts); "
+        "the report lists each scenario that failed in some runs with its flake rate "
+        "(env HANDSHAKE_REPEAT)",
+    )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args(argv)
     connection = tls.from_options(args)
@@ -469,24 +523,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"certify: pairing {p['name']} not certified: {p['why']}", flush=True)
     first, others = runs[0], runs[1:]
 
+    if args.repeat < 1:
+        raise ConfigError(f"--repeat {args.repeat}: give 1 or more runs per scenario")
+    announce(runs, targets)
+
     started = time.monotonic()
     out = pathlib.Path(args.out) / "latest"
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    scenarios: list[ScenarioRecord] = []
-    for target in targets:
-        scenarios += run_target(target, out, args, first)
-    primary = list(scenarios)
-
-    by_target = {
-        t: Overhead.model_validate(
-            stats.summary([v for s in primary if s.target == t for v in s.overhead_ms])
-        )
-        for t in targets
-    }
-    reported = DEV if DEV in targets else targets[0]
-    overhead = ReportedOverhead(**by_target[reported].model_dump(), target=reported)
+    children: list[ChildRun] = [run_target(target, out, args, first) for target in targets]
     bench: dict[str, Any] | None
     if given is not None:
         shutil.copyfile(args.bench_json, out / "bench.json")
@@ -495,55 +541,67 @@ def main(argv: list[str] | None = None) -> int:
         target = bench_target(targets)
         bench = _bench_measured(out, args, target, first, args.bench_levels)
         bench_source = f"measured by this run ({target})"
-    concurrency = bench.get("concurrency", []) if bench else []
-    pairings = [
-        _pairing(
-            first,
-            primary,
-            concurrency,
-            bench_source,
-            targets=targets,
-            scope=f"matrix on {', '.join(targets)}",
-            primary=True,
-            wall_s=time.monotonic() - started,
+    concurrency = report.rows_of(bench.get("concurrency", []) if bench else [])
+    pairing_inputs = [
+        PairingInput(
+            meta=_meta(
+                first,
+                targets=targets,
+                scope=f"matrix on {', '.join(targets)}",
+                primary=True,
+                bench_source=bench_source,
+                wall_s=time.monotonic() - started,
+            ),
+            labels=[first.label(t, True) for t in targets],
+            concurrency=concurrency,
         )
     ]
     for run in others:
         # The gate on the time-skipping server (its kill scenarios on a dev server, as
         # always) and the budget run: not the whole matrix again.
         begun = time.monotonic()
-        ran = run_target(TIME_SKIPPING, out, args, run, primary=False)
-        scenarios += ran
+        children.append(run_target(TIME_SKIPPING, out, args, run, primary=False))
         target = bench_target(targets)
         figures = _bench_measured(
             out / "pairings" / run.name, args, target, run, args.pairing_bench_levels, "open"
         )
-        pairings.append(
-            _pairing(
-                run,
-                ran,
-                figures.get("concurrency", []) if figures else [],
-                f"measured by this run ({target})",
-                targets=[TIME_SKIPPING],
-                scope=f"gate on {TIME_SKIPPING} + budget run",
-                primary=False,
-                wall_s=time.monotonic() - begun,
+        pairing_inputs.append(
+            PairingInput(
+                meta=_meta(
+                    run,
+                    targets=[TIME_SKIPPING],
+                    scope=f"gate on {TIME_SKIPPING} + budget run",
+                    primary=False,
+                    bench_source=f"measured by this run ({target})",
+                    wall_s=time.monotonic() - begun,
+                ),
+                labels=[run.label(TIME_SKIPPING, False)],
+                concurrency=report.rows_of(figures.get("concurrency", []) if figures else []),
             )
         )
-    results = [s.result() for s in scenarios]
-    verdict, reasons = report.verdict(
-        results, overhead, BUDGET_MS, concurrency, pairings, pairings_skipped
-    )
+    # The raw records first; the verdict is made from them, as `handshake report
+    # --check` makes it again.
+    RawInputs(
+        targets=targets,
+        budget_ms=BUDGET_MS,
+        runs=children,
+        pairings=pairing_inputs,
+        pairings_skipped=[PairingSkipped.model_validate(p) for p in pairings_skipped],
+        repeat=args.repeat,
+    ).write(out)
+    j = judged.recompute(out)
+    primary = [r for r in j.records if r.pairing == first.name]
+    seeds = sorted({s.measurements.chaos_seed for s in j.records if s.measurements.chaos_seed})
     doc = CertificationReport(
         schema_version=SCHEMA_VERSION,
         generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        verdict="pass" if verdict == "pass" else "fail",
-        verdict_reasons=reasons,
-        not_certified=report.not_certified(results),
+        verdict="pass" if j.verdict == "pass" else "fail",
+        verdict_reasons=j.reasons,
+        not_certified=report.not_certified(j.results),
         targets=targets,
         connection=report.connection_used(connection, args.namespace, targets),
-        scenarios=results,
-        faults=[Fault(**f.model_dump(), target=s.target) for s in scenarios for f in s.faults],
+        scenarios=j.results,
+        faults=[Fault(**f.model_dump(), target=s.target) for s in j.records for f in s.faults],
         fault_coverage=[
             FaultCoverage.model_validate(c)
             for c in network.fault_coverage([f.model_dump() for s in primary for f in s.faults])
@@ -553,12 +611,12 @@ def main(argv: list[str] | None = None) -> int:
             for c in corruption.summarise([s.model_dump(by_alias=True) for s in primary])
         ],
         # Every pairing's services must keep tokens out of their logs.
-        token_hygiene=report.token_hygiene(results),
-        overhead_ms=overhead,
-        overhead_by_target=by_target,
+        token_hygiene=report.token_hygiene(j.results),
+        overhead_ms=j.overhead,
+        overhead_by_target=j.by_target,
         budget_ms=BUDGET_MS,
         budget=report.budget_summary(concurrency, BUDGET_MS),
-        pairings=pairings,
+        pairings=j.pairings,
         pairings_skipped=[PairingSkipped.model_validate(p) for p in pairings_skipped],
         versions={
             "python": sys.version.split()[0],
@@ -566,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
             "grpcio": _version("grpcio"),
             "protobuf": _version("protobuf"),
             **{f"temporal[{t}]": target_version(t) for t in targets},
-            "toxiproxy": next((s.toxiproxy for s in scenarios if s.toxiproxy), None),
+            "toxiproxy": next((s.toxiproxy for s in j.records if s.toxiproxy), None),
             "git_sha": _git_sha(),
             "zigflow_cmd": first.zigflow_cmd,
             "stigma_cmd": first.stigma_cmd,
@@ -589,7 +647,14 @@ def main(argv: list[str] | None = None) -> int:
             for t in _fault_timeline(out, target)
         ],
         machine=Machine.model_validate(procstat.machine()),
+        behaviours=j.behaviours,
+        runs=j.runs,
+        manifest=manifest(runs, targets, args, seeds),
+        repeat=args.repeat,
+        flakes=j.flakes,
     )
+    verdict = doc.verdict
+    reasons = doc.verdict_reasons
     json_path, md_path = report.write(doc, out)
     print(f"certify: verdict {verdict.upper()}: " + "; ".join(reasons))
     print(f"certify: wrote {json_path}, {md_path} and {out / 'certification.html'}")

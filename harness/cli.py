@@ -6,6 +6,8 @@
     handshake bench [options]           handshake vs direct latency per concurrency level
     handshake load [options]            a Locust load run with thresholds
     handshake report JSON [--out DIR]   re-render .md and .html from certification.json
+    handshake report --check DIR        recompute the verdict from the raw records; exit 1
+                                        when the stored report disagrees
     handshake doctor                    what is installed, what is missing, how to install it
     handshake up [options]              a local stack with the Temporal UI, to explore, until
                                         Ctrl-C
@@ -77,14 +79,47 @@ def _gate(argv: list[str]) -> int:
 
 def _report(argv: list[str]) -> int:
     from harness.report import report
+    from harness.report import verdict as judged
     from harness.report.model import CertificationReport
 
     parser = argparse.ArgumentParser(
-        prog="handshake report", description="re-render certification.md and .html from JSON"
+        prog="handshake report",
+        description="re-render certification.md and .html from JSON; or, with --check, "
+        "recompute the verdict from the run's raw records and compare it with the stored one",
     )
-    parser.add_argument("json", type=pathlib.Path, help="a certification.json")
+    parser.add_argument(
+        "json", type=pathlib.Path, nargs="?", help="a certification.json (to re-render)"
+    )
     parser.add_argument("--out", type=pathlib.Path, help="where to write (default: beside it)")
+    parser.add_argument(
+        "--check",
+        type=pathlib.Path,
+        metavar="DIR",
+        help="a report directory (e.g. reports/out/latest): exit 0 when its verdict, "
+        "reasons, counts and behaviours follow from its raw records, 1 when they do not",
+    )
     args = parser.parse_args(argv)
+    if args.check is not None:
+        where = args.check
+        if not (where / "certification.json").is_file() or not (where / judged.INPUTS).is_file():
+            parser.error(
+                f"{where}: no certification.json with its raw records ({judged.INPUTS}) "
+                "here: give the directory certify wrote (reports/out/latest)"
+            )
+        try:
+            diffs = judged.check(where)
+        except (OSError, ValueError) as err:
+            parser.error(f"{where}: unreadable raw records ({err})")
+        for line in diffs:
+            print(f"handshake report: {line}")
+        verdict = json.loads((where / "certification.json").read_text()).get("verdict")
+        if diffs:
+            print(f"handshake report: {where}: the stored report does NOT follow from its records")
+            return 1
+        print(f"handshake report: {where}: verdict {verdict} recomputed from the raw records")
+        return 0
+    if args.json is None:
+        parser.error("give a certification.json to re-render, or --check DIR")
     try:
         # ValidationError is a ValueError: a report of another schema_version, or a
         # field of the wrong type, is named here rather than half-rendered.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import sys
 from dataclasses import dataclass
 
@@ -487,6 +488,9 @@ class Behaviour:
     checks: tuple[str, ...]  # checker (verdict) names that judge it from recorded evidence
     specs: tuple[str, ...]  # scenario files that make it happen (scenarios/)
     required: bool = True  # False: judged only where the service gives the evidence
+    # The Zigflow levels it is asked of ("activity": a Zigflow that is only its agent
+    # activity, under the harness's own workflow).
+    levels: tuple[str, ...] = ("workflow", "activity")
 
 
 EVERY_SCENARIO = "*"  # judged after every scenario, whatever it is about
@@ -545,6 +549,7 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "workflow or activity (crossed wires), with an application failure of its own",
         ("crossed_wires_detected",),
         ("test_token_corruption.py",),
+        levels=("workflow",),
     ),
     Behaviour(
         STIGMA,
@@ -634,6 +639,17 @@ VOCABULARY: frozenset[str] = frozenset(t.value for t in TERMS) | frozenset(
     getattr(_defaults, f.name) for f in dataclasses.fields(Names)
 )
 GROUPS: tuple[str, ...] = (GRPC, ENV, TEMPORAL, ACTIVITY, PLAN, ENVELOPE, SUMMARY, METRIC)
+
+
+def digest() -> str:
+    """SHA-256 of the contract as certified: its default names and every behaviour, so
+    two certificates made against different contracts never look alike."""
+    h = hashlib.sha256()
+    for t in TERMS:
+        h.update(f"{t.group}\0{t.side}\0{t.value}\0{t.required}\n".encode())
+    for b in BEHAVIOURS:
+        h.update(repr(dataclasses.astuple(b)).encode() + b"\n")
+    return h.hexdigest()
 
 
 def markdown() -> str:

@@ -9,13 +9,14 @@ Fixture chain: handshake_config -> stack (one per session / xdist worker)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pathlib
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -34,12 +35,12 @@ from harness.config import (
 from harness.drive.driver import Driver
 from harness.errors import ConfigError
 from harness.faults import matrix as fault_matrix
-from harness.judge import checkers, log_checks, reach, relay_checks
-from harness.judge.expect import holds, violated_checkers
+from harness.judge import after_scenario, checkers, reach
+from harness.judge.expect import violated_checkers
 from harness.links.network import Network
 from harness.links.tamper import TokenTamper
-from harness.observe import token_scan
 from harness.observe.history import History
+from harness.report.ledger import Ledger
 from harness.report.model import ScenarioRecord
 from harness.stack.stack import Stack, start_stack
 
@@ -187,6 +188,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(err)) from None
     if not hasattr(config, "workerinput") and not config.getoption("--help", False):
         _preflight_tls(config)
+        results = config.getoption("--handshake-results")
+        if results:
+            config.pluginmanager.register(LedgerKeeper(pathlib.Path(results)), "handshake-ledger")
 
 
 def _preflight_tls(config: pytest.Config) -> None:
@@ -446,51 +450,36 @@ def history(request: pytest.FixtureRequest) -> History:
     return h
 
 
+JUDGE_KEY = pytest.StashKey[Callable[[], None]]()
+
+
 @pytest.fixture(autouse=True)
-def judged_after_every_scenario(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After every scenario (set up first, so torn down last: after its other fixtures
-    and any late log lines they cause), whatever the scenario asserted:
-
-    - ``start_agent_has_deadline`` and ``acked_after_durable_start``: on a stack with
-      both relays, every StartAgent carried a gRPC deadline, and no ACK went back to
-      Zigflow before Temporal had the agent's workflow (``harness.judge.relay_checks``);
-    - ``no_token_in_logs``: the services' logs on every stack it ran on hold none of
-      the tokens handed to Stigma (the StartAgent relay saw them), in any encoding
-      (``harness/observe/token_scan.py``); a hit names file and line;
-    - ``no_secret_in_logs``: on a cluster with an API key or a client key, the
-      services' logs hold neither (``harness.judge.log_checks``);
-    - ``agent_activity_options``: every agent call it made was scheduled with the
-      timeouts and retry policy the plan asked for and the design needs.
-
-    Every verdict is recorded, and all the violated ones fail the scenario together."""
+def judged_after_every_scenario(request: pytest.FixtureRequest) -> None:
+    """After every scenario's body, whatever it asserted: the checks of
+    ``harness.judge.after_scenario`` (relays, token and secret scans, activity options),
+    run by ``pytest_runtest_call`` so that a violated one is the test's failure."""
     if request.node.get_closest_marker("scenario") is None:
-        yield
         return
     h: History = request.getfixturevalue("history")
     began = time.time()
-    yield
-    verdicts = []
-    stacks = _stacks_of(request.node)
-    for running in stacks:
-        if running.relay is None or running.completions is None:
-            continue
-        requests = [r for r in running.relay.log if r.wall >= began]
-        if requests:
-            verdicts.append(relay_checks.deadline_verdict(requests))
-        acks = [r for r in requests if r.acked_wall is not None]
-        if acks:
-            verdicts.append(relay_checks.verdict(acks, running.completions.starts))
-    if stacks:  # a scenario with its own stack (a subprocess) scans nothing here
-        reports = [s.scan_logs_for_tokens() for s in stacks]
-        h.measurements[token_scan.KEY] = token_scan.summary(reports)
-        verdicts.append(log_checks.no_raw_token(reports))
-        for running in stacks:
-            secret = log_checks.no_secret_in_logs(running.config.connection, running.service_logs())
-            if secret is not None:
-                verdicts.append(secret)
-    if any(c.zigflow is not None for c in h.calls.values()):
-        verdicts.append(checkers.agent_activity_options(h))
-    holds(h, *verdicts)
+    item = request.node
+    request.node.stash[JUDGE_KEY] = lambda: after_scenario.judge(h, _stacks_of(item), began)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    judge = item.stash.get(JUDGE_KEY, None)
+    try:
+        result = yield
+    except BaseException:
+        if judge is not None:
+            # Recorded for the report; the body's own failure is the one shown.
+            with contextlib.suppress(Exception):
+                judge()
+        raise
+    if judge is not None:
+        judge()
+    return result
 
 
 @pytest.fixture
@@ -622,3 +611,27 @@ def _record_result(
     )
     with (path / f"results-{_worker()}.jsonl").open("a") as f:
         f.write(record.model_dump_json(by_alias=True) + "\n")
+
+
+class LedgerKeeper:
+    """Keeps the run's ``Ledger`` on the controller (the one process every worker's
+    reports reach) and writes it into the ``--handshake-results`` directory at the end."""
+
+    def __init__(self, directory: pathlib.Path) -> None:
+        self.directory = directory
+        self.ledger = Ledger()
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.ledger.collect([item.nodeid for item in session.items])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.ledger.collect(list(ids))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.ledger.add(report.nodeid, report.when, report.outcome, report.longrepr)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.ledger.exitstatus = int(exitstatus)
+        self.ledger.write(self.directory)

@@ -324,7 +324,13 @@ def test_a_pairing_row_counts_its_scenarios_and_judges_its_own_budget() -> None:
     row = report.pairing_row(
         _pairing_meta("go-java"), scenarios, [_open(10, 40.0), _open(100, 60.0)], 100.0
     ).model_dump()
-    assert row["scenarios"] == {"passed": 2, "failed": 0, "skipped": 1, "not_certified": 1}
+    assert row["scenarios"] == {
+        "passed": 2,
+        "failed": 0,
+        "skipped": 1,
+        "not_certified": 1,
+        "not_run": 0,
+    }
     assert row["budget"]["p99"] == 40.0
     assert row["budget"]["within"] is True
     assert row["verdict"] == "fail"
@@ -404,7 +410,7 @@ def _fake_report(pairings: list[Pairing]) -> dict[str, object]:
         scenarios, SCENARIO_FIGURE, 100.0, [_budget_row(40.0)], pairings
     )
     return {
-        "schema_version": 2,
+        "schema_version": 3,
         "verdict": verdict,
         "verdict_reasons": reasons,
         "generated_at": "2026-11-27T00:00:00+00:00",

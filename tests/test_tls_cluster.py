@@ -302,7 +302,7 @@ def _reproduce_commands_run_as_printed(
     ]
     used = report.connection_used(cluster.connection(), "default", [cluster.address])
     doc = CertificationReport(
-        schema_version=2,
+        schema_version=3,
         generated_at="2026-01-01T00:00:00+00:00",
         verdict="pass",
         verdict_reasons=[],

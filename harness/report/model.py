@@ -19,8 +19,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-SCHEMA_VERSION: Literal[2] = 2
-Outcome = Literal["passed", "failed", "skipped"]
+SCHEMA_VERSION: Literal[3] = 3
+# "not_run": collected and never reported (its worker or run ended first).
+Outcome = Literal["passed", "failed", "skipped", "not_run"]
 Mode = Literal["closed", "open"]
 Pass = Literal["pass", "fail"]
 
@@ -283,6 +284,7 @@ class PairingCounts(_Model):
     failed: int
     skipped: int
     not_certified: int = Field(description="passed scenarios that left a check not checked")
+    not_run: int = Field(default=0, description="collected and never run")
 
 
 class Pairing(_Model):
@@ -382,12 +384,96 @@ class TemporalConnection(_Model):
     )
 
 
+class ChildRun(_Model):
+    """One pytest run certify started (a target of a pairing), as it ended: the raw
+    records the verdict is recomputed from (``harness.report.verdict``)."""
+
+    label: str = Field(description="the target, or pairing:target for a pairing not the first")
+    target: str
+    pairing: str
+    primary: bool = Field(description="of the pairing that ran the whole matrix")
+    command: list[str] = Field(description="the pytest command line, as run")
+    exit_code: int | None = Field(description="its exit code; null when it never ended")
+    results: str = Field(description="directory of its records and ledger, relative to the report")
+    junit: str = Field(description="its JUnit XML, relative to the report")
+    collected: int = Field(default=0, description="tests it collected (from its ledger)")
+    problems: list[str] = Field(
+        default_factory=list,
+        description="where its exit code, ledger, JUnit and records disagree or are missing; "
+        "any problem fails the verdict",
+    )
+
+
+BehaviourStatus = Literal["passed", "failed", "not_checked", "not_applicable", "not_run"]
+
+
+class BehaviourCell(_Model):
+    status: BehaviourStatus
+    scenarios: list[str] = Field(
+        default_factory=list, description="ids of the scenarios that judged it (failed first)"
+    )
+    why: str = Field(default="", description="what failed, or what is missing")
+
+
+class BehaviourRow(_Model):
+    """One behaviour of the contract (harness.contract.BEHAVIOURS) on every column."""
+
+    side: str
+    does: str
+    required: bool
+    checkers: list[str]
+    cells: dict[str, BehaviourCell] = Field(
+        description="per column (target, or pairing:target): its status and scenarios"
+    )
+
+
+class Program(_Model):
+    """What one service's command line ran (harness.servers.programs)."""
+
+    role: str = Field(description="zigflow or stigma")
+    command: str = Field(description="the command line as given (placeholders unexpanded)")
+    kind: str = Field(description="binary, jar, python-module, script, container or unknown")
+    executable: str | None = Field(description="the resolved interpreter or program")
+    program: str | None = Field(description="what was digested: a file or a module's directory")
+    sha256: str | None = Field(description="SHA-256 of the program (of its files, sorted)")
+    files: int = Field(default=0, description="how many files the digest covers")
+    version: str | None = Field(default=None, description="its --version output, when it has one")
+    note: str = Field(default="", description="why a digest is missing, or what it cannot cover")
+
+
+class Manifest(_Model):
+    """Exactly what was certified: programs, servers, harness, contract, settings."""
+
+    programs: dict[str, list[Program]] = Field(description="per pairing, its two services")
+    harness_version: str | None
+    harness_commit: str | None
+    contract_digest: str = Field(description="SHA-256 of the contract's names and behaviours")
+    temporal: dict[str, str | None] = Field(description="per target, the server's version")
+    config_file: str | None = Field(description="the config file read, if any")
+    environment: list[str] = Field(
+        default_factory=list, description="HANDSHAKE_* names set (names only: some are secrets)"
+    )
+    options: dict[str, str] = Field(
+        default_factory=dict, description="certify's options, secrets masked"
+    )
+    seeds: list[int] = Field(default_factory=list, description="chaos seeds of the runs")
+
+
+class Flake(_Model):
+    """With --repeat N: a scenario that failed in some of its runs."""
+
+    scenario: str = Field(description="node id without the [runK] part, with its column")
+    runs: int
+    failed: int
+    rate: float = Field(description="failed / runs")
+
+
 class CertificationReport(_Model):
     """certification.json."""
 
     model_config = ConfigDict(title="certification.json")
 
-    schema_version: Literal[2] = Field(
+    schema_version: Literal[3] = Field(
         description="report format version: changes whenever a field is renamed, "
         "removed or changes type"
     )
@@ -483,6 +569,19 @@ class CertificationReport(_Model):
         description="per scenario that injected faults: its spans in seconds since the test began",
     )
     machine: Machine | None = Field(default=None, description="the machine that ran the matrix")
+    behaviours: list[BehaviourRow] = Field(
+        default_factory=list,
+        description="the contract's behaviours x columns: passed, failed, not checked "
+        "(evidence missing), not applicable or not run, each with its scenarios",
+    )
+    runs: list[ChildRun] = Field(
+        default_factory=list, description="every pytest run the verdict is made from"
+    )
+    manifest: Manifest | None = Field(default=None, description="exactly what was certified")
+    repeat: int = Field(default=1, description="runs of each scenario (--repeat)")
+    flakes: list[Flake] = Field(
+        default_factory=list, description="with --repeat: scenarios that failed in some runs"
+    )
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2, by_alias=True) + "\n"

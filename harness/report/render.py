@@ -352,6 +352,7 @@ def _context(r: CertificationReport) -> dict[str, Any]:
         "r": r,
         "areas": sorted({g.area for g in r.not_certified}),
         "columns": columns,
+        "behaviour_columns": list(dict.fromkeys(col for b in r.behaviours for col in b.cells)),
         "rows": rows,
         "failed": [s for s in r.scenarios if s.outcome == "failed"],
         "timed": [s for s in r.scenarios if s.measurements.figures()],

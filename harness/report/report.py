@@ -116,6 +116,7 @@ def pairing_row(
         passed=sum(s.outcome == "passed" for s in ran),
         failed=sum(s.outcome == "failed" for s in ran),
         skipped=sum(s.outcome == "skipped" for s in ran),
+        not_run=sum(s.outcome == "not_run" for s in ran),
         not_certified=sum(
             s.outcome == "passed" and any(c.status == "not_checked" for c in s.checks) for s in ran
         ),
@@ -127,6 +128,8 @@ def pairing_row(
         reasons.append(f"{counts.failed} scenario(s) failed")
     if counts.skipped:
         reasons.append(f"{counts.skipped} scenario(s) skipped (not certified)")
+    if counts.not_run:
+        reasons.append(f"{counts.not_run} scenario(s) collected and never run")
     row = budget_row(rows)
     if row is None:
         reasons.append(f"budget not measured: no figures with {BUDGET_LEVEL} agents in flight")
@@ -244,6 +247,9 @@ def verdict(
     concurrency: Iterable[RowLike] | None = None,
     pairings: Sequence[Pairing] | None = None,
     pairings_skipped: Sequence[PairingSkipped | Mapping[str, str]] | None = None,
+    *,
+    problems: Sequence[str] = (),
+    notes: Sequence[str] = (),
 ) -> tuple[str, list[str]]:
     """Pass when every scenario passed and the budget row is within budget.
 
@@ -259,14 +265,18 @@ def verdict(
 
     With ``pairings`` (rows of ``pairing_row``), each must pass too: its own scenarios
     and its own budget; a preset left out for want of its program
-    (``pairings_skipped``) is named, not failed."""
+    (``pairings_skipped``) is named, not failed.
+
+    ``problems`` (runs whose exit code, ledger, JUnit and records disagree; required
+    behaviours failed or not run: ``harness.report.verdict``) each fail it and come
+    first; ``notes`` (behaviours not certified) are named after the scenarios."""
     ran = scenarios_of(scenarios)
     seen = overhead if isinstance(overhead, Overhead) else _overhead(overhead)
     skipped_pairings = [
         p if isinstance(p, PairingSkipped) else PairingSkipped.model_validate(p)
         for p in pairings_skipped or []
     ]
-    reasons: list[str] = []
+    reasons: list[str] = list(problems)
     row = budget_row(concurrency)
     if row is None:
         reasons.append(
@@ -280,17 +290,25 @@ def verdict(
     failed = [s.id for s in ran if s.outcome == "failed"]
     if failed:
         reasons.append(f"{len(failed)} scenario(s) failed: " + ", ".join(failed[:10]))
+    not_run = [s.id for s in ran if s.outcome == "not_run"]
+    if not_run:
+        reasons.append(
+            f"{len(not_run)} scenario(s) collected and never run (not certified): "
+            + ", ".join(not_run[:10])
+        )
     skipped = [s.id for s in ran if s.outcome == "skipped"]
     if skipped:
         reasons.append(
             f"{len(skipped)} scenario(s) skipped (not certified): " + ", ".join(skipped[:10])
         )
-    ok = bool(ran) and not failed and not skipped and within_budget(row, budget_ms)
+    ok = bool(ran) and not failed and not skipped and not not_run and not problems
+    ok = ok and within_budget(row, budget_ms)
     ok = ok and all(p.verdict == "pass" for p in pairings or [])
     reasons += [_pairing_reason(p) for p in pairings or []]
     reasons += [f"pairing {p.name}: not certified ({p.why})" for p in skipped_pairings]
-    if ran and not failed and not skipped:
+    if ran and not failed and not skipped and not not_run:
         reasons.append(f"{len(ran)} scenario(s) passed")
+    reasons += list(notes)
     reasons += [f"{gap.area}: not certified ({gap.why})" for gap in not_certified(ran)]
     if ran:
         reasons.append(token_hygiene_line(token_hygiene(ran)))

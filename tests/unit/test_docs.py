@@ -95,7 +95,7 @@ def test_the_readme_draft_is_short_and_points_at_the_docs() -> None:
 
 def _synthetic() -> dict[str, object]:
     return {
-        "schema_version": 2,
+        "schema_version": 3,
         "generated_at": "2026-01-02T03:04:05+00:00",
         "verdict": "pass",
         "budget_ms": 100,

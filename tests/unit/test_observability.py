@@ -94,7 +94,7 @@ def test_report_links_the_runbook_of_a_violated_check() -> None:
     from harness.report import report
 
     r = {
-        "schema_version": 2,
+        "schema_version": 3,
         "overhead_ms": {"n": 0},
         "overhead_by_target": {},
         "verdict": "fail",

@@ -42,7 +42,7 @@ def _row(level: int, p99: float) -> dict[str, Any]:
 
 def synthetic_report() -> dict[str, Any]:
     return {
-        "schema_version": 2,
+        "schema_version": 3,
         "generated_at": "2026-11-25T20:00:00+00:00",
         "verdict": "fail",
         "verdict_reasons": ["1 scenario(s) failed: x"],

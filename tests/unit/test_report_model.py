@@ -163,7 +163,7 @@ def test_a_report_built_from_plugin_records_validates_against_the_schema() -> No
             lambda d: d.update(verdict="maybe"),
             r"^verdict: 'maybe' is not one of \['pass', 'fail'\]$",
         ),
-        (lambda d: d.update(schema_version=1), r"^schema_version: 2 was expected$"),
+        (lambda d: d.update(schema_version=1), r"^schema_version: 3 was expected$"),
         (
             lambda d: d["scenarios"][0].update(duration_s="1.5s"),
             r"^scenarios/0/duration_s: '1.5s' is not of type 'number'$",

@@ -1,0 +1,463 @@
+"""The verdict, made from the raw records of a run, and made again from them later.
+
+A certification run leaves, under its report directory, everything its verdict rests
+on: per pytest run (a target of a pairing) the scenarios' own records
+(``results/<label>/results-*.jsonl``), pytest's ledger of what it collected and how
+every phase ended (``ledger.json``, ``harness.report.ledger``), the JUnit file, and the
+run's exit code, gathered in ``raw/inputs.json`` with the budget figures of each pairing.
+
+``recompute(report_dir)`` turns those into the verdict; certify writes the report from
+its result, and ``handshake report --check DIR`` runs it again and compares, so an
+edited certification.json, or a verdict that no longer follows from its records, is
+caught. It is pure: it reads files and starts nothing.
+
+Reconciliation, per pytest run. The verdict comes from what ran, not from what
+reported: every collected test is an entry. A test that failed or errored in any phase,
+crashed its worker, or passed without writing its record is failed; one skipped is
+skipped (not certified); one collected and never reported is not run. A run whose exit
+code disagrees with its records (0 with a failure, 1 with none, any other code), or
+that left no ledger or no JUnit file, or whose JUnit disagrees with the ledger, is a
+problem of the run, and any problem fails the verdict with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness import contract
+from harness.measure import stats
+from harness.report import report
+from harness.report.ledger import Ledger
+from harness.report.model import (
+    BehaviourCell,
+    BehaviourRow,
+    ChildRun,
+    ConcurrencyRow,
+    Flake,
+    Overhead,
+    Pairing,
+    PairingSkipped,
+    ReportedOverhead,
+    ScenarioRecord,
+    ScenarioResult,
+)
+
+INPUTS = pathlib.Path("raw") / "inputs.json"
+# Worst first: what a test is when its sources disagree.
+_RANK = {"failed": 0, "not_run": 1, "skipped": 2, "passed": 3}
+
+
+class PairingInput(BaseModel):
+    """One pairing as certify ran it: what the report's row needs besides the records."""
+
+    model_config = ConfigDict(extra="forbid")
+    meta: dict[str, Any] = Field(description="name, languages, commands, level, scope, ...")
+    labels: list[str] = Field(description="the columns (child runs) of its scenarios")
+    concurrency: list[ConcurrencyRow] = Field(default_factory=list)
+
+
+class RawInputs(BaseModel):
+    """raw/inputs.json: what certify ran, and how each run ended."""
+
+    model_config = ConfigDict(extra="forbid")
+    targets: list[str]
+    budget_ms: float
+    runs: list[ChildRun]
+    pairings: list[PairingInput]
+    pairings_skipped: list[PairingSkipped] = Field(default_factory=list)
+    repeat: int = 1
+
+    def write(self, out: pathlib.Path) -> pathlib.Path:
+        path = out / INPUTS
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.model_dump_json(indent=1, by_alias=True))
+        return path
+
+    @classmethod
+    def read(cls, out: pathlib.Path) -> RawInputs:
+        return cls.model_validate_json((out / INPUTS).read_text())
+
+
+def junit_key(nodeid: str) -> tuple[str, str]:
+    """The (classname, name) pytest's JUnit writer gives a node id."""
+    path, *rest = nodeid.split("::")
+    module = re.sub(r"\.py$", "", path).replace("/", ".")
+    return ".".join([module, *rest[:-1]]), rest[-1] if rest else path
+
+
+def junit_outcomes(path: pathlib.Path) -> dict[tuple[str, str], str]:
+    """Per (classname, name): failed (a failure or an error), skipped or passed."""
+    root = ET.parse(path).getroot()
+    found: dict[tuple[str, str], str] = {}
+    for case in root.iter("testcase"):
+        key = (case.get("classname", ""), case.get("name", ""))
+        tags = {child.tag for child in case}
+        outcome = "passed"
+        if tags & {"failure", "error"}:
+            outcome = "failed"
+        elif "skipped" in tags:
+            outcome = "skipped"
+        old = found.get(key)
+        found[key] = outcome if old is None or _RANK[outcome] < _RANK[old] else old
+    return found
+
+
+def _records(directory: pathlib.Path) -> list[ScenarioRecord]:
+    found: list[ScenarioRecord] = []
+    for path in sorted(directory.glob("results-*.jsonl")) if directory.is_dir() else []:
+        found += [
+            ScenarioRecord.model_validate_json(line)
+            for line in path.read_text().splitlines()
+            if line.strip()
+        ]
+    return found
+
+
+@dataclass
+class Reconciled:
+    records: list[ScenarioRecord]  # ids suffixed with the run's label
+    problems: list[str]
+    collected: int
+
+
+def reconcile(run: ChildRun, out: pathlib.Path) -> Reconciled:
+    """One pytest run's entries (every collected test, as it really ended) and its
+    problems (see the module's docstring)."""
+    problems: list[str] = []
+    directory = out / run.results
+    by_id: dict[str, ScenarioRecord] = {}
+    for written in _records(directory):
+        if written.id in by_id:
+            problems.append(f"{written.id}: two records")
+        by_id[written.id] = written
+    ledger = Ledger.read(directory)
+    junit_path = out / run.junit
+    junit = junit_outcomes(junit_path) if junit_path.is_file() else None
+    if ledger is None:
+        problems.append(
+            f"no ledger: pytest did not finish (exit code {run.exit_code}); what it did not "
+            "record is unknown"
+        )
+    if junit is None:
+        problems.append(f"no JUnit file ({run.junit})")
+    ids = list(ledger.collected) if ledger is not None else list(by_id)
+    if ledger is not None and not ids and run.exit_code != 0:
+        problems.append(f"pytest exited {run.exit_code} and collected nothing")
+    entries: list[ScenarioRecord] = []
+    for nodeid in ids:
+        said = ledger.outcome(nodeid) if ledger is not None else None
+        record: ScenarioRecord | None = by_id.pop(nodeid) if nodeid in by_id else None
+        junit_said = junit.get(junit_key(nodeid)) if junit is not None else None
+        sources = [o for o in (said, record.outcome if record else None, junit_said) if o]
+        worst = min(sources, key=_RANK.__getitem__) if sources else "not_run"
+        if junit is not None and said is not None and said != "not_run" and junit_said is None:
+            problems.append(f"{nodeid}: pytest reported it, the JUnit file does not have it")
+        elif said is not None and junit_said is not None and said != junit_said:
+            problems.append(f"{nodeid}: ledger says {said}, JUnit says {junit_said}")
+        why = ""
+        if record is None and worst == "passed":
+            worst, why = "failed", "passed but wrote no record: its checks cannot be judged"
+        elif record is not None and record.outcome != worst:
+            why = f"its record says {record.outcome}, pytest says {said or junit_said}"
+        if record is None:
+            text = ledger.failure_text(nodeid) if ledger is not None else ""
+            longrepr = {
+                "failed": why or f"failed without writing its record: {text}",
+                "skipped": "skipped (not certified)",
+                "not_run": "collected and never run (its worker or the run ended first)",
+            }.get(worst, "")
+            record = ScenarioRecord(id=nodeid, outcome="passed", duration_s=0.0)
+            record = record.model_copy(update={"outcome": worst, "longrepr": longrepr[-2000:]})
+        elif why:
+            record = record.model_copy(
+                update={"outcome": worst, "longrepr": (why + "\n" + record.longrepr)[-2000:]}
+            )
+        entries.append(record)
+    for nodeid, record in by_id.items():
+        problems.append(f"{nodeid}: a record for a test pytest did not collect")
+        entries.append(record)
+    failed = sum(e.outcome == "failed" for e in entries)
+    if ledger is not None and ledger.exitstatus != run.exit_code:
+        problems.append(
+            f"exit code {run.exit_code}, but pytest's session ended with {ledger.exitstatus}"
+        )
+    if run.exit_code == 0 and any(e.outcome in ("failed", "not_run") for e in entries):
+        problems.append(f"exit code 0, but {failed} failed / not run entries")
+    elif run.exit_code == 1 and not failed:
+        problems.append("exit code 1 (tests failed), but no test is recorded failed")
+    elif run.exit_code not in (0, 1):
+        meaning = {
+            2: "interrupted",
+            3: "internal error",
+            4: "usage error",
+            5: "no tests collected",
+        }.get(run.exit_code or -1, "killed or crashed")
+        problems.append(f"pytest exit code {run.exit_code} ({meaning})")
+    suffix = f"[{run.label}]"
+    labelled = [
+        e.model_copy(update={"target": run.target, "pairing": run.pairing, "id": e.id + suffix})
+        for e in entries
+    ]
+    return Reconciled(labelled, [f"run {run.label}: {p}" for p in problems], len(ids))
+
+
+def _file_of(result: ScenarioResult) -> str:
+    return result.node_id.split("::", 1)[0].rsplit("/", 1)[-1]
+
+
+def _applies(b: contract.Behaviour, level: str) -> bool:
+    return level in b.levels
+
+
+def behaviour_table(
+    results: Sequence[ScenarioResult], levels: dict[str, str]
+) -> list[BehaviourRow]:
+    """The contract's behaviours x columns. Per column (``levels``: column -> Zigflow
+    level): failed when one of its checkers was violated or one of its own scenarios
+    failed; not run when none of its scenarios ran; not checked when its scenarios
+    passed and its checkers only said "not checked"; not applicable when the behaviour
+    is not asked of a Zigflow at that level; passed otherwise."""
+    rows = []
+    for b in contract.BEHAVIOURS:
+        cells: dict[str, BehaviourCell] = {}
+        for column, level in levels.items():
+            here = [r for r in results if r.label == column]
+            if not _applies(b, level):
+                cells[column] = BehaviourCell(
+                    status="not_applicable", why=f"not asked of a Zigflow at {level} level"
+                )
+                continue
+            # Its own scenario files make it happen: one failing fails it. Judged after
+            # every scenario ("*"): any scenario that ran exercised it, but only its
+            # checkers' verdicts can fail it (another scenario's failure is not its).
+            own = [r for r in here if _file_of(r) in b.specs]
+            every = contract.EVERY_SCENARIO in b.specs
+            judged = [
+                (r, c) for r in here for c in r.checks if c.checker in b.checks
+            ]  # any scenario may judge it (e.g. the after-scenario checks)
+            ran = [r for r in (here if every else own) if r.outcome in ("passed", "failed")]
+            ran += [r for r, _ in judged if r.outcome in ("passed", "failed")]
+            bad = [r.id for r in own if r.outcome == "failed"] + [
+                r.id for r, c in judged if c.status == "violated"
+            ]
+            ids = list(dict.fromkeys([*bad, *(r.id for r in ran)]))
+            if bad:
+                violated = sorted({c.checker for _, c in judged if c.status == "violated"})
+                cells[column] = BehaviourCell(
+                    status="failed",
+                    scenarios=ids,
+                    why=("violated: " + ", ".join(violated)) if violated else "a scenario failed",
+                )
+            elif not ran:
+                missing = [r.id for r in own if r.outcome in ("skipped", "not_run")]
+                cells[column] = BehaviourCell(
+                    status="not_run",
+                    scenarios=missing,
+                    why="its scenarios were skipped or not run" if missing else "no scenario",
+                )
+            elif b.checks and judged and all(c.status == "not_checked" for _, c in judged):
+                reasons = sorted({f"{c.area}: {c.why}" for _, c in judged})
+                cells[column] = BehaviourCell(
+                    status="not_checked", scenarios=ids, why="; ".join(reasons)
+                )
+            else:
+                cells[column] = BehaviourCell(status="passed", scenarios=ids)
+        rows.append(
+            BehaviourRow(
+                side=b.side,
+                does=b.does,
+                required=b.required,
+                checkers=list(b.checks),
+                cells=cells,
+            )
+        )
+    return rows
+
+
+def behaviour_reasons(rows: Iterable[BehaviourRow]) -> tuple[list[str], list[str]]:
+    """(what fails the verdict, what is only not certified), one line per column and
+    kind: a required behaviour failed or not run fails it; a failed optional one fails
+    it too (its evidence was there and said no); an optional one not run or not checked
+    is named."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        short = row.does if len(row.does) <= 70 else row.does[:67] + "..."
+        for column, cell in row.cells.items():
+            if cell.status == "failed":
+                kind = "failed"
+            elif cell.status == "not_run" and row.required:
+                kind = "required, not run"
+            elif cell.status in ("not_run", "not_checked"):
+                kind = "not certified"
+            else:
+                continue
+            groups.setdefault((kind, column), []).append(f"{short} ({cell.why})")
+    failing, named = [], []
+    for (kind, column), items in groups.items():
+        line = f"behaviours {kind} on {column} ({len(items)}): " + "; ".join(items)
+        (named if kind == "not certified" else failing).append(line)
+    return failing, named
+
+
+def flakes(results: Sequence[ScenarioResult], repeat: int) -> list[Flake]:
+    """With ``--repeat N``: per scenario and column, runs and failures (flake rate)."""
+    if repeat <= 1:
+        return []
+    groups: dict[str, list[ScenarioResult]] = {}
+    for r in results:
+        base = re.sub(r"(\[|-)run\d+(?=\])", "", r.node_id).replace("[]", "")
+        groups.setdefault(f"{base}[{r.label}]", []).append(r)
+    found = []
+    for name, runs in groups.items():
+        failed = sum(r.outcome != "passed" for r in runs)
+        if failed:
+            rate = round(failed / len(runs), 3)
+            found.append(Flake(scenario=name, runs=len(runs), failed=failed, rate=rate))
+    return sorted(found, key=lambda f: -f.rate)
+
+
+@dataclass
+class Judgement:
+    """Everything the verdict is, recomputed from the raw records."""
+
+    verdict: str
+    reasons: list[str]
+    records: list[ScenarioRecord]
+    results: list[ScenarioResult]
+    runs: list[ChildRun]
+    pairings: list[Pairing]
+    behaviours: list[BehaviourRow]
+    flakes: list[Flake]
+    overhead: ReportedOverhead
+    by_target: dict[str, Overhead]
+    concurrency: list[ConcurrencyRow] = field(default_factory=list)
+
+
+def recompute(out: pathlib.Path) -> Judgement:
+    """The verdict of the run whose raw records are under ``out`` (a report directory)."""
+    inputs = RawInputs.read(out)
+    records: list[ScenarioRecord] = []
+    runs: list[ChildRun] = []
+    problems: list[str] = []
+    for run in inputs.runs:
+        got = reconcile(run, out)
+        records += got.records
+        problems += got.problems
+        runs.append(
+            run.model_copy(
+                update={
+                    "collected": got.collected,
+                    "problems": [p.split(": ", 1)[1] for p in got.problems],
+                }
+            )
+        )
+    results = [r.result() for r in records]
+    primary_labels = {r.label for r in inputs.runs if r.primary}
+    primary = [r for r in records if r.id.endswith(tuple(f"[{x}]" for x in primary_labels))]
+    targets = inputs.targets
+    by_target = {
+        t: Overhead.model_validate(
+            stats.summary([v for s in primary if s.target == t for v in s.overhead_ms])
+        )
+        for t in targets
+    }
+    reported = "dev" if "dev" in targets else targets[0]
+    overhead = ReportedOverhead(**by_target[reported].model_dump(), target=reported)
+    pairings = [
+        report.pairing_row(
+            p.meta,
+            [r for r in results if r.label in p.labels],
+            p.concurrency,
+            inputs.budget_ms,
+        )
+        for p in inputs.pairings
+    ]
+    levels = {
+        label: str(p.meta.get("zigflow_level", "workflow"))
+        for p in inputs.pairings
+        for label in p.labels
+    }
+    rows = behaviour_table(results, levels)
+    failing, named = behaviour_reasons(rows)
+    concurrency = inputs.pairings[0].concurrency if inputs.pairings else []
+    verdict, reasons = report.verdict(
+        results,
+        overhead,
+        inputs.budget_ms,
+        concurrency,
+        pairings,
+        inputs.pairings_skipped,
+        problems=[*problems, *failing],
+        notes=named,
+    )
+    return Judgement(
+        verdict=verdict,
+        reasons=reasons,
+        records=records,
+        results=results,
+        runs=runs,
+        pairings=pairings,
+        behaviours=rows,
+        flakes=flakes(results, inputs.repeat),
+        overhead=overhead,
+        by_target=by_target,
+        concurrency=list(concurrency),
+    )
+
+
+def check(out: pathlib.Path) -> list[str]:
+    """Where certification.json under ``out`` disagrees with its recomputed verdict
+    (empty: it follows from its raw records)."""
+    from harness.report.model import CertificationReport
+
+    stored = CertificationReport.from_json((out / "certification.json").read_text())
+    again = recompute(out)
+    diffs: list[str] = []
+    if stored.verdict != again.verdict:
+        diffs.append(f"verdict: stored {stored.verdict!r}, recomputed {again.verdict!r}")
+    if stored.verdict_reasons != again.reasons:
+        lost = [r for r in again.reasons if r not in stored.verdict_reasons]
+        added = [r for r in stored.verdict_reasons if r not in again.reasons]
+        diffs += [f"reason missing from the stored report: {r}" for r in lost]
+        diffs += [f"reason not supported by the records: {r}" for r in added]
+        if not lost and not added:
+            diffs.append("verdict reasons: same lines, another order")
+    mine = {s.id: s.outcome for s in again.results}
+    theirs = {s.id: s.outcome for s in stored.scenarios}
+    for sid in sorted(set(mine) | set(theirs)):
+        if mine.get(sid) != theirs.get(sid):
+            diffs.append(
+                f"scenario {sid}: stored {theirs.get(sid)!r}, recomputed {mine.get(sid)!r}"
+            )
+    for p_stored, p_again in zip(stored.pairings, again.pairings, strict=False):
+        if p_stored.scenarios != p_again.scenarios or p_stored.verdict != p_again.verdict:
+            diffs.append(
+                f"pairing {p_again.name}: stored {p_stored.verdict} "
+                f"{p_stored.scenarios.model_dump()}, recomputed {p_again.verdict} "
+                f"{p_again.scenarios.model_dump()}"
+            )
+    if len(stored.pairings) != len(again.pairings):
+        diffs.append(f"pairings: stored {len(stored.pairings)}, recomputed {len(again.pairings)}")
+    if [b.model_dump() for b in stored.behaviours] != [b.model_dump() for b in again.behaviours]:
+        diffs.append("behaviours table: differs from the recomputed one")
+    return diffs
+
+
+def dumps_summary(j: Judgement) -> str:
+    """A short JSON summary (for logs and tests)."""
+    return json.dumps(
+        {
+            "verdict": j.verdict,
+            "scenarios": len(j.results),
+            "failed": sum(r.outcome == "failed" for r in j.results),
+            "problems": [p for r in j.runs for p in r.problems],
+        }
+    )
