@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.children import ROOT, run_bounded
+from tests.children import run_bounded
 
 pytestmark = pytest.mark.slow(40)
 
@@ -80,7 +80,8 @@ def test_a_fixture_error_a_skip_and_a_crashed_worker_fail_the_verdict(
     crashed = next(s for s in doc["scenarios"] if CRASHED in s["id"])  # type: ignore[attr-defined]
     assert "crashed" in crashed["longrepr"] or "without writing" in crashed["longrepr"]
     md = (tmp_path / "latest" / "certification.md").read_text()
-    assert "## Behaviours" in md and "**FAILED**" in md
+    assert "## Behaviours" in md
+    assert "**FAILED**" in md
     # What was certified: each service's program and its digest.
     programs = doc["manifest"]["programs"]["custom"]  # type: ignore[index]
     assert [p["role"] for p in programs] == ["zigflow", "stigma"]
@@ -98,13 +99,16 @@ def test_a_fixture_error_a_skip_and_a_crashed_worker_fail_the_verdict(
     edited["verdict"] = "pass"
     path.write_text(json.dumps(edited))
     code, text = _check(out)
-    assert code == 1 and "verdict: stored 'pass', recomputed 'fail'" in text, text
+    assert code == 1, text
+    assert "verdict: stored 'pass', recomputed 'fail'" in text, text
     edited = json.loads(original)
     edited["pairings"][0]["scenarios"]["failed"] = 0
     edited["scenarios"] = [s for s in edited["scenarios"] if CRASHED not in s["id"]]
     path.write_text(json.dumps(edited))
     code, text = _check(out)
-    assert code == 1 and CRASHED in text and "pairing custom" in text, text
+    assert code == 1, text
+    assert CRASHED in text, text
+    assert "pairing custom" in text, text
 
 
 def test_a_crashed_run_fails_the_verdict_naming_what_is_missing(tmp_path: pathlib.Path) -> None:
@@ -112,10 +116,12 @@ def test_a_crashed_run_fails_the_verdict_naming_what_is_missing(tmp_path: pathli
     code, doc = _certify(tmp_path, f"crash={CRASHED}", "--workers", "0")
     assert code == 1
     reasons = "\n".join(doc["verdict_reasons"])  # type: ignore[arg-type]
-    assert "no ledger" in reasons and "no JUnit file" in reasons, reasons
+    assert "no ledger" in reasons, reasons
+    assert "no JUnit file" in reasons, reasons
     assert "pytest exit code 3" in reasons, reasons
     (run,) = doc["runs"]  # type: ignore[misc]
-    assert run["exit_code"] == 3 and run["problems"], run
+    assert run["exit_code"] == 3, run
+    assert run["problems"], run
     code, text = _check(tmp_path / "latest")
     assert code == 0, text
 
@@ -128,5 +134,6 @@ def test_the_reference_pairing_passes_with_nothing_sabotaged(tmp_path: pathlib.P
     assert set(_outcomes(doc).values()) == {"passed"}, _outcomes(doc)
     assert doc["runs"][0]["problems"] == []  # type: ignore[index]
     reasons = "\n".join(doc["verdict_reasons"])  # type: ignore[arg-type]
-    assert code == 1 and "behaviours required, not run on time-skipping" in reasons, reasons
+    assert code == 1
+    assert "behaviours required, not run on time-skipping" in reasons, reasons
     assert _check(tmp_path / "latest")[0] == 0

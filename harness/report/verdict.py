@@ -300,7 +300,8 @@ def behaviour_reasons(rows: Iterable[BehaviourRow]) -> tuple[list[str], list[str
             else:
                 continue
             groups.setdefault((kind, column), []).append(f"{short} ({cell.why})")
-    failing, named = [], []
+    failing: list[str] = []
+    named: list[str] = []
     for (kind, column), items in groups.items():
         line = f"behaviours {kind} on {column} ({len(items)}): " + "; ".join(items)
         (named if kind == "not certified" else failing).append(line)

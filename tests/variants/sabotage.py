@@ -9,8 +9,6 @@ show the verdict comes from what ran, not from what reported.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-
 import pytest
 
 ENV = "CERTIFY_SABOTAGE"
@@ -25,7 +23,7 @@ def _plan() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(autouse=True)
-def _sabotage(request: pytest.FixtureRequest) -> Iterator[None]:
+def _sabotage(request: pytest.FixtureRequest) -> None:
     for what, name in _plan():
         if name and name in request.node.nodeid:
             if what == "fixture":
@@ -34,4 +32,3 @@ def _sabotage(request: pytest.FixtureRequest) -> Iterator[None]:
                 pytest.skip("sabotaged: skipped")
             if what == "crash":
                 os._exit(3)  # no teardown, no report from this process: a crash
-    yield
