@@ -440,8 +440,12 @@ def session_seed(config: pytest.Config) -> int:
     return int(seed)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"handshake: chaos seed {session_seed(config)} (replay: --chaos-seed N)"
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [
+        f"handshake: chaos seed {session_seed(config)} (replay: --chaos-seed N)",
+        # Where the settings came from (names only: some values are secrets).
+        f"handshake: {settings.sources().describe()}",
+    ]
 
 
 @pytest.fixture
