@@ -29,7 +29,7 @@ KIND_TEXT: dict[Kind, str] = {
     "int": "an integer",
     "float": "a number",
     "bool": "true or false",
-    "list": "a list of strings (or one comma-separated string)",
+    "list": "a list of strings or integers, or one comma-separated string",
     "int|str": "an integer or a string",
 }
 

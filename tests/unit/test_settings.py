@@ -179,7 +179,10 @@ def test_a_setting_only_the_environment_sets_is_refused_in_the_file(
         ("temporal-tls = 1", "temporal-tls = 1: expected true or false"),
         ("call-timeout-s = true", "call-timeout-s = True: expected a number"),
         ("zigflow-cmd = ['./zigflow']", "zigflow-cmd = ['./zigflow']: expected a string"),
-        ("contract-names = [true]", "contract-names = [True]: expected a list of strings"),
+        (
+            "contract-names = [true]",
+            "contract-names = [True]: expected a list of strings or integers",
+        ),
         ("fault-matrix = 2.5", "fault-matrix = 2.5: expected an integer or a string"),
         ("namespace = {name = 'x'}", "namespace = {'name': 'x'}: expected a string"),
     ],
