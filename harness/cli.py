@@ -61,6 +61,12 @@ def gate_command(pytest_args: Sequence[str]) -> list[str]:
 
 
 def _gate(argv: list[str]) -> int:
+    from harness import settings
+
+    # The pytest child reads the same config file (same working directory) and would
+    # stop on it too, but with pytest's usage-error code 4; checked here, a bad file is
+    # this command's usage error (exit 2) like every other handshake command's.
+    settings.environ()
     if argv[:1] in (["-h"], ["--help"]):
         print(
             "usage: handshake gate [pytest options]\n\n"

@@ -54,7 +54,12 @@ WORKER_SEED = "handshake_chaos_seed"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     # Options, then HANDSHAKE_* variables, then [tool.handshake] / handshake.toml.
-    ENV = settings.environ()
+    try:
+        ENV = settings.environ()
+    except ConfigError as err:
+        # A bad config file must stop the run (exit 2, one line), never fall back to
+        # the reference services; pytest passes a UsageError from here through.
+        raise pytest.UsageError(str(err)) from None
     group = parser.getgroup(
         "handshake",
         "token handshake harness (each option also HANDSHAKE_<NAME> in the environment or "
@@ -439,8 +444,12 @@ def session_seed(config: pytest.Config) -> int:
     return int(seed)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"handshake: chaos seed {session_seed(config)} (replay: --chaos-seed N)"
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [
+        f"handshake: chaos seed {session_seed(config)} (replay: --chaos-seed N)",
+        # Where the settings came from (names only: some values are secrets).
+        f"handshake: {settings.sources().describe()}",
+    ]
 
 
 @pytest.fixture

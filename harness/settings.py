@@ -16,6 +16,12 @@ team's own ``pyproject.toml`` (table ``[tool.handshake]``) or a ``handshake.toml
 
 Readers call ``environ()`` where they would read ``os.environ``: the environment
 as the harness sees it, the process's own over the file's.
+
+The file is strict: a file that is not TOML, an unknown key or a value of the wrong
+type is a ConfigError naming the file, the key and the nearest valid key (the keys
+are those of ``harness.setting_names``). A pyproject.toml that does not parse is an
+error too, table or not: we cannot tell whether it was meant to configure the harness,
+and skipping it would run the reference services in place of the team's.
 """
 
 from __future__ import annotations
@@ -24,65 +30,182 @@ import os
 import pathlib
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from harness import setting_names
 from harness.errors import ConfigError
+from harness.setting_names import KIND_TEXT, PREFIX, Setting
 
-PREFIX = "HANDSHAKE_"
 FILES = ("handshake.toml", "pyproject.toml")
 
 
-def config_file(start: pathlib.Path | None = None) -> pathlib.Path | None:
-    """The nearest handshake.toml, or pyproject.toml with a [tool.handshake] table."""
+@dataclass(frozen=True)
+class _Found:
+    path: pathlib.Path
+    table: Any  # the harness's table, checked by _table
+
+
+def _find(start: pathlib.Path | None = None) -> _Found | None:
+    """The nearest handshake.toml, or pyproject.toml with a [tool.handshake] table;
+    raises ConfigError for the nearest pyproject.toml that does not parse."""
     here = (start or pathlib.Path.cwd()).resolve()
     for directory in (here, *here.parents):
         for name in FILES:
             path = directory / name
-            if path.is_file() and (name == "handshake.toml" or _has_table(path)):
-                return path
+            if path.is_file():
+                table = _harness_table(path, _load(path))
+                if table is not None:
+                    return _Found(path, table)
     return None
 
 
-def _has_table(pyproject: pathlib.Path) -> bool:
-    try:
-        return "handshake" in _load(pyproject).get("tool", {})
-    except ConfigError:
-        return False
+def _harness_table(path: pathlib.Path, data: dict[str, Any]) -> Any:
+    """What configures the harness in a parsed file, unchecked; None when nothing does."""
+    if path.name == "handshake.toml":
+        return data
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: tool must be a table")
+    return tool.get("handshake")
+
+
+def config_file(start: pathlib.Path | None = None) -> pathlib.Path | None:
+    """The nearest handshake.toml, or pyproject.toml with a [tool.handshake] table."""
+    found = _find(start)
+    return found.path if found is not None else None
 
 
 def _load(path: pathlib.Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        raise ConfigError(f"{path}: not a readable TOML file ({err})") from None
+    except tomllib.TOMLDecodeError as err:
+        # A pyproject.toml is read for its [tool.handshake]; one that does not parse may
+        # hold it, and passing it over would run the defaults in place of the team's.
+        hint = (
+            ""
+            if path.name == "handshake.toml"
+            else " (it may hold [tool.handshake]; a handshake.toml beside it is read first)"
+        )
+        raise ConfigError(f"{path}: not valid TOML: {err}{hint}") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read it ({err.strerror or err})") from None
 
 
-def _text(key: str, value: Any, path: pathlib.Path) -> str:
+def _where(path: pathlib.Path) -> str:
+    return f"{path}:" if path.name == "handshake.toml" else f"{path}: [tool.handshake]"
+
+
+def _fits(setting: Setting, value: Any) -> bool:
+    # bool is an int in Python; TOML's true is never a number here.
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    match setting.kind:
+        case "str":
+            return isinstance(value, str)
+        case "int":
+            return isinstance(value, int) and not isinstance(value, bool)
+        case "float":
+            return number
+        case "bool":
+            return isinstance(value, bool)
+        case "int|str":
+            return isinstance(value, str) or (number and isinstance(value, int))
+        case "list":
+            # Levels are numbers ([1, 10, 100]); names are strings.
+            return isinstance(value, str) or (
+                isinstance(value, list)
+                and all(
+                    isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool))
+                    for v in value
+                )
+            )
+    return False
+
+
+def _text(value: Any) -> str:
+    """A checked value in the environment's form."""
     if isinstance(value, bool):
         return "1" if value else ""
-    if isinstance(value, str | int | float):
-        return str(value)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return ",".join(value)
-    raise ConfigError(f"{path}: {key} = {value!r}: expected a string, number or list of strings")
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _check(key: str, value: Any, path: pathlib.Path) -> Setting:
+    """The setting ``key`` names, or a ConfigError naming the file, the key and what to
+    write instead."""
+    where = _where(path)
+    setting = setting_names.lookup(key)
+    if setting is None:
+        near = setting_names.suggest(key)
+        fix = f"did you mean {near}?" if near else "the keys are listed in docs/reference/cli.md"
+        raise ConfigError(f"{where} {key}: unknown setting; {fix}")
+    if not setting.in_file:
+        raise ConfigError(
+            f"{where} {key}: not a config-file setting; set {setting.env} in the environment"
+        )
+    if not _fits(setting, value):
+        shown = "<secret>" if setting.secret else repr(value)
+        raise ConfigError(f"{where} {key} = {shown}: expected {KIND_TEXT[setting.kind]}")
+    return setting
+
+
+def _table(found: _Found) -> dict[str, str]:
+    """The found table's settings as environment variables, every key checked."""
+    path, table = found.path, found.table
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.handshake] must be a table, not {type(table).__name__}")
+    values: dict[str, str] = {}
+    keys: dict[str, str] = {}  # environment variable -> the key that set it
+    for key, value in table.items():
+        setting = _check(key, value, path)
+        if setting.env in keys:
+            # zigflow-cmd and zigflow_cmd both: which one wins would be a guess.
+            raise ConfigError(f"{_where(path)} {key}: given twice ({keys[setting.env]} and {key})")
+        keys[setting.env] = key
+        values[setting.env] = _text(value)
+    return values
 
 
 def from_file(path: pathlib.Path) -> dict[str, str]:
     """The file's settings as environment variables (``zigflow-cmd`` ->
     ``HANDSHAKE_ZIGFLOW_CMD``)."""
-    data = _load(path)
-    table = data if path.name == "handshake.toml" else data.get("tool", {}).get("handshake", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [tool.handshake] must be a table")
-    return {
-        PREFIX + key.upper().replace("-", "_"): _text(key, value, path)
-        for key, value in table.items()
-    }
+    table = _harness_table(path, _load(path))
+    return _table(_Found(path, {} if table is None else table))
 
 
 def environ(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment as the harness sees it: the config file's settings, under the
     process environment (``env``, default ``os.environ``), which wins."""
     process = dict(os.environ if env is None else env)
-    path = config_file()
-    return {**(from_file(path) if path is not None else {}), **process}
+    found = _find()
+    return {**(_table(found) if found is not None else {}), **process}
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where a run's settings came from, for a header that says what it certifies:
+    names only, never values (some are secrets)."""
+
+    config: pathlib.Path | None
+    environment: tuple[str, ...]  # HANDSHAKE_* variables the registry declares
+    undeclared: tuple[str, ...]  # HANDSHAKE_* variables set that no setting reads
+
+    def describe(self) -> str:
+        line = (
+            f"config {self.config or 'none'}; environment: {', '.join(self.environment) or 'none'}"
+        )
+        if self.undeclared:
+            line += f"; not harness settings, ignored: {', '.join(self.undeclared)}"
+        return line
+
+
+def sources(env: Mapping[str, str] | None = None) -> Sources:
+    """The config file in use and the HANDSHAKE_* variables set (``env``, default
+    ``os.environ``); raises ConfigError as ``environ`` does."""
+    names = sorted(k for k in (os.environ if env is None else env) if k.startswith(PREFIX))
+    return Sources(
+        config=config_file(),
+        environment=tuple(n for n in names if n in setting_names.BY_ENV),
+        undeclared=tuple(n for n in names if n not in setting_names.BY_ENV),
+    )

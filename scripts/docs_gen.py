@@ -13,7 +13,8 @@ scripts/contract_docs.py). What each region is made from:
   parsers themselves (``harness.certify``, ``harness.measure.bench``, ``harness.load.run``,
   ``handshake report`` / ``doctor``) and from the pytest plugin's ``pytest_addoption``,
   with the environment's ``HANDSHAKE_*`` / ``LOAD_*`` / ``TEMPORAL_*`` variables
-  cleared so the defaults are the shipped ones;
+  cleared so the defaults are the shipped ones; and the config file's keys, from the
+  settings registry ``harness/setting_names.py``;
 - ``docs/reference/report.md``: the report model, ``harness/report/model.py``;
 - ``docs/reference/observability.md``: the alert rules of
   ``reports/observability/alerts.yml``.
@@ -234,6 +235,19 @@ def cli_reference() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def config_keys() -> str:
+    """The keys a [tool.handshake] table or a handshake.toml may hold: the registry's
+    settings the file can set (harness/setting_names.py; the file is checked against it)."""
+    from harness import setting_names
+
+    rows = ["| key | value | environment | meaning |", "|---|---|---|---|"]
+    for s in setting_names.SETTINGS:
+        if s.in_file:
+            kind = setting_names.KIND_TEXT[s.kind] + (", a secret" if s.secret else "")
+            rows.append(f"| `{s.name}` | {kind} | `{s.env}` | {_cell(s.help)} |")
+    return "\n".join(rows) + "\n"
+
+
 def report_fields() -> str:
     """The field reference, from the report model (harness/report/model.py) through the
     JSON Schema it generates: the same source as harness/report/schemas/."""
@@ -271,7 +285,7 @@ def alerts_table() -> str:
 
 def regions() -> dict[pathlib.Path, dict[str, Callable[[], str]]]:
     return {
-        DOCS / "reference" / "cli.md": {"cli": cli_reference},
+        DOCS / "reference" / "cli.md": {"cli": cli_reference, "config-keys": config_keys},
         DOCS / "reference" / "report.md": {"report-fields": report_fields},
         DOCS / "reference" / "observability.md": {"alerts": alerts_table},
     }

@@ -28,6 +28,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from harness import settings
 from harness.config import StackConfig
 from harness.errors import ConfigError, HarnessError, WaitTimeout
 from harness.load import figures, memory, services, target
@@ -375,7 +376,15 @@ def _fresh(out: pathlib.Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv, dict(os.environ))
+    try:
+        # The settings layer, as in the gate: [tool.handshake] / handshake.toml under
+        # the environment, so a team's zigflow-cmd reaches the load run too, and a bad
+        # config file stops it instead of loading the reference services.
+        env = settings.environ()
+    except ConfigError as err:
+        print(f"load: {err}", file=sys.stderr)
+        return 2
+    args = parse_args(argv, env)
     _fresh(pathlib.Path(args.out))
     try:
         return asyncio.run(run(args))

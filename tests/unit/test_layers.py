@@ -1,8 +1,9 @@
 """The harness's packages import in one direction: each only from those below it.
 
 Bottom to top. A module at the top level of ``harness/`` is either a base every
-package may use (the contract, errors, settings, tokens, waits, wire, TLS settings)
-or an entry point on top of everything (the CLI, certify, the pytest plugin).
+package may use (the contract, errors, settings and their registry, tokens, waits,
+wire, TLS settings) or an entry point on top of everything (the CLI, certify, the
+pytest plugin).
 """
 
 from __future__ import annotations
@@ -15,7 +16,17 @@ import pytest
 pytestmark = pytest.mark.unit
 
 HARNESS = pathlib.Path(__file__).resolve().parents[2] / "harness"
-BASE = {"contract", "errors", "settings", "tokens", "waits", "wire", "tls", "config"}
+BASE = {
+    "contract",
+    "errors",
+    "settings",
+    "setting_names",
+    "tokens",
+    "waits",
+    "wire",
+    "tls",
+    "config",
+}
 LAYERS = ["servers", "observe", "links", "stack", "faults", "drive", "judge", "measure", "report"]
 TOP = {"load", "cli", "certify", "pytest_plugin", "pytest_not_certified"}
 

@@ -1,0 +1,289 @@
+"""Every setting the harness reads, declared once: its config-file key, environment
+variable, type, whether it is a secret, and one line of help.
+
+The config file (``harness.settings``) is checked against this registry, so a
+misspelled key is an error naming the nearest valid one instead of a silent fallback
+to the reference services. ``tests/unit/test_settings.py`` scans the source and fails
+when code reads a ``HANDSHAKE_*`` or ``LOAD_*`` name declared nowhere here.
+
+The entry points still declare their own options (argparse, pytest, Locust); this
+registry is where those declarations can move to.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Literal
+
+from harness import tls
+
+PREFIX = "HANDSHAKE_"
+
+# What a config-file value may be. "list" is a TOML array (or one comma-separated
+# string, the environment's form); "int|str" is a count or a word (--fault-matrix).
+Kind = Literal["str", "int", "float", "bool", "list", "int|str"]
+
+KIND_TEXT: dict[Kind, str] = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "list": "a list of strings or integers, or one comma-separated string",
+    "int|str": "an integer or a string",
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str  # the environment variable
+    kind: Kind
+    help: str
+    option: str | None = None  # the command-line option that takes it, where one does
+    secret: bool = False  # never printed: not in errors, headers or reports
+    # False: only the process environment sets it. Either a lower layer reads
+    # os.environ for it (the config file would be accepted and then ignored: exactly the
+    # silent fallback this registry exists to stop), or it is not a HANDSHAKE_* name.
+    in_file: bool = True
+
+    @property
+    def name(self) -> str:
+        """The config-file key: ``HANDSHAKE_ZIGFLOW_CMD`` -> ``zigflow-cmd``
+        (``LOAD_USERS`` -> ``load-users``, which no file may set)."""
+        bare = self.env.removeprefix(PREFIX)
+        return bare.lower().replace("_", "-")
+
+
+def _tls_settings() -> tuple[Setting, ...]:
+    # harness.tls declares its six settings with their options and help; not copied.
+    return tuple(
+        Setting(
+            s.env,
+            "bool" if s.flag else "str",
+            s.meaning,
+            option=s.option,
+            secret=s.secret,
+        )
+        for s in tls.SETTINGS
+    )
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # The target and the services under test (gate, certify, bench, load, up).
+    Setting(
+        "HANDSHAKE_TEMPORAL",
+        "str",
+        "Temporal target of the gate: time-skipping, dev, or HOST:PORT of a cluster",
+        option="--temporal",
+    ),
+    Setting("HANDSHAKE_NAMESPACE", "str", "Temporal namespace", option="--namespace"),
+    *_tls_settings(),
+    Setting(
+        "HANDSHAKE_ZIGFLOW_CMD",
+        "str",
+        "command line of the Zigflow worker under test (placeholders allowed); "
+        "default: the Python reference",
+        option="--zigflow-cmd",
+    ),
+    Setting(
+        "HANDSHAKE_STIGMA_CMD",
+        "str",
+        "command line of the Stigma service under test (placeholders allowed); "
+        "default: the Python reference",
+        option="--stigma-cmd",
+    ),
+    Setting(
+        "HANDSHAKE_PAIRING",
+        "str",
+        "reference services to run together, ZIGFLOW-STIGMA (e.g. go-java)",
+        option="--pairing",
+    ),
+    Setting(
+        "HANDSHAKE_ZIGFLOW_LEVEL",
+        "str",
+        "workflow or activity: what of your Zigflow the harness drives",
+        option="--zigflow-level",
+    ),
+    # The gate (pytest plugin).
+    Setting(
+        "HANDSHAKE_CALL_TIMEOUT_S",
+        "float",
+        "seconds the driver waits for one call's outcome",
+        option="--call-timeout",
+    ),
+    Setting("HANDSHAKE_CHAOS_SEED", "int", "seed of the fault schedules", option="--chaos-seed"),
+    Setting(
+        "HANDSHAKE_FAULT_MATRIX",
+        "int|str",
+        "cells of the fault matrix to run: N, toxics or full",
+        option="--fault-matrix",
+    ),
+    Setting(
+        "HANDSHAKE_OUT",
+        "str",
+        "where the gate writes logs, histories and results",
+        option="--handshake-out",
+    ),
+    Setting(
+        "HANDSHAKE_CONTRACT_NAMES",
+        "list",
+        "contract names your services use instead of the defaults, KEY=VALUE",
+        option="--contract-name",
+    ),
+    Setting("HANDSHAKE_REPEAT", "int", "run each selected test N times", option="--repeat"),
+    Setting(
+        "HANDSHAKE_RESULTS",
+        "str",
+        "directory for per-test result records (set by certify for its gate runs)",
+        option="--handshake-results",
+    ),
+    # Certify.
+    Setting(
+        "HANDSHAKE_TARGETS",
+        "list",
+        "Temporal targets certify runs on: time-skipping, dev, HOST:PORT",
+        option="--targets",
+    ),
+    Setting(
+        "HANDSHAKE_WORKERS", "int", "pytest-xdist workers per certify target", option="--workers"
+    ),
+    Setting(
+        "HANDSHAKE_PAIRINGS",
+        "list",
+        "reference pairings certify runs, the first with the whole matrix",
+        option="--pairings",
+    ),
+    Setting(
+        "HANDSHAKE_CERTIFY_PAIRING_BENCH_LEVELS",
+        "list",
+        "agents in flight of the other pairings' budget runs",
+        option="--pairing-bench-levels",
+    ),
+    Setting(
+        "HANDSHAKE_CERTIFY_BENCH_LEVELS",
+        "list",
+        "agents in flight certify's budget run measures",
+        option="--bench-levels",
+    ),
+    Setting(
+        "HANDSHAKE_CERTIFY_BENCH_ARGS",
+        "str",
+        "more options for certify's budget run",
+        option="--bench-args",
+    ),
+    Setting(
+        "HANDSHAKE_BENCH_JSON",
+        "str",
+        "judge the budget on a bench.json measured earlier",
+        option="--bench-json",
+    ),
+    # Bench.
+    Setting(
+        "HANDSHAKE_BENCH_TEMPORAL",
+        "str",
+        "Temporal target of the bench (default dev)",
+        option="--temporal",
+    ),
+    # Read from os.environ below the entry points: the environment only.
+    Setting(
+        "HANDSHAKE_HYPOTHESIS_PROFILE",
+        "str",
+        "Hypothesis profile of the property-based specs: gate or nightly",
+        in_file=False,
+    ),
+    Setting(
+        "HANDSHAKE_TOXIPROXY_URL",
+        "str",
+        "an external Toxiproxy server instead of starting one",
+        in_file=False,
+    ),
+    Setting(
+        "HANDSHAKE_DEV_STOCK",
+        "bool",
+        "1: the embedded dev server as it ships, without the harness's settings",
+        in_file=False,
+    ),
+    Setting(
+        "HANDSHAKE_DEV_DYNAMIC_CONFIG",
+        "list",
+        "more dynamic-config settings of the embedded dev server, key=value",
+        in_file=False,
+    ),
+    Setting(
+        "HANDSHAKE_DEV_EPHEMERAL",
+        "bool",
+        "1: the embedded dev server keeps its database in memory",
+        in_file=False,
+    ),
+    # Load runs (harness/load/): the runner's options default to these, and the runner
+    # sets them for its Locust processes; the config file maps to HANDSHAKE_* only.
+    Setting("LOAD_USERS", "int", "simulated users", option="--users", in_file=False),
+    Setting(
+        "LOAD_SPAWN_RATE", "float", "users started per second", option="--spawn-rate", in_file=False
+    ),
+    Setting("LOAD_DURATION", "str", "run time, e.g. 30s, 10m", option="--duration", in_file=False),
+    Setting("LOAD_SHAPE", "str", "step, spike, soak or constant", option="--shape", in_file=False),
+    Setting(
+        "LOAD_WORKERS",
+        "int",
+        "local Locust workers (distributed mode)",
+        option="--workers",
+        in_file=False,
+    ),
+    Setting("LOAD_OUT", "str", "where the load run writes", option="--out", in_file=False),
+    Setting(
+        "LOAD_ZIGFLOW_TASK_QUEUE",
+        "str",
+        "task queue of the Zigflow workers under load",
+        option="--zigflow-task-queue",
+        in_file=False,
+    ),
+    Setting(
+        "LOAD_STIGMA_NAMESPACE",
+        "str",
+        "namespace of Stigma's executions",
+        option="--stigma-namespace",
+        in_file=False,
+    ),
+    Setting(
+        "LOAD_PLAN_TASK_QUEUE",
+        "str",
+        "task queue of the harness's plan workflow (activity level)",
+        option="--plan-task-queue",
+        in_file=False,
+    ),
+    Setting("LOAD_THINK_S", "float", "seconds a user waits between handshakes", in_file=False),
+    Setting("LOAD_STEPS", "int", "steps of the step shape", in_file=False),
+    Setting(
+        "LOAD_OVERHEAD_BUDGET_MS", "float", "Locust's own overhead p99 threshold", in_file=False
+    ),
+    Setting("LOAD_MAX_ERROR_RATIO", "float", "Locust's own error-ratio threshold", in_file=False),
+    Setting(
+        "LOAD_CALL_TIMEOUT_S", "float", "seconds a bridge waits for one handshake", in_file=False
+    ),
+    Setting("LOAD_AGENT_WORK_S", "float", "set by the runner: each agent's work", in_file=False),
+    Setting("LOAD_LOG_DIR", "str", "set by the runner: the bridges' log directory", in_file=False),
+    Setting("LOAD_SAMPLES", "str", "set by the runner: the raw-sample file", in_file=False),
+    Setting("LOAD_JUDGED_BY", "str", "set by the runner: who judges the thresholds", in_file=False),
+)
+
+BY_ENV = {s.env: s for s in SETTINGS}
+BY_NAME = {s.name: s for s in SETTINGS}
+FILE_NAMES = tuple(s.name for s in SETTINGS if s.in_file)
+
+
+def lookup(key: str) -> Setting | None:
+    """The setting a config-file key names, in either form (``zigflow-cmd``,
+    ``zigflow_cmd``); None for an unknown key."""
+    return BY_NAME.get(key.lower().replace("_", "-"))
+
+
+def suggest(key: str) -> str | None:
+    """The file key nearest to an unknown ``key``: the one whose option it spells
+    (``handshake-out`` -> ``out``), else the closest by spelling."""
+    dashed = key.lower().replace("_", "-")
+    by_option = [s.name for s in SETTINGS if s.in_file and s.option == f"--{dashed}"]
+    if by_option:
+        return by_option[0]
+    close = difflib.get_close_matches(dashed, FILE_NAMES, n=1)
+    return close[0] if close else None
