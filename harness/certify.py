@@ -392,7 +392,8 @@ def manifest(
 def _sources() -> tuple[pathlib.Path | None, list[str]]:
     """The config file read (or None) and the HANDSHAKE_* names set: names only, some
     hold secrets."""
-    return settings.config_file(), sorted(k for k in os.environ if k.startswith(settings.PREFIX))
+    found = settings.sources()
+    return found.config, list(found.environment)
 
 
 def announce(runs: list[Run], targets: list[str]) -> None:

@@ -9,6 +9,7 @@ show the verdict comes from what ran, not from what reported.
 from __future__ import annotations
 
 import os
+
 import pytest
 
 ENV = "CERTIFY_SABOTAGE"
