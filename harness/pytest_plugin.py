@@ -15,6 +15,7 @@ import os
 import pathlib
 import random
 import re
+import shlex
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import Any
@@ -42,6 +43,7 @@ from harness.links.tamper import TokenTamper
 from harness.observe.history import History
 from harness.report.ledger import Ledger
 from harness.report.model import ScenarioRecord
+from harness.servers import programs
 from harness.stack.stack import Stack, start_stack
 
 # "not certified: ..." at the end of a run, for checks left without their evidence.
@@ -445,10 +447,21 @@ def session_seed(config: pytest.Config) -> int:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    """First, what this run certifies: the target, each service's command and the
+    digest of the program it runs (``harness.servers.programs``), where the settings
+    came from; then the seed that replays it."""
+    chosen = services(config)
+    lines = [f"handshake: target {config.getoption('--temporal')}, Zigflow at "
+             f"{chosen.zigflow_level} level"]  # fmt: skip
+    for role, argv in (("zigflow", chosen.zigflow_cmd), ("stigma", chosen.stigma_cmd)):
+        ident = programs.identify(shlex.join(argv), version=False)
+        digest = f"sha256 {ident.sha256[:16]}" if ident.sha256 else f"no digest: {ident.note}"
+        lines.append(f"handshake: {role} {shlex.join(argv)} ({ident.kind}, {digest})")
     return [
-        f"handshake: chaos seed {session_seed(config)} (replay: --chaos-seed N)",
+        *lines,
         # Where the settings came from (names only: some values are secrets).
         f"handshake: {settings.sources().describe()}",
+        f"handshake: chaos seed {session_seed(config)} (replay: --chaos-seed N)",
     ]
 
 
