@@ -9,7 +9,6 @@ Fixture chain: handshake_config -> stack (one per session / xdist worker)
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import pathlib
@@ -473,6 +472,7 @@ def history(request: pytest.FixtureRequest) -> History:
 
 
 JUDGE_KEY = pytest.StashKey[Callable[[], None]]()
+AFTER_KEY = pytest.StashKey[str]()  # what the after-scenario checks found, body failed
 
 
 @pytest.fixture(autouse=True)
@@ -495,9 +495,12 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         result = yield
     except BaseException:
         if judge is not None:
-            # Recorded for the report; the body's own failure is the one shown.
-            with contextlib.suppress(Exception):
+            # The body's own failure is the test's; what the after-scenario checks found
+            # is recorded and shown beside it (a section of the report).
+            try:
                 judge()
+            except Exception as err:  # kept, not raised: the test is already failing
+                item.stash[AFTER_KEY] = str(err)
         raise
     if judge is not None:
         judge()
@@ -532,6 +535,9 @@ def pytest_runtest_makereport(
     if report.failed and h is not None:
         path = _write_history(item, h)
         report.sections.append(("handshake history", f"written to {path}"))
+        after = item.stash.get(AFTER_KEY, None)
+        if after is not None and report.when == "call":
+            report.sections.append(("checks judged after the scenario", after))
         violated = violated_checkers(h)
         if violated:
             # Every checker that failed so far (the body's and the teardown's), not only

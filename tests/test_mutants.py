@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -363,6 +364,13 @@ def test_scenario_fails_against_mutant(
         f"{sys.executable} -m tests.mutants.{mutant}",
         call_timeout=call_timeout,
     )
+    if ": VIOLATED" in reason:
+        # A violated check is the test's failure, also one judged after the scenario's
+        # body (no_token_in_logs, start_agent_has_deadline, ...): never a teardown
+        # error, which dashboards that count failures read as green.
+        summary = output.strip().splitlines()[-1]
+        assert re.search(r"\b1 failed\b", summary), summary
+        assert not re.search(r"\berrors?\b", summary), summary
     # The failure report shows the logs of the stack the scenario ran on (a chaos,
     # tamper or real-server stack), not only the session's.
     stack_kind = {
