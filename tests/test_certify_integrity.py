@@ -4,6 +4,7 @@ recomputed from those raw records (``handshake report --check``)."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import pathlib
@@ -12,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.children import run_bounded
+from tests.children import run_bounded, run_printed
 
 pytestmark = pytest.mark.slow(40)
 
@@ -20,9 +21,22 @@ SELECTION = "test_success or test_failure"
 FIXTURE = "test_plan_continues_after_each_handshake"
 SKIPPED = "test_a_request_stigma_refuses_fails_at_once_and_is_not_retried"
 CRASHED = "test_agent_failure_fails_zigflow_activity_with_its_type_and_message"
-# A custom pairing whose command lines hold spaces, quotes and placeholders.
-ZIGFLOW = f"{shlex.quote(sys.executable)} -m reference_services.zigflow"
+# A custom pairing whose command lines hold placeholders, and (Zigflow) a program in a
+# directory whose name has a space: the report's reproduce commands must paste as is.
 STIGMA = f"{shlex.quote(sys.executable)} -m reference_services.stigma"
+
+
+def _zigflow(tmp_path: pathlib.Path) -> str:
+    wrapper = tmp_path / "team tools" / "zigflow"
+    wrapper.parent.mkdir(parents=True, exist_ok=True)
+    wrapper.write_text(
+        f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m reference_services.zigflow "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return (
+        f"{shlex.quote(str(wrapper))} --temporal-address {{temporal_address}} "
+        "--stigma-target {stigma_target}"
+    )
 
 
 def _figures(tmp_path: pathlib.Path) -> pathlib.Path:
@@ -38,7 +52,7 @@ def _certify(tmp_path: pathlib.Path, sabotage: str, *extra: str) -> tuple[int, d
     proc = run_bounded(
         [sys.executable, "-m", "harness.certify", "--targets", "time-skipping",
          "--out", str(tmp_path), "--bench-json", str(_figures(tmp_path)),
-         "--zigflow-cmd", ZIGFLOW, "--stigma-cmd", STIGMA, *extra,
+         "--zigflow-cmd", _zigflow(tmp_path), "--stigma-cmd", STIGMA, *extra,
          "--", "-k", SELECTION, "-p", "tests.variants.sabotage"],
         bound_s=300, env=env, merge_stderr=True,
     )  # fmt: skip
@@ -85,8 +99,23 @@ def test_a_fixture_error_a_skip_and_a_crashed_worker_fail_the_verdict(
     # What was certified: each service's program and its digest.
     programs = doc["manifest"]["programs"]["custom"]  # type: ignore[index]
     assert [p["role"] for p in programs] == ["zigflow", "stigma"]
-    assert all(p["kind"] == "python-module" and len(p["sha256"]) == 64 for p in programs)
-    assert programs[0]["command"] == ZIGFLOW
+    assert [p["kind"] for p in programs] == ["script", "python-module"]
+    assert all(len(p["sha256"]) == 64 for p in programs)
+    assert programs[0]["command"] == _zigflow(tmp_path)
+
+    # The failure's reproduce command, exactly as the report prints it, runs that one
+    # scenario on the same services (without the sabotage, it passes).
+    from harness.report import render
+    from harness.report.model import CertificationReport
+
+    stored = CertificationReport.from_json((tmp_path / "latest" / "certification.json").read_text())
+    row = next(s for s in stored.scenarios if FIXTURE in s.id)
+    command = render.reproduce(row, stored.versions, stored.connection)
+    page = html.unescape((tmp_path / "latest" / "certification.html").read_text())
+    assert command in page
+    proc = run_printed(command, "--handshake-out", str(tmp_path / "again"), "-q", bound_s=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "1 passed" in proc.stdout, proc.stdout[-2000:]
 
     # The stored verdict follows from the raw records...
     out = tmp_path / "latest"
