@@ -8,6 +8,7 @@ from harness.drive.driver import Driver
 from harness.drive.plan import call_agent, fails, plan, succeeds
 from harness.judge import checkers, metrics_checks
 from harness.judge.expect import holds
+from harness.links.completion_relay import Relayed
 from harness.observe.history import History
 
 pytestmark = pytest.mark.scenario
@@ -52,3 +53,38 @@ async def test_a_request_stigma_refuses_fails_at_once_and_is_not_retried(
         checkers.permanent_rejection_not_retried(history),
     )
     assert op.type == "fail", op.value
+
+
+async def test_a_failure_whose_reply_was_lost_is_recognised_as_delivered_not_a_dead_token(
+    driver: Driver, history: History
+) -> None:
+    relay = driver.stack.completion_relay()
+    # given: an agent that fails, and Stigma's fail-by-token call parked at the harness's
+    # relay after Temporal took it (Zigflow's activity has failed) and before Stigma hears
+    async with relay.hold(history, at="reply", then_forward=False) as held:
+        started = await driver.start(
+            plan(call_agent("reply-lost", fails("QuotaExceeded", "model quota exhausted")))
+        )
+        await held.arrived()
+        # when: that reply is lost (leaving this block drops it): Stigma's client retries
+        # the call, and Temporal answers the retry NOT_FOUND, its own failure being there
+    op = await driver.outcome(started)
+    # then: the window was hit as intended: the call landed, and its retry met NOT_FOUND
+    lost = held.calls[0]
+    assert isinstance(lost, Relayed)
+    answers = [c.answer for c in relay.completions if c.token_fp == lost.token_fp]
+    assert answers[:2] == ["reply_dropped", "NOT_FOUND"], (
+        f"calls by this token answered {answers}: expected the landed call's reply dropped, "
+        "then a retry answered NOT_FOUND (the fault did not hit the window it targets)"
+    )
+    # and Zigflow failed once with the agent's error, and Stigma, reading Zigflow's own
+    # history, records the failure as delivered earlier: not a dead token, not retried on
+    assert op.type == "fail", op.value
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.at_most_one_agent_per_key(history),
+        checkers.no_token_lost(history),
+        checkers.agent_failure_propagated(history),
+        checkers.completion_outcome_is(history, "delivered_earlier"),
+    )

@@ -172,6 +172,12 @@ CASES = [
         "'token_dead'",
     ),
     (
+        "test_failure.py::test_a_failure_whose_reply_was_lost_is_recognised_as_delivered_not_a_dead_token",
+        "--stigma-cmd",
+        "stigma_forgets_lost_failures",
+        "failure not delivered by token (completion 'token_dead')",
+    ),
+    (
         "test_token_corruption.py::test_swapped_tokens_are_detected_as_crossed_wires",
         "--zigflow-cmd",
         "zigflow_trusts_any_envelope",

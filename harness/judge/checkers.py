@@ -281,10 +281,13 @@ def agent_failure_propagated(history: History, *, max_attempts: int = 1) -> Verd
             bad.append(f"{s.where}: {z.attempts} attempts for a failed agent (retry storm)")
         if s.stigma is not None and s.agent_runs != 1:
             bad.append(f"{s.where}: agent ran {s.agent_runs} times, expected once")
-        if s.stigma is None or (not no_summary(s.stigma) and _completion(s.stigma) != "delivered"):
-            bad.append(
-                f"{s.where}: failure not delivered by token (completion {_completion(s.stigma)!r})"
-            )
+        # "delivered_earlier" is a delivery too: a fail-by-token call that landed and
+        # whose reply was lost, its retry answered NOT_FOUND, and Stigma confirmed from
+        # Zigflow's history that the failure there is its own (the checks above confirm
+        # Zigflow failed once, with the agent's error).
+        outcome = _completion(s.stigma)
+        if s.stigma is None or (not no_summary(s.stigma) and outcome not in DELIVERED):
+            bad.append(f"{s.where}: failure not delivered by token (completion {outcome!r})")
         zig = s.call.zigflow
         if s.state.get("on_error", "fail") == "fail" and (zig is None or zig.status != "failed"):
             bad.append(

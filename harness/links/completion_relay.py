@@ -9,11 +9,11 @@ so Stigma talks to the real server. Because the harness owns this hop it can
 - *see* each completion by token arrive (its method, the token's fingerprint), and each
   durable start of a Stigma workflow come back from Temporal (so an ACK sent before
   its start was durable is visible: ``harness.judge.relay_checks``);
-- *park* the first completions, or the first starts (before Temporal has them, or after
-  Temporal answered and before Stigma hears it), until a scenario lets them go on or
-  drops them: "Stigma is killed inside StartAgent / while its completion is in flight"
-  are windows the harness makes and observes, not delays Stigma has to build into its
-  production code;
+- *park* the first completions or the first starts, before Temporal has them or after
+  Temporal answered and before Stigma hears it, until a scenario lets them go on or
+  drops them: "Stigma is killed inside StartAgent / while its completion is in flight /
+  after its completion landed but before it heard so" are windows the harness makes
+  and observes, not delays Stigma has to build into its production code;
 - *refuse* starts with a status, as a Temporal that will not take the start would.
 """
 
@@ -73,7 +73,9 @@ class Relayed:
     method: str
     token_fp: str
     wall: float
-    answer: str = ""  # OK, a status code name, or "dropped"
+    # OK, a status code name, "dropped" (never reached Temporal) or "reply_dropped"
+    # (Temporal took it and answered OK; Stigma never heard so).
+    answer: str = ""
 
 
 @dataclass
@@ -135,6 +137,11 @@ class Held:
     def parks(self) -> bool:
         return len(self.parked) < self.count
 
+    @property
+    def calls(self) -> list[Relayed | StartSeen]:
+        """What was parked, in arrival order (their answers say what became of them)."""
+        return [parked.call for parked in self.parked]
+
     async def _park(self, call: Relayed | StartSeen) -> bool:
         parked = _Parked(call)
         async with self._arrived:
@@ -163,6 +170,7 @@ class CompletionRelay:
         self.starts: list[StartSeen] = []
         self.calls = 0  # every call Stigma made through the relay
         self._held: Held | None = None
+        self._park_completions_at = "request"
         self._held_starts: Held | None = None
         self._park_starts_at = "request"
         self._refusals: list[grpc.StatusCode] = []
@@ -217,19 +225,31 @@ class CompletionRelay:
 
     @contextlib.asynccontextmanager
     async def hold(
-        self, history: History, *, count: int = 1, then_forward: bool = True
+        self,
+        history: History,
+        *,
+        count: int = 1,
+        at: str = "request",
+        then_forward: bool = True,
     ) -> AsyncIterator[Held]:
-        """Park the next ``count`` completions by token (later ones pass); on exit, the
-        parked ones go on to Temporal (``then_forward``) or are dropped."""
-        held = Held(self, count)
-        self._held = held
-        history.fault("start", "completion_held", "stigma_completions", count=count)
+        """Park the next ``count`` completions by token (later ones pass): ``at="request"``
+        before Temporal has them, ``at="reply"`` after Temporal took them (answered OK)
+        and before Stigma hears so, the window where a retried call meets NOT_FOUND for
+        its own delivery. On exit the parked ones go on (``then_forward``) or are
+        dropped (the caller gets UNAVAILABLE)."""
+        if at not in ("request", "reply"):
+            raise ValueError(f"at={at!r}: expected 'request' or 'reply'")
+        held = Held(self, count, what=f"completion ({at})")
+        self._held, self._park_completions_at = held, at
+        # The request side keeps the fault name recorded histories already carry.
+        name = "completion_held" if at == "request" else f"completion_held:{at}"
+        history.fault("start", name, "stigma_completions", count=count)
         try:
             yield held
         finally:
             self._held = None
             held.release(forward=then_forward)
-            history.fault("stop", "completion_held", "stigma_completions", forwarded=then_forward)
+            history.fault("stop", name, "stigma_completions", forwarded=then_forward)
 
     @contextlib.asynccontextmanager
     async def hold_starts(
@@ -285,7 +305,7 @@ class CompletionRelay:
             call = Relayed(method.rsplit("/", 1)[-1], fingerprint(token), time.time())
             self.completions.append(call)
             held = self._held
-            parks = held is not None and len(held.parked) < held.count
+            parks = held is not None and self._park_completions_at == "request" and held.parks()
             if parks and held is not None and not await held._park(call):
                 call.answer = "dropped"
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "relay: completion dropped")
@@ -306,6 +326,7 @@ class CompletionRelay:
             await context.abort(err.code(), err.details() or "", trailing_metadata=trailers)
         if call is not None:
             call.answer = "OK"
+            await self._after_completion(call, context)
         if start is not None:
             await self._after_start(start, context)
             start.answer, start.answered_wall = "OK", time.time()
@@ -321,6 +342,15 @@ class CompletionRelay:
         if parks and held is not None and not await held._park(start):
             start.answer = "dropped"
             await context.abort(grpc.StatusCode.UNAVAILABLE, "relay: start dropped")
+
+    async def _after_completion(self, call: Relayed, context: Any) -> None:
+        held = self._held
+        parks = held is not None and self._park_completions_at == "reply" and held.parks()
+        if parks and held is not None and not await held._park(call):
+            # Temporal has resolved Zigflow's activity; Stigma never hears so, and its
+            # client's retry of the same call is answered NOT_FOUND.
+            call.answer = "reply_dropped"
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "relay: completion reply dropped")
 
     async def _after_start(self, start: StartSeen, context: Any) -> None:
         held = self._held_starts

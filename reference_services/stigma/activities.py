@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from temporalio import activity
+from temporalio.api.common.v1 import Payload
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import AsyncActivityCancelledError
+from temporalio.converter import PayloadConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -197,25 +200,11 @@ class TemporalZigflowRecord:
             completion.zigflow_workflow_id, run_id=completion.zigflow_run_id or None
         )
         history = await handle.fetch_history()
-        converter = self._client.data_converter.payload_converter
-        ours: dict[int, bool] = {}
-        for ev in history.events:
-            if ev.HasField("activity_task_scheduled_event_attributes"):
-                a = ev.activity_task_scheduled_event_attributes
-                ours[ev.event_id] = a.activity_id == completion.zigflow_activity_id
-            elif ev.HasField("activity_task_completed_event_attributes"):
-                a = ev.activity_task_completed_event_attributes
-                if ours.get(a.scheduled_event_id):
-                    values = converter.from_payloads(list(a.result.payloads))
-                    value = values[0] if values else None
-                    if isinstance(value, dict) and (
-                        value.get("agent_execution_id") == completion.execution_id
-                    ):
-                        return "delivered_earlier", (
-                            f"Zigflow's history shows our result (event {ev.event_id}): an "
-                            "earlier call completed it and its reply was lost"
-                        )
-                    return "gone", f"completed by someone else (event {ev.event_id})"
+        earlier = delivered_earlier(
+            history.events, completion, self._client.data_converter.payload_converter
+        )
+        if earlier is not None:
+            return earlier
         desc = await handle.describe()
         for pending in desc.raw_description.pending_activities:
             if (
@@ -227,3 +216,54 @@ class TemporalZigflowRecord:
         if desc.status is not None and status != "RUNNING":
             return "closed", f"Zigflow workflow is {status}, nobody will take the result"
         return "gone", f"Zigflow workflow is {status}, activity not waiting any more"
+
+
+def delivered_earlier(
+    events: Iterable[HistoryEvent], completion: Completion, converter: PayloadConverter
+) -> tuple[str, str] | None:
+    """What Zigflow's history says about our own earlier call by this execution, when it
+    resolved the activity: ("delivered_earlier", detail) when our result or our failure
+    is there (a call that landed and whose reply was lost, so its retry met NOT_FOUND),
+    ("gone", detail) when someone else's result is; None when the history does not tell.
+
+    A failure is recognised by its structure, never by its message: an application
+    failure of our error type whose details carry our envelope (our execution id), as
+    ``fail_zigflow_activity`` sends it. A failure that is not ours (a timeout, another
+    caller's) tells nothing here: the description of the workflow then says the rest."""
+    ours: dict[int, bool] = {}
+    for ev in events:
+        if ev.HasField("activity_task_scheduled_event_attributes"):
+            scheduled = ev.activity_task_scheduled_event_attributes
+            ours[ev.event_id] = scheduled.activity_id == completion.zigflow_activity_id
+        elif ev.HasField("activity_task_completed_event_attributes"):
+            done = ev.activity_task_completed_event_attributes
+            if ours.get(done.scheduled_event_id):
+                if _names_us(converter, done.result.payloads, completion):
+                    return "delivered_earlier", (
+                        f"Zigflow's history shows our result (event {ev.event_id}): an "
+                        "earlier call completed it and its reply was lost"
+                    )
+                return "gone", f"completed by someone else (event {ev.event_id})"
+        elif ev.HasField("activity_task_failed_event_attributes"):
+            failed = ev.activity_task_failed_event_attributes
+            app = failed.failure.application_failure_info
+            if (
+                ours.get(failed.scheduled_event_id)
+                and failed.failure.HasField("application_failure_info")
+                and app.type == completion.error_type
+                and _names_us(converter, app.details.payloads, completion)
+            ):
+                return "delivered_earlier", (
+                    f"Zigflow's history shows our failure (event {ev.event_id}, "
+                    f"{app.type}): an earlier call failed it and its reply was lost"
+                )
+    return None
+
+
+def _names_us(
+    converter: PayloadConverter, payloads: Sequence[Payload], completion: Completion
+) -> bool:
+    """The first payload is an envelope naming our agent execution."""
+    values = converter.from_payloads(list(payloads)) if payloads else []
+    value = values[0] if values else None
+    return isinstance(value, dict) and value.get("agent_execution_id") == completion.execution_id

@@ -236,6 +236,25 @@ def test_failure_propagated_passes_on_a_good_history() -> None:
     assert verdict.checked == 1
 
 
+def test_failure_propagated_accepts_a_failure_delivered_by_a_call_whose_reply_was_lost() -> None:
+    h = History("reply lost")
+    failure(h, completion="delivered_earlier")
+
+    verdict = checkers.agent_failure_propagated(h)
+
+    assert verdict.ok, verdict
+
+
+def test_failure_propagated_reports_a_failure_recorded_as_a_dead_token() -> None:
+    h = History("recorded dead")
+    failure(h, completion="token_dead")
+
+    assert_violated(
+        checkers.agent_failure_propagated(h),
+        "failure not delivered by token (completion 'token_dead')",
+    )
+
+
 def test_failure_propagated_reports_wrong_type() -> None:
     h = History("wrong type")
     failure(h, z_failure=("StigmaUnavailable", "it broke"))

@@ -8,17 +8,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.converter import default as default_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment
 
 from reference_services.common.jsonlog import token_fingerprint
-from reference_services.stigma.activities import SystemActivities
+from reference_services.stigma.activities import SystemActivities, delivered_earlier
 from reference_services.stigma.model import Completion, CompletionOutcome
 
 pytestmark = pytest.mark.unit
 
 TOKEN = b"\n$zigflow-task-token\x00\xff"
+CONVERTER = default_converter().payload_converter
 ENVELOPE = {"envelope_version": 1, "output": {"value": 42}, "zigflow_activity_id": "0-a"}
 
 
@@ -128,3 +131,69 @@ async def test_transient_errors_raise_a_retryable_error(status: RPCStatusCode) -
     assert err.non_retryable is False
     assert f"{status.name}: frontend down" in err.message
     assert isinstance(err.__cause__, RPCError)
+
+
+# --- NOT_FOUND read against Zigflow's history ----------------------------------------
+
+
+def _zigflow_history(resolved: HistoryEvent) -> list[HistoryEvent]:
+    scheduled = HistoryEvent(event_id=5)
+    scheduled.activity_task_scheduled_event_attributes.activity_id = "0-a"
+    resolved.event_id = 7
+    return [scheduled, resolved]
+
+
+def _failed_event(error_type: str, details: Any, *, application: bool = True) -> HistoryEvent:
+    ev = HistoryEvent()
+    failed = ev.activity_task_failed_event_attributes
+    failed.scheduled_event_id = 5
+    failed.failure.message = "whatever the text says, it is not read"
+    if application:
+        failed.failure.application_failure_info.type = error_type
+        failed.failure.application_failure_info.details.payloads.extend(
+            CONVERTER.to_payloads([details])
+        )
+    else:
+        failed.failure.timeout_failure_info.SetInParent()
+    return ev
+
+
+def _ours(**kw: Any) -> Completion:
+    base = completion(error_type="QuotaExceeded", error_message="m", **kw)
+    base.zigflow_activity_id = "0-a"
+    return base
+
+
+def test_our_failure_in_zigflows_history_is_an_earlier_delivery() -> None:
+    events = _zigflow_history(_failed_event("QuotaExceeded", {"agent_execution_id": "agx-1"}))
+
+    why = delivered_earlier(events, _ours(), CONVERTER)
+
+    assert why is not None
+    assert why[0] == "delivered_earlier"
+    assert "event 7" in why[1]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _failed_event("QuotaExceeded", {"agent_execution_id": "agx-other"}),
+        _failed_event("OtherError", {"agent_execution_id": "agx-1"}),
+        _failed_event("", None, application=False),
+    ],
+    ids=["another-execution", "another-type", "a-timeout"],
+)
+def test_a_failure_that_is_not_ours_tells_nothing(event: HistoryEvent) -> None:
+    assert delivered_earlier(_zigflow_history(event), _ours(), CONVERTER) is None
+
+
+def test_our_result_in_zigflows_history_is_an_earlier_delivery() -> None:
+    ev = HistoryEvent()
+    done = ev.activity_task_completed_event_attributes
+    done.scheduled_event_id = 5
+    done.result.payloads.extend(CONVERTER.to_payloads([{"agent_execution_id": "agx-1"}]))
+
+    why = delivered_earlier(_zigflow_history(ev), _ours(), CONVERTER)
+
+    assert why is not None
+    assert why[0] == "delivered_earlier"

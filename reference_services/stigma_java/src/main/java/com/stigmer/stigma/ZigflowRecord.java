@@ -54,35 +54,10 @@ public class ZigflowRecord {
     }
     DataConverter converter = client.getOptions().getDataConverter();
     String runId = c.zigflowRunId.isEmpty() ? null : c.zigflowRunId;
-    Map<Long, Boolean> ours = new HashMap<>();
-    for (HistoryEvent ev : client.fetchHistory(c.zigflowWorkflowId, runId).getEvents()) {
-      if (ev.hasActivityTaskScheduledEventAttributes()) {
-        ours.put(
-            ev.getEventId(),
-            ev.getActivityTaskScheduledEventAttributes()
-                .getActivityId()
-                .equals(c.zigflowActivityId));
-      } else if (ev.hasActivityTaskCompletedEventAttributes()) {
-        var a = ev.getActivityTaskCompletedEventAttributes();
-        if (Boolean.TRUE.equals(ours.get(a.getScheduledEventId()))) {
-          JsonNode value = null;
-          if (a.hasResult() && a.getResult().getPayloadsCount() > 0) {
-            value =
-                converter.fromPayloads(
-                    0, Optional.<Payloads>of(a.getResult()), JsonNode.class, JsonNode.class);
-          }
-          if (value != null
-              && value.isObject()
-              && c.executionId.equals(value.path("agent_execution_id").asText())) {
-            return new Why(
-                Kind.DELIVERED_EARLIER,
-                "Zigflow's history shows our result (event "
-                    + ev.getEventId()
-                    + "): an earlier call completed it and its reply was lost");
-          }
-          return new Why(Kind.GONE, "completed by someone else (event " + ev.getEventId() + ")");
-        }
-      }
+    Optional<Why> earlier =
+        fromHistory(c, client.fetchHistory(c.zigflowWorkflowId, runId).getEvents(), converter);
+    if (earlier.isPresent()) {
+      return earlier.get();
     }
     WorkflowExecution.Builder exec = WorkflowExecution.newBuilder().setWorkflowId(c.zigflowWorkflowId);
     if (runId != null) {
@@ -98,6 +73,75 @@ public class ZigflowRecord {
                     .setExecution(exec)
                     .build());
     return fromDescription(c, desc);
+  }
+
+  /**
+   * What Zigflow's history says about our own earlier call, when it resolved the activity:
+   * DELIVERED_EARLIER when our result or our failure is there (a call that landed and whose reply
+   * was lost, so its retry met NOT_FOUND), GONE when someone else's result is; empty when the
+   * history does not tell.
+   *
+   * <p>A failure is recognised by its structure, never by its message: an application failure of
+   * our error type whose details carry our envelope (our execution id), as {@code fail} sends it.
+   * A failure that is not ours (a timeout, another caller's) tells nothing here: the description
+   * of the workflow then says the rest.
+   */
+  static Optional<Why> fromHistory(
+      Model.Completion c, Iterable<HistoryEvent> events, DataConverter converter) {
+    Map<Long, Boolean> ours = new HashMap<>();
+    for (HistoryEvent ev : events) {
+      if (ev.hasActivityTaskScheduledEventAttributes()) {
+        ours.put(
+            ev.getEventId(),
+            ev.getActivityTaskScheduledEventAttributes()
+                .getActivityId()
+                .equals(c.zigflowActivityId));
+      } else if (ev.hasActivityTaskCompletedEventAttributes()) {
+        var a = ev.getActivityTaskCompletedEventAttributes();
+        if (Boolean.TRUE.equals(ours.get(a.getScheduledEventId()))) {
+          if (namesUs(c, a.hasResult() ? a.getResult() : null, converter)) {
+            return Optional.of(
+                new Why(
+                    Kind.DELIVERED_EARLIER,
+                    "Zigflow's history shows our result (event "
+                        + ev.getEventId()
+                        + "): an earlier call completed it and its reply was lost"));
+          }
+          return Optional.of(
+              new Why(Kind.GONE, "completed by someone else (event " + ev.getEventId() + ")"));
+        }
+      } else if (ev.hasActivityTaskFailedEventAttributes()) {
+        var a = ev.getActivityTaskFailedEventAttributes();
+        var failure = a.getFailure();
+        var app = failure.getApplicationFailureInfo();
+        if (Boolean.TRUE.equals(ours.get(a.getScheduledEventId()))
+            && failure.hasApplicationFailureInfo()
+            && app.getType().equals(c.errorType)
+            && namesUs(c, app.hasDetails() ? app.getDetails() : null, converter)) {
+          return Optional.of(
+              new Why(
+                  Kind.DELIVERED_EARLIER,
+                  "Zigflow's history shows our failure (event "
+                      + ev.getEventId()
+                      + ", "
+                      + app.getType()
+                      + "): an earlier call failed it and its reply was lost"));
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** The first payload is an envelope naming our agent execution. */
+  private static boolean namesUs(Model.Completion c, Payloads payloads, DataConverter converter) {
+    if (payloads == null || payloads.getPayloadsCount() == 0) {
+      return false;
+    }
+    JsonNode value =
+        converter.fromPayloads(0, Optional.of(payloads), JsonNode.class, JsonNode.class);
+    return value != null
+        && value.isObject()
+        && c.executionId.equals(value.path("agent_execution_id").asText());
   }
 
   /** What Zigflow's workflow, as described, says about a NOT_FOUND (no completion seen). */

@@ -6,9 +6,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
+import io.temporal.api.failure.v1.ApplicationFailureInfo;
+import io.temporal.api.failure.v1.Failure;
+import io.temporal.api.failure.v1.TimeoutFailureInfo;
+import io.temporal.api.history.v1.ActivityTaskCompletedEventAttributes;
+import io.temporal.api.history.v1.ActivityTaskFailedEventAttributes;
+import io.temporal.api.history.v1.ActivityTaskScheduledEventAttributes;
+import io.temporal.api.history.v1.HistoryEvent;
 import io.temporal.api.workflow.v1.PendingActivityInfo;
 import io.temporal.api.workflow.v1.WorkflowExecutionInfo;
 import io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionResponse;
+import io.temporal.common.converter.DataConverter;
+import io.temporal.common.converter.DefaultDataConverter;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class ZigflowRecordTest {
@@ -139,5 +151,83 @@ class ZigflowRecordTest {
                 "{\"status\":\"token_dead\",\"requester_closed\":true}",
                 Model.CompletionOutcome.class);
     assertTrue(back.requesterClosed);
+  }
+
+  // --- a NOT_FOUND read against Zigflow's history ---------------------------------------
+
+  static final DataConverter CONVERTER = DefaultDataConverter.STANDARD_INSTANCE;
+
+  static Model.Completion failureOf(String executionId) {
+    Model.Completion c = heartbeatOf(1);
+    c.executionId = executionId;
+    c.errorType = "QuotaExceeded";
+    c.errorMessage = "m";
+    return c;
+  }
+
+  static List<HistoryEvent> zigflowHistory(HistoryEvent.Builder resolved) {
+    return List.of(
+        HistoryEvent.newBuilder()
+            .setEventId(5)
+            .setActivityTaskScheduledEventAttributes(
+                ActivityTaskScheduledEventAttributes.newBuilder().setActivityId("0-a"))
+            .build(),
+        resolved.setEventId(7).build());
+  }
+
+  static HistoryEvent.Builder failed(Failure.Builder failure) {
+    return HistoryEvent.newBuilder()
+        .setActivityTaskFailedEventAttributes(
+            ActivityTaskFailedEventAttributes.newBuilder()
+                .setScheduledEventId(5)
+                .setFailure(failure.setMessage("whatever the text says, it is not read")));
+  }
+
+  static Failure.Builder application(String type, String executionId) {
+    return Failure.newBuilder()
+        .setApplicationFailureInfo(
+            ApplicationFailureInfo.newBuilder()
+                .setType(type)
+                .setDetails(
+                    CONVERTER.toPayloads(Map.of("agent_execution_id", executionId)).get()));
+  }
+
+  @Test
+  void ourFailureInZigflowsHistoryIsAnEarlierDelivery() {
+    Optional<ZigflowRecord.Why> why =
+        ZigflowRecord.fromHistory(
+            failureOf("agx-1"),
+            zigflowHistory(failed(application("QuotaExceeded", "agx-1"))),
+            CONVERTER);
+    assertTrue(why.isPresent());
+    assertEquals(ZigflowRecord.Kind.DELIVERED_EARLIER, why.get().kind());
+    assertTrue(why.get().detail().contains("event 7"), why.get().detail());
+  }
+
+  @Test
+  void aFailureThatIsNotOursTellsNothing() {
+    for (Failure.Builder other :
+        List.of(
+            application("QuotaExceeded", "agx-other"),
+            application("OtherError", "agx-1"),
+            Failure.newBuilder().setTimeoutFailureInfo(TimeoutFailureInfo.newBuilder()))) {
+      assertTrue(
+          ZigflowRecord.fromHistory(failureOf("agx-1"), zigflowHistory(failed(other)), CONVERTER)
+              .isEmpty(),
+          other.toString());
+    }
+  }
+
+  @Test
+  void ourResultInZigflowsHistoryIsAnEarlierDelivery() {
+    var completed =
+        HistoryEvent.newBuilder()
+            .setActivityTaskCompletedEventAttributes(
+                ActivityTaskCompletedEventAttributes.newBuilder()
+                    .setScheduledEventId(5)
+                    .setResult(CONVERTER.toPayloads(Map.of("agent_execution_id", "agx-1")).get()));
+    Optional<ZigflowRecord.Why> why =
+        ZigflowRecord.fromHistory(failureOf("agx-1"), zigflowHistory(completed), CONVERTER);
+    assertEquals(ZigflowRecord.Kind.DELIVERED_EARLIER, why.orElseThrow().kind());
   }
 }
