@@ -276,15 +276,9 @@ def verdict(
         p if isinstance(p, PairingSkipped) else PairingSkipped.model_validate(p)
         for p in pairings_skipped or []
     ]
-    reasons: list[str] = list(problems)
-    row = budget_row(concurrency)
-    if row is None:
-        reasons.append(
-            f"budget not measured: no figures with {BUDGET_LEVEL} agents in flight "
-            "(the bench run failed, or --bench-json names figures without that level)"
-        )
-    else:
-        reasons += _budget_problems(row, budget_ms)
+    # The cause first: the scenarios that failed or never ran, then what disagrees
+    # (runs, behaviours), then the budget.
+    reasons: list[str] = []
     if not ran:
         reasons.append("no scenario ran")
     failed = [s.id for s in ran if s.outcome == "failed"]
@@ -301,6 +295,15 @@ def verdict(
         reasons.append(
             f"{len(skipped)} scenario(s) skipped (not certified): " + ", ".join(skipped[:10])
         )
+    reasons += problems
+    row = budget_row(concurrency)
+    if row is None:
+        reasons.append(
+            f"budget not measured: no figures with {BUDGET_LEVEL} agents in flight "
+            "(the bench run failed, or --bench-json names figures without that level)"
+        )
+    else:
+        reasons += _budget_problems(row, budget_ms)
     ok = bool(ran) and not failed and not skipped and not not_run and not problems
     ok = ok and within_budget(row, budget_ms)
     ok = ok and all(p.verdict == "pass" for p in pairings or [])
