@@ -314,7 +314,8 @@ def flakes(results: Sequence[ScenarioResult], repeat: int) -> list[Flake]:
         return []
     groups: dict[str, list[ScenarioResult]] = {}
     for r in results:
-        base = re.sub(r"(\[|-)run\d+(?=\])", "", r.node_id).replace("[]", "")
+        # --repeat's id comes last: "test[run2]", or "test[cell-run2]" with other params.
+        base = re.sub(r"-run\d+\]$", "]", re.sub(r"\[run\d+\]$", "", r.node_id))
         groups.setdefault(f"{base}[{r.label}]", []).append(r)
     found = []
     for name, runs in groups.items():
