@@ -11,7 +11,7 @@ PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
 PYTEST_ARGS ?=
 WORKERS ?= auto
 
-.PHONY: contract-docs docs docs-gen report-schema bench-page help setup gen toxiproxy buf proto-check zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools tls-proxy-tools load bench check-report certify test test-fast nightly lint typecheck clean lock
+.PHONY: contract-docs docs docs-gen report-schema bench-page help setup gen toxiproxy buf proto-check zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools tls-proxy-tools load bench check-report certify fault-matrix test test-fast nightly lint typecheck clean lock
 
 help:
 	@echo "make certify   run the scenario matrix and measure the latency budget on the embedded stack, write reports/out/latest/"
@@ -217,6 +217,15 @@ test: setup proto-check
 	  echo "make: $(ZIGFLOW_GO) not built (no go): Go Zigflow's tests and gate skipped"; \
 	fi
 	@$(MAKE) --no-print-directory test-stigma-java
+	@$(MAKE) --no-print-directory fault-matrix
+
+# Certify's fault matrix (every toxic on every link) on both embedded servers, as
+# `make certify` runs it: the gate runs only a seeded slice of it. Part of `make test`.
+fault-matrix: setup
+	$(PY) -m pytest -n $(WORKERS) scenarios/test_fault_matrix.py --fault-matrix toxics \
+	  --temporal time-skipping $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) scenarios/test_fault_matrix.py --fault-matrix toxics \
+	  --temporal dev $(PYTEST_ARGS)
 
 # The Java reference Stigma's JUnit tests (offline) and the gate against it: Go Zigflow x
 # Java Stigma at activity level (the Python Zigflow when the Go one is not built).

@@ -81,7 +81,7 @@ def test_metrics_scenarios_pass_without_metrics_and_say_they_are_not_checked(
     assert "metrics" in output.split("not certified", 1)[1], output[-3000:]
 
 
-def test_certify_passes_without_metrics_but_lists_them_as_not_certified(
+def test_certify_without_metrics_lists_them_as_not_certified_and_fails_on_nothing_else(
     tmp_path: pathlib.Path,
 ) -> None:
     figures = tmp_path / "bench.json"
@@ -106,9 +106,23 @@ def test_certify_passes_without_metrics_but_lists_them_as_not_certified(
     )
     out = tmp_path / "latest"
     doc = json.loads((out / "certification.json").read_text())
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert doc["verdict"] == "pass", doc["verdict_reasons"]
+    # One scenario is not a certificate: the behaviours it does not exercise are "not
+    # run", and that alone fails the verdict. Nothing else does: metrics are optional.
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    failing = [
+        r
+        for r in doc["verdict_reasons"]
+        if r.startswith(("behaviours required, not run", "pairing custom: FAIL"))
+    ]
+    assert doc["verdict"] == "fail"
+    assert failing, doc["verdict_reasons"]
+    assert all("not run on time-skipping" in r or "FAIL" in r for r in failing), failing
+    assert not any("failed" in r and "scenario" in r for r in doc["verdict_reasons"])
     assert all(s["outcome"] == "passed" for s in doc["scenarios"])
+    metrics_row = next(
+        b for b in doc["behaviours"] if b["checkers"] == ["metrics_agree_with_history"]
+    )
+    assert metrics_row["cells"]["time-skipping"]["status"] == "not_checked", metrics_row
     [gap] = doc["not_certified"]
     assert gap["area"] == "metrics"
     assert "ZIGFLOW_METRICS_LISTEN" in gap["why"]
