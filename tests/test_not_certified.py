@@ -81,6 +81,47 @@ def test_metrics_scenarios_pass_without_metrics_and_say_they_are_not_checked(
     assert "metrics" in output.split("not certified", 1)[1], output[-3000:]
 
 
+def test_load_smoke_passes_with_a_stigma_without_metrics_and_says_so(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Issue 20: the load smoke needed Stigma's metrics (KeyError: 'metrics_agree'), so a
+    Stigma without them could not get a green gate. Now its record says what was not
+    checked, and Zigflow's counter (exported) is still judged."""
+    results = tmp_path / "results"
+    proc = _run_child(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "scenarios/test_load_smoke.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            "-p",
+            "no:randomly",
+            "--stigma-cmd",
+            f"{WRAPPER} reference_services.stigma",
+            "--handshake-out",
+            str(tmp_path / "out"),
+            "--handshake-results",
+            str(results),
+        ]
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"expected a pass, got {proc.returncode}:\n{output[-3000:]}"
+    [record] = _records(results)
+    assert record["outcome"] == "passed", record
+    [check] = [c for c in record["checks"] if c["checker"] == "metrics_agree_with_history"]
+    assert check["status"] == "not_checked", check
+    assert check["area"] == "metrics", check
+    # the gate's own reason, so the report gathers it with the other metrics scenarios
+    assert check["why"] == "stigma exports no metrics on STIGMA_METRICS_LISTEN", check
+    assert check["checked"] == 1, check  # Zigflow's completed counter, still judged
+    assert "metrics: not certified" in output, output[-3000:]
+
+
 def test_certify_passes_without_metrics_but_lists_them_as_not_certified(
     tmp_path: pathlib.Path,
 ) -> None:
