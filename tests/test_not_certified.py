@@ -122,6 +122,48 @@ def test_load_smoke_passes_with_a_stigma_without_metrics_and_says_so(
     assert "metrics: not certified" in output, output[-3000:]
 
 
+def test_corruption_scenarios_pass_without_stigmas_summary_on_a_real_server(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Two corruption scenarios asserted Stigma's own account of the token (its summary,
+    optional evidence) beside their checkers: a Stigma without one failed them, on a
+    real server (the payload limit, another namespace) as on time-skipping (the first).
+    Now Zigflow's side is judged and Stigma's recorded "not checked"."""
+    results = tmp_path / "results"
+    proc = _run_child(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "scenarios/test_token_corruption.py::"
+            "test_a_result_over_the_payload_limit_is_classified_and_the_activity_resolved",
+            "scenarios/test_token_corruption.py::"
+            "test_a_token_of_another_namespace_is_rejected_and_the_activity_resolved",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            "--temporal",
+            "dev",
+            "--stigma-cmd",
+            f"{sys.executable} -m tests.variants.stigma_without_summary",
+            "--handshake-out",
+            str(tmp_path / "out"),
+            "--handshake-results",
+            str(results),
+        ]
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"expected a pass, got {proc.returncode}:\n{output[-3000:]}"
+    records = _records(results)
+    assert [r["outcome"] for r in records] == ["passed", "passed"], records
+    for r in records:
+        gaps = [c for c in r["checks"] if c.get("status") == "not_checked"]
+        assert any(c["area"] == "stigma summary" for c in gaps), (r["id"], r["checks"])
+    assert "stigma summary: not certified" in output, output[-3000:]
+
+
 def test_certify_passes_without_metrics_but_lists_them_as_not_certified(
     tmp_path: pathlib.Path,
 ) -> None:
