@@ -629,7 +629,7 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         BOTH,
         "Its metrics (the names above) agree with what the histories show",
         ("metrics_agree_with_history",),
-        ("test_metrics.py", "test_heartbeats.py", "test_network.py"),
+        ("test_metrics.py", "test_heartbeats.py", "test_network.py", "test_load_smoke.py"),
         required=False,
     ),
 )

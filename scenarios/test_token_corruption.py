@@ -301,8 +301,10 @@ async def test_a_result_over_the_payload_limit_is_classified_and_the_activity_re
         checkers.damaged_token_handled(history, damaged_calls={started.call_id}),
     )
     observed = checkers.token_outcome(history, started.call_id)
-    assert observed.startswith("stigma: delivered; zigflow: "), observed
-    zigflow = observed.removeprefix("stigma: delivered; zigflow: ")
+    stigma, _, zigflow = observed.removeprefix("stigma: ").partition("; zigflow: ")
+    # Stigma's side is its summary, optional evidence: without one, damaged_token_handled
+    # above recorded it "not checked", and Zigflow's side (Temporal's record) is judged.
+    assert stigma in ("delivered", "no summary"), observed
     # Real server: the activity failed with the refusal; what Stigma's SDK calls it
     # (Python's PayloadsTooLarge) is that SDK's own name, not part of the contract.
     assert zigflow.split()[0] == "failed" if real else zigflow == "completed", observed
@@ -367,5 +369,7 @@ async def test_a_token_of_another_namespace_is_rejected_and_the_activity_resolve
         checkers.every_call_resolved(history),
         checkers.damaged_token_handled(history, damaged_calls={started.call_id}),
     )
-    if not driver.clock.can_skip:
+    # Stigma's classification is in its summary (optional evidence): without one,
+    # damaged_token_handled above recorded it "not checked" and judged Zigflow's side.
+    if not driver.clock.can_skip and not observed.startswith("stigma: no summary;"):
         assert observed.startswith("stigma: token_rejected (INVALID_ARGUMENT)"), observed

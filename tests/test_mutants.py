@@ -282,6 +282,20 @@ CASES = [
         "zigflow_pending_gauge_stuck",
         "metrics_agree_with_history: VIOLATED",
     ),
+    (
+        "test_metrics.py::test_metrics_agree_with_history",
+        "--stigma-cmd",
+        "stigma_counts_deliveries_twice",
+        "metrics_agree_with_history: VIOLATED",
+    ),
+    # Under load too: a Stigma without metrics is "not checked" (tests/test_not_certified.py),
+    # one whose counters disagree with the handshakes still fails.
+    (
+        "test_load_smoke.py",
+        "--stigma-cmd",
+        "stigma_counts_deliveries_twice",
+        "metrics_agree_with_history: VIOLATED",
+    ),
 ]
 
 

@@ -81,6 +81,89 @@ def test_metrics_scenarios_pass_without_metrics_and_say_they_are_not_checked(
     assert "metrics" in output.split("not certified", 1)[1], output[-3000:]
 
 
+def test_load_smoke_passes_with_a_stigma_without_metrics_and_says_so(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Issue 20: the load smoke needed Stigma's metrics (KeyError: 'metrics_agree'), so a
+    Stigma without them could not get a green gate. Now its record says what was not
+    checked, and Zigflow's counter (exported) is still judged."""
+    results = tmp_path / "results"
+    proc = _run_child(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "scenarios/test_load_smoke.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            "-p",
+            "no:randomly",
+            "--stigma-cmd",
+            f"{WRAPPER} reference_services.stigma",
+            "--handshake-out",
+            str(tmp_path / "out"),
+            "--handshake-results",
+            str(results),
+        ]
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"expected a pass, got {proc.returncode}:\n{output[-3000:]}"
+    [record] = _records(results)
+    assert record["outcome"] == "passed", record
+    [check] = [c for c in record["checks"] if c["checker"] == "metrics_agree_with_history"]
+    assert check["status"] == "not_checked", check
+    assert check["area"] == "metrics", check
+    # the gate's own reason, so the report gathers it with the other metrics scenarios
+    assert check["why"] == "stigma exports no metrics on STIGMA_METRICS_LISTEN", check
+    assert check["checked"] == 1, check  # Zigflow's completed counter, still judged
+    assert "metrics: not certified" in output, output[-3000:]
+
+
+def test_corruption_scenarios_pass_without_stigmas_summary_on_a_real_server(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Two corruption scenarios asserted Stigma's own account of the token (its summary,
+    optional evidence) beside their checkers: a Stigma without one failed them, on a
+    real server (the payload limit, another namespace) as on time-skipping (the first).
+    Now Zigflow's side is judged and Stigma's recorded "not checked"."""
+    results = tmp_path / "results"
+    proc = _run_child(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "scenarios/test_token_corruption.py::"
+            "test_a_result_over_the_payload_limit_is_classified_and_the_activity_resolved",
+            "scenarios/test_token_corruption.py::"
+            "test_a_token_of_another_namespace_is_rejected_and_the_activity_resolved",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            "--temporal",
+            "dev",
+            "--stigma-cmd",
+            f"{sys.executable} -m tests.variants.stigma_without_summary",
+            "--handshake-out",
+            str(tmp_path / "out"),
+            "--handshake-results",
+            str(results),
+        ]
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"expected a pass, got {proc.returncode}:\n{output[-3000:]}"
+    records = _records(results)
+    assert [r["outcome"] for r in records] == ["passed", "passed"], records
+    for r in records:
+        gaps = [c for c in r["checks"] if c.get("status") == "not_checked"]
+        assert any(c["area"] == "stigma summary" for c in gaps), (r["id"], r["checks"])
+    assert "stigma summary: not certified" in output, output[-3000:]
+
+
 def test_certify_without_metrics_lists_them_as_not_certified_and_fails_on_nothing_else(
     tmp_path: pathlib.Path,
 ) -> None:

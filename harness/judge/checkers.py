@@ -71,6 +71,20 @@ class Verdict:
             return "violated"
         return "not_checked" if self.missing is not None else "ok"
 
+    def record(self) -> dict[str, Any]:
+        """The verdict as the history records it (``holds``) and the report reads it
+        (``harness.report.model.Check``)."""
+        check: dict[str, Any] = {
+            "checker": self.checker,
+            "ok": self.ok,
+            "status": self.status,
+            "checked": self.checked,
+            "evidence": self.evidence[:50],
+        }
+        if self.missing is not None:
+            check |= {"area": self.missing.area, "why": self.missing.why}
+        return check
+
     def __str__(self) -> str:
         if self.missing is not None and self.ok:
             part = f"ok on {self.checked} checked; " if self.checked else ""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from harness.judge.checkers import Verdict
+from harness.judge.checkers import Missing, Verdict
 from harness.observe.history import History
 
 
@@ -17,16 +18,7 @@ def holds(history: History, *verdicts: Verdict) -> list[Verdict]:
     the terminal summary and the certification report's ``not_certified`` are made of.
     """
     for verdict in verdicts:
-        check: dict[str, Any] = {
-            "checker": verdict.checker,
-            "ok": verdict.ok,
-            "status": verdict.status,
-            "checked": verdict.checked,
-            "evidence": verdict.evidence[:50],
-        }
-        if verdict.missing is not None:
-            check |= {"area": verdict.missing.area, "why": verdict.missing.why}
-        history.checks.append(check)
+        history.checks.append(verdict.record())
     violated = [v for v in verdicts if not v.ok]
     if len(violated) == 1:
         raise AssertionError(str(violated[0]))
@@ -45,3 +37,17 @@ def violated_checkers(history: History) -> list[str]:
         if check.get("status") == "violated" and check["checker"] not in names:
             names.append(str(check["checker"]))
     return names
+
+
+def recorded(check: Mapping[str, Any]) -> Verdict:
+    """A verdict back from its record (``Verdict.record``): one given by another process
+    (the load run's figures.json) is then recorded and judged by ``holds`` like the
+    scenario's own. Keys other than the record's (the load run's figures) are ignored."""
+    area, why = check.get("area"), check.get("why")
+    return Verdict(
+        str(check["checker"]),
+        bool(check["ok"]),
+        int(check.get("checked", 0)),
+        [str(line) for line in check.get("evidence", [])],
+        Missing(str(area), str(why)) if area is not None and why is not None else None,
+    )

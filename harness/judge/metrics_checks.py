@@ -15,7 +15,7 @@ on the rest; the certification report lists metrics as not certified.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,33 +54,51 @@ async def missing(endpoints: Mapping[str, str]) -> Missing | None:
     silent: list[str] = []
     unjudged: list[str] = []
     detail: list[str] = []
-    for service, env in LISTEN_ENV.items():
+    for service in LISTEN_ENV:
         address = endpoints.get(service)
         if address is None:
             unjudged.append(service)
-            detail.append(
-                f"{service}'s metrics are not judged on this stack (at activity level "
-                "Zigflow's agent metrics are counted by its workflow, which is the harness's)"
-            )
+            detail.append(activity_level_detail(service))
             continue
         try:
             await metrics.scrape(address, timeout_s=2.0)
         except OSError as err:
             silent.append(service)
-            detail.append(f"{service} exports no metrics at {address} ({env}): {err}")
+            detail.append(silent_detail(service, address, err))
     if not silent and not unjudged:
         return None
     whys = []
     if silent:
-        verb = "exports" if len(silent) == 1 else "export"
-        whys.append(
-            f"{' and '.join(silent)} {verb} no metrics on "
-            + " / ".join(LISTEN_ENV[s] for s in silent)
-        )
+        whys.append(exports_none(silent))
     if unjudged:
-        whys.append(f"{' and '.join(unjudged)} metrics not judged at activity level")
-    why = "; ".join(whys)
-    return Missing(AREA, why, tuple(detail))
+        whys.append(not_judged_at_activity_level(unjudged))
+    return Missing(AREA, "; ".join(whys), tuple(detail))
+
+
+# The reasons are shared with the load run (harness/load/run.py), so that the report
+# gathers the scenarios that lacked the same metrics under one "not certified" line.
+def exports_none(silent: Sequence[str]) -> str:
+    """Why, when the services ``silent`` answer on no metrics endpoint."""
+    verb = "exports" if len(silent) == 1 else "export"
+    return f"{' and '.join(silent)} {verb} no metrics on " + " / ".join(
+        LISTEN_ENV[s] for s in silent
+    )
+
+
+def not_judged_at_activity_level(unjudged: Sequence[str]) -> str:
+    return f"{' and '.join(unjudged)} metrics not judged at activity level"
+
+
+def activity_level_detail(service: str) -> str:
+    return (
+        f"{service}'s metrics are not judged on this stack (at activity level "
+        "Zigflow's agent metrics are counted by its workflow, which is the harness's)"
+    )
+
+
+def silent_detail(service: str, address: str, err: object) -> str:
+    """This run's particulars of a service that did not answer on its endpoint."""
+    return f"{service} exports no metrics at {address} ({LISTEN_ENV[service]}): {err}"
 
 
 @dataclass(frozen=True)

@@ -199,8 +199,14 @@ def markdown(figures: dict[str, Any], trends: Sequence[MemoryTrend], failed: lis
             )
     agree = figures.get("metrics_agree")
     if agree:
-        verdict = "agree" if agree["ok"] else "DISAGREE"
-        lines += ["", f"Service metrics {verdict} with the handshakes: {agree['detail']}."]
+        # "not checked" is said, never shown as an agreement: metrics are optional
+        # evidence, and a run without them certifies nothing about them.
+        if agree["status"] == "not_checked" and not agree["checked"]:
+            line = f"Service metrics not checked: {agree['why']}."
+        else:
+            verdict = "DISAGREE" if agree["status"] == "violated" else "agree"
+            line = f"Service metrics {verdict} with the handshakes: {agree['detail']}."
+        lines += ["", line]
     if trends:
         lines += [
             "",

@@ -25,12 +25,14 @@ import pathlib
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from harness import settings
 from harness.config import StackConfig
 from harness.errors import ConfigError, HarnessError, WaitTimeout
+from harness.judge import checkers, metrics_checks
+from harness.judge.checkers import Missing, Verdict
 from harness.load import figures, memory, services, target
 from harness.load.figures import MemoryTrend, Thresholds
 from harness.observe import metrics
@@ -42,6 +44,7 @@ from harness.waits import eventually
 LOCUSTFILE = pathlib.Path(__file__).with_name("locustfile.py")
 SHAPES = ("", "step", "spike", "soak")
 LEAK_JUDGED = frozenset({"zigflow", "stigma"})
+JUDGED_METRICS = ("zigflow", "stigma")  # services whose counters the run cross-checks
 
 
 def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespace:
@@ -226,7 +229,8 @@ async def run(args: argparse.Namespace) -> int:
         print(f"load: target {ready.target.describe()}", flush=True)
         ready.pids.update(_named_pids(args.pid))
         ready.metrics.update(_named_endpoints(args.metrics_endpoint))
-        before = await _scrape_all(ready.metrics)
+        unscraped: dict[str, str] = {}  # service -> why its endpoint gave nothing
+        before = await _scrape_all(ready.metrics, unscraped)
         env = locust_env(args, ready.target, out)
         procs = [
             ManagedProcess(name, argv, env, out / "logs")
@@ -251,7 +255,7 @@ async def run(args: argparse.Namespace) -> int:
                     pending=lambda: f"{master.name} to exit",
                 )
             code = master.exit_code()
-            after = await _scrape_all(ready.metrics)
+            after = await _scrape_all(ready.metrics, unscraped)
         finally:
             for proc in procs:
                 await proc.stop(grace_s=30)
@@ -281,11 +285,12 @@ async def run(args: argparse.Namespace) -> int:
         ]
     if code != 0:
         failed.append(f"locust exited with {code} (see {out / 'logs'})")
-    agreement = metrics_agreement(before, after, result)
-    if agreement is not None:
-        result["metrics_agree"] = agreement
-        if not agreement["ok"]:
-            failed.append("service metrics disagree with the handshakes: " + agreement["detail"])
+    agreement = metrics_agreement(
+        before, after, result, ready.metrics, unscraped, local=wanted.local
+    )
+    result["metrics_agree"] = agreement
+    if agreement["status"] == "violated":
+        failed.append("service metrics disagree with the handshakes: " + agreement["detail"])
     result["memory"] = [_trend_json(t) for t in trends]
     result["breaches"] = failed
     await asyncio.to_thread(_write, out, result, figures.markdown(result, trends, failed))
@@ -313,41 +318,128 @@ def _named_endpoints(values: list[str]) -> dict[str, str]:
     return named
 
 
-async def _scrape_all(endpoints: dict[str, str]) -> dict[str, metrics.Samples]:
+async def _scrape_all(
+    endpoints: dict[str, str], unscraped: dict[str, str]
+) -> dict[str, metrics.Samples]:
+    """One scrape of each endpoint; a service that does not answer is left out and its
+    error kept in ``unscraped`` (the first one: the "before" scrape's, when both fail)."""
     scraped = {}
     for name, address in endpoints.items():
-        with contextlib.suppress(OSError):  # a target without metrics is not an error
+        try:
             scraped[name] = await metrics.scrape(address)
+        except OSError as err:  # a target without metrics is not an error: not checked
+            unscraped.setdefault(name, str(err))
     return scraped
 
 
 def metrics_agreement(
-    before: dict[str, metrics.Samples], after: dict[str, metrics.Samples], result: dict[str, Any]
-) -> dict[str, Any] | None:
+    before: Mapping[str, metrics.Samples],
+    after: Mapping[str, metrics.Samples],
+    result: Mapping[str, Any],
+    endpoints: Mapping[str, str],
+    unscraped: Mapping[str, str],
+    *,
+    local: bool,
+) -> dict[str, Any]:
     """The services' counters moved by the handshakes the run saw succeed: Zigflow's
-    completed counter and Stigma's delivered completions (runs without failures only:
-    a handshake the bridge gave up on may still complete later)."""
-    if "stigma" not in before or "stigma" not in after or result["failed"]:
-        return None
-    sti = metrics.delta(before["stigma"], after["stigma"])
-    delivered = metrics.total(sti, "stigma_completion_calls_total", outcome="delivered")
-    ok = delivered == result["succeeded"]
-    agreement: dict[str, Any] = {
-        "stigma_delivered": delivered,
-        "handshakes_ok": result["succeeded"],
-        "detail": f"stigma delivered +{delivered:g}",
-    }
-    # Zigflow's counters are counted by its own workflow: not there at activity level.
-    if "zigflow" in before and "zigflow" in after:
+    completed counter and Stigma's delivered completions, each judged when its service
+    answered both scrapes (runs without failures only: a handshake the bridge gave up
+    on may still complete later).
+
+    Metrics are optional evidence (harness/contract.py): what cannot be judged makes
+    the verdict "not checked" with the reason, never a silent agreement. Returned as
+    the history records a verdict (``Verdict.record``, so that a scenario records and
+    judges it with ``holds``), with the figures compared."""
+    succeeded = int(result["succeeded"])
+    figures: dict[str, Any] = {"handshakes_ok": succeeded}
+    if result["failed"]:
+        failures = Missing(
+            metrics_checks.AREA,
+            "not compared in a load run with failed handshakes (one the run gave up on "
+            "may still complete later)",
+            (f"{result['failed']} handshake(s) failed",),
+        )
+        verdict = Verdict.not_checked(metrics_checks.CHECKER, failures)
+        return {**verdict.record(), "detail": failures.why, **figures}
+    judged = [s for s in JUDGED_METRICS if s in before and s in after]
+    gap = _metrics_gap(endpoints, unscraped, judged, local=local)
+    if not judged:
+        assert gap is not None  # nothing judged: _metrics_gap names both services
+        verdict = Verdict.not_checked(metrics_checks.CHECKER, gap)
+        return {**verdict.record(), "detail": gap.why, **figures}
+    evidence: list[str] = []
+    said: list[str] = []
+    if "zigflow" in judged:
+        # Counted by Zigflow's own workflow: only judged at workflow level (the local
+        # stack then exports it) or when a target's endpoint is named.
         zig = metrics.delta(before["zigflow"], after["zigflow"])
-        completed = metrics.total(zig, "zigflow_agent_activity_completed_total", mode="handshake")
-        ok = ok and completed == result["succeeded"]
-        agreement["zigflow_completed"] = completed
-        agreement["detail"] = f"zigflow completed +{completed:g}, " + agreement["detail"]
+        counter = metrics_checks.ZIGFLOW_COUNTER["completed"]
+        completed = metrics.total(zig, counter, mode="handshake")
+        figures["zigflow_completed"] = completed
+        said.append(f"zigflow completed +{completed:g}")
+        if completed != succeeded:
+            evidence.append(
+                f"{counter}{{mode=handshake}} moved by {completed:g}, the run saw "
+                f"{succeeded} successful handshake(s)"
+            )
+    if "stigma" in judged:
+        sti = metrics.delta(before["stigma"], after["stigma"])
+        counter = metrics_checks.STIGMA_DELIVERIES
+        delivered = metrics.total(sti, counter, outcome="delivered")
+        figures["stigma_delivered"] = delivered
+        said.append(f"stigma delivered +{delivered:g}")
+        if delivered != succeeded:
+            evidence.append(
+                f"{counter}{{outcome=delivered}} moved by {delivered:g}, the run saw "
+                f"{succeeded} successful handshake(s)"
+            )
+    if gap is not None:
+        evidence += [f"{checkers.NOT_CHECKED}{line}" for line in gap.detail or (gap.why,)]
+    verdict = Verdict(
+        metrics_checks.CHECKER, not checkers.violations(evidence), len(judged), evidence, gap
+    )
+    detail = ", ".join(said) + f", {succeeded} successful handshakes"
+    if gap is not None:
+        detail += f" (not checked: {gap.why})"
+    return {**verdict.record(), "detail": detail, **figures}
+
+
+def _metrics_gap(
+    endpoints: Mapping[str, str],
+    unscraped: Mapping[str, str],
+    judged: Sequence[str],
+    *,
+    local: bool,
+) -> Missing | None:
+    """Which services' metrics were not judged, and why. On the local stack the same
+    reasons as the gate's scenarios (harness.judge.metrics_checks), so the report puts
+    the load smoke under the same "metrics: not certified" line as they."""
+    silent = [s for s in JUDGED_METRICS if s in endpoints and s not in judged]
+    absent = [s for s in JUDGED_METRICS if s not in endpoints]
+    if not silent and not absent:
+        return None
+    whys: list[str] = []
+    detail: list[str] = []
+    if local:
+        if silent:
+            whys.append(metrics_checks.exports_none(silent))
+            detail += [
+                metrics_checks.silent_detail(s, endpoints[s], unscraped.get(s, "no answer"))
+                for s in silent
+            ]
+        if absent:  # the local stack names Zigflow's endpoint at workflow level only
+            whys.append(metrics_checks.not_judged_at_activity_level(absent))
+            detail += [metrics_checks.activity_level_detail(s) for s in absent]
     else:
-        agreement["detail"] += " (zigflow's metrics not judged)"
-    agreement["detail"] += f", {result['succeeded']} successful handshakes"
-    return {"ok": ok, **agreement}
+        if silent:
+            whys.append(f"{' and '.join(silent)} answered no scrape at --metrics-endpoint")
+            detail += [
+                f"{s}: no metrics at {endpoints[s]}: {unscraped.get(s, 'no answer')}"
+                for s in silent
+            ]
+        if absent:
+            whys.append(f"{' and '.join(absent)}: no --metrics-endpoint given")
+    return Missing(metrics_checks.AREA, "; ".join(whys), tuple(detail))
 
 
 def _named_pids(values: list[str]) -> dict[str, int | None]:
