@@ -268,6 +268,9 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 BY_ENV = {s.env: s for s in SETTINGS}
+# Knobs of the project's own test suite (tests/), read nowhere in the harness: accepted
+# in the environment, never a harness setting.
+TEST_ONLY = frozenset({"HANDSHAKE_SLOW_ACK_RUNS", "HANDSHAKE_TLS_TEST_BIN"})
 BY_NAME = {s.name: s for s in SETTINGS}
 FILE_NAMES = tuple(s.name for s in SETTINGS if s.in_file)
 
@@ -286,4 +289,10 @@ def suggest(key: str) -> str | None:
     if by_option:
         return by_option[0]
     close = difflib.get_close_matches(dashed, FILE_NAMES, n=1)
+    return close[0] if close else None
+
+
+def suggest_env(name: str) -> str | None:
+    """The declared variable nearest to an unknown ``HANDSHAKE_*`` name."""
+    close = difflib.get_close_matches(name, [s.env for s in SETTINGS], n=1)
     return close[0] if close else None

@@ -178,8 +178,33 @@ def environ(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment as the harness sees it: the config file's settings, under the
     process environment (``env``, default ``os.environ``), which wins."""
     process = dict(os.environ if env is None else env)
+    _check_environment(process)
     found = _find()
     return {**(_table(found) if found is not None else {}), **process}
+
+
+def _check_environment(process: Mapping[str, str]) -> None:
+    """A misspelled ``HANDSHAKE_*`` variable, or a number that does not parse, is an
+    error naming it, never a silent fallback to the default (the reference services)."""
+    for name, value in sorted(process.items()):
+        if not name.startswith(PREFIX) or name in setting_names.TEST_ONLY:
+            continue
+        setting = setting_names.BY_ENV.get(name)
+        if setting is None:
+            near = setting_names.suggest_env(name)
+            hint = f"; did you mean {near}?" if near else ""
+            raise ConfigError(f"environment: {name}: unknown setting{hint}")
+        if not value.strip():
+            continue  # empty: unset (an empty value also overrides a file's)
+        shown = "<secret>" if setting.secret else repr(value)
+        parse = {"int": int, "float": float}.get(setting.kind)
+        if parse is None:
+            continue
+        try:
+            parse(value)
+        except ValueError:
+            kind = setting_names.KIND_TEXT[setting.kind]
+            raise ConfigError(f"environment: {name}={shown}: expected {kind}") from None
 
 
 @dataclass(frozen=True)

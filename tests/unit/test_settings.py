@@ -293,7 +293,11 @@ def names_in_source(root: pathlib.Path = ROOT) -> dict[str, str]:
 
 
 def test_every_setting_the_code_reads_is_in_the_registry() -> None:
-    undeclared = {k: v for k, v in names_in_source().items() if k not in setting_names.BY_ENV}
+    undeclared = {
+        k: v
+        for k, v in names_in_source().items()
+        if k not in setting_names.BY_ENV and k not in setting_names.TEST_ONLY
+    }
     assert undeclared == {}, "declare these in harness/setting_names.py"
 
 
@@ -328,3 +332,18 @@ def test_file_keys_map_to_their_variables_in_either_form() -> None:
     # Only HANDSHAKE_* names can come from the file (it maps keys to that prefix).
     assert all(s.env.startswith("HANDSHAKE_") for s in setting_names.SETTINGS if s.in_file)
     assert [s.env for s in setting_names.SETTINGS if s.secret] == ["HANDSHAKE_TEMPORAL_API_KEY"]
+
+
+def test_a_misspelled_or_badly_typed_environment_variable_is_an_error() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"HANDSHAKE_ZIGFLOW_COMAND: unknown setting; did you mean HANDSHAKE_ZIGFLOW_CMD\?",
+    ):
+        settings.environ({"HANDSHAKE_ZIGFLOW_COMAND": "./zigflow"})
+    with pytest.raises(ConfigError, match=r"HANDSHAKE_CHAOS_SEED='abc': expected an integer"):
+        settings.environ({"HANDSHAKE_CHAOS_SEED": "abc"})
+    with pytest.raises(ConfigError, match=r"HANDSHAKE_CALL_TIMEOUT_S='soon': expected a number"):
+        settings.environ({"HANDSHAKE_CALL_TIMEOUT_S": "soon"})
+    # Empty is unset; the suite's own knobs are not harness settings but are accepted.
+    env = settings.environ({"HANDSHAKE_CHAOS_SEED": "", "HANDSHAKE_SLOW_ACK_RUNS": "3"})
+    assert env["HANDSHAKE_SLOW_ACK_RUNS"] == "3"
