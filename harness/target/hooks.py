@@ -189,27 +189,14 @@ class HookRunner:
         raise HookFailed(f"{service} has no readiness check (ready or ready-grpc-health)")
 
     async def _health(self, service: str, address: str, timeout_s: float) -> bool:
-        import grpc
-        from grpc_health.v1 import health_pb2, health_pb2_grpc
-
         name = contract.STIGMA_SERVICE if service == "stigma" else ""
         record = HookRun(service, "ready", f"grpc.health.v1 Check {address} {name!r}", _now())
         self.log.runs.append(record)
         began = time.monotonic()
-        channel = grpc.aio.insecure_channel(address)
-        try:
-            reply = await health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=name), timeout=timeout_s
-            )
-        except grpc.aio.AioRpcError as err:
-            self._close(record, began, "failed", None, f"{err.code().name}: {err.details()}")
-            return False
-        finally:
-            await channel.close(grace=None)
-        serving = reply.status == health_pb2.HealthCheckResponse.SERVING
-        status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        status = await health_status(address, name, timeout_s)
+        serving = status == "SERVING"
         self._close(record, began, "ok" if serving else "failed", None, status)
-        return bool(serving)
+        return serving
 
     async def wait_ready(self, service: str) -> None:
         """Until ``service`` is ready, within its ``ready-timeout-s``."""
@@ -238,6 +225,24 @@ class HookRunner:
         hooks = self.hooks(service)
         await self.run(service, "start" if hooks.start else "restart")
         await self.wait_ready(service)
+
+
+async def health_status(address: str, service_name: str, timeout_s: float) -> str:
+    """What ``address``'s grpc.health.v1 says of ``service_name`` (``SERVING`` ...), or
+    the error's code when it does not answer (``UNAVAILABLE: ...``)."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    channel = grpc.aio.insecure_channel(address)
+    try:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=service_name), timeout=timeout_s
+        )
+    except grpc.aio.AioRpcError as err:
+        return f"{err.code().name}: {err.details()}"
+    finally:
+        await channel.close(grace=None)
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
 
 async def finish(undo: Awaitable[T]) -> T:

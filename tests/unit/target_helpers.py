@@ -18,15 +18,19 @@ def profile_toml(
     *,
     toxiproxy_url: str = "http://127.0.0.1:1",
     ready: str | None = None,
+    start: str | None = None,
     table: str = "targets.staging",
     extra: str = "",
 ) -> str:
     """A handshake.toml holding one profile; every hook appends its name to ``marker``;
-    readiness is ``true`` unless ``ready`` gives another command."""
+    readiness is ``true`` unless ``ready`` gives another command; ``start`` replaces the
+    start hook."""
     readiness = ready or "true"
+    commands = {h: MARK % h for h in ("kill", "start", "pause", "resume")}
+    commands["start"] = start or commands["start"]
     hooks = "".join(
         f"[{table}.{service}]\n"
-        + "".join(f'{h} = "{MARK % h}"\n' for h in ("kill", "start", "pause", "resume"))
+        + "".join(f'{h} = "{c}"\n' for h, c in commands.items())
         + f'ready = "{readiness}"\nready-interval-s = 0.05\nhook-timeout-s = 10\n'
         + "ready-timeout-s = 10\n"
         for service in ("zigflow", "stigma")
