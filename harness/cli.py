@@ -9,6 +9,9 @@
     handshake report --check DIR        recompute the verdict from the raw records; exit 1
                                         when the stored report disagrees
     handshake doctor                    what is installed, what is missing, how to install it
+    handshake target check|plan|cleanup NAME
+                                        a deployed target (a profile of the config file):
+                                        preflight, dry run, undo what a killed run left
     handshake up [options]              a local stack with the Temporal UI, to explore, until
                                         Ctrl-C
 
@@ -283,6 +286,50 @@ def _up(argv: list[str]) -> int:
     return 0
 
 
+# Exit codes of `handshake target`: 2 (usage, a bad profile) as every command's,
+# 3 when the target itself is not fit (a preflight check or a cleanup step failed).
+TARGET_UNFIT = 3
+
+
+def _target(argv: list[str]) -> int:
+    import asyncio
+    import uuid
+
+    from harness.faults import deployment
+    from harness.target import plan, profile
+    from harness.target.hooks import HookRunner
+
+    parser = argparse.ArgumentParser(
+        prog="handshake target",
+        description="a deployed target: a [tool.handshake.targets.NAME] profile "
+        "(docs/how-to/certify-staging.md). Exit 0 ok, 2 usage or profile error, 3 the "
+        "target failed a check",
+    )
+    parser.add_argument(
+        "action",
+        choices=("check", "plan", "cleanup"),
+        help="check: preflight (Temporal, hooks' readiness, Toxiproxy); plan: the dry run, "
+        "touching nothing; cleanup: remove toxics, bring services back",
+    )
+    parser.add_argument("name", help="the profile's name")
+    parser.add_argument("--run-id", help="the run id placeholders expand to (default: new)")
+    args = parser.parse_args(argv)
+    target = profile.load(args.name)  # ConfigError: exit 2 (main)
+    run_id = args.run_id or f"{args.action}-{uuid.uuid4().hex[:8]}"
+    if args.action == "plan":
+        print(plan.render(target, run_id=run_id))
+        return 0
+    runner = HookRunner(target, run_id=run_id)
+    act = deployment.preflight if args.action == "check" else deployment.cleanup
+    checks = asyncio.run(act(target, runner))
+    for check in checks:
+        print(f"handshake target {args.action}: {check.line()}")
+    failed = [c for c in checks if not c.ok]
+    verdict = f"{len(failed)} of {len(checks)} failed" if failed else "all ok"
+    print(f"handshake target {args.action} {target.name}: {verdict}")
+    return TARGET_UNFIT if failed else 0
+
+
 def _delegate(module: str) -> Callable[[list[str]], int]:
     def run(argv: list[str]) -> int:
         main: Callable[[list[str]], int] = importlib.import_module(module).main
@@ -302,6 +349,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "report": (_report, "re-render certification .md/.html from certification.json"),
     "doctor": (_doctor, "what is installed, what is missing, how to install it"),
     "up": (_up, "a local stack with the Temporal UI, to explore, until Ctrl-C"),
+    "target": (_target, "a deployed target: check (preflight), plan (dry run), cleanup"),
 }
 
 

@@ -19,7 +19,13 @@ as the harness sees it, the process's own over the file's.
 
 The file is strict: a file that is not TOML, an unknown key or a value of the wrong
 type is a ConfigError naming the file, the key and the nearest valid key (the keys
-are those of ``harness.setting_names``). A pyproject.toml that does not parse is an
+are those of ``harness.setting_names``).
+
+One table is not a setting: ``targets`` holding tables (``[tool.handshake.targets.NAME]``,
+``[targets.NAME]`` in a handshake.toml) are target profiles of deployed services,
+validated as strictly by ``harness.target.profile`` and never turned into
+``HANDSHAKE_*`` variables (``target_profiles``). ``targets`` as a list is still the
+certify setting of that name. A pyproject.toml that does not parse is an
 error too, table or not: we cannot tell whether it was meant to configure the harness,
 and skipping it would run the reference services in place of the team's.
 """
@@ -36,6 +42,7 @@ from typing import Any
 from harness import setting_names
 from harness.errors import ConfigError
 from harness.setting_names import KIND_TEXT, PREFIX, Setting
+from harness.target import profile
 
 FILES = ("handshake.toml", "pyproject.toml")
 
@@ -158,6 +165,11 @@ def _table(found: _Found) -> dict[str, str]:
     values: dict[str, str] = {}
     keys: dict[str, str] = {}  # environment variable -> the key that set it
     for key, value in table.items():
+        if _is_profiles(key, value):
+            # Checked here so that a broken profile stops every command, as a broken
+            # key does; read with target_profiles().
+            profile.parse_all(value, _where(path))
+            continue
         setting = _check(key, value, path)
         if setting.env in keys:
             # zigflow-cmd and zigflow_cmd both: which one wins would be a guess.
@@ -165,6 +177,28 @@ def _table(found: _Found) -> dict[str, str]:
         keys[setting.env] = key
         values[setting.env] = _text(value)
     return values
+
+
+def _is_profiles(key: str, value: Any) -> bool:
+    # TOML's [tool.handshake.targets.staging] is a dict; certify's targets is a list.
+    return key.lower().replace("_", "-") == "targets" and isinstance(value, dict)
+
+
+@dataclass(frozen=True)
+class Profiles:
+    path: pathlib.Path | None  # the config file in use
+    profiles: dict[str, profile.Profile]
+
+
+def target_profiles(start: pathlib.Path | None = None) -> Profiles:
+    """The target profiles of the config file in use (none without a file)."""
+    found = _find(start)
+    if found is None:
+        return Profiles(None, {})
+    _table(found)  # the whole file is checked, as for any command
+    table = found.table
+    profiles: Any = next((v for k, v in table.items() if _is_profiles(k, v)), {})
+    return Profiles(found.path, profile.parse_all(profiles, _where(found.path)))
 
 
 def from_file(path: pathlib.Path) -> dict[str, str]:

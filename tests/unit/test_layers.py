@@ -2,8 +2,8 @@
 
 Bottom to top. A module at the top level of ``harness/`` is either a base every
 package may use (the contract, errors, settings and their registry, tokens, waits,
-wire, TLS settings) or an entry point on top of everything (the CLI, certify, the
-pytest plugin).
+wire, TLS settings; the package ``target``, a deployed target's profile) or an entry
+point on top of everything (the CLI, certify, the pytest plugin).
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ BASE = {
     "wire",
     "tls",
     "config",
+    # Target profiles (read by settings), scenario needs, hooks, the dry-run plan: data
+    # and commands, no harness layer (what needs one is harness.faults.deployment).
+    "target",
 }
 LAYERS = ["servers", "observe", "links", "stack", "faults", "drive", "judge", "measure", "report"]
 TOP = {"load", "cli", "certify", "pytest_plugin", "pytest_not_certified"}

@@ -1,0 +1,245 @@
+"""Hooks: faults on a deployed service that always undo themselves, bounded, recorded,
+secrets masked. The hooks here are small shell commands writing to a marker file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from harness.errors import NotReadyError
+from harness.target import profile
+from harness.target.hooks import (
+    HookFailed,
+    HookRunner,
+    expand,
+    mask,
+    service_killed,
+    service_paused,
+    service_restarted,
+)
+from harness.target.profile import Profile
+from harness.waits import eventually
+from tests.unit.target_helpers import SECRET
+
+pytestmark = pytest.mark.unit
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+MARK = "sh -c 'echo {service}-%s >> {marker}'"
+
+
+def _profile(marker: pathlib.Path, **stigma: object) -> Profile:
+    hooks: dict[str, object] = {h: MARK % h for h in ("kill", "start", "pause", "resume")} | {
+        "ready": "true",
+        "ready-interval-s": 0.02,
+        "hook-timeout-s": 10,
+        "ready-timeout-s": 10,
+    }
+    hooks.update(stigma)
+    return profile.parse(
+        "staging",
+        {
+            "temporal": "127.0.0.1:1",
+            "namespace": "cert",
+            "allowed-namespaces": ["cert"],
+            "zigflow-task-queue": "zq",
+            "agent-task-queue": "aq",
+            "temporal-api-key-env": "TEST_TARGET_API_KEY",
+            "vars": {"marker": str(marker)},
+            "stigma": {k: v for k, v in hooks.items() if v is not None},
+        },
+    )
+
+
+def _runner(marker: pathlib.Path, **stigma: object) -> HookRunner:
+    env = {**os.environ, "TEST_TARGET_API_KEY": SECRET}
+    return HookRunner(_profile(marker, **stigma), run_id="run-1", env=env)
+
+
+def _marks(marker: pathlib.Path) -> list[str]:
+    return marker.read_text().split() if marker.exists() else []
+
+
+def test_placeholders_expand_to_one_word_each_whatever_they_hold() -> None:
+    values = {"ns": "it's a b", "run_id": "r1;rm -rf /"}
+    assert expand("kubectl -n {ns} label x run={run_id}", values) == [
+        "kubectl",
+        "-n",
+        "it's a b",
+        "label",
+        "x",
+        "run=r1;rm -rf /",
+    ]
+    assert expand("sh -c 'echo {{literal}}'", {}) == ["sh", "-c", "echo {literal}"]
+
+
+async def test_killed_runs_kill_then_start_then_readiness(tmp_path: pathlib.Path) -> None:
+    marker = tmp_path / "marks"
+    runner = _runner(marker)
+    async with service_killed(runner, "stigma"):
+        assert _marks(marker) == ["stigma-kill"]
+    assert _marks(marker) == ["stigma-kill", "stigma-start"]
+    assert runner.log.hooks() == ["stigma.kill", "stigma.start", "stigma.ready"]
+    kill = runner.log.runs[0]
+    assert kill.outcome == "ok"
+    assert kill.exit_code == 0
+    assert kill.command == f"sh -c 'echo stigma-kill >> {marker}'"
+    assert kill.started_at <= kill.ended_at
+    assert kill.to_dict()["hook"] == "kill"
+
+
+async def test_an_exception_inside_still_brings_the_service_back(tmp_path: pathlib.Path) -> None:
+    marker = tmp_path / "marks"
+    runner = _runner(marker)
+    with pytest.raises(RuntimeError, match="scenario broke"):
+        async with service_killed(runner, "stigma"):
+            raise RuntimeError("scenario broke")
+    assert _marks(marker) == ["stigma-kill", "stigma-start"]
+    assert runner.log.hooks()[-1] == "stigma.ready"
+
+
+async def test_a_cancellation_inside_still_brings_the_service_back(tmp_path: pathlib.Path) -> None:
+    marker = tmp_path / "marks"
+    runner = _runner(marker)
+    never = asyncio.Event()
+
+    async def scenario() -> None:
+        async with service_killed(runner, "stigma"):
+            await never.wait()
+
+    task = asyncio.create_task(scenario())
+    await eventually(
+        lambda: _async(True if _marks(marker) == ["stigma-kill"] else None),
+        timeout_s=10,
+        pending=lambda: f"the kill hook's mark in {marker}",
+    )
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert _marks(marker) == ["stigma-kill", "stigma-start"]
+    assert runner.log.hooks() == ["stigma.kill", "stigma.start", "stigma.ready"]
+
+
+async def _async(value: bool | None) -> bool | None:
+    return value
+
+
+async def test_a_failed_kill_is_named_and_the_service_is_brought_back_anyway(
+    tmp_path: pathlib.Path,
+) -> None:
+    marker = tmp_path / "marks"
+    runner = _runner(marker, kill="sh -c 'echo no such pod; exit 3'")
+    with pytest.raises(HookFailed, match=r"stigma kill hook exited 3: .*\nno such pod"):
+        async with service_killed(runner, "stigma"):
+            pytest.fail("the body must not run when the kill failed")
+    assert _marks(marker) == ["stigma-start"]
+    assert runner.log.runs[0].outcome == "failed"
+    assert runner.log.runs[0].exit_code == 3
+
+
+async def test_a_hook_that_hangs_is_ended_at_its_timeout_and_named(tmp_path: pathlib.Path) -> None:
+    marker = tmp_path / "marks"
+    runner = _runner(marker, kill="sh -c 'echo started; exec sleep 60'", **{"hook-timeout-s": 0.5})
+    began = time.monotonic()
+    with pytest.raises(HookFailed, match=r"stigma kill hook timed out after 0.5s: .*\nstarted"):
+        await runner.run("stigma", "kill")
+    assert time.monotonic() - began < 5
+    record = runner.log.runs[0]
+    assert record.outcome == "timed_out"
+    assert record.exit_code is None
+    assert record.output_tail == "started"
+
+
+async def test_readiness_is_polled_until_it_holds_and_bounded(tmp_path: pathlib.Path) -> None:
+    marker = tmp_path / "marks"
+    up = tmp_path / "up"
+    runner = _runner(marker, start=f"touch {up}", ready=f"test -f {up}")
+    async with service_killed(runner, "stigma"):
+        pass
+    assert up.exists()
+    never = _runner(marker, ready="false", **{"ready-timeout-s": 0.3})
+    with pytest.raises(NotReadyError, match=r"'staging': still waiting after 0.3s: stigma ready"):
+        await never.wait_ready("stigma")
+    assert {r.outcome for r in never.log.runs} == {"failed"}
+
+
+async def test_a_hook_whose_program_is_missing_fails_at_once(tmp_path: pathlib.Path) -> None:
+    runner = _runner(tmp_path / "m", ready="no-such-program-xyz --check")
+    began = time.monotonic()
+    with pytest.raises(HookFailed, match="stigma ready hook could not start"):
+        await runner.wait_ready("stigma")
+    assert time.monotonic() - began < 5  # not polled until the readiness timeout
+
+
+async def test_paused_resumes_and_restarted_falls_back_to_kill_then_start(
+    tmp_path: pathlib.Path,
+) -> None:
+    marker = tmp_path / "marks"
+    runner = _runner(marker)
+    with pytest.raises(KeyError):
+        async with service_paused(runner, "stigma"):
+            raise KeyError("x")
+    await service_restarted(runner, "stigma")
+    assert _marks(marker) == ["stigma-pause", "stigma-resume", "stigma-kill", "stigma-start"]
+    with pytest.raises(HookFailed, match="zigflow: no kill hook"):
+        async with service_killed(runner, "zigflow"):
+            pass
+
+
+async def test_secrets_are_masked_in_records_and_errors(tmp_path: pathlib.Path) -> None:
+    runner = _runner(
+        tmp_path / "m", kill="sh -c 'echo key=$TEST_TARGET_API_KEY; exit 1'", start="true"
+    )
+    with pytest.raises(HookFailed) as caught:
+        await runner.run("stigma", "kill")
+    assert SECRET not in str(caught.value)
+    assert runner.log.runs[0].output_tail == "key=***"
+    assert mask(f"a {SECRET} b", [SECRET, ""]) == "a *** b"
+
+
+def test_ctrl_c_in_the_middle_of_a_kill_brings_the_service_back(tmp_path: pathlib.Path) -> None:
+    marker = tmp_path / "marks"
+    inside = tmp_path / "inside"
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import asyncio, pathlib, sys
+            from harness.target.hooks import HookRunner, service_killed
+            from tests.unit.test_target_hooks import _profile
+
+            async def main():
+                runner = HookRunner(_profile(pathlib.Path({str(marker)!r})), run_id="r")
+                async with service_killed(runner, "stigma"):
+                    pathlib.Path({str(inside)!r}).write_text("in")
+                    await asyncio.Event().wait()
+
+            try:
+                asyncio.run(main())
+            except KeyboardInterrupt:
+                sys.exit(130)
+            """
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 15
+        while not inside.exists():  # bounded poll on a file the child writes
+            assert proc.poll() is None, "the child exited before the fault"
+            assert time.monotonic() < deadline, "the child never reached the killed state"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert _marks(marker) == ["stigma-kill", "stigma-start"]

@@ -1,0 +1,122 @@
+"""What each scenario needs of a target: every spec has an entry, and a target lacking
+something lists the spec as not certified, naming the need."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+
+from harness.target import needs, profile
+from harness.target.needs import NEEDS, SCENARIOS
+
+pytestmark = pytest.mark.unit
+
+SCENARIO_DIR = pathlib.Path(__file__).resolve().parents[2] / "scenarios"
+
+BARE = {
+    "temporal": "t:7233",
+    "namespace": "cert",
+    "allowed-namespaces": ["cert"],
+    "zigflow-task-queue": "zq",
+    "agent-task-queue": "aq",
+}
+
+
+def _tests_in(path: pathlib.Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.name.startswith("test_")
+    }
+
+
+def test_every_scenario_file_has_an_entry() -> None:
+    files = {p.name for p in SCENARIO_DIR.glob("test_*.py")}
+    assert files - set(SCENARIOS) == set(), (
+        "scenario files without needs: add them to harness/target/needs.py SCENARIOS"
+    )
+    assert set(SCENARIOS) - files == set(), "entries for scenario files that are gone"
+
+
+@pytest.mark.parametrize("file", sorted(SCENARIOS))
+def test_every_test_of_a_file_has_an_entry_and_no_entry_is_stale(file: str) -> None:
+    tests = _tests_in(SCENARIO_DIR / file)
+    assert tests - set(SCENARIOS[file]) == set(), f"{file}: tests without needs"
+    assert set(SCENARIOS[file]) - tests == set(), f"{file}: entries for tests that are gone"
+
+
+def test_the_vocabulary_is_closed() -> None:
+    used = {n for tests in SCENARIOS.values() for entry in tests.values() for n in entry.needs}
+    assert used <= set(NEEDS)
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        needs._n("hooks:kil")
+
+
+def test_the_local_stack_runs_every_scenario() -> None:
+    for clock in (True, False):
+        assessed = needs.assess(needs.provided_locally(virtual_clock=clock))
+        assert [a.test for a in assessed if not a.runs] == [], clock
+
+
+def test_a_bare_target_lists_what_it_cannot_certify_and_why() -> None:
+    bare = profile.parse("bare", BARE)
+    have = needs.provided(bare)
+    assert have == {"real_clock"}
+    assessed = {a.test: a for a in needs.assess(have)}
+    assert assessed[
+        "test_success.py::test_zigflow_resumes_with_exactly_the_agents_result_once"
+    ].runs
+    killed = assessed[
+        "test_restarts.py::test_stigma_killed_after_ack_before_agent_starts_still_delivers_once"
+    ]
+    assert killed.missing == ["kill:stigma"]
+    assert killed.reason() == "not certified on this target: needs kill:stigma"
+    # every process, network, relay and probe spec is listed, none silently dropped
+    assert len(assessed) == sum(len(t) for t in SCENARIOS.values())
+    assert not assessed[
+        "test_network.py::test_zigflow_cut_off_from_temporal_resumes_after_heal"
+    ].runs
+
+
+def test_hooks_and_proxies_provide_kills_pauses_and_links() -> None:
+    full = profile.parse(
+        "full",
+        {
+            **BARE,
+            "stigma-address": "stigma:50051",
+            "zigflow-max-concurrent-activities": 4,
+            "toxiproxy": {"admin-url": "http://tp:8474", "proxies": {"stigma_grpc": "sg"}},
+            "stigma": {"kill": "k", "restart": "r", "pause": "p", "resume": "u", "ready": "x"},
+            "zigflow": {"kill": "k", "start": "s", "ready-grpc-health": "zigflow:8081"},
+        },
+    )
+    have = needs.provided(full)
+    assert have == {
+        "real_clock",
+        "stigma_address",
+        "zigflow_slots",
+        "link:stigma_grpc",
+        "kill:stigma",
+        "pause:stigma",
+        "kill:zigflow",
+    }
+    assert needs.missing(
+        ["link:stigma_grpc", "link:stigma_temporal", "relay:completion"], have
+    ) == [
+        "link:stigma_temporal",
+        "relay:completion",
+    ]
+    entry = SCENARIOS["test_restarts.py"][
+        "test_stigma_killed_before_the_ack_is_retried_with_a_new_token"
+    ]
+    assert entry.hooks() == [
+        "stigma.kill",
+        "stigma.start|restart",
+        "stigma.ready",
+        "stigma.pause",
+        "stigma.resume",
+    ]
