@@ -155,7 +155,7 @@ def test_certify_writes_a_complete_report(tmp_path: pathlib.Path) -> None:
     jsonschema.validate(doc, schema)
     assert doc["budget_ms"] == 100
     ids = [s["id"] for s in doc["scenarios"]]
-    assert len(ids) == 4, ids  # success x2, failure, permanent rejection
+    assert len(ids) == 5, ids  # success x2, failure, permanent rejection, lost reply
     assert all(s["outcome"] == "passed" for s in doc["scenarios"]), ids
     assert all(s["id"].endswith("[time-skipping]") for s in doc["scenarios"]), ids
     assert all(s["duration_s"] >= 0 for s in doc["scenarios"])

@@ -25,7 +25,16 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Files the installed harness reads at run time, relative to its package.
 PIP = [sys.executable, "-m", "pip"]
 
-NOT_SOURCE = (".git", ".venv", ".bin", "build", "*.egg-info", "reports/out", "target", "out")
+NOT_SOURCE = (".git", ".venv", ".bin", "build", "*.egg-info", "reports/out", "out")
+
+
+def _not_source(directory: str, names: list[str]) -> set[str]:
+    """What the copy leaves out: NOT_SOURCE anywhere, and Maven's build output (a
+    ``target`` folder beside a pom.xml; the harness has a package of that name)."""
+    skipped = set(shutil.ignore_patterns(*NOT_SOURCE)(directory, names))
+    if "target" in names and "pom.xml" in names:
+        skipped.add("target")
+    return skipped
 
 PACKAGE_DATA = [
     "report/templates/certification.html.j2",
@@ -45,7 +54,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     # Built from a copy without build/ and *.egg-info: setuptools reuses both, and a file
     # an earlier build left there would hide one the package data no longer lists.
     source = base / "source"
-    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    shutil.copytree(ROOT, source, symlinks=True, ignore=_not_source)
     subprocess.run(
         [
             *PIP,
