@@ -36,6 +36,7 @@ def _not_source(directory: str, names: list[str]) -> set[str]:
         skipped.add("target")
     return skipped
 
+
 PACKAGE_DATA = [
     "report/templates/certification.html.j2",
     "report/templates/certification.md.j2",
