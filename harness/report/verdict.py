@@ -22,7 +22,6 @@ problem of the run, and any problem fails the verdict with its reason.
 
 from __future__ import annotations
 
-import json
 import pathlib
 import re
 import xml.etree.ElementTree as ET
@@ -451,15 +450,3 @@ def check(out: pathlib.Path) -> list[str]:
     if [b.model_dump() for b in stored.behaviours] != [b.model_dump() for b in again.behaviours]:
         diffs.append("behaviours table: differs from the recomputed one")
     return diffs
-
-
-def dumps_summary(j: Judgement) -> str:
-    """A short JSON summary (for logs and tests)."""
-    return json.dumps(
-        {
-            "verdict": j.verdict,
-            "scenarios": len(j.results),
-            "failed": sum(r.outcome == "failed" for r in j.results),
-            "problems": [p for r in j.runs for p in r.problems],
-        }
-    )
