@@ -67,7 +67,16 @@ GRPC_SERVER_OPTIONS: list[tuple[str, int]] = [("grpc.so_reuseport", 0)]
 # channel failing for up to ~10 s more after a 15 s outage: a delay of the harness's own
 # hop, which the service's connection (to the relay, never broken) would not have. The
 # service's own retries and backoff still decide when it gets through.
+#
+# They pass the server's answer on as it came: a server may answer with a long message
+# in its trailers (the time-skipping server's errors carry a Java stack trace, ~15 KB).
+# gRPC's default limits (8 KB soft, 16 KB hard; between the two a call is refused at
+# random) would turn that into RESOURCE_EXHAUSTED at the harness's own hop, which
+# the service then retries as transient: a fault the deployment does not have.
+RELAY_METADATA_LIMIT = 1 << 20
 RELAY_CHANNEL_OPTIONS: list[tuple[str, int]] = [
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 500),
+    ("grpc.max_metadata_size", RELAY_METADATA_LIMIT),
+    ("grpc.absolute_max_metadata_size", RELAY_METADATA_LIMIT),
 ]
