@@ -10,12 +10,14 @@ Fixture chain: handshake_config -> stack (one per session / xdist worker)
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pathlib
 import random
 import re
 import shlex
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import Any
 
@@ -43,12 +45,19 @@ from harness.observe.history import History
 from harness.report.ledger import Ledger
 from harness.report.model import ScenarioRecord
 from harness.servers import programs
+from harness.stack import deployed
 from harness.stack.stack import Stack, start_stack
+from harness.target import needs as target_needs
+from harness.target import profile as target_profile
+from harness.target.hooks import HookRunner
+from harness.target.profile import Profile
 
 # "not certified: ..." at the end of a run, for checks left without their evidence.
 pytest_plugins = ["harness.pytest_not_certified"]
 
 HISTORY_KEY = pytest.StashKey[History]()
+OFF_TARGET_FILE = "not-on-target.json"  # in --handshake-results: node id -> why
+HOOKS_FILE = "hooks.json"  # in --handshake-results: every hook the run invoked
 SEED_KEY = pytest.StashKey[int]()
 WORKER_SEED = "handshake_chaos_seed"
 
@@ -123,6 +132,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(env HANDSHAKE_REPEAT)",
     )
     group.addoption(
+        "--target",
+        default=ENV.get("HANDSHAKE_TARGET") or None,
+        metavar="NAME",
+        help="certify services already deployed: the profile [targets.NAME] of the config "
+        "file (docs/how-to/certify-staging.md); scenarios it cannot serve are listed as "
+        "not certified on it, never run (env HANDSHAKE_TARGET)",
+    )
+    group.addoption(
+        "--run-id",
+        default=ENV.get("HANDSHAKE_RUN_ID") or None,
+        help="the run's id, in every workflow id started on a --target (default: drawn "
+        "at random; env HANDSHAKE_RUN_ID)",
+    )
+    group.addoption(
         "--handshake-results",
         default=ENV.get("HANDSHAKE_RESULTS"),
         help="directory for per-test result records used by `make certify` (env HANDSHAKE_RESULTS)",
@@ -168,14 +191,47 @@ def services(config: pytest.Config) -> Services:
     )
 
 
+PROFILE_KEY = pytest.StashKey[Profile]()
+RUNNER_KEY = pytest.StashKey[HookRunner]()
+# node id -> {"missing": [needs], "local_only": bool}: why it is not run on the target
+OFF_TARGET_KEY = pytest.StashKey[dict[str, dict[str, Any]]]()
+
+
+def _configure_target(config: pytest.Config) -> None:
+    """``--target NAME``: the profile, the run's id and its hook runner, once."""
+    name = config.getoption("--target", None)
+    if not name:
+        return
+    try:
+        profile = target_profile.load(name)
+    except ConfigError as err:
+        raise pytest.UsageError(f"handshake: {err}") from None
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        raise pytest.UsageError(
+            f"handshake: --target {name} runs one scenario at a time (its faults act on "
+            "shared deployed services): drop -n"
+        )
+    run_id = config.getoption("--run-id") or f"cert-{uuid.uuid4().hex[:8]}"
+    config.option.run_id = run_id
+    config.stash[PROFILE_KEY] = profile
+    config.stash[RUNNER_KEY] = HookRunner(profile, run_id=run_id)
+    contract.configure(profile.contract_overrides())
+
+
+def target_of(config: pytest.Config) -> Profile | None:
+    """The deployed target's profile (``--target``), or None for the harness's own stack."""
+    return config.stash.get(PROFILE_KEY, None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("--pairing", None):
+    if config.getoption("--pairing", None) and not config.getoption("--target", None):
         try:  # once, before anything runs: a missing binary names its make target
             services(config)
         except ConfigError as err:
             raise pytest.UsageError(str(err)) from err
     _register_hypothesis_profiles()
     contract.configure(config.getoption("--contract-name"))
+    _configure_target(config)
     config.addinivalue_line("markers", "scenario: a given/when/then spec run against a live stack")
     config.addinivalue_line("markers", "unit: a test of one component with fakes, no servers")
     config.addinivalue_line(
@@ -193,7 +249,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as err:
         raise pytest.UsageError(str(err)) from None
     if not hasattr(config, "workerinput") and not config.getoption("--help", False):
-        _preflight_tls(config)
+        if target_of(config) is None:
+            _preflight_tls(config)
         results = config.getoption("--handshake-results")
         if results:
             config.pluginmanager.register(LedgerKeeper(pathlib.Path(results)), "handshake-ledger")
@@ -221,7 +278,42 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput[WORKER_SEED] = session_seed(node.config)
 
 
+def _off_target(config: pytest.Config, items: list[pytest.Item]) -> list[pytest.Item]:
+    """On a deployed target: the scenarios it cannot serve, each with what it lacks
+    (``harness.target.needs``). Not skipped: deselected, and listed (in the results
+    directory for certify, in the terminal summary) as not certified on the target."""
+    profile = target_of(config)
+    if profile is None:
+        return []
+    assessed = {a.test: a for a in target_needs.assess(target_needs.provided(profile))}
+    off: dict[str, dict[str, Any]] = {}
+    dropped = []
+    for item in items:
+        if item.get_closest_marker("scenario") is None:
+            continue
+        key = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+        found = assessed.get(key)
+        if found is None:
+            off[item.nodeid] = {"missing": ["declared needs"], "local_only": False}
+        elif not found.runs:
+            off[item.nodeid] = {"missing": found.missing, "local_only": found.local_only}
+        else:
+            continue
+        dropped.append(item)
+    config.stash[OFF_TARGET_KEY] = off
+    results = config.getoption("--handshake-results")
+    if results and not hasattr(config, "workerinput"):
+        path = pathlib.Path(results)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / OFF_TARGET_FILE).write_text(json.dumps(off, indent=1, sort_keys=True))
+    return dropped
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    off = _off_target(config, items)
+    if off:
+        config.hook.pytest_deselected(items=off)
+        items[:] = [item for item in items if item not in off]
     chosen = fault_matrix.select(config.getoption("--fault-matrix"), session_seed(config))
     # A cell named on the command line (a reproduce command) runs whatever the slice.
     named = {arg.replace(os.sep, "/") for arg in config.args}
@@ -281,6 +373,9 @@ def _worker() -> str:
 
 @pytest.fixture(scope="session")
 def handshake_config(pytestconfig: pytest.Config) -> StackConfig:
+    profile = target_of(pytestconfig)
+    if profile is not None:
+        return deployed.config_of(profile)
     out = pathlib.Path(pytestconfig.getoption("--handshake-out"))
     chosen = services(pytestconfig)
     cfg = StackConfig(
@@ -299,10 +394,25 @@ def handshake_config(pytestconfig: pytest.Config) -> StackConfig:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def stack(
-    handshake_config: StackConfig, request: pytest.FixtureRequest
-) -> AsyncIterator[Stack]:
+async def deployment(pytestconfig: pytest.Config) -> AsyncIterator[Stack | None]:
+    """The deployed target's services as a stack (``--target``), or None. Every stack
+    fixture is this one stack on a target: there is one set of services."""
+    profile = target_of(pytestconfig)
+    if profile is None:
+        yield None
+        return
+    out = pathlib.Path(pytestconfig.getoption("--handshake-out"))
+    runner = pytestconfig.stash[RUNNER_KEY]
+    async with deployed.deployed_stack(profile, runner, out / "logs") as running:
+        yield running
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def stack(handshake_config: StackConfig, deployment: Stack | None) -> AsyncIterator[Stack]:
     """One live stack per session (per xdist worker), torn down at the end."""
+    if deployment is not None:
+        yield deployment
+        return
     async with start_stack(handshake_config, run_id=f"{_worker()}-{os.getpid()}") as running:
         yield running
 
@@ -338,9 +448,15 @@ def _tamper_config(handshake_config: StackConfig) -> StackConfig:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def chaos_stack(handshake_config: StackConfig) -> AsyncIterator[Stack]:
+async def chaos_stack(
+    handshake_config: StackConfig, deployment: Stack | None
+) -> AsyncIterator[Stack]:
     """A stack whose services reach each other only through Toxiproxy proxies (with the
-    harness's relays on, as ``handshake_config`` has them, also the ``tamper_stack``)."""
+    harness's relays on, as ``handshake_config`` has them, also the ``tamper_stack``).
+    On a deployed target: the deployment, its links the external Toxiproxy's proxies."""
+    if deployment is not None:
+        yield deployment
+        return
     config = dataclasses.replace(handshake_config, chaos=True)
     shared = same_stack(config, _tamper_config(handshake_config))
     kind = "chaos-tamper" if shared else "chaos"
@@ -449,6 +565,16 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     """First, what this run certifies: the target, each service's command and the
     digest of the program it runs (``harness.servers.programs``), where the settings
     came from; then the seed that replays it."""
+    profile = target_of(config)
+    if profile is not None:
+        return [
+            f"handshake: deployed target {profile.name}: temporal {profile.temporal} "
+            f"namespace {profile.namespace}, Zigflow at {profile.zigflow_level} level, "
+            f"run id {config.getoption('--run-id')} (in every workflow id)",
+            "handshake: services: as deployed (not started by the harness; no digest)",
+            f"handshake: {settings.sources().describe()}",
+            f"handshake: chaos seed {session_seed(config)} (replay: --chaos-seed N)",
+        ]
     chosen = services(config)
     lines = [f"handshake: target {config.getoption('--temporal')}, Zigflow at "
              f"{chosen.zigflow_level} level"]  # fmt: skip
@@ -663,3 +789,25 @@ class LedgerKeeper:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.ledger.exitstatus = int(exitstatus)
         self.ledger.write(self.directory)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """On a deployed target: every hook the run invoked (times, exit codes, output
+    tails, secrets masked), for the report."""
+    runner = session.config.stash.get(RUNNER_KEY, None)
+    results = session.config.getoption("--handshake-results")
+    if runner is None or not results:
+        return
+    path = pathlib.Path(results)
+    path.mkdir(parents=True, exist_ok=True)
+    runs = [r.to_dict() for r in runner.log.runs]
+    (path / HOOKS_FILE).write_text(json.dumps(runs, indent=1))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    off = config.stash.get(OFF_TARGET_KEY, None)
+    if not off:
+        return
+    terminalreporter.section(f"not certified on target {config.getoption('--target')}")
+    for nodeid, why in sorted(off.items()):
+        terminalreporter.write_line(f"{nodeid}: needs {', '.join(why['missing'])}")

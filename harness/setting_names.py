@@ -137,6 +137,18 @@ SETTINGS: tuple[Setting, ...] = (
         "directory for per-test result records (set by certify for its gate runs)",
         option="--handshake-results",
     ),
+    Setting(
+        "HANDSHAKE_TARGET",
+        "str",
+        "a deployed target: the profile [targets.NAME] whose services are certified",
+        option="--target",
+    ),
+    Setting(
+        "HANDSHAKE_RUN_ID",
+        "str",
+        "the run's id, in every workflow id started on a deployed target",
+        option="--run-id",
+    ),
     # Certify.
     Setting(
         "HANDSHAKE_TARGETS",

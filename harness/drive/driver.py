@@ -59,7 +59,9 @@ class Driver:
     async def start(
         self, plan: dict[str, Any], *, f: str = "plan", call_id: str | None = None
     ) -> Started:
-        call_id = call_id or f"zig-{f}-{uuid.uuid4().hex[:12]}"
+        # On a deployed target the run's id is in every id (its leftovers are found by it).
+        run = f"{self.stack.run_id}-" if self.stack.deployed else ""
+        call_id = call_id or f"zig-{run}{f}-{uuid.uuid4().hex[:12]}"
         self.history.invoke(call_id, f, plan)
         handle = await self.stack.client.start_workflow(
             self.stack.plan_workflow,

@@ -17,14 +17,23 @@ from collections.abc import AsyncIterator
 
 from harness.observe.history import History
 from harness.servers.procs import ManagedProcess
+from harness.stack.deployed import DeployedService
 from harness.stack.stack import Stack
 
 
 @contextlib.asynccontextmanager
 async def killed(
-    stack: Stack, proc: ManagedProcess, history: History, sig: signal.Signals = signal.SIGKILL
-) -> AsyncIterator[ManagedProcess]:
-    """Kill ``proc`` with ``sig`` (SIGKILL: no cleanup at all); restart it on exit."""
+    stack: Stack,
+    proc: ManagedProcess | DeployedService,
+    history: History,
+    sig: signal.Signals = signal.SIGKILL,
+) -> AsyncIterator[ManagedProcess | DeployedService]:
+    """Kill ``proc`` with ``sig`` (SIGKILL: no cleanup at all); restart it on exit. A
+    deployed service is killed and brought back by its target's hooks."""
+    if isinstance(proc, DeployedService):
+        async with proc.killed(history):
+            yield proc
+        return
     incarnation = proc.incarnation
     await proc.kill(sig)
     history.fault(
@@ -45,8 +54,15 @@ async def killed(
 
 
 @contextlib.asynccontextmanager
-async def paused(proc: ManagedProcess, history: History) -> AsyncIterator[ManagedProcess]:
-    """Freeze ``proc`` (SIGSTOP): its sockets stay open but nothing answers; SIGCONT on exit."""
+async def paused(
+    proc: ManagedProcess | DeployedService, history: History
+) -> AsyncIterator[ManagedProcess | DeployedService]:
+    """Freeze ``proc`` (SIGSTOP): its sockets stay open but nothing answers; SIGCONT on
+    exit. A deployed service is paused and resumed by its target's hooks."""
+    if isinstance(proc, DeployedService):
+        async with proc.paused(history):
+            yield proc
+        return
     proc.send(signal.SIGSTOP)
     history.fault("start", "pause", proc.name, pid=proc.pid)
     try:

@@ -45,11 +45,23 @@ class Snapshot:
     relay_requests: int | None  # None: no relay in this stack
     stigma_temporal_calls: int | None = None  # None: no relay in front of Temporal
     relay_acked: int = 0  # StartAgent requests Stigma ACKed (each after a start in Temporal)
+    # An external Toxiproxy whose evidence cannot be read (no -proxy-metrics): its
+    # faults are unproven, so the scenario cannot pass.
+    unverifiable: str = ""
 
 
 async def snapshot(stack: Stack) -> Snapshot:
+    carried = await stack.network.carried() if stack.network is not None else None
+    unverifiable = ""
+    if stack.network is not None and stack.network.external and carried is None:
+        unverifiable = (
+            f"the external Toxiproxy at {stack.network.api.url} serves no /metrics: the "
+            "harness cannot see whether the services' traffic goes through its proxies, "
+            "so no fault on them is proven; start it with -proxy-metrics"
+        )
     return Snapshot(
-        link_clients=stack.network.clients() if stack.network is not None else None,
+        link_clients=carried,
+        unverifiable=unverifiable,
         relay_requests=len(stack.relay.log) if stack.relay is not None else None,
         stigma_temporal_calls=stack.completions.calls if stack.completions is not None else None,
         relay_acked=sum(r.acked_wall is not None for r in stack.relay.log)
@@ -61,12 +73,14 @@ async def snapshot(stack: Stack) -> Snapshot:
 def problems(before: Snapshot, after: Snapshot) -> list[str]:
     """The paths that carried none of the services' traffic (empty: all did)."""
     found = [
-        f"link {link} ({LINK_USERS.get(link, link)}) never carried a connection through "
+        f"link {link} ({LINK_USERS.get(link, link)}) never carried traffic through "
         "Toxiproxy: the service reached its peer another way (a direct address in its "
         "command line or configuration?), so no fault on this link applied"
         for link, clients in sorted((after.link_clients or {}).items())
         if clients <= 0
     ]
+    if after.unverifiable:
+        found.append(after.unverifiable)
     relayed = _relayed(before, after)
     if relayed is not None and relayed <= 0:
         found.append(

@@ -17,15 +17,17 @@ switched on and off on a schedule (../shared/handshake-facts.md).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, WaitTimeout
 from harness.observe.history import History
 from harness.servers.toxiproxy import ProxyInfo, ToxiproxyAPI
+from harness.waits import eventually
 
 LINKS = ("stigma_grpc", "zigflow_temporal", "stigma_temporal")
 TOXICS = ("latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data")
@@ -39,6 +41,7 @@ class Network:
     proxies: dict[str, ProxyInfo]
     version: str
     injected: list[dict[str, Any]] = field(default_factory=list)
+    cycled: list[str] = field(default_factory=list)  # proxies cycled to count their bytes
 
     def clients(self) -> dict[str, int] | None:
         """Connections each link has accepted so far (None: Toxiproxy's log is not ours)."""
@@ -46,6 +49,47 @@ class Network:
         if by_proxy is None:
             return None
         return {link: by_proxy.get(info.name, 0) for link, info in self.proxies.items()}
+
+    async def carried(self) -> dict[str, int] | None:
+        """Evidence per link that the services' traffic goes through it: connections
+        accepted (the harness's own Toxiproxy: its log) or, for an external Toxiproxy,
+        bytes its proxies carried (its /metrics, served with ``-proxy-metrics``). Those
+        counters move only when a connection closes and a gRPC channel stays open, so a
+        link showing none yet is cycled once (disabled, enabled: its connections close
+        and are counted, the services reconnect through it, as after any network blip).
+        None: no evidence readable (an external Toxiproxy without ``-proxy-metrics``)."""
+        local = self.clients()
+        if local is not None:
+            return local
+        counted = await asyncio.to_thread(self.api.proxy_bytes)
+        if counted is None:
+            return None
+        silent = [i.name for i in self.proxies.values() if counted.get(i.name, 0.0) <= 0]
+        for name in silent:
+            await self.api.set_enabled(name, False)
+            await self.api.set_enabled(name, True)
+            self.cycled.append(name)
+        if silent:
+
+            async def counted_all() -> dict[str, float] | None:
+                now = await asyncio.to_thread(self.api.proxy_bytes) or {}
+                return now if all(now.get(n, 0.0) > 0 for n in silent) else None
+
+            try:
+                counted = await eventually(
+                    counted_all,
+                    timeout_s=5.0,
+                    interval_s=0.1,
+                    pending=lambda: f"bytes counted on proxies {', '.join(silent)}",
+                )
+            except WaitTimeout:
+                counted = await asyncio.to_thread(self.api.proxy_bytes) or {}
+        return {link: int(counted.get(info.name, 0.0)) for link, info in self.proxies.items()}
+
+    @property
+    def external(self) -> bool:
+        """A Toxiproxy the harness did not start (a deployed target's)."""
+        return self.api.log_path is None
 
     def _check(self, link: str) -> None:
         if link not in self.proxies:

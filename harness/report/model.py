@@ -404,7 +404,9 @@ class ChildRun(_Model):
     )
 
 
-BehaviourStatus = Literal["passed", "failed", "not_checked", "not_applicable", "not_run"]
+BehaviourStatus = Literal[
+    "passed", "failed", "not_checked", "not_applicable", "not_run", "local_only"
+]
 
 
 class BehaviourCell(_Model):
@@ -466,6 +468,52 @@ class Flake(_Model):
     runs: int
     failed: int
     rate: float = Field(description="failed / runs")
+
+
+class OffTarget(_Model):
+    """A scenario a deployed target cannot serve: not run there, never passed."""
+
+    scenario: str = Field(description="its node id")
+    missing: list[str] = Field(description="the needs the target lacks (harness.target.needs)")
+    local_only: bool = Field(
+        description="lacking only what no deployment gives (the harness's relays, its own "
+        "Temporal): certified by a local run of the same programs instead"
+    )
+
+
+class HookInvocation(_Model):
+    """One hook the run invoked on a deployed target (secrets masked)."""
+
+    service: str
+    hook: str
+    command: str
+    started_at: str
+    ended_at: str = ""
+    duration_s: float = 0.0
+    exit_code: int | None = None
+    outcome: str
+    output_tail: str = ""
+
+
+class Deployment(_Model):
+    """A certification of services already deployed (``certify --target NAME``)."""
+
+    target: str = Field(description="the profile's name")
+    run_id: str = Field(description="in every workflow id the run started")
+    temporal: str
+    namespace: str
+    zigflow_level: str
+    toxiproxy: str | None = Field(description="the external Toxiproxy's admin URL, if any")
+    proxies: dict[str, str] = Field(default_factory=dict, description="link -> proxy name")
+    preflight: list[str] = Field(description="the preflight checks, one line each")
+    hooks: list[HookInvocation] = Field(default_factory=list)
+    off_target: list[OffTarget] = Field(default_factory=list)
+    cleanup: list[str] = Field(default_factory=list, description="what the cleanup did or found")
+    open_workflows: list[str] = Field(
+        default_factory=list,
+        description="workflows of this run still open when it ended (closed by the cleanup)",
+    )
+    interrupted: bool = Field(default=False, description="the run was interrupted (Ctrl-C)")
 
 
 class CertificationReport(_Model):
@@ -581,6 +629,11 @@ class CertificationReport(_Model):
     repeat: int = Field(default=1, description="runs of each scenario (--repeat)")
     flakes: list[Flake] = Field(
         default_factory=list, description="with --repeat: scenarios that failed in some runs"
+    )
+    deployment: Deployment | None = Field(
+        default=None,
+        description="a run on services already deployed (certify --target): the target, "
+        "the hooks invoked, what it could not certify there and why",
     )
 
     def to_json(self) -> str:

@@ -22,6 +22,7 @@ problem of the run, and any problem fails the verdict with its reason.
 
 from __future__ import annotations
 
+import json
 import pathlib
 import re
 import xml.etree.ElementTree as ET
@@ -41,6 +42,7 @@ from harness.report.model import (
     ChildRun,
     ConcurrencyRow,
     Flake,
+    OffTarget,
     Overhead,
     Pairing,
     PairingSkipped,
@@ -63,10 +65,27 @@ class PairingInput(BaseModel):
     concurrency: list[ConcurrencyRow] = Field(default_factory=list)
 
 
+OFF_TARGET_FILE = "not-on-target.json"  # written by the pytest plugin on a --target run
+
+
+class DeploymentInput(BaseModel):
+    """A run on a deployed target (``certify --target``): its budget figure (the game
+    day's baseline window: overhead p99 under steady load on the deployment, or None
+    when not measured) and why. The rest (hooks, off-target scenarios) is in the run's
+    results directory and the report's ``deployment`` section."""
+
+    model_config = ConfigDict(extra="forbid")
+    target: str
+    zigflow_level: str
+    budget_p99_ms: float | None = None
+    budget_source: str = ""
+
+
 class RawInputs(BaseModel):
     """raw/inputs.json: what certify ran, and how each run ended."""
 
     model_config = ConfigDict(extra="forbid")
+    deployment: DeploymentInput | None = None
     targets: list[str]
     budget_ms: float
     runs: list[ChildRun]
@@ -216,14 +235,52 @@ def _applies(b: contract.Behaviour, level: str) -> bool:
     return level in b.levels
 
 
+def off_target(directory: pathlib.Path) -> dict[str, OffTarget]:
+    """The scenarios a deployed target could not serve (the plugin's raw record)."""
+    path = directory / OFF_TARGET_FILE
+    if not path.is_file():
+        return {}
+    found = json.loads(path.read_text())
+    return {
+        nodeid: OffTarget(scenario=nodeid, missing=v["missing"], local_only=v["local_only"])
+        for nodeid, v in sorted(found.items())
+    }
+
+
+def _off_cell(b: contract.Behaviour, off: Sequence[OffTarget]) -> BehaviourCell | None:
+    """A behaviour none of whose scenarios ran on a deployed target: not certified
+    there, for the needs its scenarios lack (local only: the harness's own stack)."""
+    mine = [o for o in off if o.scenario.split("::", 1)[0].rsplit("/", 1)[-1] in b.specs]
+    if not mine:
+        return None
+    needs = sorted({n for o in mine for n in o.missing})
+    if all(o.local_only for o in mine):
+        return BehaviourCell(
+            status="local_only",
+            scenarios=[o.scenario for o in mine],
+            why="needs " + ", ".join(needs) + ": only the harness's own stack has it; "
+            "certified by a local run of the same programs (handshake certify)",
+        )
+    return BehaviourCell(
+        status="not_run",
+        scenarios=[o.scenario for o in mine],
+        why="not certified on this target: needs " + ", ".join(needs),
+    )
+
+
 def behaviour_table(
-    results: Sequence[ScenarioResult], levels: dict[str, str]
+    results: Sequence[ScenarioResult],
+    levels: dict[str, str],
+    off: dict[str, Sequence[OffTarget]] | None = None,
 ) -> list[BehaviourRow]:
     """The contract's behaviours x columns. Per column (``levels``: column -> Zigflow
     level): failed when one of its checkers was violated or one of its own scenarios
     failed; not run when none of its scenarios ran; not checked when its scenarios
     passed and its checkers only said "not checked"; not applicable when the behaviour
-    is not asked of a Zigflow at that level; passed otherwise."""
+    is not asked of a Zigflow at that level; passed otherwise. ``off`` (per column): on
+    a deployed target, the scenarios it could not serve; a behaviour whose scenarios
+    all are among them is not run there (``local_only`` when only the harness's own
+    stack could run them)."""
     rows = []
     for b in contract.BEHAVIOURS:
         cells: dict[str, BehaviourCell] = {}
@@ -255,6 +312,8 @@ def behaviour_table(
                     scenarios=ids,
                     why=("violated: " + ", ".join(violated)) if violated else "a scenario failed",
                 )
+            elif not ran and (cell := _off_cell(b, (off or {}).get(column, []))) is not None:
+                cells[column] = cell
             elif not ran:
                 missing = [r.id for r in own if r.outcome in ("skipped", "not_run")]
                 cells[column] = BehaviourCell(
@@ -296,6 +355,8 @@ def behaviour_reasons(rows: Iterable[BehaviourRow]) -> tuple[list[str], list[str
                 kind = "required, not run"
             elif cell.status in ("not_run", "not_checked"):
                 kind = "not certified"
+            elif cell.status == "local_only":
+                kind = "certified only by a local run"
             else:
                 continue
             groups.setdefault((kind, column), []).append(f"{short} ({cell.why})")
@@ -303,7 +364,9 @@ def behaviour_reasons(rows: Iterable[BehaviourRow]) -> tuple[list[str], list[str
     named: list[str] = []
     for (kind, column), items in groups.items():
         line = f"behaviours {kind} on {column} ({len(items)}): " + "; ".join(items)
-        (named if kind == "not certified" else failing).append(line)
+        (named if kind in ("not certified", "certified only by a local run") else failing).append(
+            line
+        )
     return failing, named
 
 
@@ -386,7 +449,12 @@ def recompute(out: pathlib.Path) -> Judgement:
         for p in inputs.pairings
         for label in p.labels
     }
-    rows = behaviour_table(results, levels)
+    deployed = inputs.deployment
+    off: dict[str, Sequence[OffTarget]] = {}
+    if deployed is not None:
+        levels = {run.label: deployed.zigflow_level for run in inputs.runs}
+        off = {run.label: list(off_target(out / run.results).values()) for run in inputs.runs}
+    rows = behaviour_table(results, levels, off)
     failing, named = behaviour_reasons(rows)
     concurrency = inputs.pairings[0].concurrency if inputs.pairings else []
     verdict, reasons = report.verdict(
@@ -398,6 +466,9 @@ def recompute(out: pathlib.Path) -> Judgement:
         inputs.pairings_skipped,
         problems=[*problems, *failing],
         notes=named,
+        deployed_budget=(
+            (deployed.budget_p99_ms, deployed.budget_source) if deployed is not None else None
+        ),
     )
     return Judgement(
         verdict=verdict,

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import pathlib
+import re
 import shutil
 import sys
 from collections.abc import AsyncIterator
@@ -127,6 +128,31 @@ class ToxiproxyAPI:
                 name = str(entry.get("name", ""))
                 counts[name] = counts.get(name, 0) + 1
         return counts
+
+    def proxy_bytes(self) -> dict[str, float] | None:
+        """Bytes each proxy has carried (both directions), from the server's /metrics
+        (``-proxy-metrics``); None when it does not serve them. The counters move when
+        a connection closes (see ``accepted_clients``)."""
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{self.url}/metrics", timeout=self.timeout_s) as reply:
+                text = reply.read().decode(errors="replace")
+        except (urllib.error.URLError, OSError):
+            return None
+        # A server without -proxy-metrics answers 404 (an error above); with it, the
+        # counters appear once a connection has closed.
+        found: dict[str, float] = {}
+        for line in text.splitlines():
+            if not line.startswith(("toxiproxy_proxy_received_bytes_total",
+                                    "toxiproxy_proxy_sent_bytes_total")):  # fmt: skip
+                continue
+            labels, _, value = line.rpartition(" ")
+            match = re.search(r'proxy="([^"]*)"', labels)
+            if match:
+                found[match.group(1)] = found.get(match.group(1), 0.0) + float(value)
+        return found
 
     async def reset(self) -> None:
         """Every proxy enabled, every toxic removed."""

@@ -29,6 +29,7 @@ from harness.servers.temporal import TemporalTarget, connect, temporal_target, u
 from harness.servers.toxiproxy import toxiproxy_server
 from harness.stack import plan_workflow
 from harness.stack.agent import Agents, serve_agents
+from harness.target.hooks import HookRunner
 from harness.waits import eventually
 
 
@@ -59,6 +60,15 @@ class Stack:
     plan_task_queue: str = ""
     # How far the services' logs were scanned for tokens, and the tokens' needles.
     log_scanner: LogScanner = field(default_factory=LogScanner)
+    # The run's id: in every workflow id the driver starts (a deployed target's
+    # leftovers are found, and told apart from another run's, by it).
+    run_id: str = ""
+    # A deployed target's hooks (harness.stack.deployed); None on the harness's own stack.
+    runner: HookRunner | None = None
+
+    @property
+    def deployed(self) -> bool:
+        return self.runner is not None
 
     def tokens_seen(self) -> list[bytes]:
         """Every token handed to Stigma, as Zigflow sent it and as the relay forwarded it
@@ -294,7 +304,7 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
         plan_queue = values["zigflow_task_queue"]
         if config.zigflow_level == "activity":
             plan_queue = f"plan-{run_id}"
-            await on_temporal.enter_async_context(_plan_worker(client, plan_queue))
+            await on_temporal.enter_async_context(plan_worker(client, plan_queue))
         # The agent runs in the harness: its worker is up before Stigma can schedule
         # an agent, and goes after both services have stopped.
         agents = await on_temporal.enter_async_context(
@@ -344,6 +354,7 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
                     else contract.NAMES.zigflow_workflow
                 ),
                 plan_task_queue=plan_queue,
+                run_id=run_id,
             )
         finally:
             await zigflow.stop()
@@ -351,7 +362,7 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
 
 
 @contextlib.asynccontextmanager
-async def _plan_worker(client: Client, task_queue: str) -> AsyncIterator[None]:
+async def plan_worker(client: Client, task_queue: str) -> AsyncIterator[None]:
     """The harness's plan workflow, served from this process (activity level). Not
     sandboxed: it is the harness's own small deterministic workflow, and the sandbox
     would re-import the harness package on every run."""

@@ -53,6 +53,14 @@ NEEDS: dict[str, str] = {
 }
 
 
+# What only the harness's own stack can give, never a deployment: a scenario needing one
+# is certified by a local run of the same programs (``handshake certify``), and a
+# deployment's certificate says so rather than counting it against the target.
+LOCAL_ONLY = frozenset(
+    {"spawned_processes", "own_temporal", "virtual_clock", "relay:start_agent", "relay:completion"}
+)
+
+
 @dataclass(frozen=True)
 class Needs:
     """One test's needs, and the faults it injects (for the plan)."""
@@ -276,6 +284,11 @@ class Assessment:
     @property
     def runs(self) -> bool:
         return not self.missing
+
+    @property
+    def local_only(self) -> bool:
+        """Not run for want of what no deployment gives (``LOCAL_ONLY``) alone."""
+        return bool(self.missing) and set(self.missing) <= LOCAL_ONLY
 
     def reason(self) -> str:
         """``not certified on this target: needs kill:stigma, relay:completion``."""

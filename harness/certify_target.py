@@ -1,0 +1,319 @@
+"""``handshake certify --target NAME``: certify services already deployed.
+
+    handshake certify --target staging [--dry-run] [--run-id ID] [--no-game-day]
+
+The profile ``[targets.NAME]`` (``harness.target.profile``) says where the services
+run and how to fault them. In order:
+
+1. ``--dry-run``: the plan (``harness.target.plan``), and nothing else: no hook
+   invoked, no connection made, no toxic added.
+2. Preflight (``harness.faults.deployment.preflight``): Temporal answers for the
+   allowed namespace, every hook's program exists and each service is ready, the
+   external Toxiproxy answers and its proxies are clean. A failure stops the run
+   before the first fault (exit 3).
+3. The scenarios, as a child pytest with ``--target NAME``, one at a time: those the
+   target cannot serve are listed as not certified there, never run.
+4. The game day (unless ``--no-game-day``): steady load while one fault at a time
+   runs, figures per window; its baseline window is the budget figure.
+5. Always, also after Ctrl-C or a crash of the child: the cleanup (every toxic
+   removed, every proxy enabled, each service brought back by its hooks) and the
+   run's workflows still open listed and terminated (their ids carry the run id).
+6. The report, made from the raw records as every certification's is
+   (``harness.report.verdict``): exit 0 certified, 1 not certified, 3 the target was
+   not fit, 130 interrupted (after the cleanup).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+from harness import cli, contract
+from harness.faults import deployment
+from harness.links import network
+from harness.report import report
+from harness.report import verdict as judged
+from harness.report.model import (
+    SCHEMA_VERSION,
+    CertificationReport,
+    ChildRun,
+    Deployment,
+    Fault,
+    FaultCoverage,
+    HookInvocation,
+    Machine,
+    Manifest,
+)
+from harness.report.verdict import DeploymentInput, RawInputs
+from harness.servers import procstat
+from harness.target import plan
+from harness.target.hooks import HookRunner
+from harness.target.profile import Profile
+
+TARGET_UNFIT = 3
+INTERRUPTED = 130
+HOOKS_FILE = "hooks.json"  # written by the pytest plugin into the results directory
+OPEN_WORKFLOWS_LIMIT = 1000
+
+
+def add_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
+    group = parser.add_argument_group("a deployed target (docs/how-to/certify-staging.md)")
+    group.add_argument(
+        "--target",
+        default=env.get("HANDSHAKE_TARGET") or None,
+        metavar="NAME",
+        help="certify the services deployed as the profile [targets.NAME] describes, "
+        "instead of services the harness starts (env HANDSHAKE_TARGET)",
+    )
+    group.add_argument(
+        "--run-id",
+        default=env.get("HANDSHAKE_RUN_ID") or None,
+        help="the run's id, in every workflow id and hook placeholder (default: new; env "
+        "HANDSHAKE_RUN_ID)",
+    )
+    group.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --target: print the plan (faults, hooks, workflows) and touch nothing",
+    )
+    group.add_argument(
+        "--no-game-day",
+        action="store_true",
+        help="with --target: skip the load-with-faults run (the budget is then not "
+        "measured on the target, and the verdict says so)",
+    )
+
+
+def new_run_id() -> str:
+    return f"cert-{dt.datetime.now(dt.UTC):%Y%m%d%H%M}-{uuid.uuid4().hex[:6]}"
+
+
+def _child(cmd: list[str]) -> tuple[int | None, bool]:
+    """Run the child pytest to its end: a Ctrl-C reaches it (the terminal's, or one
+    sent to this process only, forwarded), and it undoes its faults itself; this
+    process waits for it instead of killing it mid-fault, as ``subprocess.run`` would.
+    (exit code, interrupted)."""
+    interrupted = False
+    proc = subprocess.Popen(cmd)
+
+    def forward(signum: int, frame: Any) -> None:
+        nonlocal interrupted
+        interrupted = True
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, forward)
+    try:
+        return proc.wait(), interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+async def _open_workflows(profile: Profile, run_id: str) -> list[str]:
+    """The run's workflows still running (their ids carry the run id), terminated: a
+    certification leaves nothing of its own behind on the target."""
+    from temporalio.client import Client
+
+    client = await Client.connect(
+        profile.temporal, namespace=profile.namespace, **profile.connection().client_kwargs()
+    )
+    found: list[str] = []
+    async for wf in client.list_workflows(
+        'ExecutionStatus = "Running"', limit=OPEN_WORKFLOWS_LIMIT
+    ):
+        if run_id in wf.id:
+            found.append(wf.id)
+            await client.get_workflow_handle(wf.id, run_id=wf.run_id).terminate(
+                reason=f"certification run {run_id} ended"
+            )
+    return found
+
+
+async def _after(profile: Profile, runner: HookRunner) -> tuple[list[str], list[str]]:
+    """The cleanup and the open workflows: each step's findings, never an exception
+    (it runs after whatever happened)."""
+    lines = [c.line() for c in await deployment.cleanup(profile, runner)]
+    try:
+        left = await _open_workflows(profile, runner.run_id)
+    except Exception as err:  # reported, not raised: the cleanup must finish
+        lines.append(f"FAIL  open workflows of run {runner.run_id}: {err}")
+        left = []
+    return lines, left
+
+
+def _hooks(results: pathlib.Path, runner: HookRunner) -> list[HookInvocation]:
+    """Every hook invoked: the scenarios' (the child's record), then certify's own."""
+    path = results / HOOKS_FILE
+    runs: list[dict[str, Any]] = json.loads(path.read_text()) if path.is_file() else []
+    runs += [r.to_dict() for r in runner.log.runs]
+    return [HookInvocation.model_validate(r) for r in runs]
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.target import profile as profiles
+
+    target = profiles.load(args.target)  # ConfigError: the command's usage error
+    run_id = args.run_id or new_run_id()
+    if args.dry_run:
+        print(plan.render(target, run_id=run_id))
+        print("certify: dry run: no hook invoked, no toxic added, no workflow started")
+        return 0
+    print(
+        f"certify: deployed target {target.name}: temporal {target.temporal} namespace "
+        f"{target.namespace}; run id {run_id} (in every workflow id)",
+        flush=True,
+    )
+    runner = HookRunner(target, run_id=run_id)
+    checks = asyncio.run(deployment.preflight(target, runner))
+    for check in checks:
+        print(f"certify: preflight {check.line()}", flush=True)
+    if not all(c.ok for c in checks):
+        failed = [c.what for c in checks if not c.ok]
+        print(f"certify: target {target.name} is not fit, nothing run: {', '.join(failed)}")
+        return TARGET_UNFIT
+
+    started = time.monotonic()
+    out = pathlib.Path(args.out) / "latest"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    label = target.name
+    results = out / "results" / label
+    junit = out / f"junit-{label}.xml"
+    cmd = [
+        *cli.gate_command([]),
+        "-p",
+        "no:xdist",
+        "--target",
+        target.name,
+        "--run-id",
+        run_id,
+        "--handshake-out",
+        str(out / label),
+        "--handshake-results",
+        str(results),
+        "--junitxml",
+        str(junit),
+        "--fault-matrix",
+        args.fault_matrix,
+        *(["--repeat", str(args.repeat)] if args.repeat > 1 else []),
+        *args.pytest_args,
+    ]
+    print(f"certify: [{label}] {' '.join(cmd)}", flush=True)
+    code: int | None = None
+    interrupted = False
+    try:
+        code, interrupted = _child(cmd)
+        budget: tuple[float | None, str] = (
+            None,
+            "the game day was skipped (--no-game-day): no steady-load figure on the target",
+        )
+        if not interrupted and not args.no_game_day:
+            budget = (None, "the game day is not built yet")
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        print("certify: cleanup: toxics removed, services back, open workflows closed", flush=True)
+        cleanup, left = asyncio.run(_after(target, runner))
+        for line in cleanup:
+            print(f"certify: cleanup {line}", flush=True)
+        if left:
+            print(f"certify: closed {len(left)} open workflow(s) of run {run_id}", flush=True)
+    if interrupted:
+        budget = (None, "the run was interrupted")
+    child = ChildRun(
+        label=label,
+        target=label,
+        pairing=target.name,
+        primary=True,
+        command=cmd,
+        exit_code=code,
+        results=str(results.relative_to(out)),
+        junit=str(junit.relative_to(out)),
+    )
+    RawInputs(
+        targets=[label],
+        budget_ms=report.BUDGET_MS,
+        runs=[child],
+        pairings=[],
+        deployment=DeploymentInput(
+            target=target.name,
+            zigflow_level=target.zigflow_level,
+            budget_p99_ms=budget[0],
+            budget_source=budget[1],
+        ),
+    ).write(out)
+    j = judged.recompute(out)
+    doc = CertificationReport(
+        schema_version=SCHEMA_VERSION,
+        generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        verdict="pass" if j.verdict == "pass" and not interrupted else "fail",
+        verdict_reasons=(["interrupted (Ctrl-C): not certified"] if interrupted else [])
+        + j.reasons,
+        not_certified=report.not_certified(j.results),
+        targets=[label],
+        scenarios=j.results,
+        faults=[Fault(**f.model_dump(), target=s.target) for s in j.records for f in s.faults],
+        fault_coverage=[
+            FaultCoverage.model_validate(c)
+            for c in network.fault_coverage([f.model_dump() for s in j.records for f in s.faults])
+        ],
+        token_hygiene=report.token_hygiene(j.results),
+        overhead_ms=j.overhead,
+        overhead_by_target=j.by_target,
+        budget_ms=report.BUDGET_MS,
+        versions={
+            "python": sys.version.split()[0],
+            "toxiproxy": next((s.toxiproxy for s in j.records if s.toxiproxy), None),
+            "zigflow_level": target.zigflow_level,
+        },
+        wall_s=round(time.monotonic() - started, 1),
+        machine=Machine.model_validate(procstat.machine()),
+        behaviours=j.behaviours,
+        runs=j.runs,
+        manifest=Manifest(
+            programs={},
+            harness_version=None,
+            harness_commit=None,
+            contract_digest=contract.digest(),
+            temporal={label: f"{target.temporal} (deployed)"},
+            config_file=None,
+            environment=sorted(k for k in os.environ if k.startswith("HANDSHAKE_")),
+            options={"target": target.name, "run_id": run_id},
+            seeds=sorted(
+                {s.measurements.chaos_seed for s in j.records if s.measurements.chaos_seed}
+            ),
+        ),
+        deployment=Deployment(
+            target=target.name,
+            run_id=run_id,
+            temporal=target.temporal,
+            namespace=target.namespace,
+            zigflow_level=target.zigflow_level,
+            toxiproxy=target.toxiproxy.admin_url if target.toxiproxy else None,
+            proxies=dict(target.toxiproxy.proxies) if target.toxiproxy else {},
+            preflight=[c.line() for c in checks],
+            hooks=_hooks(results, runner),
+            off_target=list(judged.off_target(results).values()),
+            cleanup=cleanup,
+            open_workflows=left,
+            interrupted=interrupted,
+        ),
+    )
+    json_path, md_path = report.write(doc, out)
+    print(f"certify: verdict {doc.verdict.upper()}: " + "; ".join(doc.verdict_reasons))
+    print(f"certify: wrote {json_path}, {md_path} and {out / 'certification.html'}")
+    if interrupted:
+        return INTERRUPTED
+    return 0 if doc.verdict == "pass" else 1

@@ -1,0 +1,178 @@
+"""A stack whose services are already deployed: the other way a stack comes to be.
+
+The harness's own stack (``harness.stack.stack.start_stack``) spawns the services and
+puts its proxies and relays in their paths. A deployed target (a profile,
+``harness.target.profile``) has its services running already, in their own paths:
+what the harness brings is its side of the handshake (the plans it starts, the agent
+it serves on the profile's agent task queue) and the profile's means of fault: the
+external Toxiproxy's proxies become the stack's ``Network``, the hooks become its
+services' kill/start/pause/resume. The scenarios see the same ``Stack``; what a
+deployment cannot give (the harness's relays, a Temporal it restarts) is not there,
+and the scenarios needing it are not run on the target (``harness.target.needs``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from harness import contract
+from harness.config import StackConfig
+from harness.errors import ConfigError
+from harness.links.network import Network
+from harness.observe.history import History
+from harness.servers.temporal import TemporalTarget, connect
+from harness.servers.toxiproxy import ProxyInfo, ToxiproxyAPI
+from harness.stack import plan_workflow
+from harness.stack.agent import serve_agents
+from harness.stack.stack import Stack, plan_worker
+from harness.target.hooks import HookRunner, finish
+from harness.target.profile import Profile, admin_host_port
+
+DEPLOYED = "deployed"  # TemporalTarget.kind of a deployed target's cluster
+
+
+class DeployedService:
+    """A service the harness did not start: faulted and brought back by its hooks.
+
+    It stands where the harness's own stack has a ``ManagedProcess``; it has no pid and
+    no log here (its logs stay with the deployment, and the report says so)."""
+
+    def __init__(self, runner: HookRunner, name: str) -> None:
+        self.runner = runner
+        self.name = name
+        self.incarnation = 1
+        self.pid: int | None = None
+        self.log_paths: list[pathlib.Path] = []
+        self.log_path = f"(deployed: {name}'s logs stay with target {runner.profile.name!r})"
+
+    def running(self) -> bool:
+        return True
+
+    def exit_code(self) -> int | None:
+        return None
+
+    def tail(self, lines: int = 30) -> str:
+        where = self.runner.profile.name
+        return f"{self.name} is deployed: read its logs where it runs (target {where!r})"
+
+    @contextlib.asynccontextmanager
+    async def killed(self, history: History) -> AsyncIterator[DeployedService]:
+        """Killed by its kill hook; on leaving, however, started again and ready."""
+        if not self.runner.hooks(self.name).can_kill:
+            raise ConfigError(f"{self.name}: target {self.runner.profile.name!r} has no kill hooks")
+        incarnation = self.incarnation
+        try:
+            await self.runner.run(self.name, "kill")
+            history.fault("start", "kill:hook", self.name, incarnation=incarnation)
+            yield self
+        finally:
+            await finish(self.runner.bring_back(self.name))
+            self.incarnation += 1
+            history.fault("stop", "kill:hook", self.name, incarnation=self.incarnation)
+
+    @contextlib.asynccontextmanager
+    async def paused(self, history: History) -> AsyncIterator[DeployedService]:
+        """Paused by its pause hook; on leaving, however, resumed."""
+        if not self.runner.hooks(self.name).can_pause:
+            raise ConfigError(
+                f"{self.name}: target {self.runner.profile.name!r} has no pause and resume hooks"
+            )
+        try:
+            await self.runner.run(self.name, "pause")
+            history.fault("start", "pause", self.name)
+            yield self
+        finally:
+            await finish(self.runner.run(self.name, "resume"))
+            history.fault("stop", "pause", self.name)
+
+
+def _metrics_address(url: str | None) -> str | None:
+    """``http://host:9464/metrics`` -> ``host:9464`` (the scrapers add ``/metrics``)."""
+    if not url:
+        return None
+    host, port = admin_host_port(url.removesuffix("/metrics"))
+    if not host:
+        raise ConfigError(f"metrics {url!r}: expected http://HOST:PORT/metrics")
+    return f"{host}:{port}"
+
+
+async def external_network(profile: Profile) -> Network | None:
+    """The profile's Toxiproxy proxies as the stack's links (None: no Toxiproxy)."""
+    if profile.toxiproxy is None:
+        return None
+    host, port = admin_host_port(profile.toxiproxy.admin_url)
+    api = ToxiproxyAPI(host, port)
+    proxies: dict[str, ProxyInfo] = {}
+    for link, name in profile.toxiproxy.proxies.items():
+        info: dict[str, Any] = await api.call("GET", f"/proxies/{name}")
+        proxies[link] = ProxyInfo(str(info["name"]), str(info["listen"]), str(info["upstream"]))
+    return Network(api, proxies, await api.version())
+
+
+def config_of(profile: Profile) -> StackConfig:
+    """The stack settings a deployed target implies (no command: nothing is spawned)."""
+    return StackConfig(
+        temporal=profile.temporal,
+        namespace=profile.namespace,
+        zigflow_cmd=[],
+        stigma_cmd=[],
+        zigflow_max_concurrent_activities=profile.zigflow_max_concurrent_activities or 0,
+        zigflow_level=profile.zigflow_level,
+        connection=profile.connection(),
+    )
+
+
+@contextlib.asynccontextmanager
+async def deployed_stack(
+    profile: Profile, runner: HookRunner, log_dir: pathlib.Path, timeout_s: float = 30.0
+) -> AsyncIterator[Stack]:
+    """The deployed services of ``profile`` as a ``Stack``: the harness connects, serves
+    its agent on the profile's agent task queue (and, at activity level, its plan
+    workflow on a queue of the run), and takes the proxies named in the profile."""
+    config = config_of(profile)
+    run_id = runner.run_id
+    log_dir = log_dir / run_id
+    log_dir.mkdir(parents=True, exist_ok=True)
+    client = await connect(
+        profile.temporal, profile.namespace, timeout_s, f"target {profile.name}", config.connection
+    )
+    async with contextlib.AsyncExitStack() as on_temporal:
+        plan_queue = profile.zigflow_task_queue
+        if profile.zigflow_level == "activity":
+            plan_queue = f"plan-{run_id}"
+            await on_temporal.enter_async_context(plan_worker(client, plan_queue))
+        agents = await on_temporal.enter_async_context(
+            serve_agents(client, profile.agent_task_queue)
+        )
+        metrics = {
+            service: address
+            for service in ("zigflow", "stigma")
+            if (address := _metrics_address(getattr(profile.metrics, service))) is not None
+            and (service == "stigma" or profile.zigflow_level == "workflow")
+        }
+        yield Stack(
+            config=config,
+            temporal=TemporalTarget(DEPLOYED, profile.temporal, profile.namespace, "deployed"),
+            client=client,
+            stigma=DeployedService(runner, "stigma"),  # type: ignore[arg-type]
+            zigflow=DeployedService(runner, "zigflow"),  # type: ignore[arg-type]
+            stigma_target=profile.stigma_address or "",
+            zigflow_health=profile.zigflow.ready_grpc_health or "",
+            zigflow_task_queue=profile.zigflow_task_queue,
+            stigma_task_queue="",
+            log_dir=log_dir,
+            agents=agents,
+            metrics=metrics,
+            network=await external_network(profile),
+            plan_workflow=(
+                plan_workflow.WORKFLOW
+                if profile.zigflow_level == "activity"
+                else contract.NAMES.zigflow_workflow
+            ),
+            plan_task_queue=plan_queue,
+            run_id=run_id,
+            runner=runner,
+        )
