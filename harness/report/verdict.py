@@ -50,6 +50,7 @@ from harness.report.model import (
     ScenarioRecord,
     ScenarioResult,
 )
+from harness.target import needs as target_needs
 
 INPUTS = pathlib.Path("raw") / "inputs.json"
 # Worst first: what a test is when its sources disagree.
@@ -314,6 +315,27 @@ def behaviour_table(
                 )
             elif not ran and (cell := _off_cell(b, (off or {}).get(column, []))) is not None:
                 cells[column] = cell
+            elif (
+                off is not None
+                and column in off
+                and b.checks
+                and not judged
+                and not [r for r in own if r.outcome in ("passed", "failed")]
+            ):
+                # A deployed target: its scenarios ran, but none of its checkers could
+                # look (they read what a harness relay saw): not certified there.
+                needs = sorted(
+                    {target_needs.CHECKER_NEEDS.get(c, "its evidence") for c in b.checks}
+                )
+                local = set(needs) <= target_needs.LOCAL_ONLY
+                cells[column] = BehaviourCell(
+                    status="local_only" if local else "not_run",
+                    why=f"no verdict of {', '.join(b.checks)} on this target: needs "
+                    + ", ".join(needs)
+                    + (
+                        " (only the harness's own stack; certified by a local run)" if local else ""
+                    ),
+                )
             elif not ran:
                 missing = [r.id for r in own if r.outcome in ("skipped", "not_run")]
                 cells[column] = BehaviourCell(

@@ -61,6 +61,15 @@ LOCAL_ONLY = frozenset(
 )
 
 
+# Checkers that judge only what a harness relay saw: without that relay in the path
+# they give no verdict at all, so a behaviour judged only by them is not certified by
+# the scenarios that ran (they did not look), however many passed.
+CHECKER_NEEDS: dict[str, str] = {
+    "start_agent_has_deadline": "relay:start_agent",
+    "acked_after_durable_start": "relay:completion",
+}
+
+
 @dataclass(frozen=True)
 class Needs:
     """One test's needs, and the faults it injects (for the plan)."""

@@ -35,14 +35,16 @@ async def toxiproxy(tmp_path: pathlib.Path) -> AsyncIterator[ToxiproxyAPI]:
         yield api
 
 
-def _handshake(cwd: pathlib.Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _handshake(
+    cwd: pathlib.Path, *args: str, command: str = "target"
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path]),
         "TEST_TARGET_API_KEY": SECRET,
     }
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", "target", *args],
+        [sys.executable, "-m", "harness.cli", command, *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -75,6 +77,22 @@ async def test_plan_is_a_dry_run_that_invokes_no_hook_and_adds_no_toxic(
     assert "NOT CERTIFIED  test_retries.py::" in out
     assert "needs relay:start_agent" in out
     assert "auth=api-key" in out  # said, never shown
+
+
+async def test_certify_dry_run_prints_the_plan_invokes_no_hook_adds_no_toxic_writes_no_report(
+    tmp_path: pathlib.Path, toxiproxy: ToxiproxyAPI
+) -> None:
+    marker = tmp_path / "hooks-ran"
+    (tmp_path / "handshake.toml").write_text(profile_toml(marker, toxiproxy_url=toxiproxy.url))
+    args = ("--target", "staging", "--dry-run", "--run-id", "r7", "--out", str(tmp_path / "out"))
+    done = await asyncio.to_thread(_handshake, tmp_path, *args, command="certify")
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists(), f"a hook ran during the dry run: {marker.read_text()}"
+    assert await _toxics(toxiproxy) == {name: [] for name in PROXIES}
+    assert not (tmp_path / "out").exists(), "a dry run wrote a report"
+    assert "ids zig-r7-*" in done.stdout
+    assert "no hook invoked, no toxic added, no workflow started" in done.stdout
+    assert SECRET not in done.stdout + done.stderr
 
 
 async def test_check_passes_what_answers_and_fails_the_unreachable_cluster_with_exit_3(

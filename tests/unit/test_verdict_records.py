@@ -175,3 +175,58 @@ def test_the_behaviour_table_follows_the_checks_and_the_scenarios() -> None:
     assert any("behaviours failed on dev" in line for line in failing)
     assert any("behaviours required, not run on dev" in line for line in failing)
     assert any("Its metrics" in line for line in named)
+
+
+def test_on_a_deployed_target_what_it_could_not_serve_is_never_passed() -> None:
+    from harness.report.model import OffTarget
+
+    ran = [
+        _scenario("scenarios/test_success.py::test_zigflow_resumes", label="staging"),
+        _scenario("scenarios/test_timeout.py::test_stuck_agent", label="staging"),
+    ]
+    off = [
+        OffTarget(
+            scenario="scenarios/test_token_corruption.py::test_damaged",
+            missing=["relay:start_agent"],
+            local_only=True,
+        ),  # fmt: skip
+        OffTarget(
+            scenario="scenarios/test_restarts.py::test_stigma_killed",
+            missing=["kill:stigma"],
+            local_only=False,
+        ),  # fmt: skip
+        OffTarget(
+            scenario="scenarios/test_heartbeats.py::test_dead_stigma",
+            missing=["kill:stigma"],
+            local_only=False,
+        ),  # fmt: skip
+    ]
+    rows = behaviour_table(ran, {"staging": "workflow"}, {"staging": off})
+    # only the harness's relays could run it: named, certified by a local run
+    assert _cell(rows, "Workflow level only", "staging") == "local_only"
+    # its checkers read what a relay saw; scenarios passed but none of them could look
+    assert _cell(rows, "Every StartAgent carries a gRPC deadline", "staging") == "local_only"
+    assert _cell(rows, "ACKs StartAgent only after", "staging") == "local_only"
+    # the profile could give it (kill hooks) and does not: required, not run
+    heartbeats = next(r for r in rows if r.does.startswith("With a heartbeat timeout"))
+    assert heartbeats.cells["staging"].status == "not_run"
+    assert "needs kill:stigma" in heartbeats.cells["staging"].why
+    failing, named = behaviour_reasons(rows)
+    assert any("required, not run on staging" in line and "kill:stigma" in line
+               for line in failing)  # fmt: skip
+    assert any("certified only by a local run on staging" in line for line in named)
+    assert not any("Workflow level only" in line for line in failing)
+
+
+def test_a_deployed_budget_is_judged_on_its_own_figure() -> None:
+    from harness.report import report
+
+    ok = [_scenario("scenarios/test_success.py::test_a", label="staging")]
+    seen = {"n": 0}
+    verdict, reasons = report.verdict(ok, seen, 100.0, deployed_budget=(42.0, "game day"))
+    assert verdict == "pass", reasons
+    verdict, reasons = report.verdict(ok, seen, 100.0, deployed_budget=(None, "skipped"))
+    assert verdict == "fail"
+    assert "budget not measured on this target: skipped" in reasons
+    verdict, reasons = report.verdict(ok, seen, 100.0, deployed_budget=(140.0, "game day"))
+    assert verdict == "fail" and any("140.0 ms > budget" in r for r in reasons)
