@@ -17,6 +17,10 @@ from reference_services.deploy.procs import DeployError
 # The frontend's own grpc.health.v1 service name (what the Temporal SDKs check).
 TEMPORAL_HEALTH_SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
 SERVING = "SERVING"
+# Every address probed is the deployment's own, on loopback: never through an HTTP
+# proxy the environment may name (CI runners often set one).
+_CHANNEL_OPTIONS = [("grpc.enable_http_proxy", 0)]
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _rpc_error(err: grpc.RpcError) -> str:
@@ -28,7 +32,7 @@ def _rpc_error(err: grpc.RpcError) -> str:
 def health(address: str, service: str, timeout_s: float) -> str:
     """What grpc.health.v1 at ``address`` says of ``service`` (``SERVING`` ...), or
     the error's code when it does not answer."""
-    with grpc.insecure_channel(address) as channel:
+    with grpc.insecure_channel(address, options=_CHANNEL_OPTIONS) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=service), timeout=timeout_s
@@ -45,7 +49,7 @@ def temporal(address: str, namespace: str, timeout_s: float) -> str:
     status = health(address, TEMPORAL_HEALTH_SERVICE, timeout_s)
     if status != SERVING:
         return status
-    with grpc.insecure_channel(address) as channel:
+    with grpc.insecure_channel(address, options=_CHANNEL_OPTIONS) as channel:
         try:
             WorkflowServiceStub(channel).DescribeNamespace(
                 DescribeNamespaceRequest(namespace=namespace), timeout=timeout_s
@@ -62,7 +66,7 @@ def http(method: str, url: str, body: Any = None, timeout_s: float = 5.0) -> tup
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as reply:
+        with _OPENER.open(request, timeout=timeout_s) as reply:
             return int(reply.status), reply.read().decode(errors="replace")
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode(errors="replace")
