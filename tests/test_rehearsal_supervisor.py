@@ -87,6 +87,10 @@ def test_up_faults_and_down_a_python_python_deployment(tmp_path: pathlib.Path) -
         assert up.returncode == 0, up.stdout + up.stderr
         seen.update(pids(state))
         assert set(seen) == {"temporal", "toxiproxy", "stigma", "zigflow"}
+        twice = deploy(state, "up")
+        assert twice.returncode == 1, twice.stdout + twice.stderr
+        assert "already deployed" in twice.stderr
+        assert pids(state) == seen  # the running deployment untouched
 
         # The profile is one the harness accepts, and describes this deployment.
         where = state / "handshake.toml"
