@@ -11,12 +11,13 @@ PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
 PYTEST_ARGS ?=
 WORKERS ?= auto
 
-.PHONY: contract-docs docs docs-gen report-schema bench-page help setup gen toxiproxy buf proto-check zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools tls-proxy-tools load bench check-report certify fault-matrix test test-fast nightly lint typecheck clean lock
+.PHONY: staging-rehearsal-up staging-rehearsal-down contract-docs docs docs-gen report-schema bench-page help setup gen toxiproxy buf proto-check zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools tls-proxy-tools load bench check-report certify fault-matrix test test-fast nightly lint typecheck clean lock
 
 help:
 	@echo "make certify   run the scenario matrix and measure the latency budget on the embedded stack, write reports/out/latest/"
 	@echo "make test      unit tests + scenarios with coverage (what CI runs)"
 	@echo "make load      Locust load run (LOAD_USERS, LOAD_SPAWN_RATE, LOAD_DURATION, LOAD_SHAPE, LOAD_WORKERS)"
+	@echo "make staging-rehearsal-up / -down  deploy (stop) the reference services as long-running processes, profile in reports/out/rehearsal/deploy/handshake.toml (REHEARSAL_ARGS)"
 	@echo "make bench     handshake vs direct latency per concurrency level (BENCH_LEVELS, BENCH_MODES, BENCH_DURATION)"
 	@echo "make check-report  open certification.html in headless Chromium, offline: no console errors"
 	@echo "make zigflow-go  build the Go reference Zigflow into .bin/zigflow-go (part of setup)"
@@ -197,6 +198,19 @@ $(GEN)/.stamp: $(PROTOS) $(VENV)/.installed scripts/gen_proto.py
 
 certify: setup
 	$(PY) -m harness.certify $(CERTIFY_ARGS)
+
+# The staging rehearsal's deployment: the reference services as long-running processes
+# of a small supervisor (reference_services/deploy), not of the harness, so that
+# `certify --target rehearsal` certifies services it did not start, through the profile
+# the supervisor writes (REHEARSAL_STATE/handshake.toml). REHEARSAL_ARGS: e.g.
+# --pairing go-java, or --stigma-cmd "python -m tests.mutants.stigma_wrong_result".
+REHEARSAL_STATE ?= reports/out/rehearsal/deploy
+REHEARSAL_ARGS ?=
+staging-rehearsal-up: setup
+	$(PY) -m reference_services.deploy --state $(REHEARSAL_STATE) up $(REHEARSAL_ARGS)
+
+staging-rehearsal-down:
+	@if [ -x $(PY) ]; then $(PY) -m reference_services.deploy --state $(REHEARSAL_STATE) down; fi
 
 # Everything, then the gate once more at activity level (the harness's own workflow
 # around Zigflow's agent activity: what a team with only that activity is certified on),
