@@ -193,8 +193,8 @@ def run(args: argparse.Namespace) -> int:
     junit = out / f"junit-{label}.xml"
     cmd = [
         *cli.gate_command([]),
-        "-p",
-        "no:xdist",
+        "-n",
+        "0",
         "--target",
         target.name,
         "--run-id",
