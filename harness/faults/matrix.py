@@ -95,6 +95,7 @@ class Mark:
     relayed: int
     acked: int
     completions: int
+    agents: int = 0  # agent attempts the harness's agent worker had started
 
 
 def mark(stack: Stack, link: str) -> Mark:
@@ -105,12 +106,20 @@ def mark(stack: Stack, link: str) -> Mark:
         relayed=len(relay.log) if relay is not None else 0,
         acked=sum(r.acked_wall is not None for r in relay.log) if relay is not None else 0,
         completions=len(stack.completions.completions) if stack.completions is not None else 0,
+        agents=stack.agents.started,
     )
 
 
-def _crossed(link: str, before: Mark, now: Mark) -> bool:
+def _crossed(link: str, before: Mark, now: Mark, relays: bool = True) -> bool:
     if now.clients is not None and before.clients is not None and now.clients > before.clients:
         return True
+    if not relays:
+        # No harness relay in the path (a deployed target, whose links are proven to
+        # carry the services' traffic: harness.judge.reach): an agent started since the
+        # toxic went on had its StartAgent cross stigma_grpc, sent by Zigflow's activity
+        # whose task crossed zigflow_temporal, and ACKed after Stigma's durable start
+        # crossed stigma_temporal.
+        return now.agents > before.agents
     if link == "stigma_grpc":
         # The relay sits in front of this link: a relayed request went into it.
         return now.relayed > before.relayed
@@ -127,7 +136,8 @@ async def wait_traffic(stack: Stack, link: str, before: Mark, timeout_s: float) 
     ``FaultNotReached`` naming the link (the cell would have proved nothing)."""
 
     async def crossed() -> bool | None:
-        return True if _crossed(link, before, mark(stack, link)) else None
+        relays = stack.relay is not None
+        return True if _crossed(link, before, mark(stack, link), relays) else None
 
     try:
         await eventually(

@@ -106,6 +106,11 @@ class Agents:
     def running(self) -> list[AgentAttempt]:
         return [a for runs in self._attempts.values() for a in runs if a.running]
 
+    @property
+    def started(self) -> int:
+        """Agent attempts started so far, every key."""
+        return sum(len(runs) for runs in self._attempts.values())
+
     def release(self, key: str) -> str:
         """Let the agent of ``key`` finish: "released" if an attempt was holding,
         else "remembered" (the agent has not held yet, or is gone; a later attempt
