@@ -23,7 +23,10 @@ aggregated figures, which round anything above 100 ms to 2 significant digits;
 
 Each user paces itself: LOAD_THINK_S (default 1 s) between its handshakes, so
 the default 5 users are a steady load, not a saturation test (LOAD_THINK_S=0 for
-that).
+that). LOAD_RATE_PER_S instead sets a steady rate for the whole run: each of the
+LOAD_USERS users starts at most LOAD_RATE_PER_S / LOAD_USERS handshakes a second
+(Locust's constant_throughput; a user whose handshake is slow falls behind, so give
+more users than the rate needs when faults slow handshakes down).
 
 Target: the Temporal options below (or their TEMPORAL_* environment); without an
 address, the bridge brings up a local stack of its own, of the services of
@@ -45,7 +48,7 @@ import gevent
 from gevent import subprocess as gsubprocess
 from gevent.event import AsyncResult
 from gevent.lock import Semaphore
-from locust import User, constant, events, task
+from locust import User, constant, constant_throughput, events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
@@ -57,6 +60,8 @@ READY_TIMEOUT_S = 120.0
 CALL_TIMEOUT_S = float(os.environ.get("LOAD_CALL_TIMEOUT_S") or 60) + 30
 AGENT_WORK_S = float(os.environ.get("LOAD_AGENT_WORK_S") or 0)
 OUT = pathlib.Path(os.environ.get("LOAD_OUT") or "reports/out/load")
+RATE_PER_S = float(os.environ.get("LOAD_RATE_PER_S") or 0)
+USERS = max(1, int(os.environ.get("LOAD_USERS") or 1))
 
 if os.environ.get("LOAD_SHAPE"):  # Locust uses the shape class it finds in this module
     Shape = shapes.BY_NAME[os.environ["LOAD_SHAPE"]]
@@ -232,7 +237,11 @@ _sequence = itertools.count()
 class HandshakeUser(User):
     """Closed loop: one handshake at a time per user (LOAD_THINK_S between them)."""
 
-    wait_time = constant(float(os.environ.get("LOAD_THINK_S") or 1.0))
+    wait_time = (
+        constant_throughput(RATE_PER_S / USERS)
+        if RATE_PER_S > 0
+        else constant(float(os.environ.get("LOAD_THINK_S") or 1.0))
+    )
 
     def on_start(self) -> None:
         bridge(self.environment)

@@ -1,0 +1,188 @@
+"""A game day on a real stack: the harness's own local stack stands in for a deployment.
+
+The stack is a chaos stack (every link through a local Toxiproxy), described by a
+target profile as a team would describe its staging: Temporal's address, the queues,
+the Toxiproxy admin URL and a proxy per link, no hooks. Stigma is pointed (by its
+environment, STIGMA_AGENT_TASK_QUEUE) at an agent queue only the game day serves, so
+the agent runs in the game day's worker, as against a deployment; the stack's own
+agent worker serves a queue nobody schedules on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import pathlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from harness.config import StackConfig
+from harness.errors import WaitTimeout
+from harness.load.gameday import Fault, default_schedule, run_game_day
+from harness.report import game_day as render
+from harness.servers.toxiproxy import ToxiproxyAPI
+from harness.stack.stack import start_stack
+from harness.target.hooks import HookRunner
+from harness.target.profile import Profile, parse
+from harness.waits import eventually
+
+RUN_BOUND_S = 150.0  # a bound on a hung game day, not a measurement
+
+
+@pytest.fixture(scope="module")
+async def deployed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Profile]:
+    out = tmp_path_factory.mktemp("gameday-stack")
+    agent_queue = f"gameday-agents-{uuid.uuid4().hex[:8]}"
+    config = StackConfig(
+        temporal="dev",
+        chaos=True,
+        log_dir=out / "logs",
+        # More slots than the default 2: the load keeps a few handshakes in flight.
+        zigflow_max_concurrent_activities=20,
+        extra_env={"STIGMA_AGENT_TASK_QUEUE": agent_queue},
+    )
+    async with start_stack(config) as stack:
+        assert stack.network is not None
+        yield parse(
+            "local-chaos",
+            {
+                "temporal": stack.temporal.address,
+                "namespace": stack.namespace,
+                "allowed-namespaces": [stack.namespace],
+                "zigflow-task-queue": stack.zigflow_task_queue,
+                "agent-task-queue": agent_queue,
+                "toxiproxy": {
+                    "admin-url": stack.network.api.url,
+                    "proxies": {link: p.name for link, p in stack.network.proxies.items()},
+                },
+            },
+        )
+
+
+def _api(profile: Profile) -> ToxiproxyAPI:
+    assert profile.toxiproxy is not None
+    host, _, port = profile.toxiproxy.admin_url.removeprefix("http://").rpartition(":")
+    return ToxiproxyAPI(host, int(port))
+
+
+async def _listed(profile: Profile) -> dict[str, tuple[list[str], bool]]:
+    """proxy -> (toxic names, enabled), as Toxiproxy lists them now."""
+    assert profile.toxiproxy is not None
+    listed = await _api(profile).call("GET", "/proxies")
+    return {
+        name: ([str(t["name"]) for t in listed[name].get("toxics") or []], listed[name]["enabled"])
+        for name in profile.toxiproxy.proxies.values()
+    }
+
+
+LATENCY = Fault("toxic", link="stigma_grpc", toxic="latency", attributes={"latency": 200})
+
+
+def test_default_schedule_is_what_the_profile_provides(deployed: Profile) -> None:
+    kinds = [(f.kind, f.link) for f in default_schedule(deployed)]
+    for link in ("stigma_grpc", "zigflow_temporal", "stigma_temporal"):
+        assert ("toxic", link) in kinds and ("down", link) in kinds
+    assert not any(f.kind == "kill" for f in default_schedule(deployed))  # no hooks
+
+
+async def test_game_day_windows_figures_and_clean_proxies(
+    deployed: Profile, tmp_path: pathlib.Path
+) -> None:
+    run_id = f"gd{uuid.uuid4().hex[:8]}"
+    began = time.monotonic()
+    day = await asyncio.wait_for(
+        run_game_day(
+            deployed,
+            HookRunner(deployed, run_id=run_id),
+            run_id=run_id,
+            out=tmp_path,
+            users=6,
+            rate_per_s=3.0,
+            baseline_s=5.0,
+            window_s=5.0,
+            recover_s=5.0,
+            schedule=[LATENCY],
+        ),
+        RUN_BOUND_S,
+    )
+    took = time.monotonic() - began
+    text = render.markdown(day)
+    assert [w.kind for w in day.windows] == ["baseline", "toxic"], text
+    for w in day.windows:
+        assert w.start < w.stop, text
+    assert day.windows[0].stop <= day.windows[1].start, text
+    fault = day.windows[1]
+    assert fault.recover_until is not None and fault.stop < fault.recover_until, text
+    # The toxic was really on the proxy during its window, and gone after it.
+    assert deployed.toxiproxy is not None
+    proxy = deployed.toxiproxy.proxies["stigma_grpc"]
+    assert [t for t in fault.toxics_during.get(proxy, []) if "latency" in t], fault
+    assert fault.toxics_after == {}, fault
+    assert day.toxics_left == {} and day.disabled_left == [], text
+    assert all(not toxics and enabled for toxics, enabled in (await _listed(deployed)).values())
+    # Figures: load ran in both windows; overhead measured; recovery measured.
+    for w in day.windows:
+        assert w.handshakes > 0 and w.handshakes_per_s is not None, text
+        assert w.overhead_p50_ms is not None and w.overhead_p99_ms is not None, text
+        assert w.error_ratio == 0.0, text
+    assert fault.time_to_recover_s is not None, text
+    # Exactly once, judged from Temporal's histories of the run's own workflows.
+    assert day.workflows >= sum(w.handshakes for w in day.windows), text
+    for w in day.windows:
+        assert w.exactly_once.status == "ok" and w.exactly_once.checked == w.handshakes, (
+            w.exactly_once
+        )
+    assert day.exactly_once is not None and day.exactly_once.status == "ok", day.exactly_once
+    assert (tmp_path / "game_day.json").exists() and "| baseline |" in text
+    assert "<table>" in render.html(day)
+    print(f"\n{text}\ngame day took {took:.1f}s")
+
+
+async def test_cancelling_mid_window_leaves_no_toxic(
+    deployed: Profile, tmp_path: pathlib.Path
+) -> None:
+    run_id = f"gd{uuid.uuid4().hex[:8]}"
+    task = asyncio.create_task(
+        run_game_day(
+            deployed,
+            HookRunner(deployed, run_id=run_id),
+            run_id=run_id,
+            out=tmp_path,
+            users=2,
+            rate_per_s=1.0,
+            baseline_s=1.0,
+            window_s=60.0,  # cancelled long before
+            recover_s=1.0,
+            schedule=[LATENCY, Fault("down", link="stigma_temporal")],
+        )
+    )
+
+    async def toxic_in_place() -> bool | None:
+        if task.done():
+            task.result()  # a game day that ended early says why
+            raise AssertionError("the game day ended before its fault window")
+        listed = await _listed(deployed)
+        prefix = f"gameday-{run_id}-"
+        ours = [name for toxics, _ in listed.values() for name in toxics if name.startswith(prefix)]
+        return True if ours else None
+
+    try:
+        await eventually(
+            toxic_in_place,
+            timeout_s=RUN_BOUND_S,
+            interval_s=0.2,
+            pending=lambda: f"game day {run_id}'s latency toxic on the stigma_grpc proxy",
+        )
+    except WaitTimeout:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        raise
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, RUN_BOUND_S)
+    listed = await _listed(deployed)
+    assert all(not toxics and enabled for toxics, enabled in listed.values()), listed
