@@ -84,7 +84,8 @@ LATENCY = Fault("toxic", link="stigma_grpc", toxic="latency", attributes={"laten
 def test_default_schedule_is_what_the_profile_provides(deployed: Profile) -> None:
     kinds = [(f.kind, f.link) for f in default_schedule(deployed)]
     for link in ("stigma_grpc", "zigflow_temporal", "stigma_temporal"):
-        assert ("toxic", link) in kinds and ("down", link) in kinds
+        assert ("toxic", link) in kinds
+        assert ("down", link) in kinds
     assert not any(f.kind == "kill" for f in default_schedule(deployed))  # no hooks
 
 
@@ -115,28 +116,33 @@ async def test_game_day_windows_figures_and_clean_proxies(
         assert w.start < w.stop, text
     assert day.windows[0].stop <= day.windows[1].start, text
     fault = day.windows[1]
-    assert fault.recover_until is not None and fault.stop < fault.recover_until, text
+    assert fault.recover_until is not None
+    assert fault.stop < fault.recover_until, text
     # The toxic was really on the proxy during its window, and gone after it.
     assert deployed.toxiproxy is not None
     proxy = deployed.toxiproxy.proxies["stigma_grpc"]
     assert [t for t in fault.toxics_during.get(proxy, []) if "latency" in t], fault
     assert fault.toxics_after == {}, fault
-    assert day.toxics_left == {} and day.disabled_left == [], text
+    assert day.toxics_left == {}, text
+    assert day.disabled_left == [], text
     assert all(not toxics and enabled for toxics, enabled in (await _listed(deployed)).values())
     # Figures: load ran in both windows; overhead measured; recovery measured.
     for w in day.windows:
-        assert w.handshakes > 0 and w.handshakes_per_s is not None, text
-        assert w.overhead_p50_ms is not None and w.overhead_p99_ms is not None, text
+        assert w.handshakes > 0, text
+        assert w.handshakes_per_s is not None, text
+        assert w.overhead_p50_ms is not None, text
+        assert w.overhead_p99_ms is not None, text
         assert w.error_ratio == 0.0, text
     assert fault.time_to_recover_s is not None, text
     # Exactly once, judged from Temporal's histories of the run's own workflows.
     assert day.workflows >= sum(w.handshakes for w in day.windows), text
     for w in day.windows:
-        assert w.exactly_once.status == "ok" and w.exactly_once.checked == w.handshakes, (
-            w.exactly_once
-        )
-    assert day.exactly_once is not None and day.exactly_once.status == "ok", day.exactly_once
-    assert (tmp_path / "game_day.json").exists() and "| baseline |" in text
+        assert w.exactly_once.status == "ok", w.exactly_once
+        assert w.exactly_once.checked == w.handshakes, w.exactly_once
+    assert day.exactly_once is not None
+    assert day.exactly_once.status == "ok", day.exactly_once
+    assert (tmp_path / "game_day.json").exists()
+    assert "| baseline |" in text
     assert "<table>" in render.html(day)
     print(f"\n{text}\ngame day took {took:.1f}s")
 
