@@ -79,6 +79,7 @@ async def _listed(profile: Profile) -> dict[str, tuple[list[str], bool]]:
 
 
 LATENCY = Fault("toxic", link="stigma_grpc", toxic="latency", attributes={"latency": 200})
+DOWN = Fault("down", link="stigma_grpc")
 
 
 def test_default_schedule_is_what_the_profile_provides(deployed: Profile) -> None:
@@ -114,10 +115,11 @@ async def test_game_day_windows_figures_and_clean_proxies(
     assert [w.kind for w in day.windows] == ["baseline", "toxic"], text
     for w in day.windows:
         assert w.start < w.stop, text
-    assert day.windows[0].stop <= day.windows[1].start, text
+    for before, after in zip(day.windows, day.windows[1:], strict=False):
+        assert (before.recover_until or before.stop) <= after.start, text
+        assert after.recover_until is not None
+        assert after.stop < after.recover_until, text
     fault = day.windows[1]
-    assert fault.recover_until is not None
-    assert fault.stop < fault.recover_until, text
     # The toxic was really on the proxy during its window, and gone after it.
     assert deployed.toxiproxy is not None
     proxy = deployed.toxiproxy.proxies["stigma_grpc"]
@@ -147,9 +149,23 @@ async def test_game_day_windows_figures_and_clean_proxies(
     print(f"\n{text}\ngame day took {took:.1f}s")
 
 
-async def test_cancelling_mid_window_leaves_no_toxic(
-    deployed: Profile, tmp_path: pathlib.Path
+def _ours_running(run_id: str) -> list[str]:
+    """Command lines of live processes started for this run (its load run, Locust)."""
+    found = []
+    for cmdline in pathlib.Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            argv = cmdline.read_bytes().split(b"\0")
+            if run_id.encode() in argv:
+                found.append(b" ".join(argv).decode(errors="replace"))
+    return found
+
+
+@pytest.mark.parametrize("fault", [LATENCY, DOWN], ids=["toxic", "down"])
+async def test_cancelling_mid_window_undoes_the_fault(
+    deployed: Profile, tmp_path: pathlib.Path, fault: Fault
 ) -> None:
+    assert deployed.toxiproxy is not None
+    proxy = deployed.toxiproxy.proxies["stigma_grpc"]
     run_id = f"gd{uuid.uuid4().hex[:8]}"
     task = asyncio.create_task(
         run_game_day(
@@ -162,25 +178,25 @@ async def test_cancelling_mid_window_leaves_no_toxic(
             baseline_s=1.0,
             window_s=60.0,  # cancelled long before
             recover_s=1.0,
-            schedule=[LATENCY, Fault("down", link="stigma_temporal")],
+            schedule=[fault, Fault("down", link="stigma_temporal")],
         )
     )
 
-    async def toxic_in_place() -> bool | None:
+    async def in_place() -> bool | None:
         if task.done():
             task.result()  # a game day that ended early says why
             raise AssertionError("the game day ended before its fault window")
-        listed = await _listed(deployed)
-        prefix = f"gameday-{run_id}-"
-        ours = [name for toxics, _ in listed.values() for name in toxics if name.startswith(prefix)]
-        return True if ours else None
+        toxics, enabled = (await _listed(deployed))[proxy]
+        if fault.kind == "down":
+            return True if not enabled else None
+        return True if any(t.startswith(f"gameday-{run_id}-") for t in toxics) else None
 
     try:
         await eventually(
-            toxic_in_place,
+            in_place,
             timeout_s=RUN_BOUND_S,
             interval_s=0.2,
-            pending=lambda: f"game day {run_id}'s latency toxic on the stigma_grpc proxy",
+            pending=lambda: f"game day {run_id}'s fault ({fault.describe()}) on {proxy}",
         )
     except WaitTimeout:
         task.cancel()
@@ -192,3 +208,4 @@ async def test_cancelling_mid_window_leaves_no_toxic(
         await asyncio.wait_for(task, RUN_BOUND_S)
     listed = await _listed(deployed)
     assert all(not toxics and enabled for toxics, enabled in listed.values()), listed
+    assert _ours_running(run_id) == []  # the load run and its Locust were stopped

@@ -39,7 +39,7 @@ def _recover(w: GameDayWindow) -> str:
     if w.kind == "baseline":
         return "-"
     if w.time_to_recover_s is None:
-        return f"not recovered ({w.recovery})"
+        return w.recovery or "not recovered"
     return f"{w.time_to_recover_s:.2f} s"
 
 
