@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from harness.errors import ConfigError
@@ -13,7 +15,7 @@ from harness.target.profile import Profile
 T0 = 1_000_000.0
 
 
-def _sample(start: float, ok: bool = True, end: float | None = None, **kw: float) -> dict:
+def _sample(start: float, ok: bool = True, end: float | None = None, **kw: float) -> dict[str, Any]:
     s = {"started_at": T0 + start, "ok": ok, "error": "" if ok else "boom"}
     if end is not None:
         s["ended_at"] = T0 + end
