@@ -11,4 +11,6 @@ Pieces (each process has one job):
   target.py     where to send load: Temporal address, namespace, TLS, API key, queues
   figures.py    latency figures (nearest rank), thresholds, the memory-leak verdict (pure)
   shapes.py     Locust load shapes: step, spike, soak
+  gameday.py    a game day on a target profile: run.py at a steady --rate while a
+                fault schedule runs, figures and exactly-once per fault window
 """

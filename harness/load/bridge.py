@@ -53,6 +53,9 @@ from harness.stack import plan_workflow
 from harness.stack.stack import start_stack
 
 CALL_TIMEOUT_S = float(os.environ.get("LOAD_CALL_TIMEOUT_S") or 60)
+# A run's own id in every workflow id it starts (``load-{run_id}-{uuid}``), so that a
+# game day (harness/load/gameday.py) finds and judges exactly its handshakes.
+RUN_ID_ENV = "LOAD_RUN_ID"
 AGENT_STATE = "agent"
 AGENT_ACTIVITY_ID = f"0-{AGENT_STATE}"  # Zigflow contract: state i runs as "{i}-{name}"
 
@@ -104,14 +107,27 @@ async def connected(target: LoadTarget, config: StackConfig) -> AsyncIterator[Co
     )
 
 
+def workflow_id(run_id: str = "") -> str:
+    """``load-{uuid}``, or ``load-{run_id}-{uuid}`` when the run has an id."""
+    return f"load-{run_id}-{uuid.uuid4().hex}" if run_id else f"load-{uuid.uuid4().hex}"
+
+
 async def handshake(conn: Connection, request: dict[str, Any]) -> dict[str, Any]:
+    answer = await _handshake(conn, request)
+    # When the handshake resolved, either way (a failure has no e2e_ms): a game day's
+    # time to recover is when the backlog of a fault window has drained.
+    answer["ended_at"] = time.time()
+    return answer
+
+
+async def _handshake(conn: Connection, request: dict[str, Any]) -> dict[str, Any]:
     answer: dict[str, Any] = {"id": request.get("id"), "ok": False, "error": ""}
     answer["started_at"] = time.time()  # epoch s: run.py derives the sustained rate
-    workflow_id = f"load-{uuid.uuid4().hex}"
+    answer["workflow_id"] = wf_id = workflow_id(os.environ.get(RUN_ID_ENV, ""))
     t0 = time.monotonic()
     try:
         workflow, arg, queue = conn.start_args(request["plan"])
-        handle = await conn.client.start_workflow(workflow, arg, id=workflow_id, task_queue=queue)
+        handle = await conn.client.start_workflow(workflow, arg, id=wf_id, task_queue=queue)
         result = await asyncio.wait_for(handle.result(), CALL_TIMEOUT_S)
     except WorkflowFailureError as err:
         answer["error"] = f"workflow failed: {err.cause}"

@@ -23,7 +23,10 @@ aggregated figures, which round anything above 100 ms to 2 significant digits;
 
 Each user paces itself: LOAD_THINK_S (default 1 s) between its handshakes, so
 the default 5 users are a steady load, not a saturation test (LOAD_THINK_S=0 for
-that).
+that). LOAD_RATE_PER_S instead sets a steady rate for the whole run: each of the
+LOAD_USERS users starts at most LOAD_RATE_PER_S / LOAD_USERS handshakes a second
+(each user on its own phase of the period; a user whose handshake is slow falls
+behind, so give more users than the rate needs when faults slow handshakes down).
 
 Target: the Temporal options below (or their TEMPORAL_* environment); without an
 address, the bridge brings up a local stack of its own, of the services of
@@ -39,6 +42,7 @@ import json
 import os
 import pathlib
 import sys
+import time
 from typing import Any
 
 import gevent
@@ -57,6 +61,8 @@ READY_TIMEOUT_S = 120.0
 CALL_TIMEOUT_S = float(os.environ.get("LOAD_CALL_TIMEOUT_S") or 60) + 30
 AGENT_WORK_S = float(os.environ.get("LOAD_AGENT_WORK_S") or 0)
 OUT = pathlib.Path(os.environ.get("LOAD_OUT") or "reports/out/load")
+RATE_PER_S = float(os.environ.get("LOAD_RATE_PER_S") or 0)
+USERS = max(1, int(os.environ.get("LOAD_USERS") or 1))
 
 if os.environ.get("LOAD_SHAPE"):  # Locust uses the shape class it finds in this module
     Shape = shapes.BY_NAME[os.environ["LOAD_SHAPE"]]
@@ -227,15 +233,30 @@ def _close_bridge(**_: Any) -> None:
 
 
 _sequence = itertools.count()
+_users = itertools.count()
 
 
 class HandshakeUser(User):
     """Closed loop: one handshake at a time per user (LOAD_THINK_S between them)."""
 
-    wait_time = constant(float(os.environ.get("LOAD_THINK_S") or 1.0))
+    _think = constant(float(os.environ.get("LOAD_THINK_S") or 1.0))
+    _next_at = 0.0  # with LOAD_RATE_PER_S: when this user's next handshake is due
+
+    def wait_time(self) -> float:
+        if RATE_PER_S <= 0:
+            return float(self._think())
+        # A fixed grid per user (a slow handshake delays the next, no catch-up burst).
+        self._next_at = max(self._next_at + USERS / RATE_PER_S, time.monotonic())
+        return self._next_at - time.monotonic()
 
     def on_start(self) -> None:
         bridge(self.environment)
+        if RATE_PER_S > 0:
+            # Every user waited for the one bridge and would start in step: each takes
+            # its own phase of the period, so that handshakes arrive evenly at the rate,
+            # not in bursts of LOAD_USERS (pacing, not synchronisation).
+            self._next_at = time.monotonic() + (next(_users) % USERS) / RATE_PER_S
+            gevent.sleep(self._next_at - time.monotonic())
 
     @task
     def handshake(self) -> None:

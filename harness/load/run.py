@@ -22,6 +22,7 @@ import dataclasses
 import json
 import os
 import pathlib
+import re
 import signal
 import sys
 import time
@@ -72,6 +73,18 @@ def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespac
         default=int(env.get("LOAD_WORKERS") or 0),
         help="distributed mode: a Locust master and this many local workers",
     )
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=float(env.get("LOAD_RATE_PER_S") or 0),
+        help="steady handshakes/s for the whole run, spread over --users (env "
+        "LOAD_RATE_PER_S); 0: each user waits LOAD_THINK_S between handshakes",
+    )
+    p.add_argument(
+        "--run-id",
+        default=env.get("LOAD_RUN_ID") or "",
+        help="put this id in every workflow id: load-RUN_ID-UUID (env LOAD_RUN_ID)",
+    )
     p.add_argument("--out", default=env.get("LOAD_OUT") or "reports/out/load")
     p.add_argument(
         "--overhead-budget-ms",
@@ -118,6 +131,10 @@ def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespac
     target.add_arguments(p.add_argument_group("target (default: the local stack)"), env)
     services.add_arguments(p.add_argument_group("services of the local stack"))
     args = p.parse_args(argv)
+    if args.rate < 0:
+        p.error(f"--rate {args.rate:g}: expected 0 (off) or a positive rate")
+    if args.run_id and not re.fullmatch(r"[A-Za-z0-9_.-]+", args.run_id):
+        p.error(f"--run-id {args.run_id!r}: letters, digits, '_', '.' and '-' only")
     try:
         args.commands = services.from_options(args, env)
     except ConfigError as err:
@@ -197,6 +214,8 @@ def locust_env(args: argparse.Namespace, t: target.LoadTarget, out: pathlib.Path
         LOAD_SPAWN_RATE=str(args.spawn_rate),
         LOAD_DURATION=args.duration,
         LOAD_SHAPE=args.shape,
+        LOAD_RATE_PER_S=str(args.rate),
+        LOAD_RUN_ID=args.run_id,
         LOAD_OUT=str(out),
         LOAD_AGENT_WORK_S=str(args.agent_work_s),
         LOAD_LOG_DIR=str(out / "logs"),
@@ -266,6 +285,8 @@ async def run(args: argparse.Namespace) -> int:
         shape=args.shape or "constant",
         users=args.users,
         spawn_rate=args.spawn_rate,
+        rate_per_s=args.rate or None,
+        run_id=args.run_id or None,
         duration=args.duration,
         workers=args.workers,
         locust_exit_code=code,

@@ -704,3 +704,74 @@ def field_reference() -> str:
         doc = " ".join(str(sub.get("description", "")).split())
         out += ["", f"### {name}", ""] + ([doc, ""] if doc else []) + _table(sub)
     return "\n".join(out) + "\n"
+
+
+# -- a game day (harness/load/gameday.py) ------------------------------------------------
+
+
+class GameDayWindow(_Model):
+    """One window of a game day: the baseline or one fault, with the figures of the
+    handshakes started in it."""
+
+    index: int = Field(description="0 for the baseline, then the faults in order")
+    name: str = Field(description='"baseline" or "fault N"')
+    kind: Literal["baseline", "toxic", "down", "kill", "pause"]
+    fault: str = Field(description='what was injected, e.g. "latency downstream on stigma_grpc"')
+    target: str = Field(default="", description="the link or the service faulted")
+    start: float = Field(description="epoch seconds: the fault in place (baseline: its start)")
+    stop: float = Field(description="epoch seconds: the fault undone (baseline: its end)")
+    recover_until: float | None = Field(
+        default=None, description="epoch seconds: the end of the recover period after it"
+    )
+    handshakes: int = Field(default=0, description="handshakes started in the window")
+    succeeded: int = 0
+    failed: int = 0
+    handshakes_per_s: float | None = Field(
+        default=None, description="handshakes started in the window that succeeded, per second"
+    )
+    error_ratio: float | None = Field(default=None, description="failed / started; null: none")
+    overhead_n: int = Field(default=0, description="overhead samples (first attempts only)")
+    overhead_p50_ms: float | None = None
+    overhead_p99_ms: float | None = None
+    time_to_recover_s: float | None = Field(
+        default=None,
+        description="after a fault: seconds from its stop until every handshake started "
+        "before the stop had resolved; null: not within the recover period (see recovery)",
+    )
+    recovery: str = Field(default="", description="how the backlog drained, or why it did not")
+    exactly_once: Check = Field(description="judged from Temporal's histories of the window")
+    toxics_during: dict[str, list[str]] = Field(
+        default_factory=dict, description="proxy -> toxics Toxiproxy listed during the fault"
+    )
+    disabled_during: list[str] = Field(
+        default_factory=list, description="proxies Toxiproxy listed disabled during the fault"
+    )
+    toxics_after: dict[str, list[str]] = Field(
+        default_factory=dict, description="proxy -> toxics still listed once it was undone"
+    )
+
+
+class GameDay(_Model):
+    """A game day: steady load on a target while a fault schedule ran, window by window."""
+
+    run_id: str = Field(description="in every workflow id of the run: load-RUN_ID-...")
+    target: str = Field(description="the target profile's name")
+    started_at: float = Field(description="epoch seconds")
+    ended_at: float = Field(description="epoch seconds")
+    users: int = 0
+    rate_per_s: float = Field(default=0.0, description="the steady rate asked of the load")
+    baseline_s: float = 0.0
+    window_s: float = 0.0
+    recover_s: float = 0.0
+    windows: list[GameDayWindow] = Field(default_factory=list)
+    workflows: int = Field(default=0, description="handshake workflows of the run judged")
+    exactly_once: Check | None = Field(default=None, description="over the whole run")
+    load_exit_code: int | None = Field(default=None, description="the load run's exit code")
+    toxics_left: dict[str, list[str]] = Field(
+        default_factory=dict, description="proxy -> toxics listed after the run (should be none)"
+    )
+    disabled_left: list[str] = Field(
+        default_factory=list, description="proxies disabled after the run (should be none)"
+    )
+    hooks: list[str] = Field(default_factory=list, description="hooks run, in order")
+    notes: list[str] = Field(default_factory=list)
