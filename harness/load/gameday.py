@@ -61,7 +61,7 @@ from harness.report.model import Check, GameDay, GameDayWindow
 from harness.servers.procs import ManagedProcess
 from harness.servers.toxiproxy import ToxiproxyAPI, ToxiproxyError
 from harness.stack.agent import Agents, serve_agents
-from harness.stack.stack import _plan_worker
+from harness.stack.stack import plan_worker
 from harness.target.hooks import HookRunner, finish, service_killed, service_paused
 from harness.target.profile import SERVICES, Profile
 from harness.waits import eventually, hold_for
@@ -572,7 +572,7 @@ async def run_game_day(
             plan_queue = ""
             if profile.zigflow_level == "activity":
                 plan_queue = f"plan-{run_id}"
-                await stack.enter_async_context(_plan_worker(client, plan_queue))
+                await stack.enter_async_context(plan_worker(client, plan_queue))
             load = await stack.enter_async_context(
                 load_running(
                     profile,
