@@ -100,6 +100,10 @@ class Mark:
 
 def mark(stack: Stack, link: str) -> Mark:
     clients = stack.network.clients() if stack.network is not None else None
+    if clients is None and stack.network is not None:
+        # An external Toxiproxy: bytes counted on the link's connections that closed
+        # (a timeout or reset toxic closes them; the services reconnect through it).
+        clients = stack.network.bytes_carried()
     relay = stack.relay
     return Mark(
         clients=None if clients is None else clients.get(link, 0),

@@ -50,6 +50,14 @@ class Network:
             return None
         return {link: by_proxy.get(info.name, 0) for link, info in self.proxies.items()}
 
+    def bytes_carried(self) -> dict[str, int] | None:
+        """Bytes each link's closed connections carried (an external Toxiproxy's
+        /metrics; None without them)."""
+        counted = self.api.proxy_bytes()
+        if counted is None:
+            return None
+        return {link: int(counted.get(info.name, 0.0)) for link, info in self.proxies.items()}
+
     async def carried(self) -> dict[str, int] | None:
         """Evidence per link that the services' traffic goes through it: connections
         accepted (the harness's own Toxiproxy: its log) or, for an external Toxiproxy,
