@@ -11,12 +11,13 @@ PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
 PYTEST_ARGS ?=
 WORKERS ?= auto
 
-.PHONY: staging-rehearsal-up staging-rehearsal-down contract-docs docs docs-gen report-schema bench-page help setup gen toxiproxy buf proto-check zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools tls-proxy-tools load bench check-report certify fault-matrix test test-fast nightly lint typecheck clean lock
+.PHONY: staging-rehearsal staging-rehearsal-up staging-rehearsal-down contract-docs docs docs-gen report-schema bench-page help setup gen toxiproxy buf proto-check zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools tls-proxy-tools load bench check-report certify fault-matrix test test-fast nightly lint typecheck clean lock
 
 help:
 	@echo "make certify   run the scenario matrix and measure the latency budget on the embedded stack, write reports/out/latest/"
 	@echo "make test      unit tests + scenarios with coverage (what CI runs)"
 	@echo "make load      Locust load run (LOAD_USERS, LOAD_SPAWN_RATE, LOAD_DURATION, LOAD_SHAPE, LOAD_WORKERS)"
+	@echo "make staging-rehearsal  certify the reference services deployed as long-running processes (a local staging rehearsal), report in reports/out/rehearsal/latest/"
 	@echo "make staging-rehearsal-up / -down  deploy (stop) the reference services as long-running processes, profile in reports/out/rehearsal/deploy/handshake.toml (REHEARSAL_ARGS)"
 	@echo "make bench     handshake vs direct latency per concurrency level (BENCH_LEVELS, BENCH_MODES, BENCH_DURATION)"
 	@echo "make check-report  open certification.html in headless Chromium, offline: no console errors"
@@ -211,6 +212,21 @@ staging-rehearsal-up: setup
 
 staging-rehearsal-down:
 	@if [ -x $(PY) ]; then $(PY) -m reference_services.deploy --state $(REHEARSAL_STATE) down; fi
+
+# The local rehearsal of certifying a staging deployment: the reference services
+# deployed by the supervisor (not the harness's stack), Toxiproxy in their paths, a dev
+# server as the cluster; then `handshake certify --target rehearsal` with hooks that call
+# the supervisor, from the deployment's directory (its handshake.toml); the deployment
+# is taken down however the run ends. Report: REHEARSAL_OUT/latest.
+# REHEARSAL_CERTIFY_ARGS: more certify options (e.g. --game-day-window-s 10, -- -k ...).
+REHEARSAL_OUT ?= reports/out/rehearsal
+REHEARSAL_CERTIFY_ARGS ?=
+staging-rehearsal: setup
+	@state=$(abspath $(REHEARSAL_STATE)); py=$(abspath $(PY)); \
+	trap "$$py -m reference_services.deploy --state $$state down" EXIT; \
+	$$py -m reference_services.deploy --state $$state up $(REHEARSAL_ARGS) && \
+	cd $$state && $$py -m harness.cli certify --target rehearsal \
+	  --out $(abspath $(REHEARSAL_OUT)) $(REHEARSAL_CERTIFY_ARGS)
 
 # Everything, then the gate once more at activity level (the harness's own workflow
 # around Zigflow's agent activity: what a team with only that activity is certified on),

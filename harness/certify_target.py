@@ -40,8 +40,10 @@ import uuid
 from typing import Any
 
 from harness import cli, contract
+from harness.errors import HarnessError
 from harness.faults import deployment
 from harness.links import network
+from harness.load import gameday
 from harness.report import report
 from harness.report import verdict as judged
 from harness.report.model import (
@@ -92,6 +94,33 @@ def add_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
         action="store_true",
         help="with --target: skip the load-with-faults run (the budget is then not "
         "measured on the target, and the verdict says so)",
+    )
+    group.add_argument(
+        "--game-day-rate",
+        type=float,
+        default=3.0,
+        help="handshakes/s of the game day's steady load (default 3)",
+    )
+    group.add_argument(
+        "--game-day-users", type=int, default=6, help="Locust users of the game day (default 6)"
+    )
+    group.add_argument(
+        "--game-day-baseline-s",
+        type=float,
+        default=30.0,
+        help="seconds of load before the first fault: the budget figure (default 30)",
+    )
+    group.add_argument(
+        "--game-day-window-s",
+        type=float,
+        default=15.0,
+        help="seconds each fault stays on (default 15)",
+    )
+    group.add_argument(
+        "--game-day-recover-s",
+        type=float,
+        default=45.0,
+        help="seconds after each fault for the backlog to drain (default 45)",
     )
 
 
@@ -213,16 +242,38 @@ def run(args: argparse.Namespace) -> int:
     print(f"certify: [{label}] {' '.join(cmd)}", flush=True)
     code: int | None = None
     interrupted = False
+    no_game_day = ""
+    game_day_path: pathlib.Path | None = None
     try:
         code, interrupted = _child(cmd)
-        budget: tuple[float | None, str] = (
-            None,
-            "the game day was skipped (--no-game-day): no steady-load figure on the target",
-        )
-        if not interrupted and not args.no_game_day:
-            budget = (None, "the game day is not built yet")
+        if args.no_game_day:
+            no_game_day = "skipped (--no-game-day)"
+        elif interrupted:
+            no_game_day = "the run was interrupted before it"
+        else:
+            print("certify: game day: steady load while one fault at a time runs", flush=True)
+            contract.configure(target.contract_overrides())
+            day = asyncio.run(
+                gameday.run_game_day(
+                    target,
+                    runner,
+                    run_id=run_id,
+                    out=out / label,
+                    users=args.game_day_users,
+                    rate_per_s=args.game_day_rate,
+                    baseline_s=args.game_day_baseline_s,
+                    window_s=args.game_day_window_s,
+                    recover_s=args.game_day_recover_s,
+                )
+            )
+            game_day_path = out / label / judged.GAME_DAY_FILE
+            print(f"certify: game day: {len(day.windows)} window(s), {game_day_path}", flush=True)
     except KeyboardInterrupt:
         interrupted = True
+        no_game_day = "the run was interrupted"
+    except HarnessError as err:  # the game day could not run: named, never a silent pass
+        no_game_day = f"it failed: {err}"
+        print(f"certify: game day failed: {err}", flush=True)
     finally:
         print("certify: cleanup: toxics removed, services back, open workflows closed", flush=True)
         cleanup, left = asyncio.run(_after(target, runner))
@@ -230,8 +281,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"certify: cleanup {line}", flush=True)
         if left:
             print(f"certify: closed {len(left)} open workflow(s) of run {run_id}", flush=True)
-    if interrupted:
-        budget = (None, "the run was interrupted")
     child = ChildRun(
         label=label,
         target=label,
@@ -242,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
         results=str(results.relative_to(out)),
         junit=str(junit.relative_to(out)),
     )
-    RawInputs(
+    inputs = RawInputs(
         targets=[label],
         budget_ms=report.BUDGET_MS,
         runs=[child],
@@ -250,10 +299,11 @@ def run(args: argparse.Namespace) -> int:
         deployment=DeploymentInput(
             target=target.name,
             zigflow_level=target.zigflow_level,
-            budget_p99_ms=budget[0],
-            budget_source=budget[1],
+            game_day=str(game_day_path.relative_to(out)) if game_day_path else None,
+            no_game_day=no_game_day,
         ),
-    ).write(out)
+    )
+    inputs.write(out)
     j = judged.recompute(out)
     doc = CertificationReport(
         schema_version=SCHEMA_VERSION,
@@ -309,6 +359,9 @@ def run(args: argparse.Namespace) -> int:
             cleanup=cleanup,
             open_workflows=left,
             interrupted=interrupted,
+            game_day=judged.game_day_judgement(out, inputs.deployment)[0]
+            if inputs.deployment
+            else None,
         ),
     )
     json_path, md_path = report.write(doc, out)

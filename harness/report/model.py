@@ -514,6 +514,9 @@ class Deployment(_Model):
         description="workflows of this run still open when it ended (closed by the cleanup)",
     )
     interrupted: bool = Field(default=False, description="the run was interrupted (Ctrl-C)")
+    game_day: GameDay | None = Field(
+        default=None, description="load and faults together: the figures of each fault window"
+    )
 
 
 class CertificationReport(_Model):

@@ -20,7 +20,7 @@ from markupsafe import Markup
 from harness import tls
 from harness.config import DEV, TIME_SKIPPING
 from harness.links.network import LINKS, TOXICS
-from harness.report import svg
+from harness.report import game_day, svg
 from harness.report.model import (
     CertificationReport,
     ConcurrencyRow,
@@ -380,6 +380,16 @@ def _context(r: CertificationReport) -> dict[str, Any]:
         "connection_text": connection_text(r.connection) if r.connection else "",
         "toxics": TOXICS,
         "links": LINKS,
+        "game_day_md": (
+            game_day.markdown(r.deployment.game_day)
+            if r.deployment is not None and r.deployment.game_day is not None
+            else ""
+        ),
+        "game_day_html": (
+            Markup(game_day.html(r.deployment.game_day))  # its text is escaped there
+            if r.deployment is not None and r.deployment.game_day is not None
+            else ""
+        ),
     }
 
 

@@ -42,6 +42,7 @@ from harness.report.model import (
     ChildRun,
     ConcurrencyRow,
     Flake,
+    GameDay,
     OffTarget,
     Overhead,
     Pairing,
@@ -69,17 +70,61 @@ class PairingInput(BaseModel):
 OFF_TARGET_FILE = "not-on-target.json"  # written by the pytest plugin on a --target run
 
 
+GAME_DAY_FILE = "game_day.json"  # written by harness.load.gameday into the run's directory
+
+
 class DeploymentInput(BaseModel):
-    """A run on a deployed target (``certify --target``): its budget figure (the game
-    day's baseline window: overhead p99 under steady load on the deployment, or None
-    when not measured) and why. The rest (hooks, off-target scenarios) is in the run's
-    results directory and the report's ``deployment`` section."""
+    """A run on a deployed target (``certify --target``). The rest of its record is in
+    the run's results directory (off-target scenarios, hooks) and in the game day's
+    record (``game_day``), from which its budget figure and findings are made."""
 
     model_config = ConfigDict(extra="forbid")
     target: str
     zigflow_level: str
-    budget_p99_ms: float | None = None
-    budget_source: str = ""
+    game_day: str | None = Field(
+        default=None, description="the game day's record, relative to the report directory"
+    )
+    no_game_day: str = Field(default="", description="why there is no game day record")
+
+
+def game_day_judgement(
+    out: pathlib.Path, d: DeploymentInput
+) -> tuple[GameDay | None, tuple[float | None, str], list[str], list[str]]:
+    """The game day's record, the budget figure it gives (its baseline window: overhead
+    p99 under steady load on the deployment), what fails the verdict (a handshake run or
+    delivered twice, a fault left behind, handshakes never resolved) and what is named."""
+    path = out / d.game_day if d.game_day else None
+    if path is None or not path.is_file():
+        why = d.no_game_day or f"its record {d.game_day} is missing"
+        return None, (None, f"no game day ({why})"), [], []
+    day = GameDay.model_validate_json(path.read_text())
+    failing: list[str] = []
+    named: list[str] = []
+    base = next((w for w in day.windows if w.kind == "baseline"), None)
+    if base is None or base.overhead_p99_ms is None:
+        budget: tuple[float | None, str] = (None, "the game day's baseline has no overhead figure")
+    else:
+        budget = (
+            base.overhead_p99_ms,
+            f"game day baseline: {base.overhead_n} handshakes at {day.rate_per_s:g}/s steady "
+            "load on the deployment",
+        )
+    if day.exactly_once is not None and day.exactly_once.status == "violated":
+        failing.append(
+            "game day: exactly once violated: " + "; ".join(day.exactly_once.evidence[:3])
+        )
+    if day.toxics_left or day.disabled_left:
+        failing.append(
+            f"game day: faults left behind: toxics {day.toxics_left}, disabled {day.disabled_left}"
+        )
+    for w in day.windows:
+        if w.kind != "baseline" and w.time_to_recover_s is None:
+            failing.append(f"game day: {w.name} ({w.fault}): not recovered: {w.recovery}")
+        elif w.kind != "baseline":
+            named.append(
+                f"game day: {w.name} ({w.fault}): recovered in {w.time_to_recover_s:.1f} s"
+            )
+    return day, budget, failing, named
 
 
 class RawInputs(BaseModel):
@@ -473,7 +518,11 @@ def recompute(out: pathlib.Path) -> Judgement:
     }
     deployed = inputs.deployment
     off: dict[str, Sequence[OffTarget]] = {}
+    budget: tuple[float | None, str] | None = None
+    day_failing: list[str] = []
+    day_named: list[str] = []
     if deployed is not None:
+        _, budget, day_failing, day_named = game_day_judgement(out, deployed)
         levels = {run.label: deployed.zigflow_level for run in inputs.runs}
         off = {run.label: list(off_target(out / run.results).values()) for run in inputs.runs}
     rows = behaviour_table(results, levels, off)
@@ -486,11 +535,9 @@ def recompute(out: pathlib.Path) -> Judgement:
         concurrency,
         pairings,
         inputs.pairings_skipped,
-        problems=[*problems, *failing],
-        notes=named,
-        deployed_budget=(
-            (deployed.budget_p99_ms, deployed.budget_source) if deployed is not None else None
-        ),
+        problems=[*problems, *failing, *day_failing],
+        notes=[*named, *day_named],
+        deployed_budget=budget,
     )
     return Judgement(
         verdict=verdict,
