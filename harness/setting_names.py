@@ -244,6 +244,20 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("LOAD_OUT", "str", "where the load run writes", option="--out", in_file=False),
     Setting(
+        "LOAD_RATE_PER_S",
+        "float",
+        "a steady rate of handshakes/s over all users (0: each user thinks between them)",
+        option="--rate",
+        in_file=False,
+    ),
+    Setting(
+        "LOAD_RUN_ID",
+        "str",
+        "an id put in every workflow id: load-RUN_ID-UUID",
+        option="--run-id",
+        in_file=False,
+    ),
+    Setting(
         "LOAD_ZIGFLOW_TASK_QUEUE",
         "str",
         "task queue of the Zigflow workers under load",

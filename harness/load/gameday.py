@@ -70,11 +70,11 @@ FaultKind = Literal["toxic", "down", "kill", "pause"]
 TOXICS = ("latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data")
 STREAMS = ("upstream", "downstream")
 # How long to wait for the first handshake's answer (the load's bridge connects first).
-LOAD_READY_TIMEOUT_S = 120.0
+BRIDGE_READY_TIMEOUT_S = 120.0
 # After the schedule: how long the run's workflows may take to close before judging.
 SETTLE_TIMEOUT_S = 60.0
 # Stopping the load run: it stops Locust, whose bridge finishes what is in flight.
-LOAD_STOP_GRACE_S = 120.0
+STOP_GRACE_S = 120.0
 _toxic_numbers = itertools.count(1)
 
 
@@ -315,7 +315,7 @@ async def load_running(
     try:
         yield LoadRun(proc, out)
     finally:
-        await finish(proc.stop(grace_s=LOAD_STOP_GRACE_S))
+        await finish(proc.stop(grace_s=STOP_GRACE_S))
 
 
 # -- figures ----------------------------------------------------------------------------
@@ -537,7 +537,7 @@ async def run_game_day(
     recover_s: float = 60.0,
     schedule: Sequence[Fault] | None = None,
     serve_agent: bool = True,
-    load_ready_timeout_s: float = LOAD_READY_TIMEOUT_S,
+    load_ready_timeout_s: float = BRIDGE_READY_TIMEOUT_S,
     settle_timeout_s: float = SETTLE_TIMEOUT_S,
 ) -> GameDay:
     """Steady load on ``profile``'s target while ``schedule`` (default: what the profile
@@ -647,7 +647,7 @@ def _read_samples(out: pathlib.Path) -> list[dict[str, Any]]:
 
 
 async def _stop(load: LoadRun) -> int | None:
-    return await finish(load.proc.stop(grace_s=LOAD_STOP_GRACE_S))
+    return await finish(load.proc.stop(grace_s=STOP_GRACE_S))
 
 
 async def _figures(
