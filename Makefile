@@ -233,7 +233,8 @@ staging-rehearsal: setup
 # then the Go reference Zigflow's unit tests and that gate against it (skipped with a
 # notice when it was not built: no Go), then the Java reference Stigma's unit tests
 # (offline: setup fetched everything) and the gate on Go Zigflow x Java Stigma at
-# activity level (the Python Zigflow when Go is missing).
+# activity level (the Python Zigflow when Go is missing), the fault matrix on both
+# embedded servers, and the staging rehearsal (certify --target on deployed services).
 test: setup proto-check
 	$(MAKE) --no-print-directory docs
 	$(PY) -m pytest -n $(WORKERS) --cov --cov-report=term --cov-report=xml:reports/out/coverage.xml $(PYTEST_ARGS)
@@ -248,6 +249,7 @@ test: setup proto-check
 	fi
 	@$(MAKE) --no-print-directory test-stigma-java
 	@$(MAKE) --no-print-directory fault-matrix
+	@$(MAKE) --no-print-directory staging-rehearsal
 
 # Certify's fault matrix (every toxic on every link) on both embedded servers, as
 # `make certify` runs it: the gate runs only a seeded slice of it. Part of `make test`.
