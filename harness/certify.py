@@ -320,6 +320,9 @@ def run_target(
         args.workers,
         "--junitxml",
         str(junit),
+        # A CI view lists each run apart: the suite is named by pairing and target.
+        "-o",
+        f"junit_suite_name=handshake[{label}]",
         *run.args,
     ]
     if primary:  # every toxic on every link; the other pairings run the gate's slice

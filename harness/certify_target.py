@@ -234,6 +234,8 @@ def run(args: argparse.Namespace) -> int:
         str(results),
         "--junitxml",
         str(junit),
+        "-o",
+        f"junit_suite_name=handshake[deployed:{label}]",
         "--fault-matrix",
         args.fault_matrix,
         *(["--repeat", str(args.repeat)] if args.repeat > 1 else []),

@@ -353,6 +353,14 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
 }
 
 
+def _harness_version() -> str:
+    """The installed distribution's version (a checkout without an install: unknown)."""
+    try:
+        return importlib.metadata.version("handshake-harness")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed: run `make setup` or pip install)"
+
+
 def usage() -> str:
     width = max(map(len, COMMANDS))
     lines = [f"  {name.ljust(width)}  {about}" for name, (_, about) in COMMANDS.items()]
@@ -365,6 +373,9 @@ def usage() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--version"]:
+        print(f"handshake {_harness_version()}")
+        return 0
     if not args or args[0] in ("-h", "--help"):
         print(usage())
         return 0 if args else 2

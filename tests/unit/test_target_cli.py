@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -171,3 +172,12 @@ def test_plan_render_is_pure_and_masks_secrets(tmp_path: pathlib.Path) -> None:
     rendered = plan.render(found, run_id="r", env={"TEST_TARGET_API_KEY": SECRET})
     assert SECRET not in rendered
     assert not (tmp_path / "m").exists()
+
+
+def test_handshake_version_names_the_installed_harness(tmp_path: pathlib.Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "--version"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"handshake \d+\.\d+\.\d+\S*\n", done.stdout), done.stdout
