@@ -743,9 +743,13 @@ def profile_table(state: State, deployment: Deployment) -> dict[str, Any]:
         # are not the link under test.
         "stigma-address": values["stigma_listen"],
         "agent-task-queue": values["agent_task_queue"],
+        # Only the endpoints that answer: metrics are optional in the contract (the Go
+        # reference Zigflow serves none), and a profile must not promise what is not there.
         "metrics": {
-            "zigflow": f"http://{values['zigflow_metrics_listen']}/metrics",
-            "stigma": f"http://{values['stigma_metrics_listen']}/metrics",
+            service: url
+            for service in SERVICES
+            if probes.http("GET", url := f"http://{values[f'{service}_metrics_listen']}/metrics")[0]
+            == 200
         },
         "toxiproxy": {
             "admin-url": deployment.toxiproxy_admin,
