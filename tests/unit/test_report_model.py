@@ -206,4 +206,22 @@ def test_the_scenario_matrix_is_a_grid_with_failing_rows_first() -> None:
     assert "seed 99" in first
     md = report_render.markdown(built_report())
     assert "| scenario | time-skipping | dev |" in md
-    assert md.index("test_network.py::test_cut`") < md.index("test_success.py::test_ok`")
+    # the Markdown (a pull-request comment) lists only what did not pass cleanly
+    assert md.index("test_network.py::test_cut`") < md.index("test_metrics.py::test_agree`")
+    assert "test_success.py::test_ok`" not in md
+    assert "1 scenario(s) passed on every column they ran on, every check made" in md
+
+
+def test_the_markdown_stays_a_pull_request_comment_however_many_scenarios_ran() -> None:
+    doc = built_report()
+    many = [
+        s.model_copy(update={"id": f"scenarios/test_x.py::test_{i}[{s.target}]", "checks": []})
+        for i in range(150)
+        for s in doc.scenarios
+        if s.outcome == "passed"
+    ]
+    big = doc.model_copy(update={"scenarios": [*doc.scenarios, *many]})
+    md = report_render.markdown(big)
+    assert len(md.encode()) < 30_000, len(md.encode())
+    assert "test_network.py::test_cut`" in md  # what failed is still there
+    assert "test_x.py::test_149" not in md
