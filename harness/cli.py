@@ -266,6 +266,7 @@ def _up(argv: list[str]) -> int:
             loop.add_signal_handler(sig, stop.set)
         async with start_stack(config, run_id="up") as stack:
             example = json.dumps(plan(call_agent("hello", succeeds("hi"))))
+            links = stack.topology.describe().replace("\n", "\n" + " " * 16)
             print(
                 f"handshake up: Temporal {stack.temporal.address} "
                 f"(namespace {stack.temporal.namespace})\n"
@@ -274,6 +275,7 @@ def _up(argv: list[str]) -> int:
                 f"  Zigflow queue {stack.plan_task_queue} (workflow {stack.plan_workflow})\n"
                 f"  metrics       {', '.join(f'{k} {v}' for k, v in stack.metrics.items())}\n"
                 f"  logs          {stack.log_dir}\n"
+                f"  links         {links}\n"
                 "  a handshake:  temporal workflow execute "
                 f"--address {stack.temporal.address} --task-queue {stack.plan_task_queue} "
                 f"--type {stack.plan_workflow} --input '{example}'\n"

@@ -673,6 +673,10 @@ def pytest_runtest_makereport(
         if seed is not None:
             report.sections.append(("chaos seed", f"replay with --chaos-seed {seed}"))
         for running in _stacks_of(item):
+            # Which hops the failing traffic crossed: a fault or relay names its link.
+            report.sections.append(
+                (f"stack links: {running.log_dir.name}", running.topology.describe())
+            )
             report.sections.append(
                 (f"service logs (tail): {running.log_dir.name}", running.logs(25))
             )

@@ -18,16 +18,15 @@ import pathlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from harness import contract
 from harness.config import StackConfig
 from harness.errors import ConfigError
 from harness.links.network import Network
 from harness.observe.history import History
 from harness.servers.temporal import TemporalTarget, connect
 from harness.servers.toxiproxy import ProxyInfo, ToxiproxyAPI
-from harness.stack import plan_workflow
 from harness.stack.agent import serve_agents
-from harness.stack.stack import Stack, plan_worker
+from harness.stack.stack import Layers, Stack, plan_worker
+from harness.stack.topology import Link, Topology
 from harness.target.hooks import HookRunner, finish
 from harness.target.profile import Profile, admin_host_port
 
@@ -112,6 +111,21 @@ async def external_network(profile: Profile) -> Network | None:
     return Network(api, proxies, await api.version())
 
 
+def topology_of(profile: Profile) -> Topology:
+    """The deployment's addresses as the profile names them (its proxies are added as
+    they are read from the Toxiproxy)."""
+    return Topology(
+        temporal_address=profile.temporal,
+        namespace=profile.namespace,
+        stigma_listen=profile.stigma_address or "",
+        zigflow_health_listen=profile.zigflow.ready_grpc_health or "",
+        zigflow_metrics_listen=_metrics_address(profile.metrics.zigflow) or "",
+        stigma_metrics_listen=_metrics_address(profile.metrics.stigma) or "",
+        agent_task_queue=profile.agent_task_queue,
+        zigflow_task_queue=profile.zigflow_task_queue,
+    )
+
+
 def config_of(profile: Profile) -> StackConfig:
     """The stack settings a deployed target implies (no command: nothing is spawned)."""
     return StackConfig(
@@ -147,31 +161,23 @@ async def deployed_stack(
         agents = await on_temporal.enter_async_context(
             serve_agents(client, profile.agent_task_queue)
         )
-        metrics = {
-            service: address
-            for service in ("zigflow", "stigma")
-            if (address := _metrics_address(getattr(profile.metrics, service))) is not None
-            and (service == "stigma" or profile.zigflow_level == "workflow")
-        }
-        yield Stack(
-            config=config,
+        topology = topology_of(profile)
+        network = await external_network(profile)
+        for link, proxy in network.proxies.items() if network is not None else ():
+            # The external proxy is the link's one hop: what the deployed service dials
+            # (the profile says so), its upstream the peer.
+            topology.links[link] = Link(link, proxy.upstream)
+            topology.links[link].add("toxiproxy", proxy.listen, name=proxy.name)
+        yield Stack.of(
+            topology,
+            config,
+            Layers(network=network),
             temporal=TemporalTarget(DEPLOYED, profile.temporal, profile.namespace, "deployed"),
             client=client,
             stigma=DeployedService(runner, "stigma"),  # type: ignore[arg-type]
             zigflow=DeployedService(runner, "zigflow"),  # type: ignore[arg-type]
-            stigma_target=profile.stigma_address or "",
-            zigflow_health=profile.zigflow.ready_grpc_health or "",
-            zigflow_task_queue=profile.zigflow_task_queue,
-            stigma_task_queue="",
             log_dir=log_dir,
             agents=agents,
-            metrics=metrics,
-            network=await external_network(profile),
-            plan_workflow=(
-                plan_workflow.WORKFLOW
-                if profile.zigflow_level == "activity"
-                else contract.NAMES.zigflow_workflow
-            ),
             plan_task_queue=plan_queue,
             run_id=run_id,
             runner=runner,

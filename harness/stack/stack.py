@@ -7,9 +7,9 @@ import os
 import pathlib
 import signal
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -29,8 +29,17 @@ from harness.servers.temporal import TemporalTarget, connect, temporal_target, u
 from harness.servers.toxiproxy import toxiproxy_server
 from harness.stack import plan_workflow
 from harness.stack.agent import Agents, serve_agents
+from harness.stack.topology import Topology
 from harness.target.hooks import HookRunner
 from harness.waits import eventually
+
+
+class Layers(NamedTuple):
+    """What the harness put in a stack's links (None: not there)."""
+
+    network: Network | None = None  # the Toxiproxy proxies
+    relay: TokenTamper | None = None  # the StartAgent relay
+    completions: CompletionRelay | None = None  # the relay in front of Temporal
 
 
 @dataclass
@@ -47,6 +56,8 @@ class Stack:
     log_dir: pathlib.Path
     # The harness's agent: a worker in this process serving Stigma's agent task queue.
     agents: Agents
+    # Who dials whom: each link's hops, as the services were told them.
+    topology: Topology
     # Prometheus endpoint (host:port) of each service: {"zigflow": ..., "stigma": ...}
     metrics: dict[str, str] = field(default_factory=dict)
     network: Network | None = None
@@ -65,6 +76,48 @@ class Stack:
     run_id: str = ""
     # A deployed target's hooks (harness.stack.deployed); None on the harness's own stack.
     runner: HookRunner | None = None
+
+    @classmethod
+    def of(
+        cls,
+        topology: Topology,
+        config: StackConfig,
+        layers: Layers,
+        *,
+        temporal: TemporalTarget,
+        client: Client,
+        stigma: ManagedProcess,
+        zigflow: ManagedProcess,
+        log_dir: pathlib.Path,
+        agents: Agents,
+        plan_task_queue: str,
+        run_id: str,
+        runner: HookRunner | None = None,
+    ) -> Stack:
+        """A stack whose addresses, queues and plan workflow are its topology's and its
+        level's: the harness's own and a deployed target's alike."""
+        return cls(
+            config=config,
+            temporal=temporal,
+            client=client,
+            stigma=stigma,
+            zigflow=zigflow,
+            stigma_target=topology.stigma_listen,
+            zigflow_health=topology.zigflow_health_listen,
+            zigflow_task_queue=topology.zigflow_task_queue,
+            stigma_task_queue=topology.stigma_task_queue,
+            log_dir=log_dir,
+            agents=agents,
+            topology=topology,
+            metrics=topology.metrics(config.zigflow_level),
+            network=layers.network,
+            relay=layers.relay,
+            completions=layers.completions,
+            plan_workflow=plan_workflow_of(config.zigflow_level),
+            plan_task_queue=plan_task_queue,
+            run_id=run_id,
+            runner=runner,
+        )
 
     @property
     def deployed(self) -> bool:
@@ -215,14 +268,15 @@ async def wait_healthy(proc: ManagedProcess, target: str, service: str, timeout_
 
 @contextlib.asynccontextmanager
 async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIterator[Stack]:
-    """Temporal, the harness's agent worker, Stigma, then Zigflow; torn down in reverse,
-    always."""
+    """Temporal, the harness's proxies and relays, its agent worker, Stigma, then
+    Zigflow; torn down in reverse (the proxies and relays after Temporal), always. Each
+    layer in between puts its hop in the topology's links."""
     config.validate()
     run_id = run_id or uuid.uuid4().hex[:8]
     log_dir = config.log_dir / run_id
     log_dir.mkdir(parents=True, exist_ok=True)
     async with (
-        contextlib.AsyncExitStack() as exits,
+        contextlib.AsyncExitStack() as links,  # entered first: closed after Temporal
         temporal_target(config, log_dir) as temporal,
         contextlib.AsyncExitStack() as on_temporal,  # closed while Temporal still runs
     ):
@@ -230,135 +284,193 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
         client = await connect(
             temporal.address, temporal.namespace, config.ready_timeout_s, "Temporal", connection
         )
-        values = {
-            "temporal_address": temporal.address,
-            "namespace": temporal.namespace,
-            "stigma_listen": f"{LOOPBACK}:{free_port()}",
-            "stigma_task_queue": f"stigma-queue-{run_id}",
-            "agent_task_queue": f"agent-{run_id}",
-            "zigflow_task_queue": f"zigflow-{run_id}",
-            "zigflow_health_listen": f"{LOOPBACK}:{free_port()}",
-            "zigflow_metrics_listen": f"{LOOPBACK}:{free_port()}",
-            "stigma_metrics_listen": f"{LOOPBACK}:{free_port()}",
-        }
-        values["stigma_target"] = values["zigflow_stigma_target"] = values["stigma_listen"]
-        values["zigflow_temporal_address"] = values["stigma_temporal_address"] = temporal.address
-        network: Network | None = None
-        if config.chaos:
-            api = await exits.enter_async_context(toxiproxy_server(log_dir, config.ready_timeout_s))
-            proxies = {}
-            for link, upstream in (
-                ("stigma_grpc", values["stigma_listen"]),
-                ("zigflow_temporal", temporal.address),
-                ("stigma_temporal", temporal.address),
-            ):
-                proxies[link] = await api.create_proxy(
-                    f"{link}-{run_id}", upstream, f"{LOOPBACK}:{free_port()}"
-                )
-            # The services reach each other only through the proxies.
-            values["zigflow_stigma_target"] = proxies["stigma_grpc"].listen
-            values["zigflow_temporal_address"] = proxies["zigflow_temporal"].listen
-            values["stigma_temporal_address"] = proxies["stigma_temporal"].listen
-            network = Network(api, proxies, await api.version())
-        relay: TokenTamper | None = None
-        if config.tamper or config.relay:
-            # In front of whatever Zigflow would reach (Stigma, or its proxy in a chaos
-            # stack): tokens are damaged before the network's faults apply.
-            relay = TokenTamper(values["zigflow_stigma_target"])
-            values["zigflow_stigma_target"] = await relay.start()
-            exits.push_async_callback(relay.stop)
-        values["stigma_zigflow_temporal_address"] = values["stigma_temporal_address"]
-        # Through a Toxiproxy link TLS passes untouched: the services check the cluster's
-        # own name on a certificate that came from another address.
-        server_name = tls.server_name_for(connection, temporal.address)
-        harness_ca: tls.HarnessCA | None = None
-        if connection.uses_tls and (config.tamper or config.relay):
-            # The completion relay reads gRPC, so it terminates TLS with a certificate
-            # of a per-stack CA (also valid for the cluster's name, which Stigma checks).
-            harness_ca = tls.HarnessCA.create(
-                (LOOPBACK, "localhost", server_name),
-                connection.read("ca") or tls.system_cas(),
-            )
-            exits.callback(harness_ca.remove)
-        connection_env = {
-            **tls.service_env("zigflow", connection, connection.ca, server_name),
-            **tls.service_env(
-                "stigma",
-                connection,
-                str(harness_ca.bundle) if harness_ca else connection.ca,
-                server_name,
-            ),
-        }
-        completions: CompletionRelay | None = None
-        if config.tamper or config.relay:
-            # All of Stigma's calls to Temporal go through the harness too (after the
-            # network's faults: the relay's upstream is Stigma's link to Temporal): its
-            # durable starts and its calls by token are what the harness observes, parks
-            # and refuses.
-            completions = CompletionRelay(
-                values["stigma_temporal_address"], connection, server_name, harness_ca
-            )
-            values["stigma_temporal_address"] = await completions.start()
-            values["stigma_zigflow_temporal_address"] = values["stigma_temporal_address"]
-            exits.push_async_callback(completions.stop)
-        plan_queue = values["zigflow_task_queue"]
-        if config.zigflow_level == "activity":
-            plan_queue = f"plan-{run_id}"
-            await on_temporal.enter_async_context(plan_worker(client, plan_queue))
-        # The agent runs in the harness: its worker is up before Stigma can schedule
-        # an agent, and goes after both services have stopped.
-        agents = await on_temporal.enter_async_context(
-            serve_agents(client, values["agent_task_queue"])
+        topology = Topology.local(temporal.address, temporal.namespace, run_id)
+        layers = await links.enter_async_context(
+            harness_links(config, topology, temporal, log_dir, run_id)
         )
-        env = service_env(values, config, connection_env)
-        stigma = ManagedProcess(
-            "stigma", expand(config.stigma_cmd, values_for("stigma", values)), env, log_dir
+        agents, plan_queue = await on_temporal.enter_async_context(
+            harness_workers(client, config, topology, run_id)
         )
-        zigflow = ManagedProcess(
-            "zigflow", expand(config.zigflow_cmd, values_for("zigflow", values)), env, log_dir
-        )
-        try:
-            await stigma.start()
-            await wait_healthy(
-                stigma, values["stigma_target"], contract.STIGMA_SERVICE, config.ready_timeout_s
-            )
-            if relay is not None:
-                await relay.connected(config.ready_timeout_s)
-            await zigflow.start()
-            await wait_healthy(zigflow, values["zigflow_health_listen"], "", config.ready_timeout_s)
-            yield Stack(
-                config=config,
+        async with services(config, topology, layers, log_dir) as (stigma, zigflow):
+            yield Stack.of(
+                topology,
+                config,
+                layers,
                 temporal=temporal,
                 client=client,
                 stigma=stigma,
                 zigflow=zigflow,
-                stigma_target=values["stigma_target"],
-                zigflow_health=values["zigflow_health_listen"],
-                zigflow_task_queue=values["zigflow_task_queue"],
-                stigma_task_queue=values["stigma_task_queue"],
                 log_dir=log_dir,
                 agents=agents,
-                # At activity level Zigflow's agent metrics (counted by its own workflow,
-                # which the harness's replaces) are not judged.
-                metrics={
-                    service: values[f"{service}_metrics_listen"]
-                    for service in ("zigflow", "stigma")
-                    if service == "stigma" or config.zigflow_level == "workflow"
-                },
-                network=network,
-                relay=relay,
-                completions=completions,
-                plan_workflow=(
-                    plan_workflow.WORKFLOW
-                    if config.zigflow_level == "activity"
-                    else contract.NAMES.zigflow_workflow
-                ),
                 plan_task_queue=plan_queue,
                 run_id=run_id,
             )
+
+
+@contextlib.asynccontextmanager
+async def harness_links(
+    config: StackConfig,
+    topology: Topology,
+    temporal: TemporalTarget,
+    log_dir: pathlib.Path,
+    run_id: str,
+) -> AsyncIterator[Layers]:
+    """What the harness puts in the services' links, innermost first: the network's
+    proxies (chaos), then its relays (tamper, relay)."""
+    relays = config.tamper or config.relay
+    async with contextlib.AsyncExitStack() as layers:
+        network = None
+        if config.chaos:
+            network = await layers.enter_async_context(chaos(topology, log_dir, run_id, config))
+        relay = await layers.enter_async_context(start_agent_relay(topology)) if relays else None
+        completions = None
+        if relays:
+            server_name = tls.server_name_for(config.connection, temporal.address)
+            completions = await layers.enter_async_context(
+                completion_relay(topology, config.connection, server_name)
+            )
+        yield Layers(network, relay, completions)
+
+
+@contextlib.asynccontextmanager
+async def chaos(
+    topology: Topology, log_dir: pathlib.Path, run_id: str, config: StackConfig
+) -> AsyncIterator[Network]:
+    """A Toxiproxy proxy on every link: the services reach each other only through them."""
+    async with toxiproxy_server(log_dir, config.ready_timeout_s) as api:
+        proxies = {}
+        for link in topology.links.values():
+            proxy = await api.create_proxy(
+                f"{link.name}-{run_id}", link.address, f"{LOOPBACK}:{free_port()}"
+            )
+            link.add("toxiproxy", proxy.listen, name=proxy.name)
+            proxies[link.name] = proxy
+        yield Network(api, proxies, await api.version())
+
+
+@contextlib.asynccontextmanager
+async def start_agent_relay(topology: Topology) -> AsyncIterator[TokenTamper]:
+    """The StartAgent relay, in front of whatever Zigflow would reach (Stigma, or its
+    proxy in a chaos stack): tokens are damaged before the network's faults apply."""
+    link = topology.links["stigma_grpc"]
+    relay = TokenTamper(link.address)
+    link.add("start_agent_relay", await relay.start())
+    try:
+        yield relay
+    finally:
+        await relay.stop()
+
+
+@contextlib.asynccontextmanager
+async def completion_relay(
+    topology: Topology, connection: tls.Connection, server_name: str
+) -> AsyncIterator[CompletionRelay]:
+    """All of Stigma's calls to Temporal go through the harness too (after the network's
+    faults: the relay's upstream is Stigma's link to Temporal as it stands): its durable
+    starts and its calls by token are what the harness observes, parks and refuses."""
+    with relay_certificate(connection, server_name) as certificate:
+        link = topology.links["stigma_temporal"]
+        completions = CompletionRelay(link.address, connection, server_name, certificate)
+        link.add("completion_relay", await completions.start())
+        try:
+            yield completions
         finally:
-            await zigflow.stop()
-            await stigma.stop()
+            await completions.stop()
+
+
+@contextlib.contextmanager
+def relay_certificate(
+    connection: tls.Connection, server_name: str
+) -> Iterator[tls.HarnessCA | None]:
+    """The completion relay reads gRPC, so over TLS it terminates it with a certificate
+    of a per-stack CA (also valid for the cluster's name, which Stigma checks); None
+    in plain text."""
+    if not connection.uses_tls:
+        yield None
+        return
+    harness_ca = tls.HarnessCA.create(
+        (LOOPBACK, "localhost", server_name), connection.read("ca") or tls.system_cas()
+    )
+    try:
+        yield harness_ca
+    finally:
+        harness_ca.remove()
+
+
+def connection_env(
+    config: StackConfig, topology: Topology, completions: CompletionRelay | None
+) -> dict[str, str]:
+    """Both services' TLS settings towards Temporal. Through a Toxiproxy link TLS passes
+    untouched: the services check the cluster's own name on a certificate that came
+    from another address. Stigma trusts the completion relay's CA when it has one."""
+    connection = config.connection
+    server_name = tls.server_name_for(connection, topology.temporal_address)
+    certificate = completions.certificate if completions is not None else None
+    return {
+        **tls.service_env("zigflow", connection, connection.ca, server_name),
+        **tls.service_env(
+            "stigma",
+            connection,
+            str(certificate.bundle) if certificate else connection.ca,
+            server_name,
+        ),
+    }
+
+
+@contextlib.asynccontextmanager
+async def harness_workers(
+    client: Client, config: StackConfig, topology: Topology, run_id: str
+) -> AsyncIterator[tuple[Agents, str]]:
+    """The harness's agent worker (up before Stigma can schedule an agent, gone after
+    both services have stopped) and, at activity level, its plan worker; the agents,
+    and the queue plans are started on."""
+    async with contextlib.AsyncExitStack() as workers:
+        plan_queue = topology.zigflow_task_queue
+        if config.zigflow_level == "activity":
+            plan_queue = f"plan-{run_id}"
+            await workers.enter_async_context(plan_worker(client, plan_queue))
+        agents = await workers.enter_async_context(serve_agents(client, topology.agent_task_queue))
+        yield agents, plan_queue
+
+
+@contextlib.asynccontextmanager
+async def services(
+    config: StackConfig,
+    topology: Topology,
+    layers: Layers,
+    log_dir: pathlib.Path,
+) -> AsyncIterator[tuple[ManagedProcess, ManagedProcess]]:
+    """Stigma, then Zigflow, each healthy; stopped in reverse, always. What they are
+    told is rendered here, once every hop is in place."""
+    values = topology.values()
+    env = service_env(values, config, connection_env(config, topology, layers.completions))
+    stigma = ManagedProcess(
+        "stigma", expand(config.stigma_cmd, values_for("stigma", values)), env, log_dir
+    )
+    zigflow = ManagedProcess(
+        "zigflow", expand(config.zigflow_cmd, values_for("zigflow", values)), env, log_dir
+    )
+    try:
+        await stigma.start()
+        await wait_healthy(
+            stigma, values["stigma_target"], contract.STIGMA_SERVICE, config.ready_timeout_s
+        )
+        if layers.relay is not None:
+            await layers.relay.connected(config.ready_timeout_s)
+        await zigflow.start()
+        await wait_healthy(zigflow, values["zigflow_health_listen"], "", config.ready_timeout_s)
+        yield stigma, zigflow
+    finally:
+        await zigflow.stop()
+        await stigma.stop()
+
+
+def plan_workflow_of(zigflow_level: str) -> str:
+    """The workflow plans are started as: the team's Zigflow workflow, or (activity
+    level) the harness's own."""
+    if zigflow_level == "activity":
+        return plan_workflow.WORKFLOW
+    return contract.NAMES.zigflow_workflow
 
 
 @contextlib.asynccontextmanager
