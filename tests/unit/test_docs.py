@@ -169,3 +169,35 @@ def test_the_offline_check_finds_an_external_asset(tmp_path: pathlib.Path) -> No
     bad = check_site_offline.external_assets(tmp_path)
     assert len(bad) == 3, bad
     assert check_site_offline.main([str(tmp_path)]) == 1
+
+
+def architecture_gaps(page: str) -> list[str]:
+    """What docs/index.md's map of the code names and the checkout does not have: each
+    top-level directory, each sub-directory under it, each module (``x.py``) somewhere
+    under its top-level directory."""
+    block = page.split("## Architecture", 1)[1].split("```", 2)[1]
+    missing: list[str] = []
+    top = ROOT
+    for line in block.splitlines():
+        found = re.match(r"^([\w/]+/)", line)
+        if found:  # harness/, scenarios/, proto/stigma/v1/ ...
+            top = ROOT / found.group(1)
+            if not top.is_dir():
+                missing.append(found.group(1))
+            continue
+        sub = re.match(r"^\s+([\w]+/)\s", line)
+        if sub and not (top / sub.group(1)).is_dir():
+            missing.append(f"{top.relative_to(ROOT)}/{sub.group(1)}")
+        for module in re.findall(r"\b\w+\.py\b", line):
+            if not any(top.rglob(module)):
+                missing.append(f"{top.relative_to(ROOT)}/.../{module}")
+    return missing
+
+
+def test_the_architecture_names_only_modules_that_exist() -> None:
+    page = (ROOT / "docs" / "index.md").read_text()
+    assert architecture_gaps(page) == [], "docs/index.md names what does not exist"
+    # and a renamed module would be caught
+    assert architecture_gaps(page.replace("topology.py", "topolgy.py")) == [
+        "harness/.../topolgy.py"
+    ]
