@@ -102,7 +102,11 @@ def add_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
         help="handshakes/s of the game day's steady load (default 3)",
     )
     group.add_argument(
-        "--game-day-users", type=int, default=6, help="Locust users of the game day (default 6)"
+        "--game-day-users",
+        type=int,
+        default=20,
+        help="Locust users sharing the rate (default 20: each waits for its handshake, so "
+        "enough of them keep the rate up while a fault slows handshakes down)",
     )
     group.add_argument(
         "--game-day-baseline-s",
