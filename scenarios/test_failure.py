@@ -32,8 +32,9 @@ async def test_agent_failure_fails_zigflow_activity_with_its_type_and_message(
         checkers.agent_failure_propagated(history),
     )
     assert all(op.type == "fail" for op in ops), [op.value for op in ops]
-    # each failure counted once, by its error type's outcome (or: metrics not checked)
-    holds(history, await observed.judged())
+    # each failure counted once, by its error type's outcome, and the failed agents no
+    # longer counted running or pending (or: metrics not checked)
+    holds(history, await observed.judged(), await observed.gauges_settled())
 
 
 async def test_a_request_stigma_refuses_fails_at_once_and_is_not_retried(

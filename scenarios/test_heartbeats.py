@@ -112,6 +112,6 @@ async def test_cancelling_zigflow_reaches_stigma_and_stops_the_agent(
     await driver.agents_delivered([started])
     await driver.collect(started)
     holds(history, checkers.cancelled_through_heartbeat(history))
-    # and the metrics say so: nothing counted as completed or failed, nothing left
-    # pending (or: metrics not checked)
-    holds(history, await observed.judged())
+    # and the metrics say so: nothing counted as completed or failed, the cancelled
+    # agent no longer counted running or pending (or: metrics not checked)
+    holds(history, await observed.judged(), await observed.gauges_settled())

@@ -46,6 +46,7 @@ async def test_metrics_agree_with_history(driver: Driver, history: History) -> N
         history,
         checkers.every_call_resolved(history),
         verdict,
+        await observed.gauges_settled(),
     )
 
 

@@ -10,7 +10,7 @@ from harness import contract
 from harness.drive.driver import Driver
 from harness.drive.plan import call_agent, plan, succeeds
 from harness.faults.processes import killed, paused
-from harness.judge import checkers
+from harness.judge import checkers, metrics_checks
 from harness.judge.expect import holds
 from harness.observe.history import History
 
@@ -50,6 +50,7 @@ async def test_zigflow_killed_while_agents_pending_resumes_after_restart(
     real_driver: Driver, history: History
 ) -> None:
     driver = real_driver
+    observed = await metrics_checks.observe_from(history, driver.stack.metrics)
     # given: agents pending by token
     started = [
         await driver.start(plan(call_agent("long", succeeds({"n": i}, hold=True))))
@@ -69,6 +70,10 @@ async def test_zigflow_killed_while_agents_pending_resumes_after_restart(
         checkers.every_call_resolved(history),
         checkers.resumed_once_with_agent_result(history),
     )
+    # and the restarted Zigflow counts nothing pending, Stigma nothing running (gauges:
+    # counters start afresh in a new process, so only these are judged; or: metrics not
+    # checked)
+    holds(history, await observed.gauges_settled())
 
 
 async def test_temporal_restarted_mid_agent_accepts_the_token_issued_before(
@@ -124,6 +129,7 @@ async def test_stigma_killed_mid_agent_delivers_the_agents_result_once(
     real_driver: Driver, history: History
 ) -> None:
     driver = real_driver
+    observed = await metrics_checks.observe_from(history, driver.stack.metrics)
     # given: an agent running (in the harness, on Stigma's agent task queue), its
     # Stigma execution waiting for it
     started = await driver.start(plan(call_agent("busy", succeeds("worked", hold=True))))
@@ -147,6 +153,9 @@ async def test_stigma_killed_mid_agent_delivers_the_agents_result_once(
         checkers.every_call_resolved(history),
         checkers.resumed_once_with_agent_result(history),
     )
+    # and the restarted Stigma, which replayed the execution to its end, counts it
+    # running no more (or: metrics not checked)
+    holds(history, await observed.gauges_settled())
 
 
 @pytest.mark.slow(14)  # Stigma's 3 s heartbeat timeout, then the sticky queue's ~10 s

@@ -52,6 +52,6 @@ async def test_stuck_agent_times_out_at_start_to_close_and_late_completion_is_de
         checkers.timed_out(history, "START_TO_CLOSE"),
         checkers.late_completion_recorded(history),
     )
-    # timed_out counted once, the dead token counted, nothing left pending (or: metrics
-    # not checked)
-    holds(history, await observed.judged())
+    # timed_out counted once, the dead token counted, the timed-out agent no longer
+    # counted running or pending (or: metrics not checked)
+    holds(history, await observed.judged(), await observed.gauges_settled())

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from harness import contract
 from harness.drive import plan as hp
 from harness.judge import metrics_checks
 from harness.observe import metrics
@@ -123,14 +124,56 @@ def test_counter_that_missed_an_outcome_is_named() -> None:
     ), verdict
 
 
-def test_pending_gauge_left_high_and_missing_delivery_are_named() -> None:
-    zig = GOOD_ZIG.replace("pending 4", "pending 5")
+def test_missing_delivery_is_named() -> None:
     stigma = GOOD_STIGMA.splitlines()[0] + "\n"
-    verdict = metrics_checks.metrics_agree_with_history(_history(zig, stigma))
+    verdict = metrics_checks.metrics_agree_with_history(_history(GOOD_ZIG, stigma))
+    assert not verdict.ok
+    assert "delivered moved by 1" in "\n".join(verdict.evidence)
+
+
+GOOD_RUNNING = GOOD_STIGMA + "stigma_workflows_running 0\n"
+
+
+def _gauged(zig_after: str, stigma_after: str) -> History:
+    h = _history(zig_after, stigma_after)
+    _record(h, "stigma", "stigma_workflows_running 0\n", stigma_after)
+    return h
+
+
+def test_gauges_back_where_they_were_pass() -> None:
+    verdict = metrics_checks.gauges_back_to_baseline(_gauged(GOOD_ZIG, GOOD_RUNNING))
+    assert verdict.status == "ok", verdict
+    assert verdict.checked == 2
+
+
+def test_a_gauge_left_off_its_baseline_is_named_with_service_and_levels() -> None:
+    zig = GOOD_ZIG.replace("pending 4", "pending 5")
+    stigma = GOOD_RUNNING.replace("running 0", "running 2")
+    verdict = metrics_checks.gauges_back_to_baseline(_gauged(zig, stigma))
     assert not verdict.ok
     text = "\n".join(verdict.evidence)
-    assert "zigflow_agent_activities_pending is 5" in text
-    assert "delivered moved by 1" in text
+    assert "zigflow: zigflow_agent_activities_pending is 5 after the scenario, 4 before" in text
+    assert "stigma: stigma_workflows_running is 2 after the scenario, 0 before" in text
+
+
+def test_gauges_are_not_judged_while_a_call_is_in_flight() -> None:
+    h = _gauged(GOOD_ZIG, GOOD_RUNNING.replace("running 0", "running 1"))
+    state = hp.call_agent("s", hp.succeeds(1))
+    h.invoke("c4", "plan", hp.plan(state))  # no outcome yet: its agent may be running
+    verdict = metrics_checks.gauges_back_to_baseline(h)
+    assert verdict.status == "not_checked", verdict
+    assert verdict.missing is not None
+    assert "in flight" in verdict.missing.why
+
+
+def test_a_gauge_the_service_does_not_export_is_not_checked_never_ok() -> None:
+    verdict = metrics_checks.gauges_back_to_baseline(_history(GOOD_ZIG, GOOD_STIGMA))
+    assert verdict.status == "not_checked", verdict
+    assert verdict.checked == 1  # Zigflow's pending gauge was judged
+
+
+def test_the_contract_lists_the_gauges_the_reference_services_export() -> None:
+    assert {t.value for t in contract.GAUGES} == set(service_metrics.GAUGES)
 
 
 def test_missing_snapshot_is_a_violation_not_a_pass() -> None:
