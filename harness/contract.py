@@ -579,14 +579,16 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         STIGMA,
         "Completes or fails Zigflow's activity by token exactly once, from a (non-local) "
         "activity, with the envelope and the agent's output, or the agent's failure type "
-        "and message as a non-retryable application failure",
+        "and message as a non-retryable application failure; a call refused UNAVAILABLE "
+        "past its client's own retries is retried within the completion window, not "
+        "taken for a dead token",
         (
             "resumed_once_with_agent_result",
             "agent_failure_propagated",
             "no_token_lost",
             "every_call_resolved",
         ),
-        ("test_success.py", "test_failure.py", "test_restarts.py"),
+        ("test_success.py", "test_failure.py", "test_restarts.py", "test_network.py"),
     ),
     Behaviour(
         STIGMA,

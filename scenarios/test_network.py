@@ -207,3 +207,43 @@ async def test_completion_reply_lost_is_recognised_not_a_duplicate_or_a_false_fa
     await driver.outcome(started)
     _all_correct(history)
     holds(history, checkers.completion_outcome_is(history, "delivered_earlier"))
+
+
+async def test_calls_by_token_refused_past_the_client_retry_window_are_retried_and_delivered_once(
+    chaos_driver: Driver, history: History
+) -> None:
+    driver = chaos_driver
+    relay = driver.stack.completion_relay()
+    # given: Temporal refuses Stigma's calls by token UNAVAILABLE, and only those: its
+    # worker stays connected (polls, heartbeats, reports on its own activities pass)
+    async with relay.refuse_calls_by_token(history) as refusal:
+        # when: an agent finishes, and its completion meets the refusal for longer than
+        # the Temporal client retries one call. The Python SDK (1.35) retries UNAVAILABLE
+        # on RespondActivityTask{Completed,Failed,Canceled} for up to 10 s / 10 retries
+        # by default (sdk-core crates/client/src/retry.rs: RetryOptions' defaults, Code::
+        # Unavailable in RETRYABLE_ERROR_CODES; temporalio/client/_impl.py calls these
+        # with retry=True); the reference Stigmas narrow it to 1.5 s. Whatever a Stigma's
+        # window, the refusal lasts until its completion activity's first attempt is
+        # over: the error has then come out of the client into Stigma's own code.
+        started = await driver.start(plan(call_agent("refused", succeeds("v"))))
+        await refusal.arrived()
+        await driver.wait_stigma_attempt_over(started, contract.NAMES.stigma_complete_activity)
+    # then: Zigflow resumed once with the agent's result, on its first attempt; Stigma
+    # recorded the completion delivered (retried, not taken for a dead token)
+    await driver.outcome(started)
+    holds(
+        history,
+        checkers.every_call_resolved(history),
+        checkers.at_most_one_agent_per_key(history),
+        checkers.no_token_lost(history),
+        checkers.resumed_once_with_agent_result(history),
+        checkers.completion_outcome_is(history, "delivered"),
+    )
+    # and the refusal hit the calls it targets: every call by that token refused until
+    # one went through, once
+    answers = [c.answer for c in relay.completions if c.token_fp == refusal.calls[0].token_fp]
+    refused = f"refused:{refusal.code.name}"
+    expected = [refused] * (len(answers) - 1) + ["OK"]
+    assert answers == expected, (
+        f"calls by this token answered {answers}: expected {refused} until one call delivered, once"
+    )

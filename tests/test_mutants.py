@@ -172,6 +172,12 @@ CASES = [
         "'token_dead'",
     ),
     (
+        "test_network.py::test_calls_by_token_refused_past_the_client_retry_window_are_retried_and_delivered_once",
+        "--stigma-cmd",
+        "stigma_gives_up_on_unavailable",
+        "completion outcome 'token_dead', expected 'delivered'",
+    ),
+    (
         "test_failure.py::test_a_failure_whose_reply_was_lost_is_recognised_as_delivered_not_a_dead_token",
         "--stigma-cmd",
         "stigma_forgets_lost_failures",

@@ -359,6 +359,41 @@ class Driver:
             pending=lambda: f"{activity_type} to close in {handle.id}",
         )
 
+    async def wait_stigma_attempt_over(
+        self,
+        started: Started,
+        activity_type: str,
+        state_index: int = 0,
+        timeout_s: float | None = None,
+    ) -> None:
+        """Until the first attempt of the call's Stigma activity of ``activity_type`` is
+        over: Temporal is retrying it (a later attempt pending) or it closed. An error its
+        call met has then come out of the client's own retry loop into Stigma's code, and
+        what that code made of it (retry, or take it as final) is on Temporal's record."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        handle = self.stack.client.get_workflow_handle(
+            self.stigma_workflow_id(started, state_index)
+        )
+        converter = self.stack.client.data_converter
+
+        async def probe() -> bool | None:
+            desc = await handle.describe()
+            if any(
+                p.activity_type.name == activity_type and p.attempt >= 2
+                for p in desc.raw_description.pending_activities
+            ):
+                return True
+            trace = traces.read(await handle.fetch_history(), converter, traces.StigmaTrace)
+            closed = [a for a in trace.of_type(activity_type) if a.status != "open"]
+            return True if closed else None
+
+        await eventually(
+            probe,
+            timeout_s=timeout_s,
+            interval_s=0.1,
+            pending=lambda: f"{activity_type}'s first attempt to end in {handle.id}",
+        )
+
     async def wait_zigflow_activity_closed(
         self, started: Started, state_index: int = 0, timeout_s: float | None = None
     ) -> None:

@@ -14,7 +14,10 @@ so Stigma talks to the real server. Because the harness owns this hop it can
   drops them: "Stigma is killed inside StartAgent / while its completion is in flight /
   after its completion landed but before it heard so" are windows the harness makes
   and observes, not delays Stigma has to build into its production code;
-- *refuse* starts with a status, as a Temporal that will not take the start would.
+- *refuse* starts with a status, as a Temporal that will not take the start would;
+- *refuse* the calls by token alone (UNAVAILABLE) while every other call of Stigma
+  passes: a Temporal frontend that sheds them while Stigma's worker stays connected, so
+  the worker can still report what its completion activity made of the refusal.
 """
 
 from __future__ import annotations
@@ -41,6 +44,14 @@ COMPLETIONS: dict[str, Any] = {
     f"/{SERVICE}/RespondActivityTaskCompleted": wsr.RespondActivityTaskCompletedRequest,
     f"/{SERVICE}/RespondActivityTaskFailed": wsr.RespondActivityTaskFailedRequest,
     f"/{SERVICE}/RespondActivityTaskCanceled": wsr.RespondActivityTaskCanceledRequest,
+}
+# Calls whose replies hand Stigma's own worker an activity task (and its token): a
+# completion carrying one of those tokens is the worker reporting its own activity,
+# not a call by Zigflow's token.
+OWN_TASKS: dict[str, Any] = {
+    f"/{SERVICE}/PollActivityTaskQueue": wsr.PollActivityTaskQueueResponse,
+    # Eager activity dispatch: tasks handed back with the workflow task's answer.
+    f"/{SERVICE}/RespondWorkflowTaskCompleted": wsr.RespondWorkflowTaskCompletedResponse,
 }
 # Calls that start a workflow durably, and where their workflow ids are.
 STARTS: dict[str, Any] = {
@@ -73,9 +84,13 @@ class Relayed:
     method: str
     token_fp: str
     wall: float
-    # OK, a status code name, "dropped" (never reached Temporal) or "reply_dropped"
-    # (Temporal took it and answered OK; Stigma never heard so).
+    # OK, a status code name, "dropped" (never reached Temporal), "reply_dropped"
+    # (Temporal took it and answered OK; Stigma never heard so) or "refused:CODE" (the
+    # relay answered CODE, Temporal never saw it).
     answer: str = ""
+    # Stigma's worker reporting an activity task of its own (its token came from a poll
+    # through this relay), not a call by Zigflow's token.
+    own_task: bool = False
 
 
 @dataclass
@@ -150,6 +165,52 @@ class Held:
         return await parked.go
 
 
+class Refusal:
+    """Calls by token refused by ``CompletionRelay.refuse_calls_by_token``."""
+
+    DETAILS = "relay: calls by token refused (a harness fault; Stigma's other calls pass)"
+
+    def __init__(self, relay: CompletionRelay, code: grpc.StatusCode, for_s: float | None) -> None:
+        self._relay = relay
+        self.code = code
+        self.for_s = for_s
+        self._until = None if for_s is None else time.monotonic() + for_s
+        self._released = False
+        self.calls: list[Relayed] = []  # refused, in arrival order
+        self._arrived = asyncio.Condition()
+
+    @property
+    def active(self) -> bool:
+        if self._released:
+            return False
+        return self._until is None or time.monotonic() < self._until
+
+    def release(self) -> None:
+        """From now on calls by token pass again (also when ``for_s`` has not run out)."""
+        self._released = True
+
+    async def arrived(self, n: int = 1, timeout_s: float = 60.0) -> None:
+        """Until ``n`` calls by token were refused: Stigma has met the refusal."""
+        async with self._arrived:
+            try:
+                await asyncio.wait_for(
+                    self._arrived.wait_for(lambda: len(self.calls) >= n), timeout_s
+                )
+            except TimeoutError:
+                raise WaitTimeout(
+                    f"still waiting after {timeout_s:.0f}s: {n - len(self.calls)} call(s) by "
+                    f"token to reach the harness's relay at {self._relay.listen} (does Stigma "
+                    "reach Temporal through STIGMA_ZIGFLOW_TEMPORAL_ADDRESS?)"
+                ) from None
+
+    async def _refuse(self, call: Relayed, context: Any) -> None:
+        call.answer = f"refused:{self.code.name}"
+        async with self._arrived:
+            self.calls.append(call)
+            self._arrived.notify_all()
+        await context.abort(self.code, self.DETAILS)
+
+
 class CompletionRelay:
     def __init__(
         self,
@@ -174,6 +235,10 @@ class CompletionRelay:
         self._held_starts: Held | None = None
         self._park_starts_at = "request"
         self._refusals: list[grpc.StatusCode] = []
+        self._refusing: Refusal | None = None
+        # Fingerprints of the activity tasks Stigma's worker was handed through this relay
+        # (a set of short strings: a few per handshake, kept for the stack's life).
+        self._own_tasks: set[str] = set()
         self._server: grpc.aio.Server | None = None
         self._channel: grpc.aio.Channel | None = None
 
@@ -286,6 +351,34 @@ class CompletionRelay:
             self._refusals = []
             history.fault("stop", f"start_refused:{code.name}", "stigma_starts")
 
+    @contextlib.asynccontextmanager
+    async def refuse_calls_by_token(
+        self,
+        history: History,
+        code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE,
+        *,
+        for_s: float | None = None,
+    ) -> AsyncIterator[Refusal]:
+        """Answer every call by Zigflow's token (complete, fail, cancel) with ``code``
+        instead of forwarding it, for ``for_s`` seconds or until ``release()`` or the end
+        of the block; every other call of Stigma passes (its worker's polls, heartbeats and
+        reports on its own activities, its starts). Yields the refusal (the refused calls).
+
+        Prefer releasing on an event (``Refusal.arrived``, Stigma's own record of its
+        completion attempts) over ``for_s``: a duration long enough for any client's retry
+        loop would be the slowest thing in the gate."""
+        refusal = Refusal(self, code, for_s)
+        self._refusing = refusal
+        name = f"completion_refused:{code.name}"
+        history.fault("start", name, "stigma_completions", for_s=for_s)
+        try:
+            yield refusal
+        finally:
+            if self._refusing is refusal:
+                self._refusing = None
+            refusal.release()
+            history.fault("stop", name, "stigma_completions", refused=len(refusal.calls))
+
     def refused(self) -> list[StartSeen]:
         return [s for s in self.starts if s.answer.startswith("refused:")]
 
@@ -302,8 +395,14 @@ class CompletionRelay:
         request_type = COMPLETIONS.get(method)
         if request_type is not None:
             token = request_type.FromString(body).task_token
-            call = Relayed(method.rsplit("/", 1)[-1], fingerprint(token), time.time())
+            fp = fingerprint(token)
+            call = Relayed(
+                method.rsplit("/", 1)[-1], fp, time.time(), own_task=fp in self._own_tasks
+            )
             self.completions.append(call)
+            refusal = self._refusing
+            if refusal is not None and not call.own_task and refusal.active:
+                await refusal._refuse(call, context)
             held = self._held
             parks = held is not None and self._park_completions_at == "request" and held.parks()
             if parks and held is not None and not await held._park(call):
@@ -324,6 +423,8 @@ class CompletionRelay:
             # The server's trailing details (e.g. NotFoundFailure) travel back as they came.
             trailers: Any = tuple(tuple(m) for m in (err.trailing_metadata() or ()))  # type: ignore[arg-type]
             await context.abort(err.code(), err.details() or "", trailing_metadata=trailers)
+        if method in OWN_TASKS:
+            self._learn_own_tasks(method, reply)
         if call is not None:
             call.answer = "OK"
             await self._after_completion(call, context)
@@ -331,6 +432,14 @@ class CompletionRelay:
             await self._after_start(start, context)
             start.answer, start.answered_wall = "OK", time.time()
         return reply
+
+    def _learn_own_tasks(self, method: str, reply: bytes) -> None:
+        response = OWN_TASKS[method].FromString(reply)
+        if isinstance(response, wsr.RespondWorkflowTaskCompletedResponse):
+            tokens = [task.task_token for task in response.activity_tasks]
+        else:
+            tokens = [response.task_token]
+        self._own_tasks.update(fingerprint(t) for t in tokens if t)
 
     async def _before_start(self, start: StartSeen, context: Any) -> None:
         if self._refusals:

@@ -191,6 +191,9 @@ SCENARIOS: dict[str, dict[str, Needs]] = {
             "link:stigma_temporal",
             toxics=["stigma_temporal: timeout (downstream)"],
         ),
+        "test_calls_by_token_refused_past_the_client_retry_window_are_retried_and_delivered_once": (
+            _n("relay:completion")
+        ),
     },
     "test_not_blocked.py": {
         "test_fifty_pending_agents_do_not_block_a_two_slot_worker": _n("zigflow_slots"),
