@@ -203,7 +203,7 @@ def test_certify_without_metrics_lists_them_as_not_certified_and_fails_on_nothin
     assert not any("failed" in r and "scenario" in r for r in doc["verdict_reasons"])
     assert all(s["outcome"] == "passed" for s in doc["scenarios"])
     metrics_row = next(
-        b for b in doc["behaviours"] if b["checkers"] == ["metrics_agree_with_history"]
+        b for b in doc["behaviours"] if "metrics_agree_with_history" in b["checkers"]
     )
     assert metrics_row["cells"]["time-skipping"]["status"] == "not_checked", metrics_row
     [gap] = doc["not_certified"]

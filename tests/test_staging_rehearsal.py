@@ -15,6 +15,7 @@ import json
 import os
 import pathlib
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -112,6 +113,26 @@ def _until(what: str, holds: Callable[[], bool], proc: subprocess.Popen[str]) ->
         time.sleep(0.2)  # polling an outside process's state; the condition is the sync
 
 
+def _hold_starts(state: pathlib.Path) -> None:
+    """Each service's start hook first says it runs (``start-held``), then waits for
+    ``start-go``: a killed service stays dead until the test lets it come back, so the
+    Ctrl-C lands while the kill is in effect however fast the service would restart."""
+    text = (state / "handshake.toml").read_text()
+    held = state / "start-held"
+    go = state / "start-go"
+    wait = (
+        f"touch {held}; i=0; while [ ! -e {go} ] && [ $i -lt 600 ]; "
+        'do i=$((i+1)); sleep 0.1; done; exec "$@"'
+    )
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("start = "):
+            command = json.loads(line.removeprefix("start = "))
+            line = "start = " + json.dumps(f"sh -c {shlex.quote(wait)} held {command}")
+        lines.append(line)
+    (state / "handshake.toml").write_text("\n".join(lines) + "\n")
+
+
 def _cell(doc: dict[str, Any], starts: str) -> dict[str, Any]:
     row = next(b for b in doc["behaviours"] if b["does"].startswith(starts))
     cell: dict[str, Any] = row["cells"]["rehearsal"]
@@ -178,8 +199,8 @@ def test_a_target_without_hooks_or_toxiproxy_certifies_what_it_can_and_names_the
         ),
         (
             "test_stigma_killed_mid_agent",
-            "Stigma killed by its hook",
-            lambda state: _deploy(state, "ready", "stigma").returncode != 0,
+            "Stigma killed by its hook and not yet back",
+            lambda state: (state / "start-held").exists(),
         ),
     ],
     ids=["toxic", "kill"],
@@ -191,9 +212,11 @@ def test_ctrl_c_in_the_middle_of_a_fault_leaves_the_target_as_it_was(
     in_effect: Callable[[pathlib.Path], bool],
 ) -> None:
     state = deployed()
+    _hold_starts(state)
     proc = _certify(state, "--", "-k", selection)
     _until(what, lambda: in_effect(state), proc)
     proc.send_signal(signal.SIGINT)  # to certify alone, as `kill -INT` would
+    (state / "start-go").touch()  # the held start hooks may now bring the services back
     code, out = _finished(proc)
     assert code == 130, out[-3000:]
     for name, proxy in _proxies(state).items():
