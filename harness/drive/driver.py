@@ -345,12 +345,9 @@ class Driver:
         handle = self.stack.client.get_workflow_handle(
             self.stigma_workflow_id(started, state_index)
         )
-        converter = self.stack.client.data_converter
 
         async def probe() -> bool | None:
-            trace = traces.read(await handle.fetch_history(), converter, traces.StigmaTrace)
-            closed = [a for a in trace.of_type(activity_type) if a.status != "open"]
-            return True if closed else None
+            return True if await self._closed_one(handle, activity_type) else None
 
         await eventually(
             probe,
@@ -374,7 +371,6 @@ class Driver:
         handle = self.stack.client.get_workflow_handle(
             self.stigma_workflow_id(started, state_index)
         )
-        converter = self.stack.client.data_converter
 
         async def probe() -> bool | None:
             desc = await handle.describe()
@@ -383,9 +379,7 @@ class Driver:
                 for p in desc.raw_description.pending_activities
             ):
                 return True
-            trace = traces.read(await handle.fetch_history(), converter, traces.StigmaTrace)
-            closed = [a for a in trace.of_type(activity_type) if a.status != "open"]
-            return True if closed else None
+            return True if await self._closed_one(handle, activity_type) else None
 
         await eventually(
             probe,
@@ -393,6 +387,12 @@ class Driver:
             interval_s=0.1,
             pending=lambda: f"{activity_type}'s first attempt to end in {handle.id}",
         )
+
+    async def _closed_one(self, handle: WorkflowHandle[Any, Any], activity_type: str) -> bool:
+        """Whether Stigma's execution ``handle`` has closed an activity of that type."""
+        history = await handle.fetch_history()
+        trace = traces.read(history, self.stack.client.data_converter, traces.StigmaTrace)
+        return any(a.status != "open" for a in trace.of_type(activity_type))
 
     async def wait_zigflow_activity_closed(
         self, started: Started, state_index: int = 0, timeout_s: float | None = None
