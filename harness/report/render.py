@@ -29,6 +29,8 @@ from harness.report.model import (
     TemporalConnection,
 )
 from harness.report.runbooks import runbook_for
+from harness.report.terms import BUDGET_LEVEL
+from harness.report.terms import token_hygiene_line as _hygiene_line
 
 # Stages drawn in the breakdown: the overhead's own parts, in path order.
 OVERHEAD_STAGES = (
@@ -40,9 +42,8 @@ OVERHEAD_STAGES = (
     "completion_call",
 )
 SECTIONS = ("verdict", "scenarios", "latency", "faults", "environment")
-BUDGET_LEVEL = 10  # harness.report.report.BUDGET_LEVEL (imported there from here would cycle)
 
-_LOADER = jinja2.PackageLoader("harness.report.report", "templates")
+_LOADER = jinja2.PackageLoader("harness.report", "templates")
 _HTML = jinja2.Environment(
     loader=_LOADER, autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True
 )
@@ -250,9 +251,7 @@ def runbooks(scenarios: list[ScenarioResult]) -> list[tuple[str, str, str]]:
 
 
 def token_hygiene_line(r: CertificationReport) -> str:
-    from harness.report.report import token_hygiene_line as line
-
-    return line(r.token_hygiene) if r.token_hygiene else ""
+    return _hygiene_line(r.token_hygiene) if r.token_hygiene else ""
 
 
 def _charts(conc: list[ConcurrencyRow]) -> list[tuple[Markup, str]]:

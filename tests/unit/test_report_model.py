@@ -225,3 +225,40 @@ def test_the_markdown_stays_a_pull_request_comment_however_many_scenarios_ran() 
     assert len(md.encode()) < 30_000, len(md.encode())
     assert "test_network.py::test_cut`" in md  # what failed is still there
     assert "test_x.py::test_599" not in md
+
+
+def _report_imports() -> dict[str, set[str]]:
+    """For each module of harness/report, the modules of harness/report it imports
+    (at the top or lazily, inside a function)."""
+    import ast
+    import pathlib
+
+    here = pathlib.Path(report_render.__file__).parent
+    found: dict[str, set[str]] = {}
+    for path in sorted(here.glob("*.py")):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module == "harness.report":
+                    names.update(a.name for a in node.names)
+                elif node.module.startswith("harness.report."):
+                    names.add(node.module.split(".")[2])
+            elif isinstance(node, ast.Import):
+                names.update(
+                    a.name.split(".")[2] for a in node.names if a.name.startswith("harness.report.")
+                )
+        found[path.stem] = names - {path.stem}
+    return found
+
+
+def test_the_report_package_has_no_import_cycle() -> None:
+    graph = _report_imports()
+    assert graph["render"], "no harness.report import found: the scan is broken"
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in graph.get(start, set()) - seen:
+            if nxt == goal or reaches(nxt, goal, seen | {nxt}):
+                return True
+        return False
+
+    assert [m for m in graph if reaches(m, m, set())] == []
