@@ -9,8 +9,9 @@ autoescapes everything else, so a scenario id like ``test_x<script>`` is text.
 
 from __future__ import annotations
 
+import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,6 +140,134 @@ def reproduce(
     if level and level != "workflow":
         parts += ["--zigflow-level", level]
     return shlex.join(parts)
+
+
+# What a -k ident may hold (pytest's expression lexer); a name with anything else cannot
+# be selected by -k, and its failure is reproduced from a checkout only.
+_K_IDENT = re.compile(r"(?:\w|:|\+|-|\.|\[|\]|\\|/)+")
+
+
+def _k_names(node_id: str) -> list[str]:
+    """What ``-k`` matches a test on (lower case): its file, classes, name, parameter id."""
+    path, *rest = node_id.split("::")
+    names = [path.rsplit("/", 1)[-1], *rest]
+    name = rest[-1] if rest else ""
+    if name.endswith("]") and "[" in name:
+        names.append(name[name.index("[") + 1 : -1])
+    return [n.lower() for n in names]
+
+
+def select_expression(node_id: str, node_ids: Sequence[str]) -> str | None:
+    """A ``-k`` expression that selects exactly this test among ``node_ids`` (the
+    run's), or None when none can: its file and its name, then ``not`` each other test
+    that would match too (a longer name holding this one, a file named like it)."""
+    path, _, name = node_id.rpartition("::")
+    file = path.split("::")[0].rsplit("/", 1)[-1]
+    if not name or not _K_IDENT.fullmatch(name) or not _K_IDENT.fullmatch(file):
+        return None
+    mine = _k_names(node_id)
+    parts = [file, name]
+    for other in dict.fromkeys(node_ids):
+        if other == node_id:
+            continue
+        theirs = _k_names(other)
+        if not all(any(p.lower() in n for n in theirs) for p in (file, name)):
+            continue
+        other_name = other.rpartition("::")[2]
+        if not _K_IDENT.fullmatch(other_name) or any(other_name.lower() in n for n in mine):
+            return None
+        parts.append(f"not {other_name}")
+    return " and ".join(parts)
+
+
+def gate_reproduce(
+    scenario: ScenarioResult,
+    node_ids: Sequence[str],
+    versions: Mapping[str, str | None] | None = None,
+    connection: TemporalConnection | None = None,
+) -> str | None:
+    """The same run as ``reproduce`` with the installed command, ``handshake gate``
+    (it runs the shipped scenarios, so the test is chosen with ``-k``, and a fault
+    matrix cell with ``--fault-matrix full``); None when ``-k`` cannot single it out."""
+    expression = select_expression(scenario.node_id, node_ids)
+    if expression is None:
+        return None
+    checkout = shlex.split(reproduce(scenario, versions, connection))
+    options = checkout[checkout.index(scenario.node_id) + 1 :]
+    if "test_fault_matrix.py" in scenario.node_id:
+        options += ["--fault-matrix", "full"]
+    return shlex.join(["handshake", "gate", "-n", "0", *options, "-k", expression])
+
+
+@dataclass
+class FailedBehaviour:
+    """A behaviour of the contract failed on some columns, for the page's first screen."""
+
+    does: str
+    side: str
+    required: bool
+    where: list[tuple[str, str]]  # (column, what failed there)
+
+
+@dataclass
+class Cause:
+    """Why a FAIL failed, in the order the first screen says it."""
+
+    behaviours: list[FailedBehaviour]
+    scenarios: list[tuple[ScenarioResult, list[str], str | None, str]]  # checks, gate, checkout
+    other: list[str]  # reasons of the verdict that fail it and are neither of the above
+
+    @property
+    def headline(self) -> str:
+        words = []
+        if self.scenarios:
+            words.append(f"{len(self.scenarios)} scenario(s) failed")
+        if self.behaviours:
+            words.append(f"{len(self.behaviours)} behaviour(s) failed")
+        if self.other and not words:
+            words.append(self.other[0])
+        return "; ".join(words)
+
+
+# Reasons of a verdict that do not fail it (harness.report.report.verdict writes them):
+# said after the cause, never as one.
+_NOT_A_CAUSE = re.compile(
+    r"^(pairing [^:]+: (pass|not certified)|\d+ scenario\(s\) passed|[\w-]+: not certified "
+    r"|behaviours not certified|token hygiene:|overhead p99 [\d.]+ ms (with \d+ agents in "
+    r"flight )?<=|for information, not judged)"
+)
+# Reasons the cause's lists already say (the failed scenarios, behaviours and pairings).
+_SAID = re.compile(
+    r"^(\d+ scenario\(s\) failed: |behaviours failed on "
+    r"|pairing [^:]+: FAIL \(\d+ scenario\(s\) failed\)$)"
+)
+
+
+def cause(r: CertificationReport) -> Cause | None:
+    """What failed, for a FAIL's first screen: the failed behaviours, the failed
+    scenarios (each with its violated checks and the commands that run it again), then
+    any other reason that fails the verdict (a run whose records disagree, a skip, the
+    budget). None for a PASS."""
+    if r.verdict == "pass":
+        return None
+    behaviours = []
+    for b in r.behaviours:
+        where = [(col, c.why) for col, c in b.cells.items() if c.status == "failed"]
+        if where:
+            behaviours.append(FailedBehaviour(b.does, b.side, b.required, where))
+    node_ids = [s.node_id for s in r.scenarios]
+    failed = [
+        (
+            s,
+            [c.checker for c in s.checks if c.status == "violated" or not c.ok],
+            gate_reproduce(s, node_ids, r.versions, r.connection),
+            reproduce(s, r.versions, r.connection),
+        )
+        for s in r.scenarios
+        if s.outcome == "failed"
+    ]
+    other = [x for x in r.verdict_reasons if not _NOT_A_CAUSE.match(x) and not _SAID.match(x)]
+    return Cause(behaviours, failed, other)
 
 
 def budget_word(within: bool, p99: float | None, budget_ms: float) -> tuple[str, bool]:
@@ -354,6 +483,10 @@ def _context(r: CertificationReport) -> dict[str, Any]:
         "behaviour_columns": list(dict.fromkeys(col for b in r.behaviours for col in b.cells)),
         "rows": rows,
         "failed": [s for s in r.scenarios if s.outcome == "failed"],
+        "cause": cause(r),
+        "gate_reproduce": lambda s: gate_reproduce(
+            s, [x.node_id for x in r.scenarios], r.versions, r.connection
+        ),
         "timed": [s for s in r.scenarios if s.measurements.figures()],
         "pairing_table": pairing_table(r.pairings),
         "budget_word": word,

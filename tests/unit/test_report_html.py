@@ -294,14 +294,14 @@ def test_a_cluster_row_reproduces_with_the_runs_namespace_and_tls_but_never_the_
         assert FAKE_API_KEY not in text
         assert "--temporal-api-key" not in text
     # Markdown and HTML print the cluster row's command, and say once where the key goes.
-    assert f"Reproduce: `{cmd}`" in md
+    assert f"from a checkout: `{cmd}`" in md
     assert "--temporal-tls-ca /etc/handshake/ca.pem" in page
     note = "the reproduce commands of its cluster rows expect it in"
     assert md.count(note) == 1
     assert f"{note} `HANDSHAKE_TEMPORAL_API_KEY`" in md
     assert page.count(note) == 1
     assert f"{note} <code>HANDSHAKE_TEMPORAL_API_KEY</code>" in page
-    assert md.index(note) < md.index("Reproduce: `")
+    assert md.index(note) < md.index("reproduce: `handshake gate")
     assert page.index(note) < page.index("--temporal-tls-ca")
     # The environment says how the run connected (paths, names, that a key was sent).
     assert "namespace cert, TLS with CA /etc/handshake/ca.pem" in md

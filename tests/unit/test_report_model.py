@@ -17,6 +17,8 @@ from harness.report import render as report_render
 from harness.report import report
 from harness.report.model import (
     SCHEMA_VERSION,
+    BehaviourCell,
+    BehaviourRow,
     CertificationReport,
     ScenarioRecord,
     json_schema_text,
@@ -262,3 +264,93 @@ def test_the_report_package_has_no_import_cycle() -> None:
         return False
 
     assert [m for m in graph if reaches(m, m, set())] == []
+
+
+def _failed_behaviour_report() -> CertificationReport:
+    doc = built_report()
+    failed = next(s for s in doc.scenarios if s.outcome == "failed")
+    row = BehaviourRow(
+        side="stigma",
+        does="Completes Zigflow's activity by token exactly once",
+        required=True,
+        checkers=["no_token_lost"],
+        cells={
+            failed.label: BehaviourCell(
+                status="failed", why="violated: no_token_lost", scenarios=[failed.id]
+            )
+        },
+    )
+    return doc.model_copy(update={"behaviours": [row]})
+
+
+def test_a_fail_leads_with_its_cause_then_what_is_not_certified() -> None:
+    doc = _failed_behaviour_report()
+    assert doc.verdict == "fail"
+    assert [g.area for g in doc.not_certified] == ["metrics"]
+    md, page = report_render.markdown(doc), report_render.html(doc)
+    first = page[: page.index('<section id="behaviours"') if doc.behaviours else None]
+    for text, not_certified in (
+        (md, "**Not certified: metrics**"),
+        (first, "Not certified: metrics"),
+    ):
+        # the banner says what failed; then the behaviour, the scenario and its commands
+        # (the installed one first), and only then what the verdict does not cover
+        assert re.search(
+            r"Verdict: FAIL\**\s+—\s+\**2 scenario\(s\) failed; 1 behaviour\(s\) failed", text
+        )
+        order = [
+            text.index("Completes Zigflow&#39;s" if text is first else "Completes Zigflow's"),
+            text.index("scenarios/test_network.py::test_cut"),
+            text.index("handshake gate -n 0 --temporal time-skipping"),
+            text.index(".venv/bin/python -m pytest -n 0 scenarios/test_network.py::test_cut"),
+            text.index(not_certified),
+            text.index("The verdict's reasons"),
+        ]
+        assert order == sorted(order), order
+    # the reasons the cause box already says are not repeated as other causes
+    cause = report_render.cause(doc)
+    assert cause is not None
+    assert cause.other == []
+    # a PASS has no cause box and still leads with what it does not cover
+    passed = doc.model_copy(update={"verdict": "pass"})
+    assert report_render.cause(passed) is None
+    assert "Why it failed" not in report_render.markdown(passed)
+
+
+def _k_selects(expression: str, node_ids: list[str]) -> list[str]:
+    """The tests pytest's -k would keep (its own expression parser; a name matches when
+    it is a substring of the test's file, class, name or parameter id)."""
+    from _pytest.mark.expression import Expression
+
+    compiled = Expression.compile(expression)
+    return [
+        n
+        for n in node_ids
+        if compiled.evaluate(
+            lambda word, *_, n=n, **__: any(word.lower() in k for k in report_render._k_names(n))
+        )
+    ]
+
+
+def test_the_gate_command_selects_exactly_the_failed_test() -> None:
+    ids = [
+        "scenarios/test_success.py::test_success",
+        "scenarios/test_success.py::test_success_twice",
+        "scenarios/test_success.py::test_other",
+        "scenarios/test_success_more.py::test_success",
+        "scenarios/test_fault_matrix.py::test_cell[stigma_grpc-latency-up]",
+        "scenarios/test_fault_matrix.py::test_cell[stigma_grpc-latency-upstream]",
+    ]
+    for node_id in ids:
+        expression = report_render.select_expression(node_id, ids)
+        assert expression is not None, node_id
+        assert _k_selects(expression, ids) == [node_id], expression
+    # a name -k cannot hold: no gate form (the checkout's command stays)
+    assert report_render.select_expression("scenarios/t.py::test_x[a b]", ids) is None
+    doc = _failed_behaviour_report()
+    failed = next(s for s in doc.scenarios if s.outcome == "failed")
+    gate = report_render.gate_reproduce(failed, [s.node_id for s in doc.scenarios], doc.versions)
+    assert gate is not None
+    assert gate.startswith("handshake gate -n 0 --temporal ")
+    assert gate.endswith("-k 'test_network.py and test_cut'")
+    assert "--chaos-seed" in gate
