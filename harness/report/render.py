@@ -298,6 +298,12 @@ class GridRow:
         return any(c.result.outcome == "failed" for c in self.cells.values())
 
     @property
+    def moved(self) -> bool:
+        """A cell ran on another server than its column's (a kill scenario on a dev
+        server in the time-skipping column)."""
+        return any(c.result.server not in (None, c.result.target) for c in self.cells.values())
+
+    @property
     def rank(self) -> int:
         """Failing rows first, then rows with a skip or an unchecked area, then the rest."""
         if self.failing:
@@ -467,15 +473,44 @@ def _fault_counts(r: CertificationReport) -> list[tuple[tuple[str, str, str], in
     return sorted(counts.items())
 
 
+# Entries of ``versions`` that are not versions: the services' command lines and the
+# run's settings (the Environment table shows them apart, by what they are).
+COMMANDS = {"zigflow_cmd": "Zigflow", "stigma_cmd": "Stigma"}
+SETTINGS = {"zigflow_level": "Zigflow level", "pairing": "pairing"}
+
+
+@dataclass
+class Environment:
+    """The Environment section's tables: software and its version, the machine, each
+    service's command line, the run's settings."""
+
+    versions: list[tuple[str, str]]
+    machine: list[tuple[str, str]]
+    commands: list[tuple[str, str]]
+    settings: list[tuple[str, str]]
+
+
+def environment(r: CertificationReport) -> Environment:
+    def text(v: object) -> str:
+        return "-" if v is None else str(v)
+
+    versions = [
+        (k, text(v)) for k, v in r.versions.items() if k not in COMMANDS and k not in SETTINGS
+    ]
+    machine = []
+    if r.machine is not None:
+        machine = [(k, text(v)) for k, v in r.machine.model_dump(exclude_defaults=True).items()]
+    commands = [(name, text(r.versions[k])) for k, name in COMMANDS.items() if k in r.versions]
+    settings = [(name, text(r.versions[k])) for k, name in SETTINGS.items() if k in r.versions]
+    if r.connection is not None:
+        settings.append(("Temporal connection", connection_text(r.connection)))
+    return Environment(versions, machine, commands, settings)
+
+
 def _context(r: CertificationReport) -> dict[str, Any]:
     columns, rows = grid(r.scenarios)
     b = r.budget
     word, bad = budget_word(b.within, b.p99, r.budget_ms) if b else ("", False)
-    environment: dict[str, Any] = dict(r.versions)
-    if r.machine is not None:
-        environment |= r.machine.model_dump(exclude_defaults=True)
-    if r.connection is not None:
-        environment["temporal connection"] = connection_text(r.connection)
     return {
         "r": r,
         "areas": sorted({g.area for g in r.not_certified}),
@@ -498,7 +533,7 @@ def _context(r: CertificationReport) -> dict[str, Any]:
         "fault_counts": _fault_counts(r),
         "runbooks": runbooks(r.scenarios),
         "hygiene": token_hygiene_line(r),
-        "environment": environment,
+        "environment": environment(r),
         "ms": ms,
         "reproduce": lambda s: reproduce(s, r.versions, r.connection),
         # The failures' commands that would need the run's API key (never printed).
@@ -509,7 +544,6 @@ def _context(r: CertificationReport) -> dict[str, Any]:
             and any(s.outcome == "failed" and on_cluster(s) for s in r.scenarios)
             else ""
         ),
-        "connection_text": connection_text(r.connection) if r.connection else "",
         "toxics": TOXICS,
         "links": LINKS,
         "game_day_md": (

@@ -12,6 +12,23 @@ import math
 from collections.abc import Sequence
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+# For charts with many kinds (the fault timeline): 20 colours, PALETTE's first, then
+# other and lighter tones (a kind past the 20th repeats one; each bar's tooltip names it).
+WIDE_PALETTE = (
+    *PALETTE,
+    "#bcbd22",
+    "#7f7f7f",
+    "#aec7e8",
+    "#ff9896",
+    "#98df8a",
+    "#c5b0d5",
+    "#ffbb78",
+    "#c49c94",
+    "#f7b6d2",
+    "#9edae5",
+    "#dbdb8d",
+    "#393b79",
+)
 FONT = 'font-family="sans-serif" font-size="11"'
 NINES = 3.3  # top of the CDF's vertical axis: a little above p99.9, where max sits
 
@@ -34,6 +51,27 @@ def _nice_log_ticks(lo: float, hi: float) -> list[float]:
 
 def _fmt(v: float) -> str:
     return f"{v:g}" if v >= 1 else f"{v:.2g}"
+
+
+CHAR_W = 6.5  # width of a character at FONT's size, generously (no font metrics here)
+
+
+def legend(
+    items: Sequence[tuple[str, str]], x: float, y: float, width: float
+) -> tuple[list[str], float]:
+    """Swatch and label per (name, colour), in as many columns as the longest label
+    lets fit in ``width`` (never overlapping); the elements and the height they take."""
+    col = max((len(name) for name, _ in items), default=0) * CHAR_W + 24
+    per_row = max(1, int(width // col))
+    out = []
+    for i, (name, color) in enumerate(items):
+        lx = x + (i % per_row) * col
+        ly = y + 16 * (i // per_row)
+        out.append(
+            f'<rect x="{lx:.1f}" y="{ly - 9:.1f}" width="10" height="10" fill="{color}"/>'
+            f'<text x="{lx + 14:.1f}" y="{ly:.1f}">{_e(name)}</text>'
+        )
+    return out, 16.0 * math.ceil(len(items) / per_row)
 
 
 def cdf_chart(
@@ -104,12 +142,15 @@ def stacked_bars(
     title: str,
     width: int = 640,
 ) -> str:
-    """One horizontal bar per row, split into segments in ``order`` (ms)."""
+    """One horizontal bar per row, split into segments in ``order`` (ms); the legend
+    below it, in columns as wide as its longest name."""
     left, right, bar, gap, top = 110, 70, 18, 8, 10
-    legend_h = 16 * math.ceil(len(order) / 3)
-    height = top + len(rows) * (bar + gap) + 24 + legend_h
-    total = max((sum(v.get(k, 0.0) for k in order) for _, v in rows), default=0.0) or 1.0
     pw = width - left - right
+    colors = [(k, PALETTE[i % len(PALETTE)]) for i, k in enumerate(order)]
+    ly = top + len(rows) * (bar + gap) + 14
+    keys, legend_h = legend(colors, left, ly, width - left)
+    height = int(ly + legend_h)
+    total = max((sum(v.get(k, 0.0) for k in order) for _, v in rows), default=0.0) or 1.0
     out = [
         f'<svg width="{width}" height="{height}" role="img" {FONT}>',
         f"<title>{_e(title)}</title>",
@@ -118,13 +159,13 @@ def stacked_bars(
         yy = top + r * (bar + gap)
         out.append(f'<text x="{left - 6}" y="{yy + 13}" text-anchor="end">{_e(label)}</text>')
         xx = float(left)
-        for i, k in enumerate(order):
+        for k, color in colors:
             w = pw * values.get(k, 0.0) / total
             if w <= 0:
                 continue
             out.append(
                 f'<rect x="{xx:.1f}" y="{yy}" width="{w:.1f}" height="{bar}" '
-                f'fill="{PALETTE[i % len(PALETTE)]}"><title>{_e(k)}: '
+                f'fill="{color}"><title>{_e(k)}: '
                 f"{values.get(k, 0.0):.1f} ms</title></rect>"
             )
             xx += w
@@ -132,14 +173,7 @@ def stacked_bars(
             f'<text x="{xx + 4:.1f}" y="{yy + 13}">{sum(values.get(k, 0.0) for k in order):.1f}'
             " ms</text>"
         )
-    ly = top + len(rows) * (bar + gap) + 14
-    for i, k in enumerate(order):
-        lx = left + (i % 3) * (pw / 3)
-        yy = ly + 16 * (i // 3)
-        out.append(
-            f'<rect x="{lx:.1f}" y="{yy - 9}" width="10" height="10" '
-            f'fill="{PALETTE[i % len(PALETTE)]}"/><text x="{lx + 14:.1f}" y="{yy}">{_e(k)}</text>'
-        )
+    out += keys
     out.append("</svg>")
     return "".join(out)
 
@@ -193,28 +227,45 @@ def grouped_bars(
     return "".join(out)
 
 
+def short_label(label: str, room: int) -> str:
+    """At most ``room`` characters. A scenario's parameters and target (from the first
+    ``[``) are what tell its rows apart: they are kept whole when they leave room for
+    the start of the name, which is cut instead; otherwise the middle is elided."""
+    if len(label) <= room:
+        return label
+    cut = label.find("[")
+    if cut > 0 and len(label) - cut <= room - 12:
+        return label[: room - (len(label) - cut) - 1] + "…" + label[cut:]
+    tail = room // 2 - 1
+    return label[: room - tail - 1] + "…" + label[-tail:]
+
+
 def timeline(
     rows: Sequence[tuple[str, Sequence[tuple[str, float, float]]]],
     title: str,
-    width: int = 760,
+    width: int = 1100,
 ) -> str:
-    """Per row (a scenario) the faults as spans [start, stop] in seconds of the test."""
-    left, right, bar, gap, top = 230, 20, 14, 6, 10
+    """Per row (a scenario) the faults as spans [start, stop] in seconds of the test;
+    one colour per kind of fault, named in the legend above the rows."""
+    label_chars = 76
+    left, right, bar, gap = int(label_chars * CHAR_W) + 10, 20, 14, 6
     end = max((s[2] for _, spans in rows for s in spans), default=0.0) or 1.0
     pw = width - left - right
-    height = top + len(rows) * (bar + gap) + 30
     kinds = sorted({s[0] for _, spans in rows for s in spans})
-    colors = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate(kinds)}
+    colors = {k: WIDE_PALETTE[i % len(WIDE_PALETTE)] for i, k in enumerate(kinds)}
+    keys, legend_h = legend(list(colors.items()), 10, 14, width - 20)
+    top = int(legend_h) + 24
+    height = top + len(rows) * (bar + gap) + 30
     out = [
         f'<svg width="{width}" height="{height}" role="img" {FONT}>',
         f"<title>{_e(title)}</title>",
+        *keys,
     ]
     for r, (label, spans) in enumerate(rows):
         yy = top + r * (bar + gap)
-        short = label if len(label) <= 36 else "…" + label[-35:]
         out.append(
             f'<text x="{left - 6}" y="{yy + 11}" text-anchor="end"><title>{_e(label)}</title>'
-            f"{_e(short)}</text>"
+            f"{_e(short_label(label, label_chars))}</text>"
         )
         for kind, start, stop in spans:
             x0 = left + pw * start / end
