@@ -3,6 +3,7 @@ plots as inline SVG made from the data; and the bench's pure parts (stages)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -360,3 +361,96 @@ def test_the_connection_is_recorded_for_the_clusters_only() -> None:
     assert (cluster.namespace, cluster.tls, cluster.ca_path) == ("default", True, "ca.pem")
     assert cluster.api_key_used
     assert FAKE_API_KEY not in cluster.model_dump_json()
+
+
+def _between(page: str, start: str, end: str) -> str:
+    i = page.index(start)
+    return page[i : page.index(end, i)]
+
+
+def test_the_environment_keeps_commands_out_of_the_version_column() -> None:
+    from harness.report import render
+
+    r = synthetic_report()
+    command = "/opt/team/bin/zigflow --temporal {temporal_address}"
+    r["versions"] |= {"zigflow_cmd": command, "stigma_cmd": "java -jar stigma.jar"}
+    r["versions"] |= {"zigflow_level": "activity", "pairing": "custom"}
+    page, md = report_html.render(r), render.markdown(r)
+    versions = _between(page, "<th>component</th><th>version</th>", "</table>")
+    assert "3.11" in versions
+    for text in ("zigflow_cmd", "/opt/team/bin/zigflow", "java -jar", "activity"):
+        assert text not in versions, text
+    commands = _between(page, "<th>service or setting</th><th>command or value</th>", "</table>")
+    assert "<td>Zigflow</td><td><code>/opt/team/bin/zigflow --temporal {temporal_address}" in (
+        commands
+    )
+    assert "<td>Stigma</td><td><code>java -jar stigma.jar</code>" in commands
+    assert "<td>Zigflow level</td><td>activity</td>" in commands
+    md_versions = _between(md, "| component | version |", "\n\n")
+    assert "zigflow" not in md_versions
+    assert "| Zigflow | `/opt/team/bin/zigflow --temporal {temporal_address}` |" in md
+
+
+def test_the_judged_budget_and_the_not_judged_figures_are_apart_and_labelled() -> None:
+    from harness.report import render
+
+    r = synthetic_report()
+    r["overhead_by_target"]["dev"]["p99"] = 152.0
+    page, md = report_html.render(r), render.markdown(r)
+    latency = _between(page, '<section id="latency"', "</section>")
+    judged = _between(latency, '<p class="judged">', "</p>")
+    assert "judged</span> Budget: p99 <strong>180.0 ms</strong>" in judged
+    assert "152.0" not in judged
+    # the scenarios' figure comes after every concurrency figure, under its own label
+    not_judged = latency.index("Not judged: overhead in the scenarios")
+    assert latency.index("152.0") > not_judged > latency.rindex("<svg")
+    assert latency.index('<span class="tag">not judged</span>') > not_judged
+    assert "**Judged** — budget: p99 **180.0 ms**" in md
+    assert md.index("### Concurrency") < md.index("### Not judged: overhead in the scenarios")
+    assert md.index("### Not judged") < md.index("| 152.0 |")
+
+
+def test_a_time_skipping_cell_run_on_a_dev_server_says_so_and_why() -> None:
+    r = synthetic_report()
+    r["scenarios"][0] |= {"id": "scenarios/test_restarts.py::test_kill[time-skipping]",
+                          "target": "time-skipping", "server": "dev"}  # fmt: skip
+    page = report_html.render(r)
+    assert "ran on a dev server &dagger;" in page
+    assert "<small>on dev</small>" not in page
+    assert "runs on a real (dev) server even in a time-skipping column" in page
+
+
+def test_legends_and_labels_never_overlap_nor_lose_a_scenarios_parameters() -> None:
+    from harness.report import svg
+
+    stages = ("zigflow_dispatch", "agent_end_to_completion_call", "completion_call", "x")
+    chart = svg.stacked_bars([("open 10", dict.fromkeys(stages, 5.0))], stages, "t")
+    keys = re.findall(r'<text x="([\d.]+)" y="([\d.]+)">([a-z_]+)</text>', chart)
+    assert [k[2] for k in keys] == list(stages)
+    by_row: dict[str, list[tuple[float, str]]] = {}
+    for x, y, name in keys:
+        by_row.setdefault(y, []).append((float(x), name))
+    for row in by_row.values():
+        for (x0, name), (x1, _) in itertools.pairwise(sorted(row)):
+            assert x1 - x0 >= len(name) * svg.CHAR_W, (name, x0, x1)
+    label = (
+        "test_toxic_on_a_link_keeps_every_call_exactly_once"
+        "[zigflow_temporal-bandwidth-downstream] [time-skipping]"
+    )
+    timeline = svg.timeline([(label, [("toxic:bandwidth", 0.5, 2.0)]),
+                             ("test_kill [dev]", [("kill:SIGKILL", 1.0, 1.1)])], "t")  # fmt: skip
+    shown = svg.short_label(label, 76)
+    assert len(shown) <= 76
+    assert shown.startswith("test_toxic_on_a_link")
+    assert shown.endswith("[zigflow_temporal-bandwidth-downstream] [time-skipping]")
+    assert f">{shown}</text>" in timeline
+    # the label's right edge is at the plot; its room starts right of the SVG's edge
+    first = re.search(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="end"><title>', timeline)
+    assert first is not None
+    assert float(first.group(1)) >= 76 * svg.CHAR_W
+    # every kind of fault is named in the legend, with its bars' colour
+    for kind in ("toxic:bandwidth", "kill:SIGKILL"):
+        color = re.search(rf'fill="(#[0-9a-f]+)" opacity="0.8"><title>{kind}:', timeline)
+        assert color is not None
+        assert f'fill="{color.group(1)}"/><text x=' in timeline
+        assert f">{kind}</text>" in timeline
