@@ -206,7 +206,8 @@ class FailedBehaviour:
     does: str
     side: str
     required: bool
-    where: list[tuple[str, str]]  # (column, what failed there)
+    where: list[tuple[str, str]]  # (column, what failed there, or why it did not run)
+    not_run: bool  # a required behaviour no scenario judged (else: it failed)
 
 
 @dataclass
@@ -219,13 +220,19 @@ class Cause:
 
     @property
     def headline(self) -> str:
+        """The banner's few words: what failed, counted (else the first other reason,
+        up to its colon)."""
         words = []
         if self.scenarios:
             words.append(f"{len(self.scenarios)} scenario(s) failed")
-        if self.behaviours:
-            words.append(f"{len(self.behaviours)} behaviour(s) failed")
+        failed = sum(not b.not_run for b in self.behaviours)
+        if failed:
+            words.append(f"{failed} behaviour(s) failed")
+        if len(self.behaviours) > failed:
+            words.append(f"{len(self.behaviours) - failed} required behaviour(s) not run")
         if self.other and not words:
-            words.append(self.other[0])
+            first = self.other[0].split(": ", 1)[0]
+            words.append(first if len(first) <= 90 else first[:87] + "...")
         return "; ".join(words)
 
 
@@ -233,12 +240,13 @@ class Cause:
 # said after the cause, never as one.
 _NOT_A_CAUSE = re.compile(
     r"^(pairing [^:]+: (pass|not certified)|\d+ scenario\(s\) passed|[\w-]+: not certified "
-    r"|behaviours not certified|token hygiene:|overhead p99 [\d.]+ ms (with \d+ agents in "
+    r"|behaviours (not certified|certified only by a local run)|game day: .* recovered in "
+    r"|token hygiene:|overhead p99 [\d.]+ ms (with \d+ agents in "
     r"flight )?<=|for information, not judged)"
 )
 # Reasons the cause's lists already say (the failed scenarios, behaviours and pairings).
 _SAID = re.compile(
-    r"^(\d+ scenario\(s\) failed: |behaviours failed on "
+    r"^(\d+ scenario\(s\) failed: |behaviours (failed|required, not run) on "
     r"|pairing [^:]+: FAIL \(\d+ scenario\(s\) failed\)$)"
 )
 
@@ -254,7 +262,13 @@ def cause(r: CertificationReport) -> Cause | None:
     for b in r.behaviours:
         where = [(col, c.why) for col, c in b.cells.items() if c.status == "failed"]
         if where:
-            behaviours.append(FailedBehaviour(b.does, b.side, b.required, where))
+            behaviours.append(FailedBehaviour(b.does, b.side, b.required, where, False))
+    for b in r.behaviours:
+        if not b.required:
+            continue
+        where = [(col, f"not run: {c.why}") for col, c in b.cells.items() if c.status == "not_run"]
+        if where:
+            behaviours.append(FailedBehaviour(b.does, b.side, b.required, where, True))
     node_ids = [s.node_id for s in r.scenarios]
     failed = [
         (

@@ -354,3 +354,34 @@ def test_the_gate_command_selects_exactly_the_failed_test() -> None:
     assert gate.startswith("handshake gate -n 0 --temporal ")
     assert gate.endswith("-k 'test_network.py and test_cut'")
     assert "--chaos-seed" in gate
+
+
+def test_a_fail_without_a_failed_scenario_leads_with_what_failed_it() -> None:
+    doc = _failed_behaviour_report()
+    passed = [s for s in doc.scenarios if s.outcome != "failed"]
+    row = doc.behaviours[0].model_copy(
+        update={"cells": {"dev": BehaviourCell(status="not_run", why="no scenario")}}
+    )
+    reasons = [
+        "budget not measured on this target: the game day was skipped",
+        "behaviours required, not run on dev (1): Completes... (no scenario)",
+        "12 scenario(s) passed",
+        "behaviours certified only by a local run on dev (1): x (needs relay)",
+        "metrics: not certified (no metrics)",
+        "for information, not judged: overhead in fault-free scenarios p50 1 / p99 2 ms",
+    ]
+    odd = doc.model_copy(
+        update={"scenarios": passed, "behaviours": [row], "verdict_reasons": reasons}
+    )
+    cause = report_render.cause(odd)
+    assert cause is not None
+    assert cause.scenarios == []
+    assert [(b.not_run, b.where) for b in cause.behaviours] == [
+        (True, [("dev", "not run: no scenario")])
+    ]
+    assert cause.other == [reasons[0]]
+    assert cause.headline == "1 required behaviour(s) not run"
+    alone = odd.model_copy(update={"behaviours": []})
+    assert report_render.cause(alone).headline == "budget not measured on this target"  # type: ignore[union-attr]
+    md = report_render.markdown(alone)
+    assert md.index("**Also failing the verdict:**") < md.index("**Not certified: metrics**")
