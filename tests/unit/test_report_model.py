@@ -384,4 +384,4 @@ def test_a_fail_without_a_failed_scenario_leads_with_what_failed_it() -> None:
     alone = odd.model_copy(update={"behaviours": []})
     assert report_render.cause(alone).headline == "budget not measured on this target"  # type: ignore[union-attr]
     md = report_render.markdown(alone)
-    assert md.index("**Also failing the verdict:**") < md.index("**Not certified: metrics**")
+    assert md.index("**What fails the verdict:**") < md.index("**Not certified: metrics**")
