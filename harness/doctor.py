@@ -106,7 +106,9 @@ def _installed(dist: str) -> str | None:
         return None
 
 
-def _packages(label: str, dists: Sequence[str], how: str, blocks: str) -> Piece:
+def _packages(label: str, dists: Sequence[str] | None, how: str, blocks: str) -> Piece:
+    if not dists:  # an install from before the extra existed
+        return Piece(label, None, f"this install names no such packages: {how}", blocks)
     absent = [d for d in dists if _installed(d) is None]
     if absent:
         return Piece(label, None, f"{', '.join(absent)} not installed: {how}", blocks)
@@ -121,7 +123,7 @@ def _found(probe: Callable[[], str | None]) -> str | None:
 
 
 def _reference_build(
-    name: str, binary: pathlib.Path, make_target: str, tools: str, blocks: str
+    name: str, binary: pathlib.Path, make_target: str, tools: str, option: str, blocks: str
 ) -> Piece:
     if in_checkout():
         how = f"make {make_target} in the checkout (needs {tools}; part of make setup)"
@@ -132,7 +134,7 @@ def _reference_build(
         how = (
             f"checkout only: clone handshake-harness, run `make {make_target}` there "
             f"(needs {tools}) and pass its {binary.relative_to(ROOT)} as "
-            f"{'--zigflow-cmd' if 'Zigflow' in name else '--stigma-cmd'}"
+            f"{option}"
         )
         found = None
     return Piece(name, found, how, blocks, needed=False)
@@ -150,9 +152,9 @@ def pieces() -> list[Piece]:
     reinstall = "make gen" if checkout else f"reinstall {DISTRIBUTION} (its wheel ships it)"
     toxiproxy_url = os.environ.get("HANDSHAKE_TOXIPROXY_URL")
     return [
-        _packages("Python packages", reqs.get("", []), pip_gate, f"every command ({ALL})"),
-        _packages("Python packages [gate]", reqs.get("gate", []), pip_gate, SERVING),
-        _packages("Python packages [load]", reqs.get("load", []), pip_load, "load"),
+        _packages("Python packages", reqs.get(""), pip_gate, f"every command ({ALL})"),
+        _packages("Python packages [gate]", reqs.get("gate"), pip_gate, SERVING),
+        _packages("Python packages [load]", reqs.get("load"), pip_load, "load"),
         Piece(
             "generated protobuf code (stigma.v1)",
             GENERATED if _module_found(GENERATED) else None,
@@ -192,6 +194,7 @@ def pieces() -> list[Piece]:
             BIN / "zigflow-go",
             "zigflow-go",
             "Go",
+            "--zigflow-cmd with --zigflow-level activity",
             "--pairing go-python / go-java (certify leaves those pairings out)",
         ),
         _reference_build(
@@ -199,6 +202,7 @@ def pieces() -> list[Piece]:
             BIN / "stigma-java",
             "stigma-java",
             "Java 17 and Maven",
+            "--stigma-cmd",
             "--pairing python-java / go-java (certify leaves those pairings out)",
         ),
         Piece(
