@@ -63,25 +63,12 @@ def gate_command(pytest_args: Sequence[str]) -> list[str]:
 
 
 def _gate(argv: list[str]) -> int:
-    from harness import doctor, settings
+    from harness import settings
 
     # The pytest child reads the same config file (same working directory) and would
     # stop on it too, but with pytest's usage-error code 4; checked here, a bad file is
     # this command's usage error (exit 2) like every other handshake command's.
     settings.environ()
-    # What the plugin and the scenarios import, checked here: one line naming it, not
-    # a pytest traceback (or, the plugin left unloaded, "unrecognized arguments").
-    needed = {**doctor.PLUGIN_MODULES, doctor.GENERATED: "the generated protobuf code"}
-    if any(a.startswith(("-n", "--numprocesses", "--dist")) for a in argv):
-        needed["xdist"] = doctor.GATE_MODULES["xdist"]
-    missing = doctor.missing_modules(needed)
-    if missing:
-        print(
-            f"handshake gate: missing {', '.join(missing)}: pip install "
-            f"'{doctor.DISTRIBUTION}[gate]' (`handshake doctor` lists the rest)",
-            file=sys.stderr,
-        )
-        return doctor.MISSING_EXIT
     if argv[:1] in (["-h"], ["--help"]):
         return _gate_help()
     return subprocess.run(gate_command(argv), check=False).returncode
@@ -341,6 +328,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"handshake: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    from harness import doctor
+
+    # A package or the generated code the command imports, missing: one line naming
+    # the fix (exit 3), not a traceback (or, for the gate, pytest's "unrecognized
+    # arguments" when its plugin stayed unloaded).
+    asks_help = rest[:1] in (["-h"], ["--help"]) and name != "gate"  # the gate's is pytest's
+    missing = None if asks_help else doctor.command_missing(name, rest)
+    if missing:
+        print(f"handshake {name}: {missing}", file=sys.stderr)
+        return doctor.MISSING_EXIT
     try:
         return COMMANDS[name][0](rest)
     except HarnessError as err:

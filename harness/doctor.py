@@ -40,6 +40,17 @@ GATE_MODULES = {
 PLUGIN_MODULES = {m: d for m, d in GATE_MODULES.items() if m != "xdist"}  # xdist: optional
 GENERATED = "stigma.v1.stigma_service_pb2"
 
+# What each command imports before it can start, checked by ``handshake`` before it
+# runs the command (``command_missing``): one line naming the fix, never a traceback.
+_GENERATED_NAME = "the generated protobuf code (stigma.v1)"
+COMMAND_MODULES: dict[str, dict[str, str]] = {
+    "gate": {**PLUGIN_MODULES, GENERATED: _GENERATED_NAME},
+    "certify": {**GATE_MODULES, GENERATED: _GENERATED_NAME},  # it always runs -n
+    "bench": {GENERATED: _GENERATED_NAME},
+    "load": {GENERATED: _GENERATED_NAME, "locust": "locust"},
+    "up": {GENERATED: _GENERATED_NAME},
+}
+
 ALL = "gate, certify, bench, load, up"
 SERVING = "gate, certify"  # the commands that run the scenarios
 
@@ -75,6 +86,27 @@ def _module_found(module: str) -> bool:
 def missing_modules(modules: dict[str, str]) -> list[str]:
     """The distributions (pip names) whose module of ``modules`` does not import."""
     return [dist for module, dist in modules.items() if not _module_found(module)]
+
+
+def command_missing(command: str, argv: Sequence[str]) -> str | None:
+    """What ``handshake COMMAND ARGV`` lacks to start, as one line naming the fix, or
+    None."""
+    modules = dict(COMMAND_MODULES.get(command, {}))
+    if command == "gate" and any(a.startswith(("-n", "--numprocesses", "--dist")) for a in argv):
+        modules["xdist"] = GATE_MODULES["xdist"]
+    missing = missing_modules(modules)
+    if not missing:
+        return None
+    fixes = []
+    packages = [m for m in missing if m != _GENERATED_NAME]
+    if packages:
+        extra = "load" if packages == ["locust"] else "gate"
+        fixes.append(f"pip install '{DISTRIBUTION}[{extra}]'")
+    if _GENERATED_NAME in missing:
+        fixes.append("`make gen` in the checkout" if in_checkout() else f"reinstall {DISTRIBUTION}")
+    return (
+        f"missing {', '.join(missing)}: {' and '.join(fixes)} (`handshake doctor` lists the rest)"
+    )
 
 
 def _requirement_name(requirement: str) -> str:

@@ -375,13 +375,16 @@ def test_without_the_gate_extra_the_commands_say_what_to_install(
     installed_without_gate: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     handshake = installed_without_gate / "handshake"
-    for argv in (["gate", "-k", "test_success"], ["gate", "--help"]):
+    for argv, missing in (
+        (["gate", "-k", "test_success"], "pytest-asyncio, hypothesis"),
+        (["gate", "--help"], "pytest-asyncio, hypothesis"),
+        (["gate", "-n", "2"], "pytest-asyncio, hypothesis, pytest-xdist"),
+        (["certify", "--targets", "time-skipping"], "pytest-asyncio, pytest-xdist, hypothesis"),
+    ):
         run = _run(handshake, *argv, cwd=tmp_path)
         assert run.returncode == 3, run.stdout + run.stderr
         assert run.stderr.count("\n") == 1, run.stderr  # one line
-        assert "missing pytest-asyncio, hypothesis: pip install 'handshake-harness[gate]'" in (
-            run.stderr
-        )
+        assert f"missing {missing}: pip install 'handshake-harness[gate]'" in run.stderr
     run = _run(handshake, "doctor", cwd=tmp_path)
     assert run.returncode == 3, run.stdout
     assert (

@@ -96,3 +96,34 @@ def test_the_gate_help_says_in_one_line_when_pytest_cannot_load_the_plugin(
     assert captured.err.count("\n") == 1
     assert "No module named 'stigma'" in captured.err
     assert "handshake doctor" in captured.err
+
+
+def test_each_command_names_what_it_lacks_and_its_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    absent = {"locust", doctor.GENERATED}
+    monkeypatch.setattr(doctor, "_module_found", lambda module: module not in absent)
+    assert doctor.command_missing("report", []) is None
+    assert doctor.command_missing("load", []) == (
+        "missing the generated protobuf code (stigma.v1), locust: pip install "
+        "'handshake-harness[load]' and `make gen` in the checkout (`handshake doctor` lists "
+        "the rest)"
+    )
+    absent.discard(doctor.GENERATED)
+    assert doctor.command_missing("bench", []) is None
+    absent.add("xdist")
+    assert doctor.command_missing("gate", ["-k", "x"]) is None  # one process: no xdist
+    assert doctor.command_missing("gate", ["-n", "2"]) == (
+        "missing pytest-xdist: pip install 'handshake-harness[gate]' (`handshake doctor` "
+        "lists the rest)"
+    )
+
+
+def test_handshake_stops_in_one_line_before_a_command_that_lacks_a_package(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(doctor, "_module_found", lambda module: module != "hypothesis")
+    assert cli.main(["certify", "--targets", "time-skipping"]) == 3
+    err = capsys.readouterr().err
+    assert err == (
+        "handshake certify: missing hypothesis: pip install 'handshake-harness[gate]' "
+        "(`handshake doctor` lists the rest)\n"
+    )
