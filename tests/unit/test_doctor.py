@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pathlib
 import subprocess
 
 import pytest
@@ -126,4 +128,25 @@ def test_handshake_stops_in_one_line_before_a_command_that_lacks_a_package(
     assert err == (
         "handshake certify: missing hypothesis: pip install 'handshake-harness[gate]' "
         "(`handshake doctor` lists the rest)\n"
+    )
+
+
+def test_from_an_install_a_checkout_only_pairing_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    from harness import config
+    from harness.errors import ConfigError
+
+    monkeypatch.setattr(config, "CHECKOUT", False)
+    stigma = dataclasses.replace(
+        config.STIGMA_IMPLEMENTATIONS["java"], binary=tmp_path / ".bin" / "stigma-java"
+    )
+    pairing = dataclasses.replace(config.PAIRINGS["python-java"], stigma=stigma)
+    monkeypatch.setitem(config.PAIRINGS, "python-java", pairing)
+    with pytest.raises(ConfigError) as raised:
+        config.pairing("python-java")
+    assert str(raised.value) == (
+        "--pairing python-java: the java reference is checkout-only (an installed harness "
+        "has the Python ones): run `make stigma-java` in a checkout of handshake-harness "
+        "and pass the .bin/stigma-java it builds as --stigma-cmd"
     )
