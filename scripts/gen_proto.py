@@ -1,6 +1,7 @@
 """Generate Python code and type stubs for the contract protos with grpcio-tools.
 
-Run by `make gen`; the output directory is not committed (it is rebuilt from
+Run by `make gen`, and by setup.py when a build finds no generated code (an install
+straight from a checkout or an sdist); the output directory is not committed (it is rebuilt from
 proto/ whenever a .proto file changes), so it can never be stale.
 """
 
@@ -20,7 +21,12 @@ SOURCES = [ROOT / "proto", ROOT / "proto" / "compat"]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=pathlib.Path, required=True)
-    out: pathlib.Path = parser.parse_args().out
+    return generate(parser.parse_args().out)
+
+
+def generate(out: pathlib.Path) -> int:
+    """Writes the Python modules, stubs and gRPC code of every contract proto into
+    ``out`` (replaced); 0 on success. Also called by setup.py at build time."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)

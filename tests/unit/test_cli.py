@@ -53,13 +53,3 @@ def test_report_of_a_file_that_is_not_a_report_says_so(
         cli.main(["report", str(bad)])
     assert exit_info.value.code == 2
     assert "not a readable certification.json" in capsys.readouterr().err
-
-
-def test_doctor_names_what_is_missing_and_how_to_install_it(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(cli, "_which", lambda *names: None)
-    assert cli.main(["doctor"]) == 0
-    out = capsys.readouterr().out
-    assert "MISSING  prometheus (alert scenario): apt-get install prometheus" in out
-    assert "ok       temporal time-skipping server" in out

@@ -31,7 +31,16 @@ BASE = {
     "target",
 }
 LAYERS = ["servers", "observe", "links", "stack", "faults", "drive", "judge", "measure", "report"]
-TOP = {"load", "cli", "certify", "certify_target", "pytest_plugin", "pytest_not_certified"}
+TOP = {
+    "load",
+    "cli",
+    "certify",
+    "certify_target",
+    "doctor",
+    "pytest_entry",
+    "pytest_plugin",
+    "pytest_not_certified",
+}
 
 
 def _rank(name: str) -> int:
