@@ -9,7 +9,9 @@ itself is built by `make docs` (mkdocs build --strict), which `make test` runs f
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import pathlib
 import re
 import sys
@@ -87,11 +89,176 @@ def test_every_alert_runbook_is_in_the_site() -> None:
         assert f"operations/runbooks/{book.name}" in nav, f"{book.name} is not in mkdocs.yml's nav"
 
 
-def test_the_readme_draft_is_short_and_points_at_the_docs() -> None:
-    draft = (DOCS / "_readme_draft.md").read_text()
-    assert len(draft.splitlines()) <= 150
-    for needed in ("make certify", "make test", "docs/"):
-        assert needed in draft
+# -- names a page gives of the code: modules, commands, options -------------------------
+
+README = ROOT / "README.md"
+# `harness/x/y.py`, `harness/x/` (a path) or `harness.x.y` (a module, then attributes);
+# not `handshake-harness` (the package) nor `harness` alone.
+MODULE_RE = re.compile(r"(?<![\w./-])harness(?:/[\w./-]*[\w/]|(?:\.[A-Za-z_]\w*)+)")
+# What runs a handshake command in a page: `handshake X`, `python -m harness.cli X`, the
+# modules behind them, pytest on the scenarios (the gate), and the Makefile's *_ARGS.
+RUNNERS = (
+    (re.compile(r"(?:^|[\s`(/])handshake ([a-z][a-z-]*)"), None),
+    (re.compile(r"python -m harness\.cli ([a-z][a-z-]*)"), None),
+    (re.compile(r"python -m harness\.certify\b"), "certify"),
+    (re.compile(r"python -m harness\.measure\.bench\b"), "bench"),
+    (re.compile(r"python -m harness\.load\.run\b"), "load"),
+    (re.compile(r"(?:^|[\s`/])(?:python -m )?pytest\b"), "gate"),
+    (re.compile(r"\b(?:REHEARSAL_)?CERTIFY_ARGS=\"([^\"]*)\""), "certify"),
+    (re.compile(r"\bBENCH_ARGS=\"([^\"]*)\""), "bench"),
+    (re.compile(r"\bLOAD_ARGS=\"([^\"]*)\""), "load"),
+    (re.compile(r"\bPYTEST_ARGS=\"([^\"]*)\""), "gate"),
+)
+OPTION_RE = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
+
+
+def _doc_pages() -> dict[str, str]:
+    pages = {str(p.relative_to(ROOT)): t for p, t in _pages().items()}
+    pages["README.md"] = README.read_text()
+    return pages
+
+
+def module_gaps(name: str) -> str | None:
+    """Why a page's ``harness/...`` path or ``harness.x.y`` name names nothing (None: it
+    exists): a path is a file or directory of the checkout; a dotted name is a module,
+    then attributes of it (``harness.waits.eventually``)."""
+    import importlib
+    import importlib.util
+
+    if "/" in name:
+        return None if (ROOT / name).exists() else f"no such path {name}"
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        module = ".".join(parts[:cut])
+        try:
+            found = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            found = None
+        if found is None:
+            continue
+        obj: object = importlib.import_module(module)
+        for attr in parts[cut:]:
+            if not hasattr(obj, attr):
+                return f"{module} has no {attr!r}"
+            obj = getattr(obj, attr)
+        return None
+    return f"no module {name}"
+
+
+def _code_lines(text: str) -> list[str]:
+    """Each command a page shows: a code block's logical lines (continuations joined)
+    and each inline code span."""
+    lines: list[str] = []
+    for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S):
+        lines += block.replace("\\\n", " ").splitlines()
+    lines += re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
+    return lines
+
+
+@functools.cache
+def command_options() -> dict[str, set[str]]:
+    """Every `--option` each handshake command takes, from its own ``--help`` (the gate:
+    pytest's whole help with the harness's plugin loaded)."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HANDSHAKE_", "LOAD_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "proto" / "gen" / "python")])
+
+    def help_text(argv: list[str]) -> str:
+        run = subprocess.run(
+            [sys.executable, *argv], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+        )
+        return run.stdout + run.stderr
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    argvs = {name: ["-m", "harness.cli", name, "--help"] for name in cli.COMMANDS if name != "gate"}
+    argvs["gate"] = cli.gate_command(["--help"])[1:]
+    with ThreadPoolExecutor(4) as pool:
+        texts = dict(zip(argvs, pool.map(help_text, argvs.values()), strict=True))
+    return {name: set(OPTION_RE.findall(text)) for name, text in texts.items()}
+
+
+def option_gaps(pages: dict[str, str], options: dict[str, set[str]]) -> list[str]:
+    """Each `handshake X ... --opt` (or the same through pytest, python -m or a make
+    *_ARGS) in a page whose X is no command or does not take --opt."""
+    gaps: list[str] = []
+    for page, text in pages.items():
+        for line in _code_lines(text):
+            spans = []
+            for pattern, fixed in RUNNERS:
+                for m in pattern.finditer(line):
+                    # a make variable's value is the command's arguments
+                    args = m.group(1) if fixed and pattern.groups else None
+                    spans.append((m.start(), m.end(), fixed or m.group(1), args))
+            spans.sort()
+            for i, (_, stop, command, args) in enumerate(spans):
+                if command not in options:
+                    gaps.append(f"{page}: `handshake {command}` is no command")
+                    continue
+                upto = spans[i + 1][0] if i + 1 < len(spans) else len(line)
+                text = line[stop:upto] if args is None else args
+                # a quoted argument is the user's own (a --zigflow-cmd's command line)
+                words = re.sub(r'"[^"]*"|\'[^\']*\'', " ", text)
+                for option in OPTION_RE.findall(words):
+                    if option not in options[command]:
+                        gaps.append(f"{page}: `handshake {command}` has no {option}")
+    return gaps
+
+
+# Options of other programs a page names in prose: Locust's, the Temporal CLI's and test
+# server's, buf's, kubectl's.
+OTHER_PROGRAMS_OPTIONS = {
+    "--headless", "--master", "--master-host", "--worker", "--expect-workers", "--processes",
+    "--workflow-id", "--enable-time-skipping", "--error-format", "--replicas",
+}  # fmt: skip
+
+
+def test_every_option_a_page_names_in_prose_exists() -> None:
+    """A `--option` in a page's prose is one of a handshake command's, of a reference
+    service's (their own --help) or of another program the page names."""
+    import subprocess
+
+    known = set().union(*command_options().values()) | OTHER_PROGRAMS_OPTIONS
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'proto' / 'gen' / 'python'}"}
+    for service in ("reference_services.zigflow", "reference_services.stigma"):
+        run = subprocess.run(
+            [sys.executable, "-m", service, "--help"], capture_output=True, text=True, env=env
+        )
+        known |= set(OPTION_RE.findall(run.stdout))
+    gaps = [
+        f"{page}: {option}"
+        for page, text in _doc_pages().items()
+        for span in re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
+        for option in OPTION_RE.findall(span)
+        if option not in known
+    ]
+    assert gaps == [], "pages name options nothing takes:\n" + "\n".join(gaps)
+
+
+def test_every_module_a_page_names_exists() -> None:
+    gaps = [
+        f"{page}: {why}"
+        for page, text in _doc_pages().items()
+        for name in dict.fromkeys(m.rstrip(".") for m in MODULE_RE.findall(text))
+        if (why := module_gaps(name))
+    ]
+    assert gaps == [], "pages name code that does not exist:\n" + "\n".join(gaps)
+    # and a renamed module would be caught
+    assert module_gaps("harness/stack/topolgy.py")
+    assert module_gaps("harness.stack.topolgy")
+    assert module_gaps("harness.waits.eventualy")
+
+
+def test_every_command_and_option_a_page_shows_exists() -> None:
+    options = command_options()
+    assert "--zigflow-cmd" in options["gate"]
+    assert "--bench-levels" in options["certify"]
+    gaps = option_gaps(_doc_pages(), options)
+    assert gaps == [], "pages show commands or options that do not exist:\n" + "\n".join(gaps)
+    # and a renamed option would be caught
+    bad = {"x.md": "```sh\nhandshake certify --bench-level 1,10\n```\n"}
+    assert option_gaps(bad, options) == ["x.md: `handshake certify` has no --bench-level"]
 
 
 def _synthetic() -> dict[str, object]:
