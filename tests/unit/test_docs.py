@@ -91,6 +91,12 @@ def test_every_make_target_and_handshake_command_shown_exists() -> None:
             assert command in cli.COMMANDS, f"{page.relative_to(ROOT)}: `handshake {command}`"
 
 
+def test_every_handshake_command_is_in_the_cli_page() -> None:
+    table = (DOCS / "reference" / "cli.md").read_text().split("## Options", 1)[0]
+    missing = [name for name in cli.COMMANDS if f"| `handshake {name}" not in table]
+    assert not missing, f"commands not in docs/reference/cli.md's table: {missing}"
+
+
 def test_every_alert_runbook_is_in_the_site() -> None:
     nav = (ROOT / "mkdocs.yml").read_text()
     for book in (ROOT / "reports" / "runbooks").glob("*.md"):
