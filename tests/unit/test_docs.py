@@ -372,24 +372,30 @@ def test_the_offline_check_finds_an_external_asset(tmp_path: pathlib.Path) -> No
 
 def architecture_gaps(page: str) -> list[str]:
     """What docs/index.md's map of the code names and the checkout does not have: each
-    top-level directory, each sub-directory under it, each module (``x.py``) somewhere
-    under its top-level directory."""
+    top-level directory, each sub-directory under it, each module (``x.py``) under the
+    directory whose lines name it (continuation lines, indented deeper, included)."""
     block = page.split("## Architecture", 1)[1].split("```", 2)[1]
     missing: list[str] = []
-    top = ROOT
+    top = here = ROOT
+    indent = 0
     for line in block.splitlines():
         found = re.match(r"^([\w/]+/)", line)
         if found:  # harness/, scenarios/, proto/stigma/v1/ ...
-            top = ROOT / found.group(1)
+            top = here = ROOT / found.group(1)
             if not top.is_dir():
                 missing.append(found.group(1))
             continue
+        depth = len(line) - len(line.lstrip())
         sub = re.match(r"^\s+([\w]+/)\s", line)
-        if sub and not (top / sub.group(1)).is_dir():
-            missing.append(f"{top.relative_to(ROOT)}/{sub.group(1)}")
+        if sub:  # a directory under it: its modules are named on its lines
+            here, indent = top / sub.group(1), depth
+            if not here.is_dir():
+                missing.append(f"{here.relative_to(ROOT)}/")
+        elif depth <= indent:  # a line of the top directory's own modules
+            here, indent = top, depth
         for module in re.findall(r"\b\w+\.py\b", line):
-            if not any(top.rglob(module)):
-                missing.append(f"{top.relative_to(ROOT)}/.../{module}")
+            if not any(here.rglob(module)):
+                missing.append(f"{here.relative_to(ROOT)}/.../{module}")
     return missing
 
 
@@ -398,5 +404,9 @@ def test_the_architecture_names_only_modules_that_exist() -> None:
     assert architecture_gaps(page) == [], "docs/index.md names what does not exist"
     # and a renamed module would be caught
     assert architecture_gaps(page.replace("topology.py", "topolgy.py")) == [
-        "harness/.../topolgy.py"
+        "harness/stack/.../topolgy.py"
+    ]
+    # and a module named under the wrong directory
+    assert architecture_gaps(page.replace("network.py, tamper.py", "driver.py, tamper.py")) == [
+        "harness/links/.../driver.py"
     ]
