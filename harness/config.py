@@ -185,8 +185,10 @@ def add_service_options(
             default=env.get("HANDSHAKE_PAIRING") or None,
             help="reference services to run together, ZIGFLOW-STIGMA: "
             + ", ".join(PAIRINGS)
-            + "; instead of --zigflow-cmd / --stigma-cmd (a Go Zigflow runs at activity "
-            "level; env HANDSHAKE_PAIRING)",
+            + "; instead of --zigflow-cmd / --stigma-cmd. The reference Go Zigflow is only "
+            "an agent activity, so its pairings run at activity level; that is the "
+            "reference's shape, not a rule for Go: your own Go Zigflow with a workflow runs "
+            "at workflow level (env HANDSHAKE_PAIRING)",
         )
     add(
         "--zigflow-level",

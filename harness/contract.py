@@ -276,9 +276,18 @@ TERMS: tuple[Term, ...] = (
     ),
     _t(
         _defaults.stigma_agent_activity,
-        "the agent activity Stigma schedules on STIGMA_AGENT_TASK_QUEUE with (agent_id, "
-        "input bytes); its result is the agent's output, its failure the agent's (the "
-        "harness serves it)",
+        "the agent activity Stigma schedules on STIGMA_AGENT_TASK_QUEUE (the harness serves "
+        "it). Arguments: agent_id (a string) and StartAgentRequest.input as received, as "
+        "bytes (a binary/plain payload: Go []byte, Java byte[], Python bytes). Result: the "
+        "agent's output, any JSON value, passed on unread as the envelope's output; failure: "
+        "the agent's non-retryable application failure (type, message). Required: a "
+        "heartbeat timeout (the harness's agent heartbeats every second), and a StartToClose "
+        "(and ScheduleToClose, if set) no shorter than the longest run Zigflow allows "
+        "(agent_max_run_s, 24 h by default): a shorter one ends a held agent before "
+        "Zigflow's own timeout. Your choice: their values and the retry policy (the "
+        "reference: heartbeat 5 min, StartToClose 7 days, 3 attempts). On the time-skipping "
+        "server virtual time passes in steps of this heartbeat timeout: a shorter one makes "
+        "the virtual-time scenarios slower",
         STIGMA,
         TEMPORAL,
         setting="stigma_agent_activity",
@@ -321,7 +330,16 @@ TERMS: tuple[Term, ...] = (
         ACTIVITY,
     ),
     # -- the plan ----------------------------------------------------------------
-    _t("states", "the plan's list of states; the result's list of state results", ZIGFLOW, PLAN),
+    _t(
+        "states",
+        "the plan's list of states; the workflow's result is an object whose states is the "
+        "list of state results, one per state run, in order: an object with name, status "
+        "and, when status is ok, result (the state's activity result: for a handshake the "
+        "envelope, whose output the harness compares with the agent's); other keys "
+        "(the reference adds activity_id, error_type, error_message) are not read",
+        ZIGFLOW,
+        PLAN,
+    ),
     _t("name", "a state's name (its activity id is {i}-{name})", ZIGFLOW, PLAN),
     _t("kind", "state kind: call_agent (default) or echo", ZIGFLOW, PLAN),
     _t("call_agent", "kind: call agent_id with input, through Stigma", ZIGFLOW, PLAN),
@@ -348,13 +366,22 @@ TERMS: tuple[Term, ...] = (
     _t("max_attempts", "retry policy's maximum attempts (default 5)", ZIGFLOW, PLAN),
     _t(
         "agent_max_run_s",
-        "how long the agent may run (default: start_to_close_s, else 86400); the scheduled "
-        "StartToClose must cover it. Zigflow may ignore it",
+        "how long the agent may run (default: start_to_close_s, else 86400). For the "
+        "harness's judgement, not an option to pass on: Zigflow need not read it, but the "
+        "StartToClose it schedules (start_to_close_s) must be at least this long",
         ZIGFLOW,
         PLAN,
     ),
     _t("on_error", "fail (default: the workflow fails) or continue", ZIGFLOW, PLAN),
-    _t("fail", "on_error: the workflow fails with the state's failure", ZIGFLOW, PLAN),
+    _t(
+        "fail",
+        "on_error: the workflow fails. Its failure may be the workflow's own error type "
+        "with the state's failure as its cause (the reference's does): the harness judges "
+        "the agent activity's failure in Zigflow's history and the workflow's cause chain, "
+        "never the outer type",
+        ZIGFLOW,
+        PLAN,
+    ),
     _t("status", "a state result's status: ok or failed", ZIGFLOW, PLAN),
     _t("ok", "state status: the state's activity completed", ZIGFLOW, PLAN),
     _t("failed", "state status: the state's activity failed", ZIGFLOW, PLAN),

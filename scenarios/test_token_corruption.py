@@ -77,7 +77,8 @@ EXPECTED = {
     "bytes_appended": "token_rejected, or delivered to the right activity when the server "
     "ignores trailing bytes; never delivered elsewhere",
     "oversized": "StartAgent refused with INVALID_ARGUMENT (token over 8192 bytes), "
-    "nothing started; Zigflow's activity fails with StigmaRejected at once",
+    "nothing started; Zigflow's activity fails at once with a non-retryable "
+    "application failure",
 }
 
 
@@ -159,7 +160,8 @@ async def test_swapped_tokens_are_detected_as_crossed_wires(
         corruption.record(
             history,
             "swapped_between_agents",
-            "each Zigflow workflow refuses the other's result (CrossedWires); none accepts it",
+            "each Zigflow workflow refuses the other's result with an application failure of "
+            "its own; none accepts it",
             checkers.token_outcome(history, s.call_id),
             driver.stack.temporal.kind,
         )
@@ -289,7 +291,7 @@ async def test_a_result_over_the_payload_limit_is_classified_and_the_activity_re
     corruption.record(
         history,
         "result_over_payload_limit",
-        "real server: the SDK refuses to upload the result (PayloadsTooLarge), the agent "
+        "real server: the SDK refuses to upload the result (over the payload limit), the agent "
         "fails and Zigflow's activity fails with that error, once; time-skipping server "
         "(no blob limit): delivered to the right activity",
         checkers.token_outcome(history, started.call_id),

@@ -1,11 +1,14 @@
 """Write docs/benchmarks.md from a certification.json or a bench.json.
 
-    python scripts/bench_page.py [JSON] [--out docs/benchmarks.md]
+    python scripts/bench_page.py [JSON] [--out docs/benchmarks.md] [--measured FILE]
 
 Without JSON: reports/out/latest/certification.json, else reports/out/bench/bench.json;
 with neither, a page that says how to make them. Every figure on the page comes from
 the JSON with the date, machine and commit it was measured on: figures are never
-pasted into prose (issue 15).
+pasted into prose. What no run's JSON records (how long `make certify`, the CI run and
+the gate take; the dated series behind the design decisions) comes from
+docs/_measured.json, each table with when and where it was measured. This page is the
+only one that states durations and measurements: the others link to it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ CANDIDATES = (
     ROOT / "reports" / "out" / "bench" / "bench.json",
 )
 OUT = ROOT / "docs" / "benchmarks.md"
+MEASURED = ROOT / "docs" / "_measured.json"
 
 HEAD = """# Benchmarks
 
@@ -53,6 +57,54 @@ def _rss(row: dict[str, Any]) -> str:
     return " / ".join(_f(rss.get(p), 0) for p in ("temporal", "zigflow", "stigma"))
 
 
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+MEASURED_START = "## How long things take"
+
+
+def measured(path: pathlib.Path) -> str:
+    """The page's part from docs/_measured.json: durations and dated series by hand."""
+    if not path.is_file():
+        return ""
+    data = json.loads(path.read_text())
+    lines: list[str] = []
+    timings = data.get("timings")
+    if timings:
+        lines += [
+            MEASURED_START,
+            "",
+            f"Measured {timings['measured']}.",
+            "",
+            *_table(["what", "took"], timings["rows"]),
+            "",
+        ]
+    design = data.get("design")
+    if design:
+        lines += [
+            "## The design decisions' measurements",
+            "",
+            "What each change kept in [Design decisions](explanation/design-decisions.md) "
+            f"bought, measured {design['measured']}: {design['how']}.",
+            "",
+            *_table(design["header"], design["rows"]),
+            "",
+            *(f"- {note}" for note in design.get("notes", [])),
+            "",
+        ]
+    return "\n".join(lines)
+
+
 def render(doc: dict[str, Any], source: str) -> str:
     """The page for one certification.json or bench.json."""
     machine = doc.get("machine") or {}
@@ -77,6 +129,8 @@ def render(doc: dict[str, Any], source: str) -> str:
     ]
     if doc.get("verdict"):
         lines.append(f"| verdict | **{doc['verdict']}** |")
+    if doc.get("wall_s"):
+        lines.append(f"| the run's own wall time | {_duration(doc['wall_s'])} |")
     budget = doc.get("budget")
     if budget:
         lines.append(
@@ -87,6 +141,24 @@ def render(doc: dict[str, Any], source: str) -> str:
         )
     if doc.get("note") or bench.get("note"):
         lines += ["", f"> {doc.get('note') or bench.get('note')}"]
+    pairings = [p for p in doc.get("pairings") or [] if p.get("budget")]
+    if pairings:
+        lines += [
+            "",
+            "## The budget row per pairing (open loop, 10 in flight; ms)",
+            "",
+            "| pairing | Zigflow level | what ran | n | p50 | p99 | direct p99 | within "
+            "| wall time |",
+            "|---|---|---|---:|---:|---:|---:|---|---:|",
+        ]
+        for p in pairings:
+            b = p["budget"]
+            lines.append(
+                f"| {p.get('name')} | {p.get('zigflow_level', '?')} | {p.get('scope', '')} "
+                f"| {b.get('n')} | {_f(b.get('p50'))} | {_f(b.get('p99'))} "
+                f"| {_f(b.get('baseline_p99_ms'))} | {'yes' if b.get('within') else 'NO'} "
+                f"| {_duration(p['wall_s']) if p.get('wall_s') else '-'} |"
+            )
     lines += [
         "",
         "## Handshake overhead per concurrency level (ms)",
@@ -125,9 +197,16 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="scripts/bench_page.py", description=__doc__)
     p.add_argument("json", nargs="?", type=pathlib.Path)
     p.add_argument("--out", type=pathlib.Path, default=OUT)
+    p.add_argument("--measured", type=pathlib.Path, default=MEASURED)
     args = p.parse_args(argv)
     path = args.json or next((c for c in CANDIDATES if c.is_file()), None)
-    if path is None:
+    kept = args.out.read_text() if args.out.is_file() else ""
+    if path is None and "| source |" in kept:
+        # No run on this checkout: keep the figures the page already has (a fresh clone
+        # must not wipe the committed ones), refresh only the hand-measured part.
+        text = kept.split(MEASURED_START, 1)[0]
+        print(f"bench_page: no run's JSON here; kept the figures of {args.out}")
+    elif path is None:
         text = EMPTY
     else:
         try:
@@ -139,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             shown = path
         text = render(doc, str(shown))
+    extra = measured(args.measured)
+    if extra:
+        text = text.rstrip() + "\n\n" + extra.rstrip() + "\n"
     args.out.write_text(text)
     print(f"bench_page: wrote {args.out}")
     return 0
