@@ -33,7 +33,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
-from harness.errors import HarnessError
+from harness.errors import ExitCode, HarnessError, exit_code_of, from_pytest
 
 # The gate's pytest settings, so it runs the same from any directory (without the
 # project's pyproject.toml).
@@ -83,7 +83,26 @@ def _gate(argv: list[str]) -> int:
         start = text.find("handshake")
         print(text[start:] if start >= 0 else text)
         return 0
-    return subprocess.run(gate_command(argv), check=False).returncode
+    return int(from_pytest(run_to_end(gate_command(argv))))
+
+
+def run_to_end(argv: Sequence[str], env: dict[str, str] | None = None) -> int:
+    """Run a child to its end and return its exit code. Ctrl-C reaches the child too
+    (the terminal signals the whole foreground group); this process then waits for
+    the child to finish its teardown instead of leaving it behind:
+    ``subprocess.run`` would SIGKILL it 0.25 s after the interrupt, orphaning its xdist
+    workers, which then tear their stacks down (and print) after the prompt is back."""
+    import signal
+
+    child = subprocess.Popen(list(argv), env=env)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return child.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if child.poll() is None:  # an exception other than Ctrl-C left it running
+            child.kill()
+            child.wait()
 
 
 def _report(argv: list[str]) -> int:
@@ -288,9 +307,9 @@ def _up(argv: list[str]) -> int:
     return 0
 
 
-# Exit codes of `handshake target`: 2 (usage, a bad profile) as every command's,
-# 3 when the target itself is not fit (a preflight check or a cleanup step failed).
-TARGET_UNFIT = 3
+# `handshake target` ends with 3 when the target itself is not fit (a preflight check
+# or a cleanup step failed): the environment's class, as every command's.
+TARGET_UNFIT = ExitCode.ENVIRONMENT
 
 
 def _target(argv: list[str]) -> int:
@@ -329,7 +348,7 @@ def _target(argv: list[str]) -> int:
     failed = [c for c in checks if not c.ok]
     verdict = f"{len(failed)} of {len(checks)} failed" if failed else "all ok"
     print(f"handshake target {args.action} {target.name}: {verdict}")
-    return TARGET_UNFIT if failed else 0
+    return int(TARGET_UNFIT) if failed else 0
 
 
 def _delegate(module: str) -> Callable[[list[str]], int]:
@@ -388,11 +407,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[name][0](rest)
     except HarnessError as err:
+        # One line (a service's log tail may follow it), the class's exit code: the
+        # table in harness/errors.py, the same for every command.
         print(f"handshake {name}: {err}", file=sys.stderr)
-        return 2
+        return int(exit_code_of(err))
     except KeyboardInterrupt:
         print(f"handshake {name}: interrupted", file=sys.stderr)
-        return 130
+        return int(ExitCode.INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from typing import Any
 
 from harness import settings
 from harness.config import StackConfig
-from harness.errors import ConfigError, HarnessError, WaitTimeout
+from harness.errors import ConfigError, HarnessError, WaitTimeout, exit_code_of
 from harness.judge import checkers, metrics_checks
 from harness.judge.checkers import Missing, Verdict
 from harness.load import figures, memory, services, target
@@ -508,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
         # E.g. a service of the local stack that died before it was ready: its name,
         # exit code and log tail say more than a traceback.
         print(f"load: the run broke: {err}", file=sys.stderr)
-        return 2
+        return int(exit_code_of(err))
 
 
 if __name__ == "__main__":
