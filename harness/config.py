@@ -272,7 +272,7 @@ class StackConfig:
         return self.temporal not in (TIME_SKIPPING, DEV)
 
     def validate(self) -> None:
-        if self.external and not _host_port(self.temporal):
+        if self.external and not is_host_port(self.temporal):
             raise ConfigError(
                 f"--temporal={self.temporal!r}: expected 'time-skipping', 'dev' or HOST:PORT"
             )
@@ -295,7 +295,7 @@ class StackConfig:
         self.connection.validate()
 
 
-def _host_port(address: str) -> bool:
+def is_host_port(address: str) -> bool:
     """Whether ``address`` is HOST:PORT with a port a socket can have."""
     host, sep, port = address.rpartition(":")
     return bool(sep and host and port.isdigit() and 0 < int(port) < 65536)

@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from harness import settings
-from harness.config import StackConfig
+from harness.config import StackConfig, is_host_port
 from harness.errors import ConfigError, HarnessError, WaitTimeout, exit_code_of
 from harness.judge import checkers, metrics_checks
 from harness.judge.checkers import Missing, Verdict
@@ -39,6 +39,7 @@ from harness.load.figures import MemoryTrend, Thresholds
 from harness.observe import metrics
 from harness.servers.ports import LOOPBACK, free_port
 from harness.servers.procs import ManagedProcess
+from harness.servers.temporal import connect
 from harness.stack.stack import start_stack
 from harness.waits import eventually
 
@@ -145,6 +146,9 @@ def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespac
             f"{' and '.join(given)} with --temporal-address: a remote target's services "
             "run there, not here; drop the address to load the local stack"
         )
+    address = target.from_options(args).address
+    if address and not is_host_port(address):
+        p.error(f"--temporal-address {address!r}: expected HOST:PORT, or empty for the local stack")
     try:
         target.from_options(args).connection.validate()
     except ConfigError as err:
@@ -169,6 +173,18 @@ async def prepared(t: target.LoadTarget, config: StackConfig) -> AsyncIterator[P
     """The given target, or a local stack of ``config`` for the run's length (torn down
     after)."""
     if not t.local:
+        # Checked once, before any Locust process: a target that cannot be reached
+        # ends the run naming it (a refused loopback address at once), instead of a
+        # run of zero handshakes whose cause is only in a bridge's log.
+        client = await connect(
+            t.address,
+            t.namespace,
+            config.ready_timeout_s,
+            "Temporal (--temporal-address)",
+            t.connection,
+            refused_is_final=True,
+        )
+        del client
         yield Prepared(t, {})
         return
     async with start_stack(config, run_id=f"load-{os.getpid()}") as stack:
