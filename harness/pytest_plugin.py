@@ -282,7 +282,7 @@ def _validate_options(config: pytest.Config) -> None:
 
 def _preflight_tls(config: pytest.Config) -> None:
     """A TLS problem (wrong CA, name or client certificate) ends the run at once with
-    exit code 4 and ``tls.TLS_FAILED`` in the message, before any stack starts; other
+    pytest's usage error (4; ``handshake gate``: 2) and ``tls.TLS_FAILED`` in the message, before any stack starts; other
     connection problems are left to the stacks, which wait for a cluster to come up."""
     connection = tls.from_options(config.option)
     address = config.getoption("--temporal")

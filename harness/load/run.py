@@ -8,7 +8,8 @@
 3. While it runs: the RSS of each service process we started, every --memory-interval s.
 4. After: Locust's CSV and HTML, our figures (figures.json / figures.md) in --out;
    exit 1 when a threshold is breached (overhead p99 vs the budget, error ratio, a
-   growing memory trend in a soak), 2 when the run itself broke.
+   growing memory trend in a soak), 2 on a usage error, 3 when the run itself broke
+   (an unreachable target, a stack or Locust that did not run): harness/errors.py.
 
 This process never imports Locust (gevent): Locust runs as child processes.
 """
@@ -31,7 +32,7 @@ from typing import Any
 
 from harness import settings
 from harness.config import StackConfig, is_host_port
-from harness.errors import ConfigError, HarnessError, WaitTimeout, exit_code_of
+from harness.errors import ConfigError, ExitCode, HarnessError, WaitTimeout, exit_code_of
 from harness.judge import checkers, metrics_checks
 from harness.judge.checkers import Missing, Verdict
 from harness.load import figures, memory, services, target
@@ -334,7 +335,7 @@ async def run(args: argparse.Namespace) -> int:
     print(figures.markdown(result, trends, failed))
     print(f"load: figures in {out / 'figures.json'}, Locust report {out / 'locust.html'}")
     if code is None or code not in (0, 1):
-        return 2
+        return int(ExitCode.ENVIRONMENT)  # Locust itself did not run to its end
     return 1 if failed else 0
 
 
