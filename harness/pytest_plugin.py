@@ -282,8 +282,9 @@ def _validate_options(config: pytest.Config) -> None:
 
 def _preflight_tls(config: pytest.Config) -> None:
     """A TLS problem (wrong CA, name or client certificate) ends the run at once with
-    pytest's usage error (4; ``handshake gate``: 2) and ``tls.TLS_FAILED`` in the message, before any stack starts; other
-    connection problems are left to the stacks, which wait for a cluster to come up."""
+    pytest's usage error (4; ``handshake gate``: 2) and ``tls.TLS_FAILED`` in the
+    message, before any stack starts; other connection problems are left to the stacks,
+    which wait for a cluster to come up (a refused loopback address: at once)."""
     connection = tls.from_options(config.option)
     address = config.getoption("--temporal")
     if not connection.uses_tls:
@@ -747,7 +748,11 @@ def pytest_runtest_makereport(
 
 SETUP_ABORT = "handshake_setup_abort"  # a report's user property (crosses xdist)
 # Our classes as pytest exit codes; `handshake gate` maps them back (errors.from_pytest).
-_PYTEST_CODE = {ExitCode.USAGE: pytest.ExitCode.USAGE_ERROR, ExitCode.ENVIRONMENT: 3}
+# The environment's is pytest's INTERNAL_ERROR, 3 as ours: pytest has no code for setup.
+_PYTEST_CODE = {
+    ExitCode.USAGE: pytest.ExitCode.USAGE_ERROR,
+    ExitCode.ENVIRONMENT: pytest.ExitCode.INTERNAL_ERROR,
+}
 
 
 @pytest.hookimpl(wrapper=True)
@@ -773,7 +778,7 @@ def _setup_abort(call: pytest.CallInfo[None]) -> dict[str, Any] | None:
     return {
         "line": f"handshake: the stack could not start: {first}",
         "detail": detail,
-        "code": int(_PYTEST_CODE.get(exit_code_of(err), 3)),
+        "code": int(_PYTEST_CODE.get(exit_code_of(err), pytest.ExitCode.INTERNAL_ERROR)),
     }
 
 
