@@ -86,6 +86,14 @@ def _gate(argv: list[str]) -> int:
     return int(from_pytest(run_to_end(gate_command(argv))))
 
 
+# A Ctrl-C sent to this process alone (``kill -INT PID``, not the terminal's, which
+# reaches the whole group) is passed on to a child still running this long after it:
+# longer than the teardown a group Ctrl-C starts (about 2 s measured with two xdist
+# workers), so a child that got the terminal's Ctrl-C is not interrupted twice, which
+# would cut its teardown short.
+FORWARD_SIGINT_AFTER_S = 20.0
+
+
 def run_to_end(argv: Sequence[str], env: dict[str, str] | None = None) -> int:
     """Run a child to its end and return its exit code. Ctrl-C reaches the child too
     (the terminal signals the whole foreground group); this process then waits for
@@ -93,11 +101,28 @@ def run_to_end(argv: Sequence[str], env: dict[str, str] | None = None) -> int:
     ``subprocess.run`` would SIGKILL it 0.25 s after the interrupt, orphaning its xdist
     workers, which then tear their stacks down (and print) after the prompt is back."""
     import signal
+    import time
+
+    interrupted_at: float | None = None
+
+    def interrupted(signum: int, frame: object) -> None:
+        nonlocal interrupted_at
+        interrupted_at = interrupted_at or time.monotonic()
 
     child = subprocess.Popen(list(argv), env=env)
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.signal(signal.SIGINT, interrupted)
+    forwarded = False
     try:
-        return child.wait()
+        while True:
+            try:
+                # Bounded only so that a Ctrl-C sent to this process alone is passed
+                # on once FORWARD_SIGINT_AFTER_S have gone by without the child ending.
+                return child.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                waited = time.monotonic() - (interrupted_at or time.monotonic())
+                if not forwarded and waited >= FORWARD_SIGINT_AFTER_S:
+                    child.send_signal(signal.SIGINT)
+                    forwarded = True
     finally:
         signal.signal(signal.SIGINT, previous)
         if child.poll() is None:  # an exception other than Ctrl-C left it running
