@@ -42,7 +42,7 @@ from harness.config import (
     pairing,
     resolve_services,
 )
-from harness.errors import ConfigError
+from harness.errors import ConfigError, ExitCode, HarnessError, exit_code_of, from_pytest
 from harness.judge import corruption
 from harness.links import network
 from harness.measure.bench import parse_levels
@@ -236,7 +236,9 @@ def _bench_measured(
     ]
     cmd += shlex.split(args.bench_args)
     print(f"certify: [budget {run.name}] {shlex.join(cmd)}", flush=True)
-    code = subprocess.run(cmd, check=False, env=_child_env(target, args)).returncode
+    code = cli.run_to_end(cmd, env=_child_env(target, args))
+    if code in (ExitCode.INTERRUPTED, -2):  # bench's own code for Ctrl-C, or killed by it
+        raise KeyboardInterrupt
     path = out / "bench" / "bench.json"
     if code != 0 or not path.is_file():
         print(f"certify: [budget] bench exited {code}; see {out / 'bench' / 'logs'}", flush=True)
@@ -294,6 +296,20 @@ def _fault_timeline(out: pathlib.Path, target: str) -> list[dict[str, Any]]:
     return rows
 
 
+def stop_unless_ran(label: str, code: int) -> None:
+    """A gate that could not run (its stacks never came up, a bad option, Ctrl-C) ends
+    certify with the same class at once: the other targets would fail the same way, and
+    a report of a run that never ran scenarios would read as a verdict on the services.
+    The gate printed the cause in one line above."""
+    mapped = from_pytest(code)
+    if mapped == ExitCode.INTERRUPTED:
+        raise KeyboardInterrupt
+    if mapped == ExitCode.USAGE:
+        raise ConfigError(f"the gate on {label} stopped on a usage error (above); no report")
+    if mapped == ExitCode.ENVIRONMENT:
+        raise HarnessError(f"the gate on {label} could not set up (above); no report")
+
+
 def run_target(
     target: str, out: pathlib.Path, args: argparse.Namespace, run: Run, primary: bool = True
 ) -> ChildRun:
@@ -331,7 +347,8 @@ def run_target(
         cmd += ["--repeat", str(args.repeat)]
     cmd += args.pytest_args
     print(f"certify: [{label}] {shlex.join(cmd)}", flush=True)
-    code = subprocess.run(cmd, check=False, env=_child_env(target, args)).returncode
+    code = cli.run_to_end(cmd, env=_child_env(target, args))
+    stop_unless_ran(label, code)
     return ChildRun(
         label=label,
         target=target,
@@ -676,6 +693,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except ConfigError as err:
-        print(f"certify: {err}", file=sys.stderr)
-        sys.exit(2)
+    except (HarnessError, KeyboardInterrupt) as err:
+        print(f"certify: {err or 'interrupted'}", file=sys.stderr)
+        sys.exit(exit_code_of(err))

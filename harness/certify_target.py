@@ -40,7 +40,7 @@ import uuid
 from typing import Any
 
 from harness import cli, contract
-from harness.errors import HarnessError
+from harness.errors import ExitCode, HarnessError
 from harness.faults import deployment
 from harness.links import network
 from harness.load import gameday
@@ -63,8 +63,8 @@ from harness.target import plan
 from harness.target.hooks import HookRunner
 from harness.target.profile import Profile
 
-TARGET_UNFIT = 3
-INTERRUPTED = 130
+TARGET_UNFIT = int(ExitCode.ENVIRONMENT)  # the table: harness/errors.py
+INTERRUPTED = int(ExitCode.INTERRUPTED)
 HOOKS_FILE = "hooks.json"  # written by the pytest plugin into the results directory
 OPEN_WORKFLOWS_LIMIT = 1000
 

@@ -32,7 +32,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
-from harness.errors import HarnessError
+from harness.errors import ExitCode, HarnessError, exit_code_of, from_pytest
 
 # The gate's pytest settings, so it runs the same from any directory (without the
 # project's pyproject.toml).
@@ -71,7 +71,51 @@ def _gate(argv: list[str]) -> int:
     settings.environ()
     if argv[:1] in (["-h"], ["--help"]):
         return _gate_help()
-    return subprocess.run(gate_command(argv), check=False).returncode
+    return int(from_pytest(run_to_end(gate_command(argv))))
+
+
+# A Ctrl-C sent to this process alone (``kill -INT PID``, not the terminal's, which
+# reaches the whole group) is passed on to a child still running this long after it:
+# longer than the teardown a group Ctrl-C starts (about 2 s measured with two xdist
+# workers), so a child that got the terminal's Ctrl-C is not interrupted twice, which
+# would cut its teardown short.
+FORWARD_SIGINT_AFTER_S = 20.0
+
+
+def run_to_end(argv: Sequence[str], env: dict[str, str] | None = None) -> int:
+    """Run a child to its end and return its exit code. Ctrl-C reaches the child too
+    (the terminal signals the whole foreground group); this process then waits for
+    the child to finish its teardown instead of leaving it behind:
+    ``subprocess.run`` would SIGKILL it 0.25 s after the interrupt, orphaning its xdist
+    workers, which then tear their stacks down (and print) after the prompt is back."""
+    import signal
+    import time
+
+    interrupted_at: float | None = None
+
+    def interrupted(signum: int, frame: object) -> None:
+        nonlocal interrupted_at
+        interrupted_at = interrupted_at or time.monotonic()
+
+    child = subprocess.Popen(list(argv), env=env)
+    previous = signal.signal(signal.SIGINT, interrupted)
+    forwarded = False
+    try:
+        while True:
+            try:
+                # Bounded only so that a Ctrl-C sent to this process alone is passed
+                # on once FORWARD_SIGINT_AFTER_S have gone by without the child ending.
+                return child.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                waited = time.monotonic() - (interrupted_at or time.monotonic())
+                if not forwarded and waited >= FORWARD_SIGINT_AFTER_S:
+                    child.send_signal(signal.SIGINT)
+                    forwarded = True
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if child.poll() is None:  # an exception other than Ctrl-C left it running
+            child.kill()
+            child.wait()
 
 
 # The harness's option group in `pytest --help` (harness.pytest_plugin's getgroup).
@@ -228,9 +272,9 @@ def _up(argv: list[str]) -> int:
     return 0
 
 
-# Exit codes of `handshake target`: 2 (usage, a bad profile) as every command's,
-# 3 when the target itself is not fit (a preflight check or a cleanup step failed).
-TARGET_UNFIT = 3
+# `handshake target` ends with 3 when the target itself is not fit (a preflight check
+# or a cleanup step failed): the environment's class, as every command's.
+TARGET_UNFIT = ExitCode.ENVIRONMENT
 
 
 def _target(argv: list[str]) -> int:
@@ -269,7 +313,7 @@ def _target(argv: list[str]) -> int:
     failed = [c for c in checks if not c.ok]
     verdict = f"{len(failed)} of {len(checks)} failed" if failed else "all ok"
     print(f"handshake target {args.action} {target.name}: {verdict}")
-    return TARGET_UNFIT if failed else 0
+    return int(TARGET_UNFIT) if failed else 0
 
 
 def _delegate(module: str) -> Callable[[list[str]], int]:
@@ -341,11 +385,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[name][0](rest)
     except HarnessError as err:
+        # One line (a service's log tail may follow it), the class's exit code: the
+        # table in harness/errors.py, the same for every command.
         print(f"handshake {name}: {err}", file=sys.stderr)
-        return 2
+        return int(exit_code_of(err))
     except KeyboardInterrupt:
         print(f"handshake {name}: interrupted", file=sys.stderr)
-        return 130
+        return int(ExitCode.INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -224,6 +224,28 @@ PLACEHOLDERS = (
 )
 
 
+# How long the harness waits for a server or service it starts to become ready, and
+# for a cluster to accept clients (HANDSHAKE_READY_TIMEOUT_S, the gate's
+# --ready-timeout). A loopback address that refuses connections fails at once whatever
+# this says (harness.servers.ports.refused).
+READY_TIMEOUT_ENV = "HANDSHAKE_READY_TIMEOUT_S"
+DEFAULT_READY_TIMEOUT_S = 60.0
+
+
+def configured_ready_timeout_s(env: Mapping[str, str] | None = None) -> float:
+    """The readiness wait the settings give (the environment, then the config file)."""
+    text = (settings.environ() if env is None else env).get(READY_TIMEOUT_ENV) or ""
+    if not text:
+        return DEFAULT_READY_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ConfigError(f"{READY_TIMEOUT_ENV}={text!r}: give a number of seconds above 0")
+    return value
+
+
 @dataclass
 class StackConfig:
     temporal: str = TIME_SKIPPING  # "time-skipping", "dev", or HOST:PORT of a cluster
@@ -232,7 +254,8 @@ class StackConfig:
     stigma_cmd: list[str] = field(default_factory=lambda: list(REFERENCE_STIGMA))
     # Few slots on purpose: agents pending by token must not hold any.
     zigflow_max_concurrent_activities: int = 2
-    ready_timeout_s: float = 60.0
+    # Every entry point's stack reads the setting; the gate's option sets it explicitly.
+    ready_timeout_s: float = field(default_factory=configured_ready_timeout_s)
     # Every link between the services through its own Toxiproxy proxy (harness/links/network.py).
     chaos: bool = False
     # Zigflow reaches Stigma through an in-harness relay that can damage tokens
@@ -261,10 +284,12 @@ class StackConfig:
         return self.temporal not in (TIME_SKIPPING, DEV)
 
     def validate(self) -> None:
-        if self.external and ":" not in self.temporal:
+        if self.external and not is_host_port(self.temporal):
             raise ConfigError(
                 f"--temporal={self.temporal!r}: expected 'time-skipping', 'dev' or HOST:PORT"
             )
+        if not self.ready_timeout_s > 0:
+            raise ConfigError(f"--ready-timeout={self.ready_timeout_s}: give seconds above 0")
         if self.zigflow_level not in ZIGFLOW_LEVELS:
             raise ConfigError(
                 f"--zigflow-level={self.zigflow_level!r}: expected one of "
@@ -280,6 +305,12 @@ class StackConfig:
                 f"cluster; the embedded {self.temporal} server speaks plain text"
             )
         self.connection.validate()
+
+
+def is_host_port(address: str) -> bool:
+    """Whether ``address`` is HOST:PORT with a port a socket can have."""
+    host, sep, port = address.rpartition(":")
+    return bool(sep and host and port.isdigit() and 0 < int(port) < 65536)
 
 
 def same_stack(a: StackConfig, b: StackConfig) -> bool:

@@ -31,11 +31,12 @@ from harness.config import (
     Services,
     StackConfig,
     add_service_options,
+    configured_ready_timeout_s,
     resolve_services,
     same_stack,
 )
 from harness.drive.driver import Driver
-from harness.errors import ConfigError
+from harness.errors import SETUP_ERRORS, ConfigError, ExitCode, exit_code_of
 from harness.faults import matrix as fault_matrix
 from harness.judge import after_scenario, checkers, reach
 from harness.judge.expect import violated_checkers
@@ -95,6 +96,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=float(ENV.get("HANDSHAKE_CALL_TIMEOUT_S") or 60),
         help="seconds the driver waits for one call's outcome before recording it "
         "as unknown (env HANDSHAKE_CALL_TIMEOUT_S)",
+    )
+    group.addoption(
+        "--ready-timeout",
+        type=float,
+        default=None,
+        help="seconds to wait for a server or service to become ready, or the cluster to "
+        "accept clients; a loopback --temporal that refuses connections fails at once "
+        "(default 60; env HANDSHAKE_READY_TIMEOUT_S)",
     )
     group.addoption(
         "--chaos-seed",
@@ -250,16 +259,32 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(err)) from None
     if not hasattr(config, "workerinput") and not config.getoption("--help", False):
         if target_of(config) is None:
+            _validate_options(config)
             _preflight_tls(config)
         results = config.getoption("--handshake-results")
         if results:
             config.pluginmanager.register(LedgerKeeper(pathlib.Path(results)), "handshake-ledger")
 
 
+def _validate_options(config: pytest.Config) -> None:
+    """A bad --temporal, --zigflow-level, --ready-timeout or TLS combination is a usage
+    error of the run, once, before any stack starts (not a setup error of every test)."""
+    try:
+        StackConfig(
+            temporal=config.getoption("--temporal"),
+            zigflow_level=config.getoption("--zigflow-level") or "workflow",
+            connection=tls.from_options(config.option),
+            ready_timeout_s=_ready_timeout(config),
+        ).validate()
+    except ConfigError as err:
+        raise pytest.UsageError(f"handshake: {err}") from None
+
+
 def _preflight_tls(config: pytest.Config) -> None:
     """A TLS problem (wrong CA, name or client certificate) ends the run at once with
-    exit code 4 and ``tls.TLS_FAILED`` in the message, before any stack starts; other
-    connection problems are left to the stacks, which wait for a cluster to come up."""
+    pytest's usage error (4; ``handshake gate``: 2) and ``tls.TLS_FAILED`` in the
+    message, before any stack starts; other connection problems are left to the stacks,
+    which wait for a cluster to come up (a refused loopback address: at once)."""
     connection = tls.from_options(config.option)
     address = config.getoption("--temporal")
     if not connection.uses_tls:
@@ -388,9 +413,17 @@ def handshake_config(pytestconfig: pytest.Config) -> StackConfig:
         relay=True,
         zigflow_level=chosen.zigflow_level,
         connection=tls.from_options(pytestconfig.option),
+        ready_timeout_s=_ready_timeout(pytestconfig),
     )
     cfg.validate()
     return cfg
+
+
+def _ready_timeout(config: pytest.Config) -> float:
+    """The option, else the setting (the environment, then the config file), which
+    every other command's stacks read too."""
+    given = config.getoption("--ready-timeout")
+    return configured_ready_timeout_s() if given is None else float(given)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -651,6 +684,17 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    abort = _setup_abort(call) if report.when == "setup" else None
+    if abort is not None:
+        # The run ends on this report (pytest_runtest_logreport); an xdist worker stops
+        # taking tests, whose setup would only fail the same way, until the controller
+        # shuts it down (without xdist the exit stops the run; shouldstop would print
+        # the line a second time).
+        report.user_properties.append((SETUP_ABORT, json.dumps(abort)))
+        report.longrepr = abort["line"]
+        if hasattr(item.config, "workerinput"):
+            item.session.shouldstop = abort["line"]
+        return report
     h = item.stash.get(HISTORY_KEY, None)
     if report.when == "call" and h is not None:
         seed = item.stash.get(SEED_KEY, None)
@@ -692,6 +736,63 @@ def pytest_runtest_makereport(
                 report.user_properties.append(("history", str(_write_history(item, h))))
             _record_result(item, call_report if report.passed else report, h, call_report)
     return report
+
+
+# --- Setup failures: the run stops once, before any scenario --------------------------
+#
+# A session stack that cannot start (a missing binary, a service never SERVING, a
+# refused Temporal address) fails the same way for every test that needs it: pytest
+# would cache the fixture's error and report it once per test, each wrapped in
+# pytest-asyncio's frames. The harness ends the run instead, with the cause in one line
+# and the service's log tail, and the exit code of its class (harness.errors).
+
+SETUP_ABORT = "handshake_setup_abort"  # a report's user property (crosses xdist)
+# Our classes as pytest exit codes; `handshake gate` maps them back (errors.from_pytest).
+# The environment's is pytest's INTERNAL_ERROR, 3 as ours: pytest has no code for setup.
+_PYTEST_CODE = {
+    ExitCode.USAGE: pytest.ExitCode.USAGE_ERROR,
+    ExitCode.ENVIRONMENT: pytest.ExitCode.INTERNAL_ERROR,
+}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, object, object]:
+    """Marks a setup error of a session fixture (the stacks, their config): no test
+    after it can run either. A function fixture's error stays that test's."""
+    try:
+        return (yield)
+    except SETUP_ERRORS as err:
+        if fixturedef.scope == "session":
+            setattr(err, SETUP_ABORT, True)
+        raise
+
+
+def _setup_abort(call: pytest.CallInfo[None]) -> dict[str, Any] | None:
+    """What ends the run, when ``call`` failed on a marked setup error."""
+    err = call.excinfo.value if call.excinfo is not None else None
+    if err is None or not getattr(err, SETUP_ABORT, False):
+        return None
+    first, _, detail = str(err).strip().partition("\n")
+    return {
+        "line": f"handshake: the stack could not start: {first}",
+        "detail": detail,
+        "code": int(_PYTEST_CODE.get(exit_code_of(err), pytest.ExitCode.INTERNAL_ERROR)),
+    }
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """On the process that prints the run (the controller under xdist): a setup abort
+    ends the session here, before the report is shown as a test's ERROR."""
+    found = next((json.loads(str(v)) for k, v in report.user_properties if k == SETUP_ABORT), None)
+    if found is None or os.environ.get("PYTEST_XDIST_WORKER"):  # a worker: reported on
+        return
+    if found["detail"]:
+        # The service's log tail, then the cause as the last line on screen.
+        print(f"\n{found['detail']}", flush=True)
+    pytest.exit(found["line"], returncode=found["code"])
 
 
 def _write_history(item: pytest.Item, h: History) -> pathlib.Path:

@@ -104,6 +104,13 @@ SETTINGS: tuple[Setting, ...] = (
         "workflow or activity: what of your Zigflow the harness drives",
         option="--zigflow-level",
     ),
+    Setting(
+        "HANDSHAKE_READY_TIMEOUT_S",
+        "float",
+        "seconds to wait for a server or service to become ready, or a cluster to accept "
+        "clients (a loopback address that refuses connections fails at once)",
+        option="--ready-timeout",
+    ),
     # The gate (pytest plugin).
     Setting(
         "HANDSHAKE_CALL_TIMEOUT_S",

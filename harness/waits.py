@@ -39,9 +39,19 @@ async def eventually(
         if time.monotonic() >= deadline:
             raise WaitTimeout(
                 f"still waiting after {timeout_s:.1f}s: {pending()}"
-                + (f" (last error: {last_error!r})" if last_error else "")
+                + (f" (last error: {one_line(last_error)})" if last_error else "")
             ) from last_error
         await asyncio.sleep(interval_s)  # poll interval, not synchronisation
+
+
+def one_line(err: BaseException) -> str:
+    """An error in one line: a gRPC error as its status code and details (its repr
+    spans lines), anything else as its repr with the whitespace folded."""
+    code, details = getattr(err, "code", None), getattr(err, "details", None)
+    if callable(code) and callable(details):
+        status = code()
+        return f"{type(err).__name__} {getattr(status, 'name', status)}: {details()}"
+    return " ".join(repr(err).split())
 
 
 async def hold_for(seconds: float, why: str) -> None:

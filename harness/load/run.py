@@ -8,7 +8,8 @@
 3. While it runs: the RSS of each service process we started, every --memory-interval s.
 4. After: Locust's CSV and HTML, our figures (figures.json / figures.md) in --out;
    exit 1 when a threshold is breached (overhead p99 vs the budget, error ratio, a
-   growing memory trend in a soak), 2 when the run itself broke.
+   growing memory trend in a soak), 2 on a usage error, 3 when the run itself broke
+   (an unreachable target, a stack or Locust that did not run): harness/errors.py.
 
 This process never imports Locust (gevent): Locust runs as child processes.
 """
@@ -30,8 +31,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from harness import settings
-from harness.config import StackConfig
-from harness.errors import ConfigError, HarnessError, WaitTimeout
+from harness.config import StackConfig, is_host_port
+from harness.errors import ConfigError, ExitCode, HarnessError, WaitTimeout, exit_code_of
 from harness.judge import checkers, metrics_checks
 from harness.judge.checkers import Missing, Verdict
 from harness.load import figures, memory, services, target
@@ -39,6 +40,7 @@ from harness.load.figures import MemoryTrend, Thresholds
 from harness.observe import metrics
 from harness.servers.ports import LOOPBACK, free_port
 from harness.servers.procs import ManagedProcess
+from harness.servers.temporal import connect
 from harness.stack.stack import start_stack
 from harness.waits import eventually
 
@@ -145,6 +147,9 @@ def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespac
             f"{' and '.join(given)} with --temporal-address: a remote target's services "
             "run there, not here; drop the address to load the local stack"
         )
+    address = target.from_options(args).address
+    if address and not is_host_port(address):
+        p.error(f"--temporal-address {address!r}: expected HOST:PORT, or empty for the local stack")
     try:
         target.from_options(args).connection.validate()
     except ConfigError as err:
@@ -169,6 +174,18 @@ async def prepared(t: target.LoadTarget, config: StackConfig) -> AsyncIterator[P
     """The given target, or a local stack of ``config`` for the run's length (torn down
     after)."""
     if not t.local:
+        # Checked once, before any Locust process: a target that cannot be reached
+        # ends the run naming it (a refused loopback address at once), instead of a
+        # run of zero handshakes whose cause is only in a bridge's log.
+        client = await connect(
+            t.address,
+            t.namespace,
+            config.ready_timeout_s,
+            "Temporal (--temporal-address)",
+            t.connection,
+            refused_is_final=True,
+        )
+        del client
         yield Prepared(t, {})
         return
     async with start_stack(config, run_id=f"load-{os.getpid()}") as stack:
@@ -318,7 +335,7 @@ async def run(args: argparse.Namespace) -> int:
     print(figures.markdown(result, trends, failed))
     print(f"load: figures in {out / 'figures.json'}, Locust report {out / 'locust.html'}")
     if code is None or code not in (0, 1):
-        return 2
+        return int(ExitCode.ENVIRONMENT)  # Locust itself did not run to its end
     return 1 if failed else 0
 
 
@@ -508,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
         # E.g. a service of the local stack that died before it was ready: its name,
         # exit code and log tail say more than a traceback.
         print(f"load: the run broke: {err}", file=sys.stderr)
-        return 2
+        return int(exit_code_of(err))
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ from harness.config import (
     resolve_services,
 )
 from harness.drive.plan import activity_id, call_agent, echo, plan, succeeds
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError, exit_code_of
 from harness.measure import stats
 from harness.observe import stages, traces
 from harness.servers import procstat
@@ -580,6 +580,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except ConfigError as err:
-        print(f"bench: {err}", file=sys.stderr)
-        sys.exit(2)
+    except (HarnessError, KeyboardInterrupt) as err:
+        print(f"bench: {err or 'interrupted'}", file=sys.stderr)
+        sys.exit(exit_code_of(err))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import socket
 from pathlib import Path
@@ -80,3 +81,28 @@ RELAY_CHANNEL_OPTIONS: list[tuple[str, int]] = [
     ("grpc.max_metadata_size", RELAY_METADATA_LIMIT),
     ("grpc.absolute_max_metadata_size", RELAY_METADATA_LIMIT),
 ]
+
+
+def is_loopback(address: str) -> bool:
+    """Whether HOST:PORT names this machine's loopback (127.0.0.0/8, ::1, localhost)."""
+    host = address.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def refused(address: str, timeout_s: float = 2.0) -> bool:
+    """Whether a TCP connection to HOST:PORT is refused: nothing listens there. Judged
+    from the socket's error type; any other outcome (accepted, a timeout, a name that
+    does not resolve) is not a refusal."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except (OSError, ValueError):
+        return False

@@ -17,8 +17,8 @@ from temporalio.client import Client
 
 from harness import tls
 from harness.config import DEV, TIME_SKIPPING, StackConfig
-from harness.errors import ComponentDied, ConfigError, NotReadyError, WaitTimeout
-from harness.servers.ports import LOOPBACK, free_port
+from harness.errors import ComponentDied, ConfigError, NotReadyError, Unreachable, WaitTimeout
+from harness.servers.ports import LOOPBACK, free_port, is_loopback, refused
 from harness.servers.procs import ManagedProcess
 from harness.waits import eventually
 
@@ -73,10 +73,23 @@ async def connect(
     timeout_s: float,
     what: str,
     connection: tls.Connection | None = None,
+    *,
+    refused_is_final: bool = False,
 ) -> Client:
+    """A client of ``address`` once it accepts clients, within ``timeout_s``.
+    ``refused_is_final``: the address is a cluster the harness did not start, so on a
+    loopback address a refused connection fails at once (nothing else is starting
+    there); a remote one still gets the whole wait (a cluster may be coming up)."""
     connection = connection or tls.Connection()
+    fail_fast = refused_is_final and is_loopback(address)
 
     async def probe() -> Client:
+        if fail_fast and await asyncio.to_thread(refused, address):
+            raise Unreachable(
+                f"{what} at {address}: connection refused (nothing listens there, and on "
+                "this machine nothing the harness did not start will): start it, or "
+                "give the address of one that runs"
+            )
         try:
             client = await Client.connect(
                 address, namespace=namespace, **connection.client_kwargs()
@@ -133,7 +146,12 @@ async def temporal_target(
 ) -> AsyncIterator[TemporalTarget]:
     if config.external:
         await connect(
-            config.temporal, config.namespace, config.ready_timeout_s, "Temporal", config.connection
+            config.temporal,
+            config.namespace,
+            config.ready_timeout_s,
+            "Temporal",
+            config.connection,
+            refused_is_final=True,
         )
         yield TemporalTarget("external", config.temporal, config.namespace, "external")
         return
