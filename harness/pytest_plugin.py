@@ -187,7 +187,18 @@ def _register_hypothesis_profiles() -> None:
         settings.get_profile("gate"),
         phases=(Phase.explicit, Phase.reuse, Phase.generate),
     )
-    settings.load_profile(os.environ.get("HANDSHAKE_HYPOTHESIS_PROFILE") or "gate")
+
+
+def _load_hypothesis_profile(items: list[pytest.Item]) -> None:
+    """The harness's profile for a run of its scenarios, or where one is asked for by
+    name: the plugin is loaded into every pytest run of the environment it is installed
+    in, and a team's own Hypothesis tests keep the settings they chose."""
+    asked = os.environ.get("HANDSHAKE_HYPOTHESIS_PROFILE")
+    ours = any("handshake_config" in getattr(item, "fixturenames", ()) for item in items)
+    if asked or ours:
+        from hypothesis import settings
+
+        settings.load_profile(asked or "gate")
 
 
 def services(config: pytest.Config) -> Services:
@@ -232,7 +243,14 @@ def target_of(config: pytest.Config) -> Profile | None:
     return config.stash.get(PROFILE_KEY, None)
 
 
+# Set per process in pytest_configure: PYTEST_XDIST_WORKER is inherited by the child
+# pytest runs a worker's tests start, which are not workers themselves.
+_IS_WORKER = False
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    global _IS_WORKER
+    _IS_WORKER = hasattr(config, "workerinput")
     if config.getoption("--pairing", None) and not config.getoption("--target", None):
         try:  # once, before anything runs: a missing binary names its make target
             services(config)
@@ -335,6 +353,7 @@ def _off_target(config: pytest.Config, items: list[pytest.Item]) -> list[pytest.
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _load_hypothesis_profile(items)
     off = _off_target(config, items)
     if off:
         config.hook.pytest_deselected(items=off)
@@ -787,7 +806,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """On the process that prints the run (the controller under xdist): a setup abort
     ends the session here, before the report is shown as a test's ERROR."""
     found = next((json.loads(str(v)) for k, v in report.user_properties if k == SETUP_ABORT), None)
-    if found is None or os.environ.get("PYTEST_XDIST_WORKER"):  # a worker: reported on
+    if found is None or _IS_WORKER:  # a worker: the controller reports it
         return
     if found["detail"]:
         # The service's log tail, then the cause as the last line on screen.
