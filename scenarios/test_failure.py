@@ -8,6 +8,7 @@ from harness.drive.driver import Driver
 from harness.drive.plan import call_agent, fails, plan, succeeds
 from harness.judge import checkers, metrics_checks
 from harness.judge.expect import holds
+from harness.judge.invariants import exactly_once
 from harness.links.completion_relay import Relayed
 from harness.observe.history import History
 
@@ -83,9 +84,6 @@ async def test_a_failure_whose_reply_was_lost_is_recognised_as_delivered_not_a_d
     assert op.type == "fail", op.value
     holds(
         history,
-        checkers.every_call_resolved(history),
-        checkers.at_most_one_agent_per_key(history),
-        checkers.no_token_lost(history),
-        checkers.agent_failure_propagated(history),
+        exactly_once(history),
         checkers.completion_outcome_is(history, "delivered_earlier"),
     )

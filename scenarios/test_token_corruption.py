@@ -9,9 +9,6 @@ INVALID_ARGUMENT); the harness classifies both as "token rejected"."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -23,7 +20,6 @@ from hypothesis import strategies as st
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
 from temporalio.service import RPCError, RPCStatusCode
 
-from harness import contract, wire
 from harness.drive.driver import Driver
 from harness.drive.plan import call_agent, plan, succeeds
 from harness.drive.strategies import live
@@ -32,7 +28,6 @@ from harness.judge.checkers import Verdict
 from harness.judge.expect import holds
 from harness.links.tamper import StaleAttempt, Swap, TokenTamper, retarget_namespace, rewrite
 from harness.observe.history import History
-from harness.servers.probe import StigmaProbe
 from harness.tokens import fingerprint
 
 pytestmark = pytest.mark.scenario
@@ -210,35 +205,16 @@ async def test_a_token_replayed_after_its_activity_completed_is_dead_not_retried
     # given: a completed handshake, its token kept
     first = await driver.start(plan(call_agent("once", succeeds("first"))))
     await driver.outcome(first)
-    key = next(k for k in tamper.forwarded_tokens if k.startswith(first.call_id))
-    token = tamper.forwarded_tokens[key]
+    token = driver.forwarded_token(first)
     # when: someone replays that token in a new StartAgent
-    replay_key = f"replay-{uuid.uuid4().hex}"
-    probe = StigmaProbe(driver.stack.stigma_target)
+    replay = await driver.replay_token(token, output=2)
+    assert replay.answer.code == grpc.StatusCode.OK, replay.answer
     try:
-        answer = await probe.start_agent_raw(
-            wire.start_agent_request(
-                agent_id=b"replay",
-                input_=json.dumps({"script": {"output": 2}}).encode(),
-                token=token,
-                key=replay_key.encode(),
-            )
-        )
-    finally:
-        await probe.close()
-    assert answer.code == grpc.StatusCode.OK, answer
-    try:
-        summary = await asyncio.wait_for(
-            driver.stack.client.get_workflow_handle(
-                contract.stigma_workflow_id(replay_key)
-            ).result(),
-            driver.timeout_s,
-        )
+        summary = await driver.stigma_result(replay)
     except TimeoutError:
         pytest.fail(
-            f"{contract.stigma_workflow_id(replay_key)} still open after "
-            f"{driver.timeout_s:.0f}s: the completion with a replayed (dead) token was not "
-            "recorded as dead"
+            f"{replay.stigma_workflow_id} still open after {driver.timeout_s:.0f}s: the "
+            "completion with a replayed (dead) token was not recorded as dead"
         )
     # then: the completion is dead (NOT_FOUND), recorded once, and logged by fingerprint.
     # What Stigma met is in its summary (optional evidence): the execution having closed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -19,11 +20,12 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from harness import contract
+from harness import contract, wire
 from harness.drive.plan import HANDSHAKE, activity_id
 from harness.faults.clock import Clock, TimeSkippingClock, WallClock
 from harness.observe import failures, traces
 from harness.observe.history import Call, History, Op
+from harness.servers.probe import Answer, StigmaProbe
 from harness.stack.agent import AgentAttempt
 from harness.stack.stack import Stack
 from harness.tokens import redact
@@ -44,6 +46,20 @@ class Started:
     call_id: str
     handle: WorkflowHandle[Any, Any]
     plan: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A StartAgent the harness sent Stigma itself (not Zigflow): its idempotency key
+    and Stigma's answer."""
+
+    key: str
+    answer: Answer
+
+    @property
+    def stigma_workflow_id(self) -> str:
+        """The id of the execution Stigma starts for it (if it starts one)."""
+        return contract.stigma_workflow_id(self.key)
 
 
 class Driver:
@@ -131,10 +147,15 @@ class Driver:
         return waiting
 
     # -- Stigma's execution of each call_agent state ------------------------
-    def stigma_workflow_id(self, started: Started, state_index: int) -> str:
+    def idempotency_key(self, started: Started, state_index: int = 0) -> str:
+        """The key Zigflow sends for the call's agent state, every attempt (the contract's
+        ``{workflow_id}/{run_id}/{activity_id}``)."""
         run_id = started.handle.result_run_id or started.handle.run_id
         act = activity_id(state_index, started.plan["states"][state_index])
-        return contract.stigma_workflow_id(f"{started.call_id}/{run_id}/{act}")
+        return f"{started.call_id}/{run_id}/{act}"
+
+    def stigma_workflow_id(self, started: Started, state_index: int) -> str:
+        return contract.stigma_workflow_id(self.idempotency_key(started, state_index))
 
     async def wait_pending(
         self, started: list[Started], state_index: int = 0, timeout_s: float | None = None
@@ -484,6 +505,46 @@ class Driver:
             ),
             interval_s=0.1,
         )
+
+    # -- Stigma addressed by the harness itself (not by Zigflow) --------------
+    def forwarded_token(self, started: Started, state_index: int = 0) -> bytes:
+        """The token Stigma received for the call's agent state (its first StartAgent), as
+        the stack's StartAgent relay forwarded it (relay and tamper stacks only)."""
+        relay = self.stack.relay
+        assert relay is not None, "only a stack with a StartAgent relay keeps the tokens"
+        key = self.idempotency_key(started, state_index)
+        assert key in relay.forwarded_tokens, f"{key}: no StartAgent was forwarded to Stigma"
+        return relay.forwarded_tokens[key]
+
+    async def probe_stigma(self, body: bytes) -> Answer:
+        """Send Stigma one StartAgent request, as raw bytes, straight to its address (past
+        Zigflow and any relay); returns its answer (a gRPC status code and details)."""
+        probe = StigmaProbe(self.stack.stigma_target)
+        try:
+            return await probe.start_agent_raw(body)
+        finally:
+            await probe.close()
+
+    async def replay_token(self, token: bytes, *, output: Any) -> Sent:
+        """Hand Stigma ``token`` again, as a replay would: a new StartAgent of the
+        harness's own (a fresh idempotency key, an agent scripted to succeed with
+        ``output``) carrying it."""
+        key = f"replay-{uuid.uuid4().hex}"
+        body = wire.start_agent_request(
+            agent_id=b"replay",
+            input_=json.dumps({"script": {"output": output}}).encode(),
+            token=token,
+            key=key.encode(),
+        )
+        return Sent(key, await self.probe_stigma(body))
+
+    async def stigma_result(self, sent: Sent, timeout_s: float | None = None) -> Any:
+        """Until Stigma's execution for a StartAgent the harness sent has closed; its
+        result (Stigma's summary, optional evidence: None when it gives none). Raises
+        TimeoutError if it is still open after ``timeout_s``."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        handle = self.stack.client.get_workflow_handle(sent.stigma_workflow_id)
+        return await asyncio.wait_for(handle.result(), timeout_s)
 
     # -- then: join with Temporal's own record ----------------------------
     async def collect(self, started: Started) -> Call:
