@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import grpc
 import pytest
@@ -20,12 +21,13 @@ from hypothesis import strategies as st
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
 from temporalio.service import RPCError, RPCStatusCode
 
-from harness.drive.driver import Driver
+from harness.drive.driver import Driver, Started
 from harness.drive.plan import call_agent, plan, succeeds
 from harness.drive.strategies import live
 from harness.judge import checkers, corruption, log_checks
 from harness.judge.checkers import Verdict
 from harness.judge.expect import holds
+from harness.judge.invariants import damaged_token_resolved
 from harness.links.tamper import StaleAttempt, Swap, TokenTamper, retarget_namespace, rewrite
 from harness.observe.history import History
 from harness.tokens import fingerprint
@@ -80,11 +82,32 @@ def _timeout_s(driver: Driver) -> float:
     return 24 * 3600.0 if driver.clock.can_skip else 3.0
 
 
-async def _resolve(driver: Driver, started: object) -> None:
-    """Let a call whose token went bad reach its end: Stigma first, then Zigflow's
-    StartToClose (virtual time on the time-skipping server)."""
+def _victim(driver: Driver, name: str, output: object, max_attempts: int = 1) -> dict[str, Any]:
+    """A plan whose one call may lose its token: a StartToClose that time can pass."""
+    return plan(
+        call_agent(
+            name, succeeds(output), start_to_close_s=_timeout_s(driver), max_attempts=max_attempts
+        )
+    )
+
+
+async def _resolve(driver: Driver, tamper: TokenTamper, started: Started) -> None:
+    """Let a call whose token went bad reach its end: Stigma first (a refused StartAgent,
+    oversized, starts nothing), then, the damage switched off, Zigflow's StartToClose
+    (virtual time on the time-skipping server)."""
+    await driver.settled(started)
+    tamper.set(None)
     timeout_s = _timeout_s(driver)
     await driver.clock.advance(timedelta(seconds=timeout_s + (60 if driver.clock.can_skip else 1)))
+    await driver.outcome(started)
+
+
+def _record(driver: Driver, kind: str, expected: str, started: Started) -> str:
+    """One example of corruption class ``kind`` for the report: what was expected, and
+    what became of the call's token on this server (returned too)."""
+    observed = checkers.token_outcome(driver.history, started.call_id)
+    corruption.record(driver.history, kind, expected, observed, driver.stack.temporal.kind)
+    return observed
 
 
 @pytest.mark.slow(3)  # Stigma's client retries the test server's INTERNAL ~1.5 s
@@ -98,28 +121,12 @@ async def test_damaged_token_is_classified_and_the_activity_resolved(
     damage = data.draw(DAMAGE[kind], label="damage")
     # given: the token of this call is damaged on its way to Stigma
     tamper.set(rewrite(damage))
-    started = await driver.start(
-        plan(
-            call_agent(
-                "victim", succeeds(kind), start_to_close_s=_timeout_s(driver), max_attempts=1
-            )
-        )
-    )
-    await driver.settled(started)  # a refused StartAgent (oversized) starts nothing
-    tamper.set(None)
+    started = await driver.start(_victim(driver, "victim", kind))
     # when: Zigflow's StartToClose passes for a token Stigma could not use
-    await _resolve(driver, started)
-    await driver.outcome(started)
+    await _resolve(driver, tamper, started)
     # then
-    holds(history, checkers.every_call_resolved(history))
-    corruption.record(
-        history,
-        kind,
-        EXPECTED[kind],
-        checkers.token_outcome(history, started.call_id),
-        driver.stack.temporal.kind,
-    )
-    holds(history, checkers.damaged_token_handled(history, damaged_calls={started.call_id}))
+    _record(driver, kind, EXPECTED[kind], started)
+    holds(history, damaged_token_resolved(history, damaged_calls={started.call_id}))
     record = tamper.log[-1]
     if kind in ("random_bytes", "truncated") and record.forwarded_fp:
         # Optional evidence: where Stigma logs fingerprints, the rejected one is named.
@@ -151,12 +158,11 @@ async def test_swapped_tokens_are_detected_as_crossed_wires(
     await driver.outcomes(started)
     # then: neither Zigflow accepts the other's result; both fail with CrossedWires
     for s in started:
-        corruption.record(
-            history,
+        _record(
+            driver,
             "swapped_between_agents",
             "each Zigflow workflow refuses the other's result (CrossedWires); none accepts it",
-            checkers.token_outcome(history, s.call_id),
-            driver.stack.temporal.kind,
+            s,
         )
     holds(
         history,
@@ -171,29 +177,17 @@ async def test_a_stale_attempts_token_is_dead_and_the_live_attempt_resolves(
     driver = tamper_driver
     # given: attempt 1 never reaches Stigma; attempt 2 arrives carrying attempt 1's token
     tamper.set(StaleAttempt())
-    started = await driver.start(
-        plan(
-            call_agent("stale", succeeds("s"), start_to_close_s=_timeout_s(driver), max_attempts=2)
-        )
-    )
-    await driver.settled(started)
-    tamper.set(None)
+    started = await driver.start(_victim(driver, "stale", "s", max_attempts=2))
     # when
-    await _resolve(driver, started)
-    await driver.outcome(started)
+    await _resolve(driver, tamper, started)
     # then
-    holds(
-        history,
-        checkers.every_call_resolved(history),
-        checkers.damaged_token_handled(history, damaged_calls={started.call_id}),
-    )
-    corruption.record(
-        history,
+    holds(history, damaged_token_resolved(history, damaged_calls={started.call_id}))
+    _record(
+        driver,
         "stale_attempt",
         "token_dead (NOT_FOUND), recorded once, not retried; Zigflow's live attempt is "
         "resolved (times out at StartToClose: its own token never reached Stigma)",
-        checkers.token_outcome(history, started.call_id),
-        driver.stack.temporal.kind,
+        started,
     )
     holds(history, checkers.completion_outcome_is(history, "token_dead"))
 
@@ -262,21 +256,15 @@ async def test_a_result_over_the_payload_limit_is_classified_and_the_activity_re
     # when
     await driver.outcome(started)
     # then: resolved by the agent's own outcome, well before StartToClose
-    corruption.record(
-        history,
+    observed = _record(
+        driver,
         "result_over_payload_limit",
         "real server: the SDK refuses to upload the result (PayloadsTooLarge), the agent "
         "fails and Zigflow's activity fails with that error, once; time-skipping server "
         "(no blob limit): delivered to the right activity",
-        checkers.token_outcome(history, started.call_id),
-        driver.stack.temporal.kind,
+        started,
     )
-    holds(
-        history,
-        checkers.every_call_resolved(history),
-        checkers.damaged_token_handled(history, damaged_calls={started.call_id}),
-    )
-    observed = checkers.token_outcome(history, started.call_id)
+    holds(history, damaged_token_resolved(history, damaged_calls={started.call_id}))
     stigma, _, zigflow = observed.removeprefix("stigma: ").partition("; zigflow: ")
     # Stigma's side is its summary, optional evidence: without one, damaged_token_handled
     # above recorded it "not checked", and Zigflow's side (Temporal's record) is judged.
@@ -318,33 +306,18 @@ async def test_a_token_of_another_namespace_is_rejected_and_the_activity_resolve
     own, foreign = driver.stack.namespace, await _foreign_namespace(driver)
     # given: the token arrives naming another namespace of the same cluster
     tamper.set(rewrite(lambda token: retarget_namespace(token, own, foreign)))
-    started = await driver.start(
-        plan(
-            call_agent(
-                "foreign", succeeds("f"), start_to_close_s=_timeout_s(driver), max_attempts=1
-            )
-        )
-    )
-    await driver.settled(started)
-    tamper.set(None)
+    started = await driver.start(_victim(driver, "foreign", "f"))
     # when
-    await _resolve(driver, started)
-    await driver.outcome(started)
+    await _resolve(driver, tamper, started)
     # then
-    observed = checkers.token_outcome(history, started.call_id)
-    corruption.record(
-        history,
+    observed = _record(
+        driver,
         "another_namespace",
         "real server: token_rejected (INVALID_ARGUMENT), recorded once; time-skipping "
         "server: rejected or dead; Zigflow's activity times out at StartToClose",
-        observed,
-        driver.stack.temporal.kind,
+        started,
     )
-    holds(
-        history,
-        checkers.every_call_resolved(history),
-        checkers.damaged_token_handled(history, damaged_calls={started.call_id}),
-    )
+    holds(history, damaged_token_resolved(history, damaged_calls={started.call_id}))
     # Stigma's classification is in its summary (optional evidence): without one,
     # damaged_token_handled above recorded it "not checked" and judged Zigflow's side.
     if not driver.clock.can_skip and not observed.startswith("stigma: no summary;"):

@@ -73,3 +73,16 @@ def exactly_once(history: History, *, max_attempts: int = 1) -> Invariant:
     if True in planned:
         delivered.append(checkers.agent_failure_propagated(history, max_attempts=max_attempts))
     return Invariant("exactly_once", (*every_call_accounted_for(history).parts, *delivered))
+
+
+def damaged_token_resolved(history: History, *, damaged_calls: set[str]) -> Invariant:
+    """Every call resolved, and each call whose token was damaged in transit handled as
+    ``damaged_token_handled`` says: classified by Stigma, never retried in a loop, its
+    agent run at most once, its Zigflow activity resolved."""
+    return Invariant(
+        "damaged_token_resolved",
+        (
+            checkers.every_call_resolved(history),
+            checkers.damaged_token_handled(history, damaged_calls=damaged_calls),
+        ),
+    )
