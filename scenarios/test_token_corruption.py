@@ -27,7 +27,7 @@ from harness.drive.strategies import live
 from harness.judge import checkers, corruption, log_checks
 from harness.judge.checkers import Verdict
 from harness.judge.expect import holds
-from harness.judge.invariants import damaged_token_resolved
+from harness.judge.invariants import damaged_token_resolved, exactly_once
 from harness.links.tamper import StaleAttempt, Swap, TokenTamper, retarget_namespace, rewrite
 from harness.observe.history import History
 from harness.tokens import fingerprint
@@ -145,7 +145,7 @@ async def test_other_handshakes_are_undisturbed_after_damaged_tokens(
 ) -> None:
     assert tamper is not None
     await tamper_driver.run(plan(call_agent("bystander", succeeds({"fine": True}))))
-    holds(history, checkers.resumed_once_with_agent_result(history))
+    holds(history, exactly_once(history))
 
 
 async def test_swapped_tokens_are_detected_as_crossed_wires(
