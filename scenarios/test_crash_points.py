@@ -32,14 +32,14 @@ async def test_stigma_killed_before_its_start_is_durable_loses_nothing(
     real_driver: Driver, history: History
 ) -> None:
     driver = real_driver
-    relay = driver.stack.completion_relay()
     # given: StartAgent received, Stigma's start of the agent's workflow on its way
-    async with relay.hold_starts(history, at="request", then_forward=False) as held:
-        started = await driver.start(plan(call_agent("before", succeeds("once"))))
-        await held.arrived()
+    p = plan(call_agent("before", succeeds("once")))
+    async with (
+        driver.start_held(p, at="request") as (started, _),
         # when: Stigma dies before Temporal has the workflow
-        async with killed(driver.stack, driver.stack.stigma, history):
-            pass
+        killed(driver.stack, driver.stack.stigma, history),
+    ):
+        pass
     # then: Zigflow's retry reaches the restarted Stigma; one agent, one result
     await driver.outcome(started)
     holds(history, exactly_once(history, max_attempts=MAX_ATTEMPTS))
@@ -50,14 +50,14 @@ async def test_stigma_killed_after_its_durable_start_before_the_ack_runs_the_age
     real_driver: Driver, history: History
 ) -> None:
     driver = real_driver
-    relay = driver.stack.completion_relay()
     # given: Temporal has started the agent's workflow, Stigma has not heard so yet
-    async with relay.hold_starts(history, at="reply", then_forward=False) as held:
-        started = await driver.start(plan(call_agent("after", succeeds("once"))))
-        await held.arrived()
+    p = plan(call_agent("after", succeeds("once")))
+    async with (
+        driver.start_held(p, at="reply") as (started, _),
         # when: Stigma dies before it can ACK
-        async with killed(driver.stack, driver.stack.stigma, history):
-            pass
+        killed(driver.stack, driver.stack.stigma, history),
+    ):
+        pass
     # then: the retried attempt finds the running agent (no second run) and its
     # result reaches the live attempt
     await driver.outcome(started)

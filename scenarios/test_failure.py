@@ -59,13 +59,11 @@ async def test_a_failure_whose_reply_was_lost_is_recognised_as_delivered_not_a_d
     relay = driver.stack.completion_relay()
     # given: an agent that fails, and Stigma's fail-by-token call parked at the harness's
     # relay after Temporal took it (Zigflow's activity has failed) and before Stigma hears
-    async with relay.hold(history, at="reply", then_forward=False) as held:
-        started = await driver.start(
-            plan(call_agent("reply-lost", fails("QuotaExceeded", "model quota exhausted")))
-        )
-        await held.arrived()
+    p = plan(call_agent("reply-lost", fails("QuotaExceeded", "model quota exhausted")))
+    async with driver.completion_held(p, at="reply", then_forward=False) as (started, held):
         # when: that reply is lost (leaving this block drops it): Stigma's client retries
         # the call, and Temporal answers the retry NOT_FOUND, its own failure being there
+        pass
     op = await driver.outcome(started)
     # then: the window was hit as intended: the call landed, and its retry met NOT_FOUND
     lost = held.calls[0]

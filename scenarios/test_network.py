@@ -161,17 +161,16 @@ async def test_completion_link_down_past_the_sdk_retry_window_completes_once_aft
     chaos_driver: Driver, network: Network, history: History
 ) -> None:
     driver = chaos_driver
-    relay = driver.stack.completion_relay()
     # given: an agent that finished, Stigma's completion call in flight (parked at the
     # harness's relay in front of Temporal)
-    async with relay.hold(history) as held:
-        started = await driver.start(plan(call_agent("late", succeeds("v"))))
-        await held.arrived()
+    async with (
+        driver.completion_held(plan(call_agent("late", succeeds("v")))) as (started, held),
         # when: Stigma loses Temporal for longer than the SDK's ~10 s RPC retry window,
         # and its call goes on into the dead link
-        async with network.down(history, "stigma_temporal"):
-            held.release()
-            await hold_for(15.0, "longer than the SDK client's ~10 s retry window for one RPC")
+        network.down(history, "stigma_temporal"),
+    ):
+        held.release()
+        await hold_for(15.0, "longer than the SDK client's ~10 s retry window for one RPC")
     # then: completed exactly once after the heal
     await driver.outcome(started)
     holds(history, exactly_once(history))
@@ -181,17 +180,14 @@ async def test_completion_reply_lost_is_recognised_not_a_duplicate_or_a_false_fa
     chaos_driver: Driver, network: Network, history: History
 ) -> None:
     driver = chaos_driver
-    relay = driver.stack.completion_relay()
     # given: Stigma's completion call in flight (parked at the harness's relay)
-    async with relay.hold(history) as held:
-        started = await driver.start(plan(call_agent("reply", succeeds("v"))))
-        await held.arrived()
+    async with (
+        driver.completion_held(plan(call_agent("reply", succeeds("v")))) as (started, held),
         # when: the completion reaches Temporal but its reply (all replies) to Stigma is lost
-        async with network.toxic(
-            history, "stigma_temporal", "timeout", stream="downstream", timeout=0
-        ):
-            held.release()
-            await driver.wait_zigflow_activity_closed(started)
+        network.toxic(history, "stigma_temporal", "timeout", stream="downstream", timeout=0),
+    ):
+        held.release()
+        await driver.wait_zigflow_activity_closed(started)
     # then: the retried call's NOT_FOUND is recognised from Zigflow's history as our own
     # earlier delivery: no duplicate, no false failure, and the record says so
     await driver.outcome(started)

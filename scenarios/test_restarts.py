@@ -152,16 +152,16 @@ async def test_stigma_killed_mid_completion_completes_exactly_once(
     real_driver: Driver, history: History, landed: bool
 ) -> None:
     driver = real_driver
-    relay = driver.stack.completion_relay()
     # given: an agent that finished, with Stigma's completion call in flight (parked at
     # the harness's relay in front of Temporal: seen, not timed)
-    async with relay.hold(history, then_forward=landed) as held:
-        started = await driver.start(plan(call_agent("done", succeeds("result"))))
-        await held.arrived()
+    p = plan(call_agent("done", succeeds("result")))
+    async with (
+        driver.completion_held(p, then_forward=landed) as (started, held),
         # when: Stigma is killed mid-completion (the call then lands on Temporal, or is
         # lost with the process) and restarted
-        async with killed(driver.stack, driver.stack.stigma, history):
-            held.release(forward=landed)
+        killed(driver.stack, driver.stack.stigma, history),
+    ):
+        held.release(forward=landed)
     t_restarted = history.now()[0]
     await driver.outcome(started)
     history.measurements["recovery_s"] = round(history.now()[0] - t_restarted, 2)

@@ -7,7 +7,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from harness import contract, wire
 from harness.drive.plan import HANDSHAKE, activity_id
 from harness.faults.clock import Clock, TimeSkippingClock, WallClock
+from harness.links.completion_relay import Held
 from harness.observe import failures, traces
 from harness.observe.history import Call, History, Op
 from harness.servers.probe import Answer, StigmaProbe
@@ -260,6 +261,35 @@ class Driver:
         for s in started:
             status = self.stack.agents.release(self.stigma_workflow_id(s, state_index))
             self.history.fault("stop", "hold", s.call_id, state=state_index, agent=status)
+
+    # -- a call's calls to Temporal parked at the harness's relay in front of it ----
+    @contextlib.asynccontextmanager
+    async def completion_held(
+        self, plan: dict[str, Any], *, at: str = "request", then_forward: bool = True
+    ) -> AsyncIterator[tuple[Started, Held]]:
+        """Start ``plan`` with its agent's completion call by token parked at the relay in
+        front of Temporal (``at``: before Temporal has it, or after, before Stigma hears
+        so), entering once it has arrived; on exit it goes on (``then_forward``) or is
+        dropped (``CompletionRelay.hold``). Recorded on the fault timeline."""
+        async with self.stack.completion_relay().hold(
+            self.history, at=at, then_forward=then_forward
+        ) as held:
+            started = await self.start(plan)
+            await held.arrived()
+            yield started, held
+
+    @contextlib.asynccontextmanager
+    async def start_held(
+        self, plan: dict[str, Any], *, at: str
+    ) -> AsyncIterator[tuple[Started, Held]]:
+        """Start ``plan`` with Stigma's start of the agent's workflow parked at the relay
+        in front of Temporal (``at``: "request", not yet durable; "reply", durable and
+        not yet known to Stigma), entering once it has arrived; on exit it is dropped
+        (``CompletionRelay.hold_starts``)."""
+        async with self.stack.completion_relay().hold_starts(self.history, at=at) as held:
+            started = await self.start(plan)
+            await held.arrived()
+            yield started, held
 
     # -- the harness's own agents (harness/stack/agent.py) ------------------------
     def agent_attempts(self, started: Started, state_index: int = 0) -> list[AgentAttempt]:
