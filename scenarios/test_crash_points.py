@@ -19,8 +19,8 @@ import pytest
 from harness.drive.driver import Driver
 from harness.drive.plan import call_agent, plan, succeeds
 from harness.faults.processes import killed
-from harness.judge import checkers
 from harness.judge.expect import holds
+from harness.judge.invariants import exactly_once
 from harness.observe.history import History
 
 pytestmark = pytest.mark.scenario
@@ -28,28 +28,21 @@ pytestmark = pytest.mark.scenario
 MAX_ATTEMPTS = 5  # the attempt the crash broke, and its retries
 
 
-def _exactly_once(history: History) -> None:
-    holds(history, checkers.every_call_resolved(history))
-    holds(history, checkers.at_most_one_agent_per_key(history))
-    holds(history, checkers.no_token_lost(history))
-    holds(history, checkers.resumed_once_with_agent_result(history, max_attempts=MAX_ATTEMPTS))
-
-
 async def test_stigma_killed_before_its_start_is_durable_loses_nothing(
     real_driver: Driver, history: History
 ) -> None:
     driver = real_driver
-    relay = driver.stack.completion_relay()
     # given: StartAgent received, Stigma's start of the agent's workflow on its way
-    async with relay.hold_starts(history, at="request", then_forward=False) as held:
-        started = await driver.start(plan(call_agent("before", succeeds("once"))))
-        await held.arrived()
+    p = plan(call_agent("before", succeeds("once")))
+    async with (
+        driver.start_held(p, at="request") as (started, _),
         # when: Stigma dies before Temporal has the workflow
-        async with killed(driver.stack, driver.stack.stigma, history):
-            pass
+        killed(driver.stack, driver.stack.stigma, history),
+    ):
+        pass
     # then: Zigflow's retry reaches the restarted Stigma; one agent, one result
     await driver.outcome(started)
-    _exactly_once(history)
+    holds(history, exactly_once(history, max_attempts=MAX_ATTEMPTS))
 
 
 @pytest.mark.slow(10)  # the first workflow task, lost with Stigma: its 10 s timeout
@@ -57,18 +50,18 @@ async def test_stigma_killed_after_its_durable_start_before_the_ack_runs_the_age
     real_driver: Driver, history: History
 ) -> None:
     driver = real_driver
-    relay = driver.stack.completion_relay()
     # given: Temporal has started the agent's workflow, Stigma has not heard so yet
-    async with relay.hold_starts(history, at="reply", then_forward=False) as held:
-        started = await driver.start(plan(call_agent("after", succeeds("once"))))
-        await held.arrived()
+    p = plan(call_agent("after", succeeds("once")))
+    async with (
+        driver.start_held(p, at="reply") as (started, _),
         # when: Stigma dies before it can ACK
-        async with killed(driver.stack, driver.stack.stigma, history):
-            pass
+        killed(driver.stack, driver.stack.stigma, history),
+    ):
+        pass
     # then: the retried attempt finds the running agent (no second run) and its
     # result reaches the live attempt
     await driver.outcome(started)
-    _exactly_once(history)
+    holds(history, exactly_once(history, max_attempts=MAX_ATTEMPTS))
 
 
 async def test_a_start_temporal_refuses_is_never_acked_and_the_retry_runs_the_agent(
@@ -84,4 +77,4 @@ async def test_a_start_temporal_refuses_is_never_acked_and_the_retry_runs_the_ag
     # the agent once, and Zigflow has its result
     assert relay.refused(), "no start reached the relay to be refused"
     await driver.outcome(started)
-    _exactly_once(history)
+    holds(history, exactly_once(history, max_attempts=MAX_ATTEMPTS))

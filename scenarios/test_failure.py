@@ -8,6 +8,7 @@ from harness.drive.driver import Driver
 from harness.drive.plan import call_agent, fails, plan, succeeds
 from harness.judge import checkers, metrics_checks
 from harness.judge.expect import holds
+from harness.judge.invariants import exactly_once
 from harness.links.completion_relay import Relayed
 from harness.observe.history import History
 
@@ -26,11 +27,7 @@ async def test_agent_failure_fails_zigflow_activity_with_its_type_and_message(
     # when
     ops = await driver.outcomes([await driver.start(p) for p in plans])
     # then
-    holds(
-        history,
-        checkers.every_call_resolved(history),
-        checkers.agent_failure_propagated(history),
-    )
+    holds(history, exactly_once(history))
     assert all(op.type == "fail" for op in ops), [op.value for op in ops]
     # each failure counted once, by its error type's outcome, and the failed agents no
     # longer counted running or pending (or: metrics not checked)
@@ -62,13 +59,11 @@ async def test_a_failure_whose_reply_was_lost_is_recognised_as_delivered_not_a_d
     relay = driver.stack.completion_relay()
     # given: an agent that fails, and Stigma's fail-by-token call parked at the harness's
     # relay after Temporal took it (Zigflow's activity has failed) and before Stigma hears
-    async with relay.hold(history, at="reply", then_forward=False) as held:
-        started = await driver.start(
-            plan(call_agent("reply-lost", fails("QuotaExceeded", "model quota exhausted")))
-        )
-        await held.arrived()
+    p = plan(call_agent("reply-lost", fails("QuotaExceeded", "model quota exhausted")))
+    async with driver.completion_held(p, at="reply", then_forward=False) as (started, held):
         # when: that reply is lost (leaving this block drops it): Stigma's client retries
         # the call, and Temporal answers the retry NOT_FOUND, its own failure being there
+        pass
     op = await driver.outcome(started)
     # then: the window was hit as intended: the call landed, and its retry met NOT_FOUND
     lost = held.calls[0]
@@ -83,9 +78,6 @@ async def test_a_failure_whose_reply_was_lost_is_recognised_as_delivered_not_a_d
     assert op.type == "fail", op.value
     holds(
         history,
-        checkers.every_call_resolved(history),
-        checkers.at_most_one_agent_per_key(history),
-        checkers.no_token_lost(history),
-        checkers.agent_failure_propagated(history),
+        exactly_once(history),
         checkers.completion_outcome_is(history, "delivered_earlier"),
     )

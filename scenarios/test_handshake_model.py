@@ -43,6 +43,7 @@ from harness.drive.strategies import live
 from harness.faults.processes import killed
 from harness.judge import checkers
 from harness.judge.expect import holds
+from harness.judge.invariants import every_call_accounted_for
 from harness.links.network import Network
 from harness.links.tamper import TokenTamper, Transform
 from harness.observe.failures import ACTIVITY, APPLICATION, Failure
@@ -267,9 +268,11 @@ class HandshakeModel(RuleBasedStateMachine):
         if not self.model:
             return  # an example that started nothing has nothing to judge
         damaged = {c.started.call_id for c in self.model if c.started.call_id in self.damaged_keys}
-        holds(self.history, checkers.every_call_resolved(self.history))
-        holds(self.history, checkers.damaged_token_handled(self.history, damaged_calls=damaged))
-        holds(self.history, checkers.no_token_lost(self.history))
+        holds(
+            self.history,
+            every_call_accounted_for(self.history),
+            checkers.damaged_token_handled(self.history, damaged_calls=damaged),
+        )
 
 
 def damage_these(keys: set[str]) -> Transform:

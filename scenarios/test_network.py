@@ -18,6 +18,7 @@ from harness.drive.driver import Driver, Started
 from harness.drive.plan import DIRECT, activity_id, call_agent, fails, plan, succeeds
 from harness.judge import checkers, metrics_checks
 from harness.judge.expect import holds
+from harness.judge.invariants import exactly_once
 from harness.links.network import LINKS, STREAMS, Network
 from harness.observe import failures
 from harness.observe.failures import Failure
@@ -25,19 +26,6 @@ from harness.observe.history import History
 from harness.waits import hold_for
 
 pytestmark = pytest.mark.scenario
-
-
-def _all_correct(history: History, max_attempts: int = 1) -> None:
-    holds(
-        history,
-        checkers.every_call_resolved(history),
-        checkers.at_most_one_agent_per_key(history),
-        checkers.no_token_lost(history),
-    )
-    if checkers.agent_states(history, "handshake") and any(
-        s.script.get("outcome") != "failure" for s in checkers.agent_states(history, "handshake")
-    ):
-        holds(history, checkers.resumed_once_with_agent_result(history, max_attempts=max_attempts))
 
 
 async def _earlier_attempt_failure(started: Started) -> Failure:
@@ -71,8 +59,8 @@ async def test_stigma_unreachable_fails_fast_retries_and_succeeds_after_heal(
     holds(
         history,
         checkers.retried_after_failing_fast(history, observed={started.call_id: earlier}),
+        exactly_once(history, max_attempts=5),
     )
-    _all_correct(history, max_attempts=5)
     # counters count calls, not attempts: one completed, no failure for the failed
     # attempts; no failed attempt left counted pending (or: metrics not checked)
     await driver.agents_delivered([started])
@@ -117,8 +105,7 @@ async def test_latency_jitter_and_slicing_on_every_link_keep_the_handshake_corre
         ops = await driver.outcomes([await driver.start(p) for p in plans])
     # then
     assert [op.type for op in ops] == ["ok"] * 4 + ["fail"], [op.value for op in ops]
-    _all_correct(history)
-    holds(history, checkers.agent_failure_propagated(history))
+    holds(history, exactly_once(history))
 
 
 @pytest.mark.slow(5)
@@ -138,7 +125,7 @@ async def test_zigflow_cut_off_from_temporal_resumes_after_heal(
         await hold_for(3.0, "a cut long enough for the worker's polls to fail and back off")
     # then: the agents were unaffected, and Zigflow resumes once the link heals
     await driver.outcomes(started)
-    _all_correct(history)
+    holds(history, exactly_once(history))
 
 
 async def test_ack_lost_after_stigma_started_the_agent_one_run_reaches_the_live_attempt(
@@ -162,8 +149,11 @@ async def test_ack_lost_after_stigma_started_the_agent_one_run_reaches_the_live_
             )
     # then: after the heal a retried attempt re-attaches a live token; one run, delivered once
     await driver.outcome(started)
-    _all_correct(history, max_attempts=5)
-    holds(history, checkers.redelivered_to_live_attempt(history))
+    holds(
+        history,
+        exactly_once(history, max_attempts=5),
+        checkers.redelivered_to_live_attempt(history),
+    )
 
 
 @pytest.mark.slow(22)  # a 15 s outage, then Stigma's own poll backoff after it
@@ -171,42 +161,41 @@ async def test_completion_link_down_past_the_sdk_retry_window_completes_once_aft
     chaos_driver: Driver, network: Network, history: History
 ) -> None:
     driver = chaos_driver
-    relay = driver.stack.completion_relay()
     # given: an agent that finished, Stigma's completion call in flight (parked at the
     # harness's relay in front of Temporal)
-    async with relay.hold(history) as held:
-        started = await driver.start(plan(call_agent("late", succeeds("v"))))
-        await held.arrived()
+    async with (
+        driver.completion_held(plan(call_agent("late", succeeds("v")))) as (started, held),
         # when: Stigma loses Temporal for longer than the SDK's ~10 s RPC retry window,
         # and its call goes on into the dead link
-        async with network.down(history, "stigma_temporal"):
-            held.release()
-            await hold_for(15.0, "longer than the SDK client's ~10 s retry window for one RPC")
+        network.down(history, "stigma_temporal"),
+    ):
+        held.release()
+        await hold_for(15.0, "longer than the SDK client's ~10 s retry window for one RPC")
     # then: completed exactly once after the heal
     await driver.outcome(started)
-    _all_correct(history)
+    holds(history, exactly_once(history))
 
 
 async def test_completion_reply_lost_is_recognised_not_a_duplicate_or_a_false_failure(
     chaos_driver: Driver, network: Network, history: History
 ) -> None:
     driver = chaos_driver
-    relay = driver.stack.completion_relay()
     # given: Stigma's completion call in flight (parked at the harness's relay)
-    async with relay.hold(history) as held:
-        started = await driver.start(plan(call_agent("reply", succeeds("v"))))
-        await held.arrived()
+    async with (
+        driver.completion_held(plan(call_agent("reply", succeeds("v")))) as (started, held),
         # when: the completion reaches Temporal but its reply (all replies) to Stigma is lost
-        async with network.toxic(
-            history, "stigma_temporal", "timeout", stream="downstream", timeout=0
-        ):
-            held.release()
-            await driver.wait_zigflow_activity_closed(started)
+        network.toxic(history, "stigma_temporal", "timeout", stream="downstream", timeout=0),
+    ):
+        held.release()
+        await driver.wait_zigflow_activity_closed(started)
     # then: the retried call's NOT_FOUND is recognised from Zigflow's history as our own
     # earlier delivery: no duplicate, no false failure, and the record says so
     await driver.outcome(started)
-    _all_correct(history)
-    holds(history, checkers.completion_outcome_is(history, "delivered_earlier"))
+    holds(
+        history,
+        exactly_once(history),
+        checkers.completion_outcome_is(history, "delivered_earlier"),
+    )
 
 
 async def test_calls_by_token_refused_past_the_client_retry_window_are_retried_and_delivered_once(
@@ -233,10 +222,7 @@ async def test_calls_by_token_refused_past_the_client_retry_window_are_retried_a
     await driver.outcome(started)
     holds(
         history,
-        checkers.every_call_resolved(history),
-        checkers.at_most_one_agent_per_key(history),
-        checkers.no_token_lost(history),
-        checkers.resumed_once_with_agent_result(history),
+        exactly_once(history),
         checkers.completion_outcome_is(history, "delivered"),
     )
     # and the refusal hit the calls it targets: every call by that token refused until

@@ -12,6 +12,7 @@ from harness.drive.plan import call_agent, plan, succeeds
 from harness.faults.processes import killed, paused
 from harness.judge import checkers, metrics_checks
 from harness.judge.expect import holds
+from harness.judge.invariants import exactly_once
 from harness.observe.history import History
 
 pytestmark = pytest.mark.scenario
@@ -38,11 +39,7 @@ async def test_stigma_killed_after_ack_before_agent_starts_still_delivers_once(
     await driver.outcomes(started)
     history.measurements["recovery_s"] = round(history.now()[0] - t_restarted, 2)
     # then
-    holds(
-        history,
-        checkers.every_call_resolved(history),
-        checkers.resumed_once_with_agent_result(history),
-    )
+    holds(history, exactly_once(history))
 
 
 @pytest.mark.slow(10)  # the dead worker's sticky queue: ~10 s
@@ -65,11 +62,7 @@ async def test_zigflow_killed_while_agents_pending_resumes_after_restart(
     await driver.outcomes(started)
     history.measurements["recovery_s"] = round(history.now()[0] - t_restarted, 2)
     # then: nothing lost, every workflow resumed with its agent's result
-    holds(
-        history,
-        checkers.every_call_resolved(history),
-        checkers.resumed_once_with_agent_result(history),
-    )
+    holds(history, exactly_once(history))
     # and the restarted Zigflow counts nothing pending, Stigma nothing running (gauges:
     # counters start afresh in a new process, so only these are judged; or: metrics not
     # checked)
@@ -97,11 +90,7 @@ async def test_temporal_restarted_mid_agent_accepts_the_token_issued_before(
     await driver.outcomes(started)
     history.measurements["recovery_s"] = round(history.now()[0] - t_restarted, 2)
     # then: the completions with pre-restart tokens succeeded, exactly once
-    holds(
-        history,
-        checkers.every_call_resolved(history),
-        checkers.resumed_once_with_agent_result(history),
-    )
+    holds(history, exactly_once(history))
 
 
 async def test_stigma_killed_before_the_ack_is_retried_with_a_new_token(
@@ -117,11 +106,7 @@ async def test_stigma_killed_before_the_ack_is_retried_with_a_new_token(
             pass
     await driver.outcome(started)
     # then: Zigflow retried with a new token, one agent ran, the live attempt got it
-    holds(
-        history,
-        checkers.every_call_resolved(history),
-        checkers.resumed_once_with_agent_result(history, max_attempts=5),
-    )
+    holds(history, exactly_once(history, max_attempts=5))
 
 
 @pytest.mark.slow(10)  # the dead worker's sticky queue: ~10 s
@@ -150,8 +135,7 @@ async def test_stigma_killed_mid_agent_delivers_the_agents_result_once(
         history,
         checkers.agents_heartbeat_watched(history),
         checkers.agent_ran_once(history),
-        checkers.every_call_resolved(history),
-        checkers.resumed_once_with_agent_result(history),
+        exactly_once(history),
     )
     # and the restarted Stigma, which replayed the execution to its end, counts it
     # running no more (or: metrics not checked)
@@ -168,22 +152,18 @@ async def test_stigma_killed_mid_completion_completes_exactly_once(
     real_driver: Driver, history: History, landed: bool
 ) -> None:
     driver = real_driver
-    relay = driver.stack.completion_relay()
     # given: an agent that finished, with Stigma's completion call in flight (parked at
     # the harness's relay in front of Temporal: seen, not timed)
-    async with relay.hold(history, then_forward=landed) as held:
-        started = await driver.start(plan(call_agent("done", succeeds("result"))))
-        await held.arrived()
+    p = plan(call_agent("done", succeeds("result")))
+    async with (
+        driver.completion_held(p, then_forward=landed) as (started, held),
         # when: Stigma is killed mid-completion (the call then lands on Temporal, or is
         # lost with the process) and restarted
-        async with killed(driver.stack, driver.stack.stigma, history):
-            held.release(forward=landed)
+        killed(driver.stack, driver.stack.stigma, history),
+    ):
+        held.release(forward=landed)
     t_restarted = history.now()[0]
     await driver.outcome(started)
     history.measurements["recovery_s"] = round(history.now()[0] - t_restarted, 2)
     # then: the completion was retried by the new process and Zigflow got it once
-    holds(
-        history,
-        checkers.every_call_resolved(history),
-        checkers.resumed_once_with_agent_result(history),
-    )
+    holds(history, exactly_once(history))

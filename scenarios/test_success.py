@@ -6,8 +6,8 @@ import pytest
 
 from harness.drive.driver import Driver
 from harness.drive.plan import call_agent, echo, plan, succeeds
-from harness.judge import checkers
 from harness.judge.expect import holds
+from harness.judge.invariants import exactly_once
 from harness.observe.history import History
 
 pytestmark = pytest.mark.scenario
@@ -24,11 +24,7 @@ async def test_zigflow_resumes_with_exactly_the_agents_result_once(
     started = [await driver.start(p) for p in plans]
     await driver.outcomes(started)
     # then
-    holds(
-        history,
-        checkers.every_call_resolved(history),
-        checkers.resumed_once_with_agent_result(history),
-    )
+    holds(history, exactly_once(history))
 
 
 async def test_plan_continues_after_each_handshake(driver: Driver, history: History) -> None:
@@ -41,10 +37,6 @@ async def test_plan_continues_after_each_handshake(driver: Driver, history: Hist
     # when
     op = await driver.run(p)
     # then
-    holds(
-        history,
-        checkers.every_call_resolved(history),
-        checkers.resumed_once_with_agent_result(history),
-    )
+    holds(history, exactly_once(history))
     assert op.type == "ok", op.value
     assert [s["status"] for s in op.value["states"]] == ["ok", "ok", "ok"]

@@ -9,11 +9,9 @@ INVALID_ARGUMENT); the harness classifies both as "token rejected"."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import grpc
 import pytest
@@ -23,16 +21,15 @@ from hypothesis import strategies as st
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
 from temporalio.service import RPCError, RPCStatusCode
 
-from harness import contract, wire
-from harness.drive.driver import Driver
+from harness.drive.driver import Driver, Started
 from harness.drive.plan import call_agent, plan, succeeds
 from harness.drive.strategies import live
 from harness.judge import checkers, corruption, log_checks
 from harness.judge.checkers import Verdict
 from harness.judge.expect import holds
+from harness.judge.invariants import damaged_token_resolved, exactly_once
 from harness.links.tamper import StaleAttempt, Swap, TokenTamper, retarget_namespace, rewrite
 from harness.observe.history import History
-from harness.servers.probe import StigmaProbe
 from harness.tokens import fingerprint
 
 pytestmark = pytest.mark.scenario
@@ -86,11 +83,32 @@ def _timeout_s(driver: Driver) -> float:
     return 24 * 3600.0 if driver.clock.can_skip else 3.0
 
 
-async def _resolve(driver: Driver, started: object) -> None:
-    """Let a call whose token went bad reach its end: Stigma first, then Zigflow's
-    StartToClose (virtual time on the time-skipping server)."""
+def _victim(driver: Driver, name: str, output: object, max_attempts: int = 1) -> dict[str, Any]:
+    """A plan whose one call may lose its token: a StartToClose that time can pass."""
+    return plan(
+        call_agent(
+            name, succeeds(output), start_to_close_s=_timeout_s(driver), max_attempts=max_attempts
+        )
+    )
+
+
+async def _resolve(driver: Driver, tamper: TokenTamper, started: Started) -> None:
+    """Let a call whose token went bad reach its end: Stigma first (a refused StartAgent,
+    oversized, starts nothing), then, the damage switched off, Zigflow's StartToClose
+    (virtual time on the time-skipping server)."""
+    await driver.settled(started)
+    tamper.set(None)
     timeout_s = _timeout_s(driver)
     await driver.clock.advance(timedelta(seconds=timeout_s + (60 if driver.clock.can_skip else 1)))
+    await driver.outcome(started)
+
+
+def _record(driver: Driver, kind: str, expected: str, started: Started) -> str:
+    """One example of corruption class ``kind`` for the report: what was expected, and
+    what became of the call's token on this server (returned too)."""
+    observed = checkers.token_outcome(driver.history, started.call_id)
+    corruption.record(driver.history, kind, expected, observed, driver.stack.temporal.kind)
+    return observed
 
 
 @pytest.mark.slow(3)  # Stigma's client retries the test server's INTERNAL ~1.5 s
@@ -104,28 +122,12 @@ async def test_damaged_token_is_classified_and_the_activity_resolved(
     damage = data.draw(DAMAGE[kind], label="damage")
     # given: the token of this call is damaged on its way to Stigma
     tamper.set(rewrite(damage))
-    started = await driver.start(
-        plan(
-            call_agent(
-                "victim", succeeds(kind), start_to_close_s=_timeout_s(driver), max_attempts=1
-            )
-        )
-    )
-    await driver.settled(started)  # a refused StartAgent (oversized) starts nothing
-    tamper.set(None)
+    started = await driver.start(_victim(driver, "victim", kind))
     # when: Zigflow's StartToClose passes for a token Stigma could not use
-    await _resolve(driver, started)
-    await driver.outcome(started)
+    await _resolve(driver, tamper, started)
     # then
-    holds(history, checkers.every_call_resolved(history))
-    corruption.record(
-        history,
-        kind,
-        EXPECTED[kind],
-        checkers.token_outcome(history, started.call_id),
-        driver.stack.temporal.kind,
-    )
-    holds(history, checkers.damaged_token_handled(history, damaged_calls={started.call_id}))
+    _record(driver, kind, EXPECTED[kind], started)
+    holds(history, damaged_token_resolved(history, damaged_calls={started.call_id}))
     record = tamper.log[-1]
     if kind in ("random_bytes", "truncated") and record.forwarded_fp:
         # Optional evidence: where Stigma logs fingerprints, the rejected one is named.
@@ -144,7 +146,7 @@ async def test_other_handshakes_are_undisturbed_after_damaged_tokens(
 ) -> None:
     assert tamper is not None
     await tamper_driver.run(plan(call_agent("bystander", succeeds({"fine": True}))))
-    holds(history, checkers.resumed_once_with_agent_result(history))
+    holds(history, exactly_once(history))
 
 
 async def test_swapped_tokens_are_detected_as_crossed_wires(
@@ -157,13 +159,12 @@ async def test_swapped_tokens_are_detected_as_crossed_wires(
     await driver.outcomes(started)
     # then: neither Zigflow accepts the other's result; both fail with CrossedWires
     for s in started:
-        corruption.record(
-            history,
+        _record(
+            driver,
             "swapped_between_agents",
             "each Zigflow workflow refuses the other's result with an application failure of "
             "its own; none accepts it",
-            checkers.token_outcome(history, s.call_id),
-            driver.stack.temporal.kind,
+            s,
         )
     holds(
         history,
@@ -178,29 +179,17 @@ async def test_a_stale_attempts_token_is_dead_and_the_live_attempt_resolves(
     driver = tamper_driver
     # given: attempt 1 never reaches Stigma; attempt 2 arrives carrying attempt 1's token
     tamper.set(StaleAttempt())
-    started = await driver.start(
-        plan(
-            call_agent("stale", succeeds("s"), start_to_close_s=_timeout_s(driver), max_attempts=2)
-        )
-    )
-    await driver.settled(started)
-    tamper.set(None)
+    started = await driver.start(_victim(driver, "stale", "s", max_attempts=2))
     # when
-    await _resolve(driver, started)
-    await driver.outcome(started)
+    await _resolve(driver, tamper, started)
     # then
-    holds(
-        history,
-        checkers.every_call_resolved(history),
-        checkers.damaged_token_handled(history, damaged_calls={started.call_id}),
-    )
-    corruption.record(
-        history,
+    holds(history, damaged_token_resolved(history, damaged_calls={started.call_id}))
+    _record(
+        driver,
         "stale_attempt",
         "token_dead (NOT_FOUND), recorded once, not retried; Zigflow's live attempt is "
         "resolved (times out at StartToClose: its own token never reached Stigma)",
-        checkers.token_outcome(history, started.call_id),
-        driver.stack.temporal.kind,
+        started,
     )
     holds(history, checkers.completion_outcome_is(history, "token_dead"))
 
@@ -212,35 +201,16 @@ async def test_a_token_replayed_after_its_activity_completed_is_dead_not_retried
     # given: a completed handshake, its token kept
     first = await driver.start(plan(call_agent("once", succeeds("first"))))
     await driver.outcome(first)
-    key = next(k for k in tamper.forwarded_tokens if k.startswith(first.call_id))
-    token = tamper.forwarded_tokens[key]
+    token = driver.forwarded_token(first)
     # when: someone replays that token in a new StartAgent
-    replay_key = f"replay-{uuid.uuid4().hex}"
-    probe = StigmaProbe(driver.stack.stigma_target)
+    replay = await driver.replay_token(token, output=2)
+    assert replay.answer.code == grpc.StatusCode.OK, replay.answer
     try:
-        answer = await probe.start_agent_raw(
-            wire.start_agent_request(
-                agent_id=b"replay",
-                input_=json.dumps({"script": {"output": 2}}).encode(),
-                token=token,
-                key=replay_key.encode(),
-            )
-        )
-    finally:
-        await probe.close()
-    assert answer.code == grpc.StatusCode.OK, answer
-    try:
-        summary = await asyncio.wait_for(
-            driver.stack.client.get_workflow_handle(
-                contract.stigma_workflow_id(replay_key)
-            ).result(),
-            driver.timeout_s,
-        )
+        summary = await driver.stigma_result(replay)
     except TimeoutError:
         pytest.fail(
-            f"{contract.stigma_workflow_id(replay_key)} still open after "
-            f"{driver.timeout_s:.0f}s: the completion with a replayed (dead) token was not "
-            "recorded as dead"
+            f"{replay.stigma_workflow_id} still open after {driver.timeout_s:.0f}s: the "
+            "completion with a replayed (dead) token was not recorded as dead"
         )
     # then: the completion is dead (NOT_FOUND), recorded once, and logged by fingerprint.
     # What Stigma met is in its summary (optional evidence): the execution having closed
@@ -288,21 +258,15 @@ async def test_a_result_over_the_payload_limit_is_classified_and_the_activity_re
     # when
     await driver.outcome(started)
     # then: resolved by the agent's own outcome, well before StartToClose
-    corruption.record(
-        history,
+    observed = _record(
+        driver,
         "result_over_payload_limit",
         "real server: the SDK refuses to upload the result (over the payload limit), the agent "
         "fails and Zigflow's activity fails with that error, once; time-skipping server "
         "(no blob limit): delivered to the right activity",
-        checkers.token_outcome(history, started.call_id),
-        driver.stack.temporal.kind,
+        started,
     )
-    holds(
-        history,
-        checkers.every_call_resolved(history),
-        checkers.damaged_token_handled(history, damaged_calls={started.call_id}),
-    )
-    observed = checkers.token_outcome(history, started.call_id)
+    holds(history, damaged_token_resolved(history, damaged_calls={started.call_id}))
     stigma, _, zigflow = observed.removeprefix("stigma: ").partition("; zigflow: ")
     # Stigma's side is its summary, optional evidence: without one, damaged_token_handled
     # above recorded it "not checked", and Zigflow's side (Temporal's record) is judged.
@@ -344,33 +308,18 @@ async def test_a_token_of_another_namespace_is_rejected_and_the_activity_resolve
     own, foreign = driver.stack.namespace, await _foreign_namespace(driver)
     # given: the token arrives naming another namespace of the same cluster
     tamper.set(rewrite(lambda token: retarget_namespace(token, own, foreign)))
-    started = await driver.start(
-        plan(
-            call_agent(
-                "foreign", succeeds("f"), start_to_close_s=_timeout_s(driver), max_attempts=1
-            )
-        )
-    )
-    await driver.settled(started)
-    tamper.set(None)
+    started = await driver.start(_victim(driver, "foreign", "f"))
     # when
-    await _resolve(driver, started)
-    await driver.outcome(started)
+    await _resolve(driver, tamper, started)
     # then
-    observed = checkers.token_outcome(history, started.call_id)
-    corruption.record(
-        history,
+    observed = _record(
+        driver,
         "another_namespace",
         "real server: token_rejected (INVALID_ARGUMENT), recorded once; time-skipping "
         "server: rejected or dead; Zigflow's activity times out at StartToClose",
-        observed,
-        driver.stack.temporal.kind,
+        started,
     )
-    holds(
-        history,
-        checkers.every_call_resolved(history),
-        checkers.damaged_token_handled(history, damaged_calls={started.call_id}),
-    )
+    holds(history, damaged_token_resolved(history, damaged_calls={started.call_id}))
     # Stigma's classification is in its summary (optional evidence): without one,
     # damaged_token_handled above recorded it "not checked" and judged Zigflow's side.
     if not driver.clock.can_skip and not observed.startswith("stigma: no summary;"):

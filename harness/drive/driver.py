@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +20,13 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from harness import contract
+from harness import contract, wire
 from harness.drive.plan import HANDSHAKE, activity_id
 from harness.faults.clock import Clock, TimeSkippingClock, WallClock
+from harness.links.completion_relay import Held
 from harness.observe import failures, traces
 from harness.observe.history import Call, History, Op
+from harness.servers.probe import Answer, StigmaProbe
 from harness.stack.agent import AgentAttempt
 from harness.stack.stack import Stack
 from harness.tokens import redact
@@ -44,6 +47,20 @@ class Started:
     call_id: str
     handle: WorkflowHandle[Any, Any]
     plan: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A StartAgent the harness sent Stigma itself (not Zigflow): its idempotency key
+    and Stigma's answer."""
+
+    key: str
+    answer: Answer
+
+    @property
+    def stigma_workflow_id(self) -> str:
+        """The id of the execution Stigma starts for it (if it starts one)."""
+        return contract.stigma_workflow_id(self.key)
 
 
 class Driver:
@@ -131,10 +148,39 @@ class Driver:
         return waiting
 
     # -- Stigma's execution of each call_agent state ------------------------
-    def stigma_workflow_id(self, started: Started, state_index: int) -> str:
+    def idempotency_key(self, started: Started, state_index: int = 0) -> str:
+        """The key Zigflow sends for the call's agent state, every attempt (the contract's
+        ``{workflow_id}/{run_id}/{activity_id}``)."""
         run_id = started.handle.result_run_id or started.handle.run_id
         act = activity_id(state_index, started.plan["states"][state_index])
-        return contract.stigma_workflow_id(f"{started.call_id}/{run_id}/{act}")
+        return f"{started.call_id}/{run_id}/{act}"
+
+    def stigma_workflow_id(self, started: Started, state_index: int) -> str:
+        return contract.stigma_workflow_id(self.idempotency_key(started, state_index))
+
+    def _stigma(self, started: Started, state_index: int) -> WorkflowHandle[Any, Any]:
+        """The call's Stigma execution for one agent state."""
+        return self.stack.client.get_workflow_handle(self.stigma_workflow_id(started, state_index))
+
+    async def _until(
+        self,
+        ready: Callable[[], Awaitable[bool]],
+        timeout_s: float | None,
+        pending: Callable[[], str],
+        interval_s: float = 0.1,
+    ) -> None:
+        """Poll ``ready`` until it says yes, within ``timeout_s`` (the driver's own when
+        None); ``pending`` says what is still awaited if it never does."""
+
+        async def probe() -> bool | None:
+            return True if await ready() else None
+
+        await eventually(
+            probe,
+            timeout_s=self.timeout_s if timeout_s is None else timeout_s,
+            pending=pending,
+            interval_s=interval_s,
+        )
 
     async def wait_pending(
         self, started: list[Started], state_index: int = 0, timeout_s: float | None = None
@@ -166,22 +212,18 @@ class Driver:
         ready: Callable[[Started, int], Awaitable[bool]],
         what: str,
     ) -> None:
-        timeout_s = self.timeout_s if timeout_s is None else timeout_s
         waiting = {s.call_id: s for s in started}
 
-        async def probe() -> bool | None:
+        async def all_ready() -> bool:
             for call_id, s in list(waiting.items()):
                 if await ready(s, state_index):
                     del waiting[call_id]
-            return True if not waiting else None
+            return not waiting
 
-        await eventually(
-            probe,
-            timeout_s=timeout_s,
-            pending=lambda: (
-                f"{len(waiting)} agent call(s) {what}: " + ", ".join(sorted(waiting)[:5])
-            ),
-            interval_s=0.1,
+        await self._until(
+            all_ready,
+            timeout_s,
+            lambda: f"{len(waiting)} agent call(s) {what}: " + ", ".join(sorted(waiting)[:5]),
         )
 
     async def _activity_attempt(self, s: Started, state_index: int) -> int | None:
@@ -197,15 +239,7 @@ class Driver:
         return None
 
     async def _agent_running(self, s: Started, state_index: int) -> bool:
-        try:
-            agent = await self.stack.client.get_workflow_handle(
-                self.stigma_workflow_id(s, state_index)
-            ).describe()
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return False
-            raise
-        return agent.status is not None and agent.status.name == "RUNNING"
+        return await _status(self._stigma(s, state_index)) == "RUNNING"
 
     async def _is_pending(self, s: Started, state_index: int) -> bool:
         attempt = await self._activity_attempt(s, state_index)
@@ -227,6 +261,35 @@ class Driver:
         for s in started:
             status = self.stack.agents.release(self.stigma_workflow_id(s, state_index))
             self.history.fault("stop", "hold", s.call_id, state=state_index, agent=status)
+
+    # -- a call's calls to Temporal parked at the harness's relay in front of it ----
+    @contextlib.asynccontextmanager
+    async def completion_held(
+        self, plan: dict[str, Any], *, at: str = "request", then_forward: bool = True
+    ) -> AsyncIterator[tuple[Started, Held]]:
+        """Start ``plan`` with its agent's completion call by token parked at the relay in
+        front of Temporal (``at``: before Temporal has it, or after, before Stigma hears
+        so), entering once it has arrived; on exit it goes on (``then_forward``) or is
+        dropped (``CompletionRelay.hold``). Recorded on the fault timeline."""
+        async with self.stack.completion_relay().hold(
+            self.history, at=at, then_forward=then_forward
+        ) as held:
+            started = await self.start(plan)
+            await held.arrived()
+            yield started, held
+
+    @contextlib.asynccontextmanager
+    async def start_held(
+        self, plan: dict[str, Any], *, at: str
+    ) -> AsyncIterator[tuple[Started, Held]]:
+        """Start ``plan`` with Stigma's start of the agent's workflow parked at the relay
+        in front of Temporal (``at``: "request", not yet durable; "reply", durable and
+        not yet known to Stigma), entering once it has arrived; on exit it is dropped
+        (``CompletionRelay.hold_starts``)."""
+        async with self.stack.completion_relay().hold_starts(self.history, at=at) as held:
+            started = await self.start(plan)
+            await held.arrived()
+            yield started, held
 
     # -- the harness's own agents (harness/stack/agent.py) ------------------------
     def agent_attempts(self, started: Started, state_index: int = 0) -> list[AgentAttempt]:
@@ -274,24 +337,22 @@ class Driver:
     ) -> None:
         """Until an activity of ``activity_type`` is running (STARTED) in the call's Zigflow
         workflow (side="zigflow") or in its Stigma execution (side="stigma")."""
-        timeout_s = self.timeout_s if timeout_s is None else timeout_s
-        wf = started.call_id if side == "zigflow" else self.stigma_workflow_id(started, state_index)
-        handle = self.stack.client.get_workflow_handle(wf)
+        handle = (
+            self.stack.client.get_workflow_handle(started.call_id)
+            if side == "zigflow"
+            else self._stigma(started, state_index)
+        )
 
-        async def probe() -> bool | None:
+        async def running() -> bool:
             desc = await handle.describe()
-            running = any(
+            return any(
                 p.activity_type.name == activity_type
                 and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
                 for p in desc.raw_description.pending_activities
             )
-            return True if running else None
 
-        await eventually(
-            probe,
-            timeout_s=timeout_s,
-            interval_s=0.05,
-            pending=lambda: f"{activity_type} to be running in {wf}",
+        await self._until(
+            running, timeout_s, lambda: f"{activity_type} to be running in {handle.id}", 0.05
         )
 
     async def wait_attempt(
@@ -341,19 +402,11 @@ class Driver:
     ) -> None:
         """Until the call's Stigma execution has closed one activity of ``activity_type``
         (e.g. its first completion call has returned)."""
-        timeout_s = self.timeout_s if timeout_s is None else timeout_s
-        handle = self.stack.client.get_workflow_handle(
-            self.stigma_workflow_id(started, state_index)
-        )
-
-        async def probe() -> bool | None:
-            return True if await self._closed_one(handle, activity_type) else None
-
-        await eventually(
-            probe,
-            timeout_s=timeout_s,
-            interval_s=0.1,
-            pending=lambda: f"{activity_type} to close in {handle.id}",
+        handle = self._stigma(started, state_index)
+        await self._until(
+            lambda: self._closed_one(handle, activity_type),
+            timeout_s,
+            lambda: f"{activity_type} to close in {handle.id}",
         )
 
     async def wait_stigma_attempt_over(
@@ -367,25 +420,17 @@ class Driver:
         over: Temporal is retrying it (a later attempt pending) or it closed. An error its
         call met has then come out of the client's own retry loop into Stigma's code, and
         what that code made of it (retry, or take it as final) is on Temporal's record."""
-        timeout_s = self.timeout_s if timeout_s is None else timeout_s
-        handle = self.stack.client.get_workflow_handle(
-            self.stigma_workflow_id(started, state_index)
-        )
+        handle = self._stigma(started, state_index)
 
-        async def probe() -> bool | None:
+        async def over() -> bool:
             desc = await handle.describe()
-            if any(
+            return any(
                 p.activity_type.name == activity_type and p.attempt >= 2
                 for p in desc.raw_description.pending_activities
-            ):
-                return True
-            return True if await self._closed_one(handle, activity_type) else None
+            ) or await self._closed_one(handle, activity_type)
 
-        await eventually(
-            probe,
-            timeout_s=timeout_s,
-            interval_s=0.1,
-            pending=lambda: f"{activity_type}'s first attempt to end in {handle.id}",
+        await self._until(
+            over, timeout_s, lambda: f"{activity_type}'s first attempt to end in {handle.id}"
         )
 
     async def _closed_one(self, handle: WorkflowHandle[Any, Any], activity_type: str) -> bool:
@@ -398,20 +443,13 @@ class Driver:
         self, started: Started, state_index: int = 0, timeout_s: float | None = None
     ) -> None:
         """Until the call's Zigflow agent activity is no longer pending on the server."""
-        timeout_s = self.timeout_s if timeout_s is None else timeout_s
         want = activity_id(state_index, started.plan["states"][state_index])
 
-        async def probe() -> bool | None:
+        async def closed() -> bool:
             desc = await started.handle.describe()
-            pending = [p for p in desc.raw_description.pending_activities if p.activity_id == want]
-            return True if not pending else None
+            return all(p.activity_id != want for p in desc.raw_description.pending_activities)
 
-        await eventually(
-            probe,
-            timeout_s=timeout_s,
-            interval_s=0.1,
-            pending=lambda: f"{started.call_id}/{want} to close",
-        )
+        await self._until(closed, timeout_s, lambda: f"{started.call_id}/{want} to close")
 
     async def settled(
         self,
@@ -424,28 +462,17 @@ class Driver:
         """Until the call's Stigma execution has closed or its Zigflow workflow has
         (whichever side ends first: a refused StartAgent never starts Stigma); with
         ``stigma_only``, until Stigma's execution has closed."""
-        timeout_s = self.timeout_s if timeout_s is None else timeout_s
-        agent = self.stack.client.get_workflow_handle(self.stigma_workflow_id(started, state_index))
+        agent = self._stigma(started, state_index)
 
-        async def closed(handle: WorkflowHandle[Any, Any]) -> bool:
-            try:
-                desc = await handle.describe()
-            except RPCError as err:
-                if err.status == RPCStatusCode.NOT_FOUND:
-                    return False
-                raise
-            return desc.status is not None and desc.status.name != "RUNNING"
+        async def closed() -> bool:
+            return await _closed_now(agent) or (
+                not stigma_only and await _closed_now(started.handle)
+            )
 
-        async def probe() -> bool | None:
-            if await closed(agent):
-                return True
-            return True if not stigma_only and await closed(started.handle) else None
-
-        await eventually(
-            probe,
-            timeout_s=timeout_s,
-            interval_s=0.1,
-            pending=lambda: (
+        await self._until(
+            closed,
+            timeout_s,
+            lambda: (
                 f"{started.call_id}: "
                 + (
                     "Stigma's execution not closed"
@@ -465,25 +492,62 @@ class Driver:
         self, started: list[Started], state_index: int = 0, timeout_s: float | None = None
     ) -> None:
         """Until every call's Stigma execution has closed (its completion call is done)."""
-        timeout_s = self.timeout_s if timeout_s is None else timeout_s
         waiting = {self.stigma_workflow_id(s, state_index) for s in started}
 
-        async def probe() -> bool | None:
+        async def all_closed() -> bool:
             for wf in list(waiting):
-                desc = await self.stack.client.get_workflow_handle(wf).describe()
-                if desc.status is not None and desc.status.name != "RUNNING":
+                if await _closed_now(self.stack.client.get_workflow_handle(wf)):
                     waiting.discard(wf)
-            return True if not waiting else None
+            return not waiting
 
-        await eventually(
-            probe,
-            timeout_s=timeout_s,
-            pending=lambda: (
+        await self._until(
+            all_closed,
+            timeout_s,
+            lambda: (
                 f"{len(waiting)} Stigma execution(s) still running: "
                 + ", ".join(sorted(waiting)[:3])
             ),
-            interval_s=0.1,
         )
+
+    # -- Stigma addressed by the harness itself (not by Zigflow) --------------
+    def forwarded_token(self, started: Started, state_index: int = 0) -> bytes:
+        """The token Stigma received for the call's agent state (its first StartAgent), as
+        the stack's StartAgent relay forwarded it (relay and tamper stacks only)."""
+        relay = self.stack.relay
+        assert relay is not None, "only a stack with a StartAgent relay keeps the tokens"
+        key = self.idempotency_key(started, state_index)
+        assert key in relay.forwarded_tokens, f"{key}: no StartAgent was forwarded to Stigma"
+        return relay.forwarded_tokens[key]
+
+    async def probe_stigma(self, body: bytes) -> Answer:
+        """Send Stigma one StartAgent request, as raw bytes, straight to its address (past
+        Zigflow and any relay); returns its answer (a gRPC status code and details)."""
+        probe = StigmaProbe(self.stack.stigma_target)
+        try:
+            return await probe.start_agent_raw(body)
+        finally:
+            await probe.close()
+
+    async def replay_token(self, token: bytes, *, output: Any) -> Sent:
+        """Hand Stigma ``token`` again, as a replay would: a new StartAgent of the
+        harness's own (a fresh idempotency key, an agent scripted to succeed with
+        ``output``) carrying it."""
+        key = f"replay-{uuid.uuid4().hex}"
+        body = wire.start_agent_request(
+            agent_id=b"replay",
+            input_=json.dumps({"script": {"output": output}}).encode(),
+            token=token,
+            key=key.encode(),
+        )
+        return Sent(key, await self.probe_stigma(body))
+
+    async def stigma_result(self, sent: Sent, timeout_s: float | None = None) -> Any:
+        """Until Stigma's execution for a StartAgent the harness sent has closed; its
+        result (Stigma's summary, optional evidence: None when it gives none). Raises
+        TimeoutError if it is still open after ``timeout_s``."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        handle = self.stack.client.get_workflow_handle(sent.stigma_workflow_id)
+        return await asyncio.wait_for(handle.result(), timeout_s)
 
     # -- then: join with Temporal's own record ----------------------------
     async def collect(self, started: Started) -> Call:
@@ -582,6 +646,23 @@ class Driver:
 # How long a run listing the server failed to make (UNKNOWN) is asked again: far more
 # than the one retry it has needed, far less than a scenario's call timeout.
 LIST_RETRY_S = 10.0
+
+
+async def _status(handle: WorkflowHandle[Any, Any]) -> str | None:
+    """The workflow's status now ("RUNNING", "COMPLETED", ...), None while the server
+    has no such workflow (not started yet) or no status for it."""
+    try:
+        desc = await handle.describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return desc.status.name if desc.status is not None else None
+
+
+async def _closed_now(handle: WorkflowHandle[Any, Any]) -> bool:
+    """Whether the workflow has closed, however it closed (not: not started yet)."""
+    return await _status(handle) not in (None, "RUNNING")
 
 
 async def _closed(handle: WorkflowHandle[Any, Any], timeout_s: float) -> None:

@@ -6,28 +6,37 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.judge.checkers import Missing, Verdict
+from harness.judge.invariants import Invariant
 from harness.observe.history import History
 
 
-def holds(history: History, *verdicts: Verdict) -> list[Verdict]:
-    """Record every verdict, then fail the test if any is violated, naming all the
-    violated ones with their evidence: one failing check never hides another.
+def holds(history: History, *judged: Verdict | Invariant) -> list[Verdict]:
+    """Record every verdict (each part of a named invariant under the part's own name),
+    then fail the test if any is violated, naming all the violated ones with their
+    evidence: one failing check never hides another.
 
     A verdict "not checked" (optional evidence missing) does not fail the test: the
     scenario passes on the rest, and the record (``status``, ``area``, ``why``) is what
     the terminal summary and the certification report's ``not_certified`` are made of.
     """
+    verdicts = [v for j in judged for v in (j.parts if isinstance(j, Invariant) else (j,))]
     for verdict in verdicts:
         history.checks.append(verdict.record())
-    violated = [v for v in verdicts if not v.ok]
+    violated = [j for j in judged if not j.ok]
     if len(violated) == 1:
         raise AssertionError(str(violated[0]))
     if violated:
-        names = ", ".join(v.checker for v in violated)
+        names = ", ".join(_name(j) for j in violated)
         raise AssertionError(
-            f"{len(violated)} checkers VIOLATED: {names}\n" + "\n".join(str(v) for v in violated)
+            f"{len(violated)} checkers VIOLATED: {names}\n" + "\n".join(str(j) for j in violated)
         )
-    return list(verdicts)
+    return verdicts
+
+
+def _name(judged: Verdict | Invariant) -> str:
+    if isinstance(judged, Invariant):
+        return f"{judged.name}[{', '.join(v.checker for v in judged.violated)}]"
+    return judged.checker
 
 
 def violated_checkers(history: History) -> list[str]:

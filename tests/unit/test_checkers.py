@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from harness.drive import plan as hp
-from harness.judge import checkers
+from harness.judge import checkers, invariants
+from harness.judge.expect import holds
 from harness.observe.failures import APPLICATION, Failure, Link
 from harness.observe.history import Call, History
 from harness.observe.traces import ActivitySpan, StigmaTrace, WorkflowTrace
@@ -495,3 +496,87 @@ def test_without_a_summary_temporals_evidence_is_still_judged() -> None:
 
     assert verdict.status == "violated", verdict
     assert_violated(verdict, "Zigflow received output")
+
+
+# --- named invariants (harness/judge/invariants.py) ----------------------------------
+
+EXACTLY_ONCE_PARTS = [
+    "every_call_resolved",
+    "at_most_one_agent_per_key",
+    "no_token_lost",
+    "resumed_once_with_agent_result",
+    "agent_failure_propagated",
+]
+
+
+def test_exactly_once_judges_every_part_and_passes_a_good_history() -> None:
+    h = History("good")
+    success(h, "zig-1")
+    failure(h, "zig-2")
+
+    invariant = invariants.exactly_once(h)
+
+    assert invariant.ok, invariant
+    assert [p.checker for p in invariant.parts] == EXACTLY_ONCE_PARTS
+    assert holds(h, invariant) == list(invariant.parts)
+    assert [c["checker"] for c in h.checks] == EXACTLY_ONCE_PARTS  # each under its own name
+
+
+def test_exactly_once_leaves_out_the_outcome_no_call_planned() -> None:
+    h = History("successes only")
+    success(h, "zig-1")
+
+    parts = [p.checker for p in invariants.exactly_once(h, max_attempts=5).parts]
+
+    assert parts == EXACTLY_ONCE_PARTS[:4]
+
+
+def test_exactly_once_reports_every_violated_part_in_one_failure() -> None:
+    h = History("broken three ways")
+    success(h, "zig-1", agent_runs=2)  # the agent ran twice
+    success(h, "zig-2", completion="gave_up")  # Stigma gave its token up
+    h.invoke("zig-3", "plan", hp.plan())  # never resolved
+
+    invariant = invariants.exactly_once(h)
+    with pytest.raises(AssertionError) as raised:
+        holds(h, invariant)
+
+    message = str(raised.value)
+    assert message.startswith(
+        "exactly_once: VIOLATED (4 of 4 parts: every_call_resolved, "
+        "at_most_one_agent_per_key, no_token_lost, resumed_once_with_agent_result)"
+    ), message
+    for part in EXACTLY_ONCE_PARTS[:4]:
+        assert f"{part}: VIOLATED" in message, message
+    for evidence in (
+        "zig-3: invoked, never resolved",
+        "zig-1/0-ask: 2 agent runs for one idempotency key",
+        "zig-2/0-ask: token outcome 'gave_up'",
+        "zig-1/0-ask: agent ran 2 times, expected once",
+    ):
+        assert evidence in message, message
+    # every part is recorded, violated or not, for the report
+    assert [(c["checker"], c["status"]) for c in h.checks] == [
+        (part, "violated") for part in EXACTLY_ONCE_PARTS[:4]
+    ]
+
+
+def test_an_invariant_and_another_verdict_fail_together() -> None:
+    h = History("two failures")
+    success(h, "zig-1", completion="gave_up")
+
+    with pytest.raises(AssertionError) as raised:
+        holds(
+            h,
+            invariants.every_call_accounted_for(h),
+            checkers.completion_outcome_is(h, "delivered_earlier"),
+        )
+
+    message = str(raised.value)
+    assert message.startswith(
+        "2 checkers VIOLATED: every_call_accounted_for[no_token_lost], "
+        "completion_outcome_is[delivered_earlier]"
+    ), message
+    assert "every_call_accounted_for: VIOLATED (1 of 3 parts: no_token_lost)" in message
+    assert "completion_outcome_is[delivered_earlier]: VIOLATED" in message
+    assert len(h.checks) == 4
