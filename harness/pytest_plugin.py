@@ -10,6 +10,7 @@ Fixture chain: handshake_config -> stack (one per session / xdist worker)
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import pathlib
@@ -189,12 +190,24 @@ def _register_hypothesis_profiles() -> None:
     )
 
 
-def _load_hypothesis_profile(items: list[pytest.Item]) -> None:
-    """The harness's profile for a run of its scenarios, or where one is asked for by
-    name: the plugin is loaded into every pytest run of the environment it is installed
-    in, and a team's own Hypothesis tests keep the settings they chose."""
+def _load_hypothesis_profile(config: pytest.Config) -> None:
+    """The harness's profile for a run of its shipped scenarios, or where one is asked
+    for by name: the plugin is loaded into every pytest run of the environment it is
+    installed in, and a team's own Hypothesis tests keep the settings they chose.
+    Loaded at configure time, before collection: a test's own ``@settings`` takes its
+    parent from the profile loaded when the module is imported."""
     asked = os.environ.get("HANDSHAKE_HYPOTHESIS_PROFILE")
-    ours = any("handshake_config" in getattr(item, "fixturenames", ()) for item in items)
+    spec = importlib.util.find_spec("scenarios")
+    shipped = (
+        pathlib.Path(spec.origin).parent.resolve()
+        if spec is not None and spec.origin is not None
+        else None
+    )
+    ours = shipped is not None and any(
+        shipped in (here := pathlib.Path(arg.split("::")[0]).resolve(), *here.parents)
+        or here == shipped
+        for arg in config.args
+    )
     if asked or ours:
         from hypothesis import settings
 
@@ -257,6 +270,7 @@ def pytest_configure(config: pytest.Config) -> None:
         except ConfigError as err:
             raise pytest.UsageError(str(err)) from err
     _register_hypothesis_profiles()
+    _load_hypothesis_profile(config)
     contract.configure(config.getoption("--contract-name"))
     _configure_target(config)
     config.addinivalue_line("markers", "scenario: a given/when/then spec run against a live stack")
@@ -353,7 +367,6 @@ def _off_target(config: pytest.Config, items: list[pytest.Item]) -> list[pytest.
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    _load_hypothesis_profile(items)
     off = _off_target(config, items)
     if off:
         config.hook.pytest_deselected(items=off)
