@@ -19,6 +19,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+from collections.abc import Iterator
 from xml.etree import ElementTree
 
 import pytest
@@ -102,6 +103,15 @@ PACKAGE_DATA = [
     "assets/observability/dashboard.json",
     "assets/runbooks/token-rejected.md",
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_pythonpath() -> Iterator[None]:
+    """The children see what a user's shell gives them: a PYTHONPATH naming a checkout
+    (its *.egg-info) would make pip take the wheel as installed already."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("PYTHONPATH", raising=False)
+        yield
 
 
 @pytest.fixture(scope="module")
