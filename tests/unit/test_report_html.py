@@ -454,3 +454,23 @@ def test_legends_and_labels_never_overlap_nor_lose_a_scenarios_parameters() -> N
         assert color is not None
         assert f'fill="{color.group(1)}"/><text x=' in timeline
         assert f">{kind}</text>" in timeline
+
+
+def test_the_banner_lists_the_junit_file_of_every_run() -> None:
+    data = synthetic_report()
+    runs = [
+        {
+            "label": label,
+            "target": label.rsplit(":", 1)[-1],
+            "pairing": pairing,
+            "primary": pairing == "python-python",
+            "command": ["pytest"],
+            "exit_code": 0,
+            "results": f"results/{label}",
+            "junit": f"junit-{label.replace(':', '-')}.xml",
+        }
+        for label, pairing in (("dev", "python-python"), ("go-java:time-skipping", "go-java"))
+    ]
+    page = report_html.render({**data, "runs": runs})
+    for run in runs:
+        assert f"<code>{run['junit']}</code>" in page
