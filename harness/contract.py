@@ -627,6 +627,18 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
     ),
     Behaviour(
         STIGMA,
+        "A completion racing a retry: when Zigflow's attempt timed out (StartToClose or "
+        "heartbeat) while its agent was finishing, and the retry is in backoff or has "
+        "started with a new token, a complete or fail by the old token ends NOT_FOUND "
+        "and is recorded as token_dead with that code after one call, never retried nor "
+        "counted delivered; the agent's result or failure then reaches the live attempt "
+        "exactly once, whether the old call lands before or after the retry's token "
+        "reaches Stigma",
+        ("superseded_call_recorded",),
+        ("test_retry_race.py",),
+    ),
+    Behaviour(
+        STIGMA,
         "With a heartbeat timeout on Zigflow's attempt: heartbeats by token while the agent "
         "runs; a heartbeat answered 'cancelled', or NOT_FOUND once Zigflow's workflow has "
         "closed, stops the agent",

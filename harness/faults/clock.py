@@ -118,6 +118,9 @@ class _Outstanding:
     deadline: datetime | None  # the earliest of every deadline
     heartbeat_deadline: datetime | None = None
     hard_deadline: datetime | None = None  # every deadline except the heartbeat's
+    # Which attempt: a timed-out attempt that is retried stays outstanding under the same
+    # activity id, as the next attempt (in backoff, then started).
+    attempt: int = 0
 
 
 class Beater(Protocol):
@@ -206,7 +209,11 @@ class TimeSkippingClock:
                 if hop > timedelta(milliseconds=50):
                     await self._hop(hop, len(outstanding), report)
                 # Let that activity resolve on its own, at wall speed, holding its lock.
-                due = {(o.workflow_id, o.activity_id) for o in outstanding if o.deadline == nearest}
+                due = {
+                    (o.workflow_id, o.activity_id, o.attempt)
+                    for o in outstanding
+                    if o.deadline == nearest
+                }
                 await self._resolved(due)
             else:
                 await self._hop(remaining, len(outstanding), report)
@@ -229,9 +236,12 @@ class TimeSkippingClock:
                 await service.lock_time_skipping(LockTimeSkippingRequest())
         report.hops.append(Hop(duration.total_seconds(), outstanding))
 
-    async def _resolved(self, due: set[tuple[str, str]]) -> None:
+    async def _resolved(self, due: set[tuple[str, str, int]]) -> None:
+        """Until each of these attempts is resolved (its activity closed, or retried as
+        a later attempt)."""
+
         async def probe() -> bool | None:
-            current = {(o.workflow_id, o.activity_id) for o in await self._outstanding()}
+            current = {(o.workflow_id, o.activity_id, o.attempt) for o in await self._outstanding()}
             return True if not (due & current) else None
 
         await eventually(
@@ -297,7 +307,7 @@ class TimeSkippingClock:
         )
 
     async def _deadlines(self, workflow_id: str, pa: Any) -> _Outstanding:
-        found = _Outstanding(workflow_id, pa.activity_id, None)
+        found = _Outstanding(workflow_id, pa.activity_id, None, attempt=int(pa.attempt))
         if pa.state != PendingActivityState.PENDING_ACTIVITY_STATE_STARTED:
             return found  # not started: its StartToClose has not begun
         start_to_close, heartbeat = await self._activity_timeouts(workflow_id, pa.activity_id)

@@ -888,6 +888,83 @@ def redelivered_to_live_attempt(history: History) -> Verdict:
     )
 
 
+def superseded_call_recorded(history: History) -> Verdict:
+    """A completion racing a retry: Zigflow's attempt timed out while its agent was
+    finishing, and Stigma's call by that attempt's token reached Temporal after the retry
+    (a new attempt, a new token) was under way. That call must end NOT_FOUND, recorded
+    by Stigma as a dead token with the server's code, after one call (never retried,
+    never counted delivered); the agent's outcome must then reach the live attempt by
+    a later call, once, with the agent run once. Names the bugs: a result or failure
+    lost to the dead token (the live attempt left to time out), a dead call retried
+    or reported delivered, or a second agent."""
+
+    def check(s: AgentState) -> list[str]:
+        z = s.zigflow
+        if z is None or s.stigma is None:
+            return [f"{s.where}: missing Stigma or Zigflow record"]
+        bad: list[str] = []
+        if z.attempts < 2 or z.last_failure.kind not in ("", failures.TIMEOUT):
+            # (Where the server records how the attempt before the last ended: the
+            # time-skipping server leaves it out.)
+            bad.append(
+                f"{s.where}: Zigflow's activity ended on attempt {z.attempts}, the attempt "
+                f"before it with {z.last_failure.describe() or 'nothing recorded'}: "
+                "expected a retry after a timeout (the race did not happen)"
+            )
+        kinds = (contract.NAMES.stigma_complete_activity, contract.NAMES.stigma_fail_activity)
+        calls = sorted(
+            (a for run in s.stigma_runs for a in run.activities if a.activity_type in kinds),
+            key=lambda a: a.scheduled_at,
+        )
+        told = not no_summary(s.stigma)
+        outcomes = [c.result if isinstance(c.result, dict) else {} for c in calls]
+        statuses = [o.get("status", c.status) for o, c in zip(outcomes, calls, strict=True)]
+        if len(calls) < 2:
+            bad.append(
+                f"{s.where}: {len(calls)} call(s) by token {statuses}: expected one by the "
+                "timed-out attempt's token, then one to the live attempt"
+            )
+        else:
+            dead, last = calls[:-1], calls[-1]
+            for c, o in zip(dead, outcomes, strict=False):
+                if told and (o.get("status"), o.get("grpc_code")) != ("token_dead", "NOT_FOUND"):
+                    bad.append(
+                        f"{s.where}: the call by the superseded token ended "
+                        f"{o.get('status')!r} ({o.get('grpc_code') or 'no code'}), expected "
+                        "'token_dead' (NOT_FOUND)"
+                    )
+                if c.attempts > 1:
+                    bad.append(
+                        f"{s.where}: the call by the superseded token was made "
+                        f"{c.attempts} times: NOT_FOUND retried"
+                    )
+            if told and statuses[-1] not in DELIVERED:
+                bad.append(
+                    f"{s.where}: the last call by token ended {statuses[-1]!r}: the agent's "
+                    "outcome never reached the live attempt"
+                )
+            if last.status != "completed":
+                bad.append(f"{s.where}: the last call by token is {last.status}")
+        if z.status not in ("completed", "failed"):
+            bad.append(
+                f"{s.where}: Zigflow's live attempt {z.attempts} ended {z.status}"
+                + (f" ({z.failure.describe()})" if z.failure else "")
+                + ": the agent's outcome was lost to the superseded token"
+            )
+        if told and _completion(s.stigma) not in DELIVERED:
+            bad.append(
+                f"{s.where}: Stigma's execution recorded {_completion(s.stigma)!r}, "
+                f"expected one of {sorted(DELIVERED)} (the live attempt's delivery)"
+            )
+        if s.agent_runs != 1:
+            bad.append(f"{s.where}: {s.agent_runs} agent runs")
+        return bad
+
+    return _verdict(
+        "superseded_call_recorded", agent_states(history, "handshake"), check, reads_summary=True
+    )
+
+
 def damaged_token_handled(history: History, *, damaged_calls: set[str]) -> Verdict:
     """A call whose token was damaged in transit: Stigma stayed up and ended its
     completion call with a classified error (rejected / dead, with the server's code),
