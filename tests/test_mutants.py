@@ -288,6 +288,15 @@ CASES = [
         "zigflow_pending_gauge_stuck",
         "gauges_back_to_baseline: VIOLATED",
     ),
+    # A completion racing a retry (#22 item 3): the failure by the timed-out attempt's
+    # token meets NOT_FOUND while the retry is in backoff; only this race shows that the
+    # failure, unlike a result, is not handed on to the live attempt.
+    (
+        "test_retry_race.py::test_old_token_failure_during_the_retry_backoff_is_dead_and_the_retry_gets_it_once",
+        "--stigma-cmd",
+        "stigma_drops_failures_for_retries",
+        "superseded_call_recorded: VIOLATED",
+    ),
     # A gauge leaking on the failure and cancel paths only: every counter agrees, the
     # gauges after those paths do not.
     (

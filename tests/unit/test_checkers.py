@@ -580,3 +580,74 @@ def test_an_invariant_and_another_verdict_fail_together() -> None:
     assert "every_call_accounted_for: VIOLATED (1 of 3 parts: no_token_lost)" in message
     assert "completion_outcome_is[delivered_earlier]: VIOLATED" in message
     assert len(h.checks) == 4
+
+
+# --- superseded_call_recorded (a completion racing a retry) -----------------------------
+
+
+def _raced(h: History, calls: list[tuple[str, dict[str, Any], int]], **kw: Any) -> Call:
+    """A failed agent whose Zigflow activity was retried after attempt 1 timed out; Stigma's
+    calls by token (activity type, its result, attempts), in order."""
+    kw.setdefault("z_attempts", 2)
+    kw.setdefault("completion", calls[-1][1].get("status") if calls else None)
+    call = failure(h, **kw)
+    trace = call.stigma["0-ask"]
+    for i, (kind, result, attempts) in enumerate(calls):
+        trace.activities.append(
+            ActivitySpan(
+                str(10 + i), kind, 100.5 + i, closed_at=100.6 + i, status="completed",
+                attempts=attempts, result=result,
+            )
+        )  # fmt: skip
+    return call
+
+
+DEAD = {"status": "token_dead", "grpc_code": "NOT_FOUND"}
+DELIVERED_NOW = {"status": "delivered"}
+
+
+def test_superseded_call_passes_when_the_old_call_is_dead_and_the_retry_gets_it() -> None:
+    h = History("raced")
+    _raced(h, [("fail_zigflow_activity", DEAD, 1), ("fail_zigflow_activity", DELIVERED_NOW, 1)])
+
+    verdict = checkers.superseded_call_recorded(h)
+
+    assert verdict.ok, verdict
+
+
+def test_superseded_call_names_a_failure_lost_to_the_dead_token() -> None:
+    h = History("lost")
+    _raced(
+        h,
+        [("fail_zigflow_activity", DEAD, 1)],
+        z_failure=("StigmaRejected", "already finished"),
+    )
+
+    assert_violated(
+        checkers.superseded_call_recorded(h),
+        "expected one by the timed-out attempt's token, then one to the live attempt",
+        "Stigma's execution recorded 'token_dead'",
+    )
+
+
+def test_superseded_call_names_a_dead_call_retried_or_reported_delivered() -> None:
+    h = History("retried")
+    _raced(h, [("fail_zigflow_activity", DEAD, 3), ("fail_zigflow_activity", DELIVERED_NOW, 1)])
+    _raced(
+        h,
+        [("fail_zigflow_activity", DELIVERED_NOW, 1), ("fail_zigflow_activity", DELIVERED_NOW, 1)],
+        call_id="zig-3",
+    )
+
+    assert_violated(
+        checkers.superseded_call_recorded(h),
+        "was made 3 times: NOT_FOUND retried",
+        "the call by the superseded token ended 'delivered'",
+    )
+
+
+def test_superseded_call_says_when_no_retry_happened() -> None:
+    h = History("no race")
+    _raced(h, [("fail_zigflow_activity", DELIVERED_NOW, 1)], z_attempts=1)
+
+    assert_violated(checkers.superseded_call_recorded(h), "the race did not happen")
