@@ -440,6 +440,14 @@ TERMS: tuple[Term, ...] = (
         required=False,
     ),
     _t(
+        "NOT_FOUND",
+        "grpc_code of a token_dead call: the server's answer to a token whose attempt is "
+        "gone (retried, timed out, or its workflow closed), the gRPC status code's name",
+        STIGMA,
+        SUMMARY,
+        required=False,
+    ),
+    _t(
         "token_rejected",
         "completion status: the server refused the token (INVALID_ARGUMENT...)",
         STIGMA,

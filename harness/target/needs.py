@@ -226,6 +226,18 @@ SCENARIOS: dict[str, dict[str, Needs]] = {
             "relay:start_agent"
         ),
     },
+    "test_retry_race.py": {
+        # Wall-time timeouts (1 s StartToClose): no virtual clock needed.
+        "test_old_token_call_after_the_retry_started_is_dead_and_the_retry_gets_it_once": _n(
+            "relay:start_agent"
+        ),
+        "test_old_token_call_landing_after_the_retry_attached_is_dead_and_the_retry_gets_it": _n(
+            "relay:start_agent", "relay:completion"
+        ),
+        "test_old_token_failure_during_the_retry_backoff_is_dead_and_the_retry_gets_it_once": (
+            NOTHING
+        ),
+    },
     "test_success.py": {
         "test_zigflow_resumes_with_exactly_the_agents_result_once": NOTHING,
         "test_plan_continues_after_each_handshake": NOTHING,
