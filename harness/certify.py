@@ -1,6 +1,6 @@
 """``make certify``: run the scenario matrix and write the certification report.
 
-    python -m harness.certify [--targets time-skipping,dev] [--out reports/out]
+    python -m harness.certify [--temporal time-skipping,dev] [--out reports/out]
                               [--pairings python-python,go-python,...]
                               [--zigflow-cmd CMD] [--stigma-cmd CMD] [-- PYTEST_ARGS]
 
@@ -416,19 +416,22 @@ def announce(runs: list[Run], targets: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Options, then HANDSHAKE_* variables, then [tool.handshake] / handshake.toml.
-    ENV = settings.environ()
+    # Options, then HANDSHAKE_* variables, then TEMPORAL_* ones, then [tool.handshake] /
+    # handshake.toml (harness.settings; HANDSHAKE_TARGETS / targets are certify's old
+    # spelling of HANDSHAKE_TEMPORAL / temporal).
+    ENV = settings.environ(command="certify")
     parser = argparse.ArgumentParser(
         prog="python -m harness.certify",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--targets",
-        default=ENV.get("HANDSHAKE_TARGETS", f"{TIME_SKIPPING},{DEV}"),
+        "--temporal",
+        default=ENV.get("HANDSHAKE_TEMPORAL", f"{TIME_SKIPPING},{DEV}"),
         help="comma-separated Temporal targets: time-skipping, dev, HOST:PORT "
-        "(env HANDSHAKE_TARGETS; default: time-skipping,dev)",
+        "(env HANDSHAKE_TEMPORAL or TEMPORAL_ADDRESS; default: time-skipping,dev)",
     )
+    parser.add_argument("--targets", dest="temporal", action=settings.Deprecated, use="--temporal")
     parser.add_argument(
         "--out", default="reports/out", help="report root; the run goes to OUT/latest"
     )
@@ -505,9 +508,10 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError("--dry-run and --no-game-day go with --target NAME (a deployed target)")
     connection = tls.from_options(args)
     connection.validate()
-    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    targets = [t.strip() for t in args.temporal.split(",") if t.strip()]
     if not targets:
-        raise ConfigError("--targets is empty: name at least one of time-skipping, dev, HOST:PORT")
+        spelled = getattr(args, "temporal_option", "--temporal")
+        raise ConfigError(f"{spelled} is empty: name at least one of time-skipping, dev, HOST:PORT")
     try:
         shlex.split(args.bench_args)
     except ValueError as err:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness import settings, tls
+from harness import tls
 from harness.errors import ConfigError
 
 ZIGFLOW_LEVELS = ("workflow", "activity")
@@ -212,6 +212,35 @@ PLACEHOLDERS = (
 )
 
 
+@dataclass(frozen=True)
+class LocalServers:
+    """How the harness runs the servers it starts itself (the entry points read these
+    settings and hand them down; ``harness.servers`` never reads the environment)."""
+
+    # An external Toxiproxy server (http://host:8474) instead of starting one.
+    toxiproxy_url: str = ""
+    # The embedded dev server as it ships, without the harness's settings (bench).
+    dev_stock: bool = False
+    # More dynamic-config settings of the embedded dev server, "key=value" each.
+    dev_dynamic_config: tuple[str, ...] = ()
+    # Its database in memory: only to show what a durable one buys (tests/test_mutants.py).
+    dev_ephemeral: bool = False
+
+
+def local_servers(env: Mapping[str, str]) -> LocalServers:
+    """From the settings (``harness.settings.environ()`` of an entry point)."""
+    return LocalServers(
+        toxiproxy_url=env.get("HANDSHAKE_TOXIPROXY_URL", "").strip(),
+        dev_stock=env.get("HANDSHAKE_DEV_STOCK") == "1",
+        dev_dynamic_config=tuple(
+            kv.strip()
+            for kv in env.get("HANDSHAKE_DEV_DYNAMIC_CONFIG", "").split(",")
+            if kv.strip()
+        ),
+        dev_ephemeral=env.get("HANDSHAKE_DEV_EPHEMERAL") == "1",
+    )
+
+
 @dataclass
 class StackConfig:
     temporal: str = TIME_SKIPPING  # "time-skipping", "dev", or HOST:PORT of a cluster
@@ -243,12 +272,19 @@ class StackConfig:
     # harness's own clients, the services and the relays between them use it.
     connection: tls.Connection = field(default_factory=tls.Connection)
     extra_env: dict[str, str] = field(default_factory=dict)
+    servers: LocalServers = field(default_factory=LocalServers)
 
     @property
     def external(self) -> bool:
         return self.temporal not in (TIME_SKIPPING, DEV)
 
     def validate(self) -> None:
+        if "," in self.temporal:
+            # One spelling for every command: certify takes a list there, a stack one.
+            raise ConfigError(
+                f"--temporal={self.temporal!r}: one target here (a comma-separated list is "
+                "for handshake certify)"
+            )
         if self.external and ":" not in self.temporal:
             raise ConfigError(
                 f"--temporal={self.temporal!r}: expected 'time-skipping', 'dev' or HOST:PORT"
@@ -293,8 +329,8 @@ def parse_command(value: str | None, default: list[str], option: str) -> list[st
     return argv
 
 
-def from_env(env: dict[str, str] | None = None) -> StackConfig:
-    env = settings.environ() if env is None else env
+def from_env(env: Mapping[str, str]) -> StackConfig:
+    """From the settings an entry point resolved (``harness.settings.environ()``)."""
     cfg = StackConfig(
         temporal=env.get("HANDSHAKE_TEMPORAL") or TIME_SKIPPING,
         namespace=env.get("HANDSHAKE_NAMESPACE") or "default",
@@ -305,6 +341,7 @@ def from_env(env: dict[str, str] | None = None) -> StackConfig:
             env.get("HANDSHAKE_STIGMA_CMD"), REFERENCE_STIGMA, "HANDSHAKE_STIGMA_CMD"
         ),
         connection=tls.from_env(env),
+        servers=local_servers(env),
     )
     cfg.validate()
     return cfg

@@ -31,6 +31,7 @@ from harness.config import (
     Services,
     StackConfig,
     add_service_options,
+    local_servers,
     resolve_services,
     same_stack,
 )
@@ -63,7 +64,8 @@ WORKER_SEED = "handshake_chaos_seed"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    # Options, then HANDSHAKE_* variables, then [tool.handshake] / handshake.toml.
+    # Options, then HANDSHAKE_* variables, then TEMPORAL_* ones, then [tool.handshake] /
+    # handshake.toml (harness.settings).
     try:
         ENV = settings.environ()
     except ConfigError as err:
@@ -79,12 +81,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--temporal",
         default=ENV.get("HANDSHAKE_TEMPORAL") or "time-skipping",
         help="Temporal target: time-skipping (default), dev, or HOST:PORT of a cluster "
-        "(env HANDSHAKE_TEMPORAL)",
+        "(env HANDSHAKE_TEMPORAL or TEMPORAL_ADDRESS)",
     )
     group.addoption(
         "--namespace",
         default=ENV.get("HANDSHAKE_NAMESPACE") or "default",
-        help="Temporal namespace (env HANDSHAKE_NAMESPACE)",
+        help="Temporal namespace (env HANDSHAKE_NAMESPACE or TEMPORAL_NAMESPACE)",
     )
     # TLS and authentication towards a --temporal cluster (harness/tls.py).
     tls.add_options(group.addoption, ENV)
@@ -178,7 +180,12 @@ def _register_hypothesis_profiles() -> None:
         settings.get_profile("gate"),
         phases=(Phase.explicit, Phase.reuse, Phase.generate),
     )
-    settings.load_profile(os.environ.get("HANDSHAKE_HYPOTHESIS_PROFILE") or "gate")
+    from harness import settings as harness_settings
+    from harness.drive import strategies
+
+    profile = harness_settings.environ().get("HANDSHAKE_HYPOTHESIS_PROFILE") or "gate"
+    settings.load_profile(profile)
+    strategies.use_profile(profile)  # the specs' live() sizes come from it too
 
 
 def services(config: pytest.Config) -> Services:
@@ -388,6 +395,7 @@ def handshake_config(pytestconfig: pytest.Config) -> StackConfig:
         relay=True,
         zigflow_level=chosen.zigflow_level,
         connection=tls.from_options(pytestconfig.option),
+        servers=local_servers(settings.environ()),
     )
     cfg.validate()
     return cfg

@@ -41,10 +41,16 @@ class Setting:
     help: str
     option: str | None = None  # the command-line option that takes it, where one does
     secret: bool = False  # never printed: not in errors, headers or reports
-    # False: only the process environment sets it. Either a lower layer reads
-    # os.environ for it (the config file would be accepted and then ignored: exactly the
-    # silent fallback this registry exists to stop), or it is not a HANDSHAKE_* name.
+    # False: only the process environment sets it (the config file would be accepted
+    # and then ignored: exactly the silent fallback this registry exists to stop).
     in_file: bool = True
+    # The names Temporal's CLI and SDKs read for the same thing (temporalio.envconfig):
+    # used when the HANDSHAKE_* name is not set (harness.settings.environ).
+    temporal_envs: tuple[str, ...] = ()
+    # A deprecated spelling: the setting (its variable) it stands for in ``command``,
+    # where it still wins over that setting's own name, with a one-line note.
+    alias_of: str | None = None
+    command: str | None = None
 
     @property
     def name(self) -> str:
@@ -63,6 +69,7 @@ def _tls_settings() -> tuple[Setting, ...]:
             s.meaning,
             option=s.option,
             secret=s.secret,
+            temporal_envs=s.temporal_envs,
         )
         for s in tls.SETTINGS
     )
@@ -72,11 +79,19 @@ SETTINGS: tuple[Setting, ...] = (
     # The target and the services under test (gate, certify, bench, load, up).
     Setting(
         "HANDSHAKE_TEMPORAL",
-        "str",
-        "Temporal target of the gate: time-skipping, dev, or HOST:PORT of a cluster",
+        "list",
+        "Temporal target: time-skipping, dev, or HOST:PORT of a cluster (certify: a "
+        "comma-separated list; bench and load: one)",
         option="--temporal",
+        temporal_envs=("TEMPORAL_ADDRESS",),
     ),
-    Setting("HANDSHAKE_NAMESPACE", "str", "Temporal namespace", option="--namespace"),
+    Setting(
+        "HANDSHAKE_NAMESPACE",
+        "str",
+        "Temporal namespace",
+        option="--namespace",
+        temporal_envs=("TEMPORAL_NAMESPACE",),
+    ),
     *_tls_settings(),
     Setting(
         "HANDSHAKE_ZIGFLOW_CMD",
@@ -153,8 +168,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HANDSHAKE_TARGETS",
         "list",
-        "Temporal targets certify runs on: time-skipping, dev, HOST:PORT",
+        "deprecated: certify's temporal (time-skipping, dev, HOST:PORT)",
         option="--targets",
+        alias_of="HANDSHAKE_TEMPORAL",
+        command="certify",
     ),
     Setting(
         "HANDSHAKE_WORKERS", "int", "pytest-xdist workers per certify target", option="--workers"
@@ -193,99 +210,98 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HANDSHAKE_BENCH_TEMPORAL",
         "str",
-        "Temporal target of the bench (default dev)",
-        option="--temporal",
+        "deprecated: the bench's temporal (default dev)",
+        alias_of="HANDSHAKE_TEMPORAL",
+        command="bench",
     ),
-    # Read from os.environ below the entry points: the environment only.
+    # The servers the harness starts and the Hypothesis profile: read by the entry
+    # points (harness.config.local_servers, the pytest plugin) and handed down.
     Setting(
         "HANDSHAKE_HYPOTHESIS_PROFILE",
         "str",
         "Hypothesis profile of the property-based specs: gate or nightly",
-        in_file=False,
     ),
     Setting(
         "HANDSHAKE_TOXIPROXY_URL",
         "str",
         "an external Toxiproxy server instead of starting one",
-        in_file=False,
     ),
     Setting(
         "HANDSHAKE_DEV_STOCK",
         "bool",
         "1: the embedded dev server as it ships, without the harness's settings",
-        in_file=False,
     ),
     Setting(
         "HANDSHAKE_DEV_DYNAMIC_CONFIG",
         "list",
         "more dynamic-config settings of the embedded dev server, key=value",
-        in_file=False,
     ),
     Setting(
         "HANDSHAKE_DEV_EPHEMERAL",
         "bool",
         "1: the embedded dev server keeps its database in memory",
-        in_file=False,
     ),
-    # Load runs (harness/load/): the runner's options default to these, and the runner
-    # sets them for its Locust processes; the config file maps to HANDSHAKE_* only.
-    Setting("LOAD_USERS", "int", "simulated users", option="--users", in_file=False),
+    # Load runs (harness/load/): `handshake load` resolves these through every layer
+    # (a file key is the name in lower case: load-users) and passes them to its Locust
+    # processes in their environment; "set by the runner" ones are that passing only.
+    Setting("LOAD_USERS", "int", "simulated users", option="--users"),
     Setting(
-        "LOAD_SPAWN_RATE", "float", "users started per second", option="--spawn-rate", in_file=False
+        "LOAD_SPAWN_RATE",
+        "float",
+        "users started per second",
+        option="--spawn-rate",
     ),
-    Setting("LOAD_DURATION", "str", "run time, e.g. 30s, 10m", option="--duration", in_file=False),
-    Setting("LOAD_SHAPE", "str", "step, spike, soak or constant", option="--shape", in_file=False),
+    Setting("LOAD_DURATION", "str", "run time, e.g. 30s, 10m", option="--duration"),
+    Setting("LOAD_SHAPE", "str", "step, spike, soak or constant", option="--shape"),
     Setting(
         "LOAD_WORKERS",
         "int",
         "local Locust workers (distributed mode)",
         option="--workers",
-        in_file=False,
     ),
-    Setting("LOAD_OUT", "str", "where the load run writes", option="--out", in_file=False),
+    Setting("LOAD_OUT", "str", "where the load run writes", option="--out"),
     Setting(
         "LOAD_RATE_PER_S",
         "float",
         "a steady rate of handshakes/s over all users (0: each user thinks between them)",
         option="--rate",
-        in_file=False,
     ),
     Setting(
         "LOAD_RUN_ID",
         "str",
         "an id put in every workflow id: load-RUN_ID-UUID",
         option="--run-id",
-        in_file=False,
     ),
     Setting(
         "LOAD_ZIGFLOW_TASK_QUEUE",
         "str",
         "task queue of the Zigflow workers under load",
         option="--zigflow-task-queue",
-        in_file=False,
     ),
     Setting(
         "LOAD_STIGMA_NAMESPACE",
         "str",
         "namespace of Stigma's executions",
         option="--stigma-namespace",
-        in_file=False,
     ),
     Setting(
         "LOAD_PLAN_TASK_QUEUE",
         "str",
         "task queue of the harness's plan workflow (activity level)",
         option="--plan-task-queue",
-        in_file=False,
     ),
-    Setting("LOAD_THINK_S", "float", "seconds a user waits between handshakes", in_file=False),
-    Setting("LOAD_STEPS", "int", "steps of the step shape", in_file=False),
+    Setting("LOAD_THINK_S", "float", "seconds a user waits between handshakes"),
+    Setting("LOAD_STEPS", "int", "steps of the step shape"),
     Setting(
-        "LOAD_OVERHEAD_BUDGET_MS", "float", "Locust's own overhead p99 threshold", in_file=False
+        "LOAD_OVERHEAD_BUDGET_MS",
+        "float",
+        "Locust's own overhead p99 threshold",
     ),
-    Setting("LOAD_MAX_ERROR_RATIO", "float", "Locust's own error-ratio threshold", in_file=False),
+    Setting("LOAD_MAX_ERROR_RATIO", "float", "Locust's own error-ratio threshold"),
     Setting(
-        "LOAD_CALL_TIMEOUT_S", "float", "seconds a bridge waits for one handshake", in_file=False
+        "LOAD_CALL_TIMEOUT_S",
+        "float",
+        "seconds a bridge waits for one handshake",
     ),
     Setting("LOAD_AGENT_WORK_S", "float", "set by the runner: each agent's work", in_file=False),
     Setting("LOAD_LOG_DIR", "str", "set by the runner: the bridges' log directory", in_file=False),
@@ -299,6 +315,19 @@ BY_ENV = {s.env: s for s in SETTINGS}
 TEST_ONLY = frozenset({"HANDSHAKE_SLOW_ACK_RUNS", "HANDSHAKE_TLS_TEST_BIN"})
 BY_NAME = {s.name: s for s in SETTINGS}
 FILE_NAMES = tuple(s.name for s in SETTINGS if s.in_file)
+# The Temporal CLI's names the harness reads, in the order they are tried.
+CLI_NAMES = tuple((name, s) for s in SETTINGS for name in s.temporal_envs)
+# Temporal CLI names the harness has no setting for: a profile file, inline key
+# material, turning host verification off. Named in the run's sources as not read, so
+# a user who relies on one sees that it did not carry over.
+CLI_NAMES_UNREAD = (
+    "TEMPORAL_CONFIG_FILE",
+    "TEMPORAL_PROFILE",
+    "TEMPORAL_TLS_CLIENT_CERT_DATA",
+    "TEMPORAL_TLS_CLIENT_KEY_DATA",
+    "TEMPORAL_TLS_SERVER_CA_CERT_DATA",
+    "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION",
+)
 
 
 def lookup(key: str) -> Setting | None:

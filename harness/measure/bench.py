@@ -52,6 +52,7 @@ from harness.config import (
     DEV,
     StackConfig,
     add_service_options,
+    local_servers,
     resolve_services,
 )
 from harness.drive.plan import activity_id, call_agent, echo, plan, succeeds
@@ -512,15 +513,25 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
 
 
 def main(argv: list[str] | None = None) -> int:
-    # The settings layer: the config file's [tool.handshake] under the environment.
-    env = settings.environ()
+    # The settings layer: the config file's [tool.handshake] under the environment
+    # (HANDSHAKE_BENCH_TEMPORAL is the bench's old spelling of HANDSHAKE_TEMPORAL).
+    env = settings.environ(command="bench")
     p = argparse.ArgumentParser(
         prog="python -m harness.measure.bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--temporal", default=env.get("HANDSHAKE_BENCH_TEMPORAL") or DEV)
-    p.add_argument("--namespace", default=env.get("HANDSHAKE_NAMESPACE") or "default")
+    p.add_argument(
+        "--temporal",
+        default=env.get("HANDSHAKE_TEMPORAL") or DEV,
+        help="Temporal target: dev (default), time-skipping or HOST:PORT of a cluster "
+        "(env HANDSHAKE_TEMPORAL or TEMPORAL_ADDRESS)",
+    )
+    p.add_argument(
+        "--namespace",
+        default=env.get("HANDSHAKE_NAMESPACE") or "default",
+        help="Temporal namespace (env HANDSHAKE_NAMESPACE or TEMPORAL_NAMESPACE)",
+    )
     p.add_argument("--levels", default=",".join(str(n) for n in DEFAULT_LEVELS))
     p.add_argument("--modes", default="closed,open")
     p.add_argument("--duration", type=float, default=6.0, help="seconds per phase")
@@ -567,6 +578,7 @@ def main(argv: list[str] | None = None) -> int:
         zigflow_level=chosen.zigflow_level,
         log_dir=out / "logs",
         connection=tls.from_options(args),
+        servers=local_servers(env),
     )
     doc = asyncio.run(bench(config, args))
     out.mkdir(parents=True, exist_ok=True)

@@ -162,12 +162,11 @@ def test_a_key_like_no_setting_points_at_the_list(
 def test_a_setting_only_the_environment_sets_is_refused_in_the_file(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Read from os.environ below the entry points: accepted in the file, it would be
-    # ignored, the very silence this layer exists to stop.
-    (tmp_path / "handshake.toml").write_text('hypothesis-profile = "nightly"\n')
+    # Set by `handshake load` for its Locust processes: accepted in the file, it would be
+    # overwritten, the very silence this layer exists to stop.
+    (tmp_path / "handshake.toml").write_text('load-samples = "x.jsonl"\n')
     assert _raises(tmp_path, monkeypatch).endswith(
-        "hypothesis-profile: not a config-file setting; "
-        "set HANDSHAKE_HYPOTHESIS_PROFILE in the environment"
+        "load-samples: not a config-file setting; set LOAD_SAMPLES in the environment"
     )
 
 
@@ -325,12 +324,13 @@ def test_file_keys_map_to_their_variables_in_either_form() -> None:
     for s in setting_names.SETTINGS:
         assert setting_names.lookup(s.name) is s
         assert setting_names.lookup(s.name.replace("-", "_")) is s
-        if s.in_file:
+        if s.in_file and s.env.startswith(setting_names.PREFIX):
             assert s.env == setting_names.PREFIX + s.name.upper().replace("-", "_")
+        elif s.in_file:  # a load run's own: the key keeps the prefix (load-users)
+            assert s.env.startswith("LOAD_")
+            assert s.env == s.name.upper().replace("-", "_")
         else:
             assert s.name not in setting_names.FILE_NAMES
-    # Only HANDSHAKE_* names can come from the file (it maps keys to that prefix).
-    assert all(s.env.startswith("HANDSHAKE_") for s in setting_names.SETTINGS if s.in_file)
     assert [s.env for s in setting_names.SETTINGS if s.secret] == ["HANDSHAKE_TEMPORAL_API_KEY"]
 
 
