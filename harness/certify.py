@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from harness import certify_target, cli, contract, settings, tls
+from harness import certify_target, cli, contract, setting_names, settings, tls
 from harness.config import (
     DEFAULT_PAIRING,
     DEV,
@@ -425,13 +425,12 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--temporal",
-        default=ENV.get("HANDSHAKE_TEMPORAL", f"{TIME_SKIPPING},{DEV}"),
-        help="comma-separated Temporal targets: time-skipping, dev, HOST:PORT "
-        "(env HANDSHAKE_TEMPORAL or TEMPORAL_ADDRESS; default: time-skipping,dev)",
+    # The targets (and the old --targets) and the namespace, as every command declares
+    # them: from the registry. The namespace is that of the gate and budget runs,
+    # recorded in the report.
+    setting_names.add_options(
+        parser.add_argument, ENV, "certify", "HANDSHAKE_TEMPORAL", "HANDSHAKE_NAMESPACE"
     )
-    parser.add_argument("--targets", dest="temporal", action=settings.Deprecated, use="--temporal")
     parser.add_argument(
         "--out", default="reports/out", help="report root; the run goes to OUT/latest"
     )
@@ -481,12 +480,6 @@ def main(argv: list[str] | None = None) -> int:
         help="judge the budget on figures measured earlier (e.g. a full `make bench`: "
         "reports/out/bench/bench.json) instead of measuring it in this run "
         "(env HANDSHAKE_BENCH_JSON)",
-    )
-    parser.add_argument(
-        "--namespace",
-        default=ENV.get("HANDSHAKE_NAMESPACE") or "default",
-        help="Temporal namespace of the gate and budget runs, recorded in the report "
-        "(env HANDSHAKE_NAMESPACE)",
     )
     # TLS towards the HOST:PORT targets (harness/tls.py); the children get it by
     # environment, so no secret is ever on a printed command line.

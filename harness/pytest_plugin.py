@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from harness import contract, settings, tls
+from harness import contract, setting_names, settings, tls
 from harness.config import (
     DEV,
     TIME_SKIPPING,
@@ -77,16 +77,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "token handshake harness (each option also HANDSHAKE_<NAME> in the environment or "
         "<name> in [tool.handshake] of pyproject.toml / handshake.toml)",
     )
-    group.addoption(
-        "--temporal",
-        default=ENV.get("HANDSHAKE_TEMPORAL") or "time-skipping",
-        help="Temporal target: time-skipping (default), dev, or HOST:PORT of a cluster "
-        "(env HANDSHAKE_TEMPORAL or TEMPORAL_ADDRESS)",
-    )
-    group.addoption(
-        "--namespace",
-        default=ENV.get("HANDSHAKE_NAMESPACE") or "default",
-        help="Temporal namespace (env HANDSHAKE_NAMESPACE or TEMPORAL_NAMESPACE)",
+    # The Temporal target and namespace, declared once for every command (the registry).
+    setting_names.add_options(
+        group.addoption, ENV, "gate", "HANDSHAKE_TEMPORAL", "HANDSHAKE_NAMESPACE"
     )
     # TLS and authentication towards a --temporal cluster (harness/tls.py).
     tls.add_options(group.addoption, ENV)

@@ -6,15 +6,20 @@ misspelled key is an error naming the nearest valid one instead of a silent fall
 to the reference services. ``tests/unit/test_settings.py`` scans the source and fails
 when code reads a ``HANDSHAKE_*`` or ``LOAD_*`` name declared nowhere here.
 
-The entry points still declare their own options (argparse, pytest, Locust); this
-registry is where those declarations can move to.
+``add_options`` declares a setting's command-line option from here (its name, help,
+type, the variables that set it, its default per command and its deprecated
+spellings), so an option shared by several commands is written once; the entry points
+still declare the rest of their options themselves.
 """
 
 from __future__ import annotations
 
+import argparse
 import difflib
-from dataclasses import dataclass
-from typing import Literal
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from harness import tls
 
@@ -51,6 +56,9 @@ class Setting:
     # where it still wins over that setting's own name, with a one-line note.
     alias_of: str | None = None
     command: str | None = None
+    # The option's default per command ("*": any other), where the registry declares
+    # the option (add_options).
+    defaults: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -81,9 +89,10 @@ SETTINGS: tuple[Setting, ...] = (
         "HANDSHAKE_TEMPORAL",
         "list",
         "Temporal target: time-skipping, dev, or HOST:PORT of a cluster (certify: a "
-        "comma-separated list; bench and load: one)",
+        "comma-separated list; bench and load: one; load: dev is the local stack)",
         option="--temporal",
         temporal_envs=("TEMPORAL_ADDRESS",),
+        defaults={"gate": "time-skipping", "certify": "time-skipping,dev", "bench": "dev"},
     ),
     Setting(
         "HANDSHAKE_NAMESPACE",
@@ -91,6 +100,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Temporal namespace",
         option="--namespace",
         temporal_envs=("TEMPORAL_NAMESPACE",),
+        defaults={"*": "default"},
     ),
     *_tls_settings(),
     Setting(
@@ -351,3 +361,53 @@ def suggest_env(name: str) -> str | None:
     """The declared variable nearest to an unknown ``HANDSHAKE_*`` name."""
     close = difflib.get_close_matches(name, [s.env for s in SETTINGS], n=1)
     return close[0] if close else None
+
+
+class Deprecated(argparse.Action):
+    """An old spelling of an option (``--targets`` for ``--temporal``): takes the value
+    into the new option's ``dest``, says on stderr which to use, and records the
+    spelling used (``<dest>_option``) for messages that name it."""
+
+    def __init__(self, *args: Any, use: str, **kwargs: Any) -> None:
+        self.use = use
+        kwargs.setdefault("help", argparse.SUPPRESS)  # listed under the new spelling only
+        super().__init__(*args, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"{parser.prog}: {option_string} is deprecated: use {self.use}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_option", option_string)
+
+
+_TYPES: dict[Kind, Callable[[str], Any]] = {"int": int, "float": float}
+
+
+def add_options(add: Callable[..., Any], env: Mapping[str, str], command: str, *names: str) -> None:
+    """Declare the options of the settings ``names`` (their variables) for ``command``
+    on an argparse parser or group (``add_argument``) or a pytest group (``addoption``):
+    the registry's option, help and type, the default from ``env`` (the resolved
+    settings, ``harness.settings.environ()``; the option wins) or else the command's
+    default, and the command's deprecated spellings of it."""
+    for name in names:
+        s = BY_ENV[name]
+        if s.option is None:
+            raise ValueError(f"{name} has no option")
+        dest = s.option[2:].replace("-", "_")
+        default = env.get(s.env) or s.defaults.get(command, s.defaults.get("*"))
+        kwargs: dict[str, Any] = {
+            "dest": dest,
+            "default": default,
+            "help": f"{s.help} (env {' or '.join((s.env, *s.temporal_envs))})",
+        }
+        if s.kind in _TYPES:
+            kwargs["type"] = _TYPES[s.kind]
+        add(s.option, **kwargs)
+        for old in SETTINGS:
+            if old.alias_of == s.env and old.command == command and old.option:
+                add(old.option, dest=dest, action=Deprecated, use=s.option)

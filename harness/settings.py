@@ -37,7 +37,6 @@ and skipping it would run the reference services in place of the team's.
 
 from __future__ import annotations
 
-import argparse
 import os
 import pathlib
 import sys
@@ -334,23 +333,5 @@ def sources(env: Mapping[str, str] | None = None) -> Sources:
     )
 
 
-class Deprecated(argparse.Action):
-    """An old spelling of an option (``--targets`` for ``--temporal``): takes the value
-    into the new option's ``dest``, says once on stderr which to use, and records the
-    spelling used (``<dest>_option``) for messages that name it."""
-
-    def __init__(self, *args: Any, use: str, **kwargs: Any) -> None:
-        self.use = use
-        kwargs.setdefault("help", argparse.SUPPRESS)  # listed under the new spelling only
-        super().__init__(*args, **kwargs)
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        print(f"{parser.prog}: {option_string} is deprecated: use {self.use}", file=sys.stderr)
-        setattr(namespace, self.dest, values)
-        setattr(namespace, f"{self.dest}_option", option_string)
+# Declared with the registry (setting_names.add_options); here too for the entry points.
+Deprecated = setting_names.Deprecated

@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness import tls
+from harness import setting_names, tls
 from harness.config import DEV, TIME_SKIPPING
 from harness.errors import ConfigError
-from harness.settings import Deprecated
+from harness.setting_names import Deprecated
 
 # The locustfile imports this module under gevent's patching: temporalio is imported
 # only inside the methods the bridge process calls, never at import time.
@@ -115,20 +115,12 @@ def add_arguments(
     """The target's flags, defaulting to the settings (``harness.settings.environ()``;
     flag wins). ``extra``: more keyword arguments for the connection's flags (Locust:
     ``env_var``, ``is_secret``)."""
-    add.add_argument(
-        "--temporal",
-        default=env.get(ENV["address"], ""),
-        help="Temporal target: dev (the local stack, default) or HOST:PORT of a cluster "
-        "(env HANDSHAKE_TEMPORAL or TEMPORAL_ADDRESS)",
-    )
+    # The target (dev: the local stack) and the namespace of Zigflow's workflows, as
+    # every command declares them; then load's own old spellings of both.
+    setting_names.add_options(add.add_argument, env, "load", ENV["address"], ENV["namespace"])
     add.add_argument(
         "--temporal-address", dest="temporal", action=Deprecated, use="--temporal"
     )  # fmt: skip
-    add.add_argument(
-        "--namespace",
-        default=env.get(ENV["namespace"]) or "default",
-        help="namespace of Zigflow's workflows (env HANDSHAKE_NAMESPACE or TEMPORAL_NAMESPACE)",
-    )
     add.add_argument(
         "--temporal-namespace", dest="namespace", action=Deprecated, use="--namespace"
     )  # fmt: skip

@@ -47,9 +47,8 @@ from typing import Any
 
 from temporalio.client import Client
 
-from harness import contract, settings, tls
+from harness import contract, setting_names, settings, tls
 from harness.config import (
-    DEV,
     StackConfig,
     add_service_options,
     local_servers,
@@ -521,16 +520,8 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--temporal",
-        default=env.get("HANDSHAKE_TEMPORAL") or DEV,
-        help="Temporal target: dev (default), time-skipping or HOST:PORT of a cluster "
-        "(env HANDSHAKE_TEMPORAL or TEMPORAL_ADDRESS)",
-    )
-    p.add_argument(
-        "--namespace",
-        default=env.get("HANDSHAKE_NAMESPACE") or "default",
-        help="Temporal namespace (env HANDSHAKE_NAMESPACE or TEMPORAL_NAMESPACE)",
+    setting_names.add_options(
+        p.add_argument, env, "bench", "HANDSHAKE_TEMPORAL", "HANDSHAKE_NAMESPACE"
     )
     p.add_argument("--levels", default=",".join(str(n) for n in DEFAULT_LEVELS))
     p.add_argument("--modes", default="closed,open")

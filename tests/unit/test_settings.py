@@ -6,6 +6,8 @@ import argparse
 import ast
 import pathlib
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -637,13 +639,48 @@ def test_the_scan_finds_each_way_of_reading_the_environment() -> None:
     ]
 
 
-def test_a_load_shape_ticks_on_the_values_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.load import shapes
+def test_a_load_shape_ticks_on_the_values_it_is_given() -> None:
+    # In a child: importing Locust monkey-patches the process with gevent.
+    probe = (
+        "from harness.load import shapes\n"
+        "values = shapes.ShapeValues(users=8, spawn_rate=2.0, duration_s=40.0, steps=4)\n"
+        "shape = shapes.configured('step', values)()\n"
+        "ticks = []\n"
+        "for t in (15.0, 40.0):\n"
+        "    shape.get_run_time = lambda t=t: t\n"
+        "    ticks.append(shape.tick())\n"
+        "print(ticks, shapes.BY_NAME['step'].values == shapes.ShapeValues())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    # The second of four steps, then the run's own duration (not a default's) ends it;
+    # the base class keeps its defaults.
+    assert done.stdout.strip() == "[(4, 2.0), None] True"
 
-    values = shapes.ShapeValues(users=8, spawn_rate=2.0, duration_s=40.0, steps=4)
-    shape = shapes.configured("step", values)()
-    monkeypatch.setattr(shape, "get_run_time", lambda: 15.0)  # the second of four steps
-    assert shape.tick() == (4, 2.0)
-    monkeypatch.setattr(shape, "get_run_time", lambda: 40.0)
-    assert shape.tick() is None  # the run's duration, not a default's
-    assert shapes.BY_NAME["step"].values == shapes.ShapeValues()  # the base is untouched
+
+def test_the_shared_options_are_declared_once_in_the_registry() -> None:
+    """--temporal and --namespace were declared by each command with its own help and
+    default; now setting_names.add_options declares them for all (and the old spellings)."""
+    shared = {"--temporal", "--namespace", "--targets"}
+    declared = []
+    for path in sorted((ROOT / "harness").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("add_argument", "addoption")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and node.args[0].value in shared
+            ):
+                declared.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.args[0].value}")
+    assert declared == []
+    parser = argparse.ArgumentParser(prog="handshake certify")
+    setting_names.add_options(
+        parser.add_argument, {}, "certify", "HANDSHAKE_TEMPORAL", "HANDSHAKE_NAMESPACE"
+    )
+    args = parser.parse_args([])
+    assert (args.temporal, args.namespace) == ("time-skipping,dev", "default")
+    assert parser.parse_args(["--targets", "dev"]).temporal == "dev"  # the old spelling
