@@ -393,26 +393,23 @@ def manifest(
 
 
 def _sources() -> tuple[pathlib.Path | None, list[str]]:
-    """The config file read (or None) and the HANDSHAKE_* names set: names only, some
-    hold secrets."""
+    """The config file read (or None) and the variables that set something: the
+    HANDSHAKE_* names, then the Temporal CLI's (TEMPORAL_ADDRESS ...) used under them.
+    Names only, some hold secrets."""
     found = settings.sources()
-    return found.config, list(found.environment)
+    return found.config, [*found.environment, *found.temporal_cli]
 
 
 def announce(runs: list[Run], targets: list[str]) -> None:
     """First, before anything runs: what this run certifies, and from which settings."""
-    config_file, environment = _sources()
     print(f"certify: targets {', '.join(targets)}", flush=True)
     for run in runs:
         for role, command in (("zigflow", run.zigflow_program), ("stigma", run.stigma_program)):
             ident = programs.identify(command, version=False)
             digest = ident.sha256[:16] if ident.sha256 else f"no digest ({ident.note})"
             print(f"certify: [{run.name}] {role}: {command}  ->  {ident.kind} {digest}", flush=True)
-    print(
-        f"certify: config file {config_file or 'none'}; environment "
-        f"{', '.join(environment) or 'no HANDSHAKE_* variable'}",
-        flush=True,
-    )
+    # Where the settings came from, as the gate's header says it (names only).
+    print(f"certify: {settings.sources().describe()}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import pathlib
 import shutil
 import signal
@@ -39,7 +38,7 @@ import time
 import uuid
 from typing import Any
 
-from harness import cli, contract
+from harness import cli, contract, settings
 from harness.errors import HarnessError
 from harness.faults import deployment
 from harness.links import network
@@ -311,6 +310,7 @@ def run(args: argparse.Namespace) -> int:
     )
     inputs.write(out)
     j = judged.recompute(out)
+    sources = settings.sources()  # names only: some values are secrets
     doc = CertificationReport(
         schema_version=SCHEMA_VERSION,
         generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -345,7 +345,7 @@ def run(args: argparse.Namespace) -> int:
             contract_digest=contract.digest(),
             temporal={label: f"{target.temporal} (deployed)"},
             config_file=None,
-            environment=sorted(k for k in os.environ if k.startswith("HANDSHAKE_")),
+            environment=[*sources.environment, *sources.temporal_cli],
             options={"target": target.name, "run_id": run_id},
             seeds=sorted(
                 {s.measurements.chaos_seed for s in j.records if s.measurements.chaos_seed}

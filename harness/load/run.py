@@ -511,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load: {err}", file=sys.stderr)
         return 2
     args = parse_args(argv, env)
+    # Where the settings came from, as every command's header says it (names only).
+    print(f"load: {settings.sources().describe()}", flush=True)
     _fresh(pathlib.Path(args.out))
     try:
         return asyncio.run(run(args))

@@ -558,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label", default="", help="free text stored with the figures")
     p.add_argument("--out", default="reports/out/bench", help="where bench.json goes")
     args = p.parse_args(argv)
+    # Where the settings came from, as every command's header says it (names only).
+    print(f"bench: {settings.sources().describe()}", flush=True)
     out = pathlib.Path(args.out)
     chosen = resolve_services(args.pairing, args.zigflow_cmd, args.stigma_cmd, args.zigflow_level)
     config = StackConfig(
