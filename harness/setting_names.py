@@ -58,7 +58,7 @@ class Setting:
     command: str | None = None
     # The option's default per command ("*": any other), where the registry declares
     # the option (add_options).
-    defaults: Mapping[str, str] = field(default_factory=dict)
+    defaults: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def name(self) -> str:

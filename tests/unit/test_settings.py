@@ -684,3 +684,17 @@ def test_the_shared_options_are_declared_once_in_the_registry() -> None:
     args = parser.parse_args([])
     assert (args.temporal, args.namespace) == ("time-skipping,dev", "default")
     assert parser.parse_args(["--targets", "dev"]).temporal == "dev"  # the old spelling
+
+
+def test_the_cli_pages_settings_table_is_the_registry() -> None:
+    """Every key of docs/reference/cli.md's config-file table, with its variables, is a
+    registry setting's (the table is generated: `make docs-gen`), and none is missing."""
+    page = (ROOT / "docs" / "reference" / "cli.md").read_text()
+    table = page.split("<!-- gen:config-keys:begin -->")[1].split("<!-- gen:config-keys:end -->")[0]
+    rows = [line.split("|")[1:4] for line in table.splitlines() if line.startswith("| `")]
+    documented = {
+        key.strip().strip("`"): tuple(re.findall(r"`([A-Z0-9_]+)`", env)) for key, _, env in rows
+    }
+    expected = {s.name: (s.env, *s.temporal_envs) for s in setting_names.SETTINGS if s.in_file}
+    assert documented == expected
+    hash(setting_names.BY_ENV["HANDSHAKE_TEMPORAL"])  # a registry entry stays hashable
