@@ -437,13 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         help="pytest-xdist workers per target (default 1: parallel stacks on a "
         "small machine would inflate the latency figures)",
     )
-    parser.add_argument(
-        "--fault-matrix",
-        default=ENV.get("HANDSHAKE_FAULT_MATRIX") or "toxics",
-        help="cells of the toxic x link x direction matrix to run (env "
-        "HANDSHAKE_FAULT_MATRIX; default toxics: every toxic on every link; full: both "
-        "directions too; N: N cells drawn from the seed)",
-    )
+    setting_names.add_options(parser.add_argument, ENV, "certify", "HANDSHAKE_FAULT_MATRIX")
     parser.add_argument(
         "--pairings",
         default=ENV.get("HANDSHAKE_PAIRINGS") or None,
@@ -481,14 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     # TLS towards the HOST:PORT targets (harness/tls.py); the children get it by
     # environment, so no secret is ever on a printed command line.
     tls.add_options(parser.add_argument, ENV)
-    parser.add_argument(
-        "--repeat",
-        type=int,
-        default=int(ENV.get("HANDSHAKE_REPEAT") or 1),
-        help="run every scenario N times (never a rerun of what failed: each run counts); "
-        "the report lists each scenario that failed in some runs with its flake rate "
-        "(env HANDSHAKE_REPEAT)",
-    )
+    setting_names.add_options(parser.add_argument, ENV, "certify", "HANDSHAKE_REPEAT")
     certify_target.add_arguments(parser, ENV)
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args(argv)

@@ -38,7 +38,7 @@ import time
 import uuid
 from typing import Any
 
-from harness import cli, contract, settings
+from harness import cli, contract, setting_names, settings
 from harness.errors import HarnessError
 from harness.faults import deployment
 from harness.links import network
@@ -70,18 +70,9 @@ OPEN_WORKFLOWS_LIMIT = 1000
 
 def add_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
     group = parser.add_argument_group("a deployed target (docs/how-to/certify-staging.md)")
-    group.add_argument(
-        "--target",
-        default=env.get("HANDSHAKE_TARGET") or None,
-        metavar="NAME",
-        help="certify the services deployed as the profile [targets.NAME] describes, "
-        "instead of services the harness starts (env HANDSHAKE_TARGET)",
-    )
-    group.add_argument(
-        "--run-id",
-        default=env.get("HANDSHAKE_RUN_ID") or None,
-        help="the run's id, in every workflow id and hook placeholder (default: new; env "
-        "HANDSHAKE_RUN_ID)",
+    # Shared with the gate: declared once, by the registry.
+    setting_names.add_options(
+        group.add_argument, env, "certify", "HANDSHAKE_TARGET", "HANDSHAKE_RUN_ID"
     )
     group.add_argument(
         "--dry-run",

@@ -97,14 +97,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=int(ENV["HANDSHAKE_CHAOS_SEED"]) if ENV.get("HANDSHAKE_CHAOS_SEED") else None,
         help="seed of the fault schedules; printed with every failure (env HANDSHAKE_CHAOS_SEED)",
     )
-    group.addoption(
-        "--fault-matrix",
-        default=ENV.get("HANDSHAKE_FAULT_MATRIX") or "3",
-        metavar="N|toxics|full",
-        help="which cells of the toxic x link x direction matrix run: N drawn from the "
-        "chaos seed (default 3), 'toxics' (every toxic on every link) or 'full' "
-        "(env HANDSHAKE_FAULT_MATRIX)",
-    )
+    setting_names.add_options(group.addoption, ENV, "gate", "HANDSHAKE_FAULT_MATRIX")
     group.addoption(
         "--handshake-out",
         default=ENV.get("HANDSHAKE_OUT") or "reports/out",
@@ -119,26 +112,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "zigflow_agent_activity=ExecuteAgent (repeatable; env HANDSHAKE_CONTRACT_NAMES, "
         "comma-separated; docs/reference/contract.md)",
     )
-    group.addoption(
-        "--repeat",
-        type=int,
-        default=int(ENV.get("HANDSHAKE_REPEAT") or 1),
-        help="run each selected test N times on the same stacks, to hunt flakiness "
-        "(env HANDSHAKE_REPEAT)",
-    )
-    group.addoption(
-        "--target",
-        default=ENV.get("HANDSHAKE_TARGET") or None,
-        metavar="NAME",
-        help="certify services already deployed: the profile [targets.NAME] of the config "
-        "file (docs/how-to/certify-staging.md); scenarios it cannot serve are listed as "
-        "not certified on it, never run (env HANDSHAKE_TARGET)",
-    )
-    group.addoption(
-        "--run-id",
-        default=ENV.get("HANDSHAKE_RUN_ID") or None,
-        help="the run's id, in every workflow id started on a --target (default: drawn "
-        "at random; env HANDSHAKE_RUN_ID)",
+    # Shared with certify: declared once, by the registry.
+    setting_names.add_options(
+        group.addoption, ENV, "gate", "HANDSHAKE_REPEAT", "HANDSHAKE_TARGET", "HANDSHAKE_RUN_ID"
     )
     group.addoption(
         "--handshake-results",

@@ -59,6 +59,7 @@ class Setting:
     # The option's default per command ("*": any other), where the registry declares
     # the option (add_options).
     defaults: Mapping[str, str] = field(default_factory=dict, hash=False)
+    metavar: str | None = None  # the option's value in --help
 
     @property
     def name(self) -> str:
@@ -140,8 +141,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HANDSHAKE_FAULT_MATRIX",
         "int|str",
-        "cells of the fault matrix to run: N, toxics or full",
+        "cells of the toxic x link x direction matrix to run: N drawn from the chaos seed "
+        "(the gate's default: 3), toxics (every toxic on every link: certify's default) or "
+        "full (both directions too)",
         option="--fault-matrix",
+        defaults={"gate": "3", "certify": "toxics"},
+        metavar="N|toxics|full",
     ),
     Setting(
         "HANDSHAKE_OUT",
@@ -155,7 +160,14 @@ SETTINGS: tuple[Setting, ...] = (
         "contract names your services use instead of the defaults, KEY=VALUE",
         option="--contract-name",
     ),
-    Setting("HANDSHAKE_REPEAT", "int", "run each selected test N times", option="--repeat"),
+    Setting(
+        "HANDSHAKE_REPEAT",
+        "int",
+        "run each selected scenario N times on the same stacks, to hunt flakiness (never a "
+        "rerun of what failed: each run counts; certify's report gives each flake rate)",
+        option="--repeat",
+        defaults={"*": "1"},
+    ),
     Setting(
         "HANDSHAKE_RESULTS",
         "str",
@@ -165,13 +177,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HANDSHAKE_TARGET",
         "str",
-        "a deployed target: the profile [targets.NAME] whose services are certified",
+        "a deployed target: certify the services the profile [targets.NAME] of the config "
+        "file describes instead of services the harness starts "
+        "(docs/how-to/certify-staging.md); scenarios it cannot serve are listed as not "
+        "certified on it, never run",
         option="--target",
+        metavar="NAME",
     ),
     Setting(
         "HANDSHAKE_RUN_ID",
         "str",
-        "the run's id, in every workflow id started on a deployed target",
+        "the run's id, in every workflow id and hook placeholder on a deployed target "
+        "(default: new)",
         option="--run-id",
     ),
     # Certify.
@@ -407,6 +424,11 @@ def add_options(add: Callable[..., Any], env: Mapping[str, str], command: str, *
         }
         if s.kind in _TYPES:
             kwargs["type"] = _TYPES[s.kind]
+            # Converted here: a string default is converted by argparse only when it
+            # is used, and the entry points read some defaults before parsing.
+            kwargs["default"] = None if default is None else _TYPES[s.kind](default)
+        if s.metavar:
+            kwargs["metavar"] = s.metavar
         add(s.option, **kwargs)
         for old in SETTINGS:
             if old.alias_of == s.env and old.command == command and old.option:

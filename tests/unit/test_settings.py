@@ -663,7 +663,7 @@ def test_a_load_shape_ticks_on_the_values_it_is_given() -> None:
 def test_the_shared_options_are_declared_once_in_the_registry() -> None:
     """--temporal and --namespace were declared by each command with its own help and
     default; now setting_names.add_options declares them for all (and the old spellings)."""
-    shared = {"--temporal", "--namespace", "--targets"}
+    shared = {"--temporal", "--namespace", "--targets", "--fault-matrix", "--repeat", "--target"}
     declared = []
     for path in sorted((ROOT / "harness").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
