@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import pathlib
 import re
 import subprocess
@@ -698,3 +699,29 @@ def test_the_cli_pages_settings_table_is_the_registry() -> None:
     expected = {s.name: (s.env, *s.temporal_envs) for s in setting_names.SETTINGS if s.in_file}
     assert documented == expected
     hash(setting_names.BY_ENV["HANDSHAKE_TEMPORAL"])  # a registry entry stays hashable
+
+
+def test_the_dev_server_takes_its_settings_as_values(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """harness/servers reads no environment: the entry point's values decide."""
+    from harness.config import DEV, LocalServers, StackConfig, local_servers
+    from harness.servers.temporal import _server_argv
+
+    monkeypatch.setenv("HANDSHAKE_DEV_EPHEMERAL", "1")  # ignored down here
+    plain, _ = _server_argv(StackConfig(temporal=DEV), 7233, tmp_path)
+    assert "--db-filename" in plain
+    assert "history.transferProcessorMaxPollRPS=10000" in plain
+    servers = local_servers(
+        {
+            "HANDSHAKE_DEV_EPHEMERAL": "1",
+            "HANDSHAKE_DEV_STOCK": "1",
+            "HANDSHAKE_DEV_DYNAMIC_CONFIG": "a.b=1, c.d=2",
+        }
+    )
+    expected = LocalServers(dev_stock=True, dev_dynamic_config=("a.b=1", "c.d=2"))
+    assert servers == dataclasses.replace(expected, dev_ephemeral=True)
+    argv, _ = _server_argv(StackConfig(temporal=DEV, servers=servers), 7233, tmp_path)
+    assert "--db-filename" not in argv
+    assert "history.transferProcessorMaxPollRPS=10000" not in argv
+    assert argv[-4:] == ["--dynamic-config-value", "a.b=1", "--dynamic-config-value", "c.d=2"]
