@@ -157,7 +157,7 @@ async def test_swapped_tokens_are_detected_as_crossed_wires(
     tamper.set(Swap())
     started = [await driver.start(plan(call_agent("x", succeeds({"from": n})))) for n in ("a", "b")]
     await driver.outcomes(started)
-    # then: neither Zigflow accepts the other's result; both fail with an application failure of their own
+    # then: neither Zigflow accepts the other's result; each fails with a failure of its own
     for s in started:
         _record(
             driver,
