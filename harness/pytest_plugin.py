@@ -435,7 +435,7 @@ def _ready_timeout(config: pytest.Config) -> float:
     if given is None:
         return configured_ready_timeout_s(settings.environ())
     if not float(given) > 0:
-        raise ConfigError(f"--ready-timeout {given}: give a number of seconds above 0")
+        raise ConfigError(f"--ready-timeout={given}: give seconds above 0")
     return float(given)
 
 
