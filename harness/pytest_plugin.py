@@ -285,6 +285,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "slow(seconds): about how long the spec takes in wall time by design (its comments "
         "say why); under xdist the longest start first, so the workers finish together",
     )
+    config.addinivalue_line(
+        "markers",
+        "server_kinds_differ(*aspects, why): what this scenario observes differs between "
+        "server kinds by design (aspects: outcome, calls, checks, tokens, retries); the "
+        "report marks such a difference expected, with the reason",
+    )
     try:
         fault_matrix.select(config.getoption("--fault-matrix"), 0)
     except ConfigError as err:
@@ -868,6 +874,21 @@ def _server_of(item: pytest.Item) -> str | None:
     return None
 
 
+def kinds_differ(item: pytest.Item) -> list[dict[str, Any]]:
+    """The scenario's declared server-kind differences (``server_kinds_differ`` marks,
+    a parameter's own included), for the report's comparison of server kinds."""
+    found = []
+    for mark in item.iter_markers("server_kinds_differ"):
+        aspects = [str(a) for a in mark.args]
+        why = str(mark.kwargs.get("why", ""))
+        if not aspects or not why:
+            raise pytest.UsageError(
+                f"{item.nodeid}: server_kinds_differ needs its aspects and why=..."
+            )
+        found.append({"aspects": aspects, "why": why})
+    return found
+
+
 def _record_result(
     item: pytest.Item,
     report: pytest.TestReport,
@@ -898,6 +919,8 @@ def _record_result(
             "faults": _faults_of(item),
             "toxiproxy": _toxiproxy_of(item),
             "longrepr": str(report.longrepr)[-2000:] if report.failed else "",
+            "observed_calls": checkers.observed_calls(h) if h else [],
+            "kinds_differ": kinds_differ(item),
         }
     )
     with (path / f"results-{_worker()}.jsonl").open("a") as f:
