@@ -391,7 +391,7 @@ def kinds_view(r: CertificationReport) -> KindsView | None:
     rows = []
     for d in found.differences:
         observed = {col: d.observed[col] for col in columns if col in d.observed}
-        texts = []
+        texts: list[tuple[str, list[str]]] = []
         for aspect in d.aspects:
             values = dict(zip(observed, _aspect_texts(aspect, observed), strict=True))
             texts.append((aspect, [values.get(col, "-") for col in columns]))

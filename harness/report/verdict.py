@@ -45,6 +45,7 @@ from harness.report.model import (
     GameDay,
     KindDifference,
     KindsDiffer,
+    ObservedAspect,
     ObservedCall,
     ObservedOutcome,
     ObservedRetry,
@@ -463,7 +464,7 @@ def flakes(results: Sequence[ScenarioResult], repeat: int) -> list[Flake]:
 
 # -- server kinds: the same scenario, observed on each kind ------------------------------
 
-ASPECTS = ("outcome", "calls", "checks", "tokens", "retries")
+ASPECTS: tuple[ObservedAspect, ...] = ("outcome", "calls", "checks", "tokens", "retries")
 _STIGMA = re.compile(r"^(?P<status>[a-z_]+)(?: \((?P<code>[A-Z_]+)\))?$")
 
 
@@ -545,7 +546,7 @@ def observed_outcome(record: ScenarioRecord) -> ObservedOutcome:
     )
 
 
-def _differing(observed: Sequence[ObservedOutcome]) -> list[str]:
+def _differing(observed: Sequence[ObservedOutcome]) -> list[ObservedAspect]:
     first = observed[0].model_dump()
     return [a for a in ASPECTS if any(o.model_dump()[a] != first[a] for o in observed[1:])]
 
@@ -601,7 +602,7 @@ def kind_differences(
             KindDifference(
                 scenario=node,
                 pairing=pairing,
-                aspects=aspects,  # type: ignore[arg-type]
+                aspects=aspects,
                 expected=not missing,
                 why=why,
                 observed=observed,
