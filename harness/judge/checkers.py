@@ -1043,9 +1043,10 @@ def observed_calls(history: History) -> list[dict[str, Any]]:
     seed in it (the report's server-kind comparison, harness.report.verdict): per
     distinct observation, Stigma's side of the token (its completion status and the
     server's gRPC code; ``not_started`` when StartAgent was refused, ``no_token`` for a
-    direct call), the attempts and end of Zigflow's activity (its failure or timeout
-    type), and the end of Zigflow's workflow (its innermost application failure type),
-    with how many calls were observed so. Sorted: the same calls give the same list."""
+    direct call), the attempts (None when its history does not say) and end of
+    Zigflow's activity (its failure or timeout type), and the end of Zigflow's workflow
+    (its innermost application failure type), with how many calls were observed so.
+    Sorted: the same calls give the same list."""
     found: dict[tuple[Any, ...], int] = {}
     for s in agent_states(history, "handshake"):
         stigma, code = _stigma_side(s)
@@ -1060,10 +1061,12 @@ def observed_calls(history: History) -> list[dict[str, Any]]:
         if wf is not None and wf.status == "failed":
             root = wf.failure.root_application
             wf_failure = root.type if root else (wf.failure.kind or None)
+        # 0: no started event was recorded (the time-skipping server records an attempt
+        # that timed out at StartToClose without one): the attempt is not known.
         key = (
             stigma,
             code,
-            z.attempts if z is not None else None,
+            z.attempts if z is not None and z.attempts > 0 else None,
             z.status if z is not None else "missing",
             why,
             wf.status if wf is not None else "missing",

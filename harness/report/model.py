@@ -154,7 +154,10 @@ class ObservedCall(_Model):
         default=None, description="the gRPC code the server answered the completion with"
     )
     attempts: int | None = Field(
-        default=None, description="attempts of Zigflow's activity; null: not recorded"
+        default=None,
+        description="attempts of Zigflow's activity; null: not recorded (the time-skipping "
+        "server records an attempt that timed out at StartToClose without its started "
+        "event; records written before observed_calls)",
     )
     zigflow: str = Field(
         description="Zigflow's agent activity: completed, failed, timed_out, canceled, open "
@@ -226,7 +229,8 @@ class ObservedOutcome(_Model):
     tokens: list[ObservedCall] = Field(
         description="per distinct end of a handshake call, with its count: the record's "
         "observed_calls; in records without them, the token corruption examples' observed "
-        "outcomes (no attempts, no workflow)"
+        "outcomes (no attempts, no workflow). Attempts are compared only where every "
+        "column recorded them"
     )
     retries: list[ObservedRetry] = Field(
         description="the activity retries it saw (measurements.observed_retries), counted"

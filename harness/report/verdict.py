@@ -519,7 +519,10 @@ def observed_outcome(record: ScenarioRecord) -> ObservedOutcome:
     (its token on Stigma's side, the attempts and end of Zigflow's activity and workflow)
     and the retries it saw; never a timing, an id or a seed."""
     if record.observed_calls:
-        tokens = _counted(record.observed_calls)
+        # 0 attempts of an ended activity: its history recorded no started event.
+        tokens = _counted(
+            c.model_copy(update={"attempts": c.attempts or None}) for c in record.observed_calls
+        )
     else:
         tokens = _counted(parse_token_outcome(c.observed) for c in record.measurements.corruption)
     retries: dict[tuple[int, str], int] = {}
@@ -546,9 +549,24 @@ def observed_outcome(record: ScenarioRecord) -> ObservedOutcome:
     )
 
 
+def _comparable(observed: Sequence[ObservedOutcome]) -> list[dict[str, Any]]:
+    """The outcomes as compared: attempts only where every column recorded every one (a
+    history that does not say is not a difference), ``server`` never."""
+    known = all(t.attempts is not None for o in observed for t in o.tokens)
+    found = []
+    for o in observed:
+        tokens = (
+            o.tokens
+            if known
+            else _counted(t.model_copy(update={"attempts": None}) for t in o.tokens)
+        )
+        found.append(o.model_copy(update={"tokens": tokens}).model_dump(exclude={"server"}))
+    return found
+
+
 def _differing(observed: Sequence[ObservedOutcome]) -> list[ObservedAspect]:
-    first = observed[0].model_dump()
-    return [a for a in ASPECTS if any(o.model_dump()[a] != first[a] for o in observed[1:])]
+    first, *rest = _comparable(observed)
+    return [a for a in ASPECTS if any(o[a] != first[a] for o in rest)]
 
 
 def _declared(records: Iterable[ScenarioRecord]) -> list[KindsDiffer]:

@@ -342,3 +342,24 @@ def test_a_report_whose_kinds_agree_says_so_and_one_without_the_comparison_is_qu
     plain = CertificationReport.model_validate(synthetic_report())
     assert "Server kinds" not in render.markdown(plain)
     assert 'id="server-kinds"' not in render.html(plain)
+
+
+def test_attempts_are_compared_only_where_every_kind_recorded_them() -> None:
+    # The time-skipping server records a StartToClose timeout without its started event.
+    unknown = {**REJECTED_TS, "attempts": None}
+    found = kind_differences(
+        [
+            record("time-skipping", calls=[unknown, unknown]),
+            record("dev", calls=[{**REJECTED_TS, "attempts": 2}, REJECTED_TS]),
+        ]
+    )
+    assert found is not None
+    assert found.differences == []
+    found = kind_differences(
+        [
+            record("time-skipping", calls=[REJECTED_TS]),
+            record("dev", calls=[{**REJECTED_TS, "attempts": 2}]),
+        ]
+    )
+    assert found is not None
+    assert found.differences[0].aspects == ["tokens"]
