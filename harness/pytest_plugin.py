@@ -20,7 +20,7 @@ import shlex
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import pytest_asyncio
@@ -45,7 +45,7 @@ from harness.links.network import Network
 from harness.links.tamper import TokenTamper
 from harness.observe.history import History
 from harness.report.ledger import Ledger
-from harness.report.model import ScenarioRecord
+from harness.report.model import ObservedAspect, ScenarioRecord
 from harness.servers import programs
 from harness.stack import deployed
 from harness.stack.stack import Stack, start_stack
@@ -373,6 +373,8 @@ def _off_target(config: pytest.Config, items: list[pytest.Item]) -> list[pytest.
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        kinds_differ(item)  # a server_kinds_differ mark without its reason: a usage error
     off = _off_target(config, items)
     if off:
         config.hook.pytest_deselected(items=off)
@@ -881,9 +883,10 @@ def kinds_differ(item: pytest.Item) -> list[dict[str, Any]]:
     for mark in item.iter_markers("server_kinds_differ"):
         aspects = [str(a) for a in mark.args]
         why = str(mark.kwargs.get("why", ""))
-        if not aspects or not why:
+        if not aspects or not why or not set(aspects) <= set(get_args(ObservedAspect)):
             raise pytest.UsageError(
-                f"{item.nodeid}: server_kinds_differ needs its aspects and why=..."
+                f"{item.nodeid}: server_kinds_differ needs its aspects (of "
+                f"{', '.join(get_args(ObservedAspect))}) and why=..."
             )
         found.append({"aspects": aspects, "why": why})
     return found

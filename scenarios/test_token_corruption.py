@@ -332,8 +332,9 @@ async def _foreign_namespace(driver: Driver) -> str:
 
 @pytest.mark.server_kinds_differ(
     "tokens",
-    why="the time-skipping server does not check a token's namespace id: the token is "
-    "dead (NOT_FOUND) or rejected there; a real server rejects it (INVALID_ARGUMENT)",
+    why="the token names the other namespace by name on the time-skipping server and by "
+    "id on a real one: the time-skipping server answers it dead (NOT_FOUND) or rejected, a "
+    "real server rejects it (INVALID_ARGUMENT)",
 )
 async def test_a_token_of_another_namespace_is_rejected_and_the_activity_resolved(
     tamper_driver: Driver, tamper: TokenTamper, history: History

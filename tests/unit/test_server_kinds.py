@@ -286,6 +286,8 @@ def test_the_marker_is_recorded_and_needs_its_reason() -> None:
     ]
     with pytest.raises(pytest.UsageError):
         pytest_plugin.kinds_differ(_Item(_Mark("tokens")))  # type: ignore[arg-type]
+    with pytest.raises(pytest.UsageError, match="outcome, calls, checks, tokens, retries"):
+        pytest_plugin.kinds_differ(_Item(_Mark("token", why="typo")))  # type: ignore[arg-type]
 
 
 def _report_with(n_unexpected: int, n_expected: int) -> CertificationReport:
