@@ -659,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         manifest=manifest(runs, targets, args, seeds),
         repeat=args.repeat,
         flakes=j.flakes,
+        server_kinds=j.server_kinds,
     )
     verdict = doc.verdict
     reasons = doc.verdict_reasons

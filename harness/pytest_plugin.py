@@ -20,7 +20,7 @@ import shlex
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import pytest_asyncio
@@ -46,7 +46,7 @@ from harness.links.network import Network
 from harness.links.tamper import TokenTamper
 from harness.observe.history import History
 from harness.report.ledger import Ledger
-from harness.report.model import ScenarioRecord
+from harness.report.model import ObservedAspect, ScenarioRecord
 from harness.servers import programs
 from harness.stack import deployed
 from harness.stack.stack import Stack, start_stack
@@ -261,6 +261,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "slow(seconds): about how long the spec takes in wall time by design (its comments "
         "say why); under xdist the longest start first, so the workers finish together",
     )
+    config.addinivalue_line(
+        "markers",
+        "server_kinds_differ(*aspects, why): what this scenario observes differs between "
+        "server kinds by design (aspects: outcome, calls, checks, tokens, retries); the "
+        "report marks such a difference expected, with the reason",
+    )
     try:
         fault_matrix.select(config.getoption("--fault-matrix"), 0)
     except ConfigError as err:
@@ -343,6 +349,8 @@ def _off_target(config: pytest.Config, items: list[pytest.Item]) -> list[pytest.
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        kinds_differ(item)  # a server_kinds_differ mark without its reason: a usage error
     off = _off_target(config, items)
     if off:
         config.hook.pytest_deselected(items=off)
@@ -849,6 +857,22 @@ def _server_of(item: pytest.Item) -> str | None:
     return None
 
 
+def kinds_differ(item: pytest.Item) -> list[dict[str, Any]]:
+    """The scenario's declared server-kind differences (``server_kinds_differ`` marks,
+    a parameter's own included), for the report's comparison of server kinds."""
+    found = []
+    for mark in item.iter_markers("server_kinds_differ"):
+        aspects = [str(a) for a in mark.args]
+        why = str(mark.kwargs.get("why", ""))
+        if not aspects or not why or not set(aspects) <= set(get_args(ObservedAspect)):
+            raise pytest.UsageError(
+                f"{item.nodeid}: server_kinds_differ needs its aspects (of "
+                f"{', '.join(get_args(ObservedAspect))}) and why=..."
+            )
+        found.append({"aspects": aspects, "why": why})
+    return found
+
+
 def _record_result(
     item: pytest.Item,
     report: pytest.TestReport,
@@ -879,6 +903,8 @@ def _record_result(
             "faults": _faults_of(item),
             "toxiproxy": _toxiproxy_of(item),
             "longrepr": str(report.longrepr)[-2000:] if report.failed else "",
+            "observed_calls": checkers.observed_calls(h) if h else [],
+            "kinds_differ": kinds_differ(item),
         }
     )
     with (path / f"results-{_worker()}.jsonl").open("a") as f:
