@@ -121,4 +121,5 @@ def test_load_against_a_refused_local_cluster_names_it_and_exits_3() -> None:
 def test_load_with_a_malformed_address_is_a_usage_error() -> None:
     code, output, _ = _handshake("load", "--temporal", "nonsense")
     assert code == ExitCode.USAGE, output
-    assert "--temporal 'nonsense':" in output and "HOST:PORT" in output, output
+    assert "--temporal 'nonsense':" in output, output
+    assert "HOST:PORT" in output, output
