@@ -8,27 +8,33 @@ retry is in backoff or has started). Stigma must record that call as superseded
 (``token_dead`` with NOT_FOUND, one call, not retried, never "delivered"), and the agent's
 result, or its failure, must reach the live attempt exactly once.
 
-The interleavings, each forced by the harness's relays rather than by timing (the
-StartAgent relay parks the retry's StartAgent before Stigma, ``HoldRetries``; the relay in
-front of Temporal parks Stigma's call by the old token, ``CompletionRelay.hold``):
+The interleavings (the StartAgent relay parks the retry's StartAgent before Stigma,
+``HoldRetries``; the relay in front of Temporal parks Stigma's call by the old token,
+``CompletionRelay.hold``):
 
 - ``retry-started`` (complete and fail by token): the retry has started on the server, its
   token not yet at Stigma, when the old call lands; the retry's token arrives after
-  Stigma recorded the old call dead.
+  Stigma recorded the old call dead. Forced by the relays.
 - ``retry-attached`` (complete): the retry's token has reached Stigma (its StartAgent
-  ACKed) while the old call was in flight; the old call then lands.
-- ``in-backoff`` (fail by token; dev server, wall time): the old call lands while the
-  retry waits out its backoff (the server lists attempt 2 as scheduled, not started),
-  the case temporal#5877 leaves open for calls by id. The time-skipping server passes a
-  backoff inside a clock hop, so there it cannot be caught: this one runs on a real
-  server (``real_driver``). The backoff is the plan's ``initial_interval_s``, a hint
-  the reference Zigflows honour; a Zigflow that ignores it may start the retry before
-  the old call lands, which is then recorded (``measurements.old_call_landed``) and
-  judged the same way.
+  ACKed) while the old call was in flight; the old call then lands. Forced by the relays.
+- ``in-backoff`` (fail by token): the old call lands while the retry waits out its
+  backoff (the server lists attempt 2 as scheduled, not started), the case
+  temporal#5877 leaves open for calls by id. Not forced: the backoff is the plan's
+  ``initial_interval_s`` (2 s), a hint the reference Zigflows and the harness's
+  activity-level workflow honour, and the agent fails as soon as the retry is listed.
+  Where the old call landed, by the server's own timestamps, is recorded
+  (``measurements.old_call_landed``: "backoff" in every run so far) and judged alike.
 
-Not covered here: a heartbeat timeout as attempt 1's end (the same server path, a
-different timer: ``test_heartbeats.py`` times attempts out by heartbeat), and a retry
-that never comes (``test_timeout.py``: max_attempts=1, the dead token recorded once).
+Every case runs in wall time (a 1 s StartToClose) on either server: on the time-skipping
+server a virtual-time hop past attempt 1's timeout also carries the retry through its
+backoff and start, and past Zigflow's own StartAgent deadline (5 s in the reference) while
+the relay holds it. Both servers answered the old calls alike (NOT_FOUND, "invalid
+activityID or activity already timed out or invoking workflow is completed").
+
+Not covered here: a heartbeat timeout as attempt 1's end (the same server path, another
+timer: Stigma's heartbeats by token keep such an attempt alive, and the relays cannot yet
+stop those alone), and a retry that never comes (``test_timeout.py``: max_attempts=1, the
+dead token recorded once).
 """
 
 from __future__ import annotations
