@@ -49,8 +49,10 @@ from harness.drive.plan import AgentScript, call_agent, fails, plan, succeeds
 from harness.judge import checkers
 from harness.judge.expect import holds
 from harness.judge.invariants import exactly_once
+from harness.links.completion_relay import Relayed
 from harness.links.tamper import HoldRetries
 from harness.observe.history import History
+from harness.waits import eventually
 
 pytestmark = pytest.mark.scenario
 
@@ -197,3 +199,84 @@ def _landed(history: History, started: Started) -> str:
     if span is None or span.started_at is None or first is None or first.closed_at is None:
         return "unknown"
     return "backoff" if first.closed_at < span.started_at else "started"
+
+
+# Long enough for the retry's attempt to outlive the harness parking its StartAgent (until
+# Stigma's next beat by the old token, up to ~2.5 s after the refusal ends: the SDK's
+# retries of a refused beat, then the beat activity's own retry).
+HEARTBEAT_TIMEOUT_S = 3.0
+
+
+@pytest.mark.slow(9)  # attempt 1's heartbeat timeout, then more than one of beating
+async def test_after_a_heartbeat_timeout_the_retry_is_kept_alive_and_gets_the_result_once(
+    real_driver: Driver, history: History
+) -> None:
+    # A real server: the time-skipping one answers heartbeats by the timed-out attempt's
+    # token OK while the retry runs (observed), so the old token never meets NOT_FOUND.
+    driver = real_driver
+    relay = driver.stack.relay
+    assert relay is not None, "the gate's stacks relay StartAgent"
+    completions = driver.stack.completion_relay()
+    retries = HoldRetries()
+    relay.set(retries)
+    try:
+        # given: an agent at work under a heartbeat timeout, Stigma heartbeating by token
+        started = await driver.start(
+            plan(
+                call_agent(
+                    "beaten",
+                    succeeds({"raced": True}, hold=True),
+                    heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S,
+                    max_attempts=MAX_ATTEMPTS,
+                )
+            )
+        )
+        await driver.wait_pending([started])
+        old = next(
+            r.forwarded_fp or "" for r in relay.log if r.zigflow_workflow_id == started.call_id
+        )
+        # when: Stigma's heartbeats by attempt 1's token are lost (refused at the relay)
+        # until attempt 1 times out by heartbeat; the retry's StartAgent is parked
+        async with completions.refuse_heartbeats(history, {old}):
+            await driver.wait_attempt(started, 2)
+            await retries.arrived()
+        # and Stigma's next heartbeat by the old token meets NOT_FOUND ...
+        await eventually(
+            lambda: _dead_beat(completions.heartbeats, old),
+            timeout_s=driver.timeout_s,
+            pending=lambda: "a heartbeat by attempt 1's token answered NOT_FOUND",
+        )
+        # ... before the retry's token reaches it
+        retries.release()
+        await driver.wait_pending([started])
+    finally:
+        retries.release()
+        relay.set(None)
+    # then: the live attempt is kept alive while the agent works on, past a heartbeat
+    # timeout of its own (it would time out without Stigma's beats by the new token)
+    span_s = HEARTBEAT_TIMEOUT_S + 0.5
+    new = {r.forwarded_fp for r in relay.log if r.zigflow_workflow_id == started.call_id} - {old}
+    beats = await eventually(
+        lambda: _live_beats(completions.heartbeats, new, span_s),
+        timeout_s=driver.timeout_s,
+        pending=lambda: (
+            f"heartbeats by the retry's token over {span_s:.0f} s "
+            f"(answers: {[b.answer for b in completions.heartbeats if b.token_fp in new]})"
+        ),
+    )
+    history.measurements["live_attempt_beats"] = beats
+    await driver.release([started])
+    await driver.outcome(started)
+    holds(history, exactly_once(history, max_attempts=MAX_ATTEMPTS))
+
+
+async def _dead_beat(beats: list[Relayed], token_fp: str | None) -> bool | None:
+    return True if any(b.token_fp == token_fp and b.answer == "NOT_FOUND" for b in beats) else None
+
+
+async def _live_beats(
+    beats: list[Relayed], token_fps: set[str | None], span_s: float
+) -> int | None:
+    """How many heartbeats by these tokens were answered OK, once they span ``span_s``."""
+    ok = [b.wall for b in beats if b.token_fp in token_fps and b.answer == "OK"]
+    return len(ok) if ok and max(ok) - min(ok) >= span_s else None

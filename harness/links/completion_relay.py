@@ -45,6 +45,10 @@ COMPLETIONS: dict[str, Any] = {
     f"/{SERVICE}/RespondActivityTaskFailed": wsr.RespondActivityTaskFailedRequest,
     f"/{SERVICE}/RespondActivityTaskCanceled": wsr.RespondActivityTaskCanceledRequest,
 }
+# Heartbeats by token: seen (fingerprint and answer), never parked or refused.
+HEARTBEATS: dict[str, Any] = {
+    f"/{SERVICE}/RecordActivityTaskHeartbeat": wsr.RecordActivityTaskHeartbeatRequest,
+}
 # Calls whose replies hand Stigma's own worker an activity task (and its token): a
 # completion carrying one of those tokens is the worker reporting its own activity,
 # not a call by Zigflow's token.
@@ -228,6 +232,8 @@ class CompletionRelay:
         self.certificate = certificate
         self.listen = ""
         self.completions: list[Relayed] = []
+        # Heartbeats by token (Stigma's own worker's heartbeats included, marked own_task).
+        self.heartbeats: list[Relayed] = []
         self.starts: list[StartSeen] = []
         self.calls = 0  # every call Stigma made through the relay
         self._held: Held | None = None
@@ -236,6 +242,7 @@ class CompletionRelay:
         self._park_starts_at = "request"
         self._refusals: list[grpc.StatusCode] = []
         self._refusing: Refusal | None = None
+        self._beats_refused: set[str] = set()
         # Fingerprints of the activity tasks Stigma's worker was handed through this relay
         # (a set of short strings: a few per handshake, kept for the stack's life).
         self._own_tasks: set[str] = set()
@@ -379,6 +386,19 @@ class CompletionRelay:
             refusal.release()
             history.fault("stop", name, "stigma_completions", refused=len(refusal.calls))
 
+    @contextlib.asynccontextmanager
+    async def refuse_heartbeats(self, history: History, token_fps: set[str]) -> AsyncIterator[None]:
+        """Answer every heartbeat by these tokens (fingerprints) UNAVAILABLE instead of
+        forwarding it, until the end of the block: the holder's beats are lost, so its
+        attempt times out by heartbeat while every other call passes."""
+        self._beats_refused = set(token_fps)
+        history.fault("start", "heartbeats_refused", "stigma_completions", tokens=len(token_fps))
+        try:
+            yield
+        finally:
+            self._beats_refused = set()
+            history.fault("stop", "heartbeats_refused", "stigma_completions")
+
     def refused(self) -> list[StartSeen]:
         return [s for s in self.starts if s.answer.startswith("refused:")]
 
@@ -408,6 +428,17 @@ class CompletionRelay:
             if parks and held is not None and not await held._park(call):
                 call.answer = "dropped"
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "relay: completion dropped")
+        beat: Relayed | None = None
+        if method in HEARTBEATS:
+            token = HEARTBEATS[method].FromString(body).task_token
+            fp = fingerprint(token)
+            beat = Relayed(
+                method.rsplit("/", 1)[-1], fp, time.time(), own_task=fp in self._own_tasks
+            )
+            self.heartbeats.append(beat)
+            if fp in self._beats_refused:
+                beat.answer = "refused:UNAVAILABLE"
+                await context.abort(grpc.StatusCode.UNAVAILABLE, Refusal.DETAILS)
         assert self._channel is not None
         metadata = tuple((k, v) for k, v in context.invocation_metadata() if k not in _OWN_HEADERS)
         stub = self._channel.unary_unary(
@@ -418,6 +449,8 @@ class CompletionRelay:
         except grpc.aio.AioRpcError as err:
             if call is not None:
                 call.answer = err.code().name
+            if beat is not None:
+                beat.answer = err.code().name
             if start is not None:
                 start.answer, start.answered_wall = err.code().name, time.time()
             # The server's trailing details (e.g. NotFoundFailure) travel back as they came.
@@ -425,6 +458,8 @@ class CompletionRelay:
             await context.abort(err.code(), err.details() or "", trailing_metadata=trailers)
         if method in OWN_TASKS:
             self._learn_own_tasks(method, reply)
+        if beat is not None:
+            beat.answer = "OK"
         if call is not None:
             call.answer = "OK"
             await self._after_completion(call, context)

@@ -172,6 +172,22 @@ class StigmaWorkflow:
                 # SDKs' default cancellation): nobody will take the result, stop the agent.
                 self._cancel_requested = True
                 return
+            if outcome.status == "token_dead" and (
+                outcome.retry_pending
+                or (self._token is not None and self._token.attempt > token.attempt)
+            ):
+                # That attempt timed out and Zigflow is retrying: beat the retry's live
+                # token once its StartAgent attaches it (it may already have), or its
+                # attempt times out by heartbeat too while the agent works on.
+                used = token.attempt
+                try:
+                    await workflow.wait_condition(
+                        lambda: self._token is not None and self._token.attempt > used,  # noqa: B023
+                        timeout=timedelta(seconds=TOKEN_GRACE_S),
+                    )
+                except TimeoutError:
+                    return
+                continue
             if outcome.status in ("token_dead", "token_rejected"):
                 return  # nobody is waiting any more; the result will say so
 
