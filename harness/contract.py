@@ -641,7 +641,9 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "and is recorded as token_dead with that code after one call, never retried nor "
         "counted delivered; the agent's result or failure then reaches the live attempt "
         "exactly once, whether the old call lands before or after the retry's token "
-        "reaches Stigma",
+        "reaches Stigma; a heartbeat by the old token answered NOT_FOUND while the retry "
+        "is pending does not stop the heartbeats: Stigma beats the retry's token once it "
+        "arrives",
         ("superseded_call_recorded",),
         ("test_retry_race.py",),
     ),

@@ -31,9 +31,16 @@ backoff and start, and past Zigflow's own StartAgent deadline (5 s in the refere
 the relay holds it. Both servers answered the old calls alike (NOT_FOUND, "invalid
 activityID or activity already timed out or invoking workflow is completed").
 
-Not covered here: a heartbeat timeout as attempt 1's end (the same server path, another
-timer: Stigma's heartbeats by token keep such an attempt alive, and the relays cannot yet
-stop those alone), and a retry that never comes (``test_timeout.py``: max_attempts=1, the
+- ``heartbeat`` (real server): attempt 1 times out by heartbeat (the harness refuses
+  Stigma's heartbeats by its token at the relay), the retry's StartAgent is parked until
+  Stigma's next heartbeat by the old token has met NOT_FOUND; the retry's token then
+  arrives, and Stigma must heartbeat *it* while the agent works on, or the live attempt
+  times out by heartbeat too. Both reference Stigmas stopped beating at that NOT_FOUND
+  (fixed). The time-skipping server answers heartbeats by the timed-out attempt's token
+  OK while the retry runs (observed), so there the old token never meets NOT_FOUND:
+  this case runs on a real server only.
+
+Not covered here: a retry that never comes (``test_timeout.py``: max_attempts=1, the
 dead token recorded once).
 """
 

@@ -237,6 +237,9 @@ SCENARIOS: dict[str, dict[str, Needs]] = {
         "test_old_token_failure_during_the_retry_backoff_is_dead_and_the_retry_gets_it_once": (
             NOTHING
         ),
+        "test_after_a_heartbeat_timeout_the_retry_is_kept_alive_and_gets_the_result_once": _n(
+            "real_clock", "relay:start_agent", "relay:completion"
+        ),
     },
     "test_success.py": {
         "test_zigflow_resumes_with_exactly_the_agents_result_once": NOTHING,

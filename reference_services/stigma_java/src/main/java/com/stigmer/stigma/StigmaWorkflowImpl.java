@@ -185,6 +185,17 @@ public class StigmaWorkflowImpl implements StigmaWorkflow {
           cancelRequested = true;
           return;
         }
+        int used = c.attempt;
+        if ("token_dead".equals(outcome.status)
+            && (outcome.retryPending || token.attempt > used)) {
+          // That attempt timed out and Zigflow is retrying: beat the retry's live token
+          // once its StartAgent attaches it (it may already have), or its attempt times
+          // out by heartbeat too while the agent works on.
+          if (!Workflow.await(TOKEN_GRACE, () -> token.attempt > used)) {
+            return;
+          }
+          continue;
+        }
         if ("token_dead".equals(outcome.status) || "token_rejected".equals(outcome.status)) {
           return; // nobody is waiting any more; the completion will say so
         }
