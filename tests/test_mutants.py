@@ -297,6 +297,12 @@ CASES = [
         "stigma_drops_failures_for_retries",
         "superseded_call_recorded: VIOLATED",
     ),
+    (
+        "test_retry_race.py::test_after_a_heartbeat_timeout_the_retry_is_kept_alive_and_gets_the_result_once",
+        "--stigma-cmd",
+        "stigma_stops_beating_for_retries",
+        "heartbeats by the retry's token over",
+    ),
     # A gauge leaking on the failure and cancel paths only: every counter agrees, the
     # gauges after those paths do not.
     (
