@@ -60,6 +60,7 @@ class Setting:
     # the option (add_options).
     defaults: Mapping[str, str] = field(default_factory=dict, hash=False)
     metavar: str | None = None  # the option's value in --help
+    choices: tuple[str, ...] = ()  # the option's only values, where it has a few
 
     @property
     def name(self) -> str:
@@ -278,33 +279,72 @@ SETTINGS: tuple[Setting, ...] = (
     # Load runs (harness/load/): `handshake load` resolves these through every layer
     # (a file key is the name in lower case: load-users) and passes them to its Locust
     # processes in their environment; "set by the runner" ones are that passing only.
-    Setting("LOAD_USERS", "int", "simulated users", option="--users"),
+    Setting("LOAD_USERS", "int", "simulated users", option="--users", defaults={"load": "5"}),
     Setting(
         "LOAD_SPAWN_RATE",
         "float",
         "users started per second",
         option="--spawn-rate",
+        defaults={"load": "5"},
     ),
-    Setting("LOAD_DURATION", "str", "run time, e.g. 30s, 10m", option="--duration"),
-    Setting("LOAD_SHAPE", "str", "step, spike, soak or constant", option="--shape"),
+    Setting(
+        "LOAD_DURATION",
+        "str",
+        "run time, e.g. 30s, 10m, 1h (Locust's syntax)",
+        option="--duration",
+        defaults={"load": "60s"},
+    ),
+    Setting(
+        "LOAD_SHAPE",
+        "str",
+        "load shape: step, spike or soak; empty: constant users",
+        option="--shape",
+        defaults={"load": ""},
+        choices=("", "step", "spike", "soak"),
+    ),
     Setting(
         "LOAD_WORKERS",
         "int",
-        "local Locust workers (distributed mode)",
+        "distributed mode: a Locust master and this many local workers",
         option="--workers",
+        defaults={"load": "0"},
     ),
-    Setting("LOAD_OUT", "str", "where the load run writes", option="--out"),
     Setting(
         "LOAD_RATE_PER_S",
         "float",
-        "a steady rate of handshakes/s over all users (0: each user thinks between them)",
+        "steady handshakes/s for the whole run, spread over --users; 0: each user waits "
+        "LOAD_THINK_S between handshakes",
         option="--rate",
+        defaults={"load": "0"},
     ),
     Setting(
         "LOAD_RUN_ID",
         "str",
-        "an id put in every workflow id: load-RUN_ID-UUID",
+        "put this id in every workflow id: load-RUN_ID-UUID",
         option="--run-id",
+        defaults={"load": ""},
+    ),
+    Setting(
+        "LOAD_OUT",
+        "str",
+        "where the load run writes",
+        option="--out",
+        defaults={"load": "reports/out/load"},
+    ),
+    # Thresholds: the runner's and, under a plain `locust -f`, Locust's own.
+    Setting(
+        "LOAD_OVERHEAD_BUDGET_MS",
+        "float",
+        "fail (exit 1) when the handshake overhead p99 is above this (the plan's budget)",
+        option="--overhead-budget-ms",
+        defaults={"*": "100"},
+    ),
+    Setting(
+        "LOAD_MAX_ERROR_RATIO",
+        "float",
+        "fail (exit 1) when more than this fraction of handshakes failed",
+        option="--max-error-ratio",
+        defaults={"*": "0.01"},
     ),
     Setting(
         "LOAD_ZIGFLOW_TASK_QUEUE",
@@ -326,12 +366,6 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("LOAD_THINK_S", "float", "seconds a user waits between handshakes"),
     Setting("LOAD_STEPS", "int", "steps of the step shape"),
-    Setting(
-        "LOAD_OVERHEAD_BUDGET_MS",
-        "float",
-        "Locust's own overhead p99 threshold",
-    ),
-    Setting("LOAD_MAX_ERROR_RATIO", "float", "Locust's own error-ratio threshold"),
     Setting(
         "LOAD_CALL_TIMEOUT_S",
         "float",
@@ -437,6 +471,8 @@ def add_options(add: Callable[..., Any], env: Mapping[str, str], command: str, *
             kwargs["default"] = None if default is None else _TYPES[s.kind](default)
         if s.metavar:
             kwargs["metavar"] = s.metavar
+        if s.choices:
+            kwargs["choices"] = s.choices
         add(s.option, **kwargs)
         for old in SETTINGS:
             if old.alias_of == s.env and old.command == command and old.option:
