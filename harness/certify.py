@@ -333,7 +333,7 @@ def run_target(
         "--handshake-results",
         str(results),
         "-n",
-        args.workers,
+        str(args.workers),
         "--junitxml",
         str(junit),
         # A CI view lists each run apart: the suite is named by pairing and target.
@@ -448,46 +448,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", default="reports/out", help="report root; the run goes to OUT/latest"
     )
-    parser.add_argument(
-        "--workers",
-        default=ENV.get("HANDSHAKE_WORKERS", "1"),
-        help="pytest-xdist workers per target (default 1: parallel stacks on a "
-        "small machine would inflate the latency figures)",
-    )
+    setting_names.add_options(parser.add_argument, ENV, "certify", "HANDSHAKE_WORKERS")
     setting_names.add_options(parser.add_argument, ENV, "certify", "HANDSHAKE_FAULT_MATRIX")
-    parser.add_argument(
-        "--pairings",
-        default=ENV.get("HANDSHAKE_PAIRINGS") or None,
-        help="comma-separated reference pairings to certify, the first with the whole "
-        f"matrix: {', '.join(PAIRINGS)} (env HANDSHAKE_PAIRINGS; default: every one whose "
-        "programs are built, python-python first; under CI=true all four must be)",
-    )
-    parser.add_argument(
-        "--pairing-bench-levels",
-        default=ENV.get("HANDSHAKE_CERTIFY_PAIRING_BENCH_LEVELS") or "10,100",
-        help="agents in flight of the other pairings' budget runs, open loop (must include "
-        f"{report.BUDGET_LEVEL}; env HANDSHAKE_CERTIFY_PAIRING_BENCH_LEVELS)",
+    setting_names.add_options(
+        parser.add_argument,
+        ENV,
+        "certify",
+        "HANDSHAKE_PAIRINGS",
+        "HANDSHAKE_CERTIFY_PAIRING_BENCH_LEVELS",
+        notes={
+            "HANDSHAKE_PAIRINGS": f"the pairings: {', '.join(PAIRINGS)}",
+            "HANDSHAKE_CERTIFY_PAIRING_BENCH_LEVELS": f"must include {report.BUDGET_LEVEL}",
+        },
     )
     add_service_options(parser.add_argument, ENV, pairing=False)
-    parser.add_argument(
-        "--bench-levels",
-        default=ENV.get("HANDSHAKE_CERTIFY_BENCH_LEVELS") or "1,10,100,1000",
-        help="agents in flight the budget run measures, closed and open loop (must include "
-        f"{report.BUDGET_LEVEL}, the level the budget applies to; env "
-        "HANDSHAKE_CERTIFY_BENCH_LEVELS)",
-    )
-    parser.add_argument(
-        "--bench-args",
-        default=ENV.get("HANDSHAKE_CERTIFY_BENCH_ARGS") or "",
-        help='more options for the budget run, e.g. "--duration 10 --rate 5" '
-        "(python -m harness.measure.bench --help; env HANDSHAKE_CERTIFY_BENCH_ARGS)",
-    )
-    parser.add_argument(
-        "--bench-json",
-        default=ENV.get("HANDSHAKE_BENCH_JSON"),
-        help="judge the budget on figures measured earlier (e.g. a full `make bench`: "
-        "reports/out/bench/bench.json) instead of measuring it in this run "
-        "(env HANDSHAKE_BENCH_JSON)",
+    setting_names.add_options(
+        parser.add_argument,
+        ENV,
+        "certify",
+        "HANDSHAKE_CERTIFY_BENCH_LEVELS",
+        "HANDSHAKE_CERTIFY_BENCH_ARGS",
+        "HANDSHAKE_BENCH_JSON",
+        notes={
+            "HANDSHAKE_CERTIFY_BENCH_LEVELS": f"must include {report.BUDGET_LEVEL}, the level "
+            "the budget applies to"
+        },
     )
     # TLS towards the HOST:PORT targets (harness/tls.py); the children get it by
     # environment, so no secret is ever on a printed command line.

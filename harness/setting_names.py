@@ -209,36 +209,48 @@ SETTINGS: tuple[Setting, ...] = (
         command="certify",
     ),
     Setting(
-        "HANDSHAKE_WORKERS", "int", "pytest-xdist workers per certify target", option="--workers"
+        "HANDSHAKE_WORKERS",
+        "int",
+        "pytest-xdist workers per certify target (default 1: parallel stacks on a small "
+        "machine would inflate the latency figures)",
+        option="--workers",
+        defaults={"certify": "1"},
     ),
     Setting(
         "HANDSHAKE_PAIRINGS",
         "list",
-        "reference pairings certify runs, the first with the whole matrix",
+        "comma-separated reference pairings to certify, the first with the whole matrix; "
+        "default: every one whose programs are built, python-python first (under CI=true "
+        "all four must be)",
         option="--pairings",
     ),
     Setting(
         "HANDSHAKE_CERTIFY_PAIRING_BENCH_LEVELS",
         "list",
-        "agents in flight of the other pairings' budget runs",
+        "agents in flight of the other pairings' budget runs, open loop",
         option="--pairing-bench-levels",
+        defaults={"certify": "10,100"},
     ),
     Setting(
         "HANDSHAKE_CERTIFY_BENCH_LEVELS",
         "list",
-        "agents in flight certify's budget run measures",
+        "agents in flight certify's budget run measures, closed and open loop",
         option="--bench-levels",
+        defaults={"certify": "1,10,100,1000"},
     ),
     Setting(
         "HANDSHAKE_CERTIFY_BENCH_ARGS",
         "str",
-        "more options for certify's budget run",
+        "more options for certify's budget run, e.g. '--duration 10 --rate 5' "
+        "(python -m harness.measure.bench --help)",
         option="--bench-args",
+        defaults={"certify": ""},
     ),
     Setting(
         "HANDSHAKE_BENCH_JSON",
         "str",
-        "judge the budget on a bench.json measured earlier",
+        "judge the budget on figures measured earlier (e.g. a full `make bench`: "
+        "reports/out/bench/bench.json) instead of measuring it in this run",
         option="--bench-json",
     ),
     # Bench.
@@ -447,22 +459,31 @@ class Deprecated(argparse.Action):
 _TYPES: dict[Kind, Callable[[str], Any]] = {"int": int, "float": float}
 
 
-def add_options(add: Callable[..., Any], env: Mapping[str, str], command: str, *names: str) -> None:
+def add_options(
+    add: Callable[..., Any],
+    env: Mapping[str, str],
+    command: str,
+    *names: str,
+    notes: Mapping[str, str] | None = None,
+) -> None:
     """Declare the options of the settings ``names`` (their variables) for ``command``
     on an argparse parser or group (``add_argument``) or a pytest group (``addoption``):
     the registry's option, help and type, the default from ``env`` (the resolved
     settings, ``harness.settings.environ()``; the option wins) or else the command's
-    default, and the command's deprecated spellings of it."""
+    default, and the command's deprecated spellings of it. ``notes``: more help, by
+    variable, that only the command knows (values it takes from its own modules)."""
     for name in names:
         s = BY_ENV[name]
         if s.option is None:
             raise ValueError(f"{name} has no option")
         dest = s.option[2:].replace("-", "_")
         default = env.get(s.env) or s.defaults.get(command, s.defaults.get("*"))
+        note = (notes or {}).get(name)
         kwargs: dict[str, Any] = {
             "dest": dest,
             "default": default,
-            "help": f"{s.help} (env {' or '.join((s.env, *s.temporal_envs))})",
+            "help": f"{s.help}{f'; {note}' if note else ''} "
+            f"(env {' or '.join((s.env, *s.temporal_envs))})",
         }
         if s.kind in _TYPES:
             kwargs["type"] = _TYPES[s.kind]
