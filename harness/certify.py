@@ -42,7 +42,7 @@ from harness.config import (
     pairing,
     resolve_services,
 )
-from harness.errors import ConfigError, ExitCode, HarnessError, exit_code_of, from_pytest
+from harness.errors import ConfigError, ExitCode, HarnessError, from_pytest, run_main
 from harness.judge import corruption
 from harness.links import network
 from harness.measure.bench import parse_levels
@@ -434,17 +434,10 @@ def main(argv: list[str] | None = None) -> int:
     # handshake.toml (harness.settings; HANDSHAKE_TARGETS / targets are certify's old
     # spelling of HANDSHAKE_TEMPORAL / temporal).
     ENV = settings.environ(command="certify")
-    parser = argparse.ArgumentParser(
-        prog="python -m harness.certify",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
     # The targets (and the old --targets) and the namespace, as every command declares
     # them: from the registry. The namespace is that of the gate and budget runs,
     # recorded in the report.
-    setting_names.add_options(
-        parser.add_argument, ENV, "certify", "HANDSHAKE_TEMPORAL", "HANDSHAKE_NAMESPACE"
-    )
+    parser = setting_names.command_parser("certify", "python -m harness.certify", __doc__, ENV)
     parser.add_argument(
         "--out", default="reports/out", help="report root; the run goes to OUT/latest"
     )
@@ -657,8 +650,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (HarnessError, KeyboardInterrupt) as err:
-        print(f"certify: {err or 'interrupted'}", file=sys.stderr)
-        sys.exit(exit_code_of(err))
+    sys.exit(run_main("certify", main))

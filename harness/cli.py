@@ -32,7 +32,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
-from harness.errors import ExitCode, HarnessError, exit_code_of, from_pytest
+from harness.errors import ExitCode, HarnessError, from_pytest, run_main
 
 # The gate's pytest settings, so it runs the same from any directory (without the
 # project's pyproject.toml).
@@ -383,16 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(f"handshake {name}: {missing}", file=sys.stderr)
         return doctor.MISSING_EXIT
-    try:
-        return COMMANDS[name][0](rest)
-    except HarnessError as err:
-        # One line (a service's log tail may follow it), the class's exit code: the
-        # table in harness/errors.py, the same for every command.
-        print(f"handshake {name}: {err}", file=sys.stderr)
-        return int(exit_code_of(err))
-    except KeyboardInterrupt:
-        print(f"handshake {name}: interrupted", file=sys.stderr)
-        return int(ExitCode.INTERRUPTED)
+    return run_main(f"handshake {name}", lambda: COMMANDS[name][0](rest))
 
 
 if __name__ == "__main__":

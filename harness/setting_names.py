@@ -498,3 +498,16 @@ def add_options(
         for old in SETTINGS:
             if old.alias_of == s.env and old.command == command and old.option:
                 add(old.option, dest=dest, action=Deprecated, use=s.option)
+
+
+def command_parser(
+    command: str, prog: str, description: str | None, env: Mapping[str, str]
+) -> argparse.ArgumentParser:
+    """The parser of a command that runs against a Temporal target (certify, bench): its
+    description as written (a module docstring's layout), and the target and namespace
+    every such command takes, declared by the registry with ``command``'s defaults."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_options(parser.add_argument, env, command, "HANDSHAKE_TEMPORAL", "HANDSHAKE_NAMESPACE")
+    return parser
