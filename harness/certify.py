@@ -319,26 +319,18 @@ def run_target(
     junit-<target>.xml); another's under OUT/pairings/<name>/."""
     label = run.label(target, primary)
     where = out if primary else out / "pairings" / run.name
-    results = out / "results" / label.replace(":", "/")
-    if results.exists():
-        shutil.rmtree(results)
+    files = certify_target.GateFiles(out, label)
+    if files.results.exists():
+        shutil.rmtree(files.results)
     # The shipped scenarios, wherever certify runs from (checkout or installed).
-    junit = out / f"junit-{label.replace(':', '-')}.xml"
     cmd = [
         *cli.gate_command([]),
         "--temporal",
         target,
-        "--handshake-out",
-        str(where / target),
-        "--handshake-results",
-        str(results),
         "-n",
         str(args.workers),
-        "--junitxml",
-        str(junit),
-        # A CI view lists each run apart: the suite is named by pairing and target.
-        "-o",
-        f"junit_suite_name=handshake[{label}]",
+        # The JUnit suite is named by pairing and target: the label.
+        *files.options(where / target, label),
         *run.args,
     ]
     if primary:  # every toxic on every link; the other pairings run the gate's slice
@@ -349,16 +341,7 @@ def run_target(
     print(f"certify: [{label}] {shlex.join(cmd)}", flush=True)
     code = cli.run_to_end(cmd, env=_child_env(target, args))
     stop_unless_ran(label, code)
-    return ChildRun(
-        label=label,
-        target=target,
-        pairing=run.name,
-        primary=primary,
-        command=cmd,
-        exit_code=code,
-        results=str(results.relative_to(out)),
-        junit=str(junit.relative_to(out)),
-    )
+    return files.child(target, run.name, primary, cmd, code)
 
 
 def _meta(run: Run, *, targets: list[str], scope: str, primary: bool, bench_source: str,
