@@ -217,7 +217,7 @@ def _up(argv: list[str]) -> int:
     import dataclasses
     import signal
 
-    from harness import settings
+    from harness import setting_names, settings
     from harness.config import DEV, REFERENCE_STIGMA, REFERENCE_ZIGFLOW, from_env, parse_command
     from harness.drive.plan import call_agent, plan, succeeds
     from harness.servers.ports import free_port
@@ -228,8 +228,12 @@ def _up(argv: list[str]) -> int:
         description="a local stack (dev server with its web UI, Zigflow, Stigma, the "
         "harness's agent) that stays up until Ctrl-C, printing its addresses",
     )
-    parser.add_argument("--zigflow-cmd", help="default: the reference (env HANDSHAKE_ZIGFLOW_CMD)")
-    parser.add_argument("--stigma-cmd", help="default: the reference (env HANDSHAKE_STIGMA_CMD)")
+    # The services as the registry declares them. No defaults from the settings here:
+    # from_env reads the variables below (naming them in its errors); an option
+    # overrides.
+    setting_names.add_options(
+        parser.add_argument, {}, "up", "HANDSHAKE_ZIGFLOW_CMD", "HANDSHAKE_STIGMA_CMD"
+    )
     parser.add_argument("--ui-port", type=int, default=0, help="default: a free port")
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("reports/out/up"))
     args = parser.parse_args(argv)
