@@ -84,6 +84,11 @@ CALL_BY_TOKEN_RETRY_WITHIN_S = 5.0
 # So Stigma records what became of a call by token (delivered, or refused with the
 # server's code) within this of its first call, when the server answers the retry.
 CALL_BY_TOKEN_RECORDED_WITHIN_S = CALL_BY_TOKEN_DEADLINE_MAX_S + CALL_BY_TOKEN_RETRY_WITHIN_S
+# While one call by token waits on a server that does not answer, another execution's
+# completion goes through: it resolves before that call is given up, or within this of
+# the call's start if that is later (a short deadline does not make the check unfair).
+# One call at a time (a single completion slot, a lock) fails it.
+CALL_BY_TOKEN_OTHERS_WITHIN_S = 3.0
 
 
 def stigma_workflow_id(idempotency_key: str) -> str:
@@ -649,7 +654,9 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "the completion window, and what became of it (delivered, or refused with the "
         f"server's code) is recorded within {CALL_BY_TOKEN_RECORDED_WITHIN_S:.0f} s of the "
         "first call once the server answers; never lost. Calls by token are concurrent: "
-        "one that waits holds no slot another execution's completion needs, nor its result",
+        "while one waits, another execution's completion goes through (before the waiting "
+        f"call is given up, or within {CALL_BY_TOKEN_OTHERS_WITHIN_S:.0f} s of its start if "
+        "that is later): a call that waits holds no slot, and no result, of another",
         ("call_by_token_bounded", "other_completions_not_blocked"),
         ("test_bounded_rejection.py",),
     ),

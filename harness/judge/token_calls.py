@@ -141,6 +141,22 @@ def held_windows(history: History) -> list[tuple[float, float]]:
     return windows
 
 
+def _waited_until(history: History, stopped: float) -> float:
+    """Until when the held call was waited on: its first give-up (a Stigma may wait no
+    longer than that for others to pass it), though never less than
+    ``contract.CALL_BY_TOKEN_OTHERS_WITHIN_S`` after it arrived, and never past the
+    end of the hold."""
+    recorded = history.measurements.get("calls_by_token")
+    if not isinstance(recorded, dict) or not recorded.get("held_token_fp"):
+        return stopped
+    held = [c for c in recorded.get("calls", []) if c["token_fp"] == recorded["held_token_fp"]]
+    if not held:
+        return stopped
+    floor = held[0]["wall"] + contract.CALL_BY_TOKEN_OTHERS_WITHIN_S
+    given_up = [c["abandoned_wall"] for c in held if c.get("abandoned_wall") is not None]
+    return min(stopped, max(floor, min(given_up))) if given_up else stopped
+
+
 def other_completions_not_blocked(history: History, *, held_calls: set[str]) -> Verdict:
     windows = held_windows(history)
     evidence: list[str] = []
@@ -148,23 +164,24 @@ def other_completions_not_blocked(history: History, *, held_calls: set[str]) -> 
     if not windows:
         evidence.append("no call by token was held: nothing to judge")
     for began, stopped in windows:
+        until = _waited_until(history, stopped)
         for op in history.ops:
-            if op.type != "invoke" or op.call_id in held_calls or not began <= op.wall < stopped:
+            if op.type != "invoke" or op.call_id in held_calls or not began <= op.wall < until:
                 continue
             checked += 1
             first = next(
                 (o for o in history.ops if o.call_id == op.call_id and o.type != "invoke"), None
             )
-            if first is None or first.wall > stopped or first.type != "ok":
+            if first is None or first.wall > until or first.type != "ok":
                 when = (
-                    "no outcome"
-                    if first is None or first.wall > stopped
+                    f"no outcome within {until - op.wall:.1f} s"
+                    if first is None or first.wall > until
                     else f"outcome {first.type}"
                 )
                 evidence.append(
-                    f"{op.call_id}: {when} while another call by token waited unanswered "
-                    f"({stopped - op.wall:.1f} s): a call that waits on the server holds up "
-                    "the other completions (one at a time?)"
+                    f"{op.call_id}: {when}, while another execution's call by token waited "
+                    "on a server that did not answer: one call that waits holds up the "
+                    "other completions (calls by token made one at a time?)"
                 )
     if windows and not checked:
         evidence.append("no other handshake was started while a call by token was held")

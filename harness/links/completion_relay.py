@@ -451,15 +451,19 @@ class CompletionRelay:
             refusal.release()
             history.fault("stop", name, "stigma_completions", refused=len(refusal.calls))
 
-    def record(self, history: History, since_wall: float) -> list[dict[str, Any]]:
+    def record(
+        self, history: History, since_wall: float, held: Held | None = None
+    ) -> list[dict[str, Any]]:
         """Put the calls by Zigflow's token that reached the relay since ``since_wall``
-        (their deadlines, answers, and when a caller gave one up), and when they were
-        read, into the history's measurements (``calls_by_token``), for the checkers
-        (``harness.judge.token_calls``). Returns the calls."""
-        calls = [
-            c.record() for c in self.completions if c.wall >= since_wall and not c.own_task
-        ]
-        history.measurements["calls_by_token"] = {"recorded_wall": time.time(), "calls": calls}
+        (their deadlines, answers, and when a caller gave one up), when they were read
+        and the token ``held`` parked (``same_token``), into the history's measurements
+        (``calls_by_token``), for the checkers (``harness.judge.token_calls``). Returns
+        the calls."""
+        calls = [c.record() for c in self.completions if c.wall >= since_wall and not c.own_task]
+        recorded: dict[str, Any] = {"recorded_wall": time.time(), "calls": calls}
+        if held is not None and held.token_fp is not None:
+            recorded["held_token_fp"] = held.token_fp
+        history.measurements["calls_by_token"] = recorded
         return calls
 
     def refused(self) -> list[StartSeen]:
@@ -491,11 +495,7 @@ class CompletionRelay:
             if refusal is not None and not call.own_task and refusal.active:
                 await refusal._refuse(call, context)
             held = self._held
-            parks = (
-                held is not None
-                and self._park_completions_at == "request"
-                and held.parks(call)
-            )
+            parks = held is not None and self._park_completions_at == "request" and held.parks(call)
             if parks and held is not None:
                 try:
                     forward = await held._park(call)
