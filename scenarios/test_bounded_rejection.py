@@ -75,12 +75,13 @@ async def test_a_call_by_token_temporal_never_answers_is_given_up_retried_and_bl
         came, _ = await asyncio.gather(
             _meanwhile(driver, other), _given_up_and_called_again(held, history)
         )
+        # (what the relay saw while the calls were held, not after: a call still waited
+        # on is the evidence against a Stigma that never gives one up)
         relay.record(history, since, held)
     # then (Temporal answers again: the parked calls still waited on go on): the other
     # completion went through while the call was held; the held call was given up at
     # its deadline and retried; both resumed once with their agent's result
     await driver.outcomes([held_call] if came else [held_call, other])
-    relay.record(history, since, held)
     holds(
         history,
         token_calls.call_by_token_bounded(history),
@@ -123,7 +124,6 @@ async def test_a_damaged_token_the_server_is_slow_to_refuse_is_recorded_within_t
             await held.abandoned(1, timeout_s=WAIT_S)
         except WaitTimeout as err:
             history.measurements["held_call_wait"] = str(err)
-        relay.record(history, since, held)
     # then: Stigma gave the call up at its deadline, called again and recorded the
     # refusal with its code, within the bound of the first call
     tamper.set(None)
