@@ -12,7 +12,14 @@ the result is delivered once, or the refusal recorded with its code.
 The deadline is a gRPC deadline: real time on every server kind. On the time-skipping
 server virtual time does not move while Zigflow's activity is pending (its lock), so
 the scenarios take the same few real seconds on both kinds; nothing here waits on
-Temporal's timers."""
+Temporal's timers, except Zigflow's StartToClose for the damaged token (virtual time on
+the time-skipping server, 3 real seconds on a real one). Where the kinds differ: the
+damaged token's refusal is INVALID_ARGUMENT on a real server, INTERNAL on the
+time-skipping one (which the SDKs' clients retry for their own short window first);
+both are "token rejected".
+
+Measured (reference Stigma before this bound): Python's SDK gives a call by token a
+30 s deadline by default, Java's 10 s; the references now set 5 s."""
 
 from __future__ import annotations
 
