@@ -277,7 +277,7 @@ test-fast: setup
 	$(PY) -m pytest -n $(WORKERS) $(PYTEST_ARGS)
 
 # Load run with Locust (harness/load/, docs/how-to/load-staging.md): the local stack unless
-# TEMPORAL_ADDRESS (or LOAD_ARGS="--temporal-address H:P --zigflow-task-queue Q ...")
+# HANDSHAKE_TEMPORAL / TEMPORAL_ADDRESS (or LOAD_ARGS="--temporal H:P --zigflow-task-queue Q ...")
 # names a cluster. Exits non-zero when a threshold is breached.
 LOAD_USERS ?= 5
 LOAD_SPAWN_RATE ?= 5

@@ -12,8 +12,18 @@ import importlib.metadata
 _entry_points = {ep.value for ep in importlib.metadata.entry_points(group="pytest11")}
 pytest_plugins = [] if "harness.pytest_plugin" in _entry_points else ["harness.pytest_plugin"]
 
-# The repository's own Hypothesis tests (tests/unit) run under the gate's profile too
-# (few examples, derandomized): the plugin loads it by itself only for its scenarios.
-import os  # noqa: E402
 
-os.environ.setdefault("HANDSHAKE_HYPOTHESIS_PROFILE", "gate")
+import pytest  # noqa: E402
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """The repository's own Hypothesis tests (tests/unit) run under the gate's profile
+    too (few examples, derandomized): the plugin loads it by itself only for runs of its
+    scenarios. After the plugin's pytest_configure, which registers the profiles."""
+    import os
+
+    from hypothesis import settings
+
+    if not os.environ.get("HANDSHAKE_HYPOTHESIS_PROFILE"):
+        settings.load_profile("gate")

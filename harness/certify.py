@@ -1,6 +1,6 @@
 """``make certify``: run the scenario matrix and write the certification report.
 
-    python -m harness.certify [--targets time-skipping,dev] [--out reports/out]
+    python -m harness.certify [--temporal time-skipping,dev] [--out reports/out]
                               [--pairings python-python,go-python,...]
                               [--zigflow-cmd CMD] [--stigma-cmd CMD] [-- PYTEST_ARGS]
 
@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from harness import certify_target, cli, contract, settings, tls
+from harness import certify_target, cli, contract, setting_names, settings, tls
 from harness.config import (
     DEFAULT_PAIRING,
     DEV,
@@ -410,41 +410,40 @@ def manifest(
 
 
 def _sources() -> tuple[pathlib.Path | None, list[str]]:
-    """The config file read (or None) and the HANDSHAKE_* names set: names only, some
-    hold secrets."""
+    """The config file read (or None) and the variables that set something: the
+    HANDSHAKE_* names, then the Temporal CLI's (TEMPORAL_ADDRESS ...) used under them.
+    Names only, some hold secrets."""
     found = settings.sources()
-    return found.config, list(found.environment)
+    return found.config, [*found.environment, *found.temporal_cli]
 
 
 def announce(runs: list[Run], targets: list[str]) -> None:
     """First, before anything runs: what this run certifies, and from which settings."""
-    config_file, environment = _sources()
     print(f"certify: targets {', '.join(targets)}", flush=True)
     for run in runs:
         for role, command in (("zigflow", run.zigflow_program), ("stigma", run.stigma_program)):
             ident = programs.identify(command, version=False)
             digest = ident.sha256[:16] if ident.sha256 else f"no digest ({ident.note})"
             print(f"certify: [{run.name}] {role}: {command}  ->  {ident.kind} {digest}", flush=True)
-    print(
-        f"certify: config file {config_file or 'none'}; environment "
-        f"{', '.join(environment) or 'no HANDSHAKE_* variable'}",
-        flush=True,
-    )
+    # Where the settings came from, as the gate's header says it (names only).
+    print(f"certify: {settings.sources().describe()}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Options, then HANDSHAKE_* variables, then [tool.handshake] / handshake.toml.
-    ENV = settings.environ()
+    # Options, then HANDSHAKE_* variables, then TEMPORAL_* ones, then [tool.handshake] /
+    # handshake.toml (harness.settings; HANDSHAKE_TARGETS / targets are certify's old
+    # spelling of HANDSHAKE_TEMPORAL / temporal).
+    ENV = settings.environ(command="certify")
     parser = argparse.ArgumentParser(
         prog="python -m harness.certify",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--targets",
-        default=ENV.get("HANDSHAKE_TARGETS", f"{TIME_SKIPPING},{DEV}"),
-        help="comma-separated Temporal targets: time-skipping, dev, HOST:PORT "
-        "(env HANDSHAKE_TARGETS; default: time-skipping,dev)",
+    # The targets (and the old --targets) and the namespace, as every command declares
+    # them: from the registry. The namespace is that of the gate and budget runs,
+    # recorded in the report.
+    setting_names.add_options(
+        parser.add_argument, ENV, "certify", "HANDSHAKE_TEMPORAL", "HANDSHAKE_NAMESPACE"
     )
     parser.add_argument(
         "--out", default="reports/out", help="report root; the run goes to OUT/latest"
@@ -455,13 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         help="pytest-xdist workers per target (default 1: parallel stacks on a "
         "small machine would inflate the latency figures)",
     )
-    parser.add_argument(
-        "--fault-matrix",
-        default=ENV.get("HANDSHAKE_FAULT_MATRIX") or "toxics",
-        help="cells of the toxic x link x direction matrix to run (env "
-        "HANDSHAKE_FAULT_MATRIX; default toxics: every toxic on every link; full: both "
-        "directions too; N: N cells drawn from the seed)",
-    )
+    setting_names.add_options(parser.add_argument, ENV, "certify", "HANDSHAKE_FAULT_MATRIX")
     parser.add_argument(
         "--pairings",
         default=ENV.get("HANDSHAKE_PAIRINGS") or None,
@@ -496,23 +489,10 @@ def main(argv: list[str] | None = None) -> int:
         "reports/out/bench/bench.json) instead of measuring it in this run "
         "(env HANDSHAKE_BENCH_JSON)",
     )
-    parser.add_argument(
-        "--namespace",
-        default=ENV.get("HANDSHAKE_NAMESPACE") or "default",
-        help="Temporal namespace of the gate and budget runs, recorded in the report "
-        "(env HANDSHAKE_NAMESPACE)",
-    )
     # TLS towards the HOST:PORT targets (harness/tls.py); the children get it by
     # environment, so no secret is ever on a printed command line.
     tls.add_options(parser.add_argument, ENV)
-    parser.add_argument(
-        "--repeat",
-        type=int,
-        default=int(ENV.get("HANDSHAKE_REPEAT") or 1),
-        help="run every scenario N times (never a rerun of what failed: each run counts); "
-        "the report lists each scenario that failed in some runs with its flake rate "
-        "(env HANDSHAKE_REPEAT)",
-    )
+    setting_names.add_options(parser.add_argument, ENV, "certify", "HANDSHAKE_REPEAT")
     certify_target.add_arguments(parser, ENV)
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args(argv)
@@ -522,9 +502,10 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError("--dry-run and --no-game-day go with --target NAME (a deployed target)")
     connection = tls.from_options(args)
     connection.validate()
-    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    targets = [t.strip() for t in args.temporal.split(",") if t.strip()]
     if not targets:
-        raise ConfigError("--targets is empty: name at least one of time-skipping, dev, HOST:PORT")
+        spelled = getattr(args, "temporal_option", "--temporal")
+        raise ConfigError(f"{spelled} is empty: name at least one of time-skipping, dev, HOST:PORT")
     try:
         shlex.split(args.bench_args)
     except ValueError as err:
@@ -678,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         manifest=manifest(runs, targets, args, seeds),
         repeat=args.repeat,
         flakes=j.flakes,
+        server_kinds=j.server_kinds,
     )
     verdict = doc.verdict
     reasons = doc.verdict_reasons

@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import pathlib
 import shutil
 import signal
@@ -39,7 +38,7 @@ import time
 import uuid
 from typing import Any
 
-from harness import cli, contract
+from harness import cli, contract, setting_names, settings
 from harness.errors import ExitCode, HarnessError
 from harness.faults import deployment
 from harness.links import network
@@ -71,18 +70,9 @@ OPEN_WORKFLOWS_LIMIT = 1000
 
 def add_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
     group = parser.add_argument_group("a deployed target (docs/how-to/certify-staging.md)")
-    group.add_argument(
-        "--target",
-        default=env.get("HANDSHAKE_TARGET") or None,
-        metavar="NAME",
-        help="certify the services deployed as the profile [targets.NAME] describes, "
-        "instead of services the harness starts (env HANDSHAKE_TARGET)",
-    )
-    group.add_argument(
-        "--run-id",
-        default=env.get("HANDSHAKE_RUN_ID") or None,
-        help="the run's id, in every workflow id and hook placeholder (default: new; env "
-        "HANDSHAKE_RUN_ID)",
+    # Shared with the gate: declared once, by the registry.
+    setting_names.add_options(
+        group.add_argument, env, "certify", "HANDSHAKE_TARGET", "HANDSHAKE_RUN_ID"
     )
     group.add_argument(
         "--dry-run",
@@ -311,6 +301,7 @@ def run(args: argparse.Namespace) -> int:
     )
     inputs.write(out)
     j = judged.recompute(out)
+    sources = settings.sources()  # names only: some values are secrets
     doc = CertificationReport(
         schema_version=SCHEMA_VERSION,
         generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -345,7 +336,7 @@ def run(args: argparse.Namespace) -> int:
             contract_digest=contract.digest(),
             temporal={label: f"{target.temporal} (deployed)"},
             config_file=None,
-            environment=sorted(k for k in os.environ if k.startswith("HANDSHAKE_")),
+            environment=[*sources.environment, *sources.temporal_cli],
             options={"target": target.name, "run_id": run_id},
             seeds=sorted(
                 {s.measurements.chaos_seed for s in j.records if s.measurements.chaos_seed}

@@ -217,6 +217,7 @@ def _up(argv: list[str]) -> int:
     import dataclasses
     import signal
 
+    from harness import settings
     from harness.config import DEV, REFERENCE_STIGMA, REFERENCE_ZIGFLOW, from_env, parse_command
     from harness.drive.plan import call_agent, plan, succeeds
     from harness.servers.ports import free_port
@@ -233,7 +234,7 @@ def _up(argv: list[str]) -> int:
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("reports/out/up"))
     args = parser.parse_args(argv)
     config = dataclasses.replace(
-        from_env(),
+        from_env(settings.environ()),
         temporal=DEV,
         log_dir=args.out / "logs",
         ui_port=args.ui_port or free_port(),

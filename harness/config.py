@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness import settings, tls
+from harness import tls
 from harness.errors import ConfigError
 
 ZIGFLOW_LEVELS = ("workflow", "activity")
@@ -232,9 +232,9 @@ READY_TIMEOUT_ENV = "HANDSHAKE_READY_TIMEOUT_S"
 DEFAULT_READY_TIMEOUT_S = 60.0
 
 
-def configured_ready_timeout_s(env: Mapping[str, str] | None = None) -> float:
-    """The readiness wait the settings give (the environment, then the config file)."""
-    text = (settings.environ() if env is None else env).get(READY_TIMEOUT_ENV) or ""
+def configured_ready_timeout_s(env: Mapping[str, str]) -> float:
+    """The readiness wait the settings give (an entry point's ``settings.environ()``)."""
+    text = env.get(READY_TIMEOUT_ENV) or ""
     if not text:
         return DEFAULT_READY_TIMEOUT_S
     try:
@@ -246,6 +246,38 @@ def configured_ready_timeout_s(env: Mapping[str, str] | None = None) -> float:
     return value
 
 
+@dataclass(frozen=True)
+class LocalServers:
+    """How the harness runs the servers it starts itself (the entry points read these
+    settings and hand them down; ``harness.servers`` never reads the environment)."""
+
+    # An external Toxiproxy server (http://host:8474) instead of starting one.
+    toxiproxy_url: str = ""
+    # The embedded dev server as it ships, without the harness's settings (bench).
+    dev_stock: bool = False
+    # More dynamic-config settings of the embedded dev server, "key=value" each.
+    dev_dynamic_config: tuple[str, ...] = ()
+    # Its database in memory: only to show what a durable one buys (tests/test_mutants.py).
+    dev_ephemeral: bool = False
+    # The readiness wait of what the harness starts, and of a cluster's first answer.
+    ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S
+
+
+def local_servers(env: Mapping[str, str]) -> LocalServers:
+    """From the settings (``harness.settings.environ()`` of an entry point)."""
+    return LocalServers(
+        toxiproxy_url=env.get("HANDSHAKE_TOXIPROXY_URL", "").strip(),
+        dev_stock=env.get("HANDSHAKE_DEV_STOCK") == "1",
+        dev_dynamic_config=tuple(
+            kv.strip()
+            for kv in env.get("HANDSHAKE_DEV_DYNAMIC_CONFIG", "").split(",")
+            if kv.strip()
+        ),
+        dev_ephemeral=env.get("HANDSHAKE_DEV_EPHEMERAL") == "1",
+        ready_timeout_s=configured_ready_timeout_s(env),
+    )
+
+
 @dataclass
 class StackConfig:
     temporal: str = TIME_SKIPPING  # "time-skipping", "dev", or HOST:PORT of a cluster
@@ -254,8 +286,8 @@ class StackConfig:
     stigma_cmd: list[str] = field(default_factory=lambda: list(REFERENCE_STIGMA))
     # Few slots on purpose: agents pending by token must not hold any.
     zigflow_max_concurrent_activities: int = 2
-    # Every entry point's stack reads the setting; the gate's option sets it explicitly.
-    ready_timeout_s: float = field(default_factory=configured_ready_timeout_s)
+    # 0: the settings' (servers.ready_timeout_s); the gate's --ready-timeout sets it.
+    ready_timeout_s: float = 0.0
     # Every link between the services through its own Toxiproxy proxy (harness/links/network.py).
     chaos: bool = False
     # Zigflow reaches Stigma through an in-harness relay that can damage tokens
@@ -278,12 +310,23 @@ class StackConfig:
     # harness's own clients, the services and the relays between them use it.
     connection: tls.Connection = field(default_factory=tls.Connection)
     extra_env: dict[str, str] = field(default_factory=dict)
+    servers: LocalServers = field(default_factory=LocalServers)
+
+    def __post_init__(self) -> None:
+        if not self.ready_timeout_s > 0:
+            self.ready_timeout_s = self.servers.ready_timeout_s
 
     @property
     def external(self) -> bool:
         return self.temporal not in (TIME_SKIPPING, DEV)
 
     def validate(self) -> None:
+        if "," in self.temporal:
+            # One spelling for every command: certify takes a list there, a stack one.
+            raise ConfigError(
+                f"--temporal={self.temporal!r}: one target here (a comma-separated list is "
+                "for handshake certify)"
+            )
         if self.external and not is_host_port(self.temporal):
             raise ConfigError(
                 f"--temporal={self.temporal!r}: expected 'time-skipping', 'dev' or HOST:PORT"
@@ -336,8 +379,8 @@ def parse_command(value: str | None, default: list[str], option: str) -> list[st
     return argv
 
 
-def from_env(env: dict[str, str] | None = None) -> StackConfig:
-    env = settings.environ() if env is None else env
+def from_env(env: Mapping[str, str]) -> StackConfig:
+    """From the settings an entry point resolved (``harness.settings.environ()``)."""
     cfg = StackConfig(
         temporal=env.get("HANDSHAKE_TEMPORAL") or TIME_SKIPPING,
         namespace=env.get("HANDSHAKE_NAMESPACE") or "default",
@@ -348,6 +391,7 @@ def from_env(env: dict[str, str] | None = None) -> StackConfig:
             env.get("HANDSHAKE_STIGMA_CMD"), REFERENCE_STIGMA, "HANDSHAKE_STIGMA_CMD"
         ),
         connection=tls.from_env(env),
+        servers=local_servers(env),
     )
     cfg.validate()
     return cfg

@@ -20,12 +20,12 @@ import shlex
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import pytest_asyncio
 
-from harness import contract, settings, tls
+from harness import contract, setting_names, settings, tls
 from harness.config import (
     DEV,
     TIME_SKIPPING,
@@ -33,6 +33,7 @@ from harness.config import (
     StackConfig,
     add_service_options,
     configured_ready_timeout_s,
+    local_servers,
     resolve_services,
     same_stack,
 )
@@ -45,7 +46,7 @@ from harness.links.network import Network
 from harness.links.tamper import TokenTamper
 from harness.observe.history import History
 from harness.report.ledger import Ledger
-from harness.report.model import ScenarioRecord
+from harness.report.model import ObservedAspect, ScenarioRecord
 from harness.servers import programs
 from harness.stack import deployed
 from harness.stack.stack import Stack, start_stack
@@ -65,7 +66,8 @@ WORKER_SEED = "handshake_chaos_seed"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    # Options, then HANDSHAKE_* variables, then [tool.handshake] / handshake.toml.
+    # Options, then HANDSHAKE_* variables, then TEMPORAL_* ones, then [tool.handshake] /
+    # handshake.toml (harness.settings).
     try:
         ENV = settings.environ()
     except ConfigError as err:
@@ -77,16 +79,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "token handshake harness (each option also HANDSHAKE_<NAME> in the environment or "
         "<name> in [tool.handshake] of pyproject.toml / handshake.toml)",
     )
-    group.addoption(
-        "--temporal",
-        default=ENV.get("HANDSHAKE_TEMPORAL") or "time-skipping",
-        help="Temporal target: time-skipping (default), dev, or HOST:PORT of a cluster "
-        "(env HANDSHAKE_TEMPORAL)",
-    )
-    group.addoption(
-        "--namespace",
-        default=ENV.get("HANDSHAKE_NAMESPACE") or "default",
-        help="Temporal namespace (env HANDSHAKE_NAMESPACE)",
+    # The Temporal target and namespace, declared once for every command (the registry).
+    setting_names.add_options(
+        group.addoption, ENV, "gate", "HANDSHAKE_TEMPORAL", "HANDSHAKE_NAMESPACE"
     )
     # TLS and authentication towards a --temporal cluster (harness/tls.py).
     tls.add_options(group.addoption, ENV)
@@ -112,14 +107,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=int(ENV["HANDSHAKE_CHAOS_SEED"]) if ENV.get("HANDSHAKE_CHAOS_SEED") else None,
         help="seed of the fault schedules; printed with every failure (env HANDSHAKE_CHAOS_SEED)",
     )
-    group.addoption(
-        "--fault-matrix",
-        default=ENV.get("HANDSHAKE_FAULT_MATRIX") or "3",
-        metavar="N|toxics|full",
-        help="which cells of the toxic x link x direction matrix run: N drawn from the "
-        "chaos seed (default 3), 'toxics' (every toxic on every link) or 'full' "
-        "(env HANDSHAKE_FAULT_MATRIX)",
-    )
+    setting_names.add_options(group.addoption, ENV, "gate", "HANDSHAKE_FAULT_MATRIX")
     group.addoption(
         "--handshake-out",
         default=ENV.get("HANDSHAKE_OUT") or "reports/out",
@@ -134,26 +122,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "zigflow_agent_activity=ExecuteAgent (repeatable; env HANDSHAKE_CONTRACT_NAMES, "
         "comma-separated; docs/reference/contract.md)",
     )
-    group.addoption(
-        "--repeat",
-        type=int,
-        default=int(ENV.get("HANDSHAKE_REPEAT") or 1),
-        help="run each selected test N times on the same stacks, to hunt flakiness "
-        "(env HANDSHAKE_REPEAT)",
-    )
-    group.addoption(
-        "--target",
-        default=ENV.get("HANDSHAKE_TARGET") or None,
-        metavar="NAME",
-        help="certify services already deployed: the profile [targets.NAME] of the config "
-        "file (docs/how-to/certify-staging.md); scenarios it cannot serve are listed as "
-        "not certified on it, never run (env HANDSHAKE_TARGET)",
-    )
-    group.addoption(
-        "--run-id",
-        default=ENV.get("HANDSHAKE_RUN_ID") or None,
-        help="the run's id, in every workflow id started on a --target (default: drawn "
-        "at random; env HANDSHAKE_RUN_ID)",
+    # Shared with certify: declared once, by the registry.
+    setting_names.add_options(
+        group.addoption, ENV, "gate", "HANDSHAKE_REPEAT", "HANDSHAKE_TARGET", "HANDSHAKE_RUN_ID"
     )
     group.addoption(
         "--handshake-results",
@@ -196,7 +167,10 @@ def _load_hypothesis_profile(config: pytest.Config) -> None:
     installed in, and a team's own Hypothesis tests keep the settings they chose.
     Loaded at configure time, before collection: a test's own ``@settings`` takes its
     parent from the profile loaded when the module is imported."""
-    asked = os.environ.get("HANDSHAKE_HYPOTHESIS_PROFILE")
+    from harness import settings as harness_settings
+    from harness.drive import strategies
+
+    asked = harness_settings.environ().get("HANDSHAKE_HYPOTHESIS_PROFILE")
     spec = importlib.util.find_spec("scenarios")
     shipped = (
         pathlib.Path(spec.origin).parent.resolve()
@@ -211,7 +185,9 @@ def _load_hypothesis_profile(config: pytest.Config) -> None:
     if asked or ours:
         from hypothesis import settings
 
-        settings.load_profile(asked or "gate")
+        profile = asked or "gate"
+        settings.load_profile(profile)
+        strategies.use_profile(profile)  # the specs' live() sizes come from it too
 
 
 def services(config: pytest.Config) -> Services:
@@ -284,6 +260,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "slow(seconds): about how long the spec takes in wall time by design (its comments "
         "say why); under xdist the longest start first, so the workers finish together",
+    )
+    config.addinivalue_line(
+        "markers",
+        "server_kinds_differ(*aspects, why): what this scenario observes differs between "
+        "server kinds by design (aspects: outcome, calls, checks, tokens, retries); the "
+        "report marks such a difference expected, with the reason",
     )
     try:
         fault_matrix.select(config.getoption("--fault-matrix"), 0)
@@ -367,6 +349,8 @@ def _off_target(config: pytest.Config, items: list[pytest.Item]) -> list[pytest.
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        kinds_differ(item)  # a server_kinds_differ mark without its reason: a usage error
     off = _off_target(config, items)
     if off:
         config.hook.pytest_deselected(items=off)
@@ -446,6 +430,7 @@ def handshake_config(pytestconfig: pytest.Config) -> StackConfig:
         zigflow_level=chosen.zigflow_level,
         connection=tls.from_options(pytestconfig.option),
         ready_timeout_s=_ready_timeout(pytestconfig),
+        servers=local_servers(settings.environ()),
     )
     cfg.validate()
     return cfg
@@ -455,7 +440,11 @@ def _ready_timeout(config: pytest.Config) -> float:
     """The option, else the setting (the environment, then the config file), which
     every other command's stacks read too."""
     given = config.getoption("--ready-timeout")
-    return configured_ready_timeout_s() if given is None else float(given)
+    if given is None:
+        return configured_ready_timeout_s(settings.environ())
+    if not float(given) > 0:
+        raise ConfigError(f"--ready-timeout={given}: give seconds above 0")
+    return float(given)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -868,6 +857,22 @@ def _server_of(item: pytest.Item) -> str | None:
     return None
 
 
+def kinds_differ(item: pytest.Item) -> list[dict[str, Any]]:
+    """The scenario's declared server-kind differences (``server_kinds_differ`` marks,
+    a parameter's own included), for the report's comparison of server kinds."""
+    found = []
+    for mark in item.iter_markers("server_kinds_differ"):
+        aspects = [str(a) for a in mark.args]
+        why = str(mark.kwargs.get("why", ""))
+        if not aspects or not why or not set(aspects) <= set(get_args(ObservedAspect)):
+            raise pytest.UsageError(
+                f"{item.nodeid}: server_kinds_differ needs its aspects (of "
+                f"{', '.join(get_args(ObservedAspect))}) and why=..."
+            )
+        found.append({"aspects": aspects, "why": why})
+    return found
+
+
 def _record_result(
     item: pytest.Item,
     report: pytest.TestReport,
@@ -898,6 +903,8 @@ def _record_result(
             "faults": _faults_of(item),
             "toxiproxy": _toxiproxy_of(item),
             "longrepr": str(report.longrepr)[-2000:] if report.failed else "",
+            "observed_calls": checkers.observed_calls(h) if h else [],
+            "kinds_differ": kinds_differ(item),
         }
     )
     with (path / f"results-{_worker()}.jsonl").open("a") as f:

@@ -6,15 +6,20 @@ misspelled key is an error naming the nearest valid one instead of a silent fall
 to the reference services. ``tests/unit/test_settings.py`` scans the source and fails
 when code reads a ``HANDSHAKE_*`` or ``LOAD_*`` name declared nowhere here.
 
-The entry points still declare their own options (argparse, pytest, Locust); this
-registry is where those declarations can move to.
+``add_options`` declares a setting's command-line option from here (its name, help,
+type, the variables that set it, its default per command and its deprecated
+spellings), so an option shared by several commands is written once; the entry points
+still declare the rest of their options themselves.
 """
 
 from __future__ import annotations
 
+import argparse
 import difflib
-from dataclasses import dataclass
-from typing import Literal
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from harness import tls
 
@@ -41,10 +46,20 @@ class Setting:
     help: str
     option: str | None = None  # the command-line option that takes it, where one does
     secret: bool = False  # never printed: not in errors, headers or reports
-    # False: only the process environment sets it. Either a lower layer reads
-    # os.environ for it (the config file would be accepted and then ignored: exactly the
-    # silent fallback this registry exists to stop), or it is not a HANDSHAKE_* name.
+    # False: only the process environment sets it (the config file would be accepted
+    # and then ignored: exactly the silent fallback this registry exists to stop).
     in_file: bool = True
+    # The names Temporal's CLI and SDKs read for the same thing (temporalio.envconfig):
+    # used when the HANDSHAKE_* name is not set (harness.settings.environ).
+    temporal_envs: tuple[str, ...] = ()
+    # A deprecated spelling: the setting (its variable) it stands for in ``command``,
+    # where it still wins over that setting's own name, with a one-line note.
+    alias_of: str | None = None
+    command: str | None = None
+    # The option's default per command ("*": any other), where the registry declares
+    # the option (add_options).
+    defaults: Mapping[str, str] = field(default_factory=dict, hash=False)
+    metavar: str | None = None  # the option's value in --help
 
     @property
     def name(self) -> str:
@@ -63,6 +78,7 @@ def _tls_settings() -> tuple[Setting, ...]:
             s.meaning,
             option=s.option,
             secret=s.secret,
+            temporal_envs=s.temporal_envs,
         )
         for s in tls.SETTINGS
     )
@@ -72,11 +88,21 @@ SETTINGS: tuple[Setting, ...] = (
     # The target and the services under test (gate, certify, bench, load, up).
     Setting(
         "HANDSHAKE_TEMPORAL",
-        "str",
-        "Temporal target of the gate: time-skipping, dev, or HOST:PORT of a cluster",
+        "list",
+        "Temporal target: time-skipping, dev, or HOST:PORT of a cluster (certify: a "
+        "comma-separated list; bench and load: one; load: dev is the local stack)",
         option="--temporal",
+        temporal_envs=("TEMPORAL_ADDRESS",),
+        defaults={"gate": "time-skipping", "certify": "time-skipping,dev", "bench": "dev"},
     ),
-    Setting("HANDSHAKE_NAMESPACE", "str", "Temporal namespace", option="--namespace"),
+    Setting(
+        "HANDSHAKE_NAMESPACE",
+        "str",
+        "Temporal namespace",
+        option="--namespace",
+        temporal_envs=("TEMPORAL_NAMESPACE",),
+        defaults={"*": "default"},
+    ),
     *_tls_settings(),
     Setting(
         "HANDSHAKE_ZIGFLOW_CMD",
@@ -122,8 +148,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HANDSHAKE_FAULT_MATRIX",
         "int|str",
-        "cells of the fault matrix to run: N, toxics or full",
+        "cells of the toxic x link x direction matrix to run: N drawn from the chaos seed "
+        "(the gate's default: 3), toxics (every toxic on every link: certify's default) or "
+        "full (both directions too)",
         option="--fault-matrix",
+        defaults={"gate": "3", "certify": "toxics"},
+        metavar="N|toxics|full",
     ),
     Setting(
         "HANDSHAKE_OUT",
@@ -137,7 +167,14 @@ SETTINGS: tuple[Setting, ...] = (
         "contract names your services use instead of the defaults, KEY=VALUE",
         option="--contract-name",
     ),
-    Setting("HANDSHAKE_REPEAT", "int", "run each selected test N times", option="--repeat"),
+    Setting(
+        "HANDSHAKE_REPEAT",
+        "int",
+        "run each selected scenario N times on the same stacks, to hunt flakiness (never a "
+        "rerun of what failed: each run counts; certify's report gives each flake rate)",
+        option="--repeat",
+        defaults={"*": "1"},
+    ),
     Setting(
         "HANDSHAKE_RESULTS",
         "str",
@@ -147,21 +184,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HANDSHAKE_TARGET",
         "str",
-        "a deployed target: the profile [targets.NAME] whose services are certified",
+        "a deployed target: certify the services the profile [targets.NAME] of the config "
+        "file describes instead of services the harness starts "
+        "(docs/how-to/certify-staging.md); scenarios it cannot serve are listed as not "
+        "certified on it, never run",
         option="--target",
+        metavar="NAME",
     ),
     Setting(
         "HANDSHAKE_RUN_ID",
         "str",
-        "the run's id, in every workflow id started on a deployed target",
+        "the run's id, in every workflow id and hook placeholder on a deployed target "
+        "(default: new)",
         option="--run-id",
     ),
     # Certify.
     Setting(
         "HANDSHAKE_TARGETS",
         "list",
-        "Temporal targets certify runs on: time-skipping, dev, HOST:PORT",
+        "deprecated: certify's temporal (time-skipping, dev, HOST:PORT)",
         option="--targets",
+        alias_of="HANDSHAKE_TEMPORAL",
+        command="certify",
     ),
     Setting(
         "HANDSHAKE_WORKERS", "int", "pytest-xdist workers per certify target", option="--workers"
@@ -200,99 +244,98 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HANDSHAKE_BENCH_TEMPORAL",
         "str",
-        "Temporal target of the bench (default dev)",
-        option="--temporal",
+        "deprecated: the bench's temporal (default dev)",
+        alias_of="HANDSHAKE_TEMPORAL",
+        command="bench",
     ),
-    # Read from os.environ below the entry points: the environment only.
+    # The servers the harness starts and the Hypothesis profile: read by the entry
+    # points (harness.config.local_servers, the pytest plugin) and handed down.
     Setting(
         "HANDSHAKE_HYPOTHESIS_PROFILE",
         "str",
         "Hypothesis profile of the property-based specs: gate or nightly",
-        in_file=False,
     ),
     Setting(
         "HANDSHAKE_TOXIPROXY_URL",
         "str",
         "an external Toxiproxy server instead of starting one",
-        in_file=False,
     ),
     Setting(
         "HANDSHAKE_DEV_STOCK",
         "bool",
         "1: the embedded dev server as it ships, without the harness's settings",
-        in_file=False,
     ),
     Setting(
         "HANDSHAKE_DEV_DYNAMIC_CONFIG",
         "list",
         "more dynamic-config settings of the embedded dev server, key=value",
-        in_file=False,
     ),
     Setting(
         "HANDSHAKE_DEV_EPHEMERAL",
         "bool",
         "1: the embedded dev server keeps its database in memory",
-        in_file=False,
     ),
-    # Load runs (harness/load/): the runner's options default to these, and the runner
-    # sets them for its Locust processes; the config file maps to HANDSHAKE_* only.
-    Setting("LOAD_USERS", "int", "simulated users", option="--users", in_file=False),
+    # Load runs (harness/load/): `handshake load` resolves these through every layer
+    # (a file key is the name in lower case: load-users) and passes them to its Locust
+    # processes in their environment; "set by the runner" ones are that passing only.
+    Setting("LOAD_USERS", "int", "simulated users", option="--users"),
     Setting(
-        "LOAD_SPAWN_RATE", "float", "users started per second", option="--spawn-rate", in_file=False
+        "LOAD_SPAWN_RATE",
+        "float",
+        "users started per second",
+        option="--spawn-rate",
     ),
-    Setting("LOAD_DURATION", "str", "run time, e.g. 30s, 10m", option="--duration", in_file=False),
-    Setting("LOAD_SHAPE", "str", "step, spike, soak or constant", option="--shape", in_file=False),
+    Setting("LOAD_DURATION", "str", "run time, e.g. 30s, 10m", option="--duration"),
+    Setting("LOAD_SHAPE", "str", "step, spike, soak or constant", option="--shape"),
     Setting(
         "LOAD_WORKERS",
         "int",
         "local Locust workers (distributed mode)",
         option="--workers",
-        in_file=False,
     ),
-    Setting("LOAD_OUT", "str", "where the load run writes", option="--out", in_file=False),
+    Setting("LOAD_OUT", "str", "where the load run writes", option="--out"),
     Setting(
         "LOAD_RATE_PER_S",
         "float",
         "a steady rate of handshakes/s over all users (0: each user thinks between them)",
         option="--rate",
-        in_file=False,
     ),
     Setting(
         "LOAD_RUN_ID",
         "str",
         "an id put in every workflow id: load-RUN_ID-UUID",
         option="--run-id",
-        in_file=False,
     ),
     Setting(
         "LOAD_ZIGFLOW_TASK_QUEUE",
         "str",
         "task queue of the Zigflow workers under load",
         option="--zigflow-task-queue",
-        in_file=False,
     ),
     Setting(
         "LOAD_STIGMA_NAMESPACE",
         "str",
         "namespace of Stigma's executions",
         option="--stigma-namespace",
-        in_file=False,
     ),
     Setting(
         "LOAD_PLAN_TASK_QUEUE",
         "str",
         "task queue of the harness's plan workflow (activity level)",
         option="--plan-task-queue",
-        in_file=False,
     ),
-    Setting("LOAD_THINK_S", "float", "seconds a user waits between handshakes", in_file=False),
-    Setting("LOAD_STEPS", "int", "steps of the step shape", in_file=False),
+    Setting("LOAD_THINK_S", "float", "seconds a user waits between handshakes"),
+    Setting("LOAD_STEPS", "int", "steps of the step shape"),
     Setting(
-        "LOAD_OVERHEAD_BUDGET_MS", "float", "Locust's own overhead p99 threshold", in_file=False
+        "LOAD_OVERHEAD_BUDGET_MS",
+        "float",
+        "Locust's own overhead p99 threshold",
     ),
-    Setting("LOAD_MAX_ERROR_RATIO", "float", "Locust's own error-ratio threshold", in_file=False),
+    Setting("LOAD_MAX_ERROR_RATIO", "float", "Locust's own error-ratio threshold"),
     Setting(
-        "LOAD_CALL_TIMEOUT_S", "float", "seconds a bridge waits for one handshake", in_file=False
+        "LOAD_CALL_TIMEOUT_S",
+        "float",
+        "seconds a bridge waits for one handshake",
     ),
     Setting("LOAD_AGENT_WORK_S", "float", "set by the runner: each agent's work", in_file=False),
     Setting("LOAD_LOG_DIR", "str", "set by the runner: the bridges' log directory", in_file=False),
@@ -306,6 +349,19 @@ BY_ENV = {s.env: s for s in SETTINGS}
 TEST_ONLY = frozenset({"HANDSHAKE_SLOW_ACK_RUNS", "HANDSHAKE_TLS_TEST_BIN"})
 BY_NAME = {s.name: s for s in SETTINGS}
 FILE_NAMES = tuple(s.name for s in SETTINGS if s.in_file)
+# The Temporal CLI's names the harness reads, in the order they are tried.
+CLI_NAMES = tuple((name, s) for s in SETTINGS for name in s.temporal_envs)
+# Temporal CLI names the harness has no setting for: a profile file, inline key
+# material, turning host verification off. Named in the run's sources as not read, so
+# a user who relies on one sees that it did not carry over.
+CLI_NAMES_UNREAD = (
+    "TEMPORAL_CONFIG_FILE",
+    "TEMPORAL_PROFILE",
+    "TEMPORAL_TLS_CLIENT_CERT_DATA",
+    "TEMPORAL_TLS_CLIENT_KEY_DATA",
+    "TEMPORAL_TLS_SERVER_CA_CERT_DATA",
+    "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION",
+)
 
 
 def lookup(key: str) -> Setting | None:
@@ -329,3 +385,59 @@ def suggest_env(name: str) -> str | None:
     """The declared variable nearest to an unknown ``HANDSHAKE_*`` name."""
     close = difflib.get_close_matches(name, [s.env for s in SETTINGS], n=1)
     return close[0] if close else None
+
+
+class Deprecated(argparse.Action):
+    """An old spelling of an option (``--targets`` for ``--temporal``): takes the value
+    into the new option's ``dest``, says on stderr which to use, and records the
+    spelling used (``<dest>_option``) for messages that name it."""
+
+    def __init__(self, *args: Any, use: str, **kwargs: Any) -> None:
+        self.use = use
+        # Shown, so that a script or page using the old spelling still finds it.
+        kwargs.setdefault("help", f"deprecated: use {use}")
+        super().__init__(*args, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"{parser.prog}: {option_string} is deprecated: use {self.use}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_option", option_string)
+
+
+_TYPES: dict[Kind, Callable[[str], Any]] = {"int": int, "float": float}
+
+
+def add_options(add: Callable[..., Any], env: Mapping[str, str], command: str, *names: str) -> None:
+    """Declare the options of the settings ``names`` (their variables) for ``command``
+    on an argparse parser or group (``add_argument``) or a pytest group (``addoption``):
+    the registry's option, help and type, the default from ``env`` (the resolved
+    settings, ``harness.settings.environ()``; the option wins) or else the command's
+    default, and the command's deprecated spellings of it."""
+    for name in names:
+        s = BY_ENV[name]
+        if s.option is None:
+            raise ValueError(f"{name} has no option")
+        dest = s.option[2:].replace("-", "_")
+        default = env.get(s.env) or s.defaults.get(command, s.defaults.get("*"))
+        kwargs: dict[str, Any] = {
+            "dest": dest,
+            "default": default,
+            "help": f"{s.help} (env {' or '.join((s.env, *s.temporal_envs))})",
+        }
+        if s.kind in _TYPES:
+            kwargs["type"] = _TYPES[s.kind]
+            # Converted here: a string default is converted by argparse only when it
+            # is used, and the entry points read some defaults before parsing.
+            kwargs["default"] = None if default is None else _TYPES[s.kind](default)
+        if s.metavar:
+            kwargs["metavar"] = s.metavar
+        add(s.option, **kwargs)
+        for old in SETTINGS:
+            if old.alias_of == s.env and old.command == command and old.option:
+                add(old.option, dest=dest, action=Deprecated, use=s.option)

@@ -3,7 +3,9 @@
 Every harness setting has one name in three forms: the option (``--zigflow-cmd``),
 the environment variable (``HANDSHAKE_ZIGFLOW_CMD``) and the config-file key
 (``zigflow-cmd``: the variable's name without ``HANDSHAKE_``, lower case, dashes or
-underscores). An option beats the environment, which beats the file. The file is a
+underscores). An option beats the environment (``HANDSHAKE_*``, then the names
+Temporal's CLI reads: ``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``,
+``TEMPORAL_TLS_*``), which beats the file. The file is a
 team's own ``pyproject.toml`` (table ``[tool.handshake]``) or a ``handshake.toml``
 (top level), the nearest one from the working directory upward:
 
@@ -14,8 +16,11 @@ team's own ``pyproject.toml`` (table ``[tool.handshake]``) or a ``handshake.toml
     stigma-cmd = "java -jar stigma.jar"
     contract-names = ["zigflow_agent_activity=ExecuteAgent"]
 
-Readers call ``environ()`` where they would read ``os.environ``: the environment
-as the harness sees it, the process's own over the file's.
+Entry points (the CLI, the pytest plugin, each command's ``main``) call ``environ()``
+where they would read ``os.environ``: the environment as the harness sees it, the
+process's ``HANDSHAKE_*`` over the Temporal CLI's names (``TEMPORAL_ADDRESS`` ...)
+over the file's; they pass values down, and no module below them reads a setting
+(``tests/unit/test_settings.py`` holds it).
 
 The file is strict: a file that is not TOML, an unknown key or a value of the wrong
 type is a ConfigError naming the file, the key and the nearest valid key (the keys
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -208,13 +214,59 @@ def from_file(path: pathlib.Path) -> dict[str, str]:
     return _table(_Found(path, {} if table is None else table))
 
 
-def environ(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment as the harness sees it: the config file's settings, under the
-    process environment (``env``, default ``os.environ``), which wins."""
+def environ(env: Mapping[str, str] | None = None, *, command: str | None = None) -> dict[str, str]:
+    """The environment as the harness sees it, each setting from the first layer that
+    has it: the process's ``HANDSHAKE_*`` (``env``, default ``os.environ``; set but
+    empty counts: it unsets), then the Temporal CLI's names (``TEMPORAL_ADDRESS`` ... for
+    ``HANDSHAKE_TEMPORAL`` ...), then the config file. Options, parsed over these
+    defaults, beat them all: this is the one place the order is decided.
+
+    ``command`` (``certify``, ``bench``) also takes its deprecated spellings
+    (``HANDSHAKE_TARGETS``, ``targets``) for ``HANDSHAKE_TEMPORAL``, with a one-line note
+    on stderr: within its layer a command's own old name is the more specific one."""
     process = dict(os.environ if env is None else env)
     _check_environment(process)
     found = _find()
-    return {**(_table(found) if found is not None else {}), **process}
+    file = _table(found) if found is not None else {}
+    temporal_cli = {s.env: process[name] for name, s in _used_temporal_names(process)}
+    if command is not None:
+        where = str(found.path) if found is not None else ""
+        file = _fold_aliases(file, command, f"{where}: key " if where else "")
+        process = _fold_aliases(process, command, "")
+    return {**file, **temporal_cli, **process}
+
+
+def _used_temporal_names(process: Mapping[str, str]) -> list[tuple[str, Setting]]:
+    """The Temporal CLI variables that give a setting its value: set, not empty, the
+    harness's own name unset (in the process), and the first such name of its setting."""
+    used: dict[str, tuple[str, Setting]] = {}
+    for name, setting in setting_names.CLI_NAMES:
+        if setting.env in process or setting.env in used or not process.get(name, "").strip():
+            continue
+        used[setting.env] = (name, setting)
+    return list(used.values())
+
+
+_noted: set[str] = set()
+
+
+def _fold_aliases(layer: dict[str, str], command: str, where: str) -> dict[str, str]:
+    """``layer`` with the command's deprecated names copied onto the settings they spell."""
+    folded = dict(layer)
+    for s in setting_names.SETTINGS:
+        if s.alias_of is None or s.command != command or not layer.get(s.env, "").strip():
+            continue
+        folded[s.alias_of] = layer[s.env]
+        new = setting_names.BY_ENV[s.alias_of]
+        note = (
+            f"handshake {command}: {where}{s.name} is deprecated: write {new.name}"
+            if where
+            else f"handshake {command}: {s.env} is deprecated: set {new.env}"
+        )
+        if note not in _noted:  # once per process: environ() is called more than once
+            _noted.add(note)
+            print(note, file=sys.stderr)
+    return folded
 
 
 def _check_environment(process: Mapping[str, str]) -> None:
@@ -249,22 +301,37 @@ class Sources:
     config: pathlib.Path | None
     environment: tuple[str, ...]  # HANDSHAKE_* variables the registry declares
     undeclared: tuple[str, ...]  # HANDSHAKE_* variables set that no setting reads
+    # The Temporal CLI's variables that gave a setting its value, and those set that
+    # the harness does not read (a profile file, inline key material).
+    temporal_cli: tuple[str, ...] = ()
+    temporal_unread: tuple[str, ...] = ()
 
     def describe(self) -> str:
         line = (
             f"config {self.config or 'none'}; environment: {', '.join(self.environment) or 'none'}"
         )
+        if self.temporal_cli:
+            line += f"; Temporal CLI variables: {', '.join(self.temporal_cli)}"
         if self.undeclared:
             line += f"; not harness settings, ignored: {', '.join(self.undeclared)}"
+        if self.temporal_unread:
+            line += f"; Temporal CLI variables not read: {', '.join(self.temporal_unread)}"
         return line
 
 
 def sources(env: Mapping[str, str] | None = None) -> Sources:
-    """The config file in use and the HANDSHAKE_* variables set (``env``, default
-    ``os.environ``); raises ConfigError as ``environ`` does."""
-    names = sorted(k for k in (os.environ if env is None else env) if k.startswith(PREFIX))
+    """The config file in use and the variables set (``env``, default ``os.environ``);
+    raises ConfigError as ``environ`` does."""
+    process = os.environ if env is None else env
+    names = sorted(k for k in process if k.startswith(PREFIX))
     return Sources(
         config=config_file(),
         environment=tuple(n for n in names if n in setting_names.BY_ENV),
         undeclared=tuple(n for n in names if n not in setting_names.BY_ENV),
+        temporal_cli=tuple(sorted(name for name, _ in _used_temporal_names(process))),
+        temporal_unread=tuple(n for n in setting_names.CLI_NAMES_UNREAD if process.get(n)),
     )
+
+
+# Declared with the registry (setting_names.add_options); here too for the entry points.
+Deprecated = setting_names.Deprecated

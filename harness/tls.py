@@ -7,8 +7,10 @@ environment variables (``HANDSHAKE_TEMPORAL_TLS``, ``HANDSHAKE_TEMPORAL_TLS_CA``
 ``HANDSHAKE_TEMPORAL_TLS_CERT``, ``HANDSHAKE_TEMPORAL_TLS_KEY``,
 ``HANDSHAKE_TEMPORAL_TLS_SERVER_NAME``, ``HANDSHAKE_TEMPORAL_API_KEY``) and
 ``[tool.handshake]`` keys (``temporal-tls-ca`` ...) through ``harness.settings``.
-Load also reads the names Temporal's own CLI uses (``TEMPORAL_TLS_CA`` ...), so a
-staging profile that works for ``temporal workflow list`` works there.
+Every command also reads the names Temporal's own CLI and SDKs use
+(``TEMPORAL_TLS_SERVER_CA_CERT_PATH`` ..., ``Setting.temporal_envs``) under the
+harness's own (``harness.settings``), so a shell set up for ``temporal workflow list``
+needs nothing more.
 
 The services get the same settings through their contract (``harness.contract``:
 ``ZIGFLOW_TEMPORAL_TLS_CA`` ...). In the gate they reach Temporal through the
@@ -56,6 +58,9 @@ class Setting:
     field: str  # Connection's field
     option: str  # the command-line option (its argparse dest is option[2:] with _)
     meaning: str
+    # The names Temporal's CLI and SDKs read for it (temporalio.envconfig), first the
+    # one that wins; then the `temporal` CLI's older flag variables, which load read.
+    temporal_envs: tuple[str, ...]
     flag: bool = False
     secret: bool = False
 
@@ -63,11 +68,6 @@ class Setting:
     def env(self) -> str:
         """The harness's environment variable (and, lower case, the config-file key)."""
         return "HANDSHAKE_" + self.option[2:].upper().replace("-", "_")
-
-    @property
-    def temporal_cli_env(self) -> str:
-        """The name Temporal's CLI reads (load accepts it too)."""
-        return self.option[2:].upper().replace("-", "_")
 
     @property
     def dest(self) -> str:
@@ -80,21 +80,39 @@ SETTINGS = (
         "--temporal-tls",
         "connect to Temporal with TLS (implied by a CA, a client certificate or an API key; "
         "alone: the system's CAs)",
+        ("TEMPORAL_TLS",),
         flag=True,
     ),
-    Setting("ca", "--temporal-tls-ca", "the cluster's server CA certificate(s), a PEM file"),
-    Setting("cert", "--temporal-tls-cert", "client certificate for mTLS, a PEM file"),
-    Setting("key", "--temporal-tls-key", "client private key for mTLS, a PEM file"),
+    Setting(
+        "ca",
+        "--temporal-tls-ca",
+        "the cluster's server CA certificate(s), a PEM file",
+        ("TEMPORAL_TLS_SERVER_CA_CERT_PATH", "TEMPORAL_TLS_CA"),
+    ),
+    Setting(
+        "cert",
+        "--temporal-tls-cert",
+        "client certificate for mTLS, a PEM file",
+        ("TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CERT"),
+    ),
+    Setting(
+        "key",
+        "--temporal-tls-key",
+        "client private key for mTLS, a PEM file",
+        ("TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_KEY"),
+    ),
     Setting(
         "server_name",
         "--temporal-tls-server-name",
         "name to check in the server's certificate (default: the host of the address)",
+        ("TEMPORAL_TLS_SERVER_NAME",),
     ),
     Setting(
         "api_key",
         "--temporal-api-key",
         "API key, sent as a bearer token (Temporal Cloud); prefer the environment variable "
         "to the option, which shows in process lists",
+        ("TEMPORAL_API_KEY",),
         secret=True,
     ),
 )
@@ -195,17 +213,10 @@ class Connection:
         }
 
 
-def from_env(env: Mapping[str, str], *, temporal_cli: bool = False) -> Connection:
-    """From ``HANDSHAKE_TEMPORAL_TLS_*`` (and, with ``temporal_cli``, the Temporal
-    CLI's ``TEMPORAL_TLS_*`` when the harness's name is unset)."""
-
-    def get(s: Setting) -> str:
-        value = env.get(s.env, "")
-        if not value and temporal_cli:
-            value = env.get(s.temporal_cli_env, "")
-        return value
-
-    values: dict[str, Any] = {s.field: get(s) for s in SETTINGS}
+def from_env(env: Mapping[str, str]) -> Connection:
+    """From ``HANDSHAKE_TEMPORAL_TLS_*`` (``harness.settings.environ`` has put the
+    Temporal CLI's names there already)."""
+    values: dict[str, Any] = {s.field: env.get(s.env, "") for s in SETTINGS}
     values["tls"] = _truthy(values["tls"])
     return Connection(**values)
 
@@ -214,15 +225,14 @@ def add_options(
     add: Callable[..., Any],
     env: Mapping[str, str],
     *,
-    temporal_cli: bool = False,
     extra: Callable[[Setting], dict[str, Any]] | None = None,
 ) -> None:
     """Declare the options on an argparse parser or group (``parser.add_argument``) or a
     pytest group (``group.addoption``), defaulting to the environment (option wins).
     ``extra``: more keyword arguments per option (Locust: ``env_var``, ``is_secret``)."""
-    default = from_env(env, temporal_cli=temporal_cli)
+    default = from_env(env)
     for s in SETTINGS:
-        envs = s.env + (f" or {s.temporal_cli_env}" if temporal_cli else "")
+        envs = f"{s.env} or {s.temporal_envs[0]}"
         kwargs: dict[str, Any] = {
             "dest": s.dest,
             "default": getattr(default, s.field),

@@ -151,6 +151,8 @@ def parser_table(build: Callable[[], Any]) -> str:
         if action.choices:
             name += " (" + " \\| ".join(f"`{c}`" for c in action.choices if c != "") + ")"
         help_text = action.help or ""
+        if help_text == argparse.SUPPRESS:  # an old spelling (harness.settings.Deprecated)
+            help_text = f"deprecated: use `{getattr(action, 'use', '?')}`"
         rows.append(
             f"| {name} | {_default(action.default)} "
             f"| {_env_cell(help_text, envs.get(action.dest, []))} | {_cell(help_text)} |"
@@ -206,7 +208,7 @@ def pytest_options_table() -> str:
 
 
 def _cli_parsers() -> list[tuple[str, Callable[[], Any]]]:
-    from harness import certify, cli
+    from harness import certify, cli, settings
     from harness.load import run
     from harness.measure import bench
 
@@ -215,7 +217,7 @@ def _cli_parsers() -> list[tuple[str, Callable[[], Any]]]:
         ("handshake bench (python -m harness.measure.bench, make bench)", lambda: bench.main([])),
         (
             "handshake load (python -m harness.load.run, make load)",
-            lambda: run.parse_args([], dict(os.environ)),
+            lambda: run.parse_args([], settings.environ()),
         ),
         ("handshake report", lambda: cli.COMMANDS["report"][0]([])),
     ]
@@ -244,7 +246,19 @@ def config_keys() -> str:
     for s in setting_names.SETTINGS:
         if s.in_file:
             kind = setting_names.KIND_TEXT[s.kind] + (", a secret" if s.secret else "")
-            rows.append(f"| `{s.name}` | {kind} | `{s.env}` | {_cell(s.help)} |")
+            # The harness's name first; the Temporal CLI's names apply when it is unset.
+            env = ", ".join(f"`{n}`" for n in (s.env, *s.temporal_envs))
+            meaning = s.help
+            if s.alias_of is not None:
+                new = setting_names.BY_ENV[s.alias_of]
+                meaning = f"{s.help}; write `{new.name}` (`{new.env}`)"
+            rows.append(f"| `{s.name}` | {kind} | {env} | {_cell(meaning)} |")
+    unread = ", ".join(f"`{n}`" for n in setting_names.CLI_NAMES_UNREAD)
+    rows += [
+        "",
+        f"Temporal CLI variables the harness does not read: {unread}. When one is set, the "
+        "run's sources line names it as not read.",
+    ]
     return "\n".join(rows) + "\n"
 
 

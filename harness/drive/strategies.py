@@ -3,7 +3,6 @@ field at fault, and the judgement of Stigma's answer to one (``refusal_problems`
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass
 
@@ -17,11 +16,21 @@ from harness.servers.probe import Answer
 MAX_INPUT = 1024 * 1024
 
 
+# The Hypothesis profile of the run (gate, nightly, mutant): the pytest plugin sets it
+# from HANDSHAKE_HYPOTHESIS_PROFILE before the specs are imported (``use_profile``).
+_profile = "gate"
+
+
+def use_profile(name: str) -> None:
+    global _profile
+    _profile = name
+
+
 def live(gate_examples: int, nightly_examples: int) -> settings:
     """Settings for properties whose every example runs real handshakes (seconds each):
     a few derandomized examples in the gate, many in the nightly profile; no
     "explain" phase, which re-runs a failing example many times on a live stack."""
-    profile = os.environ.get("HANDSHAKE_HYPOTHESIS_PROFILE") or "gate"
+    profile = _profile
     phases = [Phase.explicit, Phase.reuse, Phase.generate]
     if profile != "mutant":
         phases.append(Phase.shrink)

@@ -1020,3 +1020,61 @@ def token_outcome(history: History, call_id: str) -> str:
         root = wf.failure.root_application
         zig += f", workflow failed {root.type if root else wf.failure.kind}"
     return f"stigma: {stigma}; zigflow: {zig}"
+
+
+def _stigma_side(s: AgentState) -> tuple[str, str | None]:
+    """Stigma's side of one agent call (as ``token_outcome`` words it): its completion's
+    status and the server's gRPC code; its execution's status when it left no summary
+    because it did not complete."""
+    if s.stigma is None:
+        return "not_started", None
+    if no_summary(s.stigma):
+        return "no_summary", None
+    summary = s.stigma.result if isinstance(s.stigma.result, dict) else None
+    if summary is None:
+        return str(s.stigma.status), None
+    c = summary.get("completion") or {}
+    code = c.get("grpc_code")
+    return str(c.get("status") or "no_token"), (str(code) if code else None)
+
+
+def observed_calls(history: History) -> list[dict[str, Any]]:
+    """What became of every handshake agent call of a scenario, with no id, timing or
+    seed in it (the report's server-kind comparison, harness.report.verdict): per
+    distinct observation, Stigma's side of the token (its completion status and the
+    server's gRPC code; ``not_started`` when StartAgent was refused, ``no_token`` for a
+    direct call), the attempts (None when its history does not say) and end of
+    Zigflow's activity (its failure or timeout type), and the end of Zigflow's workflow
+    (its innermost application failure type), with how many calls were observed so.
+    Sorted: the same calls give the same list."""
+    found: dict[tuple[Any, ...], int] = {}
+    for s in agent_states(history, "handshake"):
+        stigma, code = _stigma_side(s)
+        z = s.zigflow
+        why: str | None = None
+        if z is not None and z.status == "failed":
+            why = z.failure_type or z.failure.kind or None
+        elif z is not None and z.status == "timed_out":
+            why = z.timeout_type or None
+        wf = s.call.zigflow
+        wf_failure: str | None = None
+        if wf is not None and wf.status == "failed":
+            root = wf.failure.root_application
+            wf_failure = root.type if root else (wf.failure.kind or None)
+        # 0: no started event was recorded (the time-skipping server records an attempt
+        # that timed out at StartToClose without one): the attempt is not known.
+        key = (
+            stigma,
+            code,
+            z.attempts if z is not None and z.attempts > 0 else None,
+            z.status if z is not None else "missing",
+            why,
+            wf.status if wf is not None else "missing",
+            wf_failure,
+        )
+        found[key] = found.get(key, 0) + 1
+    names = ("stigma", "code", "attempts", "zigflow", "why", "workflow", "workflow_failure")
+    return [
+        {**dict(zip(names, key, strict=True)), "count": n}
+        for key, n in sorted(found.items(), key=lambda kv: repr(kv[0]))
+    ]

@@ -44,7 +44,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from harness import contract
-from harness.config import StackConfig
+from harness.config import StackConfig, local_servers
 from harness.errors import ConfigError
 from harness.load import services
 from harness.load.target import LoadTarget, from_env
@@ -52,7 +52,7 @@ from harness.observe import traces
 from harness.stack import plan_workflow
 from harness.stack.stack import start_stack
 
-CALL_TIMEOUT_S = float(os.environ.get("LOAD_CALL_TIMEOUT_S") or 60)
+CALL_TIMEOUT_ENV = "LOAD_CALL_TIMEOUT_S"
 # A run's own id in every workflow id it starts (``load-{run_id}-{uuid}``), so that a
 # game day (harness/load/gameday.py) finds and judges exactly its handshakes.
 RUN_ID_ENV = "LOAD_RUN_ID"
@@ -68,6 +68,8 @@ class Connection:
     describe: str
     pids: dict[str, int | None]
     plan_task_queue: str = ""  # activity level: the harness's plan workflow runs there
+    run_id: str = ""  # in every workflow id (LOAD_RUN_ID)
+    call_timeout_s: float = 60.0  # a handshake's wait for its result (LOAD_CALL_TIMEOUT_S)
 
     def start_args(self, plan: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
         """Workflow type, input and task queue for one plan, at either level."""
@@ -82,7 +84,9 @@ class Connection:
 
 
 @contextlib.asynccontextmanager
-async def connected(target: LoadTarget, config: StackConfig) -> AsyncIterator[Connection]:
+async def connected(
+    target: LoadTarget, config: StackConfig, *, run_id: str = "", call_timeout_s: float = 60.0
+) -> AsyncIterator[Connection]:
     """The target's clients; with no address, a local stack of ``config`` (torn down after)."""
     if target.local:
         async with start_stack(config, run_id=f"load-{os.getpid()}") as stack:
@@ -97,13 +101,22 @@ async def connected(target: LoadTarget, config: StackConfig) -> AsyncIterator[Co
                 target.describe(),
                 pids,
                 plan_queue,
+                run_id,
+                call_timeout_s,
             )
         return
     client = await target.connect()
     stigma_ns = target.stigma_namespace or target.namespace
     stigma = client if stigma_ns == target.namespace else await target.connect(stigma_ns)
     yield Connection(
-        client, stigma, target.zigflow_task_queue, target.describe(), {}, target.plan_task_queue
+        client,
+        stigma,
+        target.zigflow_task_queue,
+        target.describe(),
+        {},
+        target.plan_task_queue,
+        run_id,
+        call_timeout_s,
     )
 
 
@@ -123,17 +136,17 @@ async def handshake(conn: Connection, request: dict[str, Any]) -> dict[str, Any]
 async def _handshake(conn: Connection, request: dict[str, Any]) -> dict[str, Any]:
     answer: dict[str, Any] = {"id": request.get("id"), "ok": False, "error": ""}
     answer["started_at"] = time.time()  # epoch s: run.py derives the sustained rate
-    answer["workflow_id"] = wf_id = workflow_id(os.environ.get(RUN_ID_ENV, ""))
+    answer["workflow_id"] = wf_id = workflow_id(conn.run_id)
     t0 = time.monotonic()
     try:
         workflow, arg, queue = conn.start_args(request["plan"])
         handle = await conn.client.start_workflow(workflow, arg, id=wf_id, task_queue=queue)
-        result = await asyncio.wait_for(handle.result(), CALL_TIMEOUT_S)
+        result = await asyncio.wait_for(handle.result(), conn.call_timeout_s)
     except WorkflowFailureError as err:
         answer["error"] = f"workflow failed: {err.cause}"
         return answer
     except TimeoutError:
-        answer["error"] = f"no result within {CALL_TIMEOUT_S:.0f}s"
+        answer["error"] = f"no result within {conn.call_timeout_s:.0f}s"
         return answer
     except RPCError as err:
         answer["error"] = f"{err.status.name}: {err.message}"
@@ -195,14 +208,21 @@ def _emit(out: TextIO, samples: TextIO | None, message: dict[str, Any]) -> None:
 
 def local_stack_config(env: dict[str, str], log_dir: pathlib.Path) -> StackConfig:
     """Raises ConfigError naming the variable when a command line does not parse."""
-    return services.from_env(env).stack_config(log_dir)
+    return services.from_env(env).stack_config(log_dir, local_servers(env))
 
 
-async def serve(target: LoadTarget, config: StackConfig, samples: TextIO | None) -> None:
+async def serve(
+    target: LoadTarget,
+    config: StackConfig,
+    samples: TextIO | None,
+    *,
+    run_id: str = "",
+    call_timeout_s: float = 60.0,
+) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    async with connected(target, config) as conn:
+    async with connected(target, config, run_id=run_id, call_timeout_s=call_timeout_s) as conn:
         _emit(sys.stdout, None, {"event": "ready", "target": conn.describe, "pids": conn.pids})
         in_flight: set[asyncio.Task[None]] = set()
 
@@ -218,10 +238,13 @@ async def serve(target: LoadTarget, config: StackConfig, samples: TextIO | None)
 
 
 def main() -> int:
+    # A child of the Locust process: its settings come as values in its environment
+    # (the locustfile's _bridge_env), read here and passed down.
     env = dict(os.environ)
     log_dir = pathlib.Path(env.get("LOAD_LOG_DIR") or "reports/out/load/logs")
     try:
         config = local_stack_config(env, log_dir)
+        target = from_env(env)
     except ConfigError as err:
         # stderr is the bridge's log, which the Locust side names when we exit.
         print(f"bridge: {err}", file=sys.stderr)
@@ -229,7 +252,15 @@ def main() -> int:
     with contextlib.ExitStack() as files:
         path = env.get("LOAD_SAMPLES", "")
         samples = files.enter_context(open(path, "a")) if path else None
-        asyncio.run(serve(from_env(env), config, samples))
+        asyncio.run(
+            serve(
+                target,
+                config,
+                samples,
+                run_id=env.get(RUN_ID_ENV, ""),
+                call_timeout_s=float(env.get(CALL_TIMEOUT_ENV) or 60),
+            )
+        )
     return 0
 
 

@@ -28,11 +28,12 @@ LOAD_USERS users starts at most LOAD_RATE_PER_S / LOAD_USERS handshakes a second
 (each user on its own phase of the period; a user whose handshake is slow falls
 behind, so give more users than the rate needs when faults slow handshakes down).
 
-Target: the Temporal options below (or their TEMPORAL_* environment); without an
-address, the bridge brings up a local stack of its own, of the services of
---zigflow-cmd / --stigma-cmd (or HANDSHAKE_ZIGFLOW_CMD / HANDSHAKE_STIGMA_CMD, as in
-the gate; default the reference). ``make load`` (run.py) brings one up once for all
-processes and passes its address instead.
+Target: the Temporal options below (--temporal, --namespace, the TLS set: every
+command's, with their HANDSHAKE_* or TEMPORAL_* environment); without an address,
+the bridge brings up a local stack of its own, of the services of --zigflow-cmd /
+--stigma-cmd (or HANDSHAKE_ZIGFLOW_CMD / HANDSHAKE_STIGMA_CMD, as in the gate;
+default the reference). ``make load`` (run.py) brings one up once for all processes
+and passes its address instead.
 """
 
 from __future__ import annotations
@@ -53,42 +54,69 @@ from locust import User, constant, events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from harness import settings
 from harness.drive.plan import call_agent, plan, succeeds
 from harness.errors import ConfigError
 from harness.load import services, shapes, target
+from harness.load.figures import parse_duration
 
 READY_TIMEOUT_S = 120.0
-CALL_TIMEOUT_S = float(os.environ.get("LOAD_CALL_TIMEOUT_S") or 60) + 30
-AGENT_WORK_S = float(os.environ.get("LOAD_AGENT_WORK_S") or 0)
-OUT = pathlib.Path(os.environ.get("LOAD_OUT") or "reports/out/load")
-RATE_PER_S = float(os.environ.get("LOAD_RATE_PER_S") or 0)
-USERS = max(1, int(os.environ.get("LOAD_USERS") or 1))
 
-if os.environ.get("LOAD_SHAPE"):  # Locust uses the shape class it finds in this module
-    Shape = shapes.BY_NAME[os.environ["LOAD_SHAPE"]]
+
+def _resolved() -> dict[str, str]:
+    """The settings layer, as for every command: what `handshake load` handed down in
+    the environment, or, under a plain `locust -f`, the user's environment (Temporal
+    CLI names too) over the config file. Read once, here, at import: Locust takes the
+    shape class it finds in this module when it imports it."""
+    try:
+        return settings.environ()
+    except ConfigError as err:
+        sys.stderr.write(f"locust: {err}\n")
+        sys.exit(2)
+
+
+SETTINGS = _resolved()
+CALL_TIMEOUT_S = float(SETTINGS.get("LOAD_CALL_TIMEOUT_S") or 60) + 30
+AGENT_WORK_S = float(SETTINGS.get("LOAD_AGENT_WORK_S") or 0)
+OUT = pathlib.Path(SETTINGS.get("LOAD_OUT") or "reports/out/load")
+RATE_PER_S = float(SETTINGS.get("LOAD_RATE_PER_S") or 0)
+USERS = max(1, int(SETTINGS.get("LOAD_USERS") or 1))
+THINK_S = float(SETTINGS.get("LOAD_THINK_S") or 1.0)
+
+if SETTINGS.get("LOAD_SHAPE"):  # Locust uses the shape class it finds in this module
+    _peak = int(SETTINGS.get("LOAD_USERS") or 5)
+    Shape = shapes.configured(
+        SETTINGS["LOAD_SHAPE"],
+        shapes.ShapeValues(
+            users=_peak,
+            spawn_rate=float(SETTINGS.get("LOAD_SPAWN_RATE") or _peak),
+            duration_s=parse_duration(SETTINGS.get("LOAD_DURATION") or "60s"),
+            steps=int(SETTINGS.get("LOAD_STEPS") or 4),
+        ),
+    )
 
 
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
     # On Locust's own parser (not a group): only it takes env_var and is_secret (the
     # API key is masked in Locust's web UI). The flag's default already reads the
-    # environment (HANDSHAKE_TEMPORAL_TLS, TEMPORAL_TLS).
+    # settings (HANDSHAKE_TEMPORAL_TLS, TEMPORAL_TLS).
     target.add_arguments(
         parser,
-        dict(os.environ),
+        SETTINGS,
         extra=lambda s: {} if s.flag else {"env_var": s.env, "is_secret": s.secret},
     )
     services.add_arguments(parser)
     parser.add_argument(
         "--overhead-budget-ms",
         type=float,
-        default=float(os.environ.get("LOAD_OVERHEAD_BUDGET_MS") or 100),
+        default=float(SETTINGS.get("LOAD_OVERHEAD_BUDGET_MS") or 100),
         help="exit 1 when the handshake overhead p99 is above this (env LOAD_OVERHEAD_BUDGET_MS)",
     )
     parser.add_argument(
         "--max-error-ratio",
         type=float,
-        default=float(os.environ.get("LOAD_MAX_ERROR_RATIO") or 0.01),
+        default=float(SETTINGS.get("LOAD_MAX_ERROR_RATIO") or 0.01),
         help="exit 1 when more than this fraction of handshakes failed (env LOAD_MAX_ERROR_RATIO)",
     )
 
@@ -121,7 +149,7 @@ def threshold_breaches(environment: Environment) -> list[str]:
 @events.quitting.add_listener
 def _judge(environment: Environment, **_: Any) -> None:
     # make load (harness/load/run.py) judges the bridges' exact samples itself.
-    if os.environ.get("LOAD_JUDGED_BY") == "runner" or isinstance(environment.runner, WorkerRunner):
+    if SETTINGS.get("LOAD_JUDGED_BY") == "runner" or isinstance(environment.runner, WorkerRunner):
         return
     breaches = threshold_breaches(environment)
     for reason in breaches:
@@ -131,11 +159,11 @@ def _judge(environment: Environment, **_: Any) -> None:
 
 
 def _bridge_env(environment: Environment) -> dict[str, str]:
-    """This process's environment, the target and the service commands, all explicit."""
+    """The settings as resolved here, the target and the service commands, all explicit."""
     options = environment.parsed_options
-    env = dict(os.environ)
+    env = dict(SETTINGS)
     env.update(target.from_options(options).to_env())
-    env.update(services.from_options(options, os.environ).to_env())
+    env.update(services.from_options(options, SETTINGS).to_env())
     return env
 
 
@@ -145,7 +173,8 @@ def _check_services(environment: Environment, **_: Any) -> None:
     # the operator's mistake, reported once with the option's name (SystemExit is not
     # swallowed by Locust's event hooks, unlike an exception).
     try:
-        services.from_options(environment.parsed_options, os.environ)
+        services.from_options(environment.parsed_options, SETTINGS)
+        target.from_options(environment.parsed_options)
     except ConfigError as err:
         sys.stderr.write(f"locust: {err}\n")
         sys.exit(2)
@@ -239,7 +268,7 @@ _users = itertools.count()
 class HandshakeUser(User):
     """Closed loop: one handshake at a time per user (LOAD_THINK_S between them)."""
 
-    _think = constant(float(os.environ.get("LOAD_THINK_S") or 1.0))
+    _think = constant(THINK_S)
     _next_at = 0.0  # with LOAD_RATE_PER_S: when this user's next handshake is due
 
     def wait_time(self) -> float:

@@ -2,8 +2,8 @@
 
 1. Target: the local stack (dev server + the services of --zigflow-cmd / --stigma-cmd,
    as in the gate, default the reference; brought up here once for every Locust
-   process) unless --temporal-address / TEMPORAL_ADDRESS names a cluster (with
-   --zigflow-task-queue of the Zigflow workers there).
+   process) unless --temporal (HANDSHAKE_TEMPORAL, TEMPORAL_ADDRESS) names a cluster
+   (with --zigflow-task-queue of the Zigflow workers there).
 2. Locust, headless: one process, or a master and --workers K workers on loopback.
 3. While it runs: the RSS of each service process we started, every --memory-interval s.
 4. After: Locust's CSV and HTML, our figures (figures.json / figures.md) in --out;
@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from harness import settings
-from harness.config import StackConfig, is_host_port
+from harness.config import StackConfig, is_host_port, local_servers
 from harness.errors import ConfigError, ExitCode, HarnessError, WaitTimeout, exit_code_of
 from harness.judge import checkers, metrics_checks
 from harness.judge.checkers import Missing, Verdict
@@ -91,14 +91,15 @@ def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespac
     p.add_argument(
         "--overhead-budget-ms",
         type=float,
-        default=100.0,
-        help="fail when the overhead p99 is above this (the plan's budget)",
+        default=float(env.get("LOAD_OVERHEAD_BUDGET_MS") or 100),
+        help="fail when the overhead p99 is above this (the plan's budget; env "
+        "LOAD_OVERHEAD_BUDGET_MS)",
     )
     p.add_argument(
         "--max-error-ratio",
         type=float,
-        default=0.01,
-        help="fail when more than this fraction of handshakes failed",
+        default=float(env.get("LOAD_MAX_ERROR_RATIO") or 0.01),
+        help="fail when more than this fraction of handshakes failed (env LOAD_MAX_ERROR_RATIO)",
     )
     p.add_argument("--min-handshakes", type=int, default=1)
     p.add_argument(
@@ -139,27 +140,35 @@ def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespac
         p.error(f"--run-id {args.run_id!r}: letters, digits, '_', '.' and '-' only")
     try:
         args.commands = services.from_options(args, env)
+        wanted = target.from_options(args)
     except ConfigError as err:
         p.error(str(err))  # exit 2 with the usage, as for any other bad option
     given = services.given_options(args)
-    if given and not target.from_options(args).local:
+    if given and not wanted.local:
         p.error(
-            f"{' and '.join(given)} with --temporal-address: a remote target's services "
-            "run there, not here; drop the address to load the local stack"
+            f"{' and '.join(given)} with --temporal {wanted.address}: a remote target's "
+            "services run there, not here; drop the address to load the local stack"
         )
-    address = target.from_options(args).address
-    if address and not is_host_port(address):
-        p.error(f"--temporal-address {address!r}: expected HOST:PORT, or empty for the local stack")
+    if wanted.address and not is_host_port(wanted.address):
+        p.error(f"--temporal {wanted.address!r}: expected HOST:PORT, or nothing for a local stack")
     try:
-        target.from_options(args).connection.validate()
+        wanted.connection.validate()
     except ConfigError as err:
         p.error(str(err))
+    # The resolved settings, handed to the Locust processes (locust_env) and the stack.
+    args.settings = dict(env)
     return args
 
 
 def local_stack_config(args: argparse.Namespace, out: pathlib.Path) -> StackConfig:
     commands: services.ServiceCommands = args.commands
-    return commands.stack_config(out / "logs")
+    return commands.stack_config(out / "logs", local_servers(_settings(args)))
+
+
+def _settings(args: argparse.Namespace) -> dict[str, str]:
+    """The settings parse_args resolved (an empty set for a Namespace built by hand)."""
+    resolved: dict[str, str] = getattr(args, "settings", {})
+    return resolved
 
 
 @dataclasses.dataclass
@@ -224,7 +233,10 @@ def locust_commands(args: argparse.Namespace, out: pathlib.Path) -> list[tuple[s
 
 
 def locust_env(args: argparse.Namespace, t: target.LoadTarget, out: pathlib.Path) -> dict[str, str]:
-    env = dict(os.environ)
+    # The settings as resolved here (config file, Temporal CLI names and all): the
+    # Locust processes and their bridges read values from their environment, never a
+    # config file of their own.
+    env = {**os.environ, **_settings(args)}
     env.update(t.to_env())
     env.update(
         LOAD_USERS=str(args.users),
@@ -258,7 +270,7 @@ async def run(args: argparse.Namespace) -> int:
     series: dict[str, list[tuple[float, float]]] = {}
     wanted = target.from_options(args)
     if not wanted.local:
-        ignored = [var for var in services.ENV.values() if os.environ.get(var)]
+        ignored = [var for var in services.ENV.values() if _settings(args).get(var)]
         if ignored:
             print(f"load: {', '.join(ignored)} not used: the target runs its own services")
     async with prepared(wanted, local_stack_config(args, out)) as ready:
@@ -515,6 +527,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load: {err}", file=sys.stderr)
         return 2
     args = parse_args(argv, env)
+    # Where the settings came from, as every command's header says it (names only).
+    print(f"load: {settings.sources().describe()}", flush=True)
     _fresh(pathlib.Path(args.out))
     try:
         return asyncio.run(run(args))

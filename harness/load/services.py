@@ -23,6 +23,7 @@ from harness.config import (
     REFERENCE_STIGMA,
     REFERENCE_ZIGFLOW,
     ZIGFLOW_LEVELS,
+    LocalServers,
     StackConfig,
     parse_command,
 )
@@ -48,7 +49,9 @@ class ServiceCommands:
             LEVEL_ENV: self.zigflow_level,
         }
 
-    def stack_config(self, log_dir: pathlib.Path) -> StackConfig:
+    def stack_config(
+        self, log_dir: pathlib.Path, servers: LocalServers | None = None
+    ) -> StackConfig:
         """The local stack of a load run: a dev server (a real one: load would outrun
         the time-skipping server's single-stepping) and these services."""
         return StackConfig(
@@ -57,6 +60,7 @@ class ServiceCommands:
             stigma_cmd=list(self.stigma),
             log_dir=log_dir,
             zigflow_level=self.zigflow_level,
+            servers=servers or LocalServers(),
         )
 
 

@@ -6,7 +6,7 @@ Its services are those of --zigflow-cmd / --stigma-cmd (or HANDSHAKE_ZIGFLOW_CMD
 HANDSHAKE_STIGMA_CMD), as in the gate; default: the reference.
 
 Prints (and writes to <out>/target.json) what a load run needs to reach it, e.g.
-``make load LOAD_ARGS="--temporal-address 127.0.0.1:PORT --zigflow-task-queue Q"``.
+``make load LOAD_ARGS="--temporal 127.0.0.1:PORT --zigflow-task-queue Q"``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import pathlib
 import signal
 import sys
 
-from harness.config import StackConfig
+from harness import settings
+from harness.config import StackConfig, local_servers
 from harness.errors import ConfigError, HarnessError
 from harness.load import services
 from harness.stack.stack import start_stack
@@ -37,8 +38,8 @@ async def serve(out: pathlib.Path, config: StackConfig) -> None:
             "zigflow_task_queue": stack.zigflow_task_queue,
             "metrics": stack.metrics,
             "pids": {"zigflow": stack.zigflow.pid, "stigma": stack.stigma.pid},
-            "load_args": f"--temporal-address {stack.temporal.address} "
-            f"--temporal-namespace {stack.namespace} "
+            "load_args": f"--temporal {stack.temporal.address} "
+            f"--namespace {stack.namespace} "
             f"--zigflow-task-queue {stack.zigflow_task_queue}",
         }
         await asyncio.to_thread((out / "target.json").write_text, json.dumps(info, indent=2))
@@ -52,13 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     services.add_arguments(p)
     args = p.parse_args(argv)
     try:
-        commands = services.from_options(args, dict(os.environ))
+        env = settings.environ()  # the settings layer, as every command's
+        commands = services.from_options(args, env)
     except ConfigError as err:
         p.error(str(err))
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        asyncio.run(serve(out, commands.stack_config(out / "logs")))
+        asyncio.run(serve(out, commands.stack_config(out / "logs", local_servers(env))))
     except HarnessError as err:  # e.g. a service that died before it was ready, with its log
         print(f"standin: the stack did not come up: {err}", file=sys.stderr)
         return 2

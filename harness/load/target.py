@@ -1,9 +1,10 @@
 """Where load goes: a Temporal cluster (address, namespace, TLS, API key) and the task
-queue Zigflow's workers poll. The TLS settings are the harness's one set
-(``harness.tls``: ``--temporal-tls-ca`` ... and ``HANDSHAKE_TEMPORAL_TLS_CA`` ..., as in
-the gate, certify and bench); here the names Temporal's own CLI uses (TEMPORAL_ADDRESS,
-TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY) work too, so a staging profile
-that works for `temporal workflow list` works here.
+queue Zigflow's workers poll. The same settings as every command: ``--temporal``
+(HANDSHAKE_TEMPORAL), ``--namespace``, the TLS set of ``harness.tls``; the names
+Temporal's own CLI uses (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*,
+TEMPORAL_API_KEY) reach them through ``harness.settings.environ``, so a staging
+profile that works for `temporal workflow list` works here. ``--temporal-address`` and
+``--temporal-namespace`` are the old spellings, still accepted with a note.
 """
 
 from __future__ import annotations
@@ -14,18 +15,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness import tls
+from harness import setting_names, tls
+from harness.config import DEV, TIME_SKIPPING
+from harness.errors import ConfigError
+from harness.setting_names import Deprecated
 
 # The locustfile imports this module under gevent's patching: temporalio is imported
 # only inside the methods the bridge process calls, never at import time.
 if TYPE_CHECKING:
     from temporalio.client import Client
 
-# Environment of the bridge process (set by run.py or the locustfile from its options);
+# Environment of the bridge process (set by run.py or the locustfile from its options;
+# the harness's names, so that a TEMPORAL_* of the user's shell never overrides them);
 # the connection's own variables come from ``tls.Connection.to_env``.
 ENV = {
-    "address": "TEMPORAL_ADDRESS",
-    "namespace": "TEMPORAL_NAMESPACE",
+    "address": "HANDSHAKE_TEMPORAL",
+    "namespace": "HANDSHAKE_NAMESPACE",
     "zigflow_task_queue": "LOAD_ZIGFLOW_TASK_QUEUE",
     "stigma_namespace": "LOAD_STIGMA_NAMESPACE",
     "plan_task_queue": "LOAD_PLAN_TASK_QUEUE",
@@ -76,12 +81,26 @@ class LoadTarget:
         )
 
 
+def address_of(temporal: str, option: str = "--temporal") -> str:
+    """The cluster a ``--temporal`` value names for a load run; empty for the local stack
+    (``dev``, or nothing). A load run needs a real clock: time-skipping is refused."""
+    value = temporal.strip()
+    if value in ("", DEV):
+        return ""
+    if value == TIME_SKIPPING or ":" not in value or "," in value:
+        raise ConfigError(
+            f"{option} {value!r}: a load run takes dev (the local stack, the default) or "
+            "one HOST:PORT of a cluster"
+        )
+    return value
+
+
 def from_env(env: Mapping[str, str]) -> LoadTarget:
     got = {key: env.get(var, "") for key, var in ENV.items()}
     return LoadTarget(
-        address=got["address"],
+        address=address_of(got["address"], ENV["address"]),
         namespace=got["namespace"] or "default",
-        connection=tls.from_env(env, temporal_cli=True),
+        connection=tls.from_env(env),
         zigflow_task_queue=got["zigflow_task_queue"] or "zigflow",
         stigma_namespace=got["stigma_namespace"],
         plan_task_queue=got["plan_task_queue"],
@@ -93,34 +112,33 @@ def add_arguments(
     env: Mapping[str, str],
     extra: Callable[[tls.Setting], dict[str, Any]] | None = None,
 ) -> None:
-    """The target's flags, defaulting to the environment (flag wins). ``extra``: more
-    keyword arguments for the connection's flags (Locust: ``env_var``, ``is_secret``)."""
-    t = from_env(env)
+    """The target's flags, defaulting to the settings (``harness.settings.environ()``;
+    flag wins). ``extra``: more keyword arguments for the connection's flags (Locust:
+    ``env_var``, ``is_secret``)."""
+    # The target (dev: the local stack) and the namespace of Zigflow's workflows, as
+    # every command declares them; then load's own old spellings of both.
+    setting_names.add_options(add.add_argument, env, "load", ENV["address"], ENV["namespace"])
     add.add_argument(
-        "--temporal-address",
-        default=t.address,
-        help="Temporal frontend host:port; empty: the local stack (env TEMPORAL_ADDRESS)",
-    )
+        "--temporal-address", dest="temporal", action=Deprecated, use="--temporal"
+    )  # fmt: skip
     add.add_argument(
-        "--temporal-namespace",
-        default=t.namespace,
-        help="namespace of Zigflow's workflows (env TEMPORAL_NAMESPACE)",
-    )
-    tls.add_options(add.add_argument, env, temporal_cli=True, extra=extra)
+        "--temporal-namespace", dest="namespace", action=Deprecated, use="--namespace"
+    )  # fmt: skip
+    tls.add_options(add.add_argument, env, extra=extra)
     add.add_argument(
         "--zigflow-task-queue",
-        default=t.zigflow_task_queue,
+        default=env.get(ENV["zigflow_task_queue"]) or "zigflow",
         help="task queue of the Zigflow workers under load (env LOAD_ZIGFLOW_TASK_QUEUE)",
     )
     add.add_argument(
         "--stigma-namespace",
-        default=t.stigma_namespace,
+        default=env.get(ENV["stigma_namespace"], ""),
         help="namespace of Stigma's executions, read for stage timings; "
-        "default: --temporal-namespace (env LOAD_STIGMA_NAMESPACE)",
+        "default: --namespace (env LOAD_STIGMA_NAMESPACE)",
     )
     add.add_argument(
         "--plan-task-queue",
-        default=t.plan_task_queue,
+        default=env.get(ENV["plan_task_queue"], ""),
         help="activity level: task queue of the harness's plan workflow, served by the "
         "process that runs the local stack (env LOAD_PLAN_TASK_QUEUE; set by "
         "`python -m harness.load.run`)",
@@ -132,8 +150,8 @@ def from_options(options: object) -> LoadTarget:
         return str(getattr(options, name, "") or "")
 
     return LoadTarget(
-        address=get("temporal_address"),
-        namespace=get("temporal_namespace") or "default",
+        address=address_of(get("temporal")),
+        namespace=get("namespace") or "default",
         connection=tls.from_options(options),
         zigflow_task_queue=get("zigflow_task_queue") or "zigflow",
         stigma_namespace=get("stigma_namespace"),

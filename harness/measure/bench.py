@@ -47,11 +47,11 @@ from typing import Any
 
 from temporalio.client import Client
 
-from harness import contract, settings, tls
+from harness import contract, setting_names, settings, tls
 from harness.config import (
-    DEV,
     StackConfig,
     add_service_options,
+    local_servers,
     resolve_services,
 )
 from harness.drive.plan import activity_id, call_agent, echo, plan, succeeds
@@ -512,15 +512,17 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
 
 
 def main(argv: list[str] | None = None) -> int:
-    # The settings layer: the config file's [tool.handshake] under the environment.
-    env = settings.environ()
+    # The settings layer: the config file's [tool.handshake] under the environment
+    # (HANDSHAKE_BENCH_TEMPORAL is the bench's old spelling of HANDSHAKE_TEMPORAL).
+    env = settings.environ(command="bench")
     p = argparse.ArgumentParser(
         prog="python -m harness.measure.bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--temporal", default=env.get("HANDSHAKE_BENCH_TEMPORAL") or DEV)
-    p.add_argument("--namespace", default=env.get("HANDSHAKE_NAMESPACE") or "default")
+    setting_names.add_options(
+        p.add_argument, env, "bench", "HANDSHAKE_TEMPORAL", "HANDSHAKE_NAMESPACE"
+    )
     p.add_argument("--levels", default=",".join(str(n) for n in DEFAULT_LEVELS))
     p.add_argument("--modes", default="closed,open")
     p.add_argument("--duration", type=float, default=6.0, help="seconds per phase")
@@ -556,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label", default="", help="free text stored with the figures")
     p.add_argument("--out", default="reports/out/bench", help="where bench.json goes")
     args = p.parse_args(argv)
+    # Where the settings came from, as every command's header says it (names only).
+    print(f"bench: {settings.sources().describe()}", flush=True)
     out = pathlib.Path(args.out)
     chosen = resolve_services(args.pairing, args.zigflow_cmd, args.stigma_cmd, args.zigflow_level)
     config = StackConfig(
@@ -567,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
         zigflow_level=chosen.zigflow_level,
         log_dir=out / "logs",
         connection=tls.from_options(args),
+        servers=local_servers(env),
     )
     doc = asyncio.run(bench(config, args))
     out.mkdir(parents=True, exist_ok=True)

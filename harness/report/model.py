@@ -138,6 +138,52 @@ class ScenarioResult(_Model):
         return self.id[: -len(suffix)] if self.id.endswith(suffix) else self.id
 
 
+ObservedAspect = Literal["outcome", "calls", "checks", "tokens", "retries"]
+
+
+class ObservedCall(_Model):
+    """What became of agent calls of a scenario on one server, with no id, timing or
+    seed in it (``harness.judge.checkers.observed_calls``), and how many calls ended so."""
+
+    stigma: str = Field(
+        description="Stigma's side of the token: its completion's status (\"delivered\", "
+        '"token_dead", "token_rejected", ...), "no_token" (a direct call), "not_started" '
+        '(StartAgent refused), "no_summary", or its execution\'s status when it did not end'
+    )
+    code: str | None = Field(
+        default=None, description="the gRPC code the server answered the completion with"
+    )
+    attempts: int | None = Field(
+        default=None,
+        description="attempts of Zigflow's activity; null: not recorded (the time-skipping "
+        "server records an attempt that timed out at StartToClose without its started "
+        "event; records written before observed_calls)",
+    )
+    zigflow: str = Field(
+        description="Zigflow's agent activity: completed, failed, timed_out, canceled, open "
+        "or missing"
+    )
+    why: str | None = Field(default=None, description="its failure type or timeout type")
+    workflow: str | None = Field(
+        default=None, description="Zigflow's workflow: completed, failed, ...; null: not recorded"
+    )
+    workflow_failure: str | None = Field(
+        default=None, description="the workflow's innermost application failure type"
+    )
+    count: int = Field(default=1, description="calls observed so")
+
+
+class KindsDiffer(_Model):
+    """A scenario's declaration that its observed outcome differs between server kinds
+    by design (``@pytest.mark.server_kinds_differ(*aspects, why=...)``)."""
+
+    aspects: list[ObservedAspect] = Field(
+        description="the fields of ObservedOutcome that may differ (outcome, calls, checks, "
+        "tokens, retries)"
+    )
+    why: str = Field(description="why, e.g. the time-skipping server has no blob limit")
+
+
 class ScenarioRecord(ScenarioResult):
     """What the pytest plugin writes per scenario (one JSON line) for ``make certify``;
     certify sets target and pairing and keeps the rest in the report."""
@@ -146,10 +192,92 @@ class ScenarioRecord(ScenarioResult):
     overhead_ms: list[float] = Field(default_factory=list)
     faults: list[InjectedFault] = Field(default_factory=list)
     toxiproxy: str | None = None
+    observed_calls: list[ObservedCall] = Field(
+        default_factory=list,
+        description="what became of its handshake calls (absent in records written before)",
+    )
+    kinds_differ: list[KindsDiffer] = Field(
+        default_factory=list, description="its declared server-kind differences"
+    )
 
     def result(self) -> ScenarioResult:
         keep = set(ScenarioResult.model_fields)
         return ScenarioResult.model_validate(self.model_dump(include=keep, by_alias=True))
+
+
+class ObservedRetry(_Model):
+    """A retry of Zigflow's agent activity the scenario saw: the attempt and how the one
+    before it failed."""
+
+    attempt: int
+    failure_type: str
+    count: int = Field(default=1, description="retries observed so")
+
+
+class ObservedOutcome(_Model):
+    """A scenario's observed outcome on one server, computed from its record
+    (``harness.report.verdict.observed_outcome``): what it saw, never its timings, ids
+    or seeds. Two servers disagree when one of the compared fields (every field but
+    ``server``) differs."""
+
+    server: str = Field(description="the server it really ran on (not compared)")
+    outcome: Outcome
+    calls: int = Field(description="Zigflow runs made")
+    checks: dict[str, Literal["ok", "violated", "not_checked"]] = Field(
+        description="checker -> its status (how much it looked at is not compared)"
+    )
+    tokens: list[ObservedCall] = Field(
+        description="per distinct end of a handshake call, with its count: the record's "
+        "observed_calls; in records without them, the token corruption examples' observed "
+        "outcomes (no attempts, no workflow). Attempts are compared only where every "
+        "column recorded them"
+    )
+    retries: list[ObservedRetry] = Field(
+        description="the activity retries it saw (measurements.observed_retries), counted"
+    )
+
+
+class KindDifference(_Model):
+    """A scenario whose observed outcome differs between the server kinds it ran on."""
+
+    scenario: str = Field(description="its node id")
+    pairing: str = Field(description="the pairing that ran it on every kind")
+    aspects: list[ObservedAspect] = Field(description="the fields of ObservedOutcome that differ")
+    expected: bool = Field(
+        description="true when the scenario declared every differing aspect "
+        "(server_kinds_differ): by design, with its reason"
+    )
+    why: str = Field(
+        default="",
+        description="its declared reasons; for an unexpected one, what it did not declare",
+    )
+    observed: dict[str, ObservedOutcome] = Field(
+        description="per column (target, or pairing:target): what it observed there"
+    )
+
+
+class ServerKinds(_Model):
+    """The server kinds compared scenario by scenario (``harness.report.verdict.
+    kind_differences``). A finding, not a verdict: each scenario's own checks judge each
+    kind; this lists where the kinds did not behave alike."""
+
+    kinds: list[str] = Field(description="the server kinds compared, e.g. time-skipping, dev")
+    compared: int = Field(description="scenarios (per pairing) that ran on two kinds or more")
+    same_server: int = Field(
+        default=0,
+        description="scenarios that ran on the same server in every row (e.g. the kill "
+        "scenarios use a dev server in the time-skipping row too): not compared",
+    )
+    one_kind: int = Field(
+        default=0, description="scenarios that ran (passed or failed) on one kind only"
+    )
+    differences: list[KindDifference] = Field(
+        default_factory=list, description="unexpected ones first, then by scenario"
+    )
+
+    @property
+    def unexpected(self) -> list[KindDifference]:
+        return [d for d in self.differences if not d.expected]
 
 
 class NotCertified(_Model):
@@ -637,6 +765,13 @@ class CertificationReport(_Model):
         default=None,
         description="a run on services already deployed (certify --target): the target, "
         "the hooks invoked, what it could not certify there and why",
+    )
+    server_kinds: ServerKinds | None = Field(
+        default=None,
+        description="scenario by scenario, where the server kinds (time-skipping, dev, ...) "
+        "observed different outcomes: a finding, listed near the top, that does not fail "
+        "the verdict (each kind's own checks do); expected ones are marked with their "
+        "reason. Null when fewer than two kinds ran, or in reports written before",
     )
 
     def to_json(self) -> str:

@@ -25,8 +25,12 @@ from harness.report import game_day, svg
 from harness.report.model import (
     CertificationReport,
     ConcurrencyRow,
+    KindDifference,
+    ObservedCall,
+    ObservedOutcome,
     Pairing,
     ScenarioResult,
+    ServerKinds,
     TemporalConnection,
 )
 from harness.report.runbooks import runbook_for
@@ -327,6 +331,80 @@ class GridRow:
         return 2
 
 
+def call_text(c: ObservedCall) -> str:
+    """One observed end of handshake calls, short: "2x token_rejected (INTERNAL) ->
+    timed_out START_TO_CLOSE"."""
+    stigma = f"{c.stigma} ({c.code})" if c.code else c.stigma
+    zig = f"{c.zigflow} {c.why}" if c.why else c.zigflow
+    if c.attempts is not None and c.attempts != 1:
+        zig += f" after {c.attempts} attempts"
+    if c.workflow_failure:
+        zig += f", workflow failed {c.workflow_failure}"
+    elif c.workflow not in (None, "completed"):
+        zig += f", workflow {c.workflow}"
+    return f"{c.count}x {stigma} -> {zig}"
+
+
+def _aspect_texts(aspect: str, observed: dict[str, ObservedOutcome]) -> list[str]:
+    """Each column's value of one differing aspect, in the columns' order."""
+    values = list(observed.values())
+    if aspect == "outcome":
+        return [o.outcome for o in values]
+    if aspect == "calls":
+        return [str(o.calls) for o in values]
+    if aspect == "checks":
+        names = sorted({n for o in values for n in o.checks})
+        differ = [n for n in names if len({o.checks.get(n) for o in values}) > 1]
+        return [", ".join(f"{n}: {o.checks.get(n, 'absent')}" for n in differ) for o in values]
+    if aspect == "tokens":
+        return ["; ".join(call_text(c) for c in o.tokens) or "none" for o in values]
+    return [
+        "; ".join(f"{r.count}x attempt {r.attempt} after {r.failure_type}" for r in o.retries)
+        or "none"
+        for o in values
+    ]
+
+
+@dataclass
+class KindRow:
+    difference: KindDifference
+    # (aspect, one text per column of KindsView.columns)
+    aspects: list[tuple[str, list[str]]]
+
+
+@dataclass
+class KindsView:
+    found: ServerKinds
+    columns: list[str]
+    unexpected: list[KindRow]
+    expected: list[KindRow]
+    pairings: bool  # more than one pairing compared: name each difference's
+
+
+def kinds_view(r: CertificationReport) -> KindsView | None:
+    """The server-kind comparison as the templates show it: each difference with the
+    values of its differing aspects per column."""
+    found = r.server_kinds
+    if found is None:
+        return None
+    columns = list(dict.fromkeys(col for d in found.differences for col in d.observed))
+    rows = []
+    for d in found.differences:
+        observed = {col: d.observed[col] for col in columns if col in d.observed}
+        texts: list[tuple[str, list[str]]] = []
+        for aspect in d.aspects:
+            values = dict(zip(observed, _aspect_texts(aspect, observed), strict=True))
+            texts.append((aspect, [values.get(col, "-") for col in columns]))
+        rows.append(KindRow(d, texts))
+    return KindsView(
+        found,
+        columns,
+        [x for x in rows if not x.difference.expected],
+        [x for x in rows if x.difference.expected],
+        len({d.pairing for d in found.differences}) > 1,
+    )
+
+
 def grid(scenarios: list[ScenarioResult]) -> tuple[list[str], list[GridRow]]:
     """The scenario matrix: one row per scenario (pytest node id), one column per target
     (pairing:target for the pairings after the first), failing rows first."""
@@ -533,6 +611,7 @@ def _context(r: CertificationReport) -> dict[str, Any]:
         "rows": rows,
         "failed": [s for s in r.scenarios if s.outcome == "failed"],
         "cause": cause(r),
+        "kinds": kinds_view(r),
         "gate_reproduce": lambda s: gate_reproduce(
             s, [x.node_id for x in r.scenarios], r.versions, r.connection
         ),

@@ -43,6 +43,12 @@ from harness.report.model import (
     ConcurrencyRow,
     Flake,
     GameDay,
+    KindDifference,
+    KindsDiffer,
+    ObservedAspect,
+    ObservedCall,
+    ObservedOutcome,
+    ObservedRetry,
     OffTarget,
     Overhead,
     Pairing,
@@ -50,6 +56,7 @@ from harness.report.model import (
     ReportedOverhead,
     ScenarioRecord,
     ScenarioResult,
+    ServerKinds,
 )
 from harness.target import needs as target_needs
 
@@ -455,6 +462,182 @@ def flakes(results: Sequence[ScenarioResult], repeat: int) -> list[Flake]:
     return sorted(found, key=lambda f: -f.rate)
 
 
+# -- server kinds: the same scenario, observed on each kind ------------------------------
+
+ASPECTS: tuple[ObservedAspect, ...] = ("outcome", "calls", "checks", "tokens", "retries")
+_STIGMA = re.compile(r"^(?P<status>[a-z_]+)(?: \((?P<code>[A-Z_]+)\))?$")
+
+
+def parse_token_outcome(text: str) -> ObservedCall:
+    """An ObservedCall from ``harness.judge.checkers.token_outcome``'s line (the
+    corruption examples of records written before ``observed_calls``): "stigma: X (CODE);
+    zigflow: failed T | timed out T | STATUS[, workflow failed W]"."""
+    parts: dict[str, str] = {}
+    for part in text.split("; "):
+        name, _, value = part.strip().partition(": ")
+        parts[name] = value
+    side = parts.get("stigma", "").strip()
+    if side.startswith("not started"):
+        stigma, code = "not_started", None
+    elif side == "no summary":
+        stigma, code = "no_summary", None
+    elif m := _STIGMA.match(side):
+        stigma, code = m["status"], m["code"]
+    else:
+        stigma, code = side or "missing", None
+    zig, _, wf = parts.get("zigflow", "").partition(", workflow failed ")
+    zig = zig.strip()
+    why: str | None = None
+    if zig.startswith("failed "):
+        zig, why = "failed", zig[len("failed ") :]
+    elif zig.startswith("timed out"):
+        zig, why = "timed_out", zig[len("timed out") :].strip() or None
+    return ObservedCall(
+        stigma=stigma,
+        code=code,
+        zigflow=zig or "missing",
+        why=why,
+        workflow="failed" if wf else None,
+        workflow_failure=wf or None,
+    )
+
+
+def _counted(items: Iterable[ObservedCall]) -> list[ObservedCall]:
+    found: dict[str, ObservedCall] = {}
+    for item in items:
+        key = item.model_copy(update={"count": 1}).model_dump_json()
+        old = found.get(key)
+        found[key] = (
+            item if old is None else old.model_copy(update={"count": old.count + item.count})
+        )
+    return [found[k] for k in sorted(found)]
+
+
+def observed_outcome(record: ScenarioRecord) -> ObservedOutcome:
+    """A scenario's observed outcome on its server, from its record alone: how it ended,
+    the Zigflow runs it made, each checker's status, what became of each handshake call
+    (its token on Stigma's side, the attempts and end of Zigflow's activity and workflow)
+    and the retries it saw; never a timing, an id or a seed."""
+    if record.observed_calls:
+        # 0 attempts of an ended activity: its history recorded no started event.
+        tokens = _counted(
+            c.model_copy(update={"attempts": c.attempts or None}) for c in record.observed_calls
+        )
+    else:
+        tokens = _counted(parse_token_outcome(c.observed) for c in record.measurements.corruption)
+    retries: dict[tuple[int, str], int] = {}
+    for r in (record.measurements.model_extra or {}).get("observed_retries") or []:
+        if isinstance(r, dict):
+            key = (int(r.get("attempt") or 0), str(r.get("failure_type") or ""))
+            retries[key] = retries.get(key, 0) + 1
+    checks: dict[str, Any] = {}
+    worst = {"violated": 0, "not_checked": 1, "ok": 2}
+    for c in record.checks:
+        # A checker run twice keeps its worst status.
+        old = checks.get(c.checker)
+        checks[c.checker] = c.status if old is None else min(old, c.status, key=worst.__getitem__)
+    return ObservedOutcome(
+        server=record.server or record.target,
+        outcome=record.outcome,
+        calls=record.calls,
+        checks=dict(sorted(checks.items())),
+        tokens=tokens,
+        retries=[
+            ObservedRetry(attempt=a, failure_type=t, count=n)
+            for (a, t), n in sorted(retries.items())
+        ],
+    )
+
+
+def _comparable(observed: Sequence[ObservedOutcome]) -> list[dict[str, Any]]:
+    """The outcomes as compared: attempts only where every column recorded every one (a
+    history that does not say is not a difference), ``server`` never."""
+    known = all(t.attempts is not None for o in observed for t in o.tokens)
+    found = []
+    for o in observed:
+        tokens = (
+            o.tokens
+            if known
+            else _counted(t.model_copy(update={"attempts": None}) for t in o.tokens)
+        )
+        found.append(o.model_copy(update={"tokens": tokens}).model_dump(exclude={"server"}))
+    return found
+
+
+def _differing(observed: Sequence[ObservedOutcome]) -> list[ObservedAspect]:
+    first, *rest = _comparable(observed)
+    return [a for a in ASPECTS if any(o[a] != first[a] for o in rest)]
+
+
+def _declared(records: Iterable[ScenarioRecord]) -> list[KindsDiffer]:
+    found: dict[str, KindsDiffer] = {}
+    for r in records:
+        for d in r.kinds_differ:
+            found.setdefault(d.model_dump_json(), d)
+    return list(found.values())
+
+
+def kind_differences(
+    records: Sequence[ScenarioRecord], order: Sequence[str] = ()
+) -> ServerKinds | None:
+    """Per pairing and scenario that ran (passed or failed) on two server kinds or more:
+    its observed outcomes, and a difference where they disagree. Expected when the
+    scenario declared every differing aspect (``kinds_differ``), with its reasons;
+    unexpected otherwise. None when no pairing ran on two kinds. Pure."""
+    groups: dict[tuple[str, str], list[ScenarioRecord]] = {}
+    for r in records:
+        groups.setdefault((r.pairing or "", r.node_id), []).append(r)
+    rank = {t: i for i, t in enumerate(order)}
+    kinds: set[str] = set()
+    compared = same = one = 0
+    found: list[KindDifference] = []
+    for (pairing, node), group in sorted(groups.items()):
+        ran = [r for r in group if r.outcome in ("passed", "failed")]
+        if len({r.target for r in group}) < 2:
+            continue
+        ran.sort(key=lambda r: (rank.get(r.target, len(rank)), r.target))
+        observed = {r.label: observed_outcome(r) for r in ran}
+        servers = {o.server for o in observed.values()}
+        if len({r.target for r in ran}) < 2:
+            one += 1
+            continue
+        if len(servers) < 2:
+            same += 1
+            continue
+        compared += 1
+        kinds |= servers
+        aspects = _differing(list(observed.values()))
+        if not aspects:
+            continue
+        declared = _declared(group)
+        covered = {a for d in declared for a in d.aspects}
+        missing = [a for a in aspects if a not in covered]
+        reasons = [d.why for d in declared if set(d.aspects) & set(aspects)]
+        why = "; ".join(reasons)
+        if missing:
+            why = "not declared: " + ", ".join(missing) + (f" (declared: {why})" if why else "")
+        found.append(
+            KindDifference(
+                scenario=node,
+                pairing=pairing,
+                aspects=aspects,
+                expected=not missing,
+                why=why,
+                observed=observed,
+            )
+        )
+    if compared + same + one == 0:
+        return None
+    found.sort(key=lambda d: (d.expected, d.scenario, d.pairing))
+    return ServerKinds(
+        kinds=sorted(kinds, key=lambda k: (rank.get(k, len(rank)), k)),
+        compared=compared,
+        same_server=same,
+        one_kind=one,
+        differences=found,
+    )
+
+
 @dataclass
 class Judgement:
     """Everything the verdict is, recomputed from the raw records."""
@@ -470,6 +653,7 @@ class Judgement:
     overhead: ReportedOverhead
     by_target: dict[str, Overhead]
     concurrency: list[ConcurrencyRow] = field(default_factory=list)
+    server_kinds: ServerKinds | None = None
 
 
 def recompute(out: pathlib.Path) -> Judgement:
@@ -551,6 +735,7 @@ def recompute(out: pathlib.Path) -> Judgement:
         overhead=overhead,
         by_target=by_target,
         concurrency=list(concurrency),
+        server_kinds=kind_differences(records, targets),
     )
 
 
@@ -589,4 +774,7 @@ def check(out: pathlib.Path) -> list[str]:
         diffs.append(f"pairings: stored {len(stored.pairings)}, recomputed {len(again.pairings)}")
     if [b.model_dump() for b in stored.behaviours] != [b.model_dump() for b in again.behaviours]:
         diffs.append("behaviours table: differs from the recomputed one")
+    # Reports written before the comparison have none to check.
+    if "server_kinds" in stored.model_fields_set and stored.server_kinds != again.server_kinds:
+        diffs.append("server kinds: the stored differences are not the recomputed ones")
     return diffs

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from temporalio.client import Client
 
 from harness import tls
-from harness.config import DEV, TIME_SKIPPING, StackConfig
+from harness.config import DEV, TIME_SKIPPING, LocalServers, StackConfig
 from harness.errors import ComponentDied, ConfigError, NotReadyError, Unreachable, WaitTimeout
 from harness.servers.ports import LOOPBACK, free_port, is_loopback, refused
 from harness.servers.procs import ManagedProcess
@@ -110,15 +110,11 @@ async def connect(
         raise NotReadyError(str(err)) from err
 
 
-def _stock() -> bool:
-    """HANDSHAKE_DEV_STOCK=1: the dev server as it ships, to measure what the
-    settings below buy (`make bench`, docs handbook "Latency budget")."""
-    return os.environ.get("HANDSHAKE_DEV_STOCK") == "1"
-
-
-def _dev_dynamic_config() -> list[str]:
+def _dev_dynamic_config(servers: LocalServers) -> list[str]:
     values = []
-    if not _stock():
+    # servers.dev_stock (HANDSHAKE_DEV_STOCK=1): the dev server as it ships, to measure
+    # what the settings below buy (`make bench`, docs handbook "Latency budget").
+    if not servers.dev_stock:
         # The dev server has one history shard, whose transfer queue (it hands every
         # non-eager workflow task to matching) loads at most 20 times a second by
         # default: each such task waited up to 50 ms for its turn, 3 per handshake
@@ -126,12 +122,12 @@ def _dev_dynamic_config() -> list[str]:
         # shard, over many shards.
         values.append("history.transferProcessorMaxPollRPS=10000")
     # Extra settings for an experiment, e.g. HANDSHAKE_DEV_DYNAMIC_CONFIG="k=v,k2=v2".
-    values += [kv.strip() for kv in os.environ.get("HANDSHAKE_DEV_DYNAMIC_CONFIG", "").split(",")]
+    values += servers.dev_dynamic_config
     return [arg for kv in values if kv for arg in ("--dynamic-config-value", kv)]
 
 
-def _dev_sqlite() -> list[str]:
-    if _stock():
+def _dev_sqlite(servers: LocalServers) -> list[str]:
+    if servers.dev_stock:
         return []
     # Write-ahead log, synced at checkpoints: a commit survives a SIGKILL of the
     # server (what the restart scenarios need) but not a power cut. The default
@@ -239,8 +235,12 @@ def _server_argv(config: StackConfig, port: int, log_dir: pathlib.Path) -> tuple
             # cluster without durable state loses (tests/test_mutants.py).
             *(
                 []
-                if os.environ.get("HANDSHAKE_DEV_EPHEMERAL") == "1"
-                else ["--db-filename", str(log_dir / f"temporal-{port}.db"), *_dev_sqlite()]
+                if config.servers.dev_ephemeral
+                else [
+                    "--db-filename",
+                    str(log_dir / f"temporal-{port}.db"),
+                    *_dev_sqlite(config.servers),
+                ]
             ),
             # One partition per task queue: each queue has one worker here, so
             # more partitions could only add forwarding hops to the figures
@@ -249,7 +249,7 @@ def _server_argv(config: StackConfig, port: int, log_dir: pathlib.Path) -> tuple
             "matching.numTaskqueueReadPartitions=1",
             "--dynamic-config-value",
             "matching.numTaskqueueWritePartitions=1",
-            *_dev_dynamic_config(),
+            *_dev_dynamic_config(config.servers),
         ]
         version = _dev_server_version(binary)
     else:  # pragma: no cover - validate() rejects it

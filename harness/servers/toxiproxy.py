@@ -182,11 +182,11 @@ def server_binary() -> str:
 
 @contextlib.asynccontextmanager
 async def toxiproxy_server(
-    log_dir: pathlib.Path, ready_timeout_s: float
+    log_dir: pathlib.Path, ready_timeout_s: float, external: str = ""
 ) -> AsyncIterator[ToxiproxyAPI]:
-    """A Toxiproxy server for this stack: external (HANDSHAKE_TOXIPROXY_URL) or our own,
-    on loopback with its own API port (one per xdist worker)."""
-    external = os.environ.get("HANDSHAKE_TOXIPROXY_URL")
+    """A Toxiproxy server for this stack: ``external`` (its URL, from
+    HANDSHAKE_TOXIPROXY_URL) or our own, on loopback with its own API port (one per
+    xdist worker)."""
     if external:
         host, _, given = external.removeprefix("http://").rstrip("/").partition(":")
         api = ToxiproxyAPI(host, int(given or 8474))

@@ -337,7 +337,9 @@ async def chaos(
     topology: Topology, log_dir: pathlib.Path, run_id: str, config: StackConfig
 ) -> AsyncIterator[Network]:
     """A Toxiproxy proxy on every link: the services reach each other only through them."""
-    async with toxiproxy_server(log_dir, config.ready_timeout_s) as api:
+    async with toxiproxy_server(
+        log_dir, config.ready_timeout_s, config.servers.toxiproxy_url
+    ) as api:
         proxies = {}
         for link in topology.links.values():
             proxy = await api.create_proxy(

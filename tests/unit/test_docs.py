@@ -234,6 +234,8 @@ def test_every_option_a_page_names_in_prose_exists() -> None:
     import subprocess
 
     known = set().union(*command_options().values()) | OTHER_PROGRAMS_OPTIONS
+    # Deprecated spellings still work (with a note) and are named where the page says so.
+    known |= {s.option for s in setting_names.SETTINGS if s.alias_of and s.option}
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'proto' / 'gen' / 'python'}"}
     for service in ("reference_services.zigflow", "reference_services.stigma"):
         run = subprocess.run(

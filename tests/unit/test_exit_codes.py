@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from harness import cli, tls
-from harness.config import StackConfig
+from harness.config import StackConfig, local_servers
 from harness.errors import (
     ComponentDied,
     ConfigError,
@@ -103,11 +103,12 @@ def test_a_malformed_temporal_address_is_a_usage_error() -> None:
 
 
 def test_a_ready_timeout_of_zero_or_less_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HANDSHAKE_READY_TIMEOUT_S", "0")
-    with pytest.raises(ConfigError, match="HANDSHAKE_READY_TIMEOUT_S"):
-        StackConfig()
-    monkeypatch.setenv("HANDSHAKE_READY_TIMEOUT_S", "2.5")
-    assert StackConfig().ready_timeout_s == 2.5
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(ConfigError, match="HANDSHAKE_READY_TIMEOUT_S"):
+            local_servers({"HANDSHAKE_READY_TIMEOUT_S": bad})
+    given = local_servers({"HANDSHAKE_READY_TIMEOUT_S": "2.5"})
+    assert StackConfig(servers=given).ready_timeout_s == 2.5
+    assert StackConfig(servers=given, ready_timeout_s=7).ready_timeout_s == 7  # the option
 
 
 def test_a_refused_loopback_address_is_told_from_a_listening_one() -> None:

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from harness import tls
+from harness import settings, tls
 from harness.config import StackConfig
 from harness.errors import ConfigError
 from harness.judge import log_checks
@@ -25,13 +25,18 @@ def _pem(path: pathlib.Path, kind: str) -> str:
     return str(path)
 
 
-def test_the_harness_names_then_the_temporal_cli_names_for_load_only() -> None:
-    env = {"TEMPORAL_TLS_CA": "cli.pem", "HANDSHAKE_TEMPORAL_API_KEY": KEY}
-    assert tls.from_env(env) == tls.Connection(api_key=KEY)  # the gate: its own names
-    both = tls.from_env({**env, "HANDSHAKE_TEMPORAL_TLS_CA": "mine.pem"}, temporal_cli=True)
-    assert both.ca == "mine.pem"  # the harness's name wins
-    assert tls.from_env(env, temporal_cli=True).ca == "cli.pem"
-    assert target.from_env({"TEMPORAL_TLS": "1"}).uses_tls
+def test_the_harness_names_then_the_temporal_cli_names_for_every_command(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no config file
+    env = {"TEMPORAL_TLS_SERVER_CA_CERT_PATH": "cli.pem", "HANDSHAKE_TEMPORAL_API_KEY": KEY}
+    # tls reads the harness's names only; the settings layer has put the CLI's there.
+    assert tls.from_env(env) == tls.Connection(api_key=KEY)
+    assert tls.from_env(settings.environ(env)).ca == "cli.pem"
+    both = settings.environ({**env, "HANDSHAKE_TEMPORAL_TLS_CA": "mine.pem"})
+    assert tls.from_env(both).ca == "mine.pem"  # the harness's name wins
+    assert target.from_env(settings.environ({"TEMPORAL_TLS": "true"})).uses_tls
+    assert not target.from_env(settings.environ({"TEMPORAL_TLS": "false"})).uses_tls
 
 
 def test_options_default_to_the_environment_and_round_trip() -> None:
