@@ -655,7 +655,7 @@ def pytest_runtest_makereport(
     h = item.stash.get(HISTORY_KEY, None)
     if report.when == "call" and h is not None:
         seed = item.stash.get(SEED_KEY, None)
-        if seed is None and stack_kind(item).chaos and "stack" in _fixtures(item):
+        if seed is None and stack_kind(item).chaos and "stack" in _fixture_names(item):
             seed = session_seed(item.config)
         if seed is not None:
             h.measurements["chaos_seed"] = seed
@@ -736,6 +736,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         # The service's log tail, then the cause as the last line on screen.
         print(f"\n{found['detail']}", flush=True)
     pytest.exit(found["line"], returncode=found["code"])
+
+
+def _fixture_names(item: pytest.Item) -> tuple[str, ...]:
+    """Every fixture the test uses, directly or through another."""
+    return tuple(getattr(item, "fixturenames", ()))
 
 
 def _fixtures(item: pytest.Item) -> dict[str, Any]:
