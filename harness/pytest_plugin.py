@@ -454,8 +454,8 @@ def _ready_timeout(config: pytest.Config) -> float:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def deployment(pytestconfig: pytest.Config) -> AsyncIterator[Stack | None]:
-    """The deployed target's services as a stack (``--target``), or None. Every stack
-    fixture is this one stack on a target: there is one set of services."""
+    """The deployed target's services as a stack (``--target``), or None. Every kind of
+    stack a scenario asks for is this one on a target: there is one set of services."""
     profile = target_of(pytestconfig)
     if profile is None:
         yield None

@@ -58,7 +58,9 @@ class StackKind:
         if self.real_clock and base.temporal == TIME_SKIPPING:
             config = dataclasses.replace(config, temporal=DEV)
         if self.chaos:
-            config = dataclasses.replace(config, chaos=True)
+            # The relays too, whatever ``base`` says: a chaos scenario may lose ACKs,
+            # damage tokens or refuse completions, which only the relays can do.
+            config = dataclasses.replace(config, chaos=True, relay=True)
         return config
 
     @property
