@@ -40,7 +40,7 @@ from harness.links.completion_relay import Held
 from harness.links.tamper import TokenTamper, rewrite
 from harness.observe.history import History
 
-pytestmark = pytest.mark.scenario
+pytestmark = [pytest.mark.scenario, pytest.mark.stack(chaos=True)]
 
 # How long past its deadline the harness waits for Stigma to give a call up and call
 # again: the contract's bound on the retry, plus scheduling on a loaded 2-core machine.
@@ -68,9 +68,8 @@ async def _meanwhile(driver: Driver, other: Started) -> bool:
 
 @pytest.mark.slow(8)  # a call's deadline (5 s in the reference) passes in real time
 async def test_a_call_by_token_temporal_never_answers_is_given_up_retried_and_blocks_no_other(
-    chaos_driver: Driver, history: History
+    driver: Driver, history: History
 ) -> None:
-    driver = chaos_driver
     relay = driver.stack.completion_relay()
     since = time.time()
     # given: Temporal answers none of the calls by one agent's token
@@ -111,9 +110,8 @@ def _start_to_close(driver: Driver) -> float:
     "INVALID_ARGUMENT on a real one: token_rejected on both",
 )
 async def test_a_damaged_token_the_server_is_slow_to_refuse_is_recorded_within_the_bound(
-    tamper_driver: Driver, tamper: TokenTamper, history: History
+    driver: Driver, tamper: TokenTamper, history: History
 ) -> None:
-    driver = tamper_driver
     relay = driver.stack.completion_relay()
     since = time.time()
     # given: a token damaged on its way to Stigma, and a server that does not answer the

@@ -432,12 +432,12 @@ def test_scenario_fails_against_mutant(
         summary = output.strip().splitlines()[-1]
         assert re.search(r"\b1 failed\b", summary), summary
         assert not re.search(r"\berrors?\b", summary), summary
-    # The failure report shows the logs of the stack the scenario ran on (a chaos,
-    # tamper or real-server stack), not only the session's.
+    # The failure report shows the logs of the stack the scenario ran on (its run id
+    # ends in the kind its marker asks for), not only the session's.
     stack_kind = {
         "test_network.py": "-chaos",
         "test_fault_matrix.py": "-chaos",
-        "test_token_corruption.py": "-tamper",
+        "test_token_corruption.py": "-chaos",
     }.get(scenario.split("::")[0])
     if stack_kind:
         assert "service logs (tail): " in output, output[-3000:]

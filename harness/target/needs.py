@@ -100,9 +100,9 @@ def _n(*needs: str, toxics: Iterable[str] = (), note: str = "") -> Needs:
 NOTHING = _n()
 EVERY_LINK = tuple(f"link:{link}" for link in LINKS)
 
-# scenarios/FILE -> test function -> its needs. Read from the specs: the fixture
-# (driver: any target; real_driver: a real server; chaos_driver/network: the links
-# it faults; tamper_driver: the StartAgent relay), the faults (killed, paused:
+# scenarios/FILE -> test function -> its needs. Read from the specs: the stack marker
+# (none: any target; real_clock: a real server; chaos with network: the links it
+# faults; chaos with tamper: the StartAgent relay), the faults (killed, paused:
 # process control; relay.hold/refuse_starts: the completion relay; lose_acks: the
 # StartAgent relay), direct probes of Stigma (StigmaProbe: its address).
 SCENARIOS: dict[str, dict[str, Needs]] = {
