@@ -46,7 +46,7 @@ from harness.errors import ConfigError, ExitCode, HarnessError, from_pytest, run
 from harness.judge import corruption
 from harness.links import network
 from harness.measure.bench import parse_levels
-from harness.report import report
+from harness.report import records, report
 from harness.report import verdict as judged
 from harness.report.model import (
     SCHEMA_VERSION,
@@ -296,7 +296,7 @@ def _fault_timeline(out: pathlib.Path, target: str) -> list[dict[str, Any]]:
     return rows
 
 
-def stop_unless_ran(label: str, code: int) -> None:
+def stop_unless_ran(label: str, code: int, results: pathlib.Path) -> None:
     """A gate that could not run (its stacks never came up, a bad option, Ctrl-C) ends
     certify with the same class at once: the other targets would fail the same way, and
     a report of a run that never ran scenarios would read as a verdict on the services.
@@ -306,8 +306,10 @@ def stop_unless_ran(label: str, code: int) -> None:
         raise KeyboardInterrupt
     if mapped == ExitCode.USAGE:
         raise ConfigError(f"the gate on {label} stopped on a usage error (above); no report")
-    if mapped == ExitCode.ENVIRONMENT:
+    if mapped == ExitCode.ENVIRONMENT and records.setup_aborted(results):
         raise HarnessError(f"the gate on {label} could not set up (above); no report")
+    # Any other 3 is pytest's INTERNAL_ERROR (a crash): the run's records say what is
+    # missing and the verdict fails on them.
 
 
 def run_target(
@@ -340,7 +342,7 @@ def run_target(
     cmd += args.pytest_args
     print(f"certify: [{label}] {shlex.join(cmd)}", flush=True)
     code = cli.run_to_end(cmd, env=_child_env(target, args))
-    stop_unless_ran(label, code)
+    stop_unless_ran(label, code, files.results)
     return files.child(target, run.name, primary, cmd, code)
 
 

@@ -231,11 +231,14 @@ def target_of(config: pytest.Config) -> Profile | None:
 # Set per process in pytest_configure: PYTEST_XDIST_WORKER is inherited by the child
 # pytest runs a worker's tests start, which are not workers themselves.
 _IS_WORKER = False
+_RESULTS: pathlib.Path | None = None  # --handshake-results, for the setup abort's file
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _IS_WORKER
+    global _IS_WORKER, _RESULTS
     _IS_WORKER = hasattr(config, "workerinput")
+    results = config.getoption("--handshake-results", None)
+    _RESULTS = pathlib.Path(results) if results else None
     if config.getoption("--pairing", None) and not config.getoption("--target", None):
         try:  # once, before anything runs: a missing binary names its make target
             services(config)
@@ -724,6 +727,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if found["detail"]:
         # The service's log tail, then the cause as the last line on screen.
         print(f"\n{found['detail']}", flush=True)
+    if _RESULTS is not None:
+        # Certify tells a run that could not set up from one that crashed (pytest's
+        # INTERNAL_ERROR too, 3 as ours) by this file, never by the code alone.
+        records.write_setup_abort(_RESULTS, found["line"])
     pytest.exit(found["line"], returncode=found["code"])
 
 

@@ -92,6 +92,19 @@ def scenario_record(
     )
 
 
+SETUP_ABORT_FILE = "setup-abort.json"
+
+
+def write_setup_abort(results: pathlib.Path, line: str) -> None:
+    """The run stopped before any scenario because its stacks could not start."""
+    results.mkdir(parents=True, exist_ok=True)
+    (results / SETUP_ABORT_FILE).write_text(json.dumps({"cause": line}))
+
+
+def setup_aborted(results: pathlib.Path) -> bool:
+    return (results / SETUP_ABORT_FILE).is_file()
+
+
 def append_record(results: pathlib.Path, worker: str, record: ScenarioRecord) -> None:
     """One line more in the worker's results file (each worker writes its own)."""
     results.mkdir(parents=True, exist_ok=True)
