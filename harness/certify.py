@@ -42,11 +42,11 @@ from harness.config import (
     pairing,
     resolve_services,
 )
-from harness.errors import ConfigError, ExitCode, HarnessError, exit_code_of, from_pytest
+from harness.errors import ConfigError, ExitCode, HarnessError, from_pytest, run_main
 from harness.judge import corruption
 from harness.links import network
 from harness.measure.bench import parse_levels
-from harness.report import report
+from harness.report import records, report
 from harness.report import verdict as judged
 from harness.report.model import (
     SCHEMA_VERSION,
@@ -296,7 +296,7 @@ def _fault_timeline(out: pathlib.Path, target: str) -> list[dict[str, Any]]:
     return rows
 
 
-def stop_unless_ran(label: str, code: int) -> None:
+def stop_unless_ran(label: str, code: int, results: pathlib.Path) -> None:
     """A gate that could not run (its stacks never came up, a bad option, Ctrl-C) ends
     certify with the same class at once: the other targets would fail the same way, and
     a report of a run that never ran scenarios would read as a verdict on the services.
@@ -306,8 +306,10 @@ def stop_unless_ran(label: str, code: int) -> None:
         raise KeyboardInterrupt
     if mapped == ExitCode.USAGE:
         raise ConfigError(f"the gate on {label} stopped on a usage error (above); no report")
-    if mapped == ExitCode.ENVIRONMENT:
+    if mapped == ExitCode.ENVIRONMENT and records.setup_aborted(results):
         raise HarnessError(f"the gate on {label} could not set up (above); no report")
+    # Any other 3 is pytest's INTERNAL_ERROR (a crash): the run's records say what is
+    # missing and the verdict fails on them.
 
 
 def run_target(
@@ -319,26 +321,18 @@ def run_target(
     junit-<target>.xml); another's under OUT/pairings/<name>/."""
     label = run.label(target, primary)
     where = out if primary else out / "pairings" / run.name
-    results = out / "results" / label.replace(":", "/")
-    if results.exists():
-        shutil.rmtree(results)
+    files = certify_target.GateFiles(out, label)
+    if files.results.exists():
+        shutil.rmtree(files.results)
     # The shipped scenarios, wherever certify runs from (checkout or installed).
-    junit = out / f"junit-{label.replace(':', '-')}.xml"
     cmd = [
         *cli.gate_command([]),
         "--temporal",
         target,
-        "--handshake-out",
-        str(where / target),
-        "--handshake-results",
-        str(results),
         "-n",
-        args.workers,
-        "--junitxml",
-        str(junit),
-        # A CI view lists each run apart: the suite is named by pairing and target.
-        "-o",
-        f"junit_suite_name=handshake[{label}]",
+        str(args.workers),
+        # The JUnit suite is named by pairing and target: the label.
+        *files.options(where / target, label),
         *run.args,
     ]
     if primary:  # every toxic on every link; the other pairings run the gate's slice
@@ -348,17 +342,8 @@ def run_target(
     cmd += args.pytest_args
     print(f"certify: [{label}] {shlex.join(cmd)}", flush=True)
     code = cli.run_to_end(cmd, env=_child_env(target, args))
-    stop_unless_ran(label, code)
-    return ChildRun(
-        label=label,
-        target=target,
-        pairing=run.name,
-        primary=primary,
-        command=cmd,
-        exit_code=code,
-        results=str(results.relative_to(out)),
-        junit=str(junit.relative_to(out)),
-    )
+    stop_unless_ran(label, code, files.results)
+    return files.child(target, run.name, primary, cmd, code)
 
 
 def _meta(run: Run, *, targets: list[str], scope: str, primary: bool, bench_source: str,
@@ -434,60 +419,38 @@ def main(argv: list[str] | None = None) -> int:
     # handshake.toml (harness.settings; HANDSHAKE_TARGETS / targets are certify's old
     # spelling of HANDSHAKE_TEMPORAL / temporal).
     ENV = settings.environ(command="certify")
-    parser = argparse.ArgumentParser(
-        prog="python -m harness.certify",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
     # The targets (and the old --targets) and the namespace, as every command declares
     # them: from the registry. The namespace is that of the gate and budget runs,
     # recorded in the report.
-    setting_names.add_options(
-        parser.add_argument, ENV, "certify", "HANDSHAKE_TEMPORAL", "HANDSHAKE_NAMESPACE"
-    )
+    parser = setting_names.command_parser("certify", "python -m harness.certify", __doc__, ENV)
     parser.add_argument(
         "--out", default="reports/out", help="report root; the run goes to OUT/latest"
     )
-    parser.add_argument(
-        "--workers",
-        default=ENV.get("HANDSHAKE_WORKERS", "1"),
-        help="pytest-xdist workers per target (default 1: parallel stacks on a "
-        "small machine would inflate the latency figures)",
-    )
+    setting_names.add_options(parser.add_argument, ENV, "certify", "HANDSHAKE_WORKERS")
     setting_names.add_options(parser.add_argument, ENV, "certify", "HANDSHAKE_FAULT_MATRIX")
-    parser.add_argument(
-        "--pairings",
-        default=ENV.get("HANDSHAKE_PAIRINGS") or None,
-        help="comma-separated reference pairings to certify, the first with the whole "
-        f"matrix: {', '.join(PAIRINGS)} (env HANDSHAKE_PAIRINGS; default: every one whose "
-        "programs are built, python-python first; under CI=true all four must be)",
-    )
-    parser.add_argument(
-        "--pairing-bench-levels",
-        default=ENV.get("HANDSHAKE_CERTIFY_PAIRING_BENCH_LEVELS") or "10,100",
-        help="agents in flight of the other pairings' budget runs, open loop (must include "
-        f"{report.BUDGET_LEVEL}; env HANDSHAKE_CERTIFY_PAIRING_BENCH_LEVELS)",
+    setting_names.add_options(
+        parser.add_argument,
+        ENV,
+        "certify",
+        "HANDSHAKE_PAIRINGS",
+        "HANDSHAKE_CERTIFY_PAIRING_BENCH_LEVELS",
+        notes={
+            "HANDSHAKE_PAIRINGS": f"the pairings: {', '.join(PAIRINGS)}",
+            "HANDSHAKE_CERTIFY_PAIRING_BENCH_LEVELS": f"must include {report.BUDGET_LEVEL}",
+        },
     )
     add_service_options(parser.add_argument, ENV, pairing=False)
-    parser.add_argument(
-        "--bench-levels",
-        default=ENV.get("HANDSHAKE_CERTIFY_BENCH_LEVELS") or "1,10,100,1000",
-        help="agents in flight the budget run measures, closed and open loop (must include "
-        f"{report.BUDGET_LEVEL}, the level the budget applies to; env "
-        "HANDSHAKE_CERTIFY_BENCH_LEVELS)",
-    )
-    parser.add_argument(
-        "--bench-args",
-        default=ENV.get("HANDSHAKE_CERTIFY_BENCH_ARGS") or "",
-        help='more options for the budget run, e.g. "--duration 10 --rate 5" '
-        "(python -m harness.measure.bench --help; env HANDSHAKE_CERTIFY_BENCH_ARGS)",
-    )
-    parser.add_argument(
-        "--bench-json",
-        default=ENV.get("HANDSHAKE_BENCH_JSON"),
-        help="judge the budget on figures measured earlier (e.g. a full `make bench`: "
-        "reports/out/bench/bench.json) instead of measuring it in this run "
-        "(env HANDSHAKE_BENCH_JSON)",
+    setting_names.add_options(
+        parser.add_argument,
+        ENV,
+        "certify",
+        "HANDSHAKE_CERTIFY_BENCH_LEVELS",
+        "HANDSHAKE_CERTIFY_BENCH_ARGS",
+        "HANDSHAKE_BENCH_JSON",
+        notes={
+            "HANDSHAKE_CERTIFY_BENCH_LEVELS": f"must include {report.BUDGET_LEVEL}, the level "
+            "the budget applies to"
+        },
     )
     # TLS towards the HOST:PORT targets (harness/tls.py); the children get it by
     # environment, so no secret is ever on a printed command line.
@@ -673,8 +636,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (HarnessError, KeyboardInterrupt) as err:
-        print(f"certify: {err or 'interrupted'}", file=sys.stderr)
-        sys.exit(exit_code_of(err))
+    sys.exit(run_main("certify", main))

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from harness import cli, contract, setting_names, settings
@@ -66,6 +67,53 @@ TARGET_UNFIT = int(ExitCode.ENVIRONMENT)  # the table: harness/errors.py
 INTERRUPTED = int(ExitCode.INTERRUPTED)
 HOOKS_FILE = "hooks.json"  # written by the pytest plugin into the results directory
 OPEN_WORKFLOWS_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class GateFiles:
+    """Where one gate child of certify writes under the run's root ``out``: its raw
+    records (a directory) and its JUnit file, named by the run's ``label``; and how
+    the report lists that child. A pairing's and a deployed target's gate alike."""
+
+    out: pathlib.Path
+    label: str
+
+    @property
+    def results(self) -> pathlib.Path:
+        return self.out / "results" / self.label.replace(":", "/")
+
+    @property
+    def junit(self) -> pathlib.Path:
+        return self.out / f"junit-{self.label.replace(':', '-')}.xml"
+
+    def options(self, handshake_out: pathlib.Path, suite: str) -> list[str]:
+        """The gate's options that write them (logs under ``handshake_out``); a CI view
+        lists each run apart: the JUnit suite is named ``suite``."""
+        return [
+            "--handshake-out",
+            str(handshake_out),
+            "--handshake-results",
+            str(self.results),
+            "--junitxml",
+            str(self.junit),
+            "-o",
+            f"junit_suite_name=handshake[{suite}]",
+        ]
+
+    def child(
+        self, target: str, pairing: str, primary: bool, command: list[str], code: int | None
+    ) -> ChildRun:
+        """The child as the report lists it, its files relative to ``out``."""
+        return ChildRun(
+            label=self.label,
+            target=target,
+            pairing=pairing,
+            primary=primary,
+            command=command,
+            exit_code=code,
+            results=str(self.results.relative_to(self.out)),
+            junit=str(self.junit.relative_to(self.out)),
+        )
 
 
 def add_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
@@ -212,8 +260,8 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     label = target.name
-    results = out / "results" / label
-    junit = out / f"junit-{label}.xml"
+    files = GateFiles(out, label)
+    results = files.results
     cmd = [
         *cli.gate_command([]),
         "-n",
@@ -222,14 +270,7 @@ def run(args: argparse.Namespace) -> int:
         target.name,
         "--run-id",
         run_id,
-        "--handshake-out",
-        str(out / label),
-        "--handshake-results",
-        str(results),
-        "--junitxml",
-        str(junit),
-        "-o",
-        f"junit_suite_name=handshake[deployed:{label}]",
+        *files.options(out / label, f"deployed:{label}"),
         "--fault-matrix",
         args.fault_matrix,
         *(["--repeat", str(args.repeat)] if args.repeat > 1 else []),
@@ -277,16 +318,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"certify: cleanup {line}", flush=True)
         if left:
             print(f"certify: closed {len(left)} open workflow(s) of run {run_id}", flush=True)
-    child = ChildRun(
-        label=label,
-        target=label,
-        pairing=target.name,
-        primary=True,
-        command=cmd,
-        exit_code=code,
-        results=str(results.relative_to(out)),
-        junit=str(junit.relative_to(out)),
-    )
+    child = files.child(label, target.name, True, cmd, code)
     inputs = RawInputs(
         targets=[label],
         budget_ms=report.BUDGET_MS,

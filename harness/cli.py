@@ -32,7 +32,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
-from harness.errors import ExitCode, HarnessError, exit_code_of, from_pytest
+from harness.errors import ExitCode, HarnessError, from_pytest, run_main
 
 # The gate's pytest settings, so it runs the same from any directory (without the
 # project's pyproject.toml).
@@ -217,7 +217,7 @@ def _up(argv: list[str]) -> int:
     import dataclasses
     import signal
 
-    from harness import settings
+    from harness import setting_names, settings
     from harness.config import DEV, REFERENCE_STIGMA, REFERENCE_ZIGFLOW, from_env, parse_command
     from harness.drive.plan import call_agent, plan, succeeds
     from harness.servers.ports import free_port
@@ -228,8 +228,12 @@ def _up(argv: list[str]) -> int:
         description="a local stack (dev server with its web UI, Zigflow, Stigma, the "
         "harness's agent) that stays up until Ctrl-C, printing its addresses",
     )
-    parser.add_argument("--zigflow-cmd", help="default: the reference (env HANDSHAKE_ZIGFLOW_CMD)")
-    parser.add_argument("--stigma-cmd", help="default: the reference (env HANDSHAKE_STIGMA_CMD)")
+    # The services as the registry declares them. No defaults from the settings here:
+    # from_env reads the variables below (naming them in its errors); an option
+    # overrides.
+    setting_names.add_options(
+        parser.add_argument, {}, "up", "HANDSHAKE_ZIGFLOW_CMD", "HANDSHAKE_STIGMA_CMD"
+    )
     parser.add_argument("--ui-port", type=int, default=0, help="default: a free port")
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("reports/out/up"))
     args = parser.parse_args(argv)
@@ -383,16 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(f"handshake {name}: {missing}", file=sys.stderr)
         return doctor.MISSING_EXIT
-    try:
-        return COMMANDS[name][0](rest)
-    except HarnessError as err:
-        # One line (a service's log tail may follow it), the class's exit code: the
-        # table in harness/errors.py, the same for every command.
-        print(f"handshake {name}: {err}", file=sys.stderr)
-        return int(exit_code_of(err))
-    except KeyboardInterrupt:
-        print(f"handshake {name}: interrupted", file=sys.stderr)
-        return int(ExitCode.INTERRUPTED)
+    return run_main(f"handshake {name}", lambda: COMMANDS[name][0](rest))
 
 
 if __name__ == "__main__":

@@ -70,6 +70,26 @@ START_AGENT_PATH = f"/{STIGMA_SERVICE}/{START_AGENT}"
 # being retried.
 START_AGENT_DEADLINE_MAX_S = 60.0
 
+# Bounded calls by token (issue 22, item 5). Every call by token Stigma makes (complete,
+# fail, cancel, heartbeat) carries a gRPC deadline of at most this: a server that answers
+# late or never (a malformed token once met UNKNOWN after a long wait,
+# temporalio/temporal#4054) costs that call its deadline, not the result. The SDKs'
+# own default is about this long (Java: 10 s per call); the reference Python Stigma
+# sets 5 s.
+CALL_BY_TOKEN_DEADLINE_MAX_S = 10.0
+# A call given up at its deadline (DEADLINE_EXCEEDED, or an UNKNOWN) is transient: the
+# next call by the same token follows within this (the first step of the retry
+# backoff), inside the completion window.
+CALL_BY_TOKEN_RETRY_WITHIN_S = 5.0
+# So Stigma records what became of a call by token (delivered, or refused with the
+# server's code) within this of its first call, when the server answers the retry.
+CALL_BY_TOKEN_RECORDED_WITHIN_S = CALL_BY_TOKEN_DEADLINE_MAX_S + CALL_BY_TOKEN_RETRY_WITHIN_S
+# While one call by token waits on a server that does not answer, another execution's
+# completion goes through: it resolves before that call is given up, or within this of
+# the call's start if that is later (a short deadline does not make the check unfair).
+# One call at a time (a single completion slot, a lock) fails it.
+CALL_BY_TOKEN_OTHERS_WITHIN_S = 3.0
+
 
 def stigma_workflow_id(idempotency_key: str) -> str:
     """Stigma's execution for an idempotency key (``stigma_workflow_prefix`` + key)."""
@@ -646,6 +666,21 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "arrives",
         ("superseded_call_recorded",),
         ("test_retry_race.py",),
+    ),
+    Behaviour(
+        STIGMA,
+        f"Every call by token carries a gRPC deadline of at most "
+        f"{CALL_BY_TOKEN_DEADLINE_MAX_S:.0f} s: a call the server answers late or never "
+        "is given up at its deadline and, like an UNKNOWN, taken as transient: the next "
+        f"call by that token follows within {CALL_BY_TOKEN_RETRY_WITHIN_S:.0f} s, inside "
+        "the completion window, and what became of it (delivered, or refused with the "
+        f"server's code) is recorded within {CALL_BY_TOKEN_RECORDED_WITHIN_S:.0f} s of the "
+        "first call once the server answers; never lost. Calls by token are concurrent: "
+        "while one waits, another execution's completion goes through (before the waiting "
+        f"call is given up, or within {CALL_BY_TOKEN_OTHERS_WITHIN_S:.0f} s of its start if "
+        "that is later): a call that waits holds no slot, and no result, of another",
+        ("call_by_token_bounded", "other_completions_not_blocked"),
+        ("test_bounded_rejection.py",),
     ),
     Behaviour(
         STIGMA,

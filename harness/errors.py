@@ -5,6 +5,8 @@ each class of error ends a command with (the one table: docs/reference/cli.md,
 from __future__ import annotations
 
 import enum
+import sys
+from collections.abc import Callable
 
 
 class ExitCode(enum.IntEnum):
@@ -75,6 +77,18 @@ def exit_code_of(err: BaseException) -> ExitCode:
     if isinstance(err, HarnessError):
         return err.exit_code
     return ExitCode.ENVIRONMENT
+
+
+def run_main(prog: str, main: Callable[[], int]) -> int:
+    """``main``'s exit code; when a harness error or Ctrl-C ends it, one line on stderr
+    naming ``prog`` (a service's log tail may follow it) and the class's exit code (the
+    table above): the same for every command, never a traceback."""
+    try:
+        return main()
+    except (HarnessError, KeyboardInterrupt) as err:
+        why = "interrupted" if isinstance(err, KeyboardInterrupt) else str(err)
+        print(f"{prog}: {why}", file=sys.stderr)
+        return int(exit_code_of(err))
 
 
 # pytest's own exit codes (pytest.ExitCode) as the gate reports them.

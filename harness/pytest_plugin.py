@@ -3,23 +3,22 @@
 Thin on purpose (pytest-httpserver style): fixtures hand out engine objects;
 everything else lives in the engine modules.
 
-Fixture chain: handshake_config -> stack (one per session / xdist worker)
--> history (one per test) -> driver.
+Fixture chain: handshake_config -> stacks (one per session / xdist worker: each kind
+of stack started once) -> stack (the kind the test's ``@pytest.mark.stack`` asks for)
+-> driver, with history (one per test); network and tamper on a chaos stack.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
 import os
 import pathlib
 import random
-import re
 import shlex
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any, get_args
 
 import pytest
@@ -27,29 +26,28 @@ import pytest_asyncio
 
 from harness import contract, setting_names, settings, tls
 from harness.config import (
-    DEV,
-    TIME_SKIPPING,
     Services,
     StackConfig,
     add_service_options,
     configured_ready_timeout_s,
     local_servers,
     resolve_services,
-    same_stack,
 )
 from harness.drive.driver import Driver
 from harness.errors import SETUP_ERRORS, ConfigError, ExitCode, exit_code_of
 from harness.faults import matrix as fault_matrix
-from harness.judge import after_scenario, checkers, reach
+from harness.judge import after_scenario, reach
 from harness.judge.expect import violated_checkers
 from harness.links.network import Network
 from harness.links.tamper import TokenTamper
 from harness.observe.history import History
+from harness.report import records
 from harness.report.ledger import Ledger
-from harness.report.model import ObservedAspect, ScenarioRecord
+from harness.report.model import ObservedAspect
 from harness.servers import programs
 from harness.stack import deployed
-from harness.stack.stack import Stack, start_stack
+from harness.stack.pool import StackKind, StackPool
+from harness.stack.stack import Stack
 from harness.target import needs as target_needs
 from harness.target import profile as target_profile
 from harness.target.hooks import HookRunner
@@ -59,8 +57,6 @@ from harness.target.profile import Profile
 pytest_plugins = ["harness.pytest_not_certified"]
 
 HISTORY_KEY = pytest.StashKey[History]()
-OFF_TARGET_FILE = "not-on-target.json"  # in --handshake-results: node id -> why
-HOOKS_FILE = "hooks.json"  # in --handshake-results: every hook the run invoked
 SEED_KEY = pytest.StashKey[int]()
 WORKER_SEED = "handshake_chaos_seed"
 
@@ -235,11 +231,14 @@ def target_of(config: pytest.Config) -> Profile | None:
 # Set per process in pytest_configure: PYTEST_XDIST_WORKER is inherited by the child
 # pytest runs a worker's tests start, which are not workers themselves.
 _IS_WORKER = False
+_RESULTS: pathlib.Path | None = None  # --handshake-results, for the setup abort's file
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _IS_WORKER
+    global _IS_WORKER, _RESULTS
     _IS_WORKER = hasattr(config, "workerinput")
+    results = config.getoption("--handshake-results", None)
+    _RESULTS = pathlib.Path(results) if results else None
     if config.getoption("--pairing", None) and not config.getoption("--target", None):
         try:  # once, before anything runs: a missing binary names its make target
             services(config)
@@ -251,6 +250,11 @@ def pytest_configure(config: pytest.Config) -> None:
     _configure_target(config)
     config.addinivalue_line("markers", "scenario: a given/when/then spec run against a live stack")
     config.addinivalue_line("markers", "unit: a test of one component with fakes, no servers")
+    config.addinivalue_line(
+        "markers",
+        "stack(real_clock=False, chaos=False): the stack a scenario runs on: a real Temporal "
+        "server, links through Toxiproxy and the harness's relays (harness.stack.pool)",
+    )
     config.addinivalue_line(
         "markers",
         "fault_matrix: parametrized over harness.faults.matrix cells (argument 'cell'); "
@@ -342,15 +346,17 @@ def _off_target(config: pytest.Config, items: list[pytest.Item]) -> list[pytest.
     config.stash[OFF_TARGET_KEY] = off
     results = config.getoption("--handshake-results")
     if results and not hasattr(config, "workerinput"):
-        path = pathlib.Path(results)
-        path.mkdir(parents=True, exist_ok=True)
-        (path / OFF_TARGET_FILE).write_text(json.dumps(off, indent=1, sort_keys=True))
+        records.write_off_target(pathlib.Path(results), off)
     return dropped
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         kinds_differ(item)  # a server_kinds_differ mark without its reason: a usage error
+        try:  # a wrong marker is the spec's mistake: named once, before any stack starts
+            stack_kind(item)
+        except ConfigError as err:
+            raise pytest.UsageError(f"{item.nodeid}: {err}") from None
     off = _off_target(config, items)
     if off:
         config.hook.pytest_deselected(items=off)
@@ -399,15 +405,6 @@ def handshake_repeat() -> int:
     return 1
 
 
-def _driver_on(stack: Stack, history: History, pytestconfig: pytest.Config) -> Driver:
-    return Driver(stack, history, timeout_s=pytestconfig.getoption("--call-timeout"))
-
-
-def _network_of(stack: Stack) -> Network:
-    assert stack.network is not None, "not a stack whose links go through Toxiproxy"
-    return stack.network
-
-
 def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
@@ -449,8 +446,8 @@ def _ready_timeout(config: pytest.Config) -> float:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def deployment(pytestconfig: pytest.Config) -> AsyncIterator[Stack | None]:
-    """The deployed target's services as a stack (``--target``), or None. Every stack
-    fixture is this one stack on a target: there is one set of services."""
+    """The deployed target's services as a stack (``--target``), or None. Every kind of
+    stack a scenario asks for is this one on a target: there is one set of services."""
     profile = target_of(pytestconfig)
     if profile is None:
         yield None
@@ -461,136 +458,83 @@ async def deployment(pytestconfig: pytest.Config) -> AsyncIterator[Stack | None]
         yield running
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def stack(handshake_config: StackConfig, deployment: Stack | None) -> AsyncIterator[Stack]:
-    """One live stack per session (per xdist worker), torn down at the end."""
-    if deployment is not None:
-        yield deployment
-        return
-    async with start_stack(handshake_config, run_id=f"{_worker()}-{os.getpid()}") as running:
-        yield running
+def stack_kind(item: pytest.Item) -> StackKind:
+    """What the test's ``@pytest.mark.stack(...)`` asks of its stack (the default: the
+    session's own stack, no marker needed); checked at collection."""
+    marker = item.get_closest_marker("stack")
+    return StackKind() if marker is None else StackKind.of(marker.args, marker.kwargs)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def real_stack(handshake_config: StackConfig, stack: Stack) -> AsyncIterator[Stack]:
-    """A stack on a real Temporal server (dev server or the external cluster).
-
-    For scenarios about process deaths: the time-skipping test server does not
-    redeliver a workflow task parked on a SIGKILLed worker's sticky queue, so
-    there a kill would test the test server, not the handshake. Reuses the
-    session stack when it already is real; otherwise starts a durable dev server.
-    """
-    # ``stack`` is a declared dependency, not looked up here: resolving an async
-    # fixture from inside this one fails on a running loop (with --temporal dev or a
-    # cluster, when no earlier test on this worker had started the session stack).
-    if handshake_config.temporal != TIME_SKIPPING:
-        yield stack
-        return
-    config = dataclasses.replace(handshake_config, temporal=DEV)
-    async with start_stack(config, run_id=f"{_worker()}-{os.getpid()}-real") as running:
-        yield running
-
-
-@pytest.fixture
-def real_driver(real_stack: Stack, history: History, pytestconfig: pytest.Config) -> Driver:
-    """A driver on ``real_stack``."""
-    return _driver_on(real_stack, history, pytestconfig)
-
-
-def _tamper_config(handshake_config: StackConfig) -> StackConfig:
-    return dataclasses.replace(handshake_config, tamper=True, chaos=True)
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def chaos_stack(
+async def stacks(
     handshake_config: StackConfig, deployment: Stack | None
-) -> AsyncIterator[Stack]:
-    """A stack whose services reach each other only through Toxiproxy proxies (with the
-    harness's relays on, as ``handshake_config`` has them, also the ``tamper_stack``).
-    On a deployed target: the deployment, its links the external Toxiproxy's proxies."""
-    if deployment is not None:
-        yield deployment
+) -> AsyncIterator[StackPool]:
+    """Every kind of stack the session's tests ask for, each started once (per xdist
+    worker) when first asked for, all torn down at the end."""
+    run_id = f"{_worker()}-{os.getpid()}"
+    async with StackPool(handshake_config, run_id, deployment) as pool:
+        yield pool
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def stack(request: pytest.FixtureRequest, stacks: StackPool) -> Stack:
+    """The live stack of the kind the test's marker asks for, shared by every test of
+    that kind: ``@pytest.mark.stack(real_clock=True)`` a real Temporal server (process
+    deaths: the time-skipping server does not redeliver a workflow task parked on a
+    SIGKILLed worker's sticky queue), ``@pytest.mark.stack(chaos=True)`` every link
+    through Toxiproxy and the harness's relays (``network``, ``tamper``); both may be
+    asked for. On a deployed target (``--target``): the deployment, whatever the kind."""
+    try:
+        return await stacks.get(stack_kind(request.node))
+    except SETUP_ERRORS as err:
+        # Started once for the session: no later test of its kind could run either.
+        setattr(err, SETUP_ABORT, True)
+        raise
+
+
+def _chaos_stack(request: pytest.FixtureRequest, stack: Stack, fixture: str) -> Stack:
+    if not stack_kind(request.node).chaos:
+        pytest.fail(
+            f"the {fixture} fixture acts on a stack whose links go through Toxiproxy and the "
+            "harness's relays: mark the test @pytest.mark.stack(chaos=True)",
+            pytrace=False,
+        )
+    return stack
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def driver(
+    request: pytest.FixtureRequest, stack: Stack, history: History, pytestconfig: pytest.Config
+) -> AsyncIterator[Driver]:
+    """Starts Zigflow plans on ``stack`` and records them; ``driver.clock`` moves time.
+    On a chaos stack the test errors if its traffic bypassed the proxies or the relays
+    (``harness.judge.reach``): a fault that cannot reach the services proves nothing."""
+    made = Driver(stack, history, timeout_s=pytestconfig.getoption("--call-timeout"))
+    if not stack_kind(request.node).chaos:
+        yield made
         return
-    config = dataclasses.replace(handshake_config, chaos=True)
-    shared = same_stack(config, _tamper_config(handshake_config))
-    kind = "chaos-tamper" if shared else "chaos"
-    async with start_stack(config, run_id=f"{_worker()}-{os.getpid()}-{kind}") as running:
-        yield running
-
-
-async def _reached(stack: Stack, history: History) -> AsyncIterator[None]:
-    """Around a scenario on a chaos or tamper stack: after it, every link and the relay
-    must have carried its traffic, or the test errors (``harness.judge.reach``)."""
     before = await reach.snapshot(stack)
-    yield
+    yield made
     reach.judge(history, before, await reach.snapshot(stack))
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def chaos_reach(chaos_stack: Stack, history: History) -> AsyncIterator[None]:
-    async for _ in _reached(chaos_stack, history):
-        yield
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def tamper_reach(tamper_stack: Stack, history: History) -> AsyncIterator[None]:
-    async for _ in _reached(tamper_stack, history):
-        yield
-
-
 @pytest.fixture
-def chaos_driver(
-    chaos_stack: Stack, history: History, pytestconfig: pytest.Config, chaos_reach: None
-) -> Driver:
-    """A driver on ``chaos_stack``; the test errors if its traffic bypassed the proxies."""
-    return _driver_on(chaos_stack, history, pytestconfig)
-
-
-@pytest.fixture
-def network(chaos_stack: Stack) -> Network:
+def network(request: pytest.FixtureRequest, stack: Stack) -> Network:
     """Faults on the chaos stack's links: ``async with network.down(history, "stigma_grpc")``."""
-    return _network_of(chaos_stack)
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def tamper_stack(handshake_config: StackConfig, chaos_stack: Stack) -> AsyncIterator[Stack]:
-    """A stack where Zigflow reaches Stigma through a relay that can damage tokens, and
-    every link goes through Toxiproxy (the stateful model combines both).
-
-    With the harness's relays on (``handshake_config`` always has them) that is the chaos
-    stack exactly: the same relays and proxies, a relay damaging nothing until a scenario
-    sets its transform (reset after each). So the two share one stack per worker, one
-    start and stop fewer. ``chaos_stack`` is a declared dependency for that: resolving an
-    async fixture from inside this one fails on a running loop (see ``real_stack``)."""
-    config = _tamper_config(handshake_config)
-    if same_stack(config, chaos_stack.config):
-        yield chaos_stack
-        return
-    async with start_stack(config, run_id=f"{_worker()}-{os.getpid()}-tamper") as running:
-        yield running
+    chaos = _chaos_stack(request, stack, "network")
+    if chaos.network is None:
+        pytest.fail("this stack's links go through no Toxiproxy (a target without one)")
+    return chaos.network
 
 
 @pytest.fixture
-def tamper(tamper_stack: Stack) -> Iterator[TokenTamper]:
-    """The relay of ``tamper_stack``; ``tamper.set(transform)``, reset after each test."""
-    assert tamper_stack.relay is not None
-    yield tamper_stack.relay
-    tamper_stack.relay.set(None)
-
-
-@pytest.fixture
-def tamper_network(tamper_stack: Stack) -> Network:
-    """Faults on the tamper stack's links."""
-    return _network_of(tamper_stack)
-
-
-@pytest.fixture
-def tamper_driver(
-    tamper_stack: Stack, history: History, pytestconfig: pytest.Config, tamper_reach: None
-) -> Driver:
-    """A driver on ``tamper_stack``; the test errors if its traffic bypassed the relay or
-    the proxies."""
-    return _driver_on(tamper_stack, history, pytestconfig)
+def tamper(request: pytest.FixtureRequest, stack: Stack) -> Iterator[TokenTamper]:
+    """The chaos stack's StartAgent relay; ``tamper.set(transform)``, reset after each test."""
+    relay = _chaos_stack(request, stack, "tamper").relay
+    if relay is None:
+        pytest.fail("this stack has no StartAgent relay (a deployed target's has none)")
+    yield relay
+    relay.set(None)
 
 
 @pytest.fixture
@@ -651,8 +595,9 @@ def history(request: pytest.FixtureRequest) -> History:
     return h
 
 
-JUDGE_KEY = pytest.StashKey[Callable[[], None]]()
+JUDGE_KEY = pytest.StashKey[after_scenario.Pending]()
 AFTER_KEY = pytest.StashKey[str]()  # what the after-scenario checks found, body failed
+CALL_REPORT_KEY = pytest.StashKey[pytest.TestReport]()
 
 
 @pytest.fixture(autouse=True)
@@ -662,42 +607,25 @@ def judged_after_every_scenario(request: pytest.FixtureRequest) -> None:
     run by ``pytest_runtest_call`` so that a violated one is the test's failure."""
     if request.node.get_closest_marker("scenario") is None:
         return
-    h: History = request.getfixturevalue("history")
-    began = time.time()
     item = request.node
-    request.node.stash[JUDGE_KEY] = lambda: after_scenario.judge(h, _stacks_of(item), began)
+    request.node.stash[JUDGE_KEY] = after_scenario.Pending(
+        request.getfixturevalue("history"), lambda: _stacks_of(item), time.time()
+    )
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    judge = item.stash.get(JUDGE_KEY, None)
+    pending = item.stash.get(JUDGE_KEY, None)
     try:
         result = yield
     except BaseException:
-        if judge is not None:
-            # The body's own failure is the test's; what the after-scenario checks found
-            # is recorded and shown beside it (a section of the report).
-            try:
-                judge()
-            except Exception as err:  # kept, not raised: the test is already failing
-                item.stash[AFTER_KEY] = str(err)
+        found = pending.beside_failure() if pending is not None else None
+        if found is not None:
+            item.stash[AFTER_KEY] = found
         raise
-    if judge is not None:
-        judge()
+    if pending is not None:
+        pending.judge()
     return result
-
-
-@pytest.fixture
-def driver(stack: Stack, history: History, pytestconfig: pytest.Config) -> Driver:
-    """Starts Zigflow plans and records them; ``driver.clock`` moves time."""
-    return _driver_on(stack, history, pytestconfig)
-
-
-def _slug(nodeid: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid)[-150:]
-
-
-CALL_REPORT_KEY = pytest.StashKey[pytest.TestReport]()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -719,32 +647,17 @@ def pytest_runtest_makereport(
     h = item.stash.get(HISTORY_KEY, None)
     if report.when == "call" and h is not None:
         seed = item.stash.get(SEED_KEY, None)
-        if seed is None and "chaos_stack" in getattr(item, "fixturenames", ()):
+        if seed is None and stack_kind(item).chaos and "stack" in _fixture_names(item):
             seed = session_seed(item.config)
         if seed is not None:
             h.measurements["chaos_seed"] = seed
     if report.failed and h is not None:
-        path = _write_history(item, h)
+        path = records.write_history(_out(item), item.nodeid, h)
         report.sections.append(("handshake history", f"written to {path}"))
-        after = item.stash.get(AFTER_KEY, None)
-        if after is not None and report.when == "call":
-            report.sections.append(("checks judged after the scenario", after))
-        violated = violated_checkers(h)
-        if violated:
-            # Every checker that failed so far (the body's and the teardown's), not only
-            # the one whose assertion ended the test.
-            report.sections.append(("violated checkers", ", ".join(violated)))
-        seed = h.measurements.get("chaos_seed")
-        if seed is not None:
-            report.sections.append(("chaos seed", f"replay with --chaos-seed {seed}"))
-        for running in _stacks_of(item):
-            # Which hops the failing traffic crossed: a fault or relay names its link.
-            report.sections.append(
-                (f"stack links: {running.log_dir.name}", running.topology.describe())
-            )
-            report.sections.append(
-                (f"service logs (tail): {running.log_dir.name}", running.logs(25))
-            )
+        after = item.stash.get(AFTER_KEY, None) if report.when == "call" else None
+        report.sections += records.failure_sections(
+            h, _stacks_of(item), violated_checkers(h), after
+        )
     if report.when == "call":
         # Recorded at teardown, once the fixtures have judged too (fault reach).
         item.stash[CALL_REPORT_KEY] = report
@@ -754,7 +667,8 @@ def pytest_runtest_makereport(
         call_report = item.stash.get(CALL_REPORT_KEY, None)
         if call_report is not None:
             if h is not None:
-                report.user_properties.append(("history", str(_write_history(item, h))))
+                written = records.write_history(_out(item), item.nodeid, h)
+                report.user_properties.append(("history", str(written)))
             _record_result(item, call_report if report.passed else report, h, call_report)
     return report
 
@@ -813,48 +727,30 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if found["detail"]:
         # The service's log tail, then the cause as the last line on screen.
         print(f"\n{found['detail']}", flush=True)
+    if _RESULTS is not None:
+        # Certify tells a run that could not set up from one that crashed (pytest's
+        # INTERNAL_ERROR too, 3 as ours) by this file, never by the code alone.
+        records.write_setup_abort(_RESULTS, found["line"])
     pytest.exit(found["line"], returncode=found["code"])
 
 
-def _write_history(item: pytest.Item, h: History) -> pathlib.Path:
-    out = pathlib.Path(item.config.getoption("--handshake-out")) / "histories"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{_slug(item.nodeid)}.json"
-    path.write_text(h.dumps())
-    return path
+def _fixture_names(item: pytest.Item) -> tuple[str, ...]:
+    """Every fixture the test uses, directly or through another."""
+    return tuple(getattr(item, "fixturenames", ()))
+
+
+def _fixtures(item: pytest.Item) -> dict[str, Any]:
+    """The test's fixture values (after its setup)."""
+    return dict(getattr(item, "funcargs", {}))
+
+
+def _out(item: pytest.Item) -> pathlib.Path:
+    return pathlib.Path(item.config.getoption("--handshake-out"))
 
 
 def _stacks_of(item: pytest.Item) -> list[Stack]:
-    """The stacks this test ran on (its drivers' and stack fixtures'), not the session's."""
-    found: list[Stack] = []
-    for value in getattr(item, "funcargs", {}).values():
-        stack = value.stack if isinstance(value, Driver) else value
-        if isinstance(stack, Stack) and all(stack is not s for s in found):
-            found.append(stack)
-    return found
-
-
-def _faults_of(item: pytest.Item) -> list[dict[str, Any]]:
-    """Faults this test actually injected (for the report's ``faults``)."""
-    stack = getattr(item, "funcargs", {}).get("chaos_stack")
-    if not isinstance(stack, Stack) or stack.network is None:
-        return []
-    return [f for f in stack.network.injected if f["scenario"] == item.nodeid]
-
-
-def _toxiproxy_of(item: pytest.Item) -> str | None:
-    stack = getattr(item, "funcargs", {}).get("chaos_stack")
-    return stack.network.version if isinstance(stack, Stack) and stack.network else None
-
-
-def _server_of(item: pytest.Item) -> str | None:
-    """Which Temporal server the scenario really ran on (real_stack may differ from the row)."""
-    funcargs = getattr(item, "funcargs", {})
-    for name in ("real_driver", "driver"):
-        used = funcargs.get(name)
-        if isinstance(used, Driver):
-            return used.stack.temporal.kind
-    return None
+    """The stacks this test ran on (its driver's and its stack), not the session's."""
+    return after_scenario.stacks_in(_fixtures(item).values())
 
 
 def kinds_differ(item: pytest.Item) -> list[dict[str, Any]]:
@@ -879,36 +775,22 @@ def _record_result(
     h: History | None,
     call_report: pytest.TestReport | None = None,
 ) -> None:
+    """The scenario's result record, for certify (``--handshake-results``)."""
     results = item.config.getoption("--handshake-results")
     if not results or item.get_closest_marker("scenario") is None:
         return
-    path = pathlib.Path(results)
-    path.mkdir(parents=True, exist_ok=True)
-    # Validated here, where a wrong field points at the scenario that wrote it, rather
-    # than when certify reads the file back.
-    record = ScenarioRecord.model_validate(
-        {
-            "id": item.nodeid,
-            "outcome": report.outcome,
-            "duration_s": round((call_report or report).duration, 3),
-            # The design's overhead, not a fault's: a scenario that held agents, killed a
-            # process or broke a link (anything on its fault timeline) gives no samples.
-            "overhead_ms": (
-                [round(v, 3) for v in checkers.overhead_samples_ms(h)] if h and not h.faults else []
-            ),
-            "checks": h.checks if h else [],
-            "calls": len(h.calls) if h else 0,
-            "measurements": h.measurements if h else {},
-            "server": _server_of(item),
-            "faults": _faults_of(item),
-            "toxiproxy": _toxiproxy_of(item),
-            "longrepr": str(report.longrepr)[-2000:] if report.failed else "",
-            "observed_calls": checkers.observed_calls(h) if h else [],
-            "kinds_differ": kinds_differ(item),
-        }
+    used = _fixtures(item).get("driver")
+    record = records.scenario_record(
+        item.nodeid,
+        report.outcome,
+        (call_report or report).duration,
+        h,
+        _stacks_of(item),
+        server=used.stack.temporal.kind if isinstance(used, Driver) else None,
+        longrepr=str(report.longrepr) if report.failed else "",
+        kinds_differ=kinds_differ(item),
     )
-    with (path / f"results-{_worker()}.jsonl").open("a") as f:
-        f.write(record.model_dump_json(by_alias=True) + "\n")
+    records.append_record(pathlib.Path(results), _worker(), record)
 
 
 class LedgerKeeper:
@@ -942,10 +824,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     results = session.config.getoption("--handshake-results")
     if runner is None or not results:
         return
-    path = pathlib.Path(results)
-    path.mkdir(parents=True, exist_ok=True)
-    runs = [r.to_dict() for r in runner.log.runs]
-    (path / HOOKS_FILE).write_text(json.dumps(runs, indent=1))
+    records.write_hooks(pathlib.Path(results), [r.to_dict() for r in runner.log.runs])
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

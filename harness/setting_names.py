@@ -60,6 +60,7 @@ class Setting:
     # the option (add_options).
     defaults: Mapping[str, str] = field(default_factory=dict, hash=False)
     metavar: str | None = None  # the option's value in --help
+    choices: tuple[str, ...] = ()  # the option's only values, where it has a few
 
     @property
     def name(self) -> str:
@@ -208,36 +209,48 @@ SETTINGS: tuple[Setting, ...] = (
         command="certify",
     ),
     Setting(
-        "HANDSHAKE_WORKERS", "int", "pytest-xdist workers per certify target", option="--workers"
+        "HANDSHAKE_WORKERS",
+        "int",
+        "pytest-xdist workers per certify target (default 1: parallel stacks on a small "
+        "machine would inflate the latency figures)",
+        option="--workers",
+        defaults={"certify": "1"},
     ),
     Setting(
         "HANDSHAKE_PAIRINGS",
         "list",
-        "reference pairings certify runs, the first with the whole matrix",
+        "comma-separated reference pairings to certify, the first with the whole matrix; "
+        "default: every one whose programs are built, python-python first (under CI=true "
+        "all four must be)",
         option="--pairings",
     ),
     Setting(
         "HANDSHAKE_CERTIFY_PAIRING_BENCH_LEVELS",
         "list",
-        "agents in flight of the other pairings' budget runs",
+        "agents in flight of the other pairings' budget runs, open loop",
         option="--pairing-bench-levels",
+        defaults={"certify": "10,100"},
     ),
     Setting(
         "HANDSHAKE_CERTIFY_BENCH_LEVELS",
         "list",
-        "agents in flight certify's budget run measures",
+        "agents in flight certify's budget run measures, closed and open loop",
         option="--bench-levels",
+        defaults={"certify": "1,10,100,1000"},
     ),
     Setting(
         "HANDSHAKE_CERTIFY_BENCH_ARGS",
         "str",
-        "more options for certify's budget run",
+        "more options for certify's budget run, e.g. '--duration 10 --rate 5' "
+        "(python -m harness.measure.bench --help)",
         option="--bench-args",
+        defaults={"certify": ""},
     ),
     Setting(
         "HANDSHAKE_BENCH_JSON",
         "str",
-        "judge the budget on a bench.json measured earlier",
+        "judge the budget on figures measured earlier (e.g. a full `make bench`: "
+        "reports/out/bench/bench.json) instead of measuring it in this run",
         option="--bench-json",
     ),
     # Bench.
@@ -278,60 +291,97 @@ SETTINGS: tuple[Setting, ...] = (
     # Load runs (harness/load/): `handshake load` resolves these through every layer
     # (a file key is the name in lower case: load-users) and passes them to its Locust
     # processes in their environment; "set by the runner" ones are that passing only.
-    Setting("LOAD_USERS", "int", "simulated users", option="--users"),
+    Setting("LOAD_USERS", "int", "simulated users", option="--users", defaults={"load": "5"}),
     Setting(
         "LOAD_SPAWN_RATE",
         "float",
         "users started per second",
         option="--spawn-rate",
+        defaults={"load": "5"},
     ),
-    Setting("LOAD_DURATION", "str", "run time, e.g. 30s, 10m", option="--duration"),
-    Setting("LOAD_SHAPE", "str", "step, spike, soak or constant", option="--shape"),
+    Setting(
+        "LOAD_DURATION",
+        "str",
+        "run time, e.g. 30s, 10m, 1h (Locust's syntax)",
+        option="--duration",
+        defaults={"load": "60s"},
+    ),
+    Setting(
+        "LOAD_SHAPE",
+        "str",
+        "load shape: step, spike or soak; empty: constant users",
+        option="--shape",
+        defaults={"load": ""},
+        choices=("", "step", "spike", "soak"),
+    ),
     Setting(
         "LOAD_WORKERS",
         "int",
-        "local Locust workers (distributed mode)",
+        "distributed mode: a Locust master and this many local workers",
         option="--workers",
+        defaults={"load": "0"},
     ),
-    Setting("LOAD_OUT", "str", "where the load run writes", option="--out"),
     Setting(
         "LOAD_RATE_PER_S",
         "float",
-        "a steady rate of handshakes/s over all users (0: each user thinks between them)",
+        "steady handshakes/s for the whole run, spread over --users; 0: each user waits "
+        "LOAD_THINK_S between handshakes",
         option="--rate",
+        defaults={"load": "0"},
     ),
     Setting(
         "LOAD_RUN_ID",
         "str",
-        "an id put in every workflow id: load-RUN_ID-UUID",
+        "put this id in every workflow id: load-RUN_ID-UUID",
         option="--run-id",
+        defaults={"load": ""},
+    ),
+    Setting(
+        "LOAD_OUT",
+        "str",
+        "where the load run writes",
+        option="--out",
+        defaults={"load": "reports/out/load"},
+    ),
+    # Thresholds: the runner's and, under a plain `locust -f`, Locust's own.
+    Setting(
+        "LOAD_OVERHEAD_BUDGET_MS",
+        "float",
+        "fail (exit 1) when the handshake overhead p99 is above this (the plan's budget)",
+        option="--overhead-budget-ms",
+        defaults={"*": "100"},
+    ),
+    Setting(
+        "LOAD_MAX_ERROR_RATIO",
+        "float",
+        "fail (exit 1) when more than this fraction of handshakes failed",
+        option="--max-error-ratio",
+        defaults={"*": "0.01"},
     ),
     Setting(
         "LOAD_ZIGFLOW_TASK_QUEUE",
         "str",
         "task queue of the Zigflow workers under load",
         option="--zigflow-task-queue",
+        defaults={"load": "zigflow"},
     ),
     Setting(
         "LOAD_STIGMA_NAMESPACE",
         "str",
-        "namespace of Stigma's executions",
+        "namespace of Stigma's executions, read for stage timings; default: --namespace",
         option="--stigma-namespace",
+        defaults={"load": ""},
     ),
     Setting(
         "LOAD_PLAN_TASK_QUEUE",
         "str",
-        "task queue of the harness's plan workflow (activity level)",
+        "activity level: task queue of the harness's plan workflow, served by the process "
+        "that runs the local stack (`python -m harness.load.run` sets it)",
         option="--plan-task-queue",
+        defaults={"load": ""},
     ),
     Setting("LOAD_THINK_S", "float", "seconds a user waits between handshakes"),
     Setting("LOAD_STEPS", "int", "steps of the step shape"),
-    Setting(
-        "LOAD_OVERHEAD_BUDGET_MS",
-        "float",
-        "Locust's own overhead p99 threshold",
-    ),
-    Setting("LOAD_MAX_ERROR_RATIO", "float", "Locust's own error-ratio threshold"),
     Setting(
         "LOAD_CALL_TIMEOUT_S",
         "float",
@@ -413,22 +463,31 @@ class Deprecated(argparse.Action):
 _TYPES: dict[Kind, Callable[[str], Any]] = {"int": int, "float": float}
 
 
-def add_options(add: Callable[..., Any], env: Mapping[str, str], command: str, *names: str) -> None:
+def add_options(
+    add: Callable[..., Any],
+    env: Mapping[str, str],
+    command: str,
+    *names: str,
+    notes: Mapping[str, str] | None = None,
+) -> None:
     """Declare the options of the settings ``names`` (their variables) for ``command``
     on an argparse parser or group (``add_argument``) or a pytest group (``addoption``):
     the registry's option, help and type, the default from ``env`` (the resolved
     settings, ``harness.settings.environ()``; the option wins) or else the command's
-    default, and the command's deprecated spellings of it."""
+    default, and the command's deprecated spellings of it. ``notes``: more help, by
+    variable, that only the command knows (values it takes from its own modules)."""
     for name in names:
         s = BY_ENV[name]
         if s.option is None:
             raise ValueError(f"{name} has no option")
         dest = s.option[2:].replace("-", "_")
         default = env.get(s.env) or s.defaults.get(command, s.defaults.get("*"))
+        note = (notes or {}).get(name)
         kwargs: dict[str, Any] = {
             "dest": dest,
             "default": default,
-            "help": f"{s.help} (env {' or '.join((s.env, *s.temporal_envs))})",
+            "help": f"{s.help}{f'; {note}' if note else ''} "
+            f"(env {' or '.join((s.env, *s.temporal_envs))})",
         }
         if s.kind in _TYPES:
             kwargs["type"] = _TYPES[s.kind]
@@ -437,7 +496,22 @@ def add_options(add: Callable[..., Any], env: Mapping[str, str], command: str, *
             kwargs["default"] = None if default is None else _TYPES[s.kind](default)
         if s.metavar:
             kwargs["metavar"] = s.metavar
+        if s.choices:
+            kwargs["choices"] = s.choices
         add(s.option, **kwargs)
         for old in SETTINGS:
             if old.alias_of == s.env and old.command == command and old.option:
                 add(old.option, dest=dest, action=Deprecated, use=s.option)
+
+
+def command_parser(
+    command: str, prog: str, description: str | None, env: Mapping[str, str]
+) -> argparse.ArgumentParser:
+    """The parser of a command that runs against a Temporal target (certify, bench): its
+    description as written (a module docstring's layout), and the target and namespace
+    every such command takes, declared by the registry with ``command``'s defaults."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_options(parser.add_argument, env, command, "HANDSHAKE_TEMPORAL", "HANDSHAKE_NAMESPACE")
+    return parser

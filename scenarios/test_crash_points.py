@@ -8,7 +8,8 @@ Zigflow's activity resolves with the agent's result. After every scenario the
 harness also checks that no ACK went back before its start was durable
 (``harness.judge.relay_checks``).
 
-Runs on a real Temporal server (``real_driver``), as the other kill specs do.
+The kills run on a real Temporal server (``stack(real_clock=True)``), as the other kill
+specs do.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ pytestmark = pytest.mark.scenario
 MAX_ATTEMPTS = 5  # the attempt the crash broke, and its retries
 
 
+@pytest.mark.stack(real_clock=True)
 async def test_stigma_killed_before_its_start_is_durable_loses_nothing(
-    real_driver: Driver, history: History
+    driver: Driver, history: History
 ) -> None:
-    driver = real_driver
     # given: StartAgent received, Stigma's start of the agent's workflow on its way
     p = plan(call_agent("before", succeeds("once")))
     async with (
@@ -46,10 +47,10 @@ async def test_stigma_killed_before_its_start_is_durable_loses_nothing(
 
 
 @pytest.mark.slow(10)  # the first workflow task, lost with Stigma: its 10 s timeout
+@pytest.mark.stack(real_clock=True)
 async def test_stigma_killed_after_its_durable_start_before_the_ack_runs_the_agent_once(
-    real_driver: Driver, history: History
+    driver: Driver, history: History
 ) -> None:
-    driver = real_driver
     # given: Temporal has started the agent's workflow, Stigma has not heard so yet
     p = plan(call_agent("after", succeeds("once")))
     async with (

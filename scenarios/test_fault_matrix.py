@@ -25,7 +25,7 @@ from harness.links.network import Network
 from harness.observe.history import History
 from harness.waits import hold_for
 
-pytestmark = [pytest.mark.scenario, pytest.mark.fault_matrix]
+pytestmark = [pytest.mark.scenario, pytest.mark.fault_matrix, pytest.mark.stack(chaos=True)]
 
 # Each call may need several attempts while its path is broken.
 MAX_ATTEMPTS = 10
@@ -48,12 +48,11 @@ REAL_SERVER_HEARTBEAT_S = 10.0
 @pytest.mark.parametrize("cell", fault_matrix.all_cells(), ids=lambda c: c.id)
 async def test_toxic_on_a_link_keeps_every_call_exactly_once(
     cell: Cell,
-    chaos_driver: Driver,
+    driver: Driver,
     network: Network,
     history: History,
     chaos_rng: random.Random,
 ) -> None:
-    driver = chaos_driver
     attributes = fault_matrix.attributes(cell, chaos_rng)
     before = fault_matrix.mark(driver.stack, cell.link)
     beat = None if driver.clock.can_skip else REAL_SERVER_HEARTBEAT_S

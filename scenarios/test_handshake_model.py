@@ -50,7 +50,7 @@ from harness.observe.failures import ACTIVITY, APPLICATION, Failure
 from harness.observe.history import History
 from harness.waits import hold_for
 
-pytestmark = pytest.mark.scenario
+pytestmark = [pytest.mark.scenario, pytest.mark.stack(chaos=True)]
 
 T = TypeVar("T")
 START_TO_CLOSE_S = 3600.0  # virtual on the time-skipping server; short on a real one
@@ -310,9 +310,9 @@ def _kind(op_type: str, value: Any) -> str:
 
 @pytest.mark.slow(9)
 def test_the_handshake_behaves_like_its_model(
-    tamper_driver: Driver,
+    driver: Driver,
     tamper: TokenTamper,
-    tamper_network: Network,
+    network: Network,
     history: History,
     session_loop: asyncio.AbstractEventLoop,
 ) -> None:
@@ -322,9 +322,9 @@ def test_the_handshake_behaves_like_its_model(
         "Machine",
         (HandshakeModel,),
         {
-            "base_driver": tamper_driver,
+            "base_driver": driver,
             "tamper": tamper,
-            "network": tamper_network,
+            "network": network,
             "loop": session_loop,
             "record": history,
             "damaged_keys": damaged_keys,

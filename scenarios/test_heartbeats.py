@@ -4,7 +4,7 @@ A pending async activity is only as alive as whoever holds its token: with a
 heartbeat timeout on Zigflow's activity, Stigma heartbeats by token while the
 agent runs, so a dead Stigma is detected within that timeout (not at the 24 h
 StartToClose), and a cancellation of Zigflow reaches Stigma through the
-heartbeat's response. These run on a real server (``real_driver``) with
+heartbeat's response. These run on a real server (``stack(real_clock=True)``) with
 heartbeat timeouts of seconds, in wall time.
 """
 
@@ -21,7 +21,7 @@ from harness.judge.invariants import exactly_once
 from harness.observe.failures import CANCELED, Failure
 from harness.observe.history import History
 
-pytestmark = pytest.mark.scenario
+pytestmark = [pytest.mark.scenario, pytest.mark.stack(real_clock=True)]
 
 # Stigma heartbeats every third of it (the contract): three chances per timeout.
 HEARTBEAT_TIMEOUT_S = 2.0
@@ -29,9 +29,8 @@ HEARTBEAT_TIMEOUT_S = 2.0
 
 @pytest.mark.slow(6)
 async def test_heartbeats_keep_an_agent_alive_past_the_heartbeat_timeout(
-    real_driver: Driver, history: History
+    driver: Driver, history: History
 ) -> None:
-    driver = real_driver
     # given: an agent that works for 2.5 heartbeat timeouts
     p = plan(
         call_agent(
@@ -53,9 +52,8 @@ async def test_heartbeats_keep_an_agent_alive_past_the_heartbeat_timeout(
 
 @pytest.mark.slow(3)
 async def test_dead_stigma_is_detected_within_the_heartbeat_timeout(
-    real_driver: Driver, history: History
+    driver: Driver, history: History
 ) -> None:
-    driver = real_driver
     # given: a pending agent whose Zigflow activity expects heartbeats
     started = await driver.start(
         plan(
@@ -83,9 +81,8 @@ async def test_dead_stigma_is_detected_within_the_heartbeat_timeout(
 
 
 async def test_cancelling_zigflow_reaches_stigma_and_stops_the_agent(
-    real_driver: Driver, history: History
+    driver: Driver, history: History
 ) -> None:
-    driver = real_driver
     observed = await metrics_checks.observe_from(history, driver.stack.metrics)
     # given: a pending agent, heartbeating by token
     started = await driver.start(

@@ -1,6 +1,6 @@
 """Network chaos with real Toxiproxy on every link.
 
-The services reach each other only through proxies (``chaos_stack``):
+The services reach each other only through proxies (``stack(chaos=True)``):
 stigma_grpc (Zigflow -> Stigma), zigflow_temporal, stigma_temporal. A lost ACK
 or a lost completion reply is where designs like this run an agent twice or
 lose its result; these specs make such faults routine.
@@ -25,7 +25,7 @@ from harness.observe.failures import Failure
 from harness.observe.history import History
 from harness.waits import hold_for
 
-pytestmark = pytest.mark.scenario
+pytestmark = [pytest.mark.scenario, pytest.mark.stack(chaos=True)]
 
 
 async def _earlier_attempt_failure(started: Started) -> Failure:
@@ -41,9 +41,8 @@ async def _earlier_attempt_failure(started: Started) -> Failure:
 
 @pytest.mark.slow(6)
 async def test_stigma_unreachable_fails_fast_retries_and_succeeds_after_heal(
-    chaos_driver: Driver, network: Network, history: History
+    driver: Driver, network: Network, history: History
 ) -> None:
-    driver = chaos_driver
     observed = await metrics_checks.observe_from(history, driver.stack.metrics)
     # given: the Zigflow -> Stigma link is down
     async with network.down(history, "stigma_grpc"):
@@ -68,9 +67,8 @@ async def test_stigma_unreachable_fails_fast_retries_and_succeeds_after_heal(
 
 
 async def test_latency_jitter_and_slicing_on_every_link_keep_the_handshake_correct(
-    chaos_driver: Driver, network: Network, history: History, chaos_rng: random.Random
+    driver: Driver, network: Network, history: History, chaos_rng: random.Random
 ) -> None:
-    driver = chaos_driver
     # given: a seeded schedule of latency with jitter (both ways) and slicing on every link
     async with contextlib.AsyncExitStack() as faults:
         for link in LINKS:
@@ -110,9 +108,8 @@ async def test_latency_jitter_and_slicing_on_every_link_keep_the_handshake_corre
 
 @pytest.mark.slow(5)
 async def test_zigflow_cut_off_from_temporal_resumes_after_heal(
-    chaos_driver: Driver, network: Network, history: History
+    driver: Driver, network: Network, history: History
 ) -> None:
-    driver = chaos_driver
     # given: agents pending by token
     started = [
         await driver.start(plan(call_agent("p", succeeds({"n": i}, hold=True)))) for i in range(3)
@@ -129,9 +126,8 @@ async def test_zigflow_cut_off_from_temporal_resumes_after_heal(
 
 
 async def test_ack_lost_after_stigma_started_the_agent_one_run_reaches_the_live_attempt(
-    chaos_driver: Driver, network: Network, history: History
+    driver: Driver, network: Network, history: History
 ) -> None:
-    driver = chaos_driver
     # given: an established Zigflow -> Stigma connection (a direct call opens it: with
     # replies dropped, a new HTTP/2 connection could not even finish its handshake)
     await driver.run(plan(call_agent("warm-up", succeeds(None), mode=DIRECT)))
@@ -158,9 +154,8 @@ async def test_ack_lost_after_stigma_started_the_agent_one_run_reaches_the_live_
 
 @pytest.mark.slow(22)  # a 15 s outage, then Stigma's own poll backoff after it
 async def test_completion_link_down_past_the_sdk_retry_window_completes_once_after_heal(
-    chaos_driver: Driver, network: Network, history: History
+    driver: Driver, network: Network, history: History
 ) -> None:
-    driver = chaos_driver
     # given: an agent that finished, Stigma's completion call in flight (parked at the
     # harness's relay in front of Temporal)
     async with (
@@ -177,9 +172,8 @@ async def test_completion_link_down_past_the_sdk_retry_window_completes_once_aft
 
 
 async def test_completion_reply_lost_is_recognised_not_a_duplicate_or_a_false_failure(
-    chaos_driver: Driver, network: Network, history: History
+    driver: Driver, network: Network, history: History
 ) -> None:
-    driver = chaos_driver
     # given: Stigma's completion call in flight (parked at the harness's relay)
     async with (
         driver.completion_held(plan(call_agent("reply", succeeds("v")))) as (started, held),
@@ -199,9 +193,8 @@ async def test_completion_reply_lost_is_recognised_not_a_duplicate_or_a_false_fa
 
 
 async def test_calls_by_token_refused_past_the_client_retry_window_are_retried_and_delivered_once(
-    chaos_driver: Driver, history: History
+    driver: Driver, history: History
 ) -> None:
-    driver = chaos_driver
     relay = driver.stack.completion_relay()
     # given: Temporal refuses Stigma's calls by token UNAVAILABLE, and only those: its
     # worker stays connected (polls, heartbeats, reports on its own activities pass)

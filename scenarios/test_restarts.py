@@ -1,6 +1,7 @@
 """Restarts: the token is durable in Temporal, so killing either service loses nothing.
 
-Runs on a real Temporal server (``real_driver``): see the ``real_stack`` fixture for why."""
+Runs on a real Temporal server (``@pytest.mark.stack(real_clock=True)``): see the ``stack``
+fixture for why."""
 
 from __future__ import annotations
 
@@ -15,16 +16,15 @@ from harness.judge.expect import holds
 from harness.judge.invariants import exactly_once
 from harness.observe.history import History
 
-pytestmark = pytest.mark.scenario
+pytestmark = [pytest.mark.scenario, pytest.mark.stack(real_clock=True)]
 
 RECOVERY_BOUND_S = 30.0  # a bound on a restarted Stigma's recovery, not a measurement
 
 
 @pytest.mark.slow(11)  # the dead worker's sticky queue: ~10 s
 async def test_stigma_killed_after_ack_before_agent_starts_still_delivers_once(
-    real_driver: Driver, history: History
+    driver: Driver, history: History
 ) -> None:
-    driver = real_driver
     # given: agents ACKed and durable in Stigma, held by the harness before their work
     started = [
         await driver.start(plan(call_agent("long", succeeds({"n": i}, hold=True))))
@@ -44,9 +44,8 @@ async def test_stigma_killed_after_ack_before_agent_starts_still_delivers_once(
 
 @pytest.mark.slow(10)  # the dead worker's sticky queue: ~10 s
 async def test_zigflow_killed_while_agents_pending_resumes_after_restart(
-    real_driver: Driver, history: History
+    driver: Driver, history: History
 ) -> None:
-    driver = real_driver
     observed = await metrics_checks.observe_from(history, driver.stack.metrics)
     # given: agents pending by token
     started = [
@@ -70,9 +69,8 @@ async def test_zigflow_killed_while_agents_pending_resumes_after_restart(
 
 
 async def test_temporal_restarted_mid_agent_accepts_the_token_issued_before(
-    real_driver: Driver, history: History
+    driver: Driver, history: History
 ) -> None:
-    driver = real_driver
     if driver.stack.temporal.process is None:
         pytest.skip("an external cluster cannot be restarted by the harness")
     # given: agents pending by tokens issued by this server process
@@ -94,9 +92,8 @@ async def test_temporal_restarted_mid_agent_accepts_the_token_issued_before(
 
 
 async def test_stigma_killed_before_the_ack_is_retried_with_a_new_token(
-    real_driver: Driver, history: History
+    driver: Driver, history: History
 ) -> None:
-    driver = real_driver
     # given: Stigma frozen, so Zigflow's StartAgent reaches it but is never answered
     async with paused(driver.stack.stigma, history):
         started = await driver.start(plan(call_agent("early", succeeds("after retry"))))
@@ -111,9 +108,8 @@ async def test_stigma_killed_before_the_ack_is_retried_with_a_new_token(
 
 @pytest.mark.slow(10)  # the dead worker's sticky queue: ~10 s
 async def test_stigma_killed_mid_agent_delivers_the_agents_result_once(
-    real_driver: Driver, history: History
+    driver: Driver, history: History
 ) -> None:
-    driver = real_driver
     observed = await metrics_checks.observe_from(history, driver.stack.metrics)
     # given: an agent running (in the harness, on Stigma's agent task queue), its
     # Stigma execution waiting for it
@@ -149,9 +145,8 @@ async def test_stigma_killed_mid_agent_delivers_the_agents_result_once(
     ids=["before-the-call-landed", "after-the-call-landed"],
 )
 async def test_stigma_killed_mid_completion_completes_exactly_once(
-    real_driver: Driver, history: History, landed: bool
+    driver: Driver, history: History, landed: bool
 ) -> None:
-    driver = real_driver
     # given: an agent that finished, with Stigma's completion call in flight (parked at
     # the harness's relay in front of Temporal: seen, not timed)
     p = plan(call_agent("done", succeeds("result")))

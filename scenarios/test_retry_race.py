@@ -38,7 +38,7 @@ activityID or activity already timed out or invoking workflow is completed").
   times out by heartbeat too. Both reference Stigmas stopped beating at that NOT_FOUND
   (fixed). The time-skipping server answers heartbeats by the timed-out attempt's token
   OK while the retry runs (observed), so there the old token never meets NOT_FOUND:
-  this case runs on a real server only.
+  this case runs on a real server only (``@pytest.mark.stack(real_clock=True)``).
 
 Not covered here: a retry that never comes (``test_timeout.py``: max_attempts=1, the
 dead token recorded once).
@@ -214,13 +214,13 @@ def _landed(history: History, started: Started) -> str:
 HEARTBEAT_TIMEOUT_S = 3.0
 
 
+# A real server: the time-skipping one answers heartbeats by the timed-out attempt's token
+# OK while the retry runs (observed), so the old token never meets NOT_FOUND.
+@pytest.mark.stack(real_clock=True)
 @pytest.mark.slow(9)  # attempt 1's heartbeat timeout, then more than one of beating
 async def test_after_a_heartbeat_timeout_the_retry_is_kept_alive_and_gets_the_result_once(
-    real_driver: Driver, history: History
+    driver: Driver, history: History
 ) -> None:
-    # A real server: the time-skipping one answers heartbeats by the timed-out attempt's
-    # token OK while the retry runs (observed), so the old token never meets NOT_FOUND.
-    driver = real_driver
     relay = driver.stack.relay
     assert relay is not None, "the gate's stacks relay StartAgent"
     completions = driver.stack.completion_relay()

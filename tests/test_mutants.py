@@ -201,6 +201,27 @@ CASES = [
         "stigma_retries_rejected_tokens",
         "neither Stigma nor Zigflow closed",
     ),
+    # A Temporal that answers one token's calls late or never (temporalio/temporal#4054):
+    # a call with a day-long deadline waits on it, holding the result; calls made one at
+    # a time hold every other completion behind it.
+    (
+        "test_bounded_rejection.py::test_a_call_by_token_temporal_never_answers_is_given_up_retried_and_blocks_no_other",
+        "--stigma-cmd",
+        "stigma_waits_on_silent_server",
+        "call_by_token_bounded: VIOLATED",
+    ),
+    (
+        "test_bounded_rejection.py::test_a_damaged_token_the_server_is_slow_to_refuse_is_recorded_within_the_bound",
+        "--stigma-cmd",
+        "stigma_waits_on_silent_server",
+        "deadline 86400 s, longer than 10 s",
+    ),
+    (
+        "test_bounded_rejection.py::test_a_call_by_token_temporal_never_answers_is_given_up_retried_and_blocks_no_other",
+        "--stigma-cmd",
+        "stigma_one_completion_at_a_time",
+        "other_completions_not_blocked: VIOLATED",
+    ),
     (
         "test_handshake_model.py",
         "--stigma-cmd",
@@ -426,12 +447,12 @@ def test_scenario_fails_against_mutant(
         summary = output.strip().splitlines()[-1]
         assert re.search(r"\b1 failed\b", summary), summary
         assert not re.search(r"\berrors?\b", summary), summary
-    # The failure report shows the logs of the stack the scenario ran on (a chaos,
-    # tamper or real-server stack), not only the session's.
+    # The failure report shows the logs of the stack the scenario ran on (its run id
+    # ends in the kind its marker asks for), not only the session's.
     stack_kind = {
         "test_network.py": "-chaos",
         "test_fault_matrix.py": "-chaos",
-        "test_token_corruption.py": "-tamper",
+        "test_token_corruption.py": "-chaos",
     }.get(scenario.split("::")[0])
     if stack_kind:
         assert "service logs (tail): " in output, output[-3000:]

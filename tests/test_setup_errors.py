@@ -5,6 +5,7 @@ handshakes that exits as if it had measured something."""
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import shlex
@@ -123,3 +124,22 @@ def test_load_with_a_malformed_address_is_a_usage_error() -> None:
     assert code == ExitCode.USAGE, output
     assert "--temporal 'nonsense':" in output, output
     assert "HOST:PORT" in output, output
+
+
+def test_certify_whose_gate_cannot_set_up_stops_with_3_and_writes_no_report(
+    tmp_path: pathlib.Path,
+) -> None:
+    """A stack that cannot start is the environment's fault, not a verdict on the
+    services: no report (a crash of pytest, its INTERNAL_ERROR 3 too, still gets one:
+    tests/test_certify_integrity.py)."""
+    figures = tmp_path / "bench.json"
+    row = {"level": 10, "mode": "open", "n": 110, "p50": 20.0, "p99": 40.0, "max": 50.0}
+    figures.write_text(json.dumps({"generated_at": "2026-12-01T00:00:00+00:00",
+                                   "concurrency": [row]}))  # fmt: skip
+    code, output, _ = _handshake(
+        "certify", "--temporal", "time-skipping", "--zigflow-cmd", "/nonexistent", "--bench-json", str(figures),
+        "--out", str(tmp_path / "out"), "--", "-k", "test_success",
+    )  # fmt: skip
+    assert code == ExitCode.ENVIRONMENT, output[-3000:]
+    assert "cannot start zigflow: '/nonexistent' not found" in output, output[-3000:]
+    assert not (tmp_path / "out" / "latest" / "certification.json").exists()

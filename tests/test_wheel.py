@@ -329,7 +329,7 @@ def test_the_installed_gate_passes_outside_the_repo(
 def test_the_installed_certify_writes_a_report_outside_the_repo(
     install: str, request: pytest.FixtureRequest, tmp_path: pathlib.Path
 ) -> None:
-    """`handshake certify --targets time-skipping` on a few scenarios, the budget judged
+    """`handshake certify --temporal time-skipping` on a few scenarios, the budget judged
     on given figures (the budget run is test_certify's): the report, every scenario run."""
     bin_dir: pathlib.Path = request.getfixturevalue(install)
     figures = tmp_path / "bench.json"
@@ -339,7 +339,7 @@ def test_the_installed_certify_writes_a_report_outside_the_repo(
     run = _run(
         bin_dir / "handshake",
         "certify",
-        "--targets",
+        "--temporal",
         "time-skipping",
         "--pairings",
         "python-python",

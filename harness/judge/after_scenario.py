@@ -18,8 +18,10 @@ count failures); every verdict is recorded, and all the violated ones fail toget
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
+from harness.drive.driver import Driver
 from harness.judge import checkers, log_checks, relay_checks
 from harness.judge.checkers import Verdict
 from harness.judge.expect import holds
@@ -57,3 +59,39 @@ def verdicts(history: History, stacks: Sequence[Stack], began_wall: float) -> li
 def judge(history: History, stacks: Sequence[Stack], began_wall: float) -> None:
     """Record the after-scenario verdicts; raise (AssertionError) naming every violated one."""
     holds(history, *verdicts(history, stacks, began_wall))
+
+
+def stacks_in(values: Iterable[object]) -> list[Stack]:
+    """The stacks among a test's fixture values (its driver's and its stack), each once:
+    the stacks it ran on, not every stack of the session."""
+    found: list[Stack] = []
+    for value in values:
+        stack = value.stack if isinstance(value, Driver) else value
+        if isinstance(stack, Stack) and all(stack is not s for s in found):
+            found.append(stack)
+    return found
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The after-scenario judgement of one scenario, made when its body has run.
+
+    ``stacks`` is asked then, not when the scenario begins: the test's stack and driver
+    are set up after the judgement is made ready."""
+
+    history: History
+    stacks: Callable[[], Sequence[Stack]]
+    began_wall: float
+
+    def judge(self) -> None:
+        """After a body that passed: a violated check is the test's failure."""
+        judge(self.history, self.stacks(), self.began_wall)
+
+    def beside_failure(self) -> str | None:
+        """After a body that failed: the body's failure is the test's; what the checks
+        found is returned, to be shown beside it (None: nothing violated)."""
+        try:
+            self.judge()
+        except Exception as err:  # kept, not raised: the test is already failing
+            return str(err)
+        return None

@@ -95,6 +95,24 @@ class Relayed:
     # Stigma's worker reporting an activity task of its own (its token came from a poll
     # through this relay), not a call by Zigflow's token.
     own_task: bool = False
+    # The time the caller gave the call (its gRPC deadline, read as the time left when it
+    # arrived); None: sent without a deadline.
+    deadline_s: float | None = None
+    # When the caller stopped waiting for an answer it had not had (its deadline passed,
+    # or it cancelled): "abandoned". None: it was answered, or is still waiting.
+    abandoned_wall: float | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The call as a history records it (``CompletionRelay.record``)."""
+        return {
+            "method": self.method,
+            "token_fp": self.token_fp,
+            "wall": self.wall,
+            "answer": self.answer,
+            "own_task": self.own_task,
+            "deadline_s": self.deadline_s,
+            "abandoned_wall": self.abandoned_wall,
+        }
 
 
 @dataclass
@@ -124,10 +142,21 @@ class _Parked:
 class Held:
     """Completions parked by ``CompletionRelay.hold``."""
 
-    def __init__(self, relay: CompletionRelay, count: int, what: str = "completion") -> None:
+    def __init__(
+        self,
+        relay: CompletionRelay,
+        count: int,
+        what: str = "completion",
+        *,
+        same_token: bool = False,
+    ) -> None:
         self._relay = relay
         self.count = count
         self.what = what
+        # Park only the calls by the token of the first one parked (its retries), so
+        # that the calls by other tokens pass meanwhile.
+        self.same_token = same_token
+        self.token_fp: str | None = None
         self.parked: list[_Parked] = []
         self._arrived = asyncio.Condition()
 
@@ -153,8 +182,42 @@ class Held:
             if not parked.go.done():
                 parked.go.set_result(forward)
 
-    def parks(self) -> bool:
-        return len(self.parked) < self.count
+    def parks(self, call: Relayed | StartSeen | None = None) -> bool:
+        if len(self.parked) >= self.count:
+            return False
+        if self.same_token and isinstance(call, Relayed):
+            if call.own_task:  # Stigma's worker reporting its own activity
+                return False
+            return self.token_fp is None or call.token_fp == self.token_fp
+        return True
+
+    async def abandoned(self, n: int = 1, timeout_s: float = 60.0) -> None:
+        """Until the caller has stopped waiting on ``n`` of the parked calls (its own
+        deadline passed, or it cancelled them): no answer ever came for them."""
+
+        def gone() -> int:
+            return sum(
+                1
+                for p in self.parked
+                if isinstance(p.call, Relayed) and p.call.abandoned_wall is not None
+            )
+
+        async with self._arrived:
+            try:
+                await asyncio.wait_for(self._arrived.wait_for(lambda: gone() >= n), timeout_s)
+            except TimeoutError:
+                raise WaitTimeout(
+                    f"still waiting after {timeout_s:.0f}s: the caller to give up {n - gone()} "
+                    f"parked {self.what} call(s) at the harness's relay at {self._relay.listen} "
+                    f"({len(self.parked)} parked, none answered: does the call carry a "
+                    "deadline?)"
+                ) from None
+
+    async def _abandon(self, call: Relayed) -> None:
+        call.abandoned_wall = time.time()
+        call.answer = call.answer or "abandoned"
+        async with self._arrived:
+            self._arrived.notify_all()
 
     @property
     def calls(self) -> list[Relayed | StartSeen]:
@@ -164,6 +227,8 @@ class Held:
     async def _park(self, call: Relayed | StartSeen) -> bool:
         parked = _Parked(call)
         async with self._arrived:
+            if self.same_token and self.token_fp is None and isinstance(call, Relayed):
+                self.token_fp = call.token_fp
             self.parked.append(parked)
             self._arrived.notify_all()
         return await parked.go
@@ -303,19 +368,26 @@ class CompletionRelay:
         count: int = 1,
         at: str = "request",
         then_forward: bool = True,
+        same_token: bool = False,
     ) -> AsyncIterator[Held]:
         """Park the next ``count`` completions by token (later ones pass): ``at="request"``
         before Temporal has them, ``at="reply"`` after Temporal took them (answered OK)
         and before Stigma hears so, the window where a retried call meets NOT_FOUND for
-        its own delivery. On exit the parked ones go on (``then_forward``) or are
-        dropped (the caller gets UNAVAILABLE)."""
+        its own delivery. With ``same_token``, only the calls by the first parked call's
+        token are parked (its retries: a Temporal that never answers that token), calls by
+        other tokens pass. On exit the parked ones still waiting go on
+        (``then_forward``) or are dropped (the caller gets UNAVAILABLE); a call whose
+        caller gave up waiting (``Held.abandoned``) is gone."""
         if at not in ("request", "reply"):
             raise ValueError(f"at={at!r}: expected 'request' or 'reply'")
-        held = Held(self, count, what=f"completion ({at})")
+        held = Held(self, count, what=f"completion ({at})", same_token=same_token)
         self._held, self._park_completions_at = held, at
         # The request side keeps the fault name recorded histories already carry.
         name = "completion_held" if at == "request" else f"completion_held:{at}"
-        history.fault("start", name, "stigma_completions", count=count)
+        detail: dict[str, Any] = {"count": count}
+        if same_token:
+            detail["same_token"] = True
+        history.fault("start", name, "stigma_completions", **detail)
         try:
             yield held
         finally:
@@ -399,6 +471,21 @@ class CompletionRelay:
             self._beats_refused = set()
             history.fault("stop", "heartbeats_refused", "stigma_completions")
 
+    def record(
+        self, history: History, since_wall: float, held: Held | None = None
+    ) -> list[dict[str, Any]]:
+        """Put the calls by Zigflow's token that reached the relay since ``since_wall``
+        (their deadlines, answers, and when a caller gave one up), when they were read
+        and the token ``held`` parked (``same_token``), into the history's measurements
+        (``calls_by_token``), for the checkers (``harness.judge.token_calls``). Returns
+        the calls."""
+        calls = [c.record() for c in self.completions if c.wall >= since_wall and not c.own_task]
+        recorded: dict[str, Any] = {"recorded_wall": time.time(), "calls": calls}
+        if held is not None and held.token_fp is not None:
+            recorded["held_token_fp"] = held.token_fp
+        history.measurements["calls_by_token"] = recorded
+        return calls
+
     def refused(self) -> list[StartSeen]:
         return [s for s in self.starts if s.answer.startswith("refused:")]
 
@@ -417,17 +504,29 @@ class CompletionRelay:
             token = request_type.FromString(body).task_token
             fp = fingerprint(token)
             call = Relayed(
-                method.rsplit("/", 1)[-1], fp, time.time(), own_task=fp in self._own_tasks
+                method.rsplit("/", 1)[-1],
+                fp,
+                time.time(),
+                own_task=fp in self._own_tasks,
+                deadline_s=context.time_remaining(),
             )
             self.completions.append(call)
             refusal = self._refusing
             if refusal is not None and not call.own_task and refusal.active:
                 await refusal._refuse(call, context)
             held = self._held
-            parks = held is not None and self._park_completions_at == "request" and held.parks()
-            if parks and held is not None and not await held._park(call):
-                call.answer = "dropped"
-                await context.abort(grpc.StatusCode.UNAVAILABLE, "relay: completion dropped")
+            parks = held is not None and self._park_completions_at == "request" and held.parks(call)
+            if parks and held is not None:
+                try:
+                    forward = await held._park(call)
+                except asyncio.CancelledError:
+                    # The caller stopped waiting (its deadline, or a cancel): gRPC ends
+                    # the handler; no answer ever went back.
+                    await asyncio.shield(held._abandon(call))
+                    raise
+                if not forward:
+                    call.answer = "dropped"
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, "relay: completion dropped")
         beat: Relayed | None = None
         if method in HEARTBEATS:
             token = HEARTBEATS[method].FromString(body).task_token

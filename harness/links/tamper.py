@@ -1,10 +1,10 @@
 """A StartAgent relay between Zigflow and Stigma that can damage the token in transit.
 
-Zigflow talks to the relay instead of Stigma (``tamper_stack``, and every stack
-with ``relay``); the relay forwards every request unchanged unless a scenario
-installs a transform. That keeps both real services and the real server in the
-loop while the token arrives corrupted, stale, swapped or replayed, exactly as a
-faulty network, proxy or Stigma bug would deliver it.
+Zigflow talks to the relay instead of Stigma (every stack with ``tamper`` or
+``relay``; a scenario reaches it as the ``tamper`` fixture on a chaos stack); the relay
+forwards every request unchanged unless a scenario installs a transform. That keeps both
+real services and the real server in the loop while the token arrives corrupted, stale,
+swapped or replayed, exactly as a faulty network, proxy or Stigma bug would deliver it.
 
 Because the harness owns this hop it also *sees* each ACK go back to Zigflow
 (``acked``): "after the ACK" is an observed event, not inferred from Temporal's

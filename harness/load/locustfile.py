@@ -54,7 +54,7 @@ from locust import User, constant, events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from harness import settings
+from harness import setting_names, settings
 from harness.drive.plan import call_agent, plan, succeeds
 from harness.errors import ConfigError
 from harness.load import services, shapes, target
@@ -107,17 +107,9 @@ def _options(parser: Any) -> None:
         extra=lambda s: {} if s.flag else {"env_var": s.env, "is_secret": s.secret},
     )
     services.add_arguments(parser)
-    parser.add_argument(
-        "--overhead-budget-ms",
-        type=float,
-        default=float(SETTINGS.get("LOAD_OVERHEAD_BUDGET_MS") or 100),
-        help="exit 1 when the handshake overhead p99 is above this (env LOAD_OVERHEAD_BUDGET_MS)",
-    )
-    parser.add_argument(
-        "--max-error-ratio",
-        type=float,
-        default=float(SETTINGS.get("LOAD_MAX_ERROR_RATIO") or 0.01),
-        help="exit 1 when more than this fraction of handshakes failed (env LOAD_MAX_ERROR_RATIO)",
+    # The thresholds, as `handshake load` declares them (the registry).
+    setting_names.add_options(
+        parser.add_argument, SETTINGS, "load", "LOAD_OVERHEAD_BUDGET_MS", "LOAD_MAX_ERROR_RATIO"
     )
 
 

@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from harness import settings
+from harness import setting_names, settings
 from harness.config import StackConfig, is_host_port, local_servers
 from harness.errors import ConfigError, ExitCode, HarnessError, WaitTimeout, exit_code_of
 from harness.judge import checkers, metrics_checks
@@ -45,9 +45,16 @@ from harness.stack.stack import start_stack
 from harness.waits import eventually
 
 LOCUSTFILE = pathlib.Path(__file__).with_name("locustfile.py")
-SHAPES = ("", "step", "spike", "soak")
 LEAK_JUDGED = frozenset({"zigflow", "stigma"})
 JUDGED_METRICS = ("zigflow", "stigma")  # services whose counters the run cross-checks
+# What each of them counts of a successful handshake: the counter, the label and value
+# that pick the series, the word for it (figures' "<service>_<word>"). Zigflow's is
+# counted by its own workflow: only judged at workflow level (the local stack then
+# exports it) or when a target's endpoint is named.
+COUNTED = {
+    "zigflow": (metrics_checks.ZIGFLOW_COUNTER["completed"], "mode", "handshake", "completed"),
+    "stigma": (metrics_checks.STIGMA_DELIVERIES, "outcome", "delivered", "delivered"),
+}
 
 
 def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespace:
@@ -56,50 +63,22 @@ def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespac
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--users", type=int, default=int(env.get("LOAD_USERS") or 5))
-    p.add_argument("--spawn-rate", type=float, default=float(env.get("LOAD_SPAWN_RATE") or 5))
-    p.add_argument(
-        "--duration",
-        default=env.get("LOAD_DURATION") or "60s",
-        help="e.g. 30s, 10m, 1h (Locust's syntax)",
-    )
-    p.add_argument(
-        "--shape",
-        choices=SHAPES,
-        default=env.get("LOAD_SHAPE") or "",
-        help="load shape: step, spike, soak; empty: constant users",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=int(env.get("LOAD_WORKERS") or 0),
-        help="distributed mode: a Locust master and this many local workers",
-    )
-    p.add_argument(
-        "--rate",
-        type=float,
-        default=float(env.get("LOAD_RATE_PER_S") or 0),
-        help="steady handshakes/s for the whole run, spread over --users (env "
-        "LOAD_RATE_PER_S); 0: each user waits LOAD_THINK_S between handshakes",
-    )
-    p.add_argument(
-        "--run-id",
-        default=env.get("LOAD_RUN_ID") or "",
-        help="put this id in every workflow id: load-RUN_ID-UUID (env LOAD_RUN_ID)",
-    )
-    p.add_argument("--out", default=env.get("LOAD_OUT") or "reports/out/load")
-    p.add_argument(
-        "--overhead-budget-ms",
-        type=float,
-        default=float(env.get("LOAD_OVERHEAD_BUDGET_MS") or 100),
-        help="fail when the overhead p99 is above this (the plan's budget; env "
-        "LOAD_OVERHEAD_BUDGET_MS)",
-    )
-    p.add_argument(
-        "--max-error-ratio",
-        type=float,
-        default=float(env.get("LOAD_MAX_ERROR_RATIO") or 0.01),
-        help="fail when more than this fraction of handshakes failed (env LOAD_MAX_ERROR_RATIO)",
+    # The load settings, declared once by the registry (a plain `locust -f` takes the
+    # thresholds too: locustfile.py).
+    setting_names.add_options(
+        p.add_argument,
+        env,
+        "load",
+        "LOAD_USERS",
+        "LOAD_SPAWN_RATE",
+        "LOAD_DURATION",
+        "LOAD_SHAPE",
+        "LOAD_WORKERS",
+        "LOAD_RATE_PER_S",
+        "LOAD_RUN_ID",
+        "LOAD_OUT",
+        "LOAD_OVERHEAD_BUDGET_MS",
+        "LOAD_MAX_ERROR_RATIO",
     )
     p.add_argument("--min-handshakes", type=int, default=1)
     p.add_argument(
@@ -419,28 +398,16 @@ def metrics_agreement(
         return {**verdict.record(), "detail": gap.why, **figures}
     evidence: list[str] = []
     said: list[str] = []
-    if "zigflow" in judged:
-        # Counted by Zigflow's own workflow: only judged at workflow level (the local
-        # stack then exports it) or when a target's endpoint is named.
-        zig = metrics.delta(before["zigflow"], after["zigflow"])
-        counter = metrics_checks.ZIGFLOW_COUNTER["completed"]
-        completed = metrics.total(zig, counter, mode="handshake")
-        figures["zigflow_completed"] = completed
-        said.append(f"zigflow completed +{completed:g}")
-        if completed != succeeded:
+    for service in judged:
+        counter, label, value, word = COUNTED[service]
+        counted = metrics.total(
+            metrics.delta(before[service], after[service]), counter, **{label: value}
+        )
+        figures[f"{service}_{word}"] = counted
+        said.append(f"{service} {word} +{counted:g}")
+        if counted != succeeded:
             evidence.append(
-                f"{counter}{{mode=handshake}} moved by {completed:g}, the run saw "
-                f"{succeeded} successful handshake(s)"
-            )
-    if "stigma" in judged:
-        sti = metrics.delta(before["stigma"], after["stigma"])
-        counter = metrics_checks.STIGMA_DELIVERIES
-        delivered = metrics.total(sti, counter, outcome="delivered")
-        figures["stigma_delivered"] = delivered
-        said.append(f"stigma delivered +{delivered:g}")
-        if delivered != succeeded:
-            evidence.append(
-                f"{counter}{{outcome=delivered}} moved by {delivered:g}, the run saw "
+                f"{counter}{{{label}={value}}} moved by {counted:g}, the run saw "
                 f"{succeeded} successful handshake(s)"
             )
     if gap is not None:

@@ -125,23 +125,14 @@ def add_arguments(
         "--temporal-namespace", dest="namespace", action=Deprecated, use="--namespace"
     )  # fmt: skip
     tls.add_options(add.add_argument, env, extra=extra)
-    add.add_argument(
-        "--zigflow-task-queue",
-        default=env.get(ENV["zigflow_task_queue"]) or "zigflow",
-        help="task queue of the Zigflow workers under load (env LOAD_ZIGFLOW_TASK_QUEUE)",
-    )
-    add.add_argument(
-        "--stigma-namespace",
-        default=env.get(ENV["stigma_namespace"], ""),
-        help="namespace of Stigma's executions, read for stage timings; "
-        "default: --namespace (env LOAD_STIGMA_NAMESPACE)",
-    )
-    add.add_argument(
-        "--plan-task-queue",
-        default=env.get(ENV["plan_task_queue"], ""),
-        help="activity level: task queue of the harness's plan workflow, served by the "
-        "process that runs the local stack (env LOAD_PLAN_TASK_QUEUE; set by "
-        "`python -m harness.load.run`)",
+    # Where the services under load are: declared by the registry too.
+    setting_names.add_options(
+        add.add_argument,
+        env,
+        "load",
+        ENV["zigflow_task_queue"],
+        ENV["stigma_namespace"],
+        ENV["plan_task_queue"],
     )
 
 

@@ -55,7 +55,7 @@ from harness.config import (
     resolve_services,
 )
 from harness.drive.plan import activity_id, call_agent, echo, plan, succeeds
-from harness.errors import ConfigError, HarnessError, exit_code_of
+from harness.errors import ConfigError, run_main
 from harness.measure import stats
 from harness.observe import stages, traces
 from harness.servers import procstat
@@ -515,14 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     # The settings layer: the config file's [tool.handshake] under the environment
     # (HANDSHAKE_BENCH_TEMPORAL is the bench's old spelling of HANDSHAKE_TEMPORAL).
     env = settings.environ(command="bench")
-    p = argparse.ArgumentParser(
-        prog="python -m harness.measure.bench",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    setting_names.add_options(
-        p.add_argument, env, "bench", "HANDSHAKE_TEMPORAL", "HANDSHAKE_NAMESPACE"
-    )
+    p = setting_names.command_parser("bench", "python -m harness.measure.bench", __doc__, env)
     p.add_argument("--levels", default=",".join(str(n) for n in DEFAULT_LEVELS))
     p.add_argument("--modes", default="closed,open")
     p.add_argument("--duration", type=float, default=6.0, help="seconds per phase")
@@ -583,8 +576,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (HarnessError, KeyboardInterrupt) as err:
-        print(f"bench: {err or 'interrupted'}", file=sys.stderr)
-        sys.exit(exit_code_of(err))
+    sys.exit(run_main("bench", main))

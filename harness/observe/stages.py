@@ -60,6 +60,22 @@ def _first_attempt_completed(span: ActivitySpan | None) -> bool:
     return span is not None and span.status == "completed" and span.attempts == 1
 
 
+def _framed(
+    zigflow: WorkflowTrace, z: ActivitySpan, **between: float | None
+) -> dict[str, float] | None:
+    """The stages of Zigflow's first-attempt activity ``z``, a handshake's or a direct
+    call's alike: its dispatch, the spans ``between`` in their order, then the workflow's
+    resume after it; None when a span is not in the histories."""
+    spans = {
+        "zigflow_dispatch": _ms(z.scheduled_at, z.started_at),
+        **between,
+        "resume": _ms(z.closed_at, _next_task_done(zigflow, z.closed_at or 0.0)),
+    }
+    if any(v is None for v in spans.values()):
+        return None
+    return {k: float(v or 0.0) for k, v in spans.items()}
+
+
 def handshake(zigflow: WorkflowTrace, activity_id: str, stigma: StigmaTrace) -> Sample | None:
     """The stages of one successful first-attempt handshake; None when the histories
     do not hold one (failed, retried, or still open: such calls are counted apart)."""
@@ -75,19 +91,18 @@ def handshake(zigflow: WorkflowTrace, activity_id: str, stigma: StigmaTrace) -> 
     first_done = stigma.first_task_done_at
     # Anything a Stigma waits on before scheduling its agent is the agent's own time.
     waited = _ms(first_done, agent.scheduled_at) or 0.0
-    spans = {
-        "zigflow_dispatch": _ms(z.scheduled_at, z.started_at),
-        "start_agent_rpc": _ms(z.started_at, stigma.started_at),
-        "stigma_workflow_start": _ms(stigma.started_at, first_done),
-        "agent_dispatch": _ms(agent.scheduled_at, agent.started_at),
-        "agent_work": _ms(agent.started_at, agent.closed_at),
-        "agent_end_to_completion_call": _ms(agent.closed_at, completion.started_at),
-        "completion_call": _ms(completion.started_at, z.closed_at),
-        "resume": _ms(z.closed_at, _next_task_done(zigflow, z.closed_at or 0.0)),
-    }
-    if any(v is None for v in spans.values()):
+    stages = _framed(
+        zigflow,
+        z,
+        start_agent_rpc=_ms(z.started_at, stigma.started_at),
+        stigma_workflow_start=_ms(stigma.started_at, first_done),
+        agent_dispatch=_ms(agent.scheduled_at, agent.started_at),
+        agent_work=_ms(agent.started_at, agent.closed_at),
+        agent_end_to_completion_call=_ms(agent.closed_at, completion.started_at),
+        completion_call=_ms(completion.started_at, z.closed_at),
+    )
+    if stages is None:
         return None
-    stages = {k: float(v or 0.0) for k, v in spans.items()}
     stages["agent_work"] += waited
     # Parts of the two workflow-task stages: waiting for the task vs running it.
     for name, trace, since in (
@@ -108,12 +123,7 @@ def direct(zigflow: WorkflowTrace, activity_id: str) -> Sample | None:
     if not _first_attempt_completed(z):
         return None
     assert z is not None
-    spans = {
-        "zigflow_dispatch": _ms(z.scheduled_at, z.started_at),
-        "activity_run": _ms(z.started_at, z.closed_at),
-        "resume": _ms(z.closed_at, _next_task_done(zigflow, z.closed_at or 0.0)),
-    }
-    if any(v is None for v in spans.values()):
+    stages = _framed(zigflow, z, activity_run=_ms(z.started_at, z.closed_at))
+    if stages is None:
         return None
-    stages = {k: float(v or 0.0) for k, v in spans.items()}
     return Sample(_ms(z.scheduled_at, z.closed_at) or 0.0, stages)

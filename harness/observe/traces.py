@@ -72,8 +72,27 @@ def options_of(attributes: Any) -> ActivityOptions:
     )
 
 
+class _FailureNames:
+    """The failure's type, message and timeout, as an activity and a workflow both name
+    them: for messages to humans; checkers decide from ``failure``'s fields."""
+
+    failure: Failure
+
+    @property
+    def failure_type(self) -> str:
+        return self.failure.type
+
+    @property
+    def failure_message(self) -> str:
+        return self.failure.message
+
+    @property
+    def timeout_type(self) -> str:
+        return self.failure.timeout_type
+
+
 @dataclass
-class ActivitySpan:
+class ActivitySpan(_FailureNames):
     """One activity of a workflow, over all its attempts."""
 
     activity_id: str
@@ -100,22 +119,9 @@ class ActivitySpan:
     def duration_s(self) -> float | None:
         return None if self.closed_at is None else self.closed_at - self.scheduled_at
 
-    # For messages to humans; checkers decide from ``failure``'s fields.
-    @property
-    def failure_type(self) -> str:
-        return self.failure.type
-
-    @property
-    def failure_message(self) -> str:
-        return self.failure.message
-
-    @property
-    def timeout_type(self) -> str:
-        return self.failure.timeout_type
-
 
 @dataclass
-class WorkflowTrace:
+class WorkflowTrace(_FailureNames):
     workflow_id: str
     run_id: str
     status: str = "running"
@@ -133,14 +139,6 @@ class WorkflowTrace:
 
     def activity(self, activity_id: str) -> ActivitySpan | None:
         return next((a for a in self.activities if a.activity_id == activity_id), None)
-
-    @property
-    def failure_type(self) -> str:
-        return self.failure.type
-
-    @property
-    def failure_message(self) -> str:
-        return self.failure.message
 
     def of_type(self, activity_type: str) -> list[ActivitySpan]:
         return [a for a in self.activities if a.activity_type == activity_type]

@@ -9,7 +9,7 @@ import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -29,7 +29,7 @@ from harness.servers.temporal import TemporalTarget, connect, temporal_target, u
 from harness.servers.toxiproxy import toxiproxy_server
 from harness.stack import plan_workflow
 from harness.stack.agent import Agents, serve_agents
-from harness.stack.topology import Topology
+from harness.stack.topology import HopKind, Link, Topology
 from harness.target.hooks import HookRunner
 from harness.waits import eventually
 
@@ -350,17 +350,30 @@ async def chaos(
         yield Network(api, proxies, await api.version())
 
 
+class _Relay(Protocol):
+    async def start(self) -> str: ...  # where it listens
+    async def stop(self) -> None: ...
+
+
+RelayT = TypeVar("RelayT", bound=_Relay)
+
+
 @contextlib.asynccontextmanager
-async def start_agent_relay(topology: Topology) -> AsyncIterator[TokenTamper]:
-    """The StartAgent relay, in front of whatever Zigflow would reach (Stigma, or its
-    proxy in a chaos stack): tokens are damaged before the network's faults apply."""
-    link = topology.links["stigma_grpc"]
-    relay = TokenTamper(link.address)
-    link.add("start_agent_relay", await relay.start())
+async def _relaying(link: Link, kind: HopKind, relay: RelayT) -> AsyncIterator[RelayT]:
+    """``relay`` started as ``link``'s next hop (what it relays to is the link's address
+    as it stood), stopped on leaving: every relay of the harness goes in a link so."""
+    link.add(kind, await relay.start())
     try:
         yield relay
     finally:
         await relay.stop()
+
+
+def start_agent_relay(topology: Topology) -> contextlib.AbstractAsyncContextManager[TokenTamper]:
+    """The StartAgent relay, in front of whatever Zigflow would reach (Stigma, or its
+    proxy in a chaos stack): tokens are damaged before the network's faults apply."""
+    link = topology.links["stigma_grpc"]
+    return _relaying(link, "start_agent_relay", TokenTamper(link.address))
 
 
 @contextlib.asynccontextmanager
@@ -373,11 +386,8 @@ async def completion_relay(
     with relay_certificate(connection, server_name) as certificate:
         link = topology.links["stigma_temporal"]
         completions = CompletionRelay(link.address, connection, server_name, certificate)
-        link.add("completion_relay", await completions.start())
-        try:
+        async with _relaying(link, "completion_relay", completions):
             yield completions
-        finally:
-            await completions.stop()
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ import os
 import shlex
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -265,28 +265,40 @@ async def finish(undo: Awaitable[T]) -> T:
 
 
 @contextlib.asynccontextmanager
-async def service_killed(runner: HookRunner, service: str) -> AsyncIterator[None]:
-    """``service`` killed by its hook; on leaving, however, started again and ready.
-    Brought back even when the kill hook itself failed (it may have half-worked)."""
-    if not runner.hooks(service).can_kill:
-        raise HookFailed(f"{service}: no kill hook with start or restart and readiness")
+async def _undone(
+    runner: HookRunner,
+    service: str,
+    hook: str,
+    undo: Callable[[], Awaitable[Any]],
+    missing: str | None,
+) -> AsyncIterator[None]:
+    """``service`` after its ``hook``; on leaving, however, ``undo`` to its end, even
+    when the hook itself failed (it may have half-worked). ``missing``: why the target
+    cannot (no hook to do or to undo it), raised before anything runs."""
+    if missing:
+        raise HookFailed(f"{service}: {missing}")
     try:
-        await runner.run(service, "kill")
+        await runner.run(service, hook)
         yield
     finally:
-        await finish(runner.bring_back(service))
+        await finish(undo())
 
 
-@contextlib.asynccontextmanager
-async def service_paused(runner: HookRunner, service: str) -> AsyncIterator[None]:
+def service_killed(
+    runner: HookRunner, service: str
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """``service`` killed by its hook; on leaving, however, started again and ready."""
+    can = runner.hooks(service).can_kill
+    missing = None if can else "no kill hook with start or restart and readiness"
+    return _undone(runner, service, "kill", lambda: runner.bring_back(service), missing)
+
+
+def service_paused(
+    runner: HookRunner, service: str
+) -> contextlib.AbstractAsyncContextManager[None]:
     """``service`` paused by its hook; on leaving, however, resumed."""
-    if not runner.hooks(service).can_pause:
-        raise HookFailed(f"{service}: no pause and resume hooks")
-    try:
-        await runner.run(service, "pause")
-        yield
-    finally:
-        await finish(runner.run(service, "resume"))
+    missing = None if runner.hooks(service).can_pause else "no pause and resume hooks"
+    return _undone(runner, service, "pause", lambda: runner.run(service, "resume"), missing)
 
 
 async def service_restarted(runner: HookRunner, service: str) -> None:

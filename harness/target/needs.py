@@ -100,9 +100,9 @@ def _n(*needs: str, toxics: Iterable[str] = (), note: str = "") -> Needs:
 NOTHING = _n()
 EVERY_LINK = tuple(f"link:{link}" for link in LINKS)
 
-# scenarios/FILE -> test function -> its needs. Read from the specs: the fixture
-# (driver: any target; real_driver: a real server; chaos_driver/network: the links
-# it faults; tamper_driver: the StartAgent relay), the faults (killed, paused:
+# scenarios/FILE -> test function -> its needs. Read from the specs: the stack marker
+# (none: any target; real_clock: a real server; chaos with network: the links it
+# faults; chaos with tamper: the StartAgent relay), the faults (killed, paused:
 # process control; relay.hold/refuse_starts: the completion relay; lose_acks: the
 # StartAgent relay), direct probes of Stigma (StigmaProbe: its address).
 SCENARIOS: dict[str, dict[str, Needs]] = {
@@ -112,6 +112,14 @@ SCENARIOS: dict[str, dict[str, Needs]] = {
         ),
         "test_unknown_fields_on_a_valid_request_are_ignored_not_refused": _n("stigma_address"),
         "test_handshakes_still_work_after_the_bad_requests": NOTHING,
+    },
+    "test_bounded_rejection.py": {
+        "test_a_call_by_token_temporal_never_answers_is_given_up_retried_and_blocks_no_other": (
+            _n("relay:completion")
+        ),
+        "test_a_damaged_token_the_server_is_slow_to_refuse_is_recorded_within_the_bound": _n(
+            "relay:start_agent", "relay:completion"
+        ),
     },
     "test_crash_points.py": {
         "test_stigma_killed_before_its_start_is_durable_loses_nothing": _n(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import timedelta
 from typing import Any, Protocol
 
 from temporalio import activity
@@ -28,6 +29,14 @@ log = EventLog("stigma.activity")
 # Well inside the workflow's 3 s heartbeat timeout for system activities.
 HEARTBEAT_EVERY_S = 1.0
 
+# Every call by token carries this deadline (the contract allows at most 10 s). A server
+# that answers late or never (a malformed token once met UNKNOWN after a long wait,
+# temporalio/temporal#4054) then costs the call this long, not the result: the call
+# fails DEADLINE_EXCEEDED, a transient error, and the completion activity's retry
+# (COMPLETION_RETRY, inside the completion window) calls again. Without it the SDK's
+# default applies (30 s in Python's, measured at the harness's relay).
+CALL_DEADLINE = timedelta(seconds=5)
+
 # NOT_FOUND: the attempt that owned the token is gone (retried, timed out,
 # already completed, workflow closed). Retrying can never succeed.
 DEAD = frozenset({RPCStatusCode.NOT_FOUND})
@@ -37,10 +46,10 @@ REJECTED = frozenset({RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.INTERNAL})
 
 
 class ActivityHandle(Protocol):
-    async def complete(self, result: Any = ...) -> None: ...
-    async def fail(self, error: Exception) -> None: ...
-    async def heartbeat(self) -> None: ...
-    async def report_cancellation(self) -> None: ...
+    async def complete(self, result: Any = ..., *, rpc_timeout: timedelta | None = ...) -> None: ...
+    async def fail(self, error: Exception, *, rpc_timeout: timedelta | None = ...) -> None: ...
+    async def heartbeat(self, *, rpc_timeout: timedelta | None = ...) -> None: ...
+    async def report_cancellation(self, *, rpc_timeout: timedelta | None = ...) -> None: ...
 
 
 HandleFactory = Callable[[bytes], ActivityHandle]
@@ -93,7 +102,7 @@ class SystemActivities:
         try:
             if kind == "heartbeat":
                 try:
-                    await handle.heartbeat()
+                    await handle.heartbeat(rpc_timeout=CALL_DEADLINE)
                 except AsyncActivityCancelledError:
                     log.event("completion.cancel_requested", **fields)
                     metrics.completion_call("heartbeat", "cancel_requested")
@@ -101,7 +110,7 @@ class SystemActivities:
                 metrics.completion_call("heartbeat", "alive")
                 return CompletionOutcome("alive", token_fp=str(fields["token_fp"]))
             if kind == "cancel":
-                await _alive_while(handle.report_cancellation())
+                await _alive_while(handle.report_cancellation(rpc_timeout=CALL_DEADLINE))
             elif fail:
                 await _alive_while(
                     handle.fail(
@@ -110,11 +119,12 @@ class SystemActivities:
                             completion.result,
                             type=completion.error_type,
                             non_retryable=True,  # the agent's own retries belong to Stigma
-                        )
+                        ),
+                        rpc_timeout=CALL_DEADLINE,
                     )
                 )
             else:
-                await _alive_while(handle.complete(completion.result))
+                await _alive_while(handle.complete(completion.result, rpc_timeout=CALL_DEADLINE))
         except RPCError as err:
             outcome = _classify(err, fields["token_fp"])
             if outcome is None:

@@ -664,8 +664,15 @@ def test_a_load_shape_ticks_on_the_values_it_is_given() -> None:
 
 def test_the_shared_options_are_declared_once_in_the_registry() -> None:
     """--temporal and --namespace were declared by each command with its own help and
-    default; now setting_names.add_options declares them for all (and the old spellings)."""
-    shared = {"--temporal", "--namespace", "--targets", "--fault-matrix", "--repeat", "--target"}
+    default; now setting_names.add_options declares them for all (and the old spellings),
+    and the load run's, certify's budget and pairing options beside their registry entries
+    too. (bench's own --duration and --rate, seconds and arrivals per phase, are not the
+    load settings of the same spelling; `handshake target`'s --run-id reads no variable.)"""
+    shared = {"--temporal", "--namespace", "--targets", "--fault-matrix", "--repeat", "--target",
+              "--users", "--spawn-rate", "--shape", "--workers",
+              "--overhead-budget-ms", "--max-error-ratio", "--zigflow-task-queue",
+              "--stigma-namespace", "--plan-task-queue", "--pairings", "--pairing-bench-levels",
+              "--bench-levels", "--bench-args", "--bench-json"}  # fmt: skip
     declared = []
     for path in sorted((ROOT / "harness").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -31,12 +31,12 @@ class FakeHandle:
     completed: list[Any] = field(default_factory=list)
     failed: list[Exception] = field(default_factory=list)
 
-    async def complete(self, result: Any = None) -> None:
+    async def complete(self, result: Any = None, *, rpc_timeout: Any = None) -> None:
         self.completed.append(result)
         if self.error is not None:
             raise self.error
 
-    async def fail(self, error: Exception) -> None:
+    async def fail(self, error: Exception, *, rpc_timeout: Any = None) -> None:
         self.failed.append(error)
         if self.error is not None:
             raise self.error

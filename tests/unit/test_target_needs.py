@@ -120,3 +120,50 @@ def test_hooks_and_proxies_provide_kills_pauses_and_links() -> None:
         "stigma.pause",
         "stigma.resume",
     ]
+
+
+def _stack_marks(path: pathlib.Path) -> dict[str, set[str]]:
+    """Per test of a scenario file, what its ``@pytest.mark.stack(...)`` (its own or the
+    file's ``pytestmark``) switches on, and the fixtures it takes."""
+
+    def marked(node: ast.AST) -> set[str]:
+        calls = [n for n in ast.walk(node) if isinstance(n, ast.Call)]
+        return {
+            k.arg
+            for c in calls
+            if isinstance(c.func, ast.Attribute) and c.func.attr == "stack"
+            for k in c.keywords
+            if k.arg and isinstance(k.value, ast.Constant) and k.value.value is True
+        }
+
+    tree = ast.parse(path.read_text())
+    module = set().union(
+        *(
+            marked(n)
+            for n in tree.body
+            if isinstance(n, ast.Assign)
+            and any(getattr(t, "id", "") == "pytestmark" for t in n.targets)
+        )
+    )
+    return {
+        node.name: module
+        | set().union(*(marked(d) for d in node.decorator_list))
+        | {a.arg for a in node.args.args}
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.name.startswith("test_")
+    }
+
+
+@pytest.mark.parametrize("file", sorted(SCENARIOS))
+def test_the_needs_agree_with_the_stack_a_spec_asks_for(file: str) -> None:
+    """A spec on a real clock needs one of a target; one that faults links or damages
+    tokens needs the links or the StartAgent relay."""
+    for test, asks in _stack_marks(SCENARIO_DIR / file).items():
+        declared = SCENARIOS[file][test].needs
+        if "real_clock" in asks:
+            assert "real_clock" in declared, f"{file}::{test}"
+        if "chaos" in asks and "network" in asks:
+            assert any(n.startswith("link:") for n in declared), f"{file}::{test}"
+        if "chaos" in asks and "tamper" in asks:
+            assert "relay:start_agent" in declared, f"{file}::{test}"

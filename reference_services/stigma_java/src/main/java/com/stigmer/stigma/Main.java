@@ -54,11 +54,14 @@ public final class Main {
             stubs, WorkflowClientOptions.newBuilder().setNamespace(cfg.namespace).build());
     // Calls by token get their own connection (the harness's completion relay) with a short
     // client-side retry: the system activities already retry transient errors with backoff
-    // inside the completion window.
+    // inside the completion window. Each call carries a 5 s deadline (the contract allows
+    // at most 10 s, the SDK's default): a server that answers a token late or never costs
+    // the call that long, then DEADLINE_EXCEEDED is transient and the activity calls again.
     WorkflowServiceStubs zigStubs =
         WorkflowServiceStubs.newServiceStubs(
             TemporalTls.apply(WorkflowServiceStubsOptions.newBuilder(), cfg)
                 .setTarget(cfg.zigflowAddress())
+                .setRpcTimeout(SystemActivitiesImpl.CALL_DEADLINE)
                 .setRpcRetryOptions(
                     RpcRetryOptions.newBuilder()
                         .setInitialInterval(Duration.ofMillis(100))

@@ -8,6 +8,7 @@ import io.temporal.api.workflowservice.v1.RespondActivityTaskCanceledRequest;
 import io.temporal.client.ActivityCompletionClient;
 import io.temporal.failure.ApplicationFailure;
 import io.temporal.serviceclient.WorkflowServiceStubs;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -32,6 +33,12 @@ public class SystemActivitiesImpl implements SystemActivities {
 
     void reportCancellation(byte[] token) throws Exception;
   }
+
+  /**
+   * The deadline of every call by token (contract: at most 10 s). Set on the stubs of Zigflow's
+   * client (the SDK's rpcTimeout) and on the raw cancellation RPC.
+   */
+  public static final Duration CALL_DEADLINE = Duration.ofSeconds(5);
 
   /** The real calls: ActivityCompletionClient, and the raw RPC for cancellation. */
   public static TokenCalls temporal(
@@ -58,7 +65,7 @@ public class SystemActivitiesImpl implements SystemActivities {
         // so a dead or refused token would pass for delivered: the RPC itself is made here.
         stubs
             .blockingStub()
-            .withDeadlineAfter(10, TimeUnit.SECONDS)
+            .withDeadlineAfter(CALL_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
             .respondActivityTaskCanceled(
                 RespondActivityTaskCanceledRequest.newBuilder()
                     .setNamespace(namespace)

@@ -1,0 +1,115 @@
+"""The stacks of a test session: one per kind a scenario asks for, started when first
+asked for and kept until the session ends.
+
+A scenario says what it needs of its stack (``StackKind``: a real clock, links through
+Toxiproxy and the harness's relays); the pool starts each distinct stack once, because
+a stack costs seconds to start and every test of a kind can share it. Kinds that come
+out as the same stack share it: with ``--temporal dev`` a real-clock stack is the
+session's default one; on a deployed target every kind is the deployment, its one set
+of services.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from harness.config import DEV, TIME_SKIPPING, StackConfig, same_stack
+from harness.errors import ConfigError
+from harness.stack.stack import Stack, start_stack
+
+
+@dataclasses.dataclass(frozen=True)
+class StackKind:
+    """What a scenario needs of its stack (``@pytest.mark.stack(...)``).
+
+    ``real_clock``: a real Temporal server (a dev server when the session's is the
+    time-skipping one, whose virtual clock does not redeliver a workflow task parked on
+    a SIGKILLed worker's sticky queue, so a kill there would test the test server).
+    ``chaos``: every link through a Toxiproxy proxy, with the harness's relays in the
+    path (they can lose ACKs, damage tokens, refuse completions); without it the links
+    still carry the relays, which only watch."""
+
+    real_clock: bool = False
+    chaos: bool = False
+
+    @classmethod
+    def of(cls, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None) -> StackKind:
+        """The kind a marker's arguments ask for; a ConfigError naming what is wrong."""
+        kwargs = dict(kwargs or {})
+        fields = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(kwargs) - set(fields))
+        if args or unknown:
+            raise ConfigError(
+                f"stack marker: takes only {', '.join(f'{f}=True|False' for f in fields)}"
+                + (f"; got {', '.join(unknown)}" if unknown else "; got positional arguments")
+            )
+        wrong = sorted(k for k, v in kwargs.items() if not isinstance(v, bool))
+        if wrong:
+            raise ConfigError(f"stack marker: {', '.join(wrong)} must be True or False")
+        return cls(**kwargs)
+
+    def config(self, base: StackConfig) -> StackConfig:
+        """The session's stack config ``base`` made into this kind."""
+        config = base
+        if self.real_clock and base.temporal == TIME_SKIPPING:
+            config = dataclasses.replace(config, temporal=DEV)
+        if self.chaos:
+            # The relays too, whatever ``base`` says: a chaos scenario may lose ACKs,
+            # damage tokens or refuse completions, which only the relays can do.
+            config = dataclasses.replace(config, chaos=True, relay=True)
+        return config
+
+    @property
+    def suffix(self) -> str:
+        """The stack's run-id suffix: its queues and log directory say which kind it is."""
+        parts = (("real", self.real_clock), ("chaos", self.chaos))
+        return "".join(f"-{name}" for name, on in parts if on)
+
+
+class StackPool:
+    """Each distinct stack of a session, started on first use, stopped at the end (in
+    reverse order). A stack that failed to start fails the same way for every later
+    test of its kind, at once, as a failed session fixture does."""
+
+    def __init__(self, base: StackConfig, run_id: str, deployment: Stack | None = None):
+        self.base = base
+        self.run_id = run_id
+        self.deployment = deployment
+        self._started: list[Stack] = []
+        self._failed: list[tuple[StackConfig, BaseException]] = []
+        self._exit = contextlib.AsyncExitStack()
+
+    async def get(self, kind: StackKind) -> Stack:
+        if self.deployment is not None:
+            return self.deployment
+        config = kind.config(self.base)
+        for running in self._started:
+            if same_stack(running.config, config):
+                return running
+        for failed, err in self._failed:
+            if same_stack(failed, config):
+                raise err
+        try:
+            running = await self._exit.enter_async_context(
+                start_stack(config, run_id=self.run_id + kind.suffix)
+            )
+        except Exception as err:
+            self._failed.append((config, err))
+            raise
+        self._started.append(running)
+        return running
+
+    async def __aenter__(self) -> StackPool:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        err: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._exit.aclose()

@@ -1,0 +1,103 @@
+"""A session's stacks by kind: what a ``@pytest.mark.stack`` asks for, and each distinct
+stack started once, kinds that come out the same sharing one."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from harness.config import DEV, TIME_SKIPPING, StackConfig
+from harness.errors import ConfigError, NotReadyError
+from harness.stack import pool
+from harness.stack.pool import StackKind, StackPool
+
+pytestmark = pytest.mark.unit
+
+BASE = StackConfig(relay=True)
+
+
+@dataclasses.dataclass
+class FakeStack:
+    config: StackConfig
+    run_id: str
+    stopped: bool = False
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[FakeStack]:
+    """Every stack the pool starts (a fake: no servers), in order."""
+    found: list[FakeStack] = []
+
+    @contextlib.asynccontextmanager
+    async def fake_start(config: StackConfig, run_id: str) -> AsyncIterator[FakeStack]:
+        if config.temporal == "refused:1":
+            raise NotReadyError("temporal never came up")
+        stack = FakeStack(config, run_id)
+        found.append(stack)
+        try:
+            yield stack
+        finally:
+            stack.stopped = True
+
+    monkeypatch.setattr(pool, "start_stack", fake_start)
+    return found
+
+
+def test_the_marker_asks_for_a_real_clock_and_chaos_and_nothing_else() -> None:
+    assert StackKind.of() == StackKind()
+    assert StackKind.of((), {"real_clock": True, "chaos": True}) == StackKind(True, True)
+    with pytest.raises(ConfigError, match="got chaoss"):
+        StackKind.of((), {"chaoss": True})
+    with pytest.raises(ConfigError, match="positional"):
+        StackKind.of((True,), {})
+    with pytest.raises(ConfigError, match="chaos must be True or False"):
+        StackKind.of((), {"chaos": "yes"})
+
+
+def test_a_kind_is_the_session_config_made_real_or_chaotic() -> None:
+    assert StackKind().config(BASE) == BASE
+    assert StackKind(real_clock=True).config(BASE).temporal == DEV
+    external = dataclasses.replace(BASE, temporal="temporal.internal:7233")
+    assert StackKind(real_clock=True).config(external) == external  # already real
+    chaos = StackKind(chaos=True).config(StackConfig())
+    assert (chaos.chaos, chaos.relay, chaos.temporal) == (True, True, TIME_SKIPPING)
+
+
+async def test_each_distinct_stack_starts_once_and_all_stop_at_the_end(
+    started: list[Any],
+) -> None:
+    async with StackPool(BASE, "gw0-1") as stacks:
+        chaos = await stacks.get(StackKind(chaos=True))
+        assert await stacks.get(StackKind(chaos=True)) is chaos
+        default = await stacks.get(StackKind())
+        real = await stacks.get(StackKind(real_clock=True))
+        assert len({id(chaos), id(default), id(real)}) == 3
+        assert [s.run_id for s in started] == ["gw0-1-chaos", "gw0-1", "gw0-1-real"]
+    assert all(s.stopped for s in started)
+
+
+async def test_kinds_that_are_the_same_stack_share_it(started: list[Any]) -> None:
+    async with StackPool(dataclasses.replace(BASE, temporal=DEV), "main-1") as stacks:
+        assert await stacks.get(StackKind()) is await stacks.get(StackKind(real_clock=True))
+    assert len(started) == 1
+
+
+async def test_on_a_deployed_target_every_kind_is_the_deployment(started: list[Any]) -> None:
+    deployment: Any = object()
+    async with StackPool(BASE, "main-1", deployment) as stacks:
+        assert await stacks.get(StackKind(real_clock=True, chaos=True)) is deployment
+    assert started == []
+
+
+async def test_a_stack_that_failed_to_start_fails_again_at_once(started: list[Any]) -> None:
+    refused = dataclasses.replace(BASE, temporal="refused:1")
+    async with StackPool(refused, "main-1") as stacks:
+        with pytest.raises(NotReadyError) as first:
+            await stacks.get(StackKind())
+        with pytest.raises(NotReadyError) as again:
+            await stacks.get(StackKind())
+        assert again.value is first.value
