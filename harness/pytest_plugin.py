@@ -26,6 +26,7 @@ import pytest_asyncio
 
 from harness import contract, setting_names, settings, tls
 from harness.config import (
+    DEFAULT_READY_TIMEOUT_S,
     Services,
     StackConfig,
     add_service_options,
@@ -90,7 +91,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ENV,
         "gate",
         "HANDSHAKE_READY_TIMEOUT_S",
-        notes={"HANDSHAKE_READY_TIMEOUT_S": "default 60"},
+        notes={"HANDSHAKE_READY_TIMEOUT_S": f"default {DEFAULT_READY_TIMEOUT_S:g}"},
         from_env=False,
     )
     setting_names.add_options(
