@@ -235,7 +235,12 @@ def _up(argv: list[str]) -> int:
         parser.add_argument, {}, "up", "HANDSHAKE_ZIGFLOW_CMD", "HANDSHAKE_STIGMA_CMD"
     )
     parser.add_argument("--ui-port", type=int, default=0, help="default: a free port")
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("reports/out/up"))
+    parser.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=pathlib.Path("reports/out/up"),
+        help="where the stack's logs go (OUT/logs)",
+    )
     args = parser.parse_args(argv)
     config = dataclasses.replace(
         from_env(settings.environ()),

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness import tls
+from harness import setting_names, tls
 from harness.errors import ConfigError
 
 ZIGFLOW_LEVELS = ("workflow", "activity")
@@ -166,37 +166,18 @@ def add_service_options(
     group (``group.addoption``), defaulting to the environment (option wins); the gate,
     bench and certify read them the same way (``resolve_services``). ``pairing=False``
     for a command that picks pairings its own way (certify's ``--pairings``)."""
-    add(
-        "--zigflow-cmd",
-        default=env.get("HANDSHAKE_ZIGFLOW_CMD"),
-        help="command line of the Zigflow worker under test, placeholders such as "
-        "{temporal_address} allowed; default: the Python reference (env HANDSHAKE_ZIGFLOW_CMD)",
-    )
-    add(
-        "--stigma-cmd",
-        default=env.get("HANDSHAKE_STIGMA_CMD"),
-        help="command line of the Stigma service under test, placeholders allowed; default: "
-        "the Python reference (env HANDSHAKE_STIGMA_CMD)",
-    )
-    if pairing:
-        add(
-            "--pairing",
-            choices=list(PAIRINGS),
-            default=env.get("HANDSHAKE_PAIRING") or None,
-            help="reference services to run together, ZIGFLOW-STIGMA: "
-            + ", ".join(PAIRINGS)
-            + "; instead of --zigflow-cmd / --stigma-cmd. The reference Go Zigflow is only "
-            "an agent activity, so its pairings run at activity level; that is the "
-            "reference's shape, not a rule for Go: your own Go Zigflow with a workflow runs "
-            "at workflow level (env HANDSHAKE_PAIRING)",
-        )
-    add(
-        "--zigflow-level",
-        choices=ZIGFLOW_LEVELS,
-        default=env.get("HANDSHAKE_ZIGFLOW_LEVEL") or None,
-        help="workflow (default, or the pairing's level): start your Zigflow workflow with a "
-        "plan; activity: the harness's own workflow calls your agent activity, so Zigflow "
-        "needs nothing else (env HANDSHAKE_ZIGFLOW_LEVEL)",
+    # Declared by the registry (harness.setting_names); the pairings and levels are
+    # this module's.
+    names = ["HANDSHAKE_ZIGFLOW_CMD", "HANDSHAKE_STIGMA_CMD"]
+    names += ["HANDSHAKE_PAIRING"] if pairing else []
+    setting_names.add_options(
+        add,
+        env,
+        "gate",
+        *names,
+        "HANDSHAKE_ZIGFLOW_LEVEL",
+        notes={"HANDSHAKE_PAIRING": "one of " + ", ".join(PAIRINGS)},
+        choices={"HANDSHAKE_PAIRING": list(PAIRINGS), "HANDSHAKE_ZIGFLOW_LEVEL": ZIGFLOW_LEVELS},
     )
 
 

@@ -26,6 +26,7 @@ import pytest_asyncio
 
 from harness import contract, setting_names, settings, tls
 from harness.config import (
+    DEFAULT_READY_TIMEOUT_S,
     Services,
     StackConfig,
     add_service_options,
@@ -82,50 +83,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     # TLS and authentication towards a --temporal cluster (harness/tls.py).
     tls.add_options(group.addoption, ENV)
     add_service_options(group.addoption, ENV)
-    group.addoption(
-        "--call-timeout",
-        type=float,
-        default=float(ENV.get("HANDSHAKE_CALL_TIMEOUT_S") or 60),
-        help="seconds the driver waits for one call's outcome before recording it "
-        "as unknown (env HANDSHAKE_CALL_TIMEOUT_S)",
-    )
-    group.addoption(
-        "--ready-timeout",
-        type=float,
-        default=None,
-        help="seconds to wait for a server or service to become ready, or the cluster to "
-        "accept clients; a loopback --temporal that refuses connections fails at once "
-        "(default 60; env HANDSHAKE_READY_TIMEOUT_S)",
-    )
-    group.addoption(
-        "--chaos-seed",
-        type=int,
-        default=int(ENV["HANDSHAKE_CHAOS_SEED"]) if ENV.get("HANDSHAKE_CHAOS_SEED") else None,
-        help="seed of the fault schedules; printed with every failure (env HANDSHAKE_CHAOS_SEED)",
-    )
-    setting_names.add_options(group.addoption, ENV, "gate", "HANDSHAKE_FAULT_MATRIX")
-    group.addoption(
-        "--handshake-out",
-        default=ENV.get("HANDSHAKE_OUT") or "reports/out",
-        help="where logs, histories and results go (env HANDSHAKE_OUT)",
-    )
-    group.addoption(
-        "--contract-name",
-        action="append",
-        default=[ENV.get("HANDSHAKE_CONTRACT_NAMES") or ""],
-        metavar="KEY=VALUE",
-        help="rename a contract name your services use, e.g. "
-        "zigflow_agent_activity=ExecuteAgent (repeatable; env HANDSHAKE_CONTRACT_NAMES, "
-        "comma-separated; docs/reference/contract.md)",
-    )
-    # Shared with certify: declared once, by the registry.
+    setting_names.add_options(group.addoption, ENV, "gate", "HANDSHAKE_CALL_TIMEOUT_S")
+    # Default None, not the environment's: the stack fixture falls back to
+    # configured_ready_timeout_s(settings.environ()), which also checks the value.
     setting_names.add_options(
-        group.addoption, ENV, "gate", "HANDSHAKE_REPEAT", "HANDSHAKE_TARGET", "HANDSHAKE_RUN_ID"
+        group.addoption,
+        ENV,
+        "gate",
+        "HANDSHAKE_READY_TIMEOUT_S",
+        notes={"HANDSHAKE_READY_TIMEOUT_S": f"default {DEFAULT_READY_TIMEOUT_S:g}"},
+        from_env=False,
     )
-    group.addoption(
-        "--handshake-results",
-        default=ENV.get("HANDSHAKE_RESULTS"),
-        help="directory for per-test result records used by `make certify` (env HANDSHAKE_RESULTS)",
+    setting_names.add_options(
+        group.addoption,
+        ENV,
+        "gate",
+        "HANDSHAKE_CHAOS_SEED",
+        "HANDSHAKE_FAULT_MATRIX",
+        "HANDSHAKE_OUT",
+        "HANDSHAKE_CONTRACT_NAMES",
+        # Shared with certify.
+        "HANDSHAKE_REPEAT",
+        "HANDSHAKE_TARGET",
+        "HANDSHAKE_RUN_ID",
+        "HANDSHAKE_RESULTS",
     )
 
 

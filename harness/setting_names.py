@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -61,6 +61,9 @@ class Setting:
     defaults: Mapping[str, str] = field(default_factory=dict, hash=False)
     metavar: str | None = None  # the option's value in --help
     choices: tuple[str, ...] = ()  # the option's only values, where it has a few
+    # The option may be given again (action="append"), each time one or more values;
+    # the environment's value is the first item, a comma-separated string.
+    repeatable: bool = False
 
     @property
     def name(self) -> str:
@@ -108,8 +111,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HANDSHAKE_ZIGFLOW_CMD",
         "str",
-        "command line of the Zigflow worker under test (placeholders allowed); "
-        "default: the Python reference",
+        "command line of the Zigflow worker under test, placeholders such as "
+        "{temporal_address} allowed; default: the Python reference",
         option="--zigflow-cmd",
     ),
     Setting(
@@ -122,13 +125,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HANDSHAKE_PAIRING",
         "str",
-        "reference services to run together, ZIGFLOW-STIGMA (e.g. go-java)",
+        "reference services to run together, ZIGFLOW-STIGMA (e.g. go-java), instead of "
+        "--zigflow-cmd / --stigma-cmd. The reference Go Zigflow is only an agent activity, "
+        "so its pairings run at activity level; that is the reference's shape, not a rule "
+        "for Go: your own Go Zigflow with a workflow runs at workflow level",
         option="--pairing",
     ),
     Setting(
         "HANDSHAKE_ZIGFLOW_LEVEL",
         "str",
-        "workflow or activity: what of your Zigflow the harness drives",
+        "what of your Zigflow the harness drives: workflow (default, or the pairing's "
+        "level): start your Zigflow workflow with a plan; activity: the harness's own "
+        "workflow calls your agent activity, so Zigflow needs nothing else",
         option="--zigflow-level",
     ),
     Setting(
@@ -142,10 +150,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HANDSHAKE_CALL_TIMEOUT_S",
         "float",
-        "seconds the driver waits for one call's outcome",
+        "seconds the driver waits for one call's outcome before recording it as unknown",
         option="--call-timeout",
+        defaults={"gate": "60"},
     ),
-    Setting("HANDSHAKE_CHAOS_SEED", "int", "seed of the fault schedules", option="--chaos-seed"),
+    Setting(
+        "HANDSHAKE_CHAOS_SEED",
+        "int",
+        "seed of the fault schedules; printed with every failure",
+        option="--chaos-seed",
+    ),
     Setting(
         "HANDSHAKE_FAULT_MATRIX",
         "int|str",
@@ -161,12 +175,16 @@ SETTINGS: tuple[Setting, ...] = (
         "str",
         "where the gate writes logs, histories and results",
         option="--handshake-out",
+        defaults={"gate": "reports/out"},
     ),
     Setting(
         "HANDSHAKE_CONTRACT_NAMES",
         "list",
-        "contract names your services use instead of the defaults, KEY=VALUE",
+        "rename a contract name your services use, e.g. "
+        "zigflow_agent_activity=ExecuteAgent (docs/reference/contract.md)",
         option="--contract-name",
+        metavar="KEY=VALUE",
+        repeatable=True,
     ),
     Setting(
         "HANDSHAKE_REPEAT",
@@ -469,25 +487,33 @@ def add_options(
     command: str,
     *names: str,
     notes: Mapping[str, str] | None = None,
+    choices: Mapping[str, Sequence[str]] | None = None,
+    from_env: bool = True,
 ) -> None:
     """Declare the options of the settings ``names`` (their variables) for ``command``
     on an argparse parser or group (``add_argument``) or a pytest group (``addoption``):
     the registry's option, help and type, the default from ``env`` (the resolved
     settings, ``harness.settings.environ()``; the option wins) or else the command's
     default, and the command's deprecated spellings of it. ``notes``: more help, by
-    variable, that only the command knows (values it takes from its own modules)."""
+    variable, that only the command knows (values it takes from its own modules);
+    ``choices``: the only values, by variable, where the command's modules define them.
+    ``from_env=False``: the default is None or the command's, never the environment's
+    (a command that must tell a given option from the environment, or that resolves
+    the environment itself later)."""
     for name in names:
         s = BY_ENV[name]
         if s.option is None:
             raise ValueError(f"{name} has no option")
         dest = s.option[2:].replace("-", "_")
-        default = env.get(s.env) or s.defaults.get(command, s.defaults.get("*"))
+        given = env.get(s.env) if from_env else None
+        default = given or s.defaults.get(command, s.defaults.get("*"))
         note = (notes or {}).get(name)
+        envs = " or ".join((s.env, *s.temporal_envs))
         kwargs: dict[str, Any] = {
             "dest": dest,
             "default": default,
             "help": f"{s.help}{f'; {note}' if note else ''} "
-            f"(env {' or '.join((s.env, *s.temporal_envs))})",
+            + (f"(repeatable; env {envs}, comma-separated)" if s.repeatable else f"(env {envs})"),
         }
         if s.kind in _TYPES:
             kwargs["type"] = _TYPES[s.kind]
@@ -498,6 +524,11 @@ def add_options(
             kwargs["metavar"] = s.metavar
         if s.choices:
             kwargs["choices"] = s.choices
+        if name in (choices or {}):
+            kwargs["choices"] = list((choices or {})[name])
+        if s.repeatable:
+            kwargs["action"] = "append"
+            kwargs["default"] = [default or ""]
         add(s.option, **kwargs)
         for old in SETTINGS:
             if old.alias_of == s.env and old.command == command and old.option:

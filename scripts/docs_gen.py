@@ -220,6 +220,8 @@ def _cli_parsers() -> list[tuple[str, Callable[[], Any]]]:
             lambda: run.parse_args([], settings.environ()),
         ),
         ("handshake report", lambda: cli.COMMANDS["report"][0]([])),
+        ("handshake up", lambda: cli.COMMANDS["up"][0]([])),
+        ("handshake target", lambda: cli.COMMANDS["target"][0]([])),
     ]
 
 

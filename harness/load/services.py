@@ -18,6 +18,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from harness import setting_names
 from harness.config import (
     DEV,
     REFERENCE_STIGMA,
@@ -67,13 +68,14 @@ class ServiceCommands:
 def add_arguments(add: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     # Default None, not the environment's value: from_options must tell a flag (named
     # in errors, refused for a remote target) from the environment.
-    for name, option in OPTIONS.items():
-        add.add_argument(
-            option,
-            default=None,
-            help=f"command line of the {name.capitalize()} service the local stack starts; "
-            f"default: the reference (env {ENV[name]})",
-        )
+    setting_names.add_options(
+        add.add_argument,
+        {},
+        "load",
+        *ENV.values(),
+        notes={v: "the load run's local stack starts it" for v in ENV.values()},
+        from_env=False,
+    )
 
 
 def _parse(value: str | None, name: str, env: Mapping[str, str]) -> list[str]:

@@ -662,30 +662,69 @@ def test_a_load_shape_ticks_on_the_values_it_is_given() -> None:
     assert done.stdout.strip() == "[(4, 2.0), None] True"
 
 
+# Options spelled like a registry setting's that are not that setting: bench's own
+# --duration and --rate (seconds and arrivals per phase, not the load run's), and the
+# --out / --run-id of commands that read no variable for them.
+NOT_THE_SETTING = {
+    ("harness/measure/bench.py", "--duration"),
+    ("harness/measure/bench.py", "--rate"),
+    ("harness/certify.py", "--out"),
+    ("harness/cli.py", "--out"),
+    ("harness/cli.py", "--run-id"),
+    ("harness/load/standin.py", "--out"),
+    ("harness/measure/bench.py", "--out"),
+}
+SETTING_NAME = re.compile(r"\b(?:HANDSHAKE|LOAD|TEMPORAL)_[A-Z0-9_]+")
+
+
+def _hand_declared() -> list[str]:
+    """Options declared by hand (``add_argument`` / ``addoption`` / ``add`` with a
+    literal name) outside the registry that are a registry setting's option, or whose
+    help names a variable: each must come from setting_names.add_options."""
+    options = {s.option for s in setting_names.SETTINGS if s.option}
+    found = []
+    for path in sorted((ROOT / "harness").rglob("*.py")):
+        where = str(path.relative_to(ROOT))
+        if where in ("harness/setting_names.py", "harness/tls.py"):  # the registry's
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (
+                isinstance(node, ast.Call)
+                and (
+                    (isinstance(node.func, ast.Attribute) and node.func.attr in
+                     ("add_argument", "addoption"))
+                    or (isinstance(node.func, ast.Name) and node.func.id == "add")
+                )
+                and node.args
+            ):  # fmt: skip
+                continue
+            first = node.args[0]
+            name = first.value if isinstance(first, ast.Constant) else None
+            if not isinstance(name, str) or not name.startswith("-"):
+                # A computed option name would dodge this scan: none is allowed.
+                if not isinstance(first, ast.Constant) and isinstance(node.func, ast.Attribute):
+                    found.append(f"{where}:{node.lineno} a computed option name")
+                continue
+            help_text = " ".join(
+                n.value
+                for kw in node.keywords
+                if kw.arg == "help"
+                for n in ast.walk(kw.value)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            )
+            if (name in options and (where, name) not in NOT_THE_SETTING) or SETTING_NAME.search(
+                help_text
+            ):
+                found.append(f"{where}:{node.lineno} {name}")
+    return found
+
+
 def test_the_shared_options_are_declared_once_in_the_registry() -> None:
     """--temporal and --namespace were declared by each command with its own help and
     default; now setting_names.add_options declares them for all (and the old spellings),
-    and the load run's, certify's budget and pairing options beside their registry entries
-    too. (bench's own --duration and --rate, seconds and arrivals per phase, are not the
-    load settings of the same spelling; `handshake target`'s --run-id reads no variable.)"""
-    shared = {"--temporal", "--namespace", "--targets", "--fault-matrix", "--repeat", "--target",
-              "--users", "--spawn-rate", "--shape", "--workers",
-              "--overhead-budget-ms", "--max-error-ratio", "--zigflow-task-queue",
-              "--stigma-namespace", "--plan-task-queue", "--pairings", "--pairing-bench-levels",
-              "--bench-levels", "--bench-args", "--bench-json"}  # fmt: skip
-    declared = []
-    for path in sorted((ROOT / "harness").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr in ("add_argument", "addoption")
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and node.args[0].value in shared
-            ):
-                declared.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.args[0].value}")
-    assert declared == []
+    and every other option that takes a setting too: no option of a registry setting,
+    and none whose help names a variable, is declared by hand anywhere in harness/."""
+    assert _hand_declared() == []
     parser = argparse.ArgumentParser(prog="handshake certify")
     setting_names.add_options(
         parser.add_argument, {}, "certify", "HANDSHAKE_TEMPORAL", "HANDSHAKE_NAMESPACE"
@@ -693,6 +732,21 @@ def test_the_shared_options_are_declared_once_in_the_registry() -> None:
     args = parser.parse_args([])
     assert (args.temporal, args.namespace) == ("time-skipping,dev", "default")
     assert parser.parse_args(["--targets", "dev"]).temporal == "dev"  # the old spelling
+    # A repeatable option (the environment's comma-separated value first), and one
+    # whose default the command resolves itself later (from_env=False).
+    env = {"HANDSHAKE_CONTRACT_NAMES": "a=b", "HANDSHAKE_READY_TIMEOUT_S": "5"}
+    gate = argparse.ArgumentParser(prog="gate")
+    setting_names.add_options(gate.add_argument, env, "gate", "HANDSHAKE_CONTRACT_NAMES")
+    setting_names.add_options(
+        gate.add_argument, env, "gate", "HANDSHAKE_READY_TIMEOUT_S", from_env=False
+    )
+    setting_names.add_options(
+        gate.add_argument, {}, "gate", "HANDSHAKE_PAIRING", choices={"HANDSHAKE_PAIRING": ["x-y"]}
+    )
+    args = gate.parse_args(["--contract-name", "c=d"])
+    assert (args.contract_name, args.ready_timeout, args.pairing) == (["a=b", "c=d"], None, None)
+    with pytest.raises(SystemExit):
+        gate.parse_args(["--pairing", "z"])
 
 
 def test_the_cli_pages_settings_table_is_the_registry() -> None:
