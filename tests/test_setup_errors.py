@@ -137,8 +137,8 @@ def test_certify_whose_gate_cannot_set_up_stops_with_3_and_writes_no_report(
     figures.write_text(json.dumps({"generated_at": "2026-12-01T00:00:00+00:00",
                                    "concurrency": [row]}))  # fmt: skip
     code, output, _ = _handshake(
-        "certify", "--temporal", "time-skipping", "--zigflow-cmd", "/nonexistent", "--bench-json", str(figures),
-        "--out", str(tmp_path / "out"), "--", "-k", "test_success",
+        "certify", "--temporal", "time-skipping", "--zigflow-cmd", "/nonexistent",
+        "--bench-json", str(figures), "--out", str(tmp_path / "out"), "--", "-k", "test_success",
     )  # fmt: skip
     assert code == ExitCode.ENVIRONMENT, output[-3000:]
     assert "cannot start zigflow: '/nonexistent' not found" in output, output[-3000:]
