@@ -60,3 +60,22 @@ async def hold_for(seconds: float, why: str) -> None:
     waited *for*; ``why`` documents the number at the call site."""
     del why
     await asyncio.sleep(seconds)
+
+
+async def counted(
+    condition: asyncio.Condition,
+    count: Callable[[], int],
+    n: int,
+    *,
+    timeout_s: float,
+    pending: Callable[[int], str],
+) -> None:
+    """Until ``count()`` reaches ``n``, woken by ``condition`` (notified by whoever
+    adds to what is counted). ``pending(missing)`` names what has not arrived."""
+    async with condition:
+        try:
+            await asyncio.wait_for(condition.wait_for(lambda: count() >= n), timeout_s)
+        except TimeoutError:
+            raise WaitTimeout(
+                f"still waiting after {timeout_s:.0f}s: {pending(n - count())}"
+            ) from None

@@ -33,10 +33,11 @@ import grpc
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from harness import tls
-from harness.errors import WaitTimeout
+from harness.links.parking import Parking
 from harness.observe.history import History
 from harness.servers.ports import GRPC_SERVER_OPTIONS, LOOPBACK, RELAY_CHANNEL_OPTIONS
 from harness.tokens import fingerprint
+from harness.waits import counted
 
 SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
 # Calls that resolve Zigflow's activity by token (what "a completion in flight" means).
@@ -139,7 +140,7 @@ class _Parked:
     )
 
 
-class Held:
+class Held(Parking["_Parked"]):
     """Completions parked by ``CompletionRelay.hold``."""
 
     def __init__(
@@ -157,23 +158,15 @@ class Held:
         # that the calls by other tokens pass meanwhile.
         self.same_token = same_token
         self.token_fp: str | None = None
-        self.parked: list[_Parked] = []
-        self._arrived = asyncio.Condition()
+        super().__init__()
 
-    async def arrived(self, n: int = 1, timeout_s: float = 60.0) -> None:
-        """Until ``n`` completions are parked: Stigma's calls are in flight."""
-        async with self._arrived:
-            try:
-                await asyncio.wait_for(
-                    self._arrived.wait_for(lambda: len(self.parked) >= n), timeout_s
-                )
-            except TimeoutError:
-                raise WaitTimeout(
-                    f"still waiting after {timeout_s:.0f}s: {n - len(self.parked)} {self.what} "
-                    f"call(s) to reach the harness's relay at {self._relay.listen} "
-                    "(does Stigma reach Temporal through STIGMA_TEMPORAL_ADDRESS and "
-                    "STIGMA_ZIGFLOW_TEMPORAL_ADDRESS?)"
-                ) from None
+    def not_arrived(self, missing: int) -> str:
+        # Stigma's calls are in flight once they are parked here.
+        return (
+            f"{missing} {self.what} call(s) to reach the harness's relay at "
+            f"{self._relay.listen} (does Stigma reach Temporal through "
+            "STIGMA_TEMPORAL_ADDRESS and STIGMA_ZIGFLOW_TEMPORAL_ADDRESS?)"
+        )
 
     def release(self, *, forward: bool = True) -> None:
         """Let the parked calls go on to Temporal, or drop them (the caller gets
@@ -202,16 +195,17 @@ class Held:
                 if isinstance(p.call, Relayed) and p.call.abandoned_wall is not None
             )
 
-        async with self._arrived:
-            try:
-                await asyncio.wait_for(self._arrived.wait_for(lambda: gone() >= n), timeout_s)
-            except TimeoutError:
-                raise WaitTimeout(
-                    f"still waiting after {timeout_s:.0f}s: the caller to give up {n - gone()} "
-                    f"parked {self.what} call(s) at the harness's relay at {self._relay.listen} "
-                    f"({len(self.parked)} parked, none answered: does the call carry a "
-                    "deadline?)"
-                ) from None
+        await counted(
+            self._arrived,
+            gone,
+            n,
+            timeout_s=timeout_s,
+            pending=lambda missing: (
+                f"the caller to give up {missing} parked {self.what} call(s) at the harness's "
+                f"relay at {self._relay.listen} ({len(self.parked)} parked, none answered: "
+                "does the call carry a deadline?)"
+            ),
+        )
 
     async def _abandon(self, call: Relayed) -> None:
         call.abandoned_wall = time.time()
@@ -260,17 +254,17 @@ class Refusal:
 
     async def arrived(self, n: int = 1, timeout_s: float = 60.0) -> None:
         """Until ``n`` calls by token were refused: Stigma has met the refusal."""
-        async with self._arrived:
-            try:
-                await asyncio.wait_for(
-                    self._arrived.wait_for(lambda: len(self.calls) >= n), timeout_s
-                )
-            except TimeoutError:
-                raise WaitTimeout(
-                    f"still waiting after {timeout_s:.0f}s: {n - len(self.calls)} call(s) by "
-                    f"token to reach the harness's relay at {self._relay.listen} (does Stigma "
-                    "reach Temporal through STIGMA_ZIGFLOW_TEMPORAL_ADDRESS?)"
-                ) from None
+        await counted(
+            self._arrived,
+            lambda: len(self.calls),
+            n,
+            timeout_s=timeout_s,
+            pending=lambda missing: (
+                f"{missing} call(s) by token to reach the harness's relay at "
+                f"{self._relay.listen} (does Stigma reach Temporal through "
+                "STIGMA_ZIGFLOW_TEMPORAL_ADDRESS?)"
+            ),
+        )
 
     async def _refuse(self, call: Relayed, context: Any) -> None:
         call.answer = f"refused:{self.code.name}"

@@ -22,7 +22,7 @@ import grpc
 from stigma.v1 import stigma_service_pb2 as pb
 
 from harness import contract, wire
-from harness.errors import WaitTimeout
+from harness.links.parking import Parking
 from harness.servers.ports import GRPC_SERVER_OPTIONS, LOOPBACK, RELAY_CHANNEL_OPTIONS
 from harness.tokens import fingerprint
 
@@ -225,7 +225,7 @@ class StaleAttempt:
         return request
 
 
-class HoldRetries:
+class HoldRetries(Parking[int]):
     """Park every StartAgent of a retried attempt (``correlation.zigflow_attempt`` at
     least ``from_attempt``) before Stigma, until ``release()``; earlier attempts pass.
     Zigflow's retry has then started on the server, with a new token that has not yet
@@ -233,27 +233,18 @@ class HoldRetries:
 
     def __init__(self, from_attempt: int = 2, timeout_s: float = 60.0) -> None:
         self.from_attempt = from_attempt
-        self.parked: list[int] = []  # the attempts parked, in arrival order
+        super().__init__()  # parked: the attempts, in arrival order
         self._timeout_s = timeout_s
         self._go = asyncio.Event()
-        self._arrived = asyncio.Condition()
 
     def release(self) -> None:
         self._go.set()
 
-    async def arrived(self, n: int = 1, timeout_s: float = 60.0) -> None:
-        """Until ``n`` retried StartAgent calls are parked at the relay."""
-        async with self._arrived:
-            try:
-                await asyncio.wait_for(
-                    self._arrived.wait_for(lambda: len(self.parked) >= n), timeout_s
-                )
-            except TimeoutError:
-                raise WaitTimeout(
-                    f"still waiting after {timeout_s:.0f}s: {n - len(self.parked)} StartAgent "
-                    f"call(s) of attempt >= {self.from_attempt} to reach the harness's relay "
-                    "(did Zigflow retry the timed-out attempt?)"
-                ) from None
+    def not_arrived(self, missing: int) -> str:
+        return (
+            f"{missing} StartAgent call(s) of attempt >= {self.from_attempt} to reach "
+            "the harness's relay (did Zigflow retry the timed-out attempt?)"
+        )
 
     async def __call__(self, request: pb.StartAgentRequest) -> pb.StartAgentRequest:
         if request.correlation.zigflow_attempt >= self.from_attempt and not self._go.is_set():
