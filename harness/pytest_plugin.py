@@ -41,6 +41,7 @@ from harness.judge import after_scenario, reach
 from harness.judge.expect import violated_checkers
 from harness.links.network import Network
 from harness.links.tamper import TokenTamper
+from harness.measure import durations
 from harness.observe.history import History
 from harness.report import records
 from harness.report.ledger import Ledger
@@ -107,6 +108,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "HANDSHAKE_TARGET",
         "HANDSHAKE_RUN_ID",
         "HANDSHAKE_RESULTS",
+        "HANDSHAKE_DURATIONS_JSON",
     )
 
 
@@ -263,6 +265,11 @@ def pytest_configure(config: pytest.Config) -> None:
         results = config.getoption("--handshake-results")
         if results:
             config.pluginmanager.register(LedgerKeeper(pathlib.Path(results)), "handshake-ledger")
+        timed = config.getoption("--durations-json")
+        if timed:
+            workers = durations.workers_of(getattr(config.option, "numprocesses", None))
+            keeper = durations.DurationsKeeper(pathlib.Path(timed), workers)
+            config.pluginmanager.register(keeper, "handshake-durations")
 
 
 def _validate_options(config: pytest.Config) -> None:
@@ -579,6 +586,7 @@ def history(request: pytest.FixtureRequest) -> History:
 JUDGE_KEY = pytest.StashKey[after_scenario.Pending]()
 AFTER_KEY = pytest.StashKey[str]()  # what the after-scenario checks found, body failed
 CALL_REPORT_KEY = pytest.StashKey[pytest.TestReport]()
+PHASES_KEY = pytest.StashKey[list[tuple[str, str]]]()  # each report's phases, for the record
 
 
 @pytest.fixture(autouse=True)
@@ -614,6 +622,10 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    # Where the report's time went (harness.measure.durations), for every test.
+    phases = durations.report_property(report.when, report.duration, _worker())
+    report.user_properties.append(phases)
+    item.stash.setdefault(PHASES_KEY, []).append(phases)
     abort = _setup_abort(call) if report.when == "setup" else None
     if abort is not None:
         # The run ends on this report (pytest_runtest_logreport); an xdist worker stops
@@ -770,6 +782,7 @@ def _record_result(
         server=used.stack.temporal.kind if isinstance(used, Driver) else None,
         longrepr=str(report.longrepr) if report.failed else "",
         kinds_differ=kinds_differ(item),
+        phases_s=durations.merged(p for _, p in item.stash.get(PHASES_KEY, [])),
     )
     records.append_record(pathlib.Path(results), _worker(), record)
 

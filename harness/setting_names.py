@@ -195,6 +195,14 @@ SETTINGS: tuple[Setting, ...] = (
         defaults={"*": "1"},
     ),
     Setting(
+        "HANDSHAKE_DURATIONS_JSON",
+        "str",
+        "write where the run's time went, per test and phase (stack start, waits on real "
+        "time, judging, teardown), to this JSON; make bench-page renders it",
+        option="--durations-json",
+        metavar="PATH",
+    ),
+    Setting(
         "HANDSHAKE_RESULTS",
         "str",
         "directory for per-test result records (set by certify for its gate runs)",

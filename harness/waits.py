@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from harness import spans
 from harness.errors import ComponentDied, WaitTimeout
 
 T = TypeVar("T")
@@ -25,6 +26,17 @@ async def eventually(
     when ``timeout_s`` runs out. Exceptions from the probe count as "not yet"
     and the last one is chained to the timeout for diagnosis.
     """
+    with spans.span(spans.WAIT):  # the durations table's "waiting on real time"
+        return await _eventually(probe, timeout_s=timeout_s, pending=pending, interval_s=interval_s)
+
+
+async def _eventually(
+    probe: Callable[[], Awaitable[T | None]],
+    *,
+    timeout_s: float,
+    pending: Callable[[], str],
+    interval_s: float,
+) -> T:
     deadline = time.monotonic() + timeout_s
     last_error: BaseException | None = None
     while True:
@@ -59,7 +71,8 @@ async def hold_for(seconds: float, why: str) -> None:
     (e.g. longer than a client's retry window). Not synchronisation: nothing is
     waited *for*; ``why`` documents the number at the call site."""
     del why
-    await asyncio.sleep(seconds)
+    with spans.span(spans.WAIT):
+        await asyncio.sleep(seconds)
 
 
 async def counted(
@@ -72,6 +85,18 @@ async def counted(
 ) -> None:
     """Until ``count()`` reaches ``n``, woken by ``condition`` (notified by whoever
     adds to what is counted). ``pending(missing)`` names what has not arrived."""
+    with spans.span(spans.WAIT):
+        await _counted(condition, count, n, timeout_s=timeout_s, pending=pending)
+
+
+async def _counted(
+    condition: asyncio.Condition,
+    count: Callable[[], int],
+    n: int,
+    *,
+    timeout_s: float,
+    pending: Callable[[int], str],
+) -> None:
     async with condition:
         try:
             await asyncio.wait_for(condition.wait_for(lambda: count() >= n), timeout_s)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from harness import spans
 from harness.drive.driver import Driver
 from harness.judge import checkers, log_checks, relay_checks
 from harness.judge.checkers import Verdict
@@ -58,7 +59,9 @@ def verdicts(history: History, stacks: Sequence[Stack], began_wall: float) -> li
 
 def judge(history: History, stacks: Sequence[Stack], began_wall: float) -> None:
     """Record the after-scenario verdicts; raise (AssertionError) naming every violated one."""
-    holds(history, *verdicts(history, stacks, began_wall))
+    with spans.span(spans.JUDGE):
+        found = verdicts(history, stacks, began_wall)
+    holds(history, *found)
 
 
 def stacks_in(values: Iterable[object]) -> list[Stack]:

@@ -118,6 +118,11 @@ class ScenarioResult(_Model):
         "even in the time-skipping row)",
     )
     duration_s: float = Field(description="wall time of the test body")
+    phases_s: dict[str, float] = Field(
+        default_factory=dict,
+        description="where its time went, seconds per phase: stack_start, setup, wait, body, "
+        "judge, teardown (harness.measure.durations; absent in records written before)",
+    )
     checks: list[Check] = Field(default_factory=list, description="checker verdicts")
     calls: int = Field(default=0, description="Zigflow runs made")
     measurements: Measurements = Field(default_factory=Measurements)

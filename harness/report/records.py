@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import pathlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.judge import checkers
@@ -63,6 +63,7 @@ def scenario_record(
     server: str | None,
     longrepr: str,
     kinds_differ: Sequence[dict[str, Any]] = (),
+    phases_s: Mapping[str, float] | None = None,
 ) -> ScenarioRecord:
     """The result record of one scenario (``server``: the Temporal server its driver
     really ran on, which a real-clock stack may make differ from the row's). Validated
@@ -88,6 +89,7 @@ def scenario_record(
             "longrepr": longrepr[-2000:],
             "observed_calls": checkers.observed_calls(h) if h else [],
             "kinds_differ": list(kinds_differ),
+            "phases_s": dict(phases_s or {}),
         }
     )
 

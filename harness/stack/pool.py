@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
+from harness import spans
 from harness.config import DEV, TIME_SKIPPING, StackConfig, same_stack
 from harness.errors import ConfigError
 from harness.stack.stack import Stack, start_stack
@@ -94,9 +95,11 @@ class StackPool:
             if same_stack(failed, config):
                 raise err
         try:
-            running = await self._exit.enter_async_context(
-                start_stack(config, run_id=self.run_id + kind.suffix)
-            )
+            # The first test of its kind pays for the start: its setup's "stack start".
+            with spans.span(spans.STACK_START):
+                running = await self._exit.enter_async_context(
+                    start_stack(config, run_id=self.run_id + kind.suffix)
+                )
         except Exception as err:
             self._failed.append((config, err))
             raise

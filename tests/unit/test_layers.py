@@ -26,6 +26,8 @@ BASE = {
     "wire",
     "tls",
     "config",
+    # Phase spans (stack start, waits, judging) every layer opens for the durations table.
+    "spans",
     # Target profiles (read by settings), scenario needs, hooks, the dry-run plan: data
     # and commands, no harness layer (what needs one is harness.faults.deployment).
     "target",
