@@ -1,14 +1,20 @@
 """Write docs/benchmarks.md from a certification.json or a bench.json.
 
     python scripts/bench_page.py [JSON] [--out docs/benchmarks.md] [--measured FILE]
+        [--gate-durations FILE] [--suite-durations FILE [--suite-measured TEXT]]
 
 Without JSON: reports/out/latest/certification.json, else reports/out/bench/bench.json;
 with neither, a page that says how to make them. Every figure on the page comes from
 the JSON with the date, machine and commit it was measured on: figures are never
-pasted into prose. What no run's JSON records (how long `make certify`, the CI run and
-the gate take; the dated series behind the design decisions) comes from
-docs/_measured.json, each table with when and where it was measured. This page is the
-only one that states durations and measurements: the others link to it.
+pasted into prose. Where the time of the gate, certify and the suite goes (per test
+and phase) comes from the durations JSON a run wrote with ``--durations-json``
+(``harness.measure.durations``; default reports/out/durations/gate.json, and
+suite.json, else the text of ``pytest --durations=N``, suite.txt, for the suite) and
+from the certification.json's scenarios (their ``phases_s``). What no run's JSON
+records (how long `make certify` and the CI run take; the dated series behind the
+design decisions) comes from docs/_measured.json, each table with when and where it
+was measured. This page is the only one that states durations and measurements: the
+others link to it.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import re
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -25,6 +33,9 @@ CANDIDATES = (
     ROOT / "reports" / "out" / "bench" / "bench.json",
 )
 OUT = ROOT / "docs" / "benchmarks.md"
+DURATIONS = ROOT / "reports" / "out" / "durations"
+GATE_DURATIONS = (DURATIONS / "gate.json",)
+SUITE_DURATIONS = (DURATIONS / "suite.json", DURATIONS / "suite.txt")
 MEASURED = ROOT / "docs" / "_measured.json"
 
 HEAD = """# Benchmarks
@@ -193,18 +204,296 @@ def render(doc: dict[str, Any], source: str) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+# --- Where the time goes: the durations tables -----------------------------------------
+
+DURATIONS_START = "## Where the time goes"
+GATE_H = "### The gate: per scenario and phase"
+CERTIFY_H = "### Certify: per scenario and phase"
+SUITE_H = "### The suite: per file"
+# The phases of harness.measure.durations, as the tables name them.
+PHASE_NAMES = {
+    "stack_start": "stack start",
+    "setup": "other setup",
+    "wait": "waiting on real time",
+    "body": "rest of body",
+    "judge": "judging",
+    "teardown": "teardown",
+}
+PHASES = tuple(PHASE_NAMES)
+TOP = 30  # scenarios listed one by one; the rest in one row
+CAVEAT = (
+    "Wall-clock figures of one run: on a machine shared with other work (see the load "
+    "average) they move between runs by tens of per cent; compare a change against a "
+    "run made in the same conditions, phase by phase."
+)
+DURATIONS_INTRO = f"""{DURATIONS_START}
+
+Each test's time by phase (`harness.measure.durations`): **{PHASE_NAMES["stack_start"]}**
+(its setup starting the stacks it is the first to use, every service until SERVING),
+**{PHASE_NAMES["setup"]}** (the rest of its fixtures), **{PHASE_NAMES["wait"]}** (in its
+body, inside the harness's waits: `harness.waits`), **{PHASE_NAMES["judge"]}** (the
+after-scenario checks), **{PHASE_NAMES["body"]}** (driving and asserting, including the
+polls the driver and the clock fault make themselves) and **{PHASE_NAMES["teardown"]}**
+(a worker's last test also stops its stacks). Seconds. Made by a run with
+`--durations-json reports/out/durations/gate.json` (the gate), then `make bench-page`.
+"""
+DURATIONS_EMPTY = "Not measured on this checkout yet."
+
+
+def _s(seconds: float) -> str:
+    return f"{seconds:.1f}"
+
+
+def _short(nodeid: str) -> str:
+    """A scenario's node id without the directory (every one is in scenarios/)."""
+    return nodeid.split("/", 1)[1] if nodeid.startswith("scenarios/") else nodeid
+
+
+def _phase_table(tests: Mapping[str, Mapping[str, float]], label: str, top: int = TOP) -> list[str]:
+    """Per test: total and each phase, slowest first (the first ``top``, then the rest
+    in one row), the phase it spent most in, and the totals per phase."""
+    ranked = sorted(tests.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    header = [label, "total", *(PHASE_NAMES[p] for p in PHASES), "most in"]
+    rows: list[list[str]] = []
+
+    def row(name: str, phases: Mapping[str, float]) -> list[str]:
+        most = max(PHASES, key=lambda p: phases.get(p, 0.0))
+        return [
+            name,
+            _s(sum(phases.values())),
+            *(_s(phases.get(p, 0.0)) for p in PHASES),
+            PHASE_NAMES[most] if sum(phases.values()) > 0 else "-",
+        ]
+
+    def summed(items: list[tuple[str, Mapping[str, float]]]) -> dict[str, float]:
+        return {p: sum(ph.get(p, 0.0) for _, ph in items) for p in PHASES}
+
+    for name, phases in ranked[:top]:
+        rows.append(row(f"`{_short(name)}`", phases))
+    rest = ranked[top:]
+    if rest:
+        rows.append(row(f"the other {len(rest)}", summed(rest)))
+    rows.append(row(f"**all {len(ranked)}**", summed(ranked)))
+    table = _table(header, rows)
+    table[1] = "|---|" + "---:|" * (len(header) - 2) + "---|"
+    return table
+
+
+def _measured_on(doc: Mapping[str, Any]) -> str:
+    machine = doc.get("machine") or {}
+    load = machine.get("loadavg")
+    sha = doc.get("git_sha")
+    return (
+        f"Measured {doc.get('generated_at', 'at an unrecorded time')}"
+        + (f" at `{str(sha)[:12]}`" if sha else "")
+        + f", {machine.get('cpus', '?')} CPUs ({machine.get('platform', '?')}, Python "
+        f"{machine.get('python', '?')})"
+        + (f", load average at the end {', '.join(map(str, load))}" if load else "")
+        + f". {CAVEAT}"
+    )
+
+
+def gate_section(doc: Mapping[str, Any]) -> list[str]:
+    """The gate's table from a durations JSON (``--durations-json``)."""
+    tests = {k: v.get("phases") or {} for k, v in (doc.get("tests") or {}).items()}
+    total = sum(sum(p.values()) for p in tests.values())
+    workers = int(doc.get("workers") or 1)
+    wall = float(doc.get("wall_s") or 0.0)
+    failed = sorted(k for k, v in (doc.get("tests") or {}).items() if v.get("outcome") != "passed")
+    per_phase = {p: sum(ph.get(p, 0.0) for ph in tests.values()) for p in PHASES}
+    lines = [
+        GATE_H,
+        "",
+        _measured_on(doc),
+        "",
+        f"The tests' time adds up to {_s(total)} s on {workers} worker(s) in {_s(wall)} s of "
+        f"wall time: {total / (workers * wall) * 100 if wall else 0:.0f} % of workers x wall "
+        "time (the rest: collection, starting the workers, a worker idle at the end). By "
+        "phase: "
+        + ", ".join(
+            f"{PHASE_NAMES[p]} {_s(per_phase[p])} s "
+            f"({per_phase[p] / total * 100 if total else 0:.0f} %)"
+            for p in sorted(PHASES, key=lambda p: -per_phase[p])
+        )
+        + ".",
+    ]
+    if failed:
+        lines += ["", f"Not passed in this run: {', '.join(f'`{_short(f)}`' for f in failed)}."]
+    return [*lines, "", *_phase_table(tests, "scenario")]
+
+
+def certify_section(doc: Mapping[str, Any]) -> list[str] | None:
+    """Certify's table from a certification.json whose scenarios keep their phases:
+    each scenario summed over its rows (targets and pairings); None without phases."""
+    rows = [s for s in doc.get("scenarios") or [] if s.get("phases_s")]
+    if not rows:
+        return None
+    tests: dict[str, dict[str, float]] = {}
+    for s in rows:
+        node = re.sub(r"\[[^\[\]]*\]$", "", str(s["id"]))  # without its [label]
+        summed = tests.setdefault(node, {})
+        for phase, seconds in s["phases_s"].items():
+            summed[phase] = summed.get(phase, 0.0) + float(seconds)
+    pairings = [p for p in doc.get("pairings") or [] if p.get("wall_s")]
+    runs = "; ".join(f"{p.get('name')} {_duration(p['wall_s'])}" for p in pairings)
+    return [
+        CERTIFY_H,
+        "",
+        f"From `certification.json` of {doc.get('generated_at', '?')} (its machine: the "
+        f"table at the top). Each child run (pairing: its gate or matrix and its budget "
+        f"run), wall time: {runs or 'not recorded'}; "
+        f"the whole run: {_duration(doc['wall_s']) if doc.get('wall_s') else 'not recorded'}. "
+        "Each scenario summed over its rows (targets, pairings):",
+        "",
+        *_phase_table(tests, "scenario"),
+    ]
+
+
+DURATION_LINE = re.compile(r"^\s*([0-9.]+)s (setup|call|teardown)\s+(\S+)")
+
+
+def suite_tests(source: str) -> tuple[dict[str, dict[str, float]], str]:
+    """Per test: setup, call and teardown seconds, from a durations JSON or from the
+    text of ``pytest --durations=N`` (the N slowest phases only); and what it covers."""
+    try:
+        doc = json.loads(source)
+    except ValueError:
+        doc = None
+    tests: dict[str, dict[str, float]] = {}
+    if isinstance(doc, dict):
+        for nodeid, test in (doc.get("tests") or {}).items():
+            ph = test.get("phases") or {}
+            tests[nodeid] = {
+                "setup": ph.get("stack_start", 0.0) + ph.get("setup", 0.0),
+                "call": ph.get("wait", 0.0) + ph.get("judge", 0.0) + ph.get("body", 0.0),
+                "teardown": ph.get("teardown", 0.0),
+            }
+        return tests, (
+            f"every test, measured {doc.get('generated_at', '?')} with "
+            f"{doc.get('workers', '?')} worker(s) in {_s(float(doc.get('wall_s') or 0))} s "
+            "of wall time"
+        )
+    listed = 0
+    for line in source.splitlines():
+        found = DURATION_LINE.match(line)
+        if found:
+            seconds, when, nodeid = found.groups()
+            tests.setdefault(nodeid, {})[when] = float(seconds)
+            listed += 1
+    summary = next(
+        (ln.strip("= ") for ln in reversed(source.splitlines()) if re.search(r" in [0-9.]+s", ln)),
+        "",
+    )
+    return tests, (
+        f"the {listed} slowest phases `pytest --durations` listed (the rest of the suite is "
+        "not in them)" + (f"; the run: {summary}" if summary else "")
+    )
+
+
+def suite_section(source: str, shown: str, measured: str) -> list[str]:
+    """The suite's table per file: tests, setup, call, teardown, total; slowest first."""
+    tests, covers = suite_tests(source)
+    files: dict[str, dict[str, float]] = {}
+    counts: dict[str, int] = {}
+    for nodeid, phases in tests.items():
+        name = nodeid.split("::", 1)[0]
+        summed = files.setdefault(name, {})
+        counts[name] = counts.get(name, 0) + 1
+        for when, seconds in phases.items():
+            summed[when] = summed.get(when, 0.0) + seconds
+    ranked = sorted(files.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    whens = ("setup", "call", "teardown")
+    rows = [
+        [f"`{name}`", str(counts[name]), *(_s(ph.get(w, 0.0)) for w in whens), _s(sum(ph.values()))]
+        for name, ph in ranked
+    ]
+    totals = {w: sum(ph.get(w, 0.0) for ph in files.values()) for w in whens}
+    rows.append(
+        ["**all**", str(len(tests)), *(_s(totals[w]) for w in whens), _s(sum(totals.values()))]
+    )
+    table = _table(["file", "tests", "setup", "call", "teardown", "total"], rows)
+    table[1] = "|---|" + "---:|" * 5
+    return [
+        SUITE_H,
+        "",
+        f"From `{shown}`: {covers}. {measured} {CAVEAT}",
+        "",
+        *table,
+    ]
+
+
+def kept_section(page: str, heading: str) -> list[str] | None:
+    """The section under ``heading`` of a page already written (up to the next heading
+    of its level or above), to keep when no run's figures replace it."""
+    lines = page.splitlines()
+    if heading not in lines:
+        return None
+    start = lines.index(heading)
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i].startswith(("## ", "### "))),
+        len(lines),
+    )
+    return [ln for ln in lines[start:end]] if end > start else None
+
+
+def durations(
+    kept: str,
+    gate: pathlib.Path | None,
+    suite: pathlib.Path | None,
+    certification: Mapping[str, Any] | None,
+    suite_measured: str,
+) -> str:
+    """The page's "where the time goes" part: each table from its run, else as the
+    page already had it."""
+    parts = [DURATIONS_INTRO]
+    for heading, made in (
+        (GATE_H, (lambda: gate_section(json.loads(gate.read_text()))) if gate else None),
+        (CERTIFY_H, (lambda: certify_section(certification)) if certification else None),
+        (
+            SUITE_H,
+            (lambda: suite_section(suite.read_text(), suite.name, suite_measured))
+            if suite
+            else None,
+        ),
+    ):
+        section = made() if made is not None else None
+        if section is None:
+            section = kept_section(kept, heading) or [heading, "", DURATIONS_EMPTY]
+        parts.append("\n".join(section).rstrip() + "\n")
+    return "\n".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="scripts/bench_page.py", description=__doc__)
     p.add_argument("json", nargs="?", type=pathlib.Path)
     p.add_argument("--out", type=pathlib.Path, default=OUT)
     p.add_argument("--measured", type=pathlib.Path, default=MEASURED)
+    p.add_argument(
+        "--gate-durations",
+        type=pathlib.Path,
+        help="the gate's --durations-json (default reports/out/durations/gate.json)",
+    )
+    p.add_argument(
+        "--suite-durations",
+        type=pathlib.Path,
+        help="the suite's --durations-json, or the output of pytest --durations=N "
+        "(default reports/out/durations/suite.json, else suite.txt)",
+    )
+    p.add_argument(
+        "--suite-measured",
+        default="",
+        help="when and where a --durations text was measured (its output does not say)",
+    )
     args = p.parse_args(argv)
     path = args.json or next((c for c in CANDIDATES if c.is_file()), None)
+    gate = args.gate_durations or next((c for c in GATE_DURATIONS if c.is_file()), None)
+    suite = args.suite_durations or next((c for c in SUITE_DURATIONS if c.is_file()), None)
     kept = args.out.read_text() if args.out.is_file() else ""
+    doc: dict[str, Any] | None = None
     if path is None and "| source |" in kept:
         # No run on this checkout: keep the figures the page already has (a fresh clone
         # must not wipe the committed ones), refresh only the hand-measured part.
-        text = kept.split(MEASURED_START, 1)[0]
+        text = kept.split(DURATIONS_START, 1)[0].split(MEASURED_START, 1)[0]
         print(f"bench_page: no run's JSON here; kept the figures of {args.out}")
     elif path is None:
         text = EMPTY
@@ -218,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             shown = path
         text = render(doc, str(shown))
+    timed = durations(kept, gate, suite, doc, args.suite_measured)
+    text = text.rstrip() + "\n\n" + timed.rstrip() + "\n"
     extra = measured(args.measured)
     if extra:
         text = text.rstrip() + "\n\n" + extra.rstrip() + "\n"

@@ -25,6 +25,7 @@ import json
 import os
 import pathlib
 import platform
+import subprocess
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -104,11 +105,23 @@ def document(tests: Mapping[str, Any], wall_s: float, workers: int) -> dict[str,
             "python": platform.python_version(),
             "loadavg": [round(v, 2) for v in os.getloadavg()],
         },
+        "git_sha": _git_sha(),
         "wall_s": round(wall_s, 1),
         "workers": workers,
         "phases": list(PHASES),
         "tests": dict(tests),
     }
+
+
+def _git_sha() -> str | None:
+    """The commit the run measured, where it ran from a git checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 def write(path: pathlib.Path, doc: Mapping[str, Any]) -> None:
