@@ -25,7 +25,7 @@ help:
 	@echo "make stigma-java build the Java reference Stigma into .bin/stigma-java (part of setup)"
 	@echo "make docs      build the docs site (mkdocs --strict, offline) into reports/out/site (part of make test)"
 	@echo "make docs-gen  regenerate the generated docs pages (contract, CLI, report fields, alerts)"
-	@echo "make bench-page  write docs/benchmarks.md from reports/out/latest/certification.json"
+	@echo "make bench-page  write docs/benchmarks.md from reports/out/latest/certification.json and reports/out/durations/ (BENCH_PAGE_ARGS)"
 	@echo "make proto-check  buf lint + buf breaking against proto/compat (part of make test; make buf builds buf)"
 	@echo "make lint      ruff + mypy --strict (and gofmt + go vet of the Go Zigflow)"
 	@echo "make clean     remove venv, generated code and reports"
@@ -337,11 +337,16 @@ docs-gen: $(VENV)/.installed
 report-schema: $(VENV)/.installed
 	$(PY) scripts/report_schema.py
 
-# docs/benchmarks.md from the latest run's JSON (date, machine and commit with the figures)
-# and docs/_measured.json (durations and dated series measured by hand): the one page that
-# states timings.
+# docs/benchmarks.md from the latest run's JSON (date, machine and commit with the figures),
+# where the time goes per test and phase (a run's --durations-json into reports/out/durations/:
+# gate.json, suite.json; e.g. `handshake gate -n 2 --durations-json
+# reports/out/durations/gate.json`) and docs/_measured.json (durations and dated series
+# measured by hand): the one page that states timings. A table no run's file replaces is
+# kept as the page has it. BENCH_PAGE_ARGS: e.g. --suite-durations FILE.
+BENCH_PAGE_ARGS ?=
+
 bench-page: $(VENV)/.installed
-	$(PY) scripts/bench_page.py
+	$(PY) scripts/bench_page.py $(BENCH_PAGE_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check harness reference_services scenarios tests scripts conftest.py
