@@ -385,8 +385,8 @@ def suite_tests(source: str) -> tuple[dict[str, dict[str, float]], str]:
         "",
     )
     return tests, (
-        f"the {listed} slowest phases `pytest --durations` listed (the rest of the suite is "
-        "not in them)" + (f"; the run: {summary}" if summary else "")
+        f"the {listed} slowest phases pytest's durations report listed (the rest of the "
+        "suite is not in them)" + (f"; the run: {summary}" if summary else "")
     )
 
 

@@ -158,3 +158,12 @@ def test_workers_of_an_xdist_run() -> None:
     assert durations.workers_of(2) == 2
     assert durations.workers_of(None) == 1
     assert durations.workers_of(0) == 1
+
+
+def test_a_scenarios_record_keeps_its_phases_for_certify() -> None:
+    from harness.report import records
+
+    record = records.scenario_record(
+        "scenarios/t.py::a", "passed", 3.0, None, [], None, "", phases_s={"wait": 2.0}
+    )
+    assert record.result().phases_s == {"wait": 2.0}  # what certification.json keeps
