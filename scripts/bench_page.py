@@ -235,7 +235,8 @@ body, inside the harness's waits: `harness.waits`), **{PHASE_NAMES["judge"]}** (
 after-scenario checks), **{PHASE_NAMES["body"]}** (driving and asserting, including the
 polls the driver and the clock fault make themselves) and **{PHASE_NAMES["teardown"]}**
 (a worker's last test also stops its stacks). Seconds. Made by a run with
-`--durations-json reports/out/durations/gate.json` (the gate), then `make bench-page`.
+`--durations-json reports/out/durations/gate.json` (the gate; `suite.json` for a run
+of tests/), then `make bench-page`; certify's from its `certification.json`.
 """
 DURATIONS_EMPTY = "Not measured on this checkout yet."
 
@@ -369,9 +370,8 @@ def suite_tests(source: str) -> tuple[dict[str, dict[str, float]], str]:
                 "teardown": ph.get("teardown", 0.0),
             }
         return tests, (
-            f"every test, measured {doc.get('generated_at', '?')} with "
-            f"{doc.get('workers', '?')} worker(s) in {_s(float(doc.get('wall_s') or 0))} s "
-            "of wall time"
+            f"every test, {doc.get('workers', '?')} worker(s), "
+            f"{_s(float(doc.get('wall_s') or 0))} s of wall time"
         )
     listed = 0
     for line in source.splitlines():
@@ -393,6 +393,12 @@ def suite_tests(source: str) -> tuple[dict[str, dict[str, float]], str]:
 def suite_section(source: str, shown: str, measured: str) -> list[str]:
     """The suite's table per file: tests, setup, call, teardown, total; slowest first."""
     tests, covers = suite_tests(source)
+    try:
+        doc = json.loads(source)
+    except ValueError:
+        doc = None
+    # A durations JSON says when and where; pytest's text does not (``measured``).
+    where = _measured_on(doc) if isinstance(doc, dict) else f"{measured} {CAVEAT}".strip()
     files: dict[str, dict[str, float]] = {}
     counts: dict[str, int] = {}
     for nodeid, phases in tests.items():
@@ -416,7 +422,7 @@ def suite_section(source: str, shown: str, measured: str) -> list[str]:
     return [
         SUITE_H,
         "",
-        f"From `{shown}`: {covers}. {measured} {CAVEAT}",
+        f"From `{shown}`: {covers}. {where}",
         "",
         *table,
     ]
