@@ -622,10 +622,12 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    # Where the report's time went (harness.measure.durations), for every test.
+    # Where the report's time went (harness.measure.durations): in the scenario's record,
+    # and on the report for the run's --durations-json (kept out of JUnit XML otherwise).
     phases = durations.report_property(report.when, report.duration, _worker())
-    report.user_properties.append(phases)
     item.stash.setdefault(PHASES_KEY, []).append(phases)
+    if item.config.getoption("--durations-json", None):
+        report.user_properties.append(phases)
     abort = _setup_abort(call) if report.when == "setup" else None
     if abort is not None:
         # The run ends on this report (pytest_runtest_logreport); an xdist worker stops
