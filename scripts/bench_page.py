@@ -232,8 +232,9 @@ Each test's time by phase (`harness.measure.durations`): **{PHASE_NAMES["stack_s
 (its setup starting the stacks it is the first to use, every service until SERVING),
 **{PHASE_NAMES["setup"]}** (the rest of its fixtures), **{PHASE_NAMES["wait"]}** (in its
 body, inside the harness's waits: `harness.waits`), **{PHASE_NAMES["judge"]}** (the
-after-scenario checks), **{PHASE_NAMES["body"]}** (driving and asserting, including the
-polls the driver and the clock fault make themselves) and **{PHASE_NAMES["teardown"]}**
+after-scenario checks), **{PHASE_NAMES["body"]}** (the rest of its body: starting plans
+and awaiting their results from Temporal, which is where a server-side timeout passes,
+the driver's own polls, the clock fault's real-time pass) and **{PHASE_NAMES["teardown"]}**
 (a worker's last test also stops its stacks). Seconds. Made by a run with
 `--durations-json reports/out/durations/gate.json` (the gate; `suite.json` for a run
 of tests/), then `make bench-page`; certify's from its `certification.json`.
