@@ -234,6 +234,17 @@ SCENARIOS: dict[str, dict[str, Needs]] = {
             "relay:start_agent"
         ),
     },
+    "test_pause_reset.py": {
+        # An operator's PauseActivity / UnpauseActivity / ResetActivity: a real server
+        # (the time-skipping one answers UNIMPLEMENTED); Stigma's heartbeats and their
+        # answers seen at the completion relay, the call's tokens at the StartAgent relay.
+        **{
+            f"test_{what}_activity_keeps_its_agent_and_gets_the_result_once": _n(
+                "real_clock", "relay:start_agent", "relay:completion"
+            )
+            for what in ("a_paused", "an_unpaused", "a_reset")
+        },
+    },
     "test_retry_race.py": {
         # Wall-time timeouts (1 s StartToClose): no virtual clock needed.
         "test_old_token_call_after_the_retry_started_is_dead_and_the_retry_gets_it_once": _n(
