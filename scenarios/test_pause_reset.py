@@ -41,6 +41,7 @@ from harness.drive.plan import call_agent, plan, succeeds
 from harness.judge import token_calls
 from harness.judge.expect import holds
 from harness.judge.invariants import exactly_once
+from harness.links.completion_relay import HEARTBEAT
 from harness.observe.history import History
 
 pytestmark = [pytest.mark.scenario, pytest.mark.stack(real_clock=True)]
@@ -75,7 +76,7 @@ async def _beats_on(
     evidence."""
     told = await driver.call_by_token_after(started, action_wall, heartbeat_flags=flags)
     after = await driver.call_by_token_after(started, told.wall)
-    if after.method != token_calls.HEARTBEAT:
+    if after.method != HEARTBEAT:
         driver.record_calls_by_token(since)
         holds(driver.history, token_calls.operator_pause_is_not_cancel(driver.history))
     return told.wall

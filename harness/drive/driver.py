@@ -27,8 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from harness import contract, wire
 from harness.drive.plan import HANDSHAKE, activity_id
 from harness.faults.clock import Clock, TimeSkippingClock, WallClock
-from harness.judge.token_calls import HEARTBEAT, OPERATOR_ACTIONS, TOKEN_CALLS
-from harness.links.completion_relay import Held, Relayed
+from harness.links.completion_relay import HEARTBEAT, TOKEN_CALLS, Held, Relayed
 from harness.observe import failures, traces
 from harness.observe.history import Call, History, Op
 from harness.servers.probe import Answer, StigmaProbe
@@ -38,6 +37,9 @@ from harness.tokens import redact
 from harness.waits import eventually
 
 COLLECT_WAIT_S = 15.0
+# history.measurements key: an operator's actions on Zigflow's activity, each with the
+# call's tokens (fingerprints), as the driver made them.
+OPERATOR_ACTIONS = "operator_actions"
 
 
 def clock_for(stack: Stack) -> Clock:

@@ -35,22 +35,15 @@ from __future__ import annotations
 from typing import Any
 
 from harness import contract
+from harness.drive.driver import OPERATOR_ACTIONS
 from harness.judge.checkers import DELIVERED, SUMMARY, Verdict, agent_states, no_summary
-from harness.links.completion_relay import COMPLETIONS, HEARTBEATS
+from harness.links.completion_relay import CANCELLATION, HEARTBEAT, TOKEN_CALLS
 from harness.observe.history import History
 
 CHECKER = "call_by_token_bounded"
 NOT_BLOCKED_CHECKER = "other_completions_not_blocked"
 OPERATOR_CHECKER = "operator_pause_is_not_cancel"
 
-# history.measurements keys: an operator's actions on Zigflow's activity (the driver
-# records them), and every call by token the relay in front of Temporal saw, heartbeats
-# with their answers' flags included (``Driver.record_calls_by_token``).
-OPERATOR_ACTIONS = "operator_actions"
-TOKEN_CALLS = "token_calls"
-# The relay's method names (a call's record keeps the last part of its path).
-HEARTBEAT = next(iter(HEARTBEATS)).rsplit("/", 1)[-1]
-CANCELLATION = next(m for m in COMPLETIONS if m.endswith("Canceled")).rsplit("/", 1)[-1]
 # The flag a heartbeat's answer carries after each action ("" after an unpause: no
 # "paused" any more); "cancel_requested" is the only one that asks Stigma to stop.
 ACTION_FLAGS = {"pause": "paused", "reset": "reset", "unpause": ""}

@@ -40,15 +40,21 @@ from harness.tokens import fingerprint
 from harness.waits import counted
 
 SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
+# The methods as a call's record names them (the last part of the path).
+HEARTBEAT = "RecordActivityTaskHeartbeat"
+CANCELLATION = "RespondActivityTaskCanceled"
+# history.measurements key: every call by Zigflow's tokens the relay saw, heartbeats with
+# their answers' flags included (``Driver.record_calls_by_token``).
+TOKEN_CALLS = "token_calls"
 # Calls that resolve Zigflow's activity by token (what "a completion in flight" means).
 COMPLETIONS: dict[str, Any] = {
     f"/{SERVICE}/RespondActivityTaskCompleted": wsr.RespondActivityTaskCompletedRequest,
     f"/{SERVICE}/RespondActivityTaskFailed": wsr.RespondActivityTaskFailedRequest,
-    f"/{SERVICE}/RespondActivityTaskCanceled": wsr.RespondActivityTaskCanceledRequest,
+    f"/{SERVICE}/{CANCELLATION}": wsr.RespondActivityTaskCanceledRequest,
 }
 # Heartbeats by token: seen (fingerprint, answer and its flags), never parked.
 HEARTBEATS: dict[str, Any] = {
-    f"/{SERVICE}/RecordActivityTaskHeartbeat": wsr.RecordActivityTaskHeartbeatRequest,
+    f"/{SERVICE}/{HEARTBEAT}": wsr.RecordActivityTaskHeartbeatRequest,
 }
 # Calls whose replies hand Stigma's own worker an activity task (and its token): a
 # completion carrying one of those tokens is the worker reporting its own activity,
