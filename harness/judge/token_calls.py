@@ -235,7 +235,11 @@ def _after_operator_action(action: dict[str, Any], calls: list[dict[str, Any]]) 
         (
             b
             for b in beats
-            if (flag in b["flags"] if flag else ACTION_FLAGS["pause"] not in b["flags"])
+            if (
+                flag in b.get("flags", [])
+                if flag
+                else ACTION_FLAGS["pause"] not in b.get("flags", [])
+            )
         ),
         None,
     )
@@ -247,13 +251,13 @@ def _after_operator_action(action: dict[str, Any], calls: list[dict[str, Any]]) 
             f"{flag or 'unpaused'} without {CANCEL_FLAG} is not a cancellation; the agent's "
             "work is lost and Zigflow's activity waits for its timeout"
         )
-    if any(CANCEL_FLAG in b["flags"] for b in beats):
+    if any(CANCEL_FLAG in b.get("flags", []) for b in beats):
         bad.append(
             f"{name}: a heartbeat after the {did} was answered {CANCEL_FLAG}: not an "
             "operator's action alone, nothing proven"
         )
     if told is None:
-        seen = [f"{c['method']} {c['answer']}{'+'.join(['', *c['flags']])}" for c in mine]
+        seen = [f"{c['method']} {c['answer']}{'+'.join(['', *c.get('flags', [])])}" for c in mine]
         bad.append(
             f"{name}: no heartbeat by its token after the operator's {did} was answered "
             f"{flag or 'without paused'} (calls by it since: {seen[:6]}): Stigma stopped "

@@ -67,6 +67,8 @@ LOCAL_ONLY = frozenset(
 CHECKER_NEEDS: dict[str, str] = {
     "start_agent_has_deadline": "relay:start_agent",
     "acked_after_durable_start": "relay:completion",
+    # Heartbeats by token and their answers' flags, as the relay in front of Temporal saw them.
+    "operator_pause_is_not_cancel": "relay:completion",
 }
 
 
