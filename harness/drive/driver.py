@@ -621,7 +621,7 @@ class Driver:
         completions = self.stack.completion_relay()
         fps = set(self._token_fps(started, state_index))
 
-        def found() -> Relayed | None:
+        async def probe() -> Relayed | None:
             calls = [*completions.heartbeats, *completions.completions]
             for call in sorted(calls, key=lambda c: c.wall):
                 if call.token_fp not in fps or call.wall <= after_wall or not call.answer:
@@ -633,9 +633,6 @@ class Driver:
                 ):
                     return call
             return None
-
-        async def probe() -> Relayed | None:
-            return found()
 
         what = (
             f"a heartbeat answered {'+'.join(heartbeat_flags) or 'without flags'}"
