@@ -692,6 +692,27 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
     ),
     Behaviour(
         STIGMA,
+        "An operator's pause, unpause or reset of Zigflow's pending activity (Temporal's "
+        "PauseActivity, UnpauseActivity, ResetActivity) is not a cancellation: a heartbeat "
+        "answered activity_paused or activity_reset without cancel_requested leaves the "
+        "attempt running (the SDKs report it like a cancellation: Python's "
+        "AsyncActivityCancelledError, whose details say which flag; Java's "
+        "ActivityPausedException or ActivityResetException wrapped as its "
+        "ActivityCanceledException is); Stigma keeps the agent, keeps heartbeating by the same token, and delivers "
+        "the agent's result by it exactly once; only cancel_requested stops the agent. "
+        "Observed on the dev server (server 1.32): a paused attempt is listed "
+        "PAUSE_REQUESTED and its heartbeats answered OK with activity_paused, an unpause "
+        "clears it, a reset (heartbeat details too or not) starts no new attempt while "
+        "this one runs and its heartbeats are answered activity_reset; a completion by the "
+        "token is taken in every case, and a cancellation reported by it is refused "
+        "INVALID_ARGUMENT (none was requested): the agent's work is lost and Zigflow's "
+        "activity waits for its timeout. Real servers only: the time-skipping server "
+        "answers these calls UNIMPLEMENTED",
+        ("operator_pause_is_not_cancel", "resumed_once_with_agent_result"),
+        ("test_pause_reset.py",),
+    ),
+    Behaviour(
+        STIGMA,
         "A malformed StartAgent gets INVALID_ARGUMENT with a message naming the field at "
         "fault by its proto name, starts nothing, and Stigma keeps serving; unknown "
         "fields are ignored",

@@ -34,6 +34,16 @@ MUTANTS = {
         "for (Throwable t = error; t == error; t = null) {\n"
         "      if (t instanceof ActivityCanceledException) {",
     ),
+    # An operator's pause or reset (a heartbeat answered activity_paused or
+    # activity_reset, no cancel_requested) folded into the cancellation, as one catch of
+    # the SDK's ActivityCompletionException family would: the agent is stopped and a
+    # cancellation the server refuses (INVALID_ARGUMENT) is reported; the agent's work is
+    # lost and Zigflow's activity waits for its timeout.
+    "java_cancels_on_pause": (
+        "CallError.java",
+        "t instanceof ActivityResetException) {\n        return PAUSED_OR_RESET;",
+        "t instanceof ActivityResetException) {\n        return CANCEL_REQUESTED;",
+    ),
     # ACKs at once and starts the workflow in the background: quick, and fine until that
     # start fails (the agent is lost, Zigflow waits for nothing).
     "java_acks_before_start": (
@@ -73,6 +83,11 @@ CASES = [
         "test_heartbeats.py::test_cancelling_zigflow_reaches_stigma_and_stops_the_agent",
         "java_cancel_outer_type_only",
         "no outcome within",
+    ),
+    (
+        "test_pause_reset.py::test_a_paused_activity_keeps_its_agent_and_gets_the_result_once",
+        "java_cancels_on_pause",
+        "operator_pause_is_not_cancel: VIOLATED",
     ),
     ("test_timeout.py", "java_retries_not_found", "late_completion_recorded: VIOLATED"),
     (

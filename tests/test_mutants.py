@@ -352,6 +352,15 @@ CASES = [
         "stigma_counts_deliveries_twice",
         "metrics_agree_with_history: VIOLATED",
     ),
+    # Any flag of a heartbeat's answer taken for a cancellation: an operator's pause (or
+    # reset) stops the agent and reports a cancellation the server refuses. Nobody
+    # pauses in the other scenarios.
+    (
+        "test_pause_reset.py::test_a_paused_activity_keeps_its_agent_and_gets_the_result_once",
+        "--stigma-cmd",
+        "stigma_cancels_on_pause",
+        "operator_pause_is_not_cancel: VIOLATED",
+    ),
 ]
 
 
