@@ -154,6 +154,7 @@ async def test_ack_lost_after_stigma_started_the_agent_one_run_reaches_the_live_
     )
 
 
+@pytest.mark.slow(3)  # Stigma's client retry window (1.5 s in the reference), then its retry
 async def test_completion_link_down_past_the_sdk_retry_window_completes_once_after_heal(
     driver: Driver, network: Network, history: History
 ) -> None:

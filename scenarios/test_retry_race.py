@@ -218,7 +218,7 @@ HEARTBEAT_TIMEOUT_S = 3.0
 # A real server: the time-skipping one answers heartbeats by the timed-out attempt's token
 # OK while the retry runs (observed), so the old token never meets NOT_FOUND.
 @pytest.mark.stack(real_clock=True)
-@pytest.mark.slow(9)  # attempt 1's heartbeat timeout, then more than one of beating
+@pytest.mark.slow(8)  # attempt 1's heartbeat timeout, then the retry's, outlived by beating
 async def test_after_a_heartbeat_timeout_the_retry_is_kept_alive_and_gets_the_result_once(
     driver: Driver, history: History
 ) -> None:
