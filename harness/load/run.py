@@ -38,6 +38,7 @@ from harness.judge.checkers import Missing, Verdict
 from harness.load import figures, memory, services, target
 from harness.load.figures import MemoryTrend, Thresholds
 from harness.observe import metrics
+from harness.servers import procstat
 from harness.servers.ports import LOOPBACK, free_port
 from harness.servers.procs import ManagedProcess
 from harness.servers.temporal import connect
@@ -190,6 +191,45 @@ async def prepared(t: target.LoadTarget, config: StackConfig) -> AsyncIterator[P
         yield Prepared(local, pids, dict(stack.metrics))
 
 
+class CpuSampler:
+    """Cumulative CPU of this runner, the Locust processes, their bridges and the services
+    (each with its children), read every sampling period: figures.cpu_per_handshake
+    turns them into CPU per handshake over the load window."""
+
+    RESCAN_EVERY = 5  # readings between passes over /proc for new children (a bridge)
+
+    def __init__(self, services: Mapping[str, int | None], locust: Sequence[int | None]) -> None:
+        self._services = {name: pid for name, pid in services.items() if pid}
+        self._locust = [pid for pid in locust if pid]
+        self._pids: dict[str, set[int]] = {}
+        self._reads = 0
+        self.readings: dict[str, dict[int, list[tuple[float, float]]]] = {}
+
+    def _rescan(self) -> None:
+        roots = {**self._services, **{f"locust-{pid}": pid for pid in self._locust}}
+        trees = procstat.descendants(roots)
+        # This process's own children are Locust and the stack: only itself is "runner".
+        pids: dict[str, set[int]] = {"runner": {os.getpid()}, "locust": set(), "bridge": set()}
+        for name, tree in trees.items():
+            if name.startswith("locust-"):
+                root = roots[name]
+                pids["locust"].add(root)
+                pids["bridge"] |= tree - {root}  # a Locust process's only children
+            else:
+                pids[name] = tree
+        self._pids = pids
+
+    def read(self, now: float) -> None:
+        if self._reads % self.RESCAN_EVERY == 0:
+            self._rescan()
+        self._reads += 1
+        for name, pids in self._pids.items():
+            for pid in pids:
+                cpu = procstat.cpu_seconds(pid)
+                if cpu is not None:
+                    self.readings.setdefault(name, {}).setdefault(pid, []).append((now, cpu))
+
+
 def locust_commands(args: argparse.Namespace, out: pathlib.Path) -> list[tuple[str, list[str]]]:
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
     report = ["--csv", str(out / "locust"), "--html", str(out / "locust.html")]
@@ -268,8 +308,10 @@ async def run(args: argparse.Namespace) -> int:
             for proc in reversed(procs):  # workers first, so the master finds them
                 await proc.start()
             master = procs[0]
+            cpu = CpuSampler(ready.pids, [proc.pid for proc in procs])
             while master.running() and time.monotonic() - t0 < duration_s + 180:
                 now = time.monotonic() - t0
+                cpu.read(time.time())  # epoch: the bridges' samples' clock
                 for name, pid in ready.pids.items():
                     rss = memory.rss_mb(pid) if pid else None
                     if rss is not None:
@@ -288,6 +330,9 @@ async def run(args: argparse.Namespace) -> int:
                 await proc.stop(grace_s=30)
     samples = await asyncio.to_thread(_samples, out)
     result = figures.summarize(samples)
+    result["cpu_per_handshake"] = figures.cpu_per_handshake(
+        cpu.readings, figures.handshake_window(samples), len(samples)
+    )
     result.update(
         target=ready.target.describe(),
         shape=args.shape or "constant",
