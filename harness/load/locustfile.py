@@ -272,12 +272,17 @@ class HandshakeUser(User):
 
     def on_start(self) -> None:
         bridge(self.environment)
+        # Every user waited for the one bridge and would start in step, and with a
+        # fixed think time stay in step: bursts of LOAD_USERS handshakes at once, the
+        # first of them on cold services, the slowest of a run (they set a short run's
+        # p99). Each user takes its own phase of the period instead, so that handshakes
+        # arrive evenly (pacing, not synchronisation).
+        slot = next(_users) % USERS
         if RATE_PER_S > 0:
-            # Every user waited for the one bridge and would start in step: each takes
-            # its own phase of the period, so that handshakes arrive evenly at the rate,
-            # not in bursts of LOAD_USERS (pacing, not synchronisation).
-            self._next_at = time.monotonic() + (next(_users) % USERS) / RATE_PER_S
+            self._next_at = time.monotonic() + slot / RATE_PER_S
             gevent.sleep(self._next_at - time.monotonic())
+        elif THINK_S > 0:
+            gevent.sleep(slot * THINK_S / USERS)
 
     @task
     def handshake(self) -> None:
