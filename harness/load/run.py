@@ -262,7 +262,9 @@ class CpuSampler:
         self._pids = pids
 
     def read(self, now: float) -> None:
-        if self._reads % self.RESCAN_EVERY == 0:
+        # Every reading until a bridge is seen (a Locust process starts it with its
+        # first user, and a short run must not miss it), then every few.
+        if self._reads % self.RESCAN_EVERY == 0 or not self._pids.get("bridge"):
             self._rescan()
         self._reads += 1
         for name, pids in self._pids.items():
