@@ -267,6 +267,15 @@ def memory_trend(
     )
 
 
+def _warm_up_note(warm_up: Mapping[str, int] | None) -> str:
+    if not warm_up:
+        return ""
+    return (
+        f" Before the load, {warm_up['succeeded']} of {warm_up['handshakes']} warm-up "
+        "handshakes succeeded (not counted here)."
+    )
+
+
 def markdown(figures: dict[str, Any], trends: Sequence[MemoryTrend], failed: list[str]) -> str:
     lines = [
         "# Load run",
@@ -278,7 +287,8 @@ def markdown(figures: dict[str, Any], trends: Sequence[MemoryTrend], failed: lis
         *[f"- {reason}" for reason in failed],
         "",
         f"Handshakes: {figures['handshakes']} ({figures['succeeded']} ok, {figures['failed']} "
-        f"failed); sustained {figures['handshakes_per_s']} handshakes/s.",
+        f"failed); sustained {figures['handshakes_per_s']} handshakes/s."
+        + _warm_up_note(figures.get("warm_up")),
         "",
         "| stage (ms) | n | p50 | p95 | p99 | p99.9 | max |",
         "|---|---:|---:|---:|---:|---:|---:|",

@@ -83,3 +83,14 @@ def test_bench_splits_the_harness_cpu_per_call_from_the_services() -> None:
     assert cpu["by_process"]["stigma"] is None
     assert cpu["calls_per_s_per_harness_core"] == 250.0
     assert bench.cpu_per_call(usage, 0)["harness_ms"] is None
+
+
+def test_figures_say_the_warm_up_and_the_cpu_split() -> None:
+    result = figures.summarize([{"id": 1, "ok": True, "started_at": 1.0, "e2e_ms": 5.0}])
+    result["warm_up"] = {"handshakes": 5, "succeeded": 5}
+    result["cpu_per_handshake"] = figures.cpu_per_handshake(
+        {"bridge": {7: [(1.0, 0.0), (2.0, 0.004)]}}, (1.0, 2.0), 1
+    )
+    md = figures.markdown(result, [], [])
+    assert "5 of 5 warm-up handshakes succeeded (not counted here)" in md
+    assert "| bridge | harness | 0.004 | 4.0 |" in md
