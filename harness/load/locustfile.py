@@ -24,7 +24,7 @@ aggregated figures, which round anything above 100 ms to 2 significant digits;
 Each user paces itself: LOAD_THINK_S (default 1 s) between its handshakes, so
 the default 5 users are a steady load, not a saturation test (LOAD_THINK_S=0 for
 that); each user starts on its own phase of that period (user i of LOAD_USERS
-after i/LOAD_USERS of it), so that they do not start, and stay, in step.
+after i/LOAD_USERS of it), so that they neither start nor stay in step.
 LOAD_RATE_PER_S instead sets a steady rate for the whole run: each of the
 LOAD_USERS users starts at most LOAD_RATE_PER_S / LOAD_USERS handshakes a second
 (each user on its own phase of the period; a user whose handshake is slow falls
