@@ -91,6 +91,20 @@ CALL_BY_TOKEN_RECORDED_WITHIN_S = CALL_BY_TOKEN_DEADLINE_MAX_S + CALL_BY_TOKEN_R
 CALL_BY_TOKEN_OTHERS_WITHIN_S = 3.0
 
 
+# Recommended worker settings, not required: a service keeping its SDK's defaults is
+# certified alike, its kill scenarios only take longer (the scenarios' bounds allow the
+# defaults). A workflow task goes to the sticky queue of the worker that ran the previous
+# one; when that worker was killed, Temporal moves the task to the normal queue only after
+# the sticky schedule-to-start timeout (SDK defaults: Python 10 s, Go and Java 5 s). For
+# workflows of a few dozen events another worker's replay costs milliseconds, so a short
+# timeout trades a rare replay for seconds of a stalled handshake. The references set it.
+RECOMMENDED_STICKY_SCHEDULE_TO_START_S = 1.0
+# A workflow task handed to a worker that then died with it (eagerly, in the start reply)
+# is retried after the workflow task timeout (server default 10 s). Stigma's executions
+# answer a task in milliseconds; the references start them with this.
+RECOMMENDED_WORKFLOW_TASK_TIMEOUT_S = 3.0
+
+
 def stigma_workflow_id(idempotency_key: str) -> str:
     """Stigma's execution for an idempotency key (``stigma_workflow_prefix`` + key)."""
     return f"{NAMES.stigma_workflow_prefix}{idempotency_key}"
@@ -171,7 +185,14 @@ TERMS: tuple[Term, ...] = (
         ENV,
     ),
     _t("ZIGFLOW_NAMESPACE", "Zigflow's namespace", ZIGFLOW, ENV),
-    _t("ZIGFLOW_TASK_QUEUE", "task queue of Zigflow's workflows and activities", ZIGFLOW, ENV),
+    _t(
+        "ZIGFLOW_TASK_QUEUE",
+        "task queue of Zigflow's workflows and activities (recommended: its worker's sticky "
+        f"schedule-to-start timeout {RECOMMENDED_STICKY_SCHEDULE_TO_START_S:g} s, so a "
+        "workflow task left to a killed worker moves on soon)",
+        ZIGFLOW,
+        ENV,
+    ),
     _t(
         "ZIGFLOW_STIGMA_TARGET",
         "Stigma's gRPC host:port for Zigflow (the harness's relay or a proxy)",
@@ -206,7 +227,15 @@ TERMS: tuple[Term, ...] = (
         ENV,
     ),
     _t("STIGMA_NAMESPACE", "Stigma's namespace", STIGMA, ENV),
-    _t("STIGMA_TASK_QUEUE", "Stigma's task queue", STIGMA, ENV),
+    _t(
+        "STIGMA_TASK_QUEUE",
+        "Stigma's task queue (recommended: its worker's sticky schedule-to-start timeout "
+        f"{RECOMMENDED_STICKY_SCHEDULE_TO_START_S:g} s, and a workflow task timeout of "
+        f"{RECOMMENDED_WORKFLOW_TASK_TIMEOUT_S:g} s on the executions it starts, so a task "
+        "left to a killed worker moves on soon)",
+        STIGMA,
+        ENV,
+    ),
     _t(
         "STIGMA_ZIGFLOW_TEMPORAL_ADDRESS",
         "Temporal host:port for Stigma's calls by token (the harness's completion relay)",
