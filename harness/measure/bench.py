@@ -440,6 +440,11 @@ def parse_levels(text: str, option: str = "--levels") -> list[int]:
     return levels
 
 
+def _since(begun: float) -> str:
+    """Wall seconds since ``begun``, for the progress lines (what each level costs)."""
+    return f"{time.monotonic() - begun:.1f} s"
+
+
 async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]:
     levels = parse_levels(args.levels)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -453,6 +458,7 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
         # Warm-up: the workers' first tasks load workflow code and open channels.
         for kind in ("handshake", "direct"):
             await runner.closed_loop(kind, 2, args.warmup)
+        print(f"bench: stack up and warm in {_since(started)}", flush=True)
         rate: float | None = args.rate
         probed = False  # closed N=1 already measured (to choose the open-loop rate)
         if "open" in modes and rate is None:
@@ -476,8 +482,9 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
                 print("bench: closed N=1 done", flush=True)
         for level in levels:
             if "closed" in modes and not (level == 1 and probed):
+                begun = time.monotonic()
                 results.append(await run_level(runner, level, "closed", args.duration, None))
-                print(f"bench: closed N={level} done", flush=True)
+                print(f"bench: closed N={level} done in {_since(begun)}", flush=True)
             if "open" in modes:
                 assert rate is not None
                 if level / rate > args.max_agent_seconds:
@@ -487,11 +494,13 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
                         flush=True,
                     )
                     continue
+                begun = time.monotonic()
                 results.append(
                     await run_level(runner, level, "open", args.duration, rate, args.open_samples)
                 )
                 print(
-                    f"bench: open N={level} done ({results[-1]['arrival_rate_per_s']}/s)",
+                    f"bench: open N={level} done ({results[-1]['arrival_rate_per_s']}/s) "
+                    f"in {_since(begun)}",
                     flush=True,
                 )
         server = stack.temporal.version
