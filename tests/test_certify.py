@@ -238,6 +238,51 @@ def test_certify_judges_the_budget_on_figures_it_is_given(tmp_path: pathlib.Path
     }
 
 
+def test_every_budget_run_comes_after_every_gate(tmp_path: pathlib.Path) -> None:
+    """The budget is judged on a quiet machine: certify runs no budget run while a gate's
+    stacks are up, whatever the number of pairings (each gate, then each budget run)."""
+    from harness.config import PAIRINGS
+
+    if PAIRINGS["go-python"].missing():
+        pytest.skip("; ".join(PAIRINGS["go-python"].missing()))
+    figures = tmp_path / "bench.json"
+    row = {"level": 10, "mode": "open", "n": 110, "p50": 20.0, "p99": 40.0, "max": 50.0}
+    figures.write_text(
+        json.dumps({"generated_at": "2026-11-25T00:00:00+00:00", "concurrency": [row]})
+    )
+    proc = certify(
+        "--targets",
+        "time-skipping",
+        "--pairings",
+        "python-python,go-python",
+        "--out",
+        str(tmp_path),
+        "--bench-json",  # the first pairing's figures given; the second's measured
+        str(figures),
+        "--pairing-bench-levels",
+        "10",
+        "--bench-args",
+        QUICK_BENCH,
+        "--",
+        "-k",
+        "test_failure",
+    )
+    # The command lines certify prints as it starts each child, in order.
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("certify: [")]
+    gates = [i for i, ln in enumerate(lines) if " -m pytest " in ln]
+    budgets = [i for i, ln in enumerate(lines) if ln.startswith("certify: [budget ")]
+    assert len(gates) == 2, proc.stdout[-3000:]
+    assert len(budgets) == 1, proc.stdout[-3000:]
+    assert max(gates) < min(budgets), lines
+    assert "certify: [go-python:time-skipping]" in lines[gates[1]], lines
+    doc = json.loads((tmp_path / "latest" / "certification.json").read_text())
+    assert [p["name"] for p in doc["pairings"]] == ["python-python", "go-python"]
+    assert all(s["outcome"] == "passed" for s in doc["scenarios"]), proc.stdout[-2000:]
+    second = doc["pairings"][1]
+    assert second["wall_s"] > 0
+    assert (tmp_path / "latest" / "junit-go-python-time-skipping.xml").is_file()
+
+
 def test_a_failed_budget_run_fails_the_verdict_and_says_so(tmp_path: pathlib.Path) -> None:
     proc = certify(
         "--targets",
