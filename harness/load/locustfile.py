@@ -54,7 +54,7 @@ from gevent.event import AsyncResult
 from gevent.lock import Semaphore
 from locust import User, constant, events, task
 from locust.env import Environment
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from harness import setting_names, settings
 from harness.drive.plan import call_agent, plan, succeeds
@@ -247,6 +247,16 @@ def bridge(environment: Environment) -> Bridge:
             _bridge = Bridge(env)
             _bridge.ready()
     return _bridge
+
+
+@events.init.add_listener
+def _start_bridge(environment: Environment, **_: Any) -> None:
+    # Before the run starts, not in the first user's on_start: Locust's run time counts
+    # from the first user's spawn, so a bridge still starting (a Python process, its
+    # Temporal client) would spend a short run's window, on a busy machine all of it.
+    # A master runs no users, so it needs no bridge.
+    if not isinstance(environment.runner, MasterRunner):
+        bridge(environment)
 
 
 @events.quitting.add_listener
