@@ -72,16 +72,19 @@ class TemporalStarter:
         completion_window_s: float,
         eager: bool = True,
         agent_task_queue: str = "agents",
+        max_payload_bytes: int = 0,
     ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._agent_task_queue = agent_task_queue
         self._window = completion_window_s
         self._eager = eager
+        self._max_payload_bytes = max_payload_bytes
 
     async def start(self, workflow_id: str, request: AgentRequest, timeout_s: float | None) -> None:
         rpc_timeout = timedelta(seconds=timeout_s) if timeout_s else None
         request.agent_task_queue = self._agent_task_queue
+        request.max_payload_bytes = self._max_payload_bytes
         try:
             handle: WorkflowHandle[object, object] = await self._client.start_workflow(
                 "StigmaWorkflow",
