@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import setting_names, tls
+from harness.contract import DEFAULT_PAYLOAD_LIMIT_BYTES
 from harness.errors import ConfigError
 
 ZIGFLOW_LEVELS = ("workflow", "activity")
@@ -259,10 +260,8 @@ def local_servers(env: Mapping[str, str]) -> LocalServers:
     )
 
 
-# Temporal's default payload limit (limit.blobSize.error): a request whose payloads
-# encode to more is refused by the server. The limit of a cluster the harness did not
-# start is a setting (HANDSHAKE_PAYLOAD_LIMIT_BYTES), since the harness cannot read it.
-DEFAULT_PAYLOAD_LIMIT_BYTES = 2 * 1024 * 1024
+# The limit of a cluster the harness did not start is a setting
+# (HANDSHAKE_PAYLOAD_LIMIT_BYTES): the harness cannot read it from the cluster.
 PAYLOAD_LIMIT_ENV = "HANDSHAKE_PAYLOAD_LIMIT_BYTES"
 
 

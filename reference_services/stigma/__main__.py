@@ -174,7 +174,8 @@ async def serve(args: argparse.Namespace) -> None:
                 eager=bool(args.eager_start),
                 agent_task_queue=args.agent_task_queue,
                 max_payload_bytes=args.max_payload_bytes,
-            )
+            ),
+            max_payload_bytes=args.max_payload_bytes,
         ),
         server,
     )
