@@ -10,8 +10,8 @@ of stack started once) -> stack (the kind the test's ``@pytest.mark.stack`` asks
 
 from __future__ import annotations
 
-import importlib.util
 import dataclasses
+import importlib.util
 import json
 import os
 import pathlib
@@ -31,8 +31,8 @@ from harness.config import (
     Services,
     StackConfig,
     add_service_options,
-    configured_ready_timeout_s,
     configured_payload_limit,
+    configured_ready_timeout_s,
     local_servers,
     resolve_services,
 )

@@ -352,6 +352,12 @@ CASES = [
         "stigma_counts_deliveries_twice",
         "metrics_agree_with_history: VIOLATED",
     ),
+    (
+        "test_blob_limit.py::test_results_and_failures_over_the_payload_limit_fail_typed_and_are_recorded_so",
+        "--stigma-cmd",
+        "stigma_ignores_blob_limit",
+        "oversized_result_refused_typed: VIOLATED",
+    ),
 ]
 
 
