@@ -49,6 +49,16 @@ def _refused_typed(s: AgentState) -> list[str]:
         bad.append(f"{s.where}: {z.attempts} attempts, expected the one failed at once")
     if s.stigma is not None and s.agent_runs > 1:
         bad.append(f"{s.where}: agent ran {s.agent_runs} times, expected once")
+    calls = [
+        a
+        for run in s.stigma_runs
+        for a in run.activities
+        if a.activity_type in contract.completion_activities()
+    ]
+    if s.stigma is not None and z.status == "failed" and len(calls) != 1:
+        # One failure by token: another call (a completion after it, a second failure)
+        # means Stigma did not take its own refusal as the end.
+        bad.append(f"{s.where}: {len(calls)} calls by token, expected the one failure")
     outcome = _completion(s.stigma)
     if s.stigma is None:
         bad.append(f"{s.where}: no Stigma execution")
