@@ -103,6 +103,18 @@ DEFAULT_PAYLOAD_LIMIT_BYTES = 2 * 1024 * 1024
 # the envelope's fields and the token a Stigma carries with the result through its own
 # workflow (a token is at most 8 KiB), which meet the same limit there.
 PAYLOAD_HEADROOM_BYTES = 16 * 1024
+# Recommended worker settings, not required: a service keeping its SDK's defaults is
+# certified alike, its kill scenarios only take longer (the scenarios' bounds allow the
+# defaults). A workflow task goes to the sticky queue of the worker that ran the previous
+# one; when that worker was killed, Temporal moves the task to the normal queue only after
+# the sticky schedule-to-start timeout (SDK defaults: Python 10 s, Go and Java 5 s). For
+# workflows of a few dozen events another worker's replay costs milliseconds, so a short
+# timeout trades a rare replay for seconds of a stalled handshake. The references set it.
+RECOMMENDED_STICKY_SCHEDULE_TO_START_S = 1.0
+# A workflow task handed to a worker that then died with it (eagerly, in the start reply)
+# is retried after the workflow task timeout (server default 10 s). Stigma's executions
+# answer a task in milliseconds; the references start them with this.
+RECOMMENDED_WORKFLOW_TASK_TIMEOUT_S = 3.0
 
 
 def stigma_workflow_id(idempotency_key: str) -> str:
@@ -185,7 +197,14 @@ TERMS: tuple[Term, ...] = (
         ENV,
     ),
     _t("ZIGFLOW_NAMESPACE", "Zigflow's namespace", ZIGFLOW, ENV),
-    _t("ZIGFLOW_TASK_QUEUE", "task queue of Zigflow's workflows and activities", ZIGFLOW, ENV),
+    _t(
+        "ZIGFLOW_TASK_QUEUE",
+        "task queue of Zigflow's workflows and activities (recommended: its worker's sticky "
+        f"schedule-to-start timeout {RECOMMENDED_STICKY_SCHEDULE_TO_START_S:g} s, so a "
+        "workflow task left to a killed worker moves on soon)",
+        ZIGFLOW,
+        ENV,
+    ),
     _t(
         "ZIGFLOW_STIGMA_TARGET",
         "Stigma's gRPC host:port for Zigflow (the harness's relay or a proxy)",
@@ -220,7 +239,15 @@ TERMS: tuple[Term, ...] = (
         ENV,
     ),
     _t("STIGMA_NAMESPACE", "Stigma's namespace", STIGMA, ENV),
-    _t("STIGMA_TASK_QUEUE", "Stigma's task queue", STIGMA, ENV),
+    _t(
+        "STIGMA_TASK_QUEUE",
+        "Stigma's task queue (recommended: its worker's sticky schedule-to-start timeout "
+        f"{RECOMMENDED_STICKY_SCHEDULE_TO_START_S:g} s, and a workflow task timeout of "
+        f"{RECOMMENDED_WORKFLOW_TASK_TIMEOUT_S:g} s on the executions it starts, so a task "
+        "left to a killed worker moves on soon)",
+        STIGMA,
+        ENV,
+    ),
     _t(
         "STIGMA_ZIGFLOW_TEMPORAL_ADDRESS",
         "Temporal host:port for Stigma's calls by token (the harness's completion relay)",
@@ -743,6 +770,29 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "closed, stops the agent",
         ("heartbeats_kept_alive", "cancelled_through_heartbeat"),
         ("test_heartbeats.py",),
+    ),
+    Behaviour(
+        STIGMA,
+        "An operator's pause, unpause or reset of Zigflow's pending activity (Temporal's "
+        "PauseActivity, UnpauseActivity, ResetActivity) is not a cancellation: a heartbeat "
+        "answered activity_paused or activity_reset without cancel_requested leaves the "
+        "attempt running (the SDKs report it like a cancellation: Python's "
+        "AsyncActivityCancelledError, whose details say which flag; Java's "
+        "ActivityCompletionFailureException, whose cause is ActivityCanceledException, "
+        "ActivityPausedException or ActivityResetException); Stigma keeps the agent, "
+        "keeps heartbeating by the "
+        "same token, and delivers the agent's result by it exactly once; only "
+        "cancel_requested stops the agent. "
+        "Observed on the dev server (server 1.32): a paused attempt is listed "
+        "PAUSE_REQUESTED and its heartbeats answered OK with activity_paused, an unpause "
+        "clears it, a reset (heartbeat details too or not) starts no new attempt while "
+        "this one runs and its heartbeats are answered activity_reset; a completion by the "
+        "token is taken in every case, and a cancellation reported by it is refused "
+        "INVALID_ARGUMENT (none was requested): the agent's work is lost and Zigflow's "
+        "activity waits for its timeout. Real servers only: the time-skipping server "
+        "answers these calls UNIMPLEMENTED",
+        ("operator_pause_is_not_cancel", "resumed_once_with_agent_result"),
+        ("test_pause_reset.py",),
     ),
     Behaviour(
         STIGMA,

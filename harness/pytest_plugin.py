@@ -25,7 +25,7 @@ from typing import Any, get_args
 import pytest
 import pytest_asyncio
 
-from harness import contract, setting_names, settings, tls
+from harness import contract, schedule, setting_names, settings, tls
 from harness.config import (
     DEFAULT_READY_TIMEOUT_S,
     Services,
@@ -371,15 +371,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
     if hasattr(config, "workerinput"):
-        # Longest first (a stable sort: the rest keep their order), so no worker is
-        # left with a long spec when the others are done. Every worker sorts the same
-        # collection the same way, as xdist requires.
-        items.sort(key=lambda item: -_slow_s(item))
+        # Costliest first, so no worker is left with a long spec when the others are
+        # done. Every worker sorts the same collection the same way, as xdist requires.
+        schedule.costliest_first(items)
 
 
-def _slow_s(item: pytest.Item) -> float:
-    marker = item.get_closest_marker("slow")
-    return float(marker.args[0]) if marker is not None and marker.args else 0.0
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist: hand the sorted scenarios out one at a time (``harness.schedule``)."""
+    return schedule.make_scheduler(config, log)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

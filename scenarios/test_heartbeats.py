@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.drive.driver import Driver
+from harness.drive.driver import Driver, agent_finished
 from harness.drive.plan import call_agent, plan, succeeds
 from harness.faults.processes import killed
 from harness.judge import checkers, metrics_checks
@@ -71,6 +71,10 @@ async def test_dead_stigma_is_detected_within_the_heartbeat_timeout(
         killed_at = history.faults[-1].wall
         op = await driver.outcome(started)
     await driver.release([started])
+    # The released agent's Stigma execution runs to its end on the restarted Stigma (its
+    # token dead): awaited, so that it does not settle during the next scenario and move
+    # the gauges that one is judged by.
+    await agent_finished(driver, started)
     # then: a heartbeat timeout, not a 24 h wait
     assert op.type == "fail", op.value
     holds(history, checkers.timed_out(history, "HEARTBEAT"))

@@ -70,6 +70,12 @@ def test_locust_run_makes_successful_handshakes(
     assert figures["failed"] == 0, figures["errors"]
     for stage in ("e2e_ms", "ack_ms", "overhead_ms"):
         assert figures["latency_ms"][stage]["n"] >= 1, (stage, figures["latency_ms"])
+    # The load generator's CPU per handshake, split from the services' (figures only).
+    cpu = figures["cpu_per_handshake"]
+    assert {"runner", "locust", "bridge", "zigflow", "stigma"} <= set(cpu["processes"]), cpu
+    assert cpu["harness_ms"] is not None, cpu
+    assert cpu["handshakes"] == figures["handshakes"], cpu
+    assert figures["warm_up"]["succeeded"] == figures["warm_up"]["handshakes"], figures
     stats = (out / "locust_stats.csv").read_text()
     for name in ("end_to_end", "ack", "overhead"):
         assert f"handshake,{name}," in stats, stats

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import time
 
 import pytest
 
@@ -19,11 +20,12 @@ from harness.drive.plan import DIRECT, activity_id, call_agent, fails, plan, suc
 from harness.judge import checkers, metrics_checks
 from harness.judge.expect import holds
 from harness.judge.invariants import exactly_once
+from harness.links.completion_relay import Relayed
 from harness.links.network import LINKS, STREAMS, Network
-from harness.observe import failures
+from harness.observe import failures, metrics
 from harness.observe.failures import Failure
 from harness.observe.history import History
-from harness.waits import hold_for
+from harness.waits import eventually, hold_for
 
 pytestmark = [pytest.mark.scenario, pytest.mark.stack(chaos=True)]
 
@@ -152,23 +154,80 @@ async def test_ack_lost_after_stigma_started_the_agent_one_run_reaches_the_live_
     )
 
 
-@pytest.mark.slow(22)  # a 15 s outage, then Stigma's own poll backoff after it
+@pytest.mark.slow(3)  # Stigma's client retry window (1.5 s in the reference), then its retry
 async def test_completion_link_down_past_the_sdk_retry_window_completes_once_after_heal(
     driver: Driver, network: Network, history: History
 ) -> None:
+    relay = driver.stack.completion_relay()
+    stigma_metrics = driver.stack.metrics.get("stigma")
+    transient_before = await _transient_calls(stigma_metrics)
+    since = time.time()
+
+    def into_dead_link() -> list[str]:
+        return [c.answer for c in relay.completions if c.wall >= since and not c.own_task]
+
     # given: an agent that finished, Stigma's completion call in flight (parked at the
-    # harness's relay in front of Temporal)
+    # harness's relay in front of Temporal; Stigma reaches Temporal through the relay,
+    # then the link, so the relay sees every call Stigma makes into the dead link)
     async with (
         driver.completion_held(plan(call_agent("late", succeeds("v")))) as (started, held),
-        # when: Stigma loses Temporal for longer than the SDK's ~10 s RPC retry window,
-        # and its call goes on into the dead link
+        # when: Stigma loses Temporal, and its call goes on into the dead link ...
         network.down(history, "stigma_temporal"),
     ):
         held.release()
-        await hold_for(15.0, "longer than the SDK client's ~10 s retry window for one RPC")
+        # ... for longer than its client retries one call, whatever that window is (the
+        # SDK's ~10 s by default, the reference Stigmas' 1.5 s): until the error has come
+        # out of the client into Stigma's code. Crossed by what Stigma observed, not by a
+        # wall-clock guess at its window: its worker reporting the completion activity's
+        # attempt failed (the report reaches the relay, and meets the dead link too), or,
+        # sooner, Stigma counting the call transient (stigma_completion_calls_total
+        # {outcome="transient"}, where it exports it; its worker's report first waits
+        # out the SDK's own retries of the attempt's last heartbeat).
+        seen = await eventually(
+            lambda: _out_of_the_client(relay.completions, since, stigma_metrics, transient_before),
+            timeout_s=driver.timeout_s,
+            pending=lambda: (
+                "Stigma to take its completion call as failed while Temporal is unreachable "
+                "(its worker reporting the completion activity's attempt failed, or its "
+                "metrics counting the call transient; its calls by token into the dead "
+                f"link: {into_dead_link()})"
+            ),
+        )
+    history.measurements["completion_call_failed_seen_as"] = seen
     # then: completed exactly once after the heal
     await driver.outcome(started)
     holds(history, exactly_once(history))
+
+
+async def _transient_calls(address: str | None) -> float | None:
+    """Stigma's count of calls by token that failed transiently (None: not exported)."""
+    if address is None:
+        return None
+    try:
+        samples = await metrics.scrape(address, timeout_s=2.0)
+    except OSError:
+        return None
+    return metrics.total(
+        samples, metrics_checks.STIGMA_DELIVERIES, kind="complete", outcome="transient"
+    )
+
+
+async def _out_of_the_client(
+    calls: list[Relayed], since_wall: float, stigma_metrics: str | None, before: float | None
+) -> str | None:
+    """How Stigma was seen to take a call by token as failed since ``since_wall``: its
+    worker reporting an activity task of its own failed (at the relay), or its metrics
+    counting a transient call; None while neither."""
+    if any(
+        c.own_task and c.method == "RespondActivityTaskFailed" and c.wall >= since_wall
+        for c in calls
+    ):
+        return "attempt_failed_reported"
+    if before is not None:
+        now = await _transient_calls(stigma_metrics)
+        if now is not None and now > before:
+            return "counted_transient"
+    return None
 
 
 async def test_completion_reply_lost_is_recognised_not_a_duplicate_or_a_false_failure(

@@ -17,6 +17,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -102,16 +103,30 @@ def build_mutant(patch: pathlib.Path, work: pathlib.Path) -> pathlib.Path:
     return binary
 
 
-@pytest.fixture(scope="module")
-def go_mutants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pathlib.Path]:
+def _ready() -> None:
     if shutil.which("go") is None:
         _missing("go not found: the Go Zigflow mutants cannot be built")
     if not all(os.access(p, os.X_OK) for p in PLUGINS):
         _missing("protoc-gen-go / protoc-gen-go-grpc not in .bin: `make zigflow-go`")
     if shutil.which("patch") is None:
         _missing("patch not found: the Go Zigflow mutants cannot be made")
+
+
+@pytest.fixture(scope="module")
+def go_mutant(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], pathlib.Path]:
+    """``go_mutant(name)``: that mutant's binary, built on first use in this process.
+    Each case builds only its own mutant: under xdist the cases of this module run on
+    different workers, and building every mutant on each of them was most of their time."""
+    _ready()
     work = tmp_path_factory.mktemp("go-mutants")
-    return {p.stem: build_mutant(p, work / p.stem) for p in sorted(PATCHES.glob("*.patch"))}
+    built: dict[str, pathlib.Path] = {}
+
+    def get(name: str) -> pathlib.Path:
+        if name not in built:
+            built[name] = build_mutant(PATCHES / f"{name}.patch", work / name)
+        return built[name]
+
+    return get
 
 
 def test_every_go_mutant_is_exercised() -> None:
@@ -126,7 +141,7 @@ def test_scenario_fails_against_go_mutant(
     mutant: str,
     target: str,
     reason: str,
-    go_mutants: dict[str, pathlib.Path],
+    go_mutant: Callable[[str], pathlib.Path],
     tmp_path: pathlib.Path,
 ) -> None:
     fails_for(
@@ -138,5 +153,5 @@ def test_scenario_fails_against_go_mutant(
         "--zigflow-level",
         "activity",
         "--zigflow-cmd",
-        str(go_mutants[mutant]),
+        str(go_mutant(mutant)),
     )

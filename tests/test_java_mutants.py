@@ -11,6 +11,7 @@ import pathlib
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 
 import pytest
 
@@ -33,6 +34,16 @@ MUTANTS = {
         "      if (t instanceof ActivityCanceledException) {",
         "for (Throwable t = error; t == error; t = null) {\n"
         "      if (t instanceof ActivityCanceledException) {",
+    ),
+    # An operator's pause or reset (a heartbeat answered activity_paused or
+    # activity_reset, no cancel_requested) folded into the cancellation, as one catch of
+    # the SDK's ActivityCompletionException family would: the agent is stopped and a
+    # cancellation the server refuses (INVALID_ARGUMENT) is reported; the agent's work is
+    # lost and Zigflow's activity waits for its timeout.
+    "java_cancels_on_pause": (
+        "CallError.java",
+        "t instanceof ActivityResetException) {\n        return PAUSED_OR_RESET;",
+        "t instanceof ActivityResetException) {\n        return CANCEL_REQUESTED;",
     ),
     # ACKs at once and starts the workflow in the background: quick, and fine until that
     # start fails (the agent is lost, Zigflow waits for nothing).
@@ -73,6 +84,11 @@ CASES = [
         "test_heartbeats.py::test_cancelling_zigflow_reaches_stigma_and_stops_the_agent",
         "java_cancel_outer_type_only",
         "no outcome within",
+    ),
+    (
+        "test_pause_reset.py::test_a_paused_activity_keeps_its_agent_and_gets_the_result_once",
+        "java_cancels_on_pause",
+        "operator_pause_is_not_cancel: VIOLATED",
     ),
     ("test_timeout.py", "java_retries_not_found", "late_completion_recorded: VIOLATED"),
     (
@@ -116,19 +132,40 @@ def build_mutant(name: str, out: pathlib.Path) -> str:
     return shlex.join([*jvm, "-cp", f"{classes}:{JAR}", "com.stigmer.stigma.Main"])
 
 
-def test_every_mutant_patch_applies_and_compiles(tmp_path: pathlib.Path) -> None:
+@pytest.fixture(scope="module")
+def java_mutant(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
+    """``java_mutant(name)``: its command line, compiled on first use in this process
+    (the test that compiles them all and a case on the same worker share the build)."""
     _java_ready()
+    work = tmp_path_factory.mktemp("java-mutants")
+    built: dict[str, str] = {}
+
+    def get(name: str) -> str:
+        if name not in built:
+            built[name] = build_mutant(name, work / name)
+        return built[name]
+
+    return get
+
+
+def test_every_mutant_patch_applies_and_compiles(java_mutant: Callable[[str], str]) -> None:
     for name in MUTANTS:
-        assert "com.stigmer.stigma.Main" in build_mutant(name, tmp_path / name)
+        assert "com.stigmer.stigma.Main" in java_mutant(name)
+
+
+def test_every_java_mutant_is_exercised() -> None:
+    assert {c[1] for c in CASES} == set(MUTANTS)
 
 
 @pytest.mark.parametrize(("scenario", "mutant", "reason"), CASES, ids=[c[1] for c in CASES])
 def test_scenario_fails_against_java_mutant(
-    scenario: str, mutant: str, reason: str, tmp_path: pathlib.Path
+    scenario: str,
+    mutant: str,
+    reason: str,
+    java_mutant: Callable[[str], str],
+    tmp_path: pathlib.Path,
 ) -> None:
-    _java_ready()
-    command = build_mutant(mutant, tmp_path / "mutant")
-    fails_for(scenario, reason, tmp_path / "out", "--stigma-cmd", command)
+    fails_for(scenario, reason, tmp_path / "out", "--stigma-cmd", java_mutant(mutant))
     # A mutant must fail by its bug, not by crashing (a class that no longer links).
     crashes = [
         f"{log.name}: {line[:200]}"

@@ -13,10 +13,11 @@ import pathlib
 import re
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping
 
 import pytest
 
-from tests.children import run_bounded
+from tests.children import Child, RunsAhead, run_bounded
 
 pytestmark = pytest.mark.mutant
 
@@ -352,6 +353,15 @@ CASES = [
         "stigma_counts_deliveries_twice",
         "metrics_agree_with_history: VIOLATED",
     ),
+    # Any flag of a heartbeat's answer taken for a cancellation: an operator's pause (or
+    # reset) stops the agent and reports a cancellation the server refuses. Nobody
+    # pauses in the other scenarios.
+    (
+        "test_pause_reset.py::test_a_paused_activity_keeps_its_agent_and_gets_the_result_once",
+        "--stigma-cmd",
+        "stigma_cancels_on_pause",
+        "operator_pause_is_not_cancel: VIOLATED",
+    ),
     (
         "test_blob_limit.py::test_results_and_failures_over_the_payload_limit_fail_typed_and_are_recorded_so",
         "--stigma-cmd",
@@ -364,18 +374,40 @@ CASES = [
 CHILD_BOUND_S = 240  # a bound on a hung child run, not a measurement
 
 
-def _run_child(
-    argv: list[str], env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run a child pytest, bounded (tests/children.py)."""
+def _child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     # Every fault-matrix cell is selectable by its node id (the gate's slice is drawn
     # from a random seed).
-    env = {
+    return {
         **(env or os.environ),
         "HANDSHAKE_HYPOTHESIS_PROFILE": "mutant",
         "HANDSHAKE_FAULT_MATRIX": "full",
     }
-    return run_bounded(argv, bound_s=CHILD_BOUND_S, env=env)
+
+
+def _run_child(
+    argv: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a child pytest, bounded (tests/children.py)."""
+    return run_bounded(argv, bound_s=CHILD_BOUND_S, env=_child_env(env))
+
+
+def child_argv(
+    scenario: str, out: pathlib.Path, *options: str, call_timeout: str = "8"
+) -> list[str]:
+    """The child pytest that runs one scenario file or node with ``options``."""
+    return [sys.executable, "-m", "pytest", f"scenarios/{scenario}", "-q", "-x",
+            "-p", "no:cacheprovider", "-n", "0", "-p", "no:randomly", *options,
+            "--call-timeout", call_timeout, "--handshake-out", str(out)]  # fmt: skip
+
+
+def judge_failed(returncode: int | None, output: str, reason: str) -> None:
+    """The child must have failed (exit 1) for ``reason``."""
+    assert returncode == 1, (
+        f"expected the scenario to fail (exit 1), got {returncode}:\n{output[-3000:]}"
+    )
+    assert reason in output, (
+        f"failed, but not for the expected reason {reason!r}:\n{output[-3000:]}"
+    )
 
 
 def fails_for(
@@ -383,17 +415,9 @@ def fails_for(
 ) -> str:
     """Run one scenario file or node against a broken service (``options`` plug it in)
     in a child pytest; it must fail (exit 1) for ``reason``. Returns the output."""
-    argv = [sys.executable, "-m", "pytest", f"scenarios/{scenario}", "-q", "-x",
-            "-p", "no:cacheprovider", "-n", "0", "-p", "no:randomly", *options,
-            "--call-timeout", call_timeout, "--handshake-out", str(out)]  # fmt: skip
-    proc = _run_child(argv)
+    proc = _run_child(child_argv(scenario, out, *options, call_timeout=call_timeout))
     output = proc.stdout + proc.stderr
-    assert proc.returncode == 1, (
-        f"expected the scenario to fail (exit 1), got {proc.returncode}:\n{output[-3000:]}"
-    )
-    assert reason in output, (
-        f"failed, but not for the expected reason {reason!r}:\n{output[-3000:]}"
-    )
+    judge_failed(proc.returncode, output, reason)
     return output
 
 
@@ -426,26 +450,76 @@ def test_temporal_restart_scenario_fails_on_a_server_that_loses_its_state(
     assert "every_call_resolved: VIOLATED" in output, output[-3000:]
 
 
+def _call_timeout(scenario: str) -> str:
+    # Short waits keep a mutant run quick, but a restarted worker takes ~9-10 s to pick
+    # up work parked on the dead one's queue: the kill specs wait longer, or a correct
+    # service would fail them too and a mutant's failure would prove nothing.
+    return "30" if scenario.startswith("test_restarts.py") else "8"
+
+
+def _case_key(case: tuple[str, str, str, str]) -> str:
+    return f"case{CASES.index(case):02d}"
+
+
+# Mutants caught by timing that the load of other child runs disturbs: seen to pass the
+# scenario (stops_beating: the retry's beats are judged over a heartbeat timeout) or to
+# fail it for another reason (the load run's few seconds of load) with other children
+# running; they run with no other case of this module at the same time.
+ALONE = {
+    ("stigma_stops_beating_for_retries", "test_retry_race.py"),
+    ("stigma_counts_deliveries_twice", "test_load_smoke.py"),
+}
+
+
+# Cases each xdist worker runs ahead of its tests (tests/children.py RunsAhead), besides
+# the one its test runs: the children mostly wait, and a worker ran one at a time.
+AHEAD_THREADS = 1
+
+
+@pytest.fixture(scope="session")
+def mutant_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunsAhead]:
+    """The selected cases' child runs (every worker of the run collects, and selects,
+    the same ones), each run once in a directory every worker sees."""
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's basetemp is a directory of the run's own: its parent.
+    shared = (base.parent if hasattr(request.config, "workerinput") else base) / "mutant-runs"
+    selected = [
+        item.callspec.params
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_scenario_fails_against_mutant"
+        and hasattr(item, "callspec")
+    ]
+    children = {}
+    for params in selected:
+        case = (params["scenario"], params["option"], params["mutant"], params["reason"])
+        key = _case_key(case)
+        argv = child_argv(
+            case[0],
+            shared / key / "out",
+            case[1],
+            f"{sys.executable} -m tests.mutants.{case[2]}",
+            call_timeout=_call_timeout(case[0]),
+        )
+        alone = (case[2], case[0].split("::")[0]) in ALONE
+        children[key] = Child(argv, _child_env(), alone=alone)
+    with RunsAhead(shared, children, bound_s=CHILD_BOUND_S, threads=AHEAD_THREADS) as runs:
+        yield runs
+
+
 @pytest.mark.parametrize(
     ("scenario", "option", "mutant", "reason"),
     CASES,
     ids=[f"{c[2]}@{c[0].split('::')[-1].split('[')[-1].rstrip(']')[:40]}" for c in CASES],
 )
 def test_scenario_fails_against_mutant(
-    scenario: str, option: str, mutant: str, reason: str, tmp_path: pathlib.Path
+    scenario: str, option: str, mutant: str, reason: str, mutant_runs: RunsAhead
 ) -> None:
-    # Short waits keep a mutant run quick, but a restarted worker takes ~9-10 s to pick
-    # up work parked on the dead one's queue: the kill specs wait longer, or a correct
-    # service would fail them too and a mutant's failure would prove nothing.
-    call_timeout = "30" if scenario.startswith("test_restarts.py") else "8"
-    output = fails_for(
-        scenario,
-        reason,
-        tmp_path,
-        option,
-        f"{sys.executable} -m tests.mutants.{mutant}",
-        call_timeout=call_timeout,
-    )
+    key = _case_key((scenario, option, mutant, reason))
+    returncode, output = mutant_runs.result(key)
+    judge_failed(returncode, output, reason)
+    out = mutant_runs.shared / key / "out"
     if ": VIOLATED" in reason:
         # A violated check is the test's failure, also one judged after the scenario's
         # body (no_token_in_logs, start_agent_has_deadline, ...): never a teardown
@@ -475,7 +549,7 @@ def test_scenario_fails_against_mutant(
     # (e.g. an activity argument decoded as a dict) would otherwise pass for it.
     crashes = [
         f"{log.name}: {line[:200]}"
-        for log in tmp_path.glob("logs/*/*.log")
+        for log in out.glob("logs/*/*.log")
         for line in log.read_text(errors="replace").splitlines()
         if any(e in line for e in ("AttributeError", "TypeError", "NameError", "ImportError"))
     ]

@@ -11,11 +11,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.api.filter.v1 import WorkflowExecutionFilter
 from temporalio.api.workflowservice.v1 import (
     ListClosedWorkflowExecutionsRequest,
     ListOpenWorkflowExecutionsRequest,
+    PauseActivityRequest,
+    ResetActivityRequest,
+    UnpauseActivityRequest,
 )
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
@@ -23,7 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from harness import contract, wire
 from harness.drive.plan import HANDSHAKE, activity_id
 from harness.faults.clock import Clock, TimeSkippingClock, WallClock
-from harness.links.completion_relay import Held
+from harness.links.completion_relay import HEARTBEAT, TOKEN_CALLS, Held, Relayed
 from harness.observe import failures, traces
 from harness.observe.history import Call, History, Op
 from harness.servers.probe import Answer, StigmaProbe
@@ -33,6 +37,9 @@ from harness.tokens import redact
 from harness.waits import eventually
 
 COLLECT_WAIT_S = 15.0
+# history.measurements key: an operator's actions on Zigflow's activity, each with the
+# call's tokens (fingerprints), as the driver made them.
+OPERATOR_ACTIONS = "operator_actions"
 
 
 def clock_for(stack: Stack) -> Clock:
@@ -508,6 +515,161 @@ class Driver:
                 + ", ".join(sorted(waiting)[:3])
             ),
         )
+
+    # -- an operator acting on Zigflow's pending activity (temporal activity ...) --
+    # Temporal's PauseActivity, UnpauseActivity and ResetActivity (server 1.27 and
+    # later; the time-skipping server answers UNIMPLEMENTED: real-clock specs only). The
+    # action and the tokens of the call (as the StartAgent relay forwarded them) are
+    # recorded (``measurements[OPERATOR_ACTIONS]``, and on the fault timeline), for
+    # ``harness.judge.token_calls.operator_pause_is_not_cancel``.
+    async def pause_zigflow_activity(self, started: Started, state_index: int = 0) -> float:
+        """Pause the call's Zigflow agent activity, as an operator would; returns when
+        the server took it (wall time)."""
+        service = self.stack.client.workflow_service
+        await service.pause_activity(
+            PauseActivityRequest(
+                namespace=self.stack.client.namespace,
+                execution=self._execution(started),
+                id=self._activity_id(started, state_index),
+                identity="handshake-harness operator",
+                reason="the harness plays an operator pausing the activity",
+            )
+        )
+        return self._operator_action(started, state_index, "pause")
+
+    async def unpause_zigflow_activity(self, started: Started, state_index: int = 0) -> float:
+        """Unpause the call's Zigflow agent activity; returns when the server took it."""
+        service = self.stack.client.workflow_service
+        await service.unpause_activity(
+            UnpauseActivityRequest(
+                namespace=self.stack.client.namespace,
+                execution=self._execution(started),
+                id=self._activity_id(started, state_index),
+                identity="handshake-harness operator",
+            )
+        )
+        return self._operator_action(started, state_index, "unpause")
+
+    async def reset_zigflow_activity(
+        self, started: Started, state_index: int = 0, *, reset_heartbeat: bool = False
+    ) -> float:
+        """Reset the call's Zigflow agent activity (its attempts and timeouts; with
+        ``reset_heartbeat`` its heartbeat details too); returns when the server took it."""
+        service = self.stack.client.workflow_service
+        await service.reset_activity(
+            ResetActivityRequest(
+                namespace=self.stack.client.namespace,
+                execution=self._execution(started),
+                id=self._activity_id(started, state_index),
+                identity="handshake-harness operator",
+                reset_heartbeat=reset_heartbeat,
+            )
+        )
+        return self._operator_action(started, state_index, "reset", reset_heartbeat=reset_heartbeat)
+
+    def _execution(self, started: Started) -> WorkflowExecution:
+        return WorkflowExecution(
+            workflow_id=started.call_id,
+            run_id=started.handle.result_run_id or started.handle.run_id or "",
+        )
+
+    @staticmethod
+    def _activity_id(started: Started, state_index: int) -> str:
+        return activity_id(state_index, started.plan["states"][state_index])
+
+    def _operator_action(
+        self, started: Started, state_index: int, action: str, **detail: Any
+    ) -> float:
+        wall = time.time()
+        act = self._activity_id(started, state_index)
+        self.history.fault("start", f"operator_{action}", started.call_id, activity=act, **detail)
+        self.history.measurements.setdefault(OPERATOR_ACTIONS, []).append(
+            {
+                "call": started.call_id,
+                "activity_id": act,
+                "action": action,
+                "wall": wall,
+                "token_fps": self._token_fps(started, state_index),
+                **detail,
+            }
+        )
+        return wall
+
+    def _token_fps(self, started: Started, state_index: int) -> list[str]:
+        """Fingerprints of the tokens Stigma was handed for the call's agent state, every
+        attempt's (the StartAgent relay forwarded them)."""
+        relay = self.stack.relay
+        assert relay is not None, "only a stack with a StartAgent relay sees the tokens"
+        key = self.idempotency_key(started, state_index)
+        fps = [r.forwarded_fp for r in relay.log if r.idempotency_key == key and r.forwarded_fp]
+        return list(dict.fromkeys(fps))
+
+    async def call_by_token_after(
+        self,
+        started: Started,
+        after_wall: float,
+        *,
+        heartbeat_flags: tuple[str, ...] | None = None,
+        state_index: int = 0,
+        timeout_s: float | None = None,
+    ) -> Relayed:
+        """Until Stigma's next call by the call's token (seen at the relay in front of
+        Temporal, answered) after ``after_wall``: a heartbeat, or whatever Stigma called
+        instead (a cancellation by token). With ``heartbeat_flags``, until a heartbeat
+        whose answer carried exactly these flags (("paused",), ("reset",), () for none)
+        or any call that is not a heartbeat."""
+        completions = self.stack.completion_relay()
+        fps = set(self._token_fps(started, state_index))
+
+        async def probe() -> Relayed | None:
+            calls = [*completions.heartbeats, *completions.completions]
+            for call in sorted(calls, key=lambda c: c.wall):
+                if call.token_fp not in fps or call.wall <= after_wall or not call.answer:
+                    continue
+                if (
+                    call.method != HEARTBEAT
+                    or heartbeat_flags is None
+                    or call.flags == heartbeat_flags
+                ):
+                    return call
+            return None
+
+        what = (
+            f"a heartbeat answered {'+'.join(heartbeat_flags) or 'without flags'}"
+            if heartbeat_flags is not None
+            else "a call"
+        )
+        return await eventually(
+            probe,
+            timeout_s=self.timeout_s if timeout_s is None else timeout_s,
+            interval_s=0.05,
+            pending=lambda: (
+                f"{what} by {started.call_id}'s token after the operator's action (calls "
+                f"by it since: {self._calls_since(fps, after_wall)})"
+            ),
+        )
+
+    def _calls_since(self, fps: set[str], after_wall: float) -> list[str]:
+        completions = self.stack.completion_relay()
+        return [
+            f"{c.method} {c.answer or 'unanswered'}{' ' + '+'.join(c.flags) if c.flags else ''}"
+            for c in sorted(
+                [*completions.heartbeats, *completions.completions], key=lambda c: c.wall
+            )
+            if c.token_fp in fps and c.wall > after_wall
+        ][:10]
+
+    def record_calls_by_token(self, since_wall: float) -> None:
+        """Put Stigma's calls by Zigflow's tokens since ``since_wall`` (completions,
+        cancellations and heartbeats with their answers' flags), as the relay in front of
+        Temporal saw them, into ``measurements[TOKEN_CALLS]`` for the checkers."""
+        completions = self.stack.completion_relay()
+        calls = [*completions.heartbeats, *completions.completions]
+        self.history.measurements[TOKEN_CALLS] = [
+            c.record()
+            for c in sorted(calls, key=lambda c: c.wall)
+            if c.wall >= since_wall and not c.own_task
+        ]
 
     # -- Stigma addressed by the harness itself (not by Zigflow) --------------
     def forwarded_token(self, started: Started, state_index: int = 0) -> bytes:

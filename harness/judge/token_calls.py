@@ -14,6 +14,20 @@ the agent's result, and the worker slot its activity runs in, for that long.
 other handshake started in that window resolved. The bug it names: calls by token made
 one at a time (a single completion slot, a lock): one silent answer stalls every
 completion behind it.
+
+``operator_pause_is_not_cancel``: after an operator paused, unpaused or reset Zigflow's
+pending activity (Temporal's PauseActivity, UnpauseActivity, ResetActivity), Stigma's
+next heartbeat by the token was answered with the flag the action sets ("paused",
+"reset"; none any more after an unpause) and no cancellation requested, and Stigma went
+on beating by that token: it reported no cancellation by it, and the agent was not
+cancelled. The bug it names: a Stigma that takes any flag of a heartbeat's answer for a
+cancellation (the SDKs raise one error for all three: Python's
+AsyncActivityCancelledError, Java's manual completion client): it stops the agent and
+reports the activity cancelled, the server refuses that report (INVALID_ARGUMENT: no
+cancellation was requested), and Zigflow's activity waits for its timeout while the
+agent's work is lost. Judged from ``measurements["operator_actions"]`` (the driver's
+record of each action and the call's tokens) and ``measurements["token_calls"]``
+(``Driver.record_calls_by_token``).
 """
 
 from __future__ import annotations
@@ -21,11 +35,19 @@ from __future__ import annotations
 from typing import Any
 
 from harness import contract
+from harness.drive.driver import OPERATOR_ACTIONS
 from harness.judge.checkers import DELIVERED, SUMMARY, Verdict, agent_states, no_summary
+from harness.links.completion_relay import CANCELLATION, HEARTBEAT, TOKEN_CALLS
 from harness.observe.history import History
 
 CHECKER = "call_by_token_bounded"
 NOT_BLOCKED_CHECKER = "other_completions_not_blocked"
+OPERATOR_CHECKER = "operator_pause_is_not_cancel"
+
+# The flag a heartbeat's answer carries after each action ("" after an unpause: no
+# "paused" any more); "cancel_requested" is the only one that asks Stigma to stop.
+ACTION_FLAGS = {"pause": "paused", "reset": "reset", "unpause": ""}
+CANCEL_FLAG = "cancel_requested"
 
 # The relay reads a deadline as the time left when the call arrived: a little under
 # what the caller set, never over. This much over the contract's bound is a longer one.
@@ -186,3 +208,85 @@ def other_completions_not_blocked(history: History, *, held_calls: set[str]) -> 
     if windows and not checked:
         evidence.append("no other handshake was started while a call by token was held")
     return Verdict(NOT_BLOCKED_CHECKER, not evidence, checked, evidence)
+
+
+def operator_pause_is_not_cancel(history: History) -> Verdict:
+    actions = [a for a in history.measurements.get(OPERATOR_ACTIONS, []) if isinstance(a, dict)]
+    calls = [c for c in history.measurements.get(TOKEN_CALLS, []) if isinstance(c, dict)]
+    evidence: list[str] = []
+    if not actions:
+        evidence.append(
+            "no operator paused, unpaused or reset a Zigflow activity: nothing to judge"
+        )
+    for action in actions:
+        evidence += _after_operator_action(action, calls)
+    for call_id in dict.fromkeys(str(a["call"]) for a in actions):
+        evidence += _agent_kept(history, call_id)
+    return Verdict(OPERATOR_CHECKER, not evidence, len(actions), evidence)
+
+
+def _after_operator_action(action: dict[str, Any], calls: list[dict[str, Any]]) -> list[str]:
+    name, did = f"{action['call']}/{action['activity_id']}", action["action"]
+    fps = set(action.get("token_fps", []))
+    mine = [c for c in calls if c["token_fp"] in fps and c["wall"] > action["wall"]]
+    flag = ACTION_FLAGS.get(did, did)
+    beats = [c for c in mine if c["method"] == HEARTBEAT and c["answer"] == "OK"]
+    told = next(
+        (
+            b
+            for b in beats
+            if (
+                flag in b.get("flags", [])
+                if flag
+                else ACTION_FLAGS["pause"] not in b.get("flags", [])
+            )
+        ),
+        None,
+    )
+    bad: list[str] = []
+    for cancel in (c for c in mine if c["method"] == CANCELLATION):
+        bad.append(
+            f"{name}: after an operator's {did}, Stigma reported the activity cancelled by "
+            f"its token (answered {cancel['answer'] or 'nothing'}): a heartbeat answered "
+            f"{flag or 'unpaused'} without {CANCEL_FLAG} is not a cancellation; the agent's "
+            "work is lost and Zigflow's activity waits for its timeout"
+        )
+    if any(CANCEL_FLAG in b.get("flags", []) for b in beats):
+        bad.append(
+            f"{name}: a heartbeat after the {did} was answered {CANCEL_FLAG}: not an "
+            "operator's action alone, nothing proven"
+        )
+    if told is None:
+        seen = [f"{c['method']} {c['answer']}{'+'.join(['', *c.get('flags', [])])}" for c in mine]
+        bad.append(
+            f"{name}: no heartbeat by its token after the operator's {did} was answered "
+            f"{flag or 'without paused'} (calls by it since: {seen[:6]}): Stigma stopped "
+            "beating, or its beats did not reach Temporal"
+        )
+        return bad
+    after = [c for c in mine if c["wall"] > told["wall"]]
+    if not after:
+        bad.append(
+            f"{name}: Stigma made no call by its token after the heartbeat answered "
+            f"{flag or 'unpaused'}: it stopped beating (taken for a cancellation?)"
+        )
+    return bad
+
+
+def _agent_kept(history: History, call_id: str) -> list[str]:
+    """The agent of the call was not stopped: neither the harness's agent nor Stigma's
+    summary (optional evidence) says it was cancelled."""
+    bad: list[str] = []
+    for s in agent_states(history):
+        if s.call.call_id != call_id:
+            continue
+        for attempt in s.call.agents.get(s.activity_id, []):
+            if any(e.get("event") == "cancelled" for e in attempt.get("events", [])):
+                bad.append(
+                    f"{s.where}: the agent (attempt {attempt['attempt']}) was cancelled after "
+                    "an operator's pause or reset: only a requested cancellation stops it"
+                )
+        summary = s.stigma.result if s.stigma and isinstance(s.stigma.result, dict) else {}
+        if summary.get("agent_outcome") == "canceled":
+            bad.append(f"{s.where}: Stigma's summary says agent_outcome 'canceled'")
+    return bad

@@ -40,15 +40,21 @@ from harness.tokens import fingerprint
 from harness.waits import counted
 
 SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
+# The methods as a call's record names them (the last part of the path).
+HEARTBEAT = "RecordActivityTaskHeartbeat"
+CANCELLATION = "RespondActivityTaskCanceled"
+# history.measurements key: every call by Zigflow's tokens the relay saw, heartbeats with
+# their answers' flags included (``Driver.record_calls_by_token``).
+TOKEN_CALLS = "token_calls"
 # Calls that resolve Zigflow's activity by token (what "a completion in flight" means).
 COMPLETIONS: dict[str, Any] = {
     f"/{SERVICE}/RespondActivityTaskCompleted": wsr.RespondActivityTaskCompletedRequest,
     f"/{SERVICE}/RespondActivityTaskFailed": wsr.RespondActivityTaskFailedRequest,
-    f"/{SERVICE}/RespondActivityTaskCanceled": wsr.RespondActivityTaskCanceledRequest,
+    f"/{SERVICE}/{CANCELLATION}": wsr.RespondActivityTaskCanceledRequest,
 }
-# Heartbeats by token: seen (fingerprint and answer), never parked or refused.
+# Heartbeats by token: seen (fingerprint, answer and its flags), never parked.
 HEARTBEATS: dict[str, Any] = {
-    f"/{SERVICE}/RecordActivityTaskHeartbeat": wsr.RecordActivityTaskHeartbeatRequest,
+    f"/{SERVICE}/{HEARTBEAT}": wsr.RecordActivityTaskHeartbeatRequest,
 }
 # Calls whose replies hand Stigma's own worker an activity task (and its token): a
 # completion carrying one of those tokens is the worker reporting its own activity,
@@ -64,6 +70,19 @@ STARTS: dict[str, Any] = {
     f"/{SERVICE}/SignalWithStartWorkflowExecution": wsr.SignalWithStartWorkflowExecutionRequest,
     f"/{SERVICE}/ExecuteMultiOperation": wsr.ExecuteMultiOperationRequest,
 }
+
+
+def heartbeat_flags(reply: bytes) -> tuple[str, ...]:
+    """What a heartbeat's answer told the holder of the token: the flags of
+    RecordActivityTaskHeartbeatResponse that were set. Only ``cancel_requested`` asks it
+    to stop; ``paused`` and ``reset`` say an operator paused or reset the activity."""
+    response = wsr.RecordActivityTaskHeartbeatResponse.FromString(reply)
+    set_ = (
+        ("cancel_requested", response.cancel_requested),
+        ("paused", response.activity_paused),
+        ("reset", response.activity_reset),
+    )
+    return tuple(name for name, on in set_ if on)
 
 
 def started_workflow_ids(method: str, body: bytes) -> list[str]:
@@ -102,6 +121,9 @@ class Relayed:
     # When the caller stopped waiting for an answer it had not had (its deadline passed,
     # or it cancelled): "abandoned". None: it was answered, or is still waiting.
     abandoned_wall: float | None = None
+    # A heartbeat's answer, when Temporal answered OK: what it told the holder of the
+    # token ("cancel_requested", "paused", "reset": the response's flags that were set).
+    flags: tuple[str, ...] = ()
 
     def record(self) -> dict[str, Any]:
         """The call as a history records it (``CompletionRelay.record``)."""
@@ -113,6 +135,7 @@ class Relayed:
             "own_task": self.own_task,
             "deadline_s": self.deadline_s,
             "abandoned_wall": self.abandoned_wall,
+            "flags": list(self.flags),
         }
 
 
@@ -553,6 +576,7 @@ class CompletionRelay:
             self._learn_own_tasks(method, reply)
         if beat is not None:
             beat.answer = "OK"
+            beat.flags = heartbeat_flags(reply)
         if call is not None:
             call.answer = "OK"
             await self._after_completion(call, context)

@@ -75,6 +75,8 @@ class TokenTamper:
     _acks_to_lose: int = 0
     _server: grpc.aio.Server | None = None
     _channel: grpc.aio.Channel | None = None
+    # Channels replaced by reconnect(), each closing once the calls on it have ended.
+    _retired: list[tuple[grpc.aio.Channel, asyncio.Task[None]]] = field(default_factory=list)
 
     def set(self, transform: Transform | None) -> None:
         self._transform = transform
@@ -129,12 +131,22 @@ class TokenTamper:
         old = self._channel
         self._connect()
         if old is not None:
-            await old.close(grace=None)
+            # A call that reached the relay while Stigma was down waits on the old channel
+            # (wait_for_ready, see _handle) and goes through it once Stigma is back, within
+            # its own deadline. Closed at once, the channel would cancel that call with no
+            # answer to Zigflow, which then waited out its whole ACK deadline (measured:
+            # 5 s) on a hop a direct connection does not have.
+            closing = asyncio.ensure_future(old.close(grace=contract.START_AGENT_DEADLINE_MAX_S))
+            self._retired.append((old, closing))
         await self.connected()
 
     async def stop(self) -> None:
         if self._server is not None:
             await self._server.stop(grace=1)
+        for old, closing in self._retired:
+            closing.cancel()
+            await old.close(grace=None)
+        self._retired.clear()
         if self._channel is not None:
             await self._channel.close(grace=None)
 

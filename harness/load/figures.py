@@ -5,10 +5,11 @@ thresholds that fail a run, the memory-leak verdict."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import pathlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,97 @@ def summarize(samples: Sequence[dict[str, Any]], wall_s: float | None = None) ->
         },
         "errors": dict(sorted(errors.items(), key=lambda kv: -kv[1])[:10]),
     }
+
+
+# The processes a load run runs to make load (this runner, which on the local stack also
+# hosts the stand-in agent; Locust; its bridges), as opposed to the services under test.
+HARNESS_PROCESSES = ("runner", "locust", "bridge")
+# (seconds since the epoch, cumulative CPU seconds) readings of one process.
+CpuReadings = Sequence[tuple[float, float]]
+
+
+def cpu_at(readings: CpuReadings, t: float) -> float:
+    """A process's cumulative CPU seconds at ``t``, interpolated between the readings
+    around it (clamped to the first and last reading outside them)."""
+    if not readings:
+        return 0.0
+    if t <= readings[0][0]:
+        return readings[0][1]
+    if t >= readings[-1][0]:
+        return readings[-1][1]
+    i = bisect.bisect_right([r[0] for r in readings], t)
+    (t0, c0), (t1, c1) = readings[i - 1], readings[i]
+    return c0 + (c1 - c0) * (t - t0) / (t1 - t0) if t1 > t0 else c1
+
+
+def handshake_window(samples: Sequence[dict[str, Any]]) -> tuple[float, float] | None:
+    """First handshake started -> last one answered, in epoch seconds (the bridges'
+    clocks, this host's); None without a sample."""
+    starts = [float(s["started_at"]) for s in samples if s.get("started_at") is not None]
+    ends = [
+        float(s.get("ended_at") or float(s["started_at"]) + float(s.get("e2e_ms") or 0) / 1000)
+        for s in samples
+        if s.get("started_at") is not None
+    ]
+    return (min(starts), max(ends)) if starts else None
+
+
+def cpu_per_handshake(
+    readings: Mapping[str, Mapping[int, CpuReadings]],
+    window: tuple[float, float] | None,
+    handshakes: int,
+) -> dict[str, Any]:
+    """CPU milliseconds per handshake of each process (its pids' readings, summed over
+    the load window), and the harness's total against the services': how much of a
+    core the load generator spends per handshake, so that 1000 / harness_ms is the
+    handshakes/s one generating core drives before the generator is the bottleneck.
+    Start-up and teardown are outside the window, so they do not count."""
+    if window is None or handshakes <= 0:
+        return {"handshakes": handshakes, "window_s": None, "processes": {}}
+    start, end = window
+    processes: dict[str, Any] = {}
+    for name, pids in readings.items():
+        used = sum(max(0.0, cpu_at(r, end) - cpu_at(r, start)) for r in pids.values() if r)
+        processes[name] = {
+            "role": "harness" if name in HARNESS_PROCESSES else "service",
+            "cpu_s": round(used, 3),
+            "ms_per_handshake": round(1000.0 * used / handshakes, 3),
+        }
+
+    def total(role: str) -> float | None:
+        values = [p["ms_per_handshake"] for p in processes.values() if p["role"] == role]
+        return round(sum(values), 3) if values else None
+
+    harness = total("harness")
+    return {
+        "handshakes": handshakes,
+        "window_s": round(end - start, 1),
+        "harness_ms": harness,
+        "services_ms": total("service"),
+        "handshakes_per_s_per_harness_core": round(1000.0 / harness, 1) if harness else None,
+        "processes": processes,
+    }
+
+
+def cpu_markdown(cpu: Mapping[str, Any]) -> list[str]:
+    """The CPU-per-handshake lines of figures.md (empty when none was measured)."""
+    if not cpu.get("processes"):
+        return []
+    lines = [
+        "",
+        "## CPU per handshake",
+        "",
+        f"Over the load window ({cpu['window_s']} s, {cpu['handshakes']} handshakes): the "
+        f"harness (load generator) {cpu['harness_ms']} ms, the services {cpu['services_ms']} "
+        f"ms; one generating core drives about {cpu['handshakes_per_s_per_harness_core']} "
+        "handshakes/s.",
+        "",
+        "| process | role | CPU s | ms per handshake |",
+        "|---|---|---:|---:|",
+    ]
+    for name, p in cpu["processes"].items():
+        lines.append(f"| {name} | {p['role']} | {p['cpu_s']} | {p['ms_per_handshake']} |")
+    return lines
 
 
 @dataclass(frozen=True)
@@ -175,6 +267,15 @@ def memory_trend(
     )
 
 
+def _warm_up_note(warm_up: Mapping[str, int] | None) -> str:
+    if not warm_up:
+        return ""
+    return (
+        f" Before the load, {warm_up['succeeded']} of {warm_up['handshakes']} warm-up "
+        "handshakes succeeded (not counted here)."
+    )
+
+
 def markdown(figures: dict[str, Any], trends: Sequence[MemoryTrend], failed: list[str]) -> str:
     lines = [
         "# Load run",
@@ -186,7 +287,8 @@ def markdown(figures: dict[str, Any], trends: Sequence[MemoryTrend], failed: lis
         *[f"- {reason}" for reason in failed],
         "",
         f"Handshakes: {figures['handshakes']} ({figures['succeeded']} ok, {figures['failed']} "
-        f"failed); sustained {figures['handshakes_per_s']} handshakes/s.",
+        f"failed); sustained {figures['handshakes_per_s']} handshakes/s."
+        + _warm_up_note(figures.get("warm_up")),
         "",
         "| stage (ms) | n | p50 | p95 | p99 | p99.9 | max |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -220,6 +322,7 @@ def markdown(figures: dict[str, Any], trends: Sequence[MemoryTrend], failed: lis
                 f"| {t.process} | {t.samples} | {t.first_mb} | {t.last_mb} | "
                 f"{t.slope_mb_per_h} | {t.verdict} |"
             )
+    lines += cpu_markdown(figures.get("cpu_per_handshake") or {})
     if figures.get("errors"):
         lines += ["", "## Errors", ""] + [f"- {n} x {e}" for e, n in figures["errors"].items()]
     return "\n".join(lines) + "\n"

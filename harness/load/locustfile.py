@@ -23,7 +23,9 @@ aggregated figures, which round anything above 100 ms to 2 significant digits;
 
 Each user paces itself: LOAD_THINK_S (default 1 s) between its handshakes, so
 the default 5 users are a steady load, not a saturation test (LOAD_THINK_S=0 for
-that). LOAD_RATE_PER_S instead sets a steady rate for the whole run: each of the
+that); each user starts on its own phase of that period (user i of LOAD_USERS
+after i/LOAD_USERS of it), so that they neither start nor stay in step.
+LOAD_RATE_PER_S instead sets a steady rate for the whole run: each of the
 LOAD_USERS users starts at most LOAD_RATE_PER_S / LOAD_USERS handshakes a second
 (each user on its own phase of the period; a user whose handshake is slow falls
 behind, so give more users than the rate needs when faults slow handshakes down).
@@ -272,12 +274,17 @@ class HandshakeUser(User):
 
     def on_start(self) -> None:
         bridge(self.environment)
+        # Every user waited for the one bridge and would start in step, and with a
+        # fixed think time stay in step: bursts of LOAD_USERS handshakes at once, the
+        # first of them on cold services, the slowest of a run (they set a short run's
+        # p99). Each user takes its own phase of the period instead, so that handshakes
+        # arrive evenly (pacing, not synchronisation).
+        slot = next(_users) % USERS
         if RATE_PER_S > 0:
-            # Every user waited for the one bridge and would start in step: each takes
-            # its own phase of the period, so that handshakes arrive evenly at the rate,
-            # not in bursts of LOAD_USERS (pacing, not synchronisation).
-            self._next_at = time.monotonic() + (next(_users) % USERS) / RATE_PER_S
+            self._next_at = time.monotonic() + slot / RATE_PER_S
             gevent.sleep(self._next_at - time.monotonic())
+        elif THINK_S > 0:
+            gevent.sleep(slot * THINK_S / USERS)
 
     @task
     def handshake(self) -> None:

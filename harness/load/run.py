@@ -27,21 +27,27 @@ import re
 import signal
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+from temporalio.client import WorkflowFailureError
+from temporalio.service import RPCError
+
 from harness import setting_names, settings
 from harness.config import StackConfig, is_host_port, local_servers
+from harness.drive.plan import call_agent, plan, succeeds
 from harness.errors import ConfigError, ExitCode, HarnessError, WaitTimeout, exit_code_of
 from harness.judge import checkers, metrics_checks
 from harness.judge.checkers import Missing, Verdict
 from harness.load import figures, memory, services, target
 from harness.load.figures import MemoryTrend, Thresholds
 from harness.observe import metrics
+from harness.servers import procstat
 from harness.servers.ports import LOOPBACK, free_port
 from harness.servers.procs import ManagedProcess
 from harness.servers.temporal import connect
-from harness.stack.stack import start_stack
+from harness.stack.stack import Stack, start_stack
 from harness.waits import eventually
 
 LOCUSTFILE = pathlib.Path(__file__).with_name("locustfile.py")
@@ -155,6 +161,7 @@ class Prepared:
     target: target.LoadTarget
     pids: dict[str, int | None]
     metrics: dict[str, str] = dataclasses.field(default_factory=dict)  # service -> host:port
+    warm_up: dict[str, int] = dataclasses.field(default_factory=dict)  # local stack only
 
 
 @contextlib.asynccontextmanager
@@ -187,7 +194,82 @@ async def prepared(t: target.LoadTarget, config: StackConfig) -> AsyncIterator[P
         pids = {"zigflow": stack.zigflow.pid, "stigma": stack.stigma.pid}
         if stack.temporal.process is not None:
             pids["temporal"] = stack.temporal.process.pid
-        yield Prepared(local, pids, dict(stack.metrics))
+        warmed = await warm_up(stack)
+        yield Prepared(local, pids, dict(stack.metrics), warmed)
+
+
+# Handshakes through a freshly started local stack before the load: each process's
+# first handshakes load code and open connections (tens of ms more each), and a short
+# run's p99 would be those. One alone, then a few at once (the concurrency a load has:
+# Zigflow's slots, the workers' pollers). As the bench's warm-up; a cluster's services
+# are already warm. Not in the figures, and before the metrics' first scrape.
+WARMUP_ALONE = 1
+WARMUP_AT_ONCE = 4
+WARMUP_TIMEOUT_S = 60.0  # a bound on one warm-up handshake, not a measurement
+
+
+async def warm_up(stack: Stack) -> dict[str, int]:
+    """The warm-up's handshakes and how many succeeded (a failure is left to the load
+    run to show, with its reason, on every handshake)."""
+
+    async def one(n: int) -> bool:
+        p = plan(call_agent("agent", succeeds(n)))
+        try:
+            handle = await stack.client.start_workflow(
+                stack.plan_workflow,
+                stack.plan_input(p),
+                id=f"warmup-{uuid.uuid4().hex}",  # not load-*: no run's handshake
+                task_queue=stack.plan_task_queue,
+            )
+            await asyncio.wait_for(handle.result(), WARMUP_TIMEOUT_S)
+        except (TimeoutError, WorkflowFailureError, RPCError):
+            return False
+        return True
+
+    ok = [await one(n) for n in range(WARMUP_ALONE)]
+    ok += await asyncio.gather(*(one(WARMUP_ALONE + n) for n in range(WARMUP_AT_ONCE)))
+    return {"handshakes": len(ok), "succeeded": sum(ok)}
+
+
+class CpuSampler:
+    """Cumulative CPU of this runner, the Locust processes, their bridges and the services
+    (each with its children), read every sampling period: figures.cpu_per_handshake
+    turns them into CPU per handshake over the load window."""
+
+    RESCAN_EVERY = 5  # readings between passes over /proc for new children (a bridge)
+
+    def __init__(self, services: Mapping[str, int | None], locust: Sequence[int | None]) -> None:
+        self._services = {name: pid for name, pid in services.items() if pid}
+        self._locust = [pid for pid in locust if pid]
+        self._pids: dict[str, set[int]] = {}
+        self._reads = 0
+        self.readings: dict[str, dict[int, list[tuple[float, float]]]] = {}
+
+    def _rescan(self) -> None:
+        roots = {**self._services, **{f"locust-{pid}": pid for pid in self._locust}}
+        trees = procstat.descendants(roots)
+        # This process's own children are Locust and the stack: only itself is "runner".
+        pids: dict[str, set[int]] = {"runner": {os.getpid()}, "locust": set(), "bridge": set()}
+        for name, tree in trees.items():
+            if name.startswith("locust-"):
+                root = roots[name]
+                pids["locust"].add(root)
+                pids["bridge"] |= tree - {root}  # a Locust process's only children
+            else:
+                pids[name] = tree
+        self._pids = pids
+
+    def read(self, now: float) -> None:
+        # Every reading until a bridge is seen (a Locust process starts it with its
+        # first user, and a short run must not miss it), then every few.
+        if self._reads % self.RESCAN_EVERY == 0 or not self._pids.get("bridge"):
+            self._rescan()
+        self._reads += 1
+        for name, pids in self._pids.items():
+            for pid in pids:
+                cpu = procstat.cpu_seconds(pid)
+                if cpu is not None:
+                    self.readings.setdefault(name, {}).setdefault(pid, []).append((now, cpu))
 
 
 def locust_commands(args: argparse.Namespace, out: pathlib.Path) -> list[tuple[str, list[str]]]:
@@ -268,8 +350,10 @@ async def run(args: argparse.Namespace) -> int:
             for proc in reversed(procs):  # workers first, so the master finds them
                 await proc.start()
             master = procs[0]
+            cpu = CpuSampler(ready.pids, [proc.pid for proc in procs])
             while master.running() and time.monotonic() - t0 < duration_s + 180:
                 now = time.monotonic() - t0
+                cpu.read(time.time())  # epoch: the bridges' samples' clock
                 for name, pid in ready.pids.items():
                     rss = memory.rss_mb(pid) if pid else None
                     if rss is not None:
@@ -288,6 +372,9 @@ async def run(args: argparse.Namespace) -> int:
                 await proc.stop(grace_s=30)
     samples = await asyncio.to_thread(_samples, out)
     result = figures.summarize(samples)
+    result["cpu_per_handshake"] = figures.cpu_per_handshake(
+        cpu.readings, figures.handshake_window(samples), len(samples)
+    )
     result.update(
         target=ready.target.describe(),
         shape=args.shape or "constant",
@@ -298,6 +385,7 @@ async def run(args: argparse.Namespace) -> int:
         duration=args.duration,
         workers=args.workers,
         locust_exit_code=code,
+        warm_up=ready.warm_up or None,
     )
     trends = [
         figures.memory_trend(name, s, leak_mb_per_h=args.leak_mb_per_h)

@@ -307,6 +307,25 @@ async def _measured(
     return phase, {n: procstat.delta(before[n], after[n], phase.wall_s) for n in pids}
 
 
+def cpu_per_call(usage: dict[str, dict[str, float | None]], calls: int) -> dict[str, Any]:
+    """CPU milliseconds per call of each process over a phase (``_measured``'s readings):
+    the harness's own (this process: its client and the stand-in agent, the load it
+    generates) against the services', and so how many calls/s one core of the harness
+    drives before the harness, not the services, is the bottleneck."""
+    per: dict[str, float | None] = {}
+    for name, u in usage.items():
+        cpu_s = u.get("cpu_s")
+        per[name] = round(1000.0 * cpu_s / calls, 2) if cpu_s is not None and calls else None
+    harness = per.get("harness")
+    services = [v for name, v in per.items() if name != "harness" and v is not None]
+    return {
+        "harness_ms": harness,
+        "services_ms": round(sum(services), 2) if services else None,
+        "calls_per_s_per_harness_core": round(1000.0 / harness, 1) if harness else None,
+        "by_process": per,
+    }
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a is not None and b else None
 
@@ -345,6 +364,7 @@ async def run_level(
         phase, usage = await _measured(runner.stack, go)
         figures = _kind_figures(phase, await runner.samples(phase), names)
         figures["processes"] = usage
+        figures["cpu_ms_per_call"] = cpu_per_call(usage, len(phase.calls))
         entry[kind] = figures
     h, d = entry["handshake"]["overhead_ms"], entry["direct"]["overhead_ms"]
     entry["vs_direct"] = {
@@ -423,7 +443,22 @@ def table(levels: list[dict[str, Any]]) -> str:
         ps = e["handshake"]["processes"]
         parts = [f"{k} {v['cpu_pct']}% {v['peak_rss_mb']}MB" for k, v in ps.items()]
         lines.append(f"  {e['mode']} N={e['level']}: " + ", ".join(parts))
+    lines += cpu_table(levels)
     return "\n".join(lines)
+
+
+def cpu_table(levels: list[dict[str, Any]]) -> list[str]:
+    """CPU ms per handshake of each process, the harness's against the services'."""
+    lines = ["", "CPU ms per handshake (harness = this process: client + agent):"]
+    for e in levels:
+        cpu = e["handshake"].get("cpu_ms_per_call") or {}
+        parts = [f"{k} {v}" for k, v in (cpu.get("by_process") or {}).items()]
+        lines.append(
+            f"  {e['mode']} N={e['level']}: harness {cpu.get('harness_ms')} vs services "
+            f"{cpu.get('services_ms')} ({', '.join(parts)}); "
+            f"{cpu.get('calls_per_s_per_harness_core')} handshakes/s per harness core"
+        )
+    return lines
 
 
 def parse_levels(text: str, option: str = "--levels") -> list[int]:

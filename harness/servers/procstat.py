@@ -9,6 +9,7 @@ import os
 import pathlib
 import platform
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,46 @@ def usage(pid: int | None) -> Usage | None:
         round(kb.get("VmRSS", 0) / 1024.0, 1),
         round(kb.get("VmHWM", 0) / 1024.0, 1),
     )
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` so far, unrounded (clock ticks); None when
+    it is gone. The cheap reading for a series: /proc/<pid>/stat only."""
+    try:
+        stat = (pathlib.Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def descendants(roots: Mapping[str, int]) -> dict[str, set[int]]:
+    """Each named root with every process below it (a service's own children, a
+    Locust process's bridge), from one pass over /proc: about a millisecond for a
+    hundred processes, so callers rescan every few seconds, not every reading."""
+    parent: dict[int, int] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = pathlib.Path(entry.path, "stat").read_text()
+            except OSError:
+                continue
+            parent[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parent.items():
+        children.setdefault(ppid, []).append(pid)
+    found: dict[str, set[int]] = {}
+    for name, root in roots.items():
+        tree, todo = set(), [root]
+        while todo:
+            pid = todo.pop()
+            if pid not in tree:
+                tree.add(pid)
+                todo.extend(children.get(pid, ()))
+        found[name] = tree
+    return found
 
 
 def delta(before: Usage | None, after: Usage | None, wall_s: float) -> dict[str, float | None]:

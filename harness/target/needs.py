@@ -67,6 +67,8 @@ LOCAL_ONLY = frozenset(
 CHECKER_NEEDS: dict[str, str] = {
     "start_agent_has_deadline": "relay:start_agent",
     "acked_after_durable_start": "relay:completion",
+    # Heartbeats by token and their answers' flags, as the relay in front of Temporal saw them.
+    "operator_pause_is_not_cancel": "relay:completion",
 }
 
 
@@ -242,6 +244,17 @@ SCENARIOS: dict[str, dict[str, Needs]] = {
         "test_a_retry_after_a_lost_ack_reattaches_and_runs_no_second_agent": _n(
             "relay:start_agent"
         ),
+    },
+    "test_pause_reset.py": {
+        # An operator's PauseActivity / UnpauseActivity / ResetActivity: a real server
+        # (the time-skipping one answers UNIMPLEMENTED); Stigma's heartbeats and their
+        # answers seen at the completion relay, the call's tokens at the StartAgent relay.
+        **{
+            f"test_{what}_activity_keeps_its_agent_and_gets_the_result_once": _n(
+                "real_clock", "relay:start_agent", "relay:completion"
+            )
+            for what in ("a_paused", "an_unpaused", "a_reset")
+        },
     },
     "test_retry_race.py": {
         # Wall-time timeouts (1 s StartToClose): no virtual clock needed.

@@ -6,6 +6,8 @@ before/after with ``make bench``; the defaults are the fast settings.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -33,3 +35,15 @@ def workflow_runner(mode: str) -> WorkflowRunner:
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules("reference_services")
     )
+
+
+# Worker timeouts for a service whose workflows have short histories (the contract's
+# recommendation, harness.contract.RECOMMENDED_STICKY_SCHEDULE_TO_START_S and
+# RECOMMENDED_WORKFLOW_TASK_TIMEOUT_S; the Java Stigma sets the same). A task parked on a
+# killed worker's sticky queue moves to the normal queue, where a live worker replays
+# the few events in milliseconds, after this long instead of the SDK's 10 s.
+STICKY_SCHEDULE_TO_START = timedelta(seconds=1)
+# A workflow task handed to a worker that then died (eagerly, in the start reply) is
+# retried after this instead of the server's default 10 s; a live worker answers a
+# task of these workflows in milliseconds.
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=3)

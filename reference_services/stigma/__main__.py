@@ -160,6 +160,7 @@ async def serve(args: argparse.Namespace) -> None:
             system.heartbeat_zigflow_activity,
         ],
         graceful_shutdown_timeout=timedelta(seconds=2),
+        sticky_queue_schedule_to_start_timeout=tuning.STICKY_SCHEDULE_TO_START,
         workflow_runner=tuning.workflow_runner(args.workflow_sandbox),
     )
     health = Health("stigma.v1.StigmaService")

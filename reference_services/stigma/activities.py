@@ -103,10 +103,16 @@ class SystemActivities:
             if kind == "heartbeat":
                 try:
                     await handle.heartbeat(rpc_timeout=CALL_DEADLINE)
-                except AsyncActivityCancelledError:
-                    log.event("completion.cancel_requested", **fields)
-                    metrics.completion_call("heartbeat", "cancel_requested")
-                    return CompletionOutcome("cancel_requested", token_fp=str(fields["token_fp"]))
+                except AsyncActivityCancelledError as err:
+                    if cancel_requested(err):
+                        log.event("completion.cancel_requested", **fields)
+                        metrics.completion_call("heartbeat", "cancel_requested")
+                        return CompletionOutcome(
+                            "cancel_requested", token_fp=str(fields["token_fp"])
+                        )
+                    # An operator paused or reset Zigflow's activity: the attempt lives
+                    # on and takes the result by this token; keep the agent and beat on.
+                    log.event("completion.heartbeat_paused_or_reset", **_flags(err), **fields)
                 metrics.completion_call("heartbeat", "alive")
                 return CompletionOutcome("alive", token_fp=str(fields["token_fp"]))
             if kind == "cancel":
@@ -166,6 +172,25 @@ class SystemActivities:
         outcome.requester_closed = why == "closed"
         outcome.message += f" ({detail})"
         return outcome
+
+
+def cancel_requested(err: AsyncActivityCancelledError) -> bool:
+    """Whether a heartbeat's answer asked us to stop the agent. The SDK raises this one
+    error when the answer has any of cancel_requested, activity_paused, activity_reset
+    set; only the first is a cancellation. An operator's pause or reset of Zigflow's
+    activity leaves its attempt running and taking the result by this token (a
+    cancellation reported then is refused INVALID_ARGUMENT, and the agent's work would be
+    lost). Without details (SDKs before pause and reset existed) it was a cancellation."""
+    details = err.details
+    return details is None or bool(details.cancel_requested)
+
+
+def _flags(err: AsyncActivityCancelledError) -> dict[str, bool]:
+    details = err.details
+    return {
+        "paused": bool(details and details.paused),
+        "reset": bool(details and details.reset),
+    }
 
 
 async def _alive_while(call: Awaitable[None]) -> None:

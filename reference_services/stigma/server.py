@@ -19,7 +19,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from reference_services.common import metrics
+from reference_services.common import metrics, tuning
 from reference_services.common.jsonlog import EventLog, token_fingerprint
 from reference_services.stigma import validation
 from reference_services.stigma.model import AgentRequest, TokenAttachment
@@ -94,6 +94,7 @@ class TemporalStarter:
                 # One agent per idempotency key, ever (also after it closed).
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 request_eager_start=self._eager,
+                task_timeout=tuning.WORKFLOW_TASK_TIMEOUT,
                 rpc_timeout=rpc_timeout,
             )
         except WorkflowAlreadyStartedError:

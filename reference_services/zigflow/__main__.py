@@ -113,6 +113,7 @@ async def serve(args: argparse.Namespace) -> None:
         activities=[activities.execute_agent, activities.echo],
         max_concurrent_activities=args.max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=2),
+        sticky_queue_schedule_to_start_timeout=tuning.STICKY_SCHEDULE_TO_START,
         workflow_runner=tuning.workflow_runner(args.workflow_sandbox),
     )
     async with worker:

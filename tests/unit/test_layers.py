@@ -42,6 +42,8 @@ TOP = {
     "pytest_entry",
     "pytest_plugin",
     "pytest_not_certified",
+    # The order the plugin hands scenarios to xdist workers in (imports xdist only).
+    "schedule",
 }
 
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from temporalio.activity import ActivityCancellationDetails
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import AsyncActivityCancelledError
 from temporalio.converter import default as default_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -38,6 +40,10 @@ class FakeHandle:
 
     async def fail(self, error: Exception, *, rpc_timeout: Any = None) -> None:
         self.failed.append(error)
+        if self.error is not None:
+            raise self.error
+
+    async def heartbeat(self, *, rpc_timeout: Any = None) -> None:
         if self.error is not None:
             raise self.error
 
@@ -197,3 +203,35 @@ def test_our_result_in_zigflows_history_is_an_earlier_delivery() -> None:
 
     assert why is not None
     assert why[0] == "delivered_earlier"
+
+
+def _answered(**flags: bool) -> AsyncActivityCancelledError:
+    """What the SDK raises for a heartbeat whose answer has any of the flags set."""
+    return AsyncActivityCancelledError(ActivityCancellationDetails(**flags))
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (None, "alive"),
+        (_answered(paused=True), "alive"),
+        (_answered(reset=True), "alive"),
+        (_answered(paused=True, reset=True), "alive"),
+        (_answered(cancel_requested=True), "cancel_requested"),
+        (_answered(cancel_requested=True, paused=True), "cancel_requested"),
+        # An SDK that gives no details raised it only for a cancellation.
+        (AsyncActivityCancelledError(), "cancel_requested"),
+    ],
+    ids=["ok", "paused", "reset", "paused+reset", "cancel", "cancel+paused", "no-details"],
+)
+async def test_only_a_requested_cancellation_stops_the_agent(
+    error: BaseException | None, expected: str
+) -> None:
+    # An operator's pause or reset of Zigflow's activity is answered on the heartbeat
+    # with the same SDK error as a cancellation; the attempt lives on and takes the result
+    # by this token, so it is a live answer (a cancellation reported now is refused).
+    acts, _ = setup(error)
+
+    outcome = await environment().run(acts.heartbeat_zigflow_activity, completion())
+
+    assert outcome == CompletionOutcome(expected, token_fp=token_fingerprint(TOKEN))

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from harness import contract
+from harness.drive.driver import OPERATOR_ACTIONS
 from harness.judge import token_calls
+from harness.links.completion_relay import CANCELLATION, HEARTBEAT, TOKEN_CALLS
 from harness.observe.history import FaultEvent, History, Op
 
 pytestmark = pytest.mark.unit
@@ -125,3 +127,74 @@ def test_nothing_recorded_is_not_a_pass() -> None:
     h = History("t")
     assert not token_calls.call_by_token_bounded(h).ok
     assert not token_calls.other_completions_not_blocked(h, held_calls=set()).ok
+
+
+# -- operator_pause_is_not_cancel --------------------------------------------------
+TOKEN_FP = "cccccccccccc"
+
+
+def _beat(at: float, *flags: str, method: str = HEARTBEAT) -> dict[str, Any]:
+    return {"method": method, "token_fp": TOKEN_FP, "wall": T0 + at, "answer": "OK",
+            "own_task": False, "deadline_s": 5.0, "abandoned_wall": None,
+            "flags": list(flags)}  # fmt: skip
+
+
+def _operated(action: str, calls: list[dict[str, Any]]) -> History:
+    h = History("t")
+    h.measurements[OPERATOR_ACTIONS] = [
+        {"call": "c", "activity_id": "0-a", "action": action, "wall": T0, "token_fps": [TOKEN_FP]}
+    ]
+    h.measurements[TOKEN_CALLS] = calls
+    return h
+
+
+@pytest.mark.parametrize(
+    ("action", "flag"), [("pause", "paused"), ("reset", "reset")], ids=["pause", "reset"]
+)
+def test_beating_on_after_a_pause_or_reset_and_completing_passes(action: str, flag: str) -> None:
+    calls = [_beat(-0.5), _beat(0.5, flag), _beat(1.1, flag),
+             _beat(1.5, method="RespondActivityTaskCompleted")]  # fmt: skip
+    verdict = token_calls.operator_pause_is_not_cancel(_operated(action, calls))
+    assert verdict.ok, verdict
+
+
+def test_an_unpause_is_judged_on_a_beat_without_paused() -> None:
+    calls = [_beat(0.5, "paused"), _beat(1.1), _beat(1.5, method="RespondActivityTaskCompleted")]
+    assert token_calls.operator_pause_is_not_cancel(_operated("unpause", calls)).ok
+
+
+def test_a_cancellation_reported_after_a_pause_is_named() -> None:
+    # What the reference Stigma did: the beat said "paused", it stopped the agent and
+    # reported a cancellation, which the server refused.
+    cancel = _beat(0.9, method=CANCELLATION) | {"answer": "INVALID_ARGUMENT"}
+    verdict = token_calls.operator_pause_is_not_cancel(
+        _operated("pause", [_beat(0.5, "paused"), cancel])
+    )
+    assert not verdict.ok
+    assert any("reported the activity cancelled" in e and "INVALID_ARGUMENT" in e
+               for e in verdict.evidence), verdict  # fmt: skip
+
+
+def test_a_stigma_that_stops_beating_after_the_answer_is_named() -> None:
+    verdict = token_calls.operator_pause_is_not_cancel(_operated("pause", [_beat(0.5, "paused")]))
+    assert not verdict.ok
+    assert any("stopped beating" in e for e in verdict.evidence), verdict
+
+
+def test_no_beat_answered_paused_proves_nothing() -> None:
+    verdict = token_calls.operator_pause_is_not_cancel(_operated("pause", [_beat(0.5)]))
+    assert not verdict.ok
+    assert any("was answered paused" in e for e in verdict.evidence), verdict
+
+
+def test_the_relay_reads_the_flags_of_a_heartbeats_answer() -> None:
+    from temporalio.api.workflowservice.v1 import RecordActivityTaskHeartbeatResponse
+
+    from harness.links.completion_relay import heartbeat_flags
+
+    def answer(**flags: bool) -> tuple[str, ...]:
+        return heartbeat_flags(RecordActivityTaskHeartbeatResponse(**flags).SerializeToString())
+
+    assert answer() == ()
+    assert answer(activity_paused=True) == ("paused",)
+    assert answer(activity_reset=True, cancel_requested=True) == ("cancel_requested", "reset")

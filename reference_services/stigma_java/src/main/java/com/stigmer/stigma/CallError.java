@@ -4,16 +4,26 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.temporal.client.ActivityCanceledException;
 import io.temporal.client.ActivityNotExistsException;
+import io.temporal.client.ActivityPausedException;
+import io.temporal.client.ActivityResetException;
 
 /**
  * What an error from a call by token means. The SDK wraps: ActivityCompletionClient's heartbeat
  * throws ActivityCompletionFailureException whose cause is ActivityCanceledException when
- * Zigflow asked to cancel (SDK 1.38), and complete/fail wrap the gRPC status; so the whole cause
- * chain is read, never the outer type alone.
+ * Zigflow asked to cancel (SDK 1.38), ActivityResetException or ActivityPausedException when an
+ * operator reset or paused Zigflow's activity (cancellation wins when several flags are set), and
+ * complete/fail wrap the gRPC status; so the whole cause chain is read, never the outer type alone.
  */
 public enum CallError {
   /** The heartbeat's answer: Zigflow's activity was asked to cancel. */
   CANCEL_REQUESTED,
+  /**
+   * The heartbeat's answer: an operator paused or reset Zigflow's activity, no cancellation
+   * requested. Not a cancellation: the attempt lives on and takes the result by the same token
+   * (a cancellation reported now is refused INVALID_ARGUMENT), so the agent is kept and the beats
+   * go on. Nor an error: the server took the heartbeat.
+   */
+  PAUSED_OR_RESET,
   /** NOT_FOUND: nobody waits on that token any more (retrying can never succeed). */
   TOKEN_DEAD,
   /**
@@ -28,6 +38,11 @@ public enum CallError {
     for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
       if (t instanceof ActivityCanceledException) {
         return CANCEL_REQUESTED;
+      }
+    }
+    for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof ActivityPausedException || t instanceof ActivityResetException) {
+        return PAUSED_OR_RESET;
       }
     }
     Status.Code code = code(error);

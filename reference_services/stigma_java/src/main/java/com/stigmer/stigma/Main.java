@@ -12,6 +12,7 @@ import io.temporal.serviceclient.WorkflowServiceStubs;
 import io.temporal.serviceclient.WorkflowServiceStubsOptions;
 import io.temporal.worker.Worker;
 import io.temporal.worker.WorkerFactory;
+import io.temporal.worker.WorkerOptions;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
@@ -26,6 +27,7 @@ import sun.misc.Signal;
  */
 public final class Main {
   private static final JsonLog LOG = new JsonLog("stigma.main");
+  static final Duration STICKY_SCHEDULE_TO_START = Duration.ofSeconds(1);
 
   private Main() {}
 
@@ -75,7 +77,15 @@ public final class Main {
             WorkflowClientOptions.newBuilder().setNamespace(cfg.zigflowNamespaceOrOwn()).build());
 
     WorkerFactory factory = WorkerFactory.newInstance(client);
-    Worker worker = factory.newWorker(cfg.taskQueue);
+    // A task parked on a killed worker's sticky queue moves to the normal queue after
+    // this, not the SDK's 5 s: a live worker replays these short histories in
+    // milliseconds (the contract's recommendation, as the Python services).
+    Worker worker =
+        factory.newWorker(
+            cfg.taskQueue,
+            WorkerOptions.newBuilder()
+                .setStickyQueueScheduleToStartTimeout(STICKY_SCHEDULE_TO_START)
+                .build());
     worker.registerWorkflowImplementationTypes(StigmaWorkflowImpl.class);
     worker.registerActivitiesImplementations(
         new SystemActivitiesImpl(

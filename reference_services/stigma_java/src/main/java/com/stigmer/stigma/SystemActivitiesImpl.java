@@ -140,7 +140,16 @@ public class SystemActivitiesImpl implements SystemActivities {
         Metrics.completionCall("heartbeat", "cancel_requested", "");
         return new Model.CompletionOutcome("cancel_requested", "", "", fp);
       }
-      if (what == CallError.TRANSIENT || what == CallError.CANCEL_REQUESTED) {
+      if (kind.equals("heartbeat") && what == CallError.PAUSED_OR_RESET) {
+        // An operator paused or reset Zigflow's activity: the attempt lives on and takes the
+        // result by this token; keep the agent and beat on (the server took this beat).
+        LOG.event(
+            "completion.heartbeat_paused_or_reset",
+            concat(fields, "operator_action", operatorAction(err)));
+        Metrics.completionCall("heartbeat", "alive", "");
+        return new Model.CompletionOutcome("alive", "", "", fp);
+      }
+      if (what != CallError.TOKEN_DEAD && what != CallError.TOKEN_REJECTED) {
         LOG.warn("completion.transient", concat(fields, "code", code, "message", message));
         Metrics.completionCall(kind, "transient", code);
         throw ApplicationFailure.newFailure(
@@ -218,6 +227,16 @@ public class SystemActivitiesImpl implements SystemActivities {
     } finally {
       task.cancel(true);
     }
+  }
+
+  /** "reset" or "paused": which operator action a heartbeat's answer reported. */
+  static String operatorAction(Throwable error) {
+    for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof io.temporal.client.ActivityResetException) {
+        return "reset";
+      }
+    }
+    return "paused";
   }
 
   private static Object[] concat(Object[] a, Object... b) {

@@ -7,6 +7,7 @@ import io.temporal.client.WorkflowExecutionAlreadyStarted;
 import io.temporal.client.WorkflowNotFoundException;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.client.WorkflowStub;
+import java.time.Duration;
 import java.util.Optional;
 
 /**
@@ -15,6 +16,7 @@ import java.util.Optional;
  * closed execution answers the signal NOT_FOUND: "already finished".
  */
 public class TemporalStarter implements StartAgentService.Starter {
+  static final Duration WORKFLOW_TASK_TIMEOUT = Duration.ofSeconds(3);
   private final WorkflowClient client;
   private final String taskQueue;
   private final String agentTaskQueue;
@@ -49,6 +51,9 @@ public class TemporalStarter implements StartAgentService.Starter {
             .setWorkflowIdReusePolicy(
                 WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
             .setDisableEagerExecution(!eager)
+            // A first task handed (eagerly) to a Stigma that then died is retried after
+            // this, not the server's 10 s (the contract's recommendation).
+            .setWorkflowTaskTimeout(WORKFLOW_TASK_TIMEOUT)
             .build();
     try {
       client.newUntypedWorkflowStub("StigmaWorkflow", options).start(request, windowS);

@@ -7,6 +7,8 @@ import io.grpc.StatusRuntimeException;
 import io.temporal.client.ActivityCanceledException;
 import io.temporal.client.ActivityCompletionFailureException;
 import io.temporal.client.ActivityNotExistsException;
+import io.temporal.client.ActivityPausedException;
+import io.temporal.client.ActivityResetException;
 import org.junit.jupiter.api.Test;
 
 class CallErrorTest {
@@ -21,6 +23,24 @@ class CallErrorTest {
     var wrapped = new ActivityCompletionFailureException("", new ActivityCanceledException());
     assertEquals(CallError.CANCEL_REQUESTED, CallError.classify(wrapped));
     assertEquals(CallError.CANCEL_REQUESTED, CallError.classify(new ActivityCanceledException()));
+  }
+
+  @Test
+  void anOperatorsPauseOrResetIsNotACancellation() {
+    // SDK 1.38 throws these (wrapped like the cancellation) when the heartbeat's answer says
+    // activity_paused or activity_reset without cancel_requested: the attempt lives on.
+    for (var thrown :
+        new RuntimeException[] {new ActivityPausedException(), new ActivityResetException()}) {
+      assertEquals(
+          CallError.PAUSED_OR_RESET,
+          CallError.classify(new ActivityCompletionFailureException("", thrown)));
+      assertEquals(CallError.PAUSED_OR_RESET, CallError.classify(thrown));
+    }
+    assertEquals(
+        "reset",
+        SystemActivitiesImpl.operatorAction(
+            new ActivityCompletionFailureException("", new ActivityResetException())));
+    assertEquals("paused", SystemActivitiesImpl.operatorAction(new ActivityPausedException()));
   }
 
   @Test
