@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import setting_names, tls
+from harness.contract import DEFAULT_PAYLOAD_LIMIT_BYTES
 from harness.errors import ConfigError
 
 ZIGFLOW_LEVELS = ("workflow", "activity")
@@ -259,6 +260,28 @@ def local_servers(env: Mapping[str, str]) -> LocalServers:
     )
 
 
+# The limit of a cluster the harness did not start is a setting
+# (HANDSHAKE_PAYLOAD_LIMIT_BYTES): the harness cannot read it from the cluster.
+PAYLOAD_LIMIT_ENV = "HANDSHAKE_PAYLOAD_LIMIT_BYTES"
+
+
+def configured_payload_limit(env: Mapping[str, str]) -> int:
+    """The cluster's payload limit the settings give (default Temporal's 2 MiB)."""
+    text = (env.get(PAYLOAD_LIMIT_ENV) or "").strip()
+    if not text:
+        return DEFAULT_PAYLOAD_LIMIT_BYTES
+    if not text.isdigit() or int(text) <= 0:
+        raise ConfigError(f"{PAYLOAD_LIMIT_ENV}={text!r}: give the cluster's limit in bytes")
+    return int(text)
+
+
+def blob_limit_config(limit_bytes: int) -> tuple[str, ...]:
+    """The dev server's dynamic config for a payload limit of ``limit_bytes``. The
+    server checks the error limit only for a payload over the warn limit (512 KiB by
+    default), so the warn limit goes below it."""
+    return (f"limit.blobSize.error={limit_bytes}", f"limit.blobSize.warn={limit_bytes // 2}")
+
+
 @dataclass
 class StackConfig:
     temporal: str = TIME_SKIPPING  # "time-skipping", "dev", or HOST:PORT of a cluster
@@ -292,6 +315,10 @@ class StackConfig:
     connection: tls.Connection = field(default_factory=tls.Connection)
     extra_env: dict[str, str] = field(default_factory=dict)
     servers: LocalServers = field(default_factory=LocalServers)
+    # The payload limit of the Temporal server (limit.blobSize.error): the one the
+    # harness set on the dev server it started (``stack(blob_limit_bytes=...)``), else
+    # the cluster's as the settings give it. Told to the services (STIGMA_MAX_PAYLOAD_BYTES).
+    payload_limit_bytes: int = DEFAULT_PAYLOAD_LIMIT_BYTES
 
     def __post_init__(self) -> None:
         if not self.ready_timeout_s > 0:
@@ -373,6 +400,7 @@ def from_env(env: Mapping[str, str]) -> StackConfig:
         ),
         connection=tls.from_env(env),
         servers=local_servers(env),
+        payload_limit_bytes=configured_payload_limit(env),
     )
     cfg.validate()
     return cfg

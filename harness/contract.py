@@ -91,6 +91,18 @@ CALL_BY_TOKEN_RECORDED_WITHIN_S = CALL_BY_TOKEN_DEADLINE_MAX_S + CALL_BY_TOKEN_R
 CALL_BY_TOKEN_OTHERS_WITHIN_S = 3.0
 
 
+# The cluster's payload limit (limit.blobSize.error). Over it the server does not refuse
+# a call by token: it answers OK and fails Zigflow's activity with a ServerError of its
+# own ("Complete result exceeds size limit."), so a Stigma that completes regardless
+# records "delivered" for a result Zigflow never got. Instead Stigma fails the activity
+# with an application failure of this type, non-retryable, and records RESULT_TOO_LARGE.
+RESULT_TOO_LARGE_TYPE = "ResultTooLarge"
+RESULT_TOO_LARGE = "result_too_large"
+DEFAULT_PAYLOAD_LIMIT_BYTES = 2 * 1024 * 1024
+# A result whose envelope is this far under the limit is delivered as it is: room for
+# the envelope's fields and the token a Stigma carries with the result through its own
+# workflow (a token is at most 8 KiB), which meet the same limit there.
+PAYLOAD_HEADROOM_BYTES = 16 * 1024
 # Recommended worker settings, not required: a service keeping its SDK's defaults is
 # certified alike, its kill scenarios only take longer (the scenarios' bounds allow the
 # defaults). A workflow task goes to the sticky queue of the worker that ran the previous
@@ -254,6 +266,16 @@ TERMS: tuple[Term, ...] = (
         STIGMA,
         ENV,
         required=False,
+    ),
+    _t(
+        "STIGMA_MAX_PAYLOAD_BYTES",
+        "the cluster's payload limit in bytes (its limit.blobSize.error; "
+        f"{DEFAULT_PAYLOAD_LIMIT_BYTES} by default): the harness sets it to the limit of "
+        "the server it starts, or to HANDSHAKE_PAYLOAD_LIMIT_BYTES for a cluster. Your "
+        "Stigma may take the limit from its own configuration instead; it must be the "
+        "cluster's",
+        STIGMA,
+        ENV,
     ),
     # TLS towards Temporal: set only when the cluster speaks TLS (harness/tls.py).
     *(
@@ -443,6 +465,15 @@ TERMS: tuple[Term, ...] = (
     ),
     _t("zigflow_activity_id", "the Zigflow activity the result is for", STIGMA, ENVELOPE),
     _t("output", "the agent's output", STIGMA, ENVELOPE),
+    _t(
+        RESULT_TOO_LARGE_TYPE,
+        "the application failure type (non-retryable) Zigflow's activity fails with when "
+        "the agent's result or failure is over the cluster's payload limit: its message "
+        "names the size and the limit, its details are small (the reference: the envelope "
+        "without output)",
+        STIGMA,
+        ENVELOPE,
+    ),
     # -- Stigma's summary (its workflow's result) -------------------------------------
     _t("agent_outcome", "succeeded | failed | canceled", STIGMA, SUMMARY, required=False),
     _t(
@@ -499,6 +530,14 @@ TERMS: tuple[Term, ...] = (
     _t(
         "token_rejected",
         "completion status: the server refused the token (INVALID_ARGUMENT...)",
+        STIGMA,
+        SUMMARY,
+        required=False,
+    ),
+    _t(
+        RESULT_TOO_LARGE,
+        "completion status: the agent's result or failure was over the payload limit; "
+        "Zigflow's activity was failed with ResultTooLarge instead (never 'delivered')",
         STIGMA,
         SUMMARY,
         required=False,
@@ -710,6 +749,19 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "that is later): a call that waits holds no slot, and no result, of another",
         ("call_by_token_bounded", "other_completions_not_blocked"),
         ("test_bounded_rejection.py",),
+    ),
+    Behaviour(
+        STIGMA,
+        "Never sends Temporal a payload over the cluster's payload limit "
+        "(STIGMA_MAX_PAYLOAD_BYTES): an agent result or failure whose encoded size is over "
+        "it (measured before the call by token, or refused on its way into Stigma) fails "
+        f"Zigflow's activity with a non-retryable {RESULT_TOO_LARGE_TYPE} application "
+        "failure naming the size and the limit, exactly once, recorded as "
+        f"{RESULT_TOO_LARGE} (never delivered); a result "
+        f"{PAYLOAD_HEADROOM_BYTES // 1024} KiB or more under the limit is delivered as it "
+        "is; heartbeats by token carry no details over the limit",
+        ("oversized_result_refused_typed", "resumed_once_with_agent_result"),
+        ("test_blob_limit.py", "test_token_corruption.py"),
     ),
     Behaviour(
         STIGMA,

@@ -10,6 +10,7 @@ of stack started once) -> stack (the kind the test's ``@pytest.mark.stack`` asks
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -30,6 +31,7 @@ from harness.config import (
     Services,
     StackConfig,
     add_service_options,
+    configured_payload_limit,
     configured_ready_timeout_s,
     local_servers,
     resolve_services,
@@ -400,8 +402,10 @@ def _worker() -> str:
 @pytest.fixture(scope="session")
 def handshake_config(pytestconfig: pytest.Config) -> StackConfig:
     profile = target_of(pytestconfig)
+    # The cluster's payload limit, which the harness cannot read from it.
+    payload_limit = configured_payload_limit(settings.environ())
     if profile is not None:
-        return deployed.config_of(profile)
+        return dataclasses.replace(deployed.config_of(profile), payload_limit_bytes=payload_limit)
     out = pathlib.Path(pytestconfig.getoption("--handshake-out"))
     chosen = services(pytestconfig)
     cfg = StackConfig(
@@ -416,6 +420,7 @@ def handshake_config(pytestconfig: pytest.Config) -> StackConfig:
         connection=tls.from_options(pytestconfig.option),
         ready_timeout_s=_ready_timeout(pytestconfig),
         servers=local_servers(settings.environ()),
+        payload_limit_bytes=payload_limit,
     )
     cfg.validate()
     return cfg

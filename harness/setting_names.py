@@ -311,6 +311,13 @@ SETTINGS: tuple[Setting, ...] = (
         "more dynamic-config settings of the embedded dev server, key=value",
     ),
     Setting(
+        "HANDSHAKE_PAYLOAD_LIMIT_BYTES",
+        "int",
+        "the payload limit of the cluster under test (its limit.blobSize.error), in bytes; "
+        "default Temporal's 2097152. The blob-limit scenarios size their payloads from it "
+        "and the services started by the harness are told it (STIGMA_MAX_PAYLOAD_BYTES)",
+    ),
+    Setting(
         "HANDSHAKE_DEV_EPHEMERAL",
         "bool",
         "1: the embedded dev server keeps its database in memory",

@@ -362,6 +362,12 @@ CASES = [
         "stigma_cancels_on_pause",
         "operator_pause_is_not_cancel: VIOLATED",
     ),
+    (
+        "test_blob_limit.py::test_results_and_failures_over_the_payload_limit_fail_typed_and_are_recorded_so",
+        "--stigma-cmd",
+        "stigma_ignores_blob_limit",
+        "oversized_result_refused_typed: VIOLATED",
+    ),
 ]
 
 

@@ -26,9 +26,15 @@ class AgentScript:
     error_message: str = "agent failed"
     result_size: int = 0  # bytes of padding in the output
     work_s: float = 0.0  # wall seconds of work inside the agent, heartbeating
+    # bytes of padding after the failure's message: a failure over the payload limit
+    # without an input over it (the script travels in StartAgent's input)
+    error_size: int = 0
 
     def to_input(self, **extra: Any) -> dict[str, Any]:
-        return {"script": asdict(self), **extra}
+        script = asdict(self)
+        if not self.error_size:
+            del script["error_size"]  # every other script's input as it always was
+        return {"script": script, **extra}
 
 
 def succeeds(output: Any = None, **kw: Any) -> AgentScript:

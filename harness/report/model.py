@@ -83,7 +83,8 @@ class Measurements(_Model):
     chaos_seed: int | None = Field(default=None, description="seed of its fault schedule")
     token_hygiene: TokenScan | None = Field(default=None, description="its log scan")
     corruption: list[CorruptionExample] = Field(
-        default_factory=list, description="token corruption examples it tried"
+        default_factory=list,
+        description="token corruption examples and payload-limit cases it tried",
     )
 
     def figures(self) -> dict[str, Any]:
@@ -701,8 +702,10 @@ class CertificationReport(_Model):
     )
     corruption: list[Corruption] = Field(
         default_factory=list,
-        description="per token corruption class and server: examples tried, the "
-        "expectation, and the observed outcomes with their counts",
+        description="per token corruption class or payload-limit case (payload_limit/...) "
+        "and server: examples tried, the expectation, and the observed outcomes with their "
+        "counts, each Stigma's record beside Zigflow's activity ('stigma: X; zigflow: Y'; "
+        "the report's 'What each side saw' table)",
     )
     token_hygiene: TokenHygiene | None = Field(
         default=None,

@@ -599,6 +599,32 @@ def environment(r: CertificationReport) -> Environment:
     return Environment(versions, machine, commands, settings)
 
 
+@dataclass(frozen=True)
+class SideBySide:
+    """One observed outcome of a token-corruption or payload-limit case: Stigma's record
+    of the call and Zigflow's activity, side by side, and how often it was seen."""
+
+    case: str
+    server: str
+    expected: str
+    stigma: str
+    zigflow: str
+    count: int
+
+
+def side_by_side(r: CertificationReport) -> list[SideBySide]:
+    """Each case's observed outcomes split into the two views ("stigma: X; zigflow: Y",
+    as ``checkers.token_outcome`` words them; a case that never reached Zigflow has
+    only Stigma's): where they disagree (Stigma "delivered", Zigflow failed) is the
+    first thing a reader should see."""
+    rows = []
+    for c in r.corruption:
+        for observed, n in sorted(c.observed.items()):
+            stigma, _, zigflow = observed.removeprefix("stigma: ").partition("; zigflow: ")
+            rows.append(SideBySide(c.kind, c.server, c.expected, stigma, zigflow or "-", n))
+    return rows
+
+
 def _context(r: CertificationReport) -> dict[str, Any]:
     columns, rows = grid(r.scenarios)
     b = r.budget
@@ -626,6 +652,7 @@ def _context(r: CertificationReport) -> dict[str, Any]:
         "fault_counts": _fault_counts(r),
         "runbooks": runbooks(r.scenarios),
         "hygiene": token_hygiene_line(r),
+        "side_by_side": side_by_side(r),
         "environment": environment(r),
         "ms": ms,
         "reproduce": lambda s: reproduce(s, r.versions, r.connection),

@@ -186,7 +186,8 @@ class Agents:
         await _work(float(script.get("work_s") or 0.0))
         if script.get("outcome") == "failure":
             raise ApplicationError(
-                str(script.get("error_message", "agent failed")),
+                str(script.get("error_message", "agent failed"))
+                + "y" * int(script.get("error_size") or 0),
                 type=str(script.get("error_type", "AgentError")),
                 non_retryable=True,
             )

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from harness import spans
-from harness.config import DEV, TIME_SKIPPING, StackConfig, same_stack
+from harness.config import DEV, TIME_SKIPPING, StackConfig, blob_limit_config, same_stack
 from harness.errors import ConfigError
 from harness.stack.stack import Stack, start_stack
 
@@ -32,10 +32,18 @@ class StackKind:
     a SIGKILLed worker's sticky queue, so a kill there would test the test server).
     ``chaos``: every link through a Toxiproxy proxy, with the harness's relays in the
     path (they can lose ACKs, damage tokens, refuse completions); without it the links
-    still carry the relays, which only watch."""
+    still carry the relays, which only watch.
+    ``blob_limit_bytes``: the dev server refuses payloads over this many bytes (its
+    ``limit.blobSize.error``; 0: the server's own 2 MiB), and the services are told so
+    (``STIGMA_MAX_PAYLOAD_BYTES``), so a scenario meets the limit with small payloads.
+    Implies a real clock (the time-skipping server has no limit). On a cluster the
+    harness did not start the limit is the cluster's (``HANDSHAKE_PAYLOAD_LIMIT_BYTES``):
+    the kind is then that stack, and a scenario sizes its payloads from
+    ``stack.config.payload_limit_bytes``."""
 
     real_clock: bool = False
     chaos: bool = False
+    blob_limit_bytes: int = 0
 
     @classmethod
     def of(cls, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None) -> StackKind:
@@ -45,10 +53,17 @@ class StackKind:
         unknown = sorted(set(kwargs) - set(fields))
         if args or unknown:
             raise ConfigError(
-                f"stack marker: takes only {', '.join(f'{f}=True|False' for f in fields)}"
+                "stack marker: takes only "
+                + ", ".join(f"{f}=True|False" for f in fields if f != "blob_limit_bytes")
+                + ", blob_limit_bytes=N"
                 + (f"; got {', '.join(unknown)}" if unknown else "; got positional arguments")
             )
-        wrong = sorted(k for k, v in kwargs.items() if not isinstance(v, bool))
+        limit = kwargs.get("blob_limit_bytes", 0)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ConfigError(f"stack marker: blob_limit_bytes={limit!r} must be bytes, 0 or more")
+        wrong = sorted(
+            k for k, v in kwargs.items() if k != "blob_limit_bytes" and not isinstance(v, bool)
+        )
         if wrong:
             raise ConfigError(f"stack marker: {', '.join(wrong)} must be True or False")
         return cls(**kwargs)
@@ -62,13 +77,27 @@ class StackKind:
             # The relays too, whatever ``base`` says: a chaos scenario may lose ACKs,
             # damage tokens or refuse completions, which only the relays can do.
             config = dataclasses.replace(config, chaos=True, relay=True)
+        if self.blob_limit_bytes:
+            if config.temporal == TIME_SKIPPING:
+                config = dataclasses.replace(config, temporal=DEV)
+            if not config.external:
+                config = dataclasses.replace(
+                    config,
+                    payload_limit_bytes=self.blob_limit_bytes,
+                    servers=dataclasses.replace(
+                        config.servers,
+                        dev_dynamic_config=config.servers.dev_dynamic_config
+                        + blob_limit_config(self.blob_limit_bytes),
+                    ),
+                )
         return config
 
     @property
     def suffix(self) -> str:
         """The stack's run-id suffix: its queues and log directory say which kind it is."""
         parts = (("real", self.real_clock), ("chaos", self.chaos))
-        return "".join(f"-{name}" for name, on in parts if on)
+        limit = f"-blob{self.blob_limit_bytes}" if self.blob_limit_bytes else ""
+        return "".join(f"-{name}" for name, on in parts if on) + limit
 
 
 class StackPool:

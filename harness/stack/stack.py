@@ -214,6 +214,9 @@ def service_env(
             # services may ignore them, and the metrics checks then say so.
             "ZIGFLOW_METRICS_LISTEN": values["zigflow_metrics_listen"],
             "STIGMA_METRICS_LISTEN": values["stigma_metrics_listen"],
+            # The cluster's payload limit: Stigma fails Zigflow's activity with
+            # ResultTooLarge rather than complete it with a result over it.
+            "STIGMA_MAX_PAYLOAD_BYTES": str(config.payload_limit_bytes),
         }
     )
     env.update(connection_env or {})

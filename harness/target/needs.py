@@ -115,6 +115,15 @@ SCENARIOS: dict[str, dict[str, Needs]] = {
         "test_unknown_fields_on_a_valid_request_are_ignored_not_refused": _n("stigma_address"),
         "test_handshakes_still_work_after_the_bad_requests": NOTHING,
     },
+    "test_blob_limit.py": {
+        "test_results_and_failures_over_the_payload_limit_fail_typed_and_are_recorded_so": _n(
+            "real_clock",
+            note="payloads sized from the cluster's limit: HANDSHAKE_PAYLOAD_LIMIT_BYTES",
+        ),
+        "test_a_start_agent_input_over_the_limits_is_refused_and_stigma_keeps_serving": _n(
+            "real_clock", "stigma_address"
+        ),
+    },
     "test_bounded_rejection.py": {
         "test_a_call_by_token_temporal_never_answers_is_given_up_retried_and_blocks_no_other": (
             _n("relay:completion")

@@ -24,6 +24,7 @@ from reference_services.common import jsonlog, metrics, temporal_tls, tuning
 from reference_services.common.health import Health
 from reference_services.common.lifecycle import env_or, exit_after_shutdown, shutdown_requested
 from reference_services.stigma.activities import SystemActivities, TemporalZigflowRecord
+from reference_services.stigma.payload_limit import DEFAULT_MAX_PAYLOAD_BYTES
 from reference_services.stigma.server import StigmaServicer, TemporalStarter, add_to_server
 from reference_services.stigma.workflow import StigmaWorkflow
 
@@ -84,6 +85,14 @@ def parse_args(argv: Sequence[str] | None, env: dict[str, str]) -> argparse.Name
         default=float(env_or(env, "STIGMA_COMPLETION_WINDOW_S", "3600")),
         help="seconds to keep retrying a completion on transient errors "
         "(env STIGMA_COMPLETION_WINDOW_S)",
+    )
+    p.add_argument(
+        "--max-payload-bytes",
+        type=int,
+        default=int(env_or(env, "STIGMA_MAX_PAYLOAD_BYTES", str(DEFAULT_MAX_PAYLOAD_BYTES))),
+        help="the cluster's payload limit (its limit.blobSize.error); an agent result or "
+        "failure over it fails Zigflow's activity with ResultTooLarge instead of being "
+        "sent; 0: no check (env STIGMA_MAX_PAYLOAD_BYTES)",
     )
     p.add_argument(
         "--metrics-listen",
@@ -165,7 +174,9 @@ async def serve(args: argparse.Namespace) -> None:
                 args.completion_window,
                 eager=bool(args.eager_start),
                 agent_task_queue=args.agent_task_queue,
-            )
+                max_payload_bytes=args.max_payload_bytes,
+            ),
+            max_payload_bytes=args.max_payload_bytes,
         ),
         server,
     )

@@ -33,6 +33,8 @@ class AgentRequest:
     token: TokenAttachment | None = None
     heartbeat_every_s: float | None = None  # None: Zigflow expects no heartbeats
     agent_task_queue: str = ""  # where the agents' workers poll for run_agent
+    # The cluster's payload limit (STIGMA_MAX_PAYLOAD_BYTES); 0: no check.
+    max_payload_bytes: int = 0
 
 
 @dataclass
@@ -59,6 +61,8 @@ class CompletionOutcome:
     status: "delivered" | "delivered_earlier" (NOT_FOUND because an earlier call
     whose reply was lost did complete it: Zigflow's history shows our result) |
     "token_dead" (NOT_FOUND: attempt gone, timed out, or workflow closed) |
+    "result_too_large" (the agent's result or failure was over the payload limit:
+    Zigflow's activity was failed with ResultTooLarge instead) |
     "token_rejected" (malformed / foreign token) | "gave_up" | "no_token";
     for heartbeats also "alive" and "cancel_requested".
     """

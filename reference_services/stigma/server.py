@@ -72,16 +72,19 @@ class TemporalStarter:
         completion_window_s: float,
         eager: bool = True,
         agent_task_queue: str = "agents",
+        max_payload_bytes: int = 0,
     ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._agent_task_queue = agent_task_queue
         self._window = completion_window_s
         self._eager = eager
+        self._max_payload_bytes = max_payload_bytes
 
     async def start(self, workflow_id: str, request: AgentRequest, timeout_s: float | None) -> None:
         rpc_timeout = timedelta(seconds=timeout_s) if timeout_s else None
         request.agent_task_queue = self._agent_task_queue
+        request.max_payload_bytes = self._max_payload_bytes
         try:
             handle: WorkflowHandle[object, object] = await self._client.start_workflow(
                 "StigmaWorkflow",
@@ -126,8 +129,10 @@ def execution_id_for(workflow_id: str) -> str:
 
 
 class StigmaServicer(pb_grpc.StigmaServiceServicer):  # type: ignore[misc]
-    def __init__(self, starter: WorkflowStarter) -> None:
+    def __init__(self, starter: WorkflowStarter, max_payload_bytes: int = 0) -> None:
         self._starter = starter
+        # The cluster's payload limit: an input over it can never start an execution.
+        self._max_payload_bytes = max_payload_bytes
 
     async def StartAgent(
         self,
@@ -152,6 +157,11 @@ class StigmaServicer(pb_grpc.StigmaServiceServicer):  # type: ignore[misc]
             "token_fp": token_fingerprint(token),
         }
         found = validation.problems(request)
+        if 0 < self._max_payload_bytes < len(request.input):
+            found.append(
+                f"input: {len(request.input)} bytes, over the cluster's payload limit of "
+                f"{self._max_payload_bytes} bytes"
+            )
         if found:
             message = "invalid StartAgentRequest: " + "; ".join(found)
             log.event("start_agent.invalid", problems=found, **ids)
@@ -199,6 +209,14 @@ class StigmaServicer(pb_grpc.StigmaServiceServicer):  # type: ignore[misc]
             log.event(
                 "start_agent.temporal_error", code=err.status.name, message=err.message, **ids
             )
+            if err.status == RPCStatusCode.INVALID_ARGUMENT:
+                # Temporal refuses this start for good (an input that, with the token,
+                # is over the payload limit): a retry would meet the same answer.
+                metrics.start_agent_answered("invalid")
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"Temporal refused the agent's start: {err.message}",
+                )
             metrics.start_agent_answered("temporal_error")
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE,

@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from reference_services.stigma import payload_limit
 from reference_services.stigma.model import (
     AgentRequest,
     Completion,
@@ -63,6 +64,10 @@ class StigmaWorkflow:
         self._tokens_seen: set[str] = set()
         self._cancel_requested = False
         self._heartbeats = 0
+        # Why the agent's outcome cannot be delivered as it is (over the cluster's
+        # payload limit), or "" while it can: then Zigflow's activity is failed with
+        # ResultTooLarge and the completion is recorded result_too_large.
+        self._too_large = ""
 
     @workflow.signal(name="attach_token")
     def attach_token(self, attachment: TokenAttachment) -> None:
@@ -126,11 +131,31 @@ class StigmaWorkflow:
             summary.error_message = (
                 cause.message if isinstance(cause, ApplicationError) else str(cause)
             )
+            if payload_limit.refused_for_size(cause):
+                # Over the limit on its way in: the agent's own outcome is lost, only
+                # that it was too large is known.
+                self._too_large = payload_limit.too_large_message(
+                    "result or failure", None, request.max_payload_bytes
+                )
         summary.tokens_seen = len(self._tokens_seen)
         if self._token is None:  # direct call: run the agent, complete nothing
-            return summary
+            return self._fit(request, summary)
         summary.completion = await self._deliver(request, summary, completion_window_s)
         summary.tokens_seen = len(self._tokens_seen)  # retried attempts may have attached more
+        return self._fit(request, summary)
+
+    @staticmethod
+    def _fit(request: AgentRequest, summary: ExecutionSummary) -> ExecutionSummary:
+        """The summary within the payload limit (a workflow result over it would fail
+        every workflow task and never close): the agent's output, then its error
+        message, left out when they make it too large (the summary is evidence, the
+        result went, or did not, by token)."""
+        converter = workflow.payload_converter()
+        limit = request.max_payload_bytes
+        if payload_limit.over_limit(payload_limit.encoded_size(converter, summary), limit):
+            summary.output = None
+        if payload_limit.over_limit(payload_limit.encoded_size(converter, summary), limit):
+            summary.error_message = summary.error_message[:1024]
         return summary
 
     async def _agent(self, request: AgentRequest) -> Any:
@@ -215,6 +240,31 @@ class StigmaWorkflow:
             except TimeoutError:
                 return outcome
 
+    def _within_limit(
+        self, request: AgentRequest, name: str, completion: Completion
+    ) -> tuple[str, Completion]:
+        """The call to make: ``completion`` as it is when its encoded size (the system
+        activity's input, which carries the envelope Zigflow gets and the token, so it
+        is the larger) is within the payload limit; else failing Zigflow's activity with
+        ResultTooLarge. Over the limit the server would refuse the activity's input
+        (the workflow task fails, again and again: the result never leaves), or, by
+        token, answer OK and fail Zigflow's activity with a ServerError of its own."""
+        limit = request.max_payload_bytes
+        if not self._too_large:
+            size = payload_limit.encoded_size(workflow.payload_converter(), completion)
+            if not payload_limit.over_limit(size, limit):
+                return name, completion
+            what = "result" if name == "complete_zigflow_activity" else "failure"
+            self._too_large = payload_limit.too_large_message(what, size, limit)
+        return "fail_zigflow_activity", Completion(
+            completion.token_b64,
+            completion.attempt,
+            completion.execution_id,
+            result=envelope(request, workflow.info().workflow_id, None),
+            error_type=payload_limit.RESULT_TOO_LARGE,
+            error_message=self._too_large,
+        )
+
     async def _deliver_once(
         self,
         request: AgentRequest,
@@ -245,6 +295,8 @@ class StigmaWorkflow:
                 error_type=summary.error_type,
                 error_message=summary.error_message,
             )
+        if name != "cancel_zigflow_activity":
+            name, completion = self._within_limit(request, name, completion)
         completion.zigflow_workflow_id = token.zigflow_workflow_id
         completion.zigflow_run_id = token.zigflow_run_id
         completion.zigflow_activity_id = token.zigflow_activity_id
@@ -258,6 +310,10 @@ class StigmaWorkflow:
                 schedule_to_close_timeout=timedelta(seconds=window_s),
                 retry_policy=COMPLETION_RETRY,
             )
+            if self._too_large and outcome.status == "delivered":
+                # What was delivered is the ResultTooLarge failure, not the outcome.
+                outcome.status = "result_too_large"
+                outcome.message = self._too_large
             return outcome
         except ActivityError as err:
             # The window closed with only transient errors: recorded, not retried forever.

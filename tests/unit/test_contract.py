@@ -29,6 +29,7 @@ READERS = (
     "harness/observe/stages.py",
     "harness/links/tamper.py",
     "harness/judge/reach.py",
+    "harness/judge/payload_limit.py",
     "harness/faults/clock.py",
 )
 # Strings those modules may use that are not a service's: Temporal's own words (event

@@ -474,3 +474,39 @@ def test_the_banner_lists_the_junit_file_of_every_run() -> None:
     page = report_html.render({**data, "runs": runs})
     for run in runs:
         assert f"<code>{run['junit']}</code>" in page
+
+
+def test_both_views_of_a_payload_limit_case_are_side_by_side() -> None:
+    from harness.report import render
+
+    report = synthetic_report()
+    report["corruption"] = [
+        {
+            "class": "payload_limit/result_over_limit",
+            "server": "dev",
+            "expected": "stigma: result_too_large; zigflow: failed ResultTooLarge",
+            "examples": 2,
+            "observed": {
+                "stigma: delivered; zigflow: failed ServerError": 1,
+                "stigma: result_too_large; zigflow: failed ResultTooLarge": 1,
+            },
+            "scenario_outcomes": {"failed": 2},
+        },
+        {
+            "class": "payload_limit/start_agent_input_over_grpc",
+            "server": "dev",
+            "expected": "refused",
+            "examples": 1,
+            "observed": {"stigma: RESOURCE_EXHAUSTED": 1},
+            "scenario_outcomes": {"passed": 1},
+        },
+    ]
+    rows = render.side_by_side(render.as_report(report))
+    assert [(v.stigma, v.zigflow, v.count) for v in rows] == [
+        ("delivered", "failed ServerError", 1),
+        ("result_too_large", "failed ResultTooLarge", 1),
+        ("RESOURCE_EXHAUSTED", "-", 1),
+    ]
+    md = render.markdown(report)
+    assert "| payload_limit/result_over_limit | dev | delivered | failed ServerError | 1 |" in md
+    assert 'id="side-by-side"' in render.html(report)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.config import DEV, TIME_SKIPPING, StackConfig
+from harness.config import DEV, TIME_SKIPPING, StackConfig, same_stack
 from harness.errors import ConfigError, NotReadyError
 from harness.stack import pool
 from harness.stack.pool import StackKind, StackPool
@@ -65,6 +65,23 @@ def test_a_kind_is_the_session_config_made_real_or_chaotic() -> None:
     assert StackKind(real_clock=True).config(external) == external  # already real
     chaos = StackKind(chaos=True).config(StackConfig())
     assert (chaos.chaos, chaos.relay, chaos.temporal) == (True, True, TIME_SKIPPING)
+
+
+def test_a_blob_limit_is_a_dev_server_of_its_own_told_to_the_services() -> None:
+    assert StackKind.of((), {"blob_limit_bytes": 100_000}) == StackKind(blob_limit_bytes=100_000)
+    with pytest.raises(ConfigError, match="blob_limit_bytes"):
+        StackKind.of((), {"blob_limit_bytes": True})
+    lowered = StackKind(real_clock=True, blob_limit_bytes=100_000).config(BASE)
+    assert (lowered.temporal, lowered.payload_limit_bytes) == (DEV, 100_000)
+    assert lowered.servers.dev_dynamic_config == (
+        "limit.blobSize.error=100000",
+        "limit.blobSize.warn=50000",
+    )
+    assert not same_stack(lowered, StackKind(real_clock=True).config(BASE))
+    assert StackKind(blob_limit_bytes=100_000).suffix == "-blob100000"
+    # A cluster's limit is the cluster's: nothing to lower, the setting's value stays.
+    external = dataclasses.replace(BASE, temporal="temporal.internal:7233")
+    assert StackKind(blob_limit_bytes=100_000).config(external) == external
 
 
 async def test_each_distinct_stack_starts_once_and_all_stop_at_the_end(

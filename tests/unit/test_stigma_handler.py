@@ -146,6 +146,22 @@ async def test_temporal_unavailable_maps_to_unavailable(serve_stigma: ServeStigm
     assert len(starter.calls) == 1
 
 
+async def test_a_start_temporal_refuses_for_good_maps_to_invalid_argument(
+    serve_stigma: ServeStigma,
+) -> None:
+    # e.g. an input that, with the token, is over the cluster's payload limit: a retry
+    # with the same request would meet the same answer
+    starter = FakeStarter(
+        error=RPCError("Blob data size exceeds limit.", RPCStatusCode.INVALID_ARGUMENT, b"")
+    )
+
+    err = await call(serve_stigma, starter, handshake())
+
+    assert err is not None
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "Blob data size exceeds limit." in (err.details() or "")
+
+
 async def test_already_finished_maps_to_failed_precondition(serve_stigma: ServeStigma) -> None:
     starter = FakeStarter(error=AlreadyFinishedError(f"stigma-{KEY}"))
 

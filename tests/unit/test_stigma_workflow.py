@@ -278,3 +278,54 @@ async def test_transient_completion_errors_give_up_at_the_window(
     assert summary.completion.status == "gave_up"
     # Retried with backoff (1 s, 2 s, 4 s, 8 s ...) inside the 20 s window, then recorded.
     assert 2 <= len(stand_ins.completed) <= 6
+
+
+async def test_a_result_over_the_payload_limit_fails_the_token_with_result_too_large(
+    env: WorkflowEnvironment,
+) -> None:
+    stand_ins = StandIns(completion_status="delivered")
+    req = request({"output": "x" * 20_000}, token(1))
+    req.max_payload_bytes = 10_000
+
+    summary = await Run(env, stand_ins).execute(req)
+
+    # Never completed with it: failed with ResultTooLarge naming size and limit, and
+    # recorded so (the fail call's "delivered" is not the result's)
+    assert stand_ins.completed == []
+    (failed,) = stand_ins.failed
+    assert failed.error_type == "ResultTooLarge"
+    assert "10000 bytes" in failed.error_message
+    assert failed.result["output"] is None
+    assert summary.completion.status == "result_too_large"
+    assert summary.agent_outcome == "succeeded"
+    assert summary.output is None  # the summary too stays within the limit
+
+
+async def test_an_agent_outcome_refused_for_its_size_fails_the_token_with_result_too_large(
+    env: WorkflowEnvironment,
+) -> None:
+    stand_ins = StandIns()
+    script = {"outcome": "failure", "error_type": "PayloadsTooLarge", "error_message": "big"}
+    req = request(script, token(1))
+    req.max_payload_bytes = 10_000
+
+    summary = await Run(env, stand_ins).execute(req)
+
+    (failed,) = stand_ins.failed
+    assert failed.error_type == "ResultTooLarge"
+    assert summary.completion.status == "result_too_large"
+    assert len(stand_ins.agent_calls) == 1  # refused for size: not retried
+
+
+async def test_a_result_within_the_payload_limit_is_completed_as_it_is(
+    env: WorkflowEnvironment,
+) -> None:
+    stand_ins = StandIns(completion_status="delivered")
+    req = request({"output": "x" * 5_000}, token(1))
+    req.max_payload_bytes = 10_000
+
+    summary = await Run(env, stand_ins).execute(req)
+
+    (done,) = stand_ins.completed
+    assert done.result["output"] == {"agent_id": "summarize", "value": "x" * 5_000}
+    assert summary.completion.status == "delivered"

@@ -15,6 +15,7 @@ public final class Config {
   public String zigflowTemporalAddress;
   public String zigflowNamespace;
   public double completionWindowS;
+  public long maxPayloadBytes; // the cluster's payload limit; 0: no check
   public String metricsListen;
   public boolean eagerStart;
   public String workflowSandbox; // accepted for command-line parity; a JVM has no sandbox modes
@@ -31,6 +32,7 @@ public final class Config {
       "usage: stigma-java [--listen H:P] [--temporal-address H:P] [--namespace NS]\n"
           + "  [--task-queue Q] [--agent-task-queue Q] [--zigflow-temporal-address H:P]\n"
           + "  [--zigflow-namespace NS] [--completion-window S] [--metrics-listen H:P]\n"
+          + "  [--max-payload-bytes N]\n"
           + "  [--eager-start 0|1] [--workflow-sandbox MODE] [--log-level LEVEL]\n"
           + "  [--temporal-tls 0|1] [--temporal-tls-ca PEM] [--temporal-tls-cert PEM]\n"
           + "  [--temporal-tls-key PEM] [--temporal-tls-server-name NAME] [--temporal-api-key K]\n"
@@ -53,6 +55,11 @@ public final class Config {
     c.zigflowTemporalAddress = envOr(env, "STIGMA_ZIGFLOW_TEMPORAL_ADDRESS", "");
     c.zigflowNamespace = envOr(env, "STIGMA_ZIGFLOW_NAMESPACE", "");
     String window = envOr(env, "STIGMA_COMPLETION_WINDOW_S", "3600");
+    String maxPayload =
+        envOr(
+            env,
+            "STIGMA_MAX_PAYLOAD_BYTES",
+            String.valueOf(PayloadLimit.DEFAULT_MAX_PAYLOAD_BYTES));
     c.metricsListen = envOr(env, "STIGMA_METRICS_LISTEN", "");
     String eager = envOr(env, "STIGMA_EAGER_START", "1");
     c.workflowSandbox = envOr(env, "STIGMA_WORKFLOW_SANDBOX", "passthrough");
@@ -89,6 +96,7 @@ public final class Config {
         case "--zigflow-temporal-address" -> c.zigflowTemporalAddress = value;
         case "--zigflow-namespace" -> c.zigflowNamespace = value;
         case "--completion-window" -> window = value;
+        case "--max-payload-bytes" -> maxPayload = value;
         case "--metrics-listen" -> c.metricsListen = value;
         case "--eager-start" -> eager = value;
         case "--workflow-sandbox" -> c.workflowSandbox = value;
@@ -106,6 +114,11 @@ public final class Config {
       c.completionWindowS = Double.parseDouble(window);
     } catch (NumberFormatException e) {
       throw new UsageError("--completion-window: not a number: " + window);
+    }
+    try {
+      c.maxPayloadBytes = Long.parseLong(maxPayload);
+    } catch (NumberFormatException e) {
+      throw new UsageError("--max-payload-bytes: not a number of bytes: " + maxPayload);
     }
     if (!eager.equals("0") && !eager.equals("1")) {
       throw new UsageError("--eager-start: expected 0 or 1, got " + eager);

@@ -99,7 +99,13 @@ public final class Main {
     StartAgentService service =
         new StartAgentService(
             new TemporalStarter(
-                client, cfg.taskQueue, cfg.agentTaskQueue, cfg.completionWindowS, cfg.eagerStart));
+                client,
+                cfg.taskQueue,
+                cfg.agentTaskQueue,
+                cfg.completionWindowS,
+                cfg.eagerStart,
+                cfg.maxPayloadBytes),
+            cfg.maxPayloadBytes);
     int colon = cfg.listen.lastIndexOf(':');
     InetSocketAddress address =
         new InetSocketAddress(

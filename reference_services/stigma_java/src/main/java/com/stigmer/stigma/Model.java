@@ -51,6 +51,8 @@ public final class Model {
     public TokenAttachment token; // null: a direct call
     public Double heartbeatEveryS; // null: Zigflow expects no heartbeats
     public String agentTaskQueue = "";
+    // The cluster's payload limit (STIGMA_MAX_PAYLOAD_BYTES); 0: no check.
+    public long maxPayloadBytes;
   }
 
   /** Input of the system activities: what to deliver to which token. */
@@ -71,7 +73,8 @@ public final class Model {
 
   /**
    * What a call by token did: delivered | delivered_earlier | token_dead | token_rejected |
-   * gave_up | no_token; for heartbeats also alive | cancel_requested.
+   * result_too_large (the agent's result or failure was over the payload limit: Zigflow's
+   * activity was failed with ResultTooLarge instead) | gave_up | no_token; for heartbeats also alive | cancel_requested.
    */
   @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
   @JsonIgnoreProperties(ignoreUnknown = true)

@@ -29,9 +29,16 @@ public class StartAgentService {
   }
 
   private final Starter starter;
+  // The cluster's payload limit: an input over it can never start an execution (0: no check).
+  private final long maxPayloadBytes;
 
   public StartAgentService(Starter starter) {
+    this(starter, 0);
+  }
+
+  public StartAgentService(Starter starter, long maxPayloadBytes) {
     this.starter = starter;
+    this.maxPayloadBytes = maxPayloadBytes;
   }
 
   public static String workflowIdFor(StartAgentRequest r) {
@@ -102,7 +109,15 @@ public class StartAgentService {
       "attempt", corr.getZigflowAttempt(),
       "token_fp", JsonLog.fingerprint(r.getCallbackToken().toByteArray())
     };
-    List<String> problems = Validation.problems(r);
+    List<String> problems = new java.util.ArrayList<>(Validation.problems(r));
+    if (maxPayloadBytes > 0 && r.getInput().size() > maxPayloadBytes) {
+      problems.add(
+          "input: "
+              + r.getInput().size()
+              + " bytes, over the cluster's payload limit of "
+              + maxPayloadBytes
+              + " bytes");
+    }
     if (!problems.isEmpty()) {
       LOG.event("start_agent.invalid", concat(ids, "problems", problems));
       Metrics.startAgentAnswered("invalid");
@@ -135,6 +150,16 @@ public class StartAgentService {
       String code = CallError.code(err).name();
       String message = CallError.message(err);
       LOG.warn("start_agent.temporal_error", concat(ids, "code", code, "message", message));
+      if (CallError.code(err) == Status.Code.INVALID_ARGUMENT) {
+        // Temporal refuses this start for good (an input that, with the token, is over the
+        // payload limit): a retry would meet the same answer.
+        Metrics.startAgentAnswered("invalid");
+        reply.onError(
+            Status.INVALID_ARGUMENT
+                .withDescription("Temporal refused the agent's start: " + message)
+                .asRuntimeException());
+        return;
+      }
       Metrics.startAgentAnswered("temporal_error");
       reply.onError(
           Status.UNAVAILABLE

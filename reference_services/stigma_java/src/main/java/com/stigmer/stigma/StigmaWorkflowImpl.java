@@ -50,6 +50,10 @@ public class StigmaWorkflowImpl implements StigmaWorkflow {
   private final Set<String> tokensSeen = new HashSet<>();
   private boolean cancelRequested;
   private int heartbeats;
+  // Why the agent's outcome cannot be delivered as it is (over the cluster's payload limit),
+  // or "" while it can: then Zigflow's activity is failed with ResultTooLarge and the call is
+  // recorded result_too_large.
+  private String tooLarge = "";
 
   @Override
   public void attachToken(Model.TokenAttachment attachment) {
@@ -143,14 +147,62 @@ public class StigmaWorkflowImpl implements StigmaWorkflow {
         summary.errorType = cause == null ? "ActivityFailure" : cause.getClass().getSimpleName();
         summary.errorMessage = cause == null ? err.getMessage() : cause.getMessage();
       }
+      if (PayloadLimit.refusedForSize(cause)) {
+        // Over the limit on its way in: the agent's own outcome is lost, only that it was
+        // too large is known.
+        tooLarge =
+            PayloadLimit.tooLargeMessage("result or failure", null, request.maxPayloadBytes);
+      }
     }
     summary.tokensSeen = tokensSeen.size();
     if (token == null) { // direct call: the agent ran, nothing to complete
-      return summary;
+      return fit(request, summary);
     }
     summary.completion = deliver(request, summary, windowS);
     summary.tokensSeen = tokensSeen.size(); // retried attempts may have attached more
+    return fit(request, summary);
+  }
+
+  /**
+   * The summary within the payload limit (a workflow result over it would fail every workflow
+   * task and never close): the agent's output, then its error message, left out when they make
+   * it too large (the summary is evidence, the result went, or did not, by token).
+   */
+  private static Model.ExecutionSummary fit(
+      Model.AgentRequest request, Model.ExecutionSummary summary) {
+    long limit = request.maxPayloadBytes;
+    if (PayloadLimit.overLimit(PayloadLimit.encodedSize(summary), limit)) {
+      summary.output = null;
+    }
+    if (PayloadLimit.overLimit(PayloadLimit.encodedSize(summary), limit)
+        && summary.errorMessage.length() > 1024) {
+      summary.errorMessage = summary.errorMessage.substring(0, 1024);
+    }
     return summary;
+  }
+
+  /**
+   * The call to make: {@code c} as it is when its encoded size (the system activity's input,
+   * which carries the envelope Zigflow gets and the token, so it is the larger) is within the
+   * payload limit; else failing Zigflow's activity with ResultTooLarge. Over the limit the
+   * server would refuse the activity's input, or, by token, answer OK and fail Zigflow's
+   * activity with a ServerFailure of its own.
+   */
+  private String withinLimit(
+      Model.AgentRequest request, String name, Model.Completion c, Model.TokenAttachment t) {
+    long limit = request.maxPayloadBytes;
+    if (tooLarge.isEmpty()) {
+      long size = PayloadLimit.encodedSize(c);
+      if (!PayloadLimit.overLimit(size, limit)) {
+        return name;
+      }
+      String what = name.equals("complete_zigflow_activity") ? "result" : "failure";
+      tooLarge = PayloadLimit.tooLargeMessage(what, size, limit);
+    }
+    c.result = Model.envelope(request, Workflow.getInfo().getWorkflowId(), t, null);
+    c.errorType = PayloadLimit.RESULT_TOO_LARGE;
+    c.errorMessage = tooLarge;
+    return "fail_zigflow_activity";
   }
 
   /** Keep Zigflow's activity alive by token; its answer may ask us to cancel. */
@@ -255,6 +307,9 @@ public class StigmaWorkflowImpl implements StigmaWorkflow {
         c.errorMessage = summary.errorMessage;
       }
     }
+    if (!name.equals("cancel_zigflow_activity")) {
+      name = withinLimit(request, name, c, t);
+    }
     ActivityStub call =
         Workflow.newUntypedActivityStub(
             ActivityOptions.newBuilder()
@@ -264,7 +319,13 @@ public class StigmaWorkflowImpl implements StigmaWorkflow {
                 .setRetryOptions(COMPLETION_RETRY)
                 .build());
     try {
-      return call.execute(name, Model.CompletionOutcome.class, c);
+      Model.CompletionOutcome outcome = call.execute(name, Model.CompletionOutcome.class, c);
+      if (!tooLarge.isEmpty() && "delivered".equals(outcome.status)) {
+        // What was delivered is the ResultTooLarge failure, not the outcome.
+        outcome.status = "result_too_large";
+        outcome.message = tooLarge;
+      }
+      return outcome;
     } catch (ActivityFailure err) {
       // The window closed with only transient errors: recorded, not retried forever.
       Metrics.completionGaveUp(Workflow.isReplaying());

@@ -22,19 +22,27 @@ public class TemporalStarter implements StartAgentService.Starter {
   private final String agentTaskQueue;
   private final double windowS;
   private final boolean eager;
+  private final long maxPayloadBytes;
 
   public TemporalStarter(
-      WorkflowClient client, String taskQueue, String agentTaskQueue, double windowS, boolean eager) {
+      WorkflowClient client,
+      String taskQueue,
+      String agentTaskQueue,
+      double windowS,
+      boolean eager,
+      long maxPayloadBytes) {
     this.client = client;
     this.taskQueue = taskQueue;
     this.agentTaskQueue = agentTaskQueue;
     this.windowS = windowS;
     this.eager = eager;
+    this.maxPayloadBytes = maxPayloadBytes;
   }
 
   @Override
   public void start(String workflowId, Model.AgentRequest request) throws Exception {
     request.agentTaskQueue = agentTaskQueue;
+    request.maxPayloadBytes = maxPayloadBytes;
     WorkflowOptions options =
         WorkflowOptions.newBuilder()
             .setWorkflowId(workflowId)
