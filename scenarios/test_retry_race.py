@@ -32,13 +32,18 @@ the relay holds it. Both servers answered the old calls alike (NOT_FOUND, "inval
 activityID or activity already timed out or invoking workflow is completed").
 
 - ``heartbeat`` (real server): attempt 1 times out by heartbeat (the harness refuses
-  Stigma's heartbeats by its token at the relay), the retry's StartAgent is parked until
-  Stigma's next heartbeat by the old token has met NOT_FOUND; the retry's token then
-  arrives, and Stigma must heartbeat *it* while the agent works on, or the live attempt
-  times out by heartbeat too. Both reference Stigmas stopped beating at that NOT_FOUND
-  (fixed). The time-skipping server answers heartbeats by the timed-out attempt's token
-  OK while the retry runs (observed), so there the old token never meets NOT_FOUND:
-  this case runs on a real server only (``@pytest.mark.stack(real_clock=True)``).
+  Stigma's heartbeats by its token at the relay), the retries' StartAgent calls are
+  parked until Stigma's next heartbeat by the old token has met NOT_FOUND *and* the
+  parked retry (attempt 2) has timed out by heartbeat in turn (the server lists attempt
+  3): Stigma has had that heartbeat timeout to act on the NOT_FOUND before any newer
+  token reaches it (no Stigma shows outside that it has acted: a correct one waits for
+  the retry's token, calling nothing). Both retries' tokens then arrive, and Stigma must
+  heartbeat the live one (attempt 3's) while the agent works on, or that attempt times
+  out by heartbeat too. Both reference Stigmas stopped beating at that NOT_FOUND
+  (fixed); a token arriving before Stigma acted on the NOT_FOUND hid it. The
+  time-skipping server answers heartbeats by the timed-out attempt's token OK while the
+  retry runs (observed), so there the old token never meets NOT_FOUND: this case runs
+  on a real server only (``@pytest.mark.stack(real_clock=True)``).
 
 Not covered here: a retry that never comes (``test_timeout.py``: max_attempts=1, the
 dead token recorded once).
@@ -58,7 +63,7 @@ from harness.judge import checkers
 from harness.judge.expect import holds
 from harness.judge.invariants import exactly_once
 from harness.links.completion_relay import Relayed
-from harness.links.tamper import HoldRetries
+from harness.links.tamper import HoldRetries, Tampered
 from harness.observe.history import History
 from harness.waits import eventually
 
@@ -209,16 +214,23 @@ def _landed(history: History, started: Started) -> str:
     return "backoff" if first.closed_at < span.started_at else "started"
 
 
-# Long enough for the retry's attempt to outlive the harness parking its StartAgent (until
-# Stigma's next beat by the old token, up to ~2.5 s after the refusal ends: the SDK's
-# retries of a refused beat, then the beat activity's own retry).
+# Long enough that Stigma's next beat by attempt 1's token (once the refusal ends: the
+# SDK's retries of a refused beat, then the beat activity's own retry, up to ~2.5 s)
+# meets NOT_FOUND well before the first retry's own heartbeat timeout, which it waits out
+# parked, ends; and for the live attempt to outlive its StartAgent's way to Stigma.
 HEARTBEAT_TIMEOUT_S = 3.0
+# Attempt 1 times out by heartbeat (its beats refused), attempt 2 while parked before
+# Stigma (nobody holds its token), attempt 3 is the live one Stigma must keep alive.
+HEARTBEAT_ATTEMPTS = 3
+# The retry backoff hint (Zigflow's first interval): a Zigflow that ignores it only makes
+# the scenario longer.
+HEARTBEAT_BACKOFF_S = 0.2
 
 
 # A real server: the time-skipping one answers heartbeats by the timed-out attempt's token
 # OK while the retry runs (observed), so the old token never meets NOT_FOUND.
 @pytest.mark.stack(real_clock=True)
-@pytest.mark.slow(8)  # attempt 1's heartbeat timeout, then the retry's, outlived by beating
+@pytest.mark.slow(11)  # three heartbeat timeouts: attempts 1 and 2 time out, 3 outlives its own
 async def test_after_a_heartbeat_timeout_the_retry_is_kept_alive_and_gets_the_result_once(
     driver: Driver, history: History
 ) -> None:
@@ -229,16 +241,14 @@ async def test_after_a_heartbeat_timeout_the_retry_is_kept_alive_and_gets_the_re
     relay.set(retries)
     try:
         # given: an agent at work under a heartbeat timeout, Stigma heartbeating by token
-        started = await driver.start(
-            plan(
-                call_agent(
-                    "beaten",
-                    succeeds({"raced": True}, hold=True),
-                    heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S,
-                    max_attempts=MAX_ATTEMPTS,
-                )
-            )
+        call = call_agent(
+            "beaten",
+            succeeds({"raced": True}, hold=True),
+            heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S,
+            max_attempts=HEARTBEAT_ATTEMPTS,
         )
+        call["initial_interval_s"] = HEARTBEAT_BACKOFF_S
+        started = await driver.start(plan(call))
         await driver.wait_pending([started])
         old = next(
             r.forwarded_fp or "" for r in relay.log if r.zigflow_workflow_id == started.call_id
@@ -248,28 +258,41 @@ async def test_after_a_heartbeat_timeout_the_retry_is_kept_alive_and_gets_the_re
         async with completions.refuse_heartbeats(history, {old}):
             await driver.wait_attempt(started, 2)
             await retries.arrived()
-        # The retry's attempt had started on the server by now (its StartAgent is Zigflow's
-        # retry at work): its own heartbeat timeout runs from before this moment.
-        retry_started_by = time.time()
         # and Stigma's next heartbeat by the old token meets NOT_FOUND ...
-        await eventually(
+        dead_beat = await eventually(
             lambda: _dead_beat(completions.heartbeats, old),
             timeout_s=driver.timeout_s,
             pending=lambda: "a heartbeat by attempt 1's token answered NOT_FOUND",
         )
-        # ... before the retry's token reaches it
+        # ... and Stigma has had time to act on that answer before any newer token
+        # reaches it. Nothing any Stigma shows outside says it has (a correct one waits
+        # for the retry's token, calling nothing; one that gives up calls nothing either),
+        # so the hold lasts a server event instead: the parked retry (attempt 2, whose
+        # token nobody holds) times out by heartbeat, a heartbeat timeout after it
+        # started, and the server lists attempt 3. Released at the NOT_FOUND itself, the
+        # retry's token could reach Stigma before it had acted on the answer, and a Stigma
+        # that stops beating at a NOT_FOUND while a retry is pending would pass.
+        await driver.wait_attempt(started, HEARTBEAT_ATTEMPTS)
+        history.measurements["dead_beat_lead_s"] = round(time.time() - dead_beat, 3)
+        # Both retries' tokens reach Stigma now (attempt 2's dead, attempt 3's live).
         retries.release()
+        live = await eventually(
+            lambda: _attempt_start_agent(relay.log, started.call_id, HEARTBEAT_ATTEMPTS),
+            timeout_s=driver.timeout_s,
+            pending=lambda: f"attempt {HEARTBEAT_ATTEMPTS}'s StartAgent through the relay",
+        )
         await driver.wait_pending([started])
     finally:
         retries.release()
         relay.set(None)
     # then: the live attempt is kept alive while the agent works on, past a heartbeat
-    # timeout of its own: a beat by the retry's token answered OK later than its heartbeat
-    # timeout (and a margin) after the retry had started. The server answers a beat by a
-    # timed-out attempt's token NOT_FOUND (see above), so without Stigma's beats by the new
-    # token (while parked, and after) that attempt would have timed out by then.
-    alive_past = retry_started_by + HEARTBEAT_TIMEOUT_S + 0.5
-    new = {r.forwarded_fp for r in relay.log if r.zigflow_workflow_id == started.call_id} - {old}
+    # timeout of its own: a beat by its token answered OK later than its heartbeat
+    # timeout (and a margin) after its StartAgent reached the relay (the attempt had
+    # started on the server by then). The server answers a beat by a timed-out attempt's
+    # token NOT_FOUND (see above), so without Stigma's beats by the live token that
+    # attempt would have timed out by then.
+    alive_past = live.wall + HEARTBEAT_TIMEOUT_S + 0.5
+    new = {live.forwarded_fp}
     beats = await eventually(
         lambda: _live_beats(completions.heartbeats, new, alive_past),
         timeout_s=driver.timeout_s,
@@ -282,11 +305,24 @@ async def test_after_a_heartbeat_timeout_the_retry_is_kept_alive_and_gets_the_re
     history.measurements["live_attempt_beats"] = beats
     await driver.release([started])
     await driver.outcome(started)
-    holds(history, exactly_once(history, max_attempts=MAX_ATTEMPTS))
+    holds(history, exactly_once(history, max_attempts=HEARTBEAT_ATTEMPTS))
 
 
-async def _dead_beat(beats: list[Relayed], token_fp: str | None) -> bool | None:
-    return True if any(b.token_fp == token_fp and b.answer == "NOT_FOUND" for b in beats) else None
+async def _dead_beat(beats: list[Relayed], token_fp: str | None) -> float | None:
+    """When a heartbeat by this token was first seen answered NOT_FOUND."""
+    return next((b.wall for b in beats if b.token_fp == token_fp and b.answer == "NOT_FOUND"), None)
+
+
+async def _attempt_start_agent(log: list[Tampered], call_id: str, attempt: int) -> Tampered | None:
+    """The StartAgent of this attempt of the call, once the relay forwarded it."""
+    return next(
+        (
+            r
+            for r in log
+            if r.zigflow_workflow_id == call_id and r.attempt == attempt and r.forwarded_fp
+        ),
+        None,
+    )
 
 
 async def _live_beats(

@@ -461,12 +461,10 @@ def _case_key(case: tuple[str, str, str, str]) -> str:
     return f"case{CASES.index(case):02d}"
 
 
-# Mutants caught by timing that the load of other child runs disturbs: seen to pass the
-# scenario (stops_beating: the retry's beats are judged over a heartbeat timeout) or to
-# fail it for another reason (the load run's few seconds of load) with other children
+# Mutants caught by timing that the load of other child runs disturbs: seen to fail the
+# scenario for another reason (the load run's few seconds of load) with other children
 # running; they run with no other case of this module at the same time.
 ALONE = {
-    ("stigma_stops_beating_for_retries", "test_retry_race.py"),
     ("stigma_counts_deliveries_twice", "test_load_smoke.py"),
 }
 
