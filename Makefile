@@ -244,6 +244,8 @@ staging-rehearsal: setup
 	cd $$state && $$py -m harness.cli certify --target rehearsal \
 	  --out $(abspath $(REHEARSAL_OUT)) $(REHEARSAL_CERTIFY_ARGS)
 
+# Where the time went (per test and phase) is written to reports/out/durations/ for
+# `make bench-page`: the suite's and the activity-level gate's.
 # Everything, then the gate once more at activity level (the harness's own workflow
 # around Zigflow's agent activity: what a team with only that activity is certified on),
 # then the Go reference Zigflow's unit tests and that gate against it (skipped with a
@@ -253,8 +255,10 @@ staging-rehearsal: setup
 # embedded servers, and the staging rehearsal (certify --target on deployed services).
 test: setup proto-check
 	$(MAKE) --no-print-directory docs
-	$(PY) -m pytest -n $(WORKERS) --cov --cov-report=term --cov-report=xml:reports/out/coverage.xml $(PYTEST_ARGS)
-	$(PY) -m pytest -n $(WORKERS) scenarios --zigflow-level activity $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) --cov --cov-report=term --cov-report=xml:reports/out/coverage.xml \
+	  --durations-json reports/out/durations/suite.json $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) scenarios --zigflow-level activity \
+	  --durations-json reports/out/durations/gate.json $(PYTEST_ARGS)
 	@if [ -x $(ZIGFLOW_GO) ] && command -v go >/dev/null 2>&1; then \
 	  set -x; \
 	  (cd $(ZIGFLOW_GO_DIR) && go test ./...) && \
