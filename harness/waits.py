@@ -86,21 +86,10 @@ async def counted(
     """Until ``count()`` reaches ``n``, woken by ``condition`` (notified by whoever
     adds to what is counted). ``pending(missing)`` names what has not arrived."""
     with spans.span(spans.WAIT):
-        await _counted(condition, count, n, timeout_s=timeout_s, pending=pending)
-
-
-async def _counted(
-    condition: asyncio.Condition,
-    count: Callable[[], int],
-    n: int,
-    *,
-    timeout_s: float,
-    pending: Callable[[int], str],
-) -> None:
-    async with condition:
-        try:
-            await asyncio.wait_for(condition.wait_for(lambda: count() >= n), timeout_s)
-        except TimeoutError:
-            raise WaitTimeout(
-                f"still waiting after {timeout_s:.0f}s: {pending(n - count())}"
-            ) from None
+        async with condition:
+            try:
+                await asyncio.wait_for(condition.wait_for(lambda: count() >= n), timeout_s)
+            except TimeoutError:
+                raise WaitTimeout(
+                    f"still waiting after {timeout_s:.0f}s: {pending(n - count())}"
+                ) from None
