@@ -188,8 +188,37 @@ async def observe_from(history: History, endpoints: Mapping[str, str]) -> Observ
     either judges them or records why they were not checked."""
     gap = await missing(endpoints)
     if gap is None:
+        await _quiet(endpoints)
         await snapshot(history, endpoints, "before")
     return Observation(history, endpoints, gap)
+
+
+async def _quiet(endpoints: Mapping[str, str]) -> None:
+    """Wait (up to ``GAUGE_SETTLE_S``) until every gauge reads zero: the stack is shared
+    by the scenarios before this one, and one of theirs may still be winding down (a
+    Stigma execution that closes a moment after its Zigflow call resolved). A baseline
+    taken meanwhile would count that work as this scenario's, and its calls and its
+    gauge's fall as this scenario's changes. A stack that never reads zero (other
+    traffic on a deployed target) keeps the level it has: the checkers then judge
+    against it as before."""
+    busy: list[str] = []
+
+    async def idle() -> bool | None:
+        busy[:] = []
+        for service, address in endpoints.items():
+            now = await metrics.scrape(address)
+            busy.extend(
+                f"{service} {t.value}" for t in _gauges_of(service) if metrics.total(now, t.value)
+            )
+        return True if not busy else None
+
+    with contextlib.suppress(WaitTimeout):
+        await eventually(
+            idle,
+            timeout_s=GAUGE_SETTLE_S,
+            pending=lambda: "earlier work on the stack to wind down: " + ", ".join(busy),
+            interval_s=0.1,
+        )
 
 
 def _changes(history: History, service: str) -> Samples | None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import collections
+import fcntl
 import ipaddress
+import os
 import random
 import socket
+import tempfile
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
@@ -13,6 +17,16 @@ LOOPBACK = "127.0.0.1"
 # after the service that had it has stopped and released it.
 _handed_out: set[int] = set()
 _LOWEST = 10_000
+# Every process of this user that chooses ports (xdist workers, nested pytest runs, the
+# suite's mutant runs side by side) takes a lock on the port's file here before handing
+# it out, and keeps it while the service is starting: a port chosen and not yet bound
+# is invisible to another process's bind check, so without the lock two processes could
+# choose it in the same second and one service would find it taken.
+_CLAIMS = Path(tempfile.gettempdir()) / f"handshake-ports-{os.getuid()}"
+# A claim is kept for this many later ones: by then its service has long bound the port
+# (or is gone), and the bind check keeps it out; the open files stay few.
+_CLAIMS_KEPT = 256
+_claims: collections.deque[int] = collections.deque()
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -48,7 +62,7 @@ def free_port() -> int:
     if low - _LOWEST > 1_000:
         for _ in range(200):
             port = random.randrange(_LOWEST, low)
-            if port not in _handed_out and _bindable(port):
+            if port not in _handed_out and _bindable(port) and _claim(port):
                 _handed_out.add(port)
                 return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -56,6 +70,26 @@ def free_port() -> int:
         port = int(sock.getsockname()[1])
     _handed_out.add(port)
     return port
+
+
+def _claim(port: int) -> bool:
+    """Whether this process now holds the port's lock (no other process of this user
+    chose it while its service may still be starting). The lock goes with the process
+    or once ``_CLAIMS_KEPT`` later ports were claimed."""
+    try:
+        _CLAIMS.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(_CLAIMS / str(port), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return True  # no place for locks: the bind check alone, as before
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _claims.append(fd)
+    while len(_claims) > _CLAIMS_KEPT:
+        os.close(_claims.popleft())
+    return True
 
 
 # gRPC servers enable SO_REUSEPORT by default: a second server on a port
