@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import pathlib
 import re
@@ -109,7 +110,9 @@ def env_candidates() -> list[str]:
 def _defaults(read: Callable[[], dict[str, object]], var: str) -> dict[str, object] | None:
     os.environ[var] = SENTINEL
     try:
-        return read()
+        # A deprecated name set on purpose here: its notice is the user's, not the docs'.
+        with contextlib.redirect_stderr(io.StringIO()):
+            return read()
     except Exception:  # a variable this command parses differently: not its own
         return None
     finally:
