@@ -48,7 +48,8 @@ def test_a_hung_slow_or_crashing_stop_is_violated(over: dict[str, Any], says: st
     h = History("t")
     shutdown(h, **over)
     verdict = stopped_within_bound(h)
-    assert not verdict.ok and says in str(verdict), verdict
+    assert not verdict.ok, verdict
+    assert says in str(verdict), verdict
 
 
 def test_no_shutdown_is_nothing_to_check_not_ok() -> None:
@@ -68,7 +69,8 @@ def test_in_flight_calls_kept_in_their_attempt_pass() -> None:
         },
     )
     verdict = in_flight_kept_over_shutdown(h)
-    assert verdict.ok and verdict.checked == 2, verdict
+    assert verdict.ok, verdict
+    assert verdict.checked == 2, verdict
 
 
 def test_a_pending_attempt_ended_by_the_stop_is_violated() -> None:
@@ -81,6 +83,6 @@ def test_a_pending_attempt_ended_by_the_stop_is_violated() -> None:
     verdict = in_flight_kept_over_shutdown(h)
     text = str(verdict)
     assert not verdict.ok, text
-    assert "retried/0-a (pending in flight at the signal): Zigflow's activity was at attempt 1" in text
-    assert "failed/0-a" in text and "Zigflow's activity failed" in text
-    assert "twice/0-a" in text and "ran 2 times" in text
+    assert "retried/0-a (pending in flight at the signal): Zigflow's activity was at" in text
+    assert "failed/0-a (pending in flight at the signal): Zigflow's activity failed" in text
+    assert "twice/0-a (pending in flight at the signal): the agent ran 2 times" in text
