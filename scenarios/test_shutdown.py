@@ -36,7 +36,9 @@ def _deployed(driver: Driver) -> None:
         pytest.skip("a deployed target's graceful stop is its own (no hook to time it)")
 
 
-# The restart, then the stopped worker's sticky queue (the references' 1 s).
+# The restart, then the stopped worker's sticky queue (the references' 1 s), or (when the
+# stopping process did not run it) the first workflow task of the start it finished,
+# retried after the references' 3 s workflow task timeout.
 @pytest.mark.slow(4)
 async def test_stigma_stopped_with_calls_in_flight_loses_nothing_and_exits_in_bound(
     driver: Driver, history: History

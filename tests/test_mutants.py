@@ -149,6 +149,12 @@ CASES = [
         "stopped_within_bound: VIOLATED",
     ),
     (
+        "test_shutdown.py::test_stigma_stopped_with_calls_in_flight_loses_nothing_and_exits_in_bound",
+        "--stigma-cmd",
+        "stigma_fails_in_flight_on_shutdown",
+        "in_flight_kept_over_shutdown: VIOLATED",
+    ),
+    (
         "test_shutdown.py::test_zigflow_stopped_with_result_pending_activities_resumes_them",
         "--zigflow-cmd",
         "zigflow_fails_pending_on_shutdown",

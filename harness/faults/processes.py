@@ -177,7 +177,6 @@ async def stopped(
     history.fault("start", "stop:SIGTERM", proc.name, pid=proc.pid, incarnation=incarnation)
     try:
         yield stopping
-        await stopping.exited()
     finally:
         await stopping.exited()
         await stack.restart(proc)
