@@ -88,6 +88,8 @@ async def paused(
 # the harness waits for a stopping service before it SIGKILLs it (as a deploy's
 # supervisor would at the end of its grace period).
 SHUTDOWN_KILL_SLACK_S = 2.0
+# Where ``stopped`` records each shutdown in a history's measurements.
+SHUTDOWNS = "shutdowns"
 
 
 @dataclass
@@ -158,7 +160,7 @@ async def stopped(
 ) -> AsyncIterator[Stopping]:
     """SIGTERM ``proc`` now (a rolling deploy's stop); the block runs while it shuts down.
     On leaving, waits until it has exited (SIGKILL past ``bound_s`` and the slack, as a
-    supervisor would), records the shutdown in ``history.measurements["shutdowns"]``
+    supervisor would), records the shutdown in ``history.measurements[SHUTDOWNS]``
     (how long SIGTERM to exit took, by itself or killed, its exit code, and the calls the
     scenario had ``in_flight``: call id -> what was in flight and at which attempt of
     Zigflow's activity, for ``harness.judge.shutdown``), then restarts it."""
@@ -170,7 +172,7 @@ async def stopped(
         "bound_s": bound_s,
         "in_flight": {call_id: dict(what) for call_id, what in (in_flight or {}).items()},
     }
-    history.measurements.setdefault("shutdowns", []).append(record)
+    history.measurements.setdefault(SHUTDOWNS, []).append(record)
     incarnation = proc.incarnation
     stopping = Stopping(proc, history, bound_s, record)
     proc.send(signal.SIGTERM)

@@ -1,6 +1,6 @@
 """Shutdown with calls in flight (a rolling deploy's SIGTERM), judged from what the
 harness recorded (``harness.faults.processes.stopped``:
-``history.measurements["shutdowns"]``: the time from SIGTERM to the process's exit as
+``history.measurements[SHUTDOWNS]``: the time from SIGTERM to the process's exit as
 the harness saw it, its exit code, whether the harness had to SIGKILL it, and the calls
 in flight at the signal) and Temporal's histories. Pure functions over the history.
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness import contract
+from harness.faults.processes import SHUTDOWNS
 from harness.judge.checkers import Verdict, agent_states
 from harness.observe.history import History
 
@@ -37,7 +38,7 @@ RETRY_ALLOWED = frozenset({START})
 
 
 def _shutdowns(history: History) -> list[dict[str, Any]]:
-    return list(history.measurements.get("shutdowns", []))
+    return list(history.measurements.get(SHUTDOWNS, []))
 
 
 def stopped_within_bound(history: History) -> Verdict:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from harness.drive import plan as hp
+from harness.faults.processes import SHUTDOWNS
 from harness.judge.shutdown import START, in_flight_kept_over_shutdown, stopped_within_bound
 from harness.observe.history import History
 from tests.unit.test_checkers import agent_call
@@ -26,7 +27,7 @@ def shutdown(h: History, **over: Any) -> dict[str, Any]:
         "exit_code": 0,
         **over,
     }
-    h.measurements.setdefault("shutdowns", []).append(record)
+    h.measurements.setdefault(SHUTDOWNS, []).append(record)
     return record
 
 
