@@ -120,10 +120,10 @@ RECOMMENDED_WORKFLOW_TASK_TIMEOUT_S = 3.0
 # exits by itself, exit code 0, within this of the signal, whatever it has in flight.
 # The references give in-flight calls a 2 s grace (StartAgent's server, then the
 # worker's graceful shutdown: at most about 4 s when every grace runs out) and exit
-# well under 1 s once those calls have finished (scenarios/test_shutdown.py, measured
-# SIGTERM to exit on a shared 2-core machine: Python Stigma about 0.1 s, Java Stigma
-# about 0.7 s, either Zigflow under 0.1 s); a supervisor's grace period is longer
-# (Kubernetes: 30 s). Waiting for running agents (hours) is no drain: their executions
+# within about 1 s once those calls have finished (scenarios/test_shutdown.py, SIGTERM
+# to exit as the harness timed it in 21 runs on a shared 2-core machine: Python Stigma
+# 0.02-0.6 s, Java Stigma 0.5-1.2 s, Python and Go Zigflow under 0.02 s); a
+# supervisor's grace period is longer (Kubernetes: 30 s). Waiting for running agents (hours) is no drain: their executions
 # are Temporal's, not the process's, and the next process picks their results up.
 SHUTDOWN_BOUND_S = 10.0
 
