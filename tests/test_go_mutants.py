@@ -50,6 +50,12 @@ CASES = [
         "time-skipping",
         "to reach attempt 2",
     ),
+    (
+        "test_shutdown.py::test_zigflow_stopped_with_result_pending_activities_resumes_them",
+        "zigflow_go_fails_pending_on_shutdown",
+        "time-skipping",
+        "in_flight_kept_over_shutdown: VIOLATED",
+    ),
 ]
 
 

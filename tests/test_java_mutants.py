@@ -76,6 +76,15 @@ MUTANTS = {
         "CALL_DEADLINE = Duration.ofSeconds(5);",
         "CALL_DEADLINE = Duration.ofDays(1);",
     ),
+    # No SIGTERM handler (only SIGINT's, as a console-first service might have): a
+    # deploy's SIGTERM takes the JVM's default, shutdown hooks then exit 143, with its
+    # StartAgent server and worker never stopped: every deploy looks like a crash to the
+    # supervisor, and the calls in flight are cut off instead of finished.
+    "java_no_sigterm_handler": (
+        "Main.java",
+        'for (String name : new String[] {"TERM", "INT"}) {',
+        'for (String name : new String[] {"INT"}) {',
+    ),
 }
 
 CASES = [
@@ -100,6 +109,11 @@ CASES = [
         "test_bounded_rejection.py::test_a_call_by_token_temporal_never_answers_is_given_up_retried_and_blocks_no_other",
         "java_waits_on_silent_server",
         "call_by_token_bounded: VIOLATED",
+    ),
+    (
+        "test_shutdown.py::test_stigma_stopped_with_calls_in_flight_loses_nothing_and_exits_in_bound",
+        "java_no_sigterm_handler",
+        "stopped_within_bound: VIOLATED",
     ),
 ]
 

@@ -143,6 +143,24 @@ CASES = [
         "to reach attempt 2",
     ),
     (
+        "test_shutdown.py::test_stigma_stopped_with_calls_in_flight_loses_nothing_and_exits_in_bound",
+        "--stigma-cmd",
+        "stigma_waits_out_its_agents",
+        "stopped_within_bound: VIOLATED",
+    ),
+    (
+        "test_shutdown.py::test_stigma_stopped_with_calls_in_flight_loses_nothing_and_exits_in_bound",
+        "--stigma-cmd",
+        "stigma_fails_in_flight_on_shutdown",
+        "in_flight_kept_over_shutdown: VIOLATED",
+    ),
+    (
+        "test_shutdown.py::test_zigflow_stopped_with_result_pending_activities_resumes_them",
+        "--zigflow-cmd",
+        "zigflow_fails_pending_on_shutdown",
+        "in_flight_kept_over_shutdown: VIOLATED",
+    ),
+    (
         "test_network.py::test_latency_jitter_and_slicing_on_every_link_keep_the_handshake_correct",
         "--zigflow-cmd",
         "zigflow_impatient",

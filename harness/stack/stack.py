@@ -249,7 +249,7 @@ def expand(argv: list[str], values: dict[str, str]) -> list[str]:
 # channel in gRPC's reconnect backoff (1 s, then x1.6): a service that began serving
 # just after a refusal was seen SERVING up to 2 s late (measured after restarts). A
 # short backoff lets the probe's own poll interval decide.
-_PROBE_CHANNEL_OPTIONS = [
+PROBE_CHANNEL_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 50),
     ("grpc.max_reconnect_backoff_ms", 250),
 ]
@@ -257,7 +257,7 @@ _PROBE_CHANNEL_OPTIONS = [
 
 async def wait_healthy(proc: ManagedProcess, target: str, service: str, timeout_s: float) -> None:
     """grpc.health.v1 says SERVING; fails at once if the process died meanwhile."""
-    async with grpc.aio.insecure_channel(target, options=_PROBE_CHANNEL_OPTIONS) as channel:
+    async with grpc.aio.insecure_channel(target, options=PROBE_CHANNEL_OPTIONS) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
 
         async def probe() -> bool | None:

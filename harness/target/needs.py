@@ -271,6 +271,15 @@ SCENARIOS: dict[str, dict[str, Needs]] = {
             "real_clock", "relay:start_agent", "relay:completion"
         ),
     },
+    "test_shutdown.py": {
+        # A graceful stop timed from SIGTERM to exit: only a process the harness started.
+        "test_stigma_stopped_with_calls_in_flight_loses_nothing_and_exits_in_bound": _n(
+            "real_clock", "relay:completion", "spawned_processes"
+        ),
+        "test_zigflow_stopped_with_result_pending_activities_resumes_them": _n(
+            "real_clock", "relay:start_agent", "relay:completion", "spawned_processes"
+        ),
+    },
     "test_success.py": {
         "test_zigflow_resumes_with_exactly_the_agents_result_once": NOTHING,
         "test_plan_continues_after_each_handshake": NOTHING,

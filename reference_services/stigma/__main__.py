@@ -196,6 +196,11 @@ async def serve(args: argparse.Namespace) -> None:
             pid=os.getpid(),
         )
         await stop.wait()
+        # A deploy's SIGTERM with calls in flight (the contract's shutdown bound, 10 s):
+        # NOT_SERVING and no new StartAgent; one in flight (a durable start awaiting its
+        # ACK) has 2 s to answer, else Zigflow's retry finds the execution by its key.
+        # Then the worker's graceful shutdown lets calls by token in flight finish (2 s);
+        # running agents are Temporal's, never waited for: the next process takes over.
         log.event("stigma.stopping")
         await health.stopping()
         await server.stop(grace=2)

@@ -128,6 +128,9 @@ async def serve(args: argparse.Namespace) -> None:
             pid=os.getpid(),
         )
         await stop.wait()
+        # A deploy's SIGTERM: result-pending activities are left as they are (their tokens
+        # stay live for Stigma; never failed or cancelled on the way out), activities
+        # still waiting for an ACK get the worker's 2 s graceful shutdown.
         log.event("zigflow.stopping")
         await health.stopping()
     await stigma.close()

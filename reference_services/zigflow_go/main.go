@@ -191,6 +191,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		"stigma_target", cfg.StigmaTarget, "pid", os.Getpid())
 
 	<-ctx.Done()
+	// A deploy's SIGTERM: result-pending activities are left as they are (their tokens
+	// stay live for Stigma; never failed or cancelled on the way out), activities still
+	// waiting for an ACK get WorkerStopTimeout.
 	log.Info("zigflow.stopping")
 	hs.Shutdown() // every service NOT_SERVING
 	w.Stop()

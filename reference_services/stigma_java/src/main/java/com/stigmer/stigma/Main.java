@@ -133,6 +133,11 @@ public final class Main {
         "pid", ProcessHandle.current().pid());
 
     stop.await();
+    // A deploy's SIGTERM with calls in flight (the contract's shutdown bound, 10 s):
+    // NOT_SERVING and no new StartAgent; one in flight (a durable start awaiting its ACK)
+    // has 2 s to answer, else Zigflow's retry finds the execution by its key. Then the
+    // worker factory's shutdown lets calls by token in flight finish (2 s); running
+    // agents are Temporal's, never waited for: the next process takes over.
     LOG.event("stigma.stopping");
     health.enterTerminalState();
     server.shutdown();
