@@ -123,8 +123,9 @@ RECOMMENDED_WORKFLOW_TASK_TIMEOUT_S = 3.0
 # within about 1 s once those calls have finished (scenarios/test_shutdown.py, SIGTERM
 # to exit as the harness timed it in 21 runs on a shared 2-core machine: Python Stigma
 # 0.02-0.6 s, Java Stigma 0.5-1.2 s, Python and Go Zigflow under 0.02 s); a
-# supervisor's grace period is longer (Kubernetes: 30 s). Waiting for running agents (hours) is no drain: their executions
-# are Temporal's, not the process's, and the next process picks their results up.
+# supervisor's grace period is longer (Kubernetes: 30 s). Waiting for running agents
+# (hours) is no drain: their executions are Temporal's, not the process's, and the next
+# process picks their results up.
 SHUTDOWN_BOUND_S = 10.0
 
 
