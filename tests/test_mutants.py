@@ -512,7 +512,7 @@ ALONE = {
 
 # Cases each xdist worker runs ahead of its tests (tests/children.py RunsAhead), besides
 # the one its test runs: the children mostly wait, and a worker ran one at a time.
-AHEAD_THREADS = 1
+AHEAD_THREADS = 2
 
 
 @pytest.fixture(scope="session")
