@@ -146,17 +146,21 @@ class RunsAhead:
     def _run(self, key: str) -> None:
         child = self.children[key]
         result: dict[str, object]
+        began = time.monotonic()
         try:
             with (self.shared / "alone.lock").open("a") as lock:
                 # Shared by the pool's children, exclusive for one that runs alone
                 # (it waits for the running ones to end; new ones wait for it).
                 fcntl.flock(lock, fcntl.LOCK_EX if child.alone else fcntl.LOCK_SH)
+                began = time.monotonic()
                 done, hung = run_to_end(child.argv, bound_s=self.bound_s, env=child.env)
             result = {"returncode": done.returncode, "output": done.stdout + done.stderr}
             result["hung"] = hung
         except Exception as err:  # recorded for the test that judges it, on any thread
             result = {"returncode": None, "output": f"the child did not run: {err!r}"}
             result["hung"] = False
+        # For whoever measures where the module's time goes: never judged.
+        result["elapsed_s"] = round(time.monotonic() - began, 3)
         path = self.shared / key / "result.json"
         path.with_suffix(".tmp").write_text(json.dumps(result))
         path.with_suffix(".tmp").replace(path)  # whole or not there, for a waiting test

@@ -23,7 +23,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 SRC = ROOT / "reference_services/stigma_java/src/main/java/com/stigmer/stigma"
 JAR = ROOT / ".bin/stigma-java.jar"
 
-# name: (source file, reference text, mutant text)
+# name: (source file, reference text, mutant text[, reference text, mutant text ...])
 MUTANTS = {
     # Reads only the outer exception: SDK 1.38's heartbeat wraps the cancellation in
     # ActivityCompletionFailureException, so Zigflow's cancel is taken for a transient
@@ -85,6 +85,18 @@ MUTANTS = {
         'for (String name : new String[] {"TERM", "INT"}) {',
         'for (String name : new String[] {"INT"}) {',
     ),
+    # Ignores the cluster's payload limit (as tests/mutants/stigma_ignores_blob_limit.py):
+    # completes by token whatever the result's size, and passes the agent's own size
+    # refusal on as the agent's failure; the server answers OK and fails Zigflow's
+    # activity itself, so "delivered" is recorded for a result Zigflow never got.
+    "java_ignores_blob_limit": (
+        "PayloadLimit.java",
+        "return limit > 0 && size > limit;",
+        "return false;",
+        "  public static boolean refusedForSize(Throwable cause) {\n",
+        "  public static boolean refusedForSize(Throwable cause) {\n"
+        "    if (cause != null) {\n      return false;\n    }\n",
+    ),
 }
 
 CASES = [
@@ -115,6 +127,11 @@ CASES = [
         "java_no_sigterm_handler",
         "stopped_within_bound: VIOLATED",
     ),
+    (
+        "test_blob_limit.py::test_results_and_failures_over_the_payload_limit_fail_typed_and_are_recorded_so",
+        "java_ignores_blob_limit",
+        "oversized_result_refused_typed: VIOLATED",
+    ),
 ]
 
 
@@ -129,12 +146,14 @@ def _java_ready() -> None:
 
 def build_mutant(name: str, out: pathlib.Path) -> str:
     """Compile the mutant's patched file into ``out``; return its command line."""
-    source, reference, mutant = MUTANTS[name]
+    source, *patches = MUTANTS[name]
     text = (SRC / source).read_text()
-    assert text.count(reference) == 1, f"{name}: the patch no longer applies to {source}"
+    for reference, mutant in zip(patches[::2], patches[1::2], strict=True):
+        assert text.count(reference) == 1, f"{name}: the patch no longer applies to {source}"
+        text = text.replace(reference, mutant)
     patched = out / "src" / source
     patched.parent.mkdir(parents=True)
-    patched.write_text(text.replace(reference, mutant))
+    patched.write_text(text)
     classes = out / "classes"
     subprocess.run(
         ["javac", "-nowarn", "-cp", str(JAR), "-d", str(classes), str(patched)],
