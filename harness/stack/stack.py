@@ -386,7 +386,10 @@ def start_agent_relay(topology: Topology) -> contextlib.AbstractAsyncContextMana
     """The StartAgent relay, in front of whatever Zigflow would reach (Stigma, or its
     proxy in a chaos stack): tokens are damaged before the network's faults apply."""
     link = topology.links["stigma_grpc"]
-    return _relaying(link, "start_agent_relay", TokenTamper(link.address))
+    # A hop already in the link is a proxy that outlives Stigma's restarts: a refusal
+    # there is the link being down.
+    relay = TokenTamper(link.address, refused_means_link_down=bool(link.hops))
+    return _relaying(link, "start_agent_relay", relay)
 
 
 @contextlib.asynccontextmanager
