@@ -36,6 +36,10 @@ Transform = Callable[[pb.StartAgentRequest], Awaitable[pb.StartAgentRequest | gr
 ACKED = grpc.StatusCode.OK.name
 ACK_LOST = "ACK_LOST"
 
+# How long the relay's probe of its upstream may take to be refused: a refusal on a
+# loopback proxy comes at once; anything slower is not a refusal.
+UPSTREAM_PROBE_TIMEOUT_S = 0.5
+
 
 @dataclass
 class Tampered:
@@ -65,6 +69,12 @@ class Tampered:
 class TokenTamper:
     upstream: str
     listen: str = ""
+    # The upstream is a proxy that keeps listening while Stigma is killed and restarted
+    # (a chaos stack's Toxiproxy), so a refused connection there means the link itself
+    # is down: the relay then answers UNAVAILABLE at once, as a direct channel to a
+    # refusing address does, instead of holding the call (see _handle). Off when the
+    # upstream is Stigma itself, whose restart also refuses connections for a while.
+    refused_means_link_down: bool = False
     log: list[Tampered] = field(default_factory=list)
     # Raw tokens as forwarded, by idempotency key: in memory only, for replay scenarios.
     forwarded_tokens: dict[str, bytes] = field(default_factory=dict, repr=False)
@@ -115,6 +125,24 @@ class TokenTamper:
         """Until the relay's connection to Stigma is up (Stigma serving)."""
         assert self._channel is not None
         await asyncio.wait_for(self._channel.channel_ready(), timeout_s)
+
+    async def _upstream_refuses(self) -> bool:
+        """Whether the upstream address refuses a connection now. Asked only while the
+        relay's channel is not connected (a connected channel has nothing to learn)."""
+        assert self._channel is not None
+        if self._channel.get_state(try_to_connect=False) == grpc.ChannelConnectivity.READY:
+            return False
+        host, _, port = self.upstream.rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(host.strip("[]"), int(port)), UPSTREAM_PROBE_TIMEOUT_S
+            )
+        except ConnectionRefusedError:
+            return True
+        except (OSError, TimeoutError):
+            return False  # not a refusal: the call goes on and meets what a direct one would
+        writer.close()
+        return False
 
     def _connect(self) -> None:
         self._channel = grpc.aio.insecure_channel(self.upstream, options=RELAY_CHANNEL_OPTIONS)
@@ -176,6 +204,9 @@ class TokenTamper:
         record.forwarded_fp = fingerprint(outgoing.callback_token)
         self.tokens[outgoing.callback_token] = None
         self.forwarded_tokens[outgoing.idempotency_key] = outgoing.callback_token
+        if self.refused_means_link_down and await self._upstream_refuses():
+            record.answer = grpc.StatusCode.UNAVAILABLE.name
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "relay: upstream refused connecting")
         remaining = context.time_remaining()
         try:
             # wait_for_ready: a transparent hop adds no failure of its own (a channel still

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pathlib
 import signal
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, TypeVar
 
@@ -386,7 +387,10 @@ def start_agent_relay(topology: Topology) -> contextlib.AbstractAsyncContextMana
     """The StartAgent relay, in front of whatever Zigflow would reach (Stigma, or its
     proxy in a chaos stack): tokens are damaged before the network's faults apply."""
     link = topology.links["stigma_grpc"]
-    return _relaying(link, "start_agent_relay", TokenTamper(link.address))
+    # A hop already in the link is a proxy that outlives Stigma's restarts: a refusal
+    # there is the link being down.
+    relay = TokenTamper(link.address, refused_means_link_down=bool(link.hops))
+    return _relaying(link, "start_agent_relay", relay)
 
 
 @contextlib.asynccontextmanager
@@ -465,7 +469,8 @@ async def services(
     layers: Layers,
     log_dir: pathlib.Path,
 ) -> AsyncIterator[tuple[ManagedProcess, ManagedProcess]]:
-    """Stigma, then Zigflow, each healthy; stopped in reverse, always. What they are
+    """Stigma, then Zigflow, launched in that order and waited on together until both
+    are healthy; stopped in reverse, always. What they are
     told is rendered here, once every hop is in place."""
     values = topology.values()
     env = service_env(values, config, connection_env(config, topology, layers.completions))
@@ -475,19 +480,42 @@ async def services(
     zigflow = ManagedProcess(
         "zigflow", expand(config.zigflow_cmd, values_for("zigflow", values)), env, log_dir
     )
-    try:
-        await stigma.start()
+
+    async def stigma_ready() -> None:
         await wait_healthy(
             stigma, values["stigma_target"], contract.STIGMA_SERVICE, config.ready_timeout_s
         )
         if layers.relay is not None:
             await layers.relay.connected(config.ready_timeout_s)
+
+    try:
+        # Zigflow is launched once Stigma's process is, and both come up side by side:
+        # Zigflow's only call to Stigma is a StartAgent made for a plan, and no plan
+        # starts before both are SERVING (a stack's start is two interpreters' imports
+        # otherwise paid one after the other).
+        await stigma.start()
         await zigflow.start()
-        await wait_healthy(zigflow, values["zigflow_health_listen"], "", config.ready_timeout_s)
+        await first_error(
+            stigma_ready(),
+            wait_healthy(zigflow, values["zigflow_health_listen"], "", config.ready_timeout_s),
+        )
         yield stigma, zigflow
     finally:
         await zigflow.stop()
         await stigma.stop()
+
+
+async def first_error(*waits: Coroutine[Any, Any, None]) -> None:
+    """Run ``waits`` side by side until all are done; the first to fail fails the whole
+    with its own error (not an ExceptionGroup: the callers map error classes to exit
+    codes), the others cancelled."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def plan_workflow_of(zigflow_level: str) -> str:
