@@ -542,7 +542,7 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
             if probe is not None:
                 results.append(probe)
                 probed = True
-                print("bench: closed N=1 done", flush=True)
+                print(f"bench: closed N=1 done ({_where(probe)})", flush=True)
         for level in levels:
             if "closed" in modes and not (level == 1 and probed):
                 begun = time.monotonic()
