@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.measure.bench import CallRecord, _capacity, stragglers
+from harness.measure.bench import CallRecord, _capacity, _where, stragglers
 from harness.report import html as report_html
 from harness.report import render
 from tests.unit.test_report_html import synthetic_report
@@ -39,3 +39,14 @@ def test_stragglers_are_named_slowest_first_and_reach_the_report() -> None:
     md = render.markdown(report)
     assert "`gc-pause` 20.0 s" in md
     assert "<code>gc-pause</code> 20.0 s" in report_html.render(report)
+
+
+def test_a_levels_progress_line_says_where_its_wall_time_went() -> None:
+    def kind(calls: int, wall: float, arrivals: float, histories: float) -> dict[str, float]:
+        return {"calls": calls, "wall_s": wall, "arrivals_s": arrivals, "histories_s": histories}
+
+    entry = {"handshake": kind(110, 14.9, 13.3, 0.6), "direct": kind(100, 12.2, 12.1, 0.1)}
+    assert _where(entry) == (
+        "handshake 110 calls: arrivals 13.3 s + drain 1.6 s + histories 0.6 s; "
+        "direct 100 calls: arrivals 12.1 s + drain 0.1 s + histories 0.1 s"
+    )
