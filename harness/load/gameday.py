@@ -765,23 +765,26 @@ async def run_game_day(
                 )
                 row["recover_until"] = time.time()
             load_exit = await _stop(load)
+            # Judged while the agent (and plan) workers still serve: a handshake whose
+            # answer the load's stop cut off still closes, rather than being waited for
+            # until settle_timeout_s with nothing left to run its agent.
+            samples = await asyncio.to_thread(_read_samples, out / "load")
+            day = await _figures(
+                profile,
+                client,
+                agents,
+                run_id=run_id,
+                samples=samples,
+                timeline=timeline,
+                started_at=started_at,
+                settle_timeout_s=settle_timeout_s,
+                recover_s=recover_s,
+            )
     finally:
         if api is not None:
             removed = await finish(_remove_ours(api, proxy_names, prefix))
             if removed:
                 notes.append(f"toxics of the run left on the proxies, removed: {removed}")
-    samples = await asyncio.to_thread(_read_samples, out / "load")
-    day = await _figures(
-        profile,
-        client,
-        agents,
-        run_id=run_id,
-        samples=samples,
-        timeline=timeline,
-        started_at=started_at,
-        settle_timeout_s=settle_timeout_s,
-        recover_s=recover_s,
-    )
     left = await proxies_now(api, proxy_names) if api is not None else Proxies({}, [])
     day = day.model_copy(
         update={
