@@ -10,6 +10,12 @@ GEN    := proto/gen/python
 PROTOS := $(shell find proto/stigma proto/compat -name '*.proto')
 PYTEST_ARGS ?=
 WORKERS ?= auto
+# One id per top-level make, inherited by its sub-makes (through the environment):
+# what one step of this make did, a later one can tell from an earlier make's.
+ifndef MAKE_RUN_ID
+MAKE_RUN_ID := $(shell date +%s%N)-$(shell echo $$PPID)
+endif
+export MAKE_RUN_ID
 
 .PHONY: staging-rehearsal staging-rehearsal-up staging-rehearsal-down contract-docs docs docs-gen report-schema bench-page help setup gen toxiproxy buf proto-check zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools tls-proxy-tools load bench check-report certify fault-matrix test test-fast nightly lint typecheck clean lock
 
@@ -171,6 +177,10 @@ zigflow-go-build:
 # gate (under CI=true an error).
 STIGMA_JAVA_DIR := reference_services/stigma_java
 STIGMA_JAVA := .bin/stigma-java
+# The build below runs the JUnit tests (mvn package); it leaves here the id of the make
+# that ran it, so that test-stigma-java in the same make (make test) does not run them
+# a second time. Another make (the jar already built) runs them in test-stigma-java.
+STIGMA_JAVA_TESTED := $(STIGMA_JAVA_DIR)/target/junit-passed-in-make
 STIGMA_JAVA_SRC := $(STIGMA_JAVA_DIR)/pom.xml $(shell find $(STIGMA_JAVA_DIR)/src -type f 2>/dev/null) proto/stigma/v1/stigma_service.proto
 MVN := mvn -B -q
 
@@ -186,6 +196,7 @@ stigma-java:
 $(STIGMA_JAVA): $(STIGMA_JAVA_SRC)
 	@mkdir -p $(STIGMA_JAVA_BIN)
 	cd $(STIGMA_JAVA_DIR) && $(MVN) package
+	echo "$(MAKE_RUN_ID)" > $(STIGMA_JAVA_TESTED)
 	cp $(STIGMA_JAVA_DIR)/target/stigma-java.jar $(STIGMA_JAVA_BIN)/stigma-java.jar
 	rm -f $(STIGMA_JAVA_BIN)/stigma-java.jsa
 	@echo "make: training run for the class-data archive (ends by itself: no Temporal)"
@@ -283,8 +294,15 @@ fault-matrix: setup
 # Java Stigma at activity level (the Python Zigflow when the Go one is not built).
 test-stigma-java:
 	@if [ -x $(STIGMA_JAVA) ] && command -v mvn >/dev/null 2>&1; then \
+	  if [ "$$(cat $(STIGMA_JAVA_TESTED) 2>/dev/null)" = "$(MAKE_RUN_ID)" ]; then \
+	    echo "make: the Java Stigma's JUnit tests ran in this make's build of it (mvn package), not again:" \
+	      "$$(cat $(STIGMA_JAVA_DIR)/target/surefire-reports/*.txt | awk -F'[:,] *' '/^Tests run:/ {n += $$2} END {print n + 0}') passed"; \
+	    tested=true; \
+	  else \
+	    tested=false; \
+	  fi; \
 	  set -x; \
-	  (cd $(STIGMA_JAVA_DIR) && mvn -B -o test) && \
+	  { $$tested || (cd $(STIGMA_JAVA_DIR) && mvn -B -o test); } && \
 	  if [ -x $(ZIGFLOW_GO) ]; then zig=(--zigflow-cmd $(CURDIR)/$(ZIGFLOW_GO)); else zig=(); fi && \
 	  $(PY) -m pytest -n $(WORKERS) scenarios --zigflow-level activity "$${zig[@]}" \
 	    --stigma-cmd $(CURDIR)/$(STIGMA_JAVA) $(PYTEST_ARGS); \

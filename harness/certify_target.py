@@ -162,7 +162,15 @@ def add_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
         "--game-day-recover-s",
         type=float,
         default=45.0,
-        help="seconds after each fault for the backlog to drain (default 45)",
+        help="at most this many seconds after each fault for its backlog to drain and "
+        "steady state to show again; not recovered by then: the window says why (default 45)",
+    )
+    group.add_argument(
+        "--game-day-steady-s",
+        type=float,
+        default=gameday.STEADY_S,
+        help="after a fault's backlog drained: seconds of handshakes all succeeding that "
+        f"end its recover window early (default {gameday.STEADY_S:g})",
     )
 
 
@@ -301,6 +309,7 @@ def run(args: argparse.Namespace) -> int:
                     baseline_s=args.game_day_baseline_s,
                     window_s=args.game_day_window_s,
                     recover_s=args.game_day_recover_s,
+                    steady_s=args.game_day_steady_s,
                 )
             )
             game_day_path = out / label / judged.GAME_DAY_FILE

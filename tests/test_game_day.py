@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import pathlib
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,17 +25,20 @@ from harness.config import StackConfig
 from harness.errors import WaitTimeout
 from harness.load.gameday import Fault, default_schedule, run_game_day
 from harness.report import game_day as render
+from harness.report.verdict import DeploymentInput, game_day_judgement
 from harness.servers.toxiproxy import ToxiproxyAPI
-from harness.stack.stack import start_stack
+from harness.stack.stack import Stack, start_stack
 from harness.target.hooks import HookRunner
-from harness.target.profile import Profile, parse
+from harness.target.profile import Profile, ServiceHooks, parse
 from harness.waits import eventually
 
 RUN_BOUND_S = 150.0  # a bound on a hung game day, not a measurement
 
 
 @pytest.fixture(scope="module")
-async def deployed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Profile]:
+async def stack_deployed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[tuple[Stack, Profile]]:
     out = tmp_path_factory.mktemp("gameday-stack")
     agent_queue = f"gameday-agents-{uuid.uuid4().hex[:8]}"
     config = StackConfig(
@@ -46,20 +51,28 @@ async def deployed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pr
     )
     async with start_stack(config) as stack:
         assert stack.network is not None
-        yield parse(
-            "local-chaos",
-            {
-                "temporal": stack.temporal.address,
-                "namespace": stack.namespace,
-                "allowed-namespaces": [stack.namespace],
-                "zigflow-task-queue": stack.zigflow_task_queue,
-                "agent-task-queue": agent_queue,
-                "toxiproxy": {
-                    "admin-url": stack.network.api.url,
-                    "proxies": {link: p.name for link, p in stack.network.proxies.items()},
+        yield (
+            stack,
+            parse(
+                "local-chaos",
+                {
+                    "temporal": stack.temporal.address,
+                    "namespace": stack.namespace,
+                    "allowed-namespaces": [stack.namespace],
+                    "zigflow-task-queue": stack.zigflow_task_queue,
+                    "agent-task-queue": agent_queue,
+                    "toxiproxy": {
+                        "admin-url": stack.network.api.url,
+                        "proxies": {link: p.name for link, p in stack.network.proxies.items()},
+                    },
                 },
-            },
+            ),
         )
+
+
+@pytest.fixture
+def deployed(stack_deployed: tuple[Stack, Profile]) -> Profile:
+    return stack_deployed[1]
 
 
 def _api(profile: Profile) -> ToxiproxyAPI:
@@ -105,7 +118,8 @@ async def test_game_day_windows_figures_and_clean_proxies(
             rate_per_s=3.0,
             baseline_s=5.0,
             window_s=5.0,
-            recover_s=5.0,
+            recover_s=20.0,  # a bound: the window ends once recovery was seen
+            steady_s=2.0,
             schedule=[LATENCY],
         ),
         RUN_BOUND_S,
@@ -136,6 +150,12 @@ async def test_game_day_windows_figures_and_clean_proxies(
         assert w.overhead_p99_ms is not None, text
         assert w.error_ratio == 0.0, text
     assert fault.time_to_recover_s is not None, text
+    # The recover window ended on its event: the backlog drained, then a steady span of
+    # handshakes that all succeeded (at least steady_s long) before the window's end.
+    assert fault.steady_after_s is not None, text
+    assert fault.recover_until is not None
+    assert fault.stop + fault.steady_after_s + day.steady_s <= fault.recover_until, text
+    assert "steady again" in fault.recovery, text
     # Exactly once, judged from Temporal's histories of the run's own workflows.
     assert day.workflows >= sum(w.handshakes for w in day.windows), text
     for w in day.windows:
@@ -146,7 +166,86 @@ async def test_game_day_windows_figures_and_clean_proxies(
     assert (tmp_path / "game_day.json").exists()
     assert "| baseline |" in text
     assert "<table>" in render.html(day)
-    print(f"\n{text}\ngame day took {took:.1f}s")
+    print(
+        f"\n{text}\ngame day took {took:.1f}s; recover window "
+        f"{fault.recover_until - fault.stop:.1f}s of at most {day.recover_s:g}s"
+    )
+
+
+async def test_a_service_that_never_comes_back_is_not_recovered(
+    stack_deployed: tuple[Stack, Profile], tmp_path: pathlib.Path
+) -> None:
+    """A pause whose resume hook does nothing (a broken deployment: Stigma stays
+    stopped): the recover window waits its whole bound, then the game day moves on and
+    the window says it did not recover. Stigma is resumed here once the next fault is in
+    place (the game day has left that window), so the backlog drains, too late."""
+    stack, deployed = stack_deployed
+    pid = stack.stigma.pid
+    assert pid is not None
+    broken = deployed.model_copy(
+        update={"stigma": ServiceHooks(pause=f"/bin/kill -STOP {pid}", resume="/bin/true")}
+    )
+    assert deployed.toxiproxy is not None
+    proxy = deployed.toxiproxy.proxies["zigflow_temporal"]
+    run_id = f"gd{uuid.uuid4().hex[:8]}"
+    recover_s = 3.0
+    next_fault = Fault("toxic", link="zigflow_temporal", attributes={"latency": 50})
+    task = asyncio.create_task(
+        run_game_day(
+            broken,
+            HookRunner(broken, run_id=run_id),
+            run_id=run_id,
+            out=tmp_path,
+            users=4,
+            rate_per_s=2.0,
+            baseline_s=2.0,
+            window_s=3.0,
+            recover_s=recover_s,
+            steady_s=1.0,
+            schedule=[Fault("pause", service="stigma"), next_fault],
+        )
+    )
+
+    async def next_fault_in_place() -> bool | None:
+        if task.done():
+            task.result()
+            raise AssertionError("the game day ended before its second fault")
+        toxics, _ = (await _listed(deployed))[proxy]
+        return True if any(t.startswith(f"gameday-{run_id}-") for t in toxics) else None
+
+    try:
+        await eventually(
+            next_fault_in_place,
+            timeout_s=RUN_BOUND_S,
+            interval_s=0.1,
+            pending=lambda: f"game day {run_id}'s second fault ({next_fault.describe()})",
+        )
+    finally:
+        os.kill(pid, signal.SIGCONT)  # the stack's own Stigma, stopped by the pause hook
+    try:
+        day = await asyncio.wait_for(task, RUN_BOUND_S)
+    finally:
+        task.cancel()
+    text = render.markdown(day)
+    paused = day.windows[1]
+    assert paused.kind == "pause", text
+    assert paused.time_to_recover_s is None, text
+    assert f"not recovered within {recover_s:g}s" in paused.recovery, text
+    assert paused.steady_after_s is None, text
+    assert f"not steady again within {recover_s:g}s" in paused.recovery, text
+    assert "started before the stop still unanswered" in paused.recovery, text
+    # It waited its whole bound (the next fault came only after it).
+    assert paused.recover_until is not None
+    assert paused.recover_until - paused.stop >= recover_s, text
+    assert paused.exactly_once.status == "ok", paused.exactly_once
+    (tmp_path / "gd.json").write_text(day.model_dump_json())
+    _, _, failing, _ = game_day_judgement(
+        tmp_path, DeploymentInput(target="t", zigflow_level="workflow", game_day="gd.json")
+    )
+    assert any(
+        line.startswith("game day: fault 1 (stigma paused): not recovered") for line in failing
+    )
+    print(f"\n{text}")
 
 
 def _ours_running(run_id: str) -> list[str]:

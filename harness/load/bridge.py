@@ -17,7 +17,10 @@ Protocol:
           {"id": 1, "ok": true, "e2e_ms": .., "ack_ms": .., "overhead_ms": .., "error": ""}
 EOF on stdin: finish what is in flight, then exit. Every answer is also appended to
 ``LOAD_SAMPLES`` (JSON lines) when set: the raw figures for exact percentiles, since
-Locust rounds response times above 100 ms.
+Locust rounds response times above 100 ms. Beside it (``started_path``), each handshake
+is appended as it starts ({"workflow_id", "started_at"}, before its workflow is asked
+for): with the answers, what is still in flight, which a game day watches to end a
+recover window once the fault's backlog has drained.
 
 Stages (server timestamps from both workflows' histories, as harness/judge/checkers.py):
   end_to_end  client: start_workflow -> result (what a caller of Zigflow sees)
@@ -36,7 +39,7 @@ import pathlib
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -56,6 +59,9 @@ CALL_TIMEOUT_ENV = "LOAD_CALL_TIMEOUT_S"
 # A run's own id in every workflow id it starts (``load-{run_id}-{uuid}``), so that a
 # game day (harness/load/gameday.py) finds and judges exactly its handshakes.
 RUN_ID_ENV = "LOAD_RUN_ID"
+# The files of a run's output directory: answers, and handshakes started (started_path).
+SAMPLES_GLOB = "samples-*.jsonl"
+STARTED_GLOB = "started-*.jsonl"
 AGENT_STATE = "agent"
 AGENT_ACTIVITY_ID = f"0-{AGENT_STATE}"  # Zigflow contract: state i runs as "{i}-{name}"
 
@@ -125,18 +131,35 @@ def workflow_id(run_id: str = "") -> str:
     return f"load-{run_id}-{uuid.uuid4().hex}" if run_id else f"load-{uuid.uuid4().hex}"
 
 
-async def handshake(conn: Connection, request: dict[str, Any]) -> dict[str, Any]:
-    answer = await _handshake(conn, request)
+def started_path(samples: pathlib.Path) -> pathlib.Path:
+    """Where a bridge whose answers go to ``samples`` records the handshakes it starts
+    (``samples-X.jsonl`` -> ``started-X.jsonl``, beside it)."""
+    return samples.with_name("started-" + samples.name.removeprefix("samples-"))
+
+
+OnStart = Callable[[dict[str, Any]], None]
+
+
+async def handshake(
+    conn: Connection, request: dict[str, Any], on_start: OnStart | None = None
+) -> dict[str, Any]:
+    """One handshake, answered however it ends; ``on_start`` gets its workflow id and
+    start time before the workflow is asked for."""
+    answer = await _handshake(conn, request, on_start)
     # When the handshake resolved, either way (a failure has no e2e_ms): a game day's
     # time to recover is when the backlog of a fault window has drained.
     answer["ended_at"] = time.time()
     return answer
 
 
-async def _handshake(conn: Connection, request: dict[str, Any]) -> dict[str, Any]:
+async def _handshake(
+    conn: Connection, request: dict[str, Any], on_start: OnStart | None
+) -> dict[str, Any]:
     answer: dict[str, Any] = {"id": request.get("id"), "ok": False, "error": ""}
     answer["started_at"] = time.time()  # epoch s: run.py derives the sustained rate
     answer["workflow_id"] = wf_id = workflow_id(conn.run_id)
+    if on_start is not None:
+        on_start({"workflow_id": wf_id, "started_at": answer["started_at"]})
     t0 = time.monotonic()
     try:
         workflow, arg, queue = conn.start_args(request["plan"])
@@ -202,8 +225,13 @@ def _emit(out: TextIO, samples: TextIO | None, message: dict[str, Any]) -> None:
     out.write(line + "\n")
     out.flush()
     if samples is not None and "id" in message:
-        samples.write(line + "\n")
-        samples.flush()
+        _append(samples, message)
+
+
+def _append(file: TextIO, record: dict[str, Any]) -> None:
+    """One whole JSON line, flushed: a reader of the growing file sees it at once."""
+    file.write(json.dumps(record) + "\n")
+    file.flush()
 
 
 def local_stack_config(env: dict[str, str], log_dir: pathlib.Path) -> StackConfig:
@@ -218,6 +246,7 @@ async def serve(
     *,
     run_id: str = "",
     call_timeout_s: float = 60.0,
+    started: TextIO | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -226,8 +255,12 @@ async def serve(
         _emit(sys.stdout, None, {"event": "ready", "target": conn.describe, "pids": conn.pids})
         in_flight: set[asyncio.Task[None]] = set()
 
+        def on_start(record: dict[str, Any]) -> None:
+            if started is not None:
+                _append(started, record)
+
         async def one(request: dict[str, Any]) -> None:
-            _emit(sys.stdout, samples, await handshake(conn, request))
+            _emit(sys.stdout, samples, await handshake(conn, request, on_start))
 
         while line := await reader.readline():
             task = asyncio.create_task(one(json.loads(line)))
@@ -252,6 +285,7 @@ def main() -> int:
     with contextlib.ExitStack() as files:
         path = env.get("LOAD_SAMPLES", "")
         samples = files.enter_context(open(path, "a")) if path else None
+        started = files.enter_context(open(started_path(pathlib.Path(path)), "a")) if path else None
         asyncio.run(
             serve(
                 target,
@@ -259,6 +293,7 @@ def main() -> int:
                 samples,
                 run_id=env.get(RUN_ID_ENV, ""),
                 call_timeout_s=float(env.get(CALL_TIMEOUT_ENV) or 60),
+                started=started,
             )
         )
     return 0

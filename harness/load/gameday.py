@@ -9,8 +9,15 @@ agent task queue (and, at activity level, its own plan workflow on a queue of th
 run), and a load run (``python -m harness.load.run`` against the profile's Temporal,
 ``--rate`` steady, ``--run-id``: every workflow id is ``load-{run_id}-{uuid}``) starts
 handshakes. Once the first handshake has answered: a baseline window without faults,
-then each fault of the schedule for ``window_s`` followed by ``recover_s`` without it.
-One fault at a time.
+then each fault of the schedule for ``window_s`` followed by a recover window without
+it. One fault at a time.
+
+A recover window ends on its event, at most ``recover_s`` after the fault's stop:
+once every handshake started before the stop has resolved (the load run records each
+handshake as it starts and as it answers, harness/load/bridge.py) and a steady span of
+``steady_s`` followed, in which every handshake started succeeded. A fault after which
+that does not happen within ``recover_s`` gets the whole ``recover_s``, and its window
+says what was still missing.
 
 Every fault undoes itself on leaving its window, also on an exception or a
 cancellation (Ctrl-C): a toxic is removed by its name from the external proxy, a
@@ -24,8 +31,9 @@ harness/load/bridge.py), for the handshakes *started* in the window: handshakes/
 succeeded, error ratio, overhead p50/p99 (``harness.measure.stats``), and after a fault
 the time to recover: seconds from the fault's stop until every handshake started
 before the stop has resolved (None when that did not happen within ``recover_s``,
-and the window says why). Exactly once is judged from Temporal's histories of the
-run's workflows with the scenarios' checkers (structured event types only).
+and the window says why), and when the steady span after it began. Exactly once is
+judged from Temporal's histories of the run's workflows with the scenarios'
+checkers (structured event types only).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import asyncio
 import contextlib
 import datetime
 import itertools
+import json
 import pathlib
 import sys
 import time
@@ -47,12 +56,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from harness import contract
 from harness.drive.plan import DEFAULT_MAX_ATTEMPTS, activity_id
-from harness.errors import ComponentDied, ConfigError
+from harness.errors import ComponentDied, ConfigError, WaitTimeout
 from harness.faults.deployment import toxiproxy_api
 from harness.judge import checkers
 from harness.judge.checkers import Verdict
 from harness.load import figures
-from harness.load.bridge import RUN_ID_ENV
+from harness.load.bridge import RUN_ID_ENV, SAMPLES_GLOB, STARTED_GLOB
 from harness.load.target import LoadTarget
 from harness.measure import stats
 from harness.observe import traces
@@ -75,6 +84,11 @@ BRIDGE_READY_TIMEOUT_S = 120.0
 SETTLE_TIMEOUT_S = 60.0
 # Stopping the load run: it stops Locust, whose bridge finishes what is in flight.
 STOP_GRACE_S = 120.0
+# After a fault's backlog drained: how long handshakes must go on succeeding before the
+# recover window ends (steady state shown again; certify's --game-day-steady-s).
+STEADY_S = 5.0
+# How often a recover window looks at what the load run has started and answered.
+RECOVER_POLL_S = 0.25
 _toxic_numbers = itertools.count(1)
 
 
@@ -254,14 +268,22 @@ class LoadRun:
                     f"the load run exited with {self.proc.exit_code()} before its first "
                     f"handshake answered\n--- {self.proc.log_path} ---\n{self.proc.tail()}"
                 )
-            return True if any(p.stat().st_size for p in self.out.glob("samples-*.jsonl")) else None
+            return True if any(p.stat().st_size for p in self.out.glob(SAMPLES_GLOB)) else None
 
         await eventually(
             probe,
             timeout_s=timeout_s,
             interval_s=0.2,
-            pending=lambda: f"the load run's first handshake answer in {self.out}/samples-*.jsonl",
+            pending=lambda: f"the load run's first handshake answer in {self.out}/{SAMPLES_GLOB}",
         )
+
+    def alive(self) -> None:
+        """ComponentDied when the load run has exited: no handshake starts any more."""
+        if not self.proc.running():
+            raise ComponentDied(
+                f"the load run exited with {self.proc.exit_code()} during the schedule"
+                f"\n--- {self.proc.log_path} ---\n{self.proc.tail()}"
+            )
 
 
 def load_command(
@@ -376,6 +398,137 @@ def time_to_recover(
     if drained == 0.0:
         return 0.0, "nothing in flight at the stop"
     return round(drained, 3), f"backlog drained {drained:.2f}s after the stop"
+
+
+# -- the recover window -----------------------------------------------------------------
+
+
+class JsonLines:
+    """The JSON lines appended to the files of ``directory`` matching ``pattern``, read
+    as they grow: each call to ``new`` returns the whole lines added since the last one
+    (a line still being written is read whole by a later call)."""
+
+    def __init__(self, directory: pathlib.Path, pattern: str) -> None:
+        self.directory = directory
+        self.pattern = pattern
+        self._offsets: dict[pathlib.Path, int] = {}
+
+    def new(self) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        for path in sorted(self.directory.glob(self.pattern)):
+            offset = self._offsets.get(path, 0)
+            with path.open("rb") as f:
+                f.seek(offset)
+                data = f.read()
+            whole = data.rfind(b"\n") + 1
+            self._offsets[path] = offset + whole
+            records += [json.loads(line) for line in data[:whole].splitlines() if line.strip()]
+        return records
+
+
+class LoadProgress:
+    """What the load run has started and answered so far, from its files as they grow
+    (harness/load/bridge.py: a line per handshake started, a sample per answer)."""
+
+    def __init__(self, out: pathlib.Path) -> None:
+        self.started: dict[str, float] = {}  # workflow id -> started_at (epoch s)
+        self.answered: dict[str, dict[str, Any]] = {}  # workflow id -> its sample
+        self._started = JsonLines(out, STARTED_GLOB)
+        self._answers = JsonLines(out, SAMPLES_GLOB)
+
+    def refresh(self) -> None:
+        for record in self._started.new():
+            self.started[str(record["workflow_id"])] = float(record["started_at"])
+        for sample in self._answers.new():
+            wf_id = str(sample.get("workflow_id"))
+            self.answered[wf_id] = sample
+            self.started.setdefault(wf_id, float(sample.get("started_at") or 0))
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """How a recover window ended on its event."""
+
+    drained_at: float  # epoch s: every handshake started before the stop had resolved
+    steady_from: float  # epoch s: from here every handshake started in the span succeeded
+    steady_until: float  # epoch s: the span's end (at least steady_s after its start)
+    steady_n: int  # the handshakes started in the span (all succeeded)
+
+
+def recovered(
+    started: Mapping[str, float],
+    answered: Mapping[str, Mapping[str, Any]],
+    *,
+    stop: float,
+    now: float,
+    steady_s: float,
+) -> Recovered | str:
+    """Whether the load has recovered from a fault undone at ``stop``: every handshake
+    started before the stop has resolved (as ``time_to_recover`` counts it), then a span
+    of at least ``steady_s`` in which at least one handshake started and every one
+    started succeeded: the earliest such span (a handshake of a candidate span that
+    failed moves the span's start past it). Else what is still missing, in words."""
+    backlog = [w for w, t in started.items() if t < stop]
+    unanswered = sum(1 for w in backlog if w not in answered)
+    if unanswered:
+        return f"{unanswered} handshake(s) started before the stop still unanswered"
+    ends = [_ended(answered[w]) for w in backlog]
+    drained_at = max([stop, *(e for e in ends if e is not None)])
+    starts = sorted((t, w) for w, t in started.items() if t > drained_at)
+    steady_from = drained_at
+    while True:
+        since = [(t, w) for t, w in starts if t > steady_from]
+        if not since:
+            return (
+                f"a handshake started after {steady_from - stop:.1f}s from the stop "
+                "(the backlog drained; none started since)"
+            )
+        # At least steady_s long, and at least one handshake in it (a load slower than
+        # one handshake per span stretches the span to its next one).
+        until = max(steady_from + steady_s, since[0][0])
+        in_span = [(t, w) for t, w in since if t <= until]
+        failed = [t for t, w in in_span if w in answered and not answered[w].get("ok")]
+        if not failed:
+            break
+        steady_from = max(failed)
+    if now < until:
+        return (
+            f"a steady span of {steady_s:g}s from {steady_from - stop:.1f}s after the stop "
+            f"({max(0.0, now - steady_from):.1f}s so far)"
+        )
+    waiting = sum(1 for _, w in in_span if w not in answered)
+    if waiting:
+        return f"{waiting} handshake(s) of the steady span still unanswered"
+    return Recovered(drained_at, steady_from, until, len(in_span))
+
+
+async def await_recovery(
+    load: LoadRun, progress: LoadProgress, *, stop: float, recover_s: float, steady_s: float
+) -> Recovered | str:
+    """The recover window: until ``recovered`` says so, at most ``recover_s`` after the
+    stop; then what was still missing."""
+    missing = ["the load run's records not read yet"]
+
+    async def probe() -> Recovered | None:
+        load.alive()
+        await asyncio.to_thread(progress.refresh)
+        state = recovered(
+            progress.started, progress.answered, stop=stop, now=time.time(), steady_s=steady_s
+        )
+        if isinstance(state, str):
+            missing[0] = state
+            return None
+        return state
+
+    try:
+        return await eventually(
+            probe,
+            timeout_s=max(0.0, stop + recover_s - time.time()),
+            interval_s=RECOVER_POLL_S,
+            pending=lambda: missing[0],
+        )
+    except WaitTimeout:
+        return f"not steady again within {recover_s:g}s: {missing[0]}"
 
 
 # -- exactly once, from Temporal's histories --------------------------------------------
@@ -535,20 +688,23 @@ async def run_game_day(
     baseline_s: float = 60.0,
     window_s: float = 60.0,
     recover_s: float = 60.0,
+    steady_s: float = STEADY_S,
     schedule: Sequence[Fault] | None = None,
     serve_agent: bool = True,
     load_ready_timeout_s: float = BRIDGE_READY_TIMEOUT_S,
     settle_timeout_s: float = SETTLE_TIMEOUT_S,
 ) -> GameDay:
     """Steady load on ``profile``'s target while ``schedule`` (default: what the profile
-    provides) runs one fault at a time; the figures of each window. ``serve_agent``
+    provides) runs one fault at a time; the figures of each window. After each fault
+    the recover window lasts until the backlog drained and ``steady_s`` of succeeding
+    handshakes followed, at most ``recover_s``. ``serve_agent``
     False: something else already serves the agent task queue (then the harness's own
     record of each agent run is not part of the evidence). Every fault is undone on
     leaving, however; the result is also written to ``out/game_day.json`` and ``.md``."""
     faults = list(default_schedule(profile) if schedule is None else schedule)
     for fault in faults:
         fault.check(profile)
-    if users < 1 or rate_per_s <= 0 or min(baseline_s, window_s, recover_s) <= 0:
+    if users < 1 or rate_per_s <= 0 or min(baseline_s, window_s, recover_s, steady_s) <= 0:
         raise ConfigError("game day: users >= 1, a positive rate and positive durations")
     api = toxiproxy_api(profile)
     proxy_names = list(profile.toxiproxy.proxies.values()) if profile.toxiproxy else []
@@ -561,7 +717,7 @@ async def run_game_day(
     client = await Client.connect(
         profile.temporal, namespace=profile.namespace, **connection.client_kwargs()
     )
-    total_s = baseline_s + len(faults) * (window_s + recover_s)
+    total_s = baseline_s + len(faults) * (window_s + recover_s)  # at most
     agents: Agents | None = None
     try:
         async with contextlib.AsyncExitStack() as stack:
@@ -587,6 +743,7 @@ async def run_game_day(
                 )
             )
             await load.flowing(load_ready_timeout_s)
+            progress = LoadProgress(out / "load")
             start = time.time()
             await hold_for(baseline_s, "the baseline window is the schedule")
             timeline.rows.append({"fault": None, "start": start, "stop": time.time()})
@@ -603,26 +760,31 @@ async def run_game_day(
                     row["stop"] = time.time()  # undone by here
                 if api is not None:
                     row["after"] = await proxies_now(api, proxy_names)
-                await hold_for(recover_s, "the recover window is the schedule")
+                row["recovered"] = await await_recovery(
+                    load, progress, stop=row["stop"], recover_s=recover_s, steady_s=steady_s
+                )
                 row["recover_until"] = time.time()
             load_exit = await _stop(load)
+            # Judged while the agent (and plan) workers still serve: a handshake whose
+            # answer the load's stop cut off still closes, rather than being waited for
+            # until settle_timeout_s with nothing left to run its agent.
+            samples = await asyncio.to_thread(_read_samples, out / "load")
+            day = await _figures(
+                profile,
+                client,
+                agents,
+                run_id=run_id,
+                samples=samples,
+                timeline=timeline,
+                started_at=started_at,
+                settle_timeout_s=settle_timeout_s,
+                recover_s=recover_s,
+            )
     finally:
         if api is not None:
             removed = await finish(_remove_ours(api, proxy_names, prefix))
             if removed:
                 notes.append(f"toxics of the run left on the proxies, removed: {removed}")
-    samples = await asyncio.to_thread(_read_samples, out / "load")
-    day = await _figures(
-        profile,
-        client,
-        agents,
-        run_id=run_id,
-        samples=samples,
-        timeline=timeline,
-        started_at=started_at,
-        settle_timeout_s=settle_timeout_s,
-        recover_s=recover_s,
-    )
     left = await proxies_now(api, proxy_names) if api is not None else Proxies({}, [])
     day = day.model_copy(
         update={
@@ -631,6 +793,7 @@ async def run_game_day(
             "baseline_s": baseline_s,
             "window_s": window_s,
             "recover_s": recover_s,
+            "steady_s": steady_s,
             "load_exit_code": load_exit,
             "toxics_left": {k: v for k, v in left.toxics.items() if v},
             "disabled_left": left.disabled,
@@ -643,7 +806,7 @@ async def run_game_day(
 
 
 def _read_samples(out: pathlib.Path) -> list[dict[str, Any]]:
-    return figures.read_samples(sorted(out.glob("samples-*.jsonl")))
+    return figures.read_samples(sorted(out.glob(SAMPLES_GLOB)))
 
 
 async def _stop(load: LoadRun) -> int | None:
@@ -684,12 +847,15 @@ async def _figures(
         start, stop = float(row["start"]), float(row["stop"])
         fig = window_figures(samples, start, stop)
         ttr: float | None = None
+        steady_after: float | None = None
         recovery = "no fault"
         if fault is not None:
             unanswered = sum(
                 1 for wf in listed if wf.workflow_id not in answered and wf.started_at < stop
             )
             ttr, recovery = time_to_recover(samples, stop, recover_s, unanswered)
+            steady_after, steady = steady_again(row.get("recovered"), stop)
+            recovery = f"{recovery}; {steady}" if steady else recovery
         in_window = [by_id[w] for w, t in started.items() if start <= t < stop and w in by_id]
         during: Proxies | None = row.get("during")
         after: Proxies | None = row.get("after")
@@ -705,6 +871,7 @@ async def _figures(
                 recover_until=row.get("recover_until"),
                 **fig,
                 time_to_recover_s=ttr,
+                steady_after_s=steady_after,
                 recovery=recovery,
                 exactly_once=judge_exactly_once(in_window),
                 toxics_during={k: v for k, v in during.toxics.items() if v} if during else {},
@@ -727,6 +894,21 @@ async def _figures(
         workflows=len(listed),
         exactly_once=judge_exactly_once(calls),
         notes=notes,
+    )
+
+
+def steady_again(state: Recovered | str | None, stop: float) -> tuple[float | None, str]:
+    """Seconds from the stop until the steady span began (None: not within the recover
+    window), and a note; (None, "") when the window was not watched (a fault cut short)."""
+    if state is None:
+        return None, ""
+    if isinstance(state, str):
+        return None, state
+    after = round(state.steady_from - stop, 3)
+    span = state.steady_until - state.steady_from
+    return after, (
+        f"steady again {after:.2f}s after the stop "
+        f"({state.steady_n} handshake(s) succeeded over {span:.1f}s)"
     )
 
 

@@ -40,7 +40,7 @@ from harness.drive.plan import call_agent, plan, succeeds
 from harness.errors import ConfigError, ExitCode, HarnessError, WaitTimeout, exit_code_of
 from harness.judge import checkers, metrics_checks
 from harness.judge.checkers import Missing, Verdict
-from harness.load import figures, memory, services, target
+from harness.load import bridge, figures, memory, services, target
 from harness.load.figures import MemoryTrend, Thresholds
 from harness.observe import metrics
 from harness.servers import procstat
@@ -563,13 +563,14 @@ def _write(out: pathlib.Path, result: dict[str, Any], md: str) -> None:
 
 
 def _samples(out: pathlib.Path) -> list[dict[str, Any]]:
-    return figures.read_samples(sorted(out.glob("samples-*.jsonl")))
+    return figures.read_samples(sorted(out.glob(bridge.SAMPLES_GLOB)))
 
 
 def _fresh(out: pathlib.Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("samples-*.jsonl"):
-        old.unlink()  # a run's figures are its own
+    for pattern in (bridge.SAMPLES_GLOB, bridge.STARTED_GLOB):
+        for old in out.glob(pattern):
+            old.unlink()  # a run's figures are its own
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ HEADERS = (
     "error ratio",
     "overhead p50 / p99 ms",
     "time to recover",
+    "steady again",
     "exactly once",
 )
 
@@ -43,7 +44,16 @@ def _recover(w: GameDayWindow) -> str:
     return f"{w.time_to_recover_s:.2f} s"
 
 
-def _cells(w: GameDayWindow) -> list[str]:
+def _steady(w: GameDayWindow, d: GameDay) -> str:
+    """When the steady span that ended the recover period began (after the stop)."""
+    if w.kind == "baseline" or not d.steady_s:
+        return "-"  # the baseline, or a record whose recover periods were all held
+    if w.steady_after_s is None:
+        return f"not within {d.recover_s:g} s"
+    return f"{w.steady_after_s:.2f} s"
+
+
+def _cells(w: GameDayWindow, d: GameDay) -> list[str]:
     return [
         w.name,
         w.fault,
@@ -53,6 +63,7 @@ def _cells(w: GameDayWindow) -> list[str]:
         _ratio(w.error_ratio),
         f"{_num(w.overhead_p50_ms, 1)} / {_num(w.overhead_p99_ms, 1)} (n={w.overhead_n})",
         _recover(w),
+        _steady(w, d),
         f"{w.exactly_once.word} ({w.exactly_once.checked})",
     ]
 
@@ -61,13 +72,22 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _recover_period(d: GameDay) -> str:
+    if not d.steady_s:
+        return f"{d.recover_s:g} s to recover"
+    return (
+        f"up to {d.recover_s:g} s to recover (until the backlog drained and "
+        f"{d.steady_s:g} s of handshakes succeeded)"
+    )
+
+
 def markdown(game_day: GameDay) -> str:
     d = game_day
     lines = [
         f"## Game day {d.run_id} on {d.target}",
         "",
         f"{d.rate_per_s:g} handshakes/s asked over {d.users} users; baseline {d.baseline_s:g} s, "
-        f"each fault {d.window_s:g} s then {d.recover_s:g} s to recover (times UTC). "
+        f"each fault {d.window_s:g} s then {_recover_period(d)} (times UTC). "
         f"{d.workflows} handshake workflow(s) judged"
         + (f"; exactly once over the run: {d.exactly_once.word}" if d.exactly_once else "")
         + ".",
@@ -75,7 +95,7 @@ def markdown(game_day: GameDay) -> str:
         "| " + " | ".join(HEADERS) + " |",
         "|" + "---|" * len(HEADERS),
     ]
-    lines += ["| " + " | ".join(_md_cell(c) for c in _cells(w)) + " |" for w in d.windows]
+    lines += ["| " + " | ".join(_md_cell(c) for c in _cells(w, d)) + " |" for w in d.windows]
     evidence = [
         f"- {w.name}: {_md_cell(line)}"
         for w in d.windows
@@ -96,9 +116,9 @@ def html(game_day: GameDay) -> str:
     e = _html.escape
     head = "".join(f"<th>{e(h)}</th>" for h in HEADERS)
     rows = []
-    numeric = {2, 3, 4, 5, 6, 7}
+    numeric = {2, 3, 4, 5, 6, 7, 8}
     for w in d.windows:
-        cells = _cells(w)
+        cells = _cells(w, d)
         tds = []
         for i, text in enumerate(cells):
             cls = ' class="n"' if i in numeric else ""
@@ -108,7 +128,7 @@ def html(game_day: GameDay) -> str:
         rows.append("<tr>" + "".join(tds) + "</tr>")
     summary = (
         f"{d.rate_per_s:g} handshakes/s over {d.users} users; baseline {d.baseline_s:g} s, each "
-        f"fault {d.window_s:g} s then {d.recover_s:g} s to recover (times UTC); "
+        f"fault {d.window_s:g} s then {_recover_period(d)} (times UTC); "
         f"{d.workflows} handshake workflow(s) judged."
     )
     parts = [

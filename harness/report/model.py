@@ -884,7 +884,15 @@ class GameDayWindow(_Model):
         description="after a fault: seconds from its stop until every handshake started "
         "before the stop had resolved; null: not within the recover period (see recovery)",
     )
-    recovery: str = Field(default="", description="how the backlog drained, or why it did not")
+    steady_after_s: float | None = Field(
+        default=None,
+        description="after a fault: seconds from its stop until a steady span began (the "
+        "backlog drained, then every handshake started in the span succeeded), which ended "
+        "the recover period; null: none within it (see recovery)",
+    )
+    recovery: str = Field(
+        default="", description="how the backlog drained and steady state came back, or why not"
+    )
     exactly_once: Check = Field(description="judged from Temporal's histories of the window")
     toxics_during: dict[str, list[str]] = Field(
         default_factory=dict, description="proxy -> toxics Toxiproxy listed during the fault"
@@ -908,7 +916,14 @@ class GameDay(_Model):
     rate_per_s: float = Field(default=0.0, description="the steady rate asked of the load")
     baseline_s: float = 0.0
     window_s: float = 0.0
-    recover_s: float = 0.0
+    recover_s: float = Field(
+        default=0.0, description="the recover period's bound after each fault (seconds)"
+    )
+    steady_s: float = Field(
+        default=0.0,
+        description="the steady span that ends a recover period before its bound (seconds); "
+        "0: every recover period lasted recover_s",
+    )
     windows: list[GameDayWindow] = Field(default_factory=list)
     workflows: int = Field(default=0, description="handshake workflows of the run judged")
     exactly_once: Check | None = Field(default=None, description="over the whole run")

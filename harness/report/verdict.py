@@ -125,12 +125,21 @@ def game_day_judgement(
             f"game day: faults left behind: toxics {day.toxics_left}, disabled {day.disabled_left}"
         )
     for w in day.windows:
-        if w.kind != "baseline" and w.time_to_recover_s is None:
+        if w.kind == "baseline":
+            continue
+        if w.time_to_recover_s is None:
             failing.append(f"game day: {w.name} ({w.fault}): not recovered: {w.recovery}")
-        elif w.kind != "baseline":
-            named.append(
-                f"game day: {w.name} ({w.fault}): recovered in {w.time_to_recover_s:.1f} s"
-            )
+            continue
+        steady = ""
+        if w.steady_after_s is not None:
+            steady = f", steady again {w.steady_after_s:.1f} s after the stop"
+        elif day.steady_s:
+            # Named, not failed: the backlog drained within the bound (what the verdict
+            # judges), but no steady span followed before it (e.g. a late drain).
+            steady = f", not steady again within {day.recover_s:g} s"
+        named.append(
+            f"game day: {w.name} ({w.fault}): recovered in {w.time_to_recover_s:.1f} s" + steady
+        )
     return day, budget, failing, named
 
 

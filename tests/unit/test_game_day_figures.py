@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import pathlib
 from typing import Any
 
 import pytest
 
 from harness.errors import ConfigError
-from harness.load.gameday import Fault, time_to_recover, window_figures
+from harness.load import bridge
+from harness.load.gameday import (
+    Fault,
+    JsonLines,
+    LoadProgress,
+    Recovered,
+    recovered,
+    steady_again,
+    time_to_recover,
+    window_figures,
+)
 from harness.report import game_day
 from harness.report.model import Check, GameDay, GameDayWindow
+from harness.report.verdict import DeploymentInput, game_day_judgement
 from harness.target.profile import Profile
 
 T0 = 1_000_000.0
@@ -82,3 +95,132 @@ def test_renderers_escape_and_show_every_window() -> None:
     assert "<b>" not in page
     assert "&lt;b&gt;latency|x&lt;/b&gt;" in page
     assert 'class="fail"' in page
+
+
+# -- the recover window's end: the backlog drained, then a steady span ------------------
+
+
+def _run(
+    *answers: tuple[float, bool, float | None],
+) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+    """(started, answered) of handshakes given as (start, ok, end); end None: in flight."""
+    started, answered = {}, {}
+    for i, (start, ok, end) in enumerate(answers):
+        wf = f"load-r-{i}"
+        started[wf] = T0 + start
+        if end is not None:
+            answered[wf] = {**_sample(start, ok=ok, end=end), "workflow_id": wf}
+    return started, answered
+
+
+STOP = T0 + 10
+
+
+def test_the_recover_window_waits_for_the_backlog_then_a_steady_span() -> None:
+    backlog = [(8, True, 12.5), (9.5, True, None)]  # started before the stop at 10
+    after = [(10.5, True, 10.7), (11, True, 11.2), (13, True, 13.1), (14, True, 14.2)]
+    started, answered = _run(*backlog, *after)
+    state = recovered(started, answered, stop=STOP, now=T0 + 20, steady_s=1.0)
+    assert state == "1 handshake(s) started before the stop still unanswered"
+    started, answered = _run((8, True, 12.5), (9.5, False, 13.0), *after)  # a failure resolves
+    # drained at 13.0; the span (13.0, 14.0] holds the one started at 14.
+    assert "steady span" in str(recovered(started, answered, stop=STOP, now=T0 + 13.5, steady_s=1))
+    state = recovered(started, answered, stop=STOP, now=T0 + 14.0, steady_s=1.0)
+    assert state == Recovered(T0 + 13.0, T0 + 13.0, T0 + 14.0, 1)
+    assert steady_again(state, STOP) == (
+        3.0,
+        "steady again 3.00s after the stop (1 handshake(s) succeeded over 1.0s)",
+    )
+
+
+def test_a_failure_after_the_stop_moves_the_steady_span_past_it() -> None:
+    started, answered = _run((10.3, True, 11), (10.4, False, 11.5), (11, True, 11.6))
+    state = recovered(started, answered, stop=STOP, now=T0 + 11.6, steady_s=0.5)
+    # The failed one's start: the span is after it, stretched to the next handshake.
+    assert state == Recovered(STOP, T0 + 10.4, T0 + 11, 1)
+    # A failure after a clean span does not undo it: the earliest span counts.
+    started, answered = _run((10.3, True, 10.4), (11, False, 11.5))
+    state = recovered(started, answered, stop=STOP, now=T0 + 11.6, steady_s=0.5)
+    assert state == Recovered(STOP, STOP, T0 + 10.5, 1)
+    # A handshake of the span still in flight, or failing, keeps the window open.
+    started, answered = _run((10.5, True, 11), (10.8, True, None))
+    assert recovered(started, answered, stop=STOP, now=T0 + 12, steady_s=1) == (
+        "1 handshake(s) of the steady span still unanswered"
+    )
+    started, answered = _run((10.5, True, 11), (10.8, False, 11.5))
+    state = recovered(started, answered, stop=STOP, now=T0 + 12.5, steady_s=1)
+    assert isinstance(state, str)
+    assert "none started since" in state
+
+
+def test_a_span_without_a_handshake_is_no_evidence_of_steady_state() -> None:
+    started, answered = _run((5, True, 6))  # nothing in flight at the stop, none since
+    state = recovered(started, answered, stop=STOP, now=T0 + 30, steady_s=1)
+    assert isinstance(state, str)
+    assert "none started since" in state
+    # a slow load stretches the span to its next handshake
+    started, answered = _run((5, True, 6), (25, True, 25.5))
+    assert recovered(started, answered, stop=STOP, now=T0 + 30, steady_s=1) == Recovered(
+        STOP, STOP, T0 + 25, 1
+    )
+
+
+def test_a_window_that_did_not_recover_says_why_and_fails_the_verdict(
+    tmp_path: pathlib.Path,
+) -> None:
+    assert steady_again(None, STOP) == (None, "")  # not watched (a fault cut short)
+    never = "not steady again within 3s: 2 handshake(s) started before the stop still unanswered"
+    assert steady_again(never, STOP) == (None, never)
+    check = Check(checker="exactly_once", ok=True, status="ok", checked=1)
+    base = GameDayWindow(index=0, name="baseline", kind="baseline", fault="none", start=T0,
+                         stop=STOP, exactly_once=check, overhead_p99_ms=40.0)  # fmt: skip
+    drained = GameDayWindow(index=1, name="fault 1", kind="kill", fault="stigma killed",
+                            start=T0 + 11, stop=T0 + 12, time_to_recover_s=0.0,
+                            steady_after_s=None, recovery=f"nothing in flight at the stop; {never}",
+                            exactly_once=check)  # fmt: skip
+    late = drained.model_copy(
+        update={"index": 2, "name": "fault 2", "time_to_recover_s": None, "recovery": "x"}
+    )
+    fine = drained.model_copy(update={"index": 3, "name": "fault 3", "steady_after_s": 1.5})
+    day = GameDay(run_id="r", target="t", started_at=T0, ended_at=T0 + 20, recover_s=3,
+                  steady_s=1, windows=[base, drained, late, fine])  # fmt: skip
+    (tmp_path / "game_day.json").write_text(day.model_dump_json())
+    d = DeploymentInput(target="t", zigflow_level="workflow", game_day="game_day.json")
+    _, _, failing, named = game_day_judgement(tmp_path, d)
+    # Not recovered fails the verdict; no steady span after the backlog drained is named.
+    assert failing == ["game day: fault 2 (stigma killed): not recovered: x"]
+    assert named == [
+        "game day: fault 1 (stigma killed): recovered in 0.0 s, not steady again within 3 s",
+        "game day: fault 3 (stigma killed): recovered in 0.0 s, steady again 1.5 s after the stop",
+    ]
+    assert "| not within 3 s |" in game_day.markdown(day)
+    # A record whose recover periods were all held (no steady span) reads as before.
+    held = day.model_copy(update={"steady_s": 0.0, "windows": [base, drained]})
+    (tmp_path / "game_day.json").write_text(held.model_dump_json())
+    assert game_day_judgement(tmp_path, d)[3] == [
+        "game day: fault 1 (stigma killed): recovered in 0.0 s"
+    ]
+
+
+def test_the_load_runs_records_are_read_as_they_grow(tmp_path: pathlib.Path) -> None:
+    samples = tmp_path / "samples-1.jsonl"
+    started = bridge.started_path(samples)
+    assert started == tmp_path / "started-1.jsonl"
+    progress = LoadProgress(tmp_path)
+    progress.refresh()
+    assert (progress.started, progress.answered) == ({}, {})
+    started.write_text(
+        json.dumps({"workflow_id": "a", "started_at": T0}) + "\n" + '{"workflow_id": "b", "st'
+    )
+    progress.refresh()
+    assert progress.started == {"a": T0}  # a line still being written waits
+    with started.open("a") as f:
+        f.write('arted_at": 1000001.0}\n')
+    samples.write_text(json.dumps({**_sample(0, end=1), "workflow_id": "a"}) + "\n")
+    progress.refresh()
+    assert progress.started == {"a": T0, "b": T0 + 1}
+    assert list(progress.answered) == ["a"]
+    assert JsonLines(tmp_path, bridge.STARTED_GLOB).new() == [
+        {"workflow_id": "a", "started_at": T0},
+        {"workflow_id": "b", "started_at": T0 + 1},
+    ]
