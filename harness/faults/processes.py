@@ -21,15 +21,13 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from harness import contract
 from harness.errors import ConfigError
 from harness.observe.history import History
+from harness.servers import health
 from harness.servers.procs import ManagedProcess
 from harness.stack.deployed import DeployedService
-from harness.stack.stack import PROBE_CHANNEL_OPTIONS, Stack
+from harness.stack.stack import Stack
 from harness.waits import eventually
 
 
@@ -109,21 +107,14 @@ class Stopping:
         one that neither stops serving nor exits is given up on at the kill deadline (its
         shutdown is then judged over the bound)."""
         deadline = self._sent + self.bound_s + SHUTDOWN_KILL_SLACK_S
-        async with grpc.aio.insecure_channel(target, options=PROBE_CHANNEL_OPTIONS) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
+        async with health.probe(target) as checks:
 
             async def stopped_serving() -> bool | None:
                 if not self.proc.running() or time.monotonic() >= deadline:
                     return True
-                try:
-                    reply = await stub.Check(
-                        health_pb2.HealthCheckRequest(service=service), timeout=1
-                    )
-                except grpc.aio.AioRpcError as err:
-                    # Nothing listens any more (it closed its server); a slow answer is
-                    # asked again.
-                    return True if err.code() == grpc.StatusCode.UNAVAILABLE else None
-                return True if reply.status != health_pb2.HealthCheckResponse.SERVING else None
+                # NOT_SERVING, or nothing listens any more (it closed its server); a
+                # slow answer is asked again.
+                return True if await checks.status(service) != health.SERVING else None
 
             await eventually(
                 stopped_serving,

@@ -12,8 +12,6 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -24,6 +22,7 @@ from harness.links.completion_relay import CompletionRelay
 from harness.links.network import Network
 from harness.links.tamper import TokenTamper
 from harness.observe.token_scan import LogScanner, ScanReport
+from harness.servers import health
 from harness.servers.ports import LOOPBACK, free_port
 from harness.servers.procs import ManagedProcess
 from harness.servers.temporal import TemporalTarget, connect, temporal_target, until_serving
@@ -246,33 +245,21 @@ def expand(argv: list[str], values: dict[str, str]) -> list[str]:
         ) from err
 
 
-# The probe meets refused connections while the process starts, and each puts its
-# channel in gRPC's reconnect backoff (1 s, then x1.6): a service that began serving
-# just after a refusal was seen SERVING up to 2 s late (measured after restarts). A
-# short backoff lets the probe's own poll interval decide.
-PROBE_CHANNEL_OPTIONS = [
-    ("grpc.initial_reconnect_backoff_ms", 50),
-    ("grpc.max_reconnect_backoff_ms", 250),
-]
-
-
 async def wait_healthy(proc: ManagedProcess, target: str, service: str, timeout_s: float) -> None:
     """grpc.health.v1 says SERVING; fails at once if the process died meanwhile."""
-    async with grpc.aio.insecure_channel(target, options=PROBE_CHANNEL_OPTIONS) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
+    async with health.probe(target) as checks:
 
-        async def probe() -> bool | None:
+        async def serving() -> bool | None:
             if not proc.running():
                 raise ComponentDied(
                     f"{proc.name} exited with code {proc.exit_code()} before it was ready\n"
                     f"--- {proc.name} log ---\n{proc.tail()}"
                 )
-            reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1)
-            return True if reply.status == health_pb2.HealthCheckResponse.SERVING else None
+            return True if await checks.status(service) == health.SERVING else None
 
         try:
             await eventually(
-                probe,
+                serving,
                 timeout_s=timeout_s,
                 pending=lambda: f"{proc.name} health {service!r} at {target} to be SERVING",
             )
