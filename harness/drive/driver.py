@@ -528,10 +528,7 @@ class Driver:
         service = self.stack.client.workflow_service
         await service.pause_activity(
             PauseActivityRequest(
-                namespace=self.stack.client.namespace,
-                execution=self._execution(started),
-                id=self._activity_id(started, state_index),
-                identity="handshake-harness operator",
+                **self._operator_target(started, state_index),
                 reason="the harness plays an operator pausing the activity",
             )
         )
@@ -542,10 +539,7 @@ class Driver:
         service = self.stack.client.workflow_service
         await service.unpause_activity(
             UnpauseActivityRequest(
-                namespace=self.stack.client.namespace,
-                execution=self._execution(started),
-                id=self._activity_id(started, state_index),
-                identity="handshake-harness operator",
+                **self._operator_target(started, state_index),
             )
         )
         return self._operator_action(started, state_index, "unpause")
@@ -558,14 +552,20 @@ class Driver:
         service = self.stack.client.workflow_service
         await service.reset_activity(
             ResetActivityRequest(
-                namespace=self.stack.client.namespace,
-                execution=self._execution(started),
-                id=self._activity_id(started, state_index),
-                identity="handshake-harness operator",
+                **self._operator_target(started, state_index),
                 reset_heartbeat=reset_heartbeat,
             )
         )
         return self._operator_action(started, state_index, "reset", reset_heartbeat=reset_heartbeat)
+
+    def _operator_target(self, started: Started, state_index: int) -> dict[str, Any]:
+        """The fields every operator request names: which activity, and who acts."""
+        return {
+            "namespace": self.stack.client.namespace,
+            "execution": self._execution(started),
+            "id": self._activity_id(started, state_index),
+            "identity": "handshake-harness operator",
+        }
 
     def _execution(self, started: Started) -> WorkflowExecution:
         return WorkflowExecution(
