@@ -29,6 +29,19 @@ public final class Main {
   private static final JsonLog LOG = new JsonLog("stigma.main");
   static final Duration STICKY_SCHEDULE_TO_START = Duration.ofSeconds(1);
 
+  /**
+   * The client's own retries of one call by token (UNAVAILABLE, and INTERNAL: what the
+   * time-skipping server answers a malformed token): a connection blip, not an outage, which the
+   * completion activity's retry rides out. Every refused token on the time-skipping server pays
+   * this window before it is classified. As the Python Stigma's.
+   */
+  static final RpcRetryOptions COMPLETION_RPC_RETRY =
+      RpcRetryOptions.newBuilder()
+          .setInitialInterval(Duration.ofMillis(100))
+          .setMaximumInterval(Duration.ofMillis(500))
+          .setExpiration(Duration.ofMillis(800))
+          .build();
+
   private Main() {}
 
   public static void main(String[] argv) throws Exception {
@@ -55,21 +68,17 @@ public final class Main {
         WorkflowClient.newInstance(
             stubs, WorkflowClientOptions.newBuilder().setNamespace(cfg.namespace).build());
     // Calls by token get their own connection (the harness's completion relay) with a short
-    // client-side retry: the system activities already retry transient errors with backoff
-    // inside the completion window. Each call carries a 5 s deadline (the contract allows
-    // at most 10 s, the SDK's default): a server that answers a token late or never costs
-    // the call that long, then DEADLINE_EXCEEDED is transient and the activity calls again.
+    // client-side retry (COMPLETION_RPC_RETRY): the system activities already retry transient
+    // errors with backoff inside the completion window. Each call carries CALL_DEADLINE (the
+    // contract allows at most 10 s, the SDK's default): a server that answers a token late or
+    // never costs the call that long, then DEADLINE_EXCEEDED is transient and the activity
+    // calls again.
     WorkflowServiceStubs zigStubs =
         WorkflowServiceStubs.newServiceStubs(
             TemporalTls.apply(WorkflowServiceStubsOptions.newBuilder(), cfg)
                 .setTarget(cfg.zigflowAddress())
                 .setRpcTimeout(SystemActivitiesImpl.CALL_DEADLINE)
-                .setRpcRetryOptions(
-                    RpcRetryOptions.newBuilder()
-                        .setInitialInterval(Duration.ofMillis(100))
-                        .setMaximumInterval(Duration.ofMillis(500))
-                        .setExpiration(Duration.ofMillis(1500))
-                        .build())
+                .setRpcRetryOptions(COMPLETION_RPC_RETRY)
                 .build());
     WorkflowClient zigClient =
         WorkflowClient.newInstance(
