@@ -329,7 +329,7 @@ def _kind(op_type: str, value: Any) -> str:
     "the time-skipping server, INVALID_ARGUMENT on a real one), and the kill rule is enabled "
     "on real servers only, so the examples drawn there are other programs (other calls)",
 )
-@pytest.mark.slow(9)
+@pytest.mark.slow(7)
 def test_the_handshake_behaves_like_its_model(
     driver: Driver,
     tamper: TokenTamper,

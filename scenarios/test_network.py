@@ -154,7 +154,7 @@ async def test_ack_lost_after_stigma_started_the_agent_one_run_reaches_the_live_
     )
 
 
-@pytest.mark.slow(3)  # Stigma's client retry window (1.5 s in the reference), then its retry
+@pytest.mark.slow(3)  # Stigma's client retry window (0.8 s in the references), then its retry
 async def test_completion_link_down_past_the_sdk_retry_window_completes_once_after_heal(
     driver: Driver, network: Network, history: History
 ) -> None:
@@ -176,7 +176,7 @@ async def test_completion_link_down_past_the_sdk_retry_window_completes_once_aft
     ):
         held.release()
         # ... for longer than its client retries one call, whatever that window is (the
-        # SDK's ~10 s by default, the reference Stigmas' 1.5 s): until the error has come
+        # SDK's ~10 s by default, the reference Stigmas' 0.8 s): until the error has come
         # out of the client into Stigma's code. Crossed by what Stigma observed, not by a
         # wall-clock guess at its window: its worker reporting the completion activity's
         # attempt failed (the report reaches the relay, and meets the dead link too), or,
@@ -263,7 +263,7 @@ async def test_calls_by_token_refused_past_the_client_retry_window_are_retried_a
         # on RespondActivityTask{Completed,Failed,Canceled} for up to 10 s / 10 retries
         # by default (sdk-core crates/client/src/retry.rs: RetryOptions' defaults, Code::
         # Unavailable in RETRYABLE_ERROR_CODES; temporalio/client/_impl.py calls these
-        # with retry=True); the reference Stigmas narrow it to 1.5 s. Whatever a Stigma's
+        # with retry=True); the reference Stigmas narrow it to 0.8 s. Whatever a Stigma's
         # window, the refusal lasts until its completion activity's first attempt is
         # over: the error has then come out of the client into Stigma's own code.
         started = await driver.start(plan(call_agent("refused", succeeds("v"))))
