@@ -55,6 +55,10 @@ pytestmark = [pytest.mark.scenario, pytest.mark.stack(chaos=True)]
 T = TypeVar("T")
 START_TO_CLOSE_S = 3600.0  # virtual on the time-skipping server; short on a real one
 REAL_START_TO_CLOSE_S = 4.0
+# How long Stigma is cut off from Temporal: twice the reference Stigmas' client retry
+# window for one call by token (0.8 s, COMPLETION_RPC_RETRY in their sources), so a call
+# in flight when the link goes down fails out of the client while it is down.
+OUTAGE_S = 1.6
 # The type the model's failing agents raise (the harness's own script, passed through
 # Stigma to Zigflow): how an agent's error is told apart from any other failure.
 AGENT_ERROR_TYPE = "ModelError"
@@ -206,12 +210,16 @@ class HandshakeModel(RuleBasedStateMachine):
         # Stigma's server and worker lose Temporal (starts, polls, completions) while
         # the held agents are let go; longer than Stigma's client retry, so completion
         # attempts fail and are retried by the activity's own policy after the heal.
+        # (Seen at the completion relay: a damaged token's call whose client was
+        # retrying INTERNAL when the link went down meets the dead link, comes out of
+        # the client ~0.8 s in, and the worker's report of the failed attempt meets the
+        # dead link too until the heal.)
         held = [c for c in self.model if c.held]
 
         async def outage() -> None:
             async with self.network.down(self.history, "stigma_temporal"):
                 await self.driver.release([c.started for c in held])
-                await hold_for(2.5, "past Stigma's 1.5 s completion-client retry window")
+                await hold_for(OUTAGE_S, "past Stigma's completion-client retry window")
 
         self._run(outage())
         for c in held:
