@@ -74,7 +74,7 @@ START_AGENT_DEADLINE_MAX_S = 60.0
 # fail, cancel, heartbeat) carries a gRPC deadline of at most this: a server that answers
 # late or never (a malformed token once met UNKNOWN after a long wait,
 # temporalio/temporal#4054) costs that call its deadline, not the result. The SDKs'
-# own default is about this long (Java: 10 s per call); the reference Stigmas set 2 s.
+# own default is about this long (Java: 10 s per call); the reference Stigmas set 3 s.
 CALL_BY_TOKEN_DEADLINE_MAX_S = 10.0
 # A call given up at its deadline (DEADLINE_EXCEEDED, or an UNKNOWN) is transient: the
 # next call by the same token follows within this (the first step of the retry

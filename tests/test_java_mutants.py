@@ -73,7 +73,7 @@ MUTANTS = {
     # Temporal that answers a token late or never holds the result that long.
     "java_waits_on_silent_server": (
         "SystemActivitiesImpl.java",
-        "CALL_DEADLINE = Duration.ofSeconds(2);",
+        "CALL_DEADLINE = Duration.ofSeconds(3);",
         "CALL_DEADLINE = Duration.ofDays(1);",
     ),
     # No SIGTERM handler (only SIGINT's, as a console-first service might have): a
