@@ -84,6 +84,13 @@ OUT = pathlib.Path(SETTINGS.get("LOAD_OUT") or "reports/out/load")
 RATE_PER_S = float(SETTINGS.get("LOAD_RATE_PER_S") or 0)
 USERS = max(1, int(SETTINGS.get("LOAD_USERS") or 1))
 THINK_S = float(SETTINGS.get("LOAD_THINK_S") or 1.0)
+# make load (harness/load/run.py) judges the bridges' exact samples itself.
+JUDGED_BY_RUNNER = SETTINGS.get("LOAD_JUDGED_BY") == "runner"
+# Its bridge then reads each handshake's histories once the load has ended
+# (harness/load/bridge.py): about 4 ms a handshake on 2 busy cores, so the wait for
+# the bridge to exit allows 5 times that on top of the last handshake's timeout.
+STAGES_AFTER = JUDGED_BY_RUNNER and SETTINGS.get("LOAD_STAGES", "after") == "after"
+STAGE_READ_ALLOWANCE_S = 0.02
 
 if SETTINGS.get("LOAD_SHAPE"):  # Locust uses the shape class it finds in this module
     _peak = int(SETTINGS.get("LOAD_USERS") or 5)
@@ -142,8 +149,7 @@ def threshold_breaches(environment: Environment) -> list[str]:
 
 @events.quitting.add_listener
 def _judge(environment: Environment, **_: Any) -> None:
-    # make load (harness/load/run.py) judges the bridges' exact samples itself.
-    if SETTINGS.get("LOAD_JUDGED_BY") == "runner" or isinstance(environment.runner, WorkerRunner):
+    if JUDGED_BY_RUNNER or isinstance(environment.runner, WorkerRunner):
         return
     breaches = threshold_breaches(environment)
     for reason in breaches:
@@ -158,6 +164,9 @@ def _bridge_env(environment: Environment) -> dict[str, str]:
     env = dict(SETTINGS)
     env.update(target.from_options(options).to_env())
     env.update(services.from_options(options, SETTINGS).to_env())
+    if not JUDGED_BY_RUNNER:
+        # Locust judges its own ack and overhead figures: they must reach it.
+        env["LOAD_STAGES"] = "inline"
     return env
 
 
@@ -189,6 +198,7 @@ class Bridge:
         )
         self._waiting: dict[int, AsyncResult] = {}
         self._ids = itertools.count()
+        self._calls = 0
         self._ready = AsyncResult()
         self._reader = gevent.spawn(self._read)
 
@@ -214,6 +224,7 @@ class Bridge:
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         request_id = next(self._ids)
+        self._calls += 1
         waiter = AsyncResult()
         self._waiting[request_id] = waiter
         assert self._proc.stdin is not None
@@ -226,8 +237,11 @@ class Bridge:
         """EOF lets the bridge finish what is in flight and tear its stack down."""
         if self._proc.stdin is not None and not self._proc.stdin.closed:
             self._proc.stdin.close()
+        timeout = CALL_TIMEOUT_S
+        if STAGES_AFTER:
+            timeout += STAGE_READ_ALLOWANCE_S * self._calls
         try:
-            self._proc.wait(timeout=CALL_TIMEOUT_S)
+            self._proc.wait(timeout=timeout)
         except gsubprocess.TimeoutExpired:
             self._proc.kill()  # our own child, by its handle
             self._proc.wait()
