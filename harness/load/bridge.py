@@ -13,8 +13,11 @@ the reference); a bad value exits 2 with a message naming the variable.
 
 Protocol:
   stdin   {"id": 1, "plan": {...}, "expect": <agent output>}   one handshake to run
+          {"id": 2, "command": "stages"}   LOAD_STAGES=after: the load is over, read
+                                           the stages of what has answered
   stdout  {"event": "ready", "target": "...", "pids": {...}}   once connected
           {"id": 1, "ok": true, "e2e_ms": .., "ack_ms": .., "overhead_ms": .., "error": ""}
+          {"id": 2, "stages": [{"ack_ms": .., "overhead_ms": ..}, ...]}
 EOF on stdin: finish what is in flight, then exit. Every answer is also appended to
 ``LOAD_SAMPLES`` (JSON lines) when set: the raw figures for exact percentiles, since
 Locust rounds response times above 100 ms. Beside it (``started_path``), each handshake
@@ -31,13 +34,15 @@ Stages (server timestamps from both workflows' histories, as harness/judge/check
 When the histories are read (LOAD_STAGES): ``inline``, as each handshake answers (its
 answer carries ack_ms / overhead_ms, which a plain ``locust -f`` reports and judges), or
 ``after`` (what ``make load`` sets): a handshake is then two RPCs (start, one long poll
-for its result), and once stdin has closed and the last handshake answered, the bridge
-reads both histories of each successful one and appends ``{"stages_of": workflow_id,
-"ack_ms": .., "overhead_ms": ..}`` to the samples (figures.read_samples merges them),
-then one ``{"event": "stages_read", ..}`` with this process's CPU before and after
-those reads: they happen outside the load window and are reported on their own
-(figures.cpu_per_handshake). Reading two histories and decoding them costs more CPU
-than the handshake's own two calls; during the load it competed with the services.
+for its result), and on the ``stages`` command (Locust's test stop; else at EOF), once
+every handshake in flight has answered, the bridge reads both histories of each
+successful one, answers their stages (Locust's own report gets them) and appends
+``{"stages_of": workflow_id, "ack_ms": .., "overhead_ms": ..}`` to the samples
+(figures.read_samples merges them), then one ``{"event": "stages_read", ..}`` with
+this process's CPU before and after those reads: they happen outside the load window
+and are reported on their own (figures.cpu_per_handshake). Reading two histories and
+decoding them costs more CPU than the handshake's own two calls; during the load it
+competed with the services.
 """
 
 from __future__ import annotations
@@ -221,21 +226,24 @@ async def stages_of(conn: Connection, workflow_id: str, run_id: str | None) -> d
 
 async def read_stages_after(
     conn: Connection, answers: list[dict[str, Any]], samples: TextIO | None
-) -> None:
-    """The stages of every successful handshake in ``answers``, appended to ``samples``
-    as ``stages_of`` records, then the ``stages_read`` record with this process's CPU
-    seconds (all its threads) before and after the reads."""
+) -> list[dict[str, Any]]:
+    """The stages of every successful handshake in ``answers`` (returned, and appended
+    to ``samples`` as ``stages_of`` records), then the ``stages_read`` record with this
+    process's CPU seconds (all its threads) before and after the reads."""
     began_at, began_cpu = time.time(), time.process_time()
     gate = asyncio.Semaphore(STAGE_READS_AT_ONCE)
 
-    async def one(answer: dict[str, Any]) -> None:
+    async def one(answer: dict[str, Any]) -> dict[str, Any]:
         async with gate:
             found = await stages_of(conn, answer["workflow_id"], answer.get("run_id"))
         if samples is not None:
             _append(samples, {"stages_of": answer["workflow_id"], **found})
+        return found
 
     ok = [a for a in answers if a.get("ok")]
-    await asyncio.gather(*(one(a) for a in ok))
+    if not ok:
+        return []
+    stages = await asyncio.gather(*(one(a) for a in ok))
     if samples is not None:
         _append(
             samples,
@@ -249,6 +257,7 @@ async def read_stages_after(
                 "ended_cpu_s": time.process_time(),
             },
         )
+    return list(stages)
 
 
 def _wrong_result(result: Any, expect: Any) -> str:
@@ -325,7 +334,7 @@ async def serve(
     ) as conn:
         _emit(sys.stdout, None, {"event": "ready", "target": conn.describe, "pids": conn.pids})
         in_flight: set[asyncio.Task[None]] = set()
-        answered: list[dict[str, Any]] = []  # kept for the reads after the load
+        unread: list[dict[str, Any]] = []  # answered, stages still to read (after)
 
         def on_start(record: dict[str, Any]) -> None:
             if started is not None:
@@ -335,16 +344,27 @@ async def serve(
             answer = await handshake(conn, request, on_start)
             _emit(sys.stdout, samples, answer)
             if stages_after:
-                answered.append(answer)
+                unread.append(answer)
+
+        async def stages(request: dict[str, Any]) -> None:
+            # The load is over: the handshakes still in flight answer first, so that
+            # the reads start after the load window's last answer.
+            await asyncio.gather(*(t for t in set(in_flight) if t is not asyncio.current_task()))
+            batch = unread[:]
+            unread.clear()
+            found = await read_stages_after(conn, batch, samples)
+            _emit(sys.stdout, None, {"id": request.get("id"), "stages": found})
 
         while line := await reader.readline():
-            task = asyncio.create_task(one(json.loads(line)))
+            request = json.loads(line)
+            is_stages = request.get("command") == "stages"
+            task = asyncio.create_task(stages(request) if is_stages else one(request))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         if in_flight:
             await asyncio.gather(*in_flight)
-        if stages_after:
-            await read_stages_after(conn, answered, samples)
+        if unread:  # no stages command came (e.g. Locust stopped without a test stop)
+            await read_stages_after(conn, unread, samples)
 
 
 def main() -> int:

@@ -5,7 +5,10 @@ agent through the handshake, and reports three request types to Locust under
 request_type "handshake": ``end_to_end`` (start -> Zigflow's result), ``ack``
 (Zigflow's activity started -> Stigma durably started the agent) and ``overhead``
 (Zigflow's activity duration minus the agent's work). A wrong result or a failed
-workflow is a failure of ``end_to_end``.
+workflow is a failure of ``end_to_end``. Under ``make load`` (LOAD_JUDGED_BY=runner,
+LOAD_STAGES=after) the bridge reads ack and overhead once the load has stopped (no
+history read competes with the services during it), and they reach Locust's
+statistics then, at the test stop.
 
 temporalio never runs in this process: Locust has monkey-patched it with gevent
 on import, and temporalio's asyncio + Rust core does not work under that. Each
@@ -40,6 +43,7 @@ and passes its address instead.
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import os
@@ -55,6 +59,7 @@ from gevent.lock import Semaphore
 from locust import User, constant, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
+from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from harness import setting_names, settings
 from harness.drive.plan import call_agent, plan, succeeds
@@ -223,14 +228,26 @@ class Bridge:
         return value
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
-        request_id = next(self._ids)
         self._calls += 1
+        return self._ask(request, CALL_TIMEOUT_S)
+
+    def stages(self) -> list[dict[str, Any]]:
+        """LOAD_STAGES=after: the stages of every handshake answered so far, read by the
+        bridge once those in flight have answered."""
+        answer = self._ask(
+            {"command": "stages"}, CALL_TIMEOUT_S + STAGE_READ_ALLOWANCE_S * self._calls
+        )
+        found: list[dict[str, Any]] = answer.get("stages") or []
+        return found
+
+    def _ask(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        request_id = next(self._ids)
         waiter = AsyncResult()
         self._waiting[request_id] = waiter
         assert self._proc.stdin is not None
         self._proc.stdin.write((json.dumps({"id": request_id, **request}) + "\n").encode())
         self._proc.stdin.flush()
-        answer: dict[str, Any] = waiter.get(timeout=CALL_TIMEOUT_S)
+        answer: dict[str, Any] = waiter.get(timeout=timeout_s)
         return answer
 
     def close(self) -> None:
@@ -271,6 +288,38 @@ def _start_bridge(environment: Environment, **_: Any) -> None:
     # A master runs no users, so it needs no bridge.
     if not isinstance(environment.runner, MasterRunner):
         bridge(environment)
+
+
+@events.test_stop.add_listener
+def _stages_after(environment: Environment, **_: Any) -> None:
+    # LOAD_STAGES=after: the bridge read no history during the load; now it reads them
+    # all, and Locust's statistics get each handshake's ack and overhead as with inline.
+    if not STAGES_AFTER or _bridge is None:
+        return
+    for found in _bridge.stages():
+        _report_stages(environment, found)
+    prefix = getattr(environment.parsed_options, "csv_prefix", None)
+    if prefix:
+        # Locust rewrites its CSV once a second and may exit within that second of
+        # this stop: the final file must have them too (the HTML report is written
+        # after this, from the same statistics).
+        with open(f"{prefix}_stats.csv", "w", newline="") as file:
+            StatsCSV(environment, PERCENTILES_TO_REPORT).requests_csv(csv.writer(file))
+
+
+def _report_stages(environment: Environment, answer: dict[str, Any]) -> None:
+    """A handshake's ack and overhead, where it has them, as Locust requests."""
+    for stage in ("ack", "overhead"):
+        value = answer.get(f"{stage}_ms")
+        if value is not None:
+            environment.events.request.fire(
+                request_type="handshake",
+                name=stage,
+                response_time=float(value),
+                response_length=0,
+                exception=None,
+                context={},
+            )
 
 
 @events.quitting.add_listener
@@ -326,14 +375,4 @@ class HandshakeUser(User):
             exception=failure,
             context={},
         )
-        for stage in ("ack", "overhead"):
-            value = answer.get(f"{stage}_ms")
-            if value is not None:
-                fire(
-                    request_type="handshake",
-                    name=stage,
-                    response_time=float(value),
-                    response_length=0,
-                    exception=None,
-                    context={},
-                )
+        _report_stages(self.environment, answer)
