@@ -110,7 +110,8 @@ def test_stages_read_after_the_load_merge_into_their_samples(tmp_path: pathlib.P
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     samples = figures.read_samples([path])
     assert [s["id"] for s in samples] == [0, 1]  # the records after the load are no samples
-    assert samples[0]["overhead_ms"] == 31.0 and samples[0]["ack_ms"] == 9.0
+    assert samples[0]["overhead_ms"] == 31.0
+    assert samples[0]["ack_ms"] == 9.0
     assert "overhead_ms" not in samples[1]
     assert figures.read_stage_reads([path]) == [lines[3]]
 
