@@ -17,7 +17,7 @@ Protocol:
                                            the stages of what has answered
   stdout  {"event": "ready", "target": "...", "pids": {...}}   once connected
           {"id": 1, "ok": true, "e2e_ms": .., "ack_ms": .., "overhead_ms": .., "error": ""}
-          {"id": 2, "stages": [{"ack_ms": .., "overhead_ms": ..}, ...]}
+          {"id": 2, "stages": [{"id": 1, "ack_ms": .., "overhead_ms": ..}, ...]}
 EOF on stdin: finish what is in flight, then exit. Every answer is also appended to
 ``LOAD_SAMPLES`` (JSON lines) when set: the raw figures for exact percentiles, since
 Locust rounds response times above 100 ms. Beside it (``started_path``), each handshake
@@ -227,9 +227,10 @@ async def stages_of(conn: Connection, workflow_id: str, run_id: str | None) -> d
 async def read_stages_after(
     conn: Connection, answers: list[dict[str, Any]], samples: TextIO | None
 ) -> list[dict[str, Any]]:
-    """The stages of every successful handshake in ``answers`` (returned, and appended
-    to ``samples`` as ``stages_of`` records), then the ``stages_read`` record with this
-    process's CPU seconds (all its threads) before and after the reads."""
+    """The stages of every successful handshake in ``answers`` (returned with the id of
+    its request, and appended to ``samples`` as ``stages_of`` records), then the
+    ``stages_read`` record with this process's CPU seconds (all its threads) before and
+    after the reads."""
     began_at, began_cpu = time.time(), time.process_time()
     gate = asyncio.Semaphore(STAGE_READS_AT_ONCE)
 
@@ -238,7 +239,7 @@ async def read_stages_after(
             found = await stages_of(conn, answer["workflow_id"], answer.get("run_id"))
         if samples is not None:
             _append(samples, {"stages_of": answer["workflow_id"], **found})
-        return found
+        return {"id": answer.get("id"), **found}
 
     ok = [a for a in answers if a.get("ok")]
     if not ok:

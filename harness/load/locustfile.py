@@ -204,6 +204,8 @@ class Bridge:
         self._waiting: dict[int, AsyncResult] = {}
         self._ids = itertools.count()
         self._calls = 0
+        # Requests whose answer reached their user (one stopped meanwhile never sees it).
+        self.answered: set[int] = set()
         self._ready = AsyncResult()
         self._reader = gevent.spawn(self._read)
 
@@ -229,7 +231,9 @@ class Bridge:
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         self._calls += 1
-        return self._ask(request, CALL_TIMEOUT_S)
+        answer = self._ask(request, CALL_TIMEOUT_S)
+        self.answered.add(int(answer["id"]))
+        return answer
 
     def stages(self) -> list[dict[str, Any]]:
         """LOAD_STAGES=after: the stages of every handshake answered so far, read by the
@@ -297,7 +301,10 @@ def _stages_after(environment: Environment, **_: Any) -> None:
     if not STAGES_AFTER or _bridge is None:
         return
     for found in _bridge.stages():
-        _report_stages(environment, found)
+        # As inline: the stages of the handshakes Locust counted, not of those whose
+        # user the stop cut off (the runner's figures have every one).
+        if found.get("id") in _bridge.answered:
+            _report_stages(environment, found)
     prefix = getattr(environment.parsed_options, "csv_prefix", None)
     if prefix:
         # Locust rewrites its CSV once a second and may exit within that second of
