@@ -16,6 +16,10 @@ from typing import Any
 from harness.measure import stats
 
 STAGES = ("e2e_ms", "ack_ms", "overhead_ms")
+# A bridge's reads of a handshake's two histories after the load (LOAD_STAGES=after)
+# took 4-7 ms of wall time each on 2 busy cores: the waits for them (Locust's for its
+# bridge, the runner's for Locust) allow this much per handshake on top of their own.
+STAGE_READ_ALLOWANCE_S = 0.02
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 
 

@@ -65,7 +65,7 @@ from harness import setting_names, settings
 from harness.drive.plan import call_agent, plan, succeeds
 from harness.errors import ConfigError
 from harness.load import services, shapes, target
-from harness.load.figures import parse_duration
+from harness.load.figures import STAGE_READ_ALLOWANCE_S, parse_duration
 
 READY_TIMEOUT_S = 120.0
 
@@ -92,10 +92,8 @@ THINK_S = float(SETTINGS.get("LOAD_THINK_S") or 1.0)
 # make load (harness/load/run.py) judges the bridges' exact samples itself.
 JUDGED_BY_RUNNER = SETTINGS.get("LOAD_JUDGED_BY") == "runner"
 # Its bridge then reads each handshake's histories once the load has ended
-# (harness/load/bridge.py): about 4 ms a handshake on 2 busy cores, so the wait for
-# the bridge to exit allows 5 times that on top of the last handshake's timeout.
+# (harness/load/bridge.py), within STAGE_READ_ALLOWANCE_S a handshake.
 STAGES_AFTER = JUDGED_BY_RUNNER and SETTINGS.get("LOAD_STAGES", "after") == "after"
-STAGE_READ_ALLOWANCE_S = 0.02
 
 if SETTINGS.get("LOAD_SHAPE"):  # Locust uses the shape class it finds in this module
     _peak = int(SETTINGS.get("LOAD_USERS") or 5)
