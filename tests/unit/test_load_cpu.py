@@ -3,13 +3,14 @@ bench's (harness/measure/bench.py), from /proc readings (harness/servers/procsta
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pathlib
 
 import pytest
 
-from harness.load import figures
+from harness.load import figures, run
 from harness.measure import bench
 from harness.servers import procstat
 
@@ -146,3 +147,12 @@ def test_cpu_and_resident_set_come_from_one_stat_read() -> None:
     vm_rss_mb = int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS:")).split()[1])
     assert rss == pytest.approx(vm_rss_mb / 1024.0, rel=0.1)
     assert procstat.cpu_and_rss(2**22 + 12345) is None
+
+
+def test_the_runner_waits_longer_for_the_reads_of_a_long_load(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "started-1.jsonl").write_text('{"workflow_id": "a"}\n' * 3)
+    (tmp_path / "started-2.jsonl").write_text('{"workflow_id": "b"}\n' * 2)
+    after = argparse.Namespace(stages="after")
+    allowance = run._stage_reads_allowance_s(after, tmp_path)
+    assert allowance == pytest.approx(5 * figures.STAGE_READ_ALLOWANCE_S)
+    assert run._stage_reads_allowance_s(argparse.Namespace(stages="inline"), tmp_path) == 0.0
