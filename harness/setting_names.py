@@ -24,6 +24,8 @@ from typing import Any, Literal
 from harness import tls
 
 PREFIX = "HANDSHAKE_"
+# LOAD_STAGES: when the bridges read the stage timings (harness/load/bridge.py).
+STAGE_READS = ("after", "inline")
 
 # What a config-file value may be. "list" is a TOML array (or one comma-separated
 # string, the environment's form); "int|str" is a count or a word (--fault-matrix).
@@ -413,6 +415,17 @@ SETTINGS: tuple[Setting, ...] = (
         "that runs the local stack (`python -m harness.load.run` sets it)",
         option="--plan-task-queue",
         defaults={"load": ""},
+    ),
+    Setting(
+        "LOAD_STAGES",
+        "str",
+        "when a bridge reads each handshake's two histories for its ack and overhead: "
+        "`after` the load (the runner judges the samples; the load window's CPU is the "
+        "generator's own) or `inline`, as each handshake answers (Locust's own report "
+        "then shows ack and overhead; a plain `locust -f` always reads them inline)",
+        option="--stages",
+        defaults={"load": "after"},
+        choices=STAGE_READS,
     ),
     Setting("LOAD_THINK_S", "float", "seconds a user waits between handshakes"),
     Setting("LOAD_STEPS", "int", "steps of the step shape"),

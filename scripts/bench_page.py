@@ -63,6 +63,11 @@ def _f(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def _cpu(row: dict[str, Any]) -> str:
+    cpu = row.get("cpu_ms_per_handshake") or {}
+    return f"{_f(cpu.get('harness'))} / {_f(cpu.get('services'))}" if cpu else "-"
+
+
 def _rss(row: dict[str, Any]) -> str:
     rss = row.get("peak_rss_mb") or {}
     return " / ".join(_f(rss.get(p), 0) for p in ("temporal", "zigflow", "stigma"))
@@ -111,6 +116,18 @@ def measured(path: pathlib.Path) -> str:
             *_table(design["header"], design["rows"]),
             "",
             *(f"- {note}" for note in design.get("notes", [])),
+            "",
+        ]
+    load = data.get("load")
+    if load:
+        lines += [
+            "## The load generator's CPU per handshake",
+            "",
+            f"`make load`, measured {load['measured']}: {load['how']}.",
+            "",
+            *_table(load["header"], load["rows"]),
+            "",
+            *(f"- {note}" for note in load.get("notes", [])),
             "",
         ]
     return "\n".join(lines)
@@ -175,8 +192,9 @@ def render(doc: dict[str, Any], source: str) -> str:
         "## Handshake overhead per concurrency level (ms)",
         "",
         "| mode | in flight | n | p50 | p95 | p99 | p99.9 | max | direct p50 / p99 "
-        "| ratio p99 | handshakes/s | errors | peak RSS MB (temporal / zigflow / stigma) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| ratio p99 | handshakes/s | errors | CPU ms per handshake (harness / services) "
+        "| peak RSS MB (temporal / zigflow / stigma) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(
@@ -184,10 +202,10 @@ def render(doc: dict[str, Any], source: str) -> str:
             f"| {_f(r.get('p95'))} | {_f(r.get('p99'))} | {_f(r.get('p999'))} "
             f"| {_f(r.get('max'))} | {_f(r.get('baseline_p50_ms'))} / "
             f"{_f(r.get('baseline_p99_ms'))} | {_f(r.get('ratio_p99'))} "
-            f"| {_f(r.get('throughput_per_s'))} | {r.get('errors', 0)} | {_rss(r)} |"
+            f"| {_f(r.get('throughput_per_s'))} | {r.get('errors', 0)} | {_cpu(r)} | {_rss(r)} |"
         )
     if not rows:
-        lines.append("| (no concurrency rows in this JSON) | | | | | | | | | | | | |")
+        lines.append("| (no concurrency rows in this JSON) | | | | | | | | | | | | | |")
     stage_rows = [r for r in rows if r.get("stages_p50_ms")]
     if stage_rows:
         stages = list(stage_rows[0]["stages_p50_ms"])

@@ -7,7 +7,8 @@ Pieces (each process has one job):
   locustfile.py the Locust side (gevent): users ask a bridge for handshakes and
                 report each stage to Locust's statistics
   bridge.py     a plain asyncio process that owns the temporalio client: temporalio
-                (asyncio + a Rust core) cannot run under gevent's monkey-patching
+                (asyncio + a Rust core) cannot run under gevent's monkey-patching;
+                under `make load` it reads the stage timings after the load
   target.py     where to send load: Temporal address, namespace, TLS, API key, queues
   figures.py    latency figures (nearest rank), thresholds, the memory-leak verdict (pure)
   shapes.py     Locust load shapes: step, spike, soak

@@ -13,8 +13,11 @@ the reference); a bad value exits 2 with a message naming the variable.
 
 Protocol:
   stdin   {"id": 1, "plan": {...}, "expect": <agent output>}   one handshake to run
+          {"id": 2, "command": "stages"}   LOAD_STAGES=after: the load is over, read
+                                           the stages of what has answered
   stdout  {"event": "ready", "target": "...", "pids": {...}}   once connected
           {"id": 1, "ok": true, "e2e_ms": .., "ack_ms": .., "overhead_ms": .., "error": ""}
+          {"id": 2, "stages": [{"id": 1, "ack_ms": .., "overhead_ms": ..}, ...]}
 EOF on stdin: finish what is in flight, then exit. Every answer is also appended to
 ``LOAD_SAMPLES`` (JSON lines) when set: the raw figures for exact percentiles, since
 Locust rounds response times above 100 ms. Beside it (``started_path``), each handshake
@@ -27,6 +30,19 @@ Stages (server timestamps from both workflows' histories, as harness/judge/check
   ack         Zigflow's activity started -> Stigma's execution started (StartAgent
               reached Stigma, which started the agent durably before its ACK)
   overhead    Zigflow's activity duration minus the agent's own work (first attempts)
+
+When the histories are read (LOAD_STAGES): ``inline``, as each handshake answers (its
+answer carries ack_ms / overhead_ms, which a plain ``locust -f`` reports and judges), or
+``after`` (what ``make load`` sets): a handshake is then two RPCs (start, one long poll
+for its result), and on the ``stages`` command (Locust's test stop; else at EOF), once
+every handshake in flight has answered, the bridge reads both histories of each
+successful one, answers their stages (Locust's own report gets them) and appends
+``{"stages_of": workflow_id, "ack_ms": .., "overhead_ms": ..}`` to the samples
+(figures.read_samples merges them), then one ``{"event": "stages_read", ..}`` with
+this process's CPU before and after those reads: they happen outside the load window
+and are reported on their own (figures.cpu_per_handshake). Reading two histories and
+decoding them costs more CPU than the handshake's own two calls; during the load it
+competed with the services.
 """
 
 from __future__ import annotations
@@ -46,7 +62,7 @@ from typing import Any, TextIO
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
-from harness import contract
+from harness import contract, setting_names
 from harness.config import StackConfig, local_servers
 from harness.errors import ConfigError
 from harness.load import services
@@ -64,6 +80,12 @@ SAMPLES_GLOB = "samples-*.jsonl"
 STARTED_GLOB = "started-*.jsonl"
 AGENT_STATE = "agent"
 AGENT_ACTIVITY_ID = f"0-{AGENT_STATE}"  # Zigflow contract: state i runs as "{i}-{name}"
+STAGES_ENV = "LOAD_STAGES"
+STAGES_AFTER, STAGES_INLINE = setting_names.STAGE_READS
+STAGES_READ = "stages_read"  # the event of the record that closes the reads after the load
+# Histories read at once after the load: enough to keep the server busy, few enough
+# that one bridge's reads do not queue behind each other's RPC deadlines.
+STAGE_READS_AT_ONCE = 16
 
 
 @dataclass
@@ -76,6 +98,7 @@ class Connection:
     plan_task_queue: str = ""  # activity level: the harness's plan workflow runs there
     run_id: str = ""  # in every workflow id (LOAD_RUN_ID)
     call_timeout_s: float = 60.0  # a handshake's wait for its result (LOAD_CALL_TIMEOUT_S)
+    stages_after: bool = False  # LOAD_STAGES=after: histories read after the load
 
     def start_args(self, plan: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
         """Workflow type, input and task queue for one plan, at either level."""
@@ -91,7 +114,12 @@ class Connection:
 
 @contextlib.asynccontextmanager
 async def connected(
-    target: LoadTarget, config: StackConfig, *, run_id: str = "", call_timeout_s: float = 60.0
+    target: LoadTarget,
+    config: StackConfig,
+    *,
+    run_id: str = "",
+    call_timeout_s: float = 60.0,
+    stages_after: bool = False,
 ) -> AsyncIterator[Connection]:
     """The target's clients; with no address, a local stack of ``config`` (torn down after)."""
     if target.local:
@@ -109,6 +137,7 @@ async def connected(
                 plan_queue,
                 run_id,
                 call_timeout_s,
+                stages_after,
             )
         return
     client = await target.connect()
@@ -123,6 +152,7 @@ async def connected(
         target.plan_task_queue,
         run_id,
         call_timeout_s,
+        stages_after,
     )
 
 
@@ -180,11 +210,55 @@ async def _handshake(
         answer["error"] = wrong
         return answer
     answer["ok"] = True
-    try:
-        answer.update(await _stages(conn, handle.id, handle.result_run_id or handle.run_id))
-    except RPCError as err:  # figures are best effort; the handshake itself succeeded
-        answer["stage_error"] = f"{err.status.name}: {err.message}"
+    answer["run_id"] = run_id = handle.result_run_id or handle.run_id
+    if not conn.stages_after:
+        answer.update(await stages_of(conn, handle.id, run_id))
     return answer
+
+
+async def stages_of(conn: Connection, workflow_id: str, run_id: str | None) -> dict[str, Any]:
+    """ack_ms / overhead_ms of one handshake (what its histories show), or stage_error."""
+    try:
+        return await _stages(conn, workflow_id, run_id)
+    except RPCError as err:  # figures are best effort; the handshake itself succeeded
+        return {"stage_error": f"{err.status.name}: {err.message}"}
+
+
+async def read_stages_after(
+    conn: Connection, answers: list[dict[str, Any]], samples: TextIO | None
+) -> list[dict[str, Any]]:
+    """The stages of every successful handshake in ``answers`` (returned with the id of
+    its request, and appended to ``samples`` as ``stages_of`` records), then the
+    ``stages_read`` record with this process's CPU seconds (all its threads) before and
+    after the reads."""
+    began_at, began_cpu = time.time(), time.process_time()
+    gate = asyncio.Semaphore(STAGE_READS_AT_ONCE)
+
+    async def one(answer: dict[str, Any]) -> dict[str, Any]:
+        async with gate:
+            found = await stages_of(conn, answer["workflow_id"], answer.get("run_id"))
+        if samples is not None:
+            _append(samples, {"stages_of": answer["workflow_id"], **found})
+        return {"id": answer.get("id"), **found}
+
+    ok = [a for a in answers if a.get("ok")]
+    if not ok:
+        return []
+    stages = await asyncio.gather(*(one(a) for a in ok))
+    if samples is not None:
+        _append(
+            samples,
+            {
+                "event": STAGES_READ,
+                "pid": os.getpid(),
+                "handshakes": len(ok),
+                "began_at": began_at,
+                "began_cpu_s": began_cpu,
+                "ended_at": time.time(),
+                "ended_cpu_s": time.process_time(),
+            },
+        )
+    return list(stages)
 
 
 def _wrong_result(result: Any, expect: Any) -> str:
@@ -221,16 +295,20 @@ async def _stages(conn: Connection, workflow_id: str, run_id: str | None) -> dic
 
 
 def _emit(out: TextIO, samples: TextIO | None, message: dict[str, Any]) -> None:
-    line = json.dumps(message)
-    out.write(line + "\n")
+    line = json.dumps(message) + "\n"  # encoded once for both (the generator's CPU)
+    out.write(line)
     out.flush()
     if samples is not None and "id" in message:
-        _append(samples, message)
+        _write_line(samples, line)
 
 
 def _append(file: TextIO, record: dict[str, Any]) -> None:
+    _write_line(file, json.dumps(record) + "\n")
+
+
+def _write_line(file: TextIO, line: str) -> None:
     """One whole JSON line, flushed: a reader of the growing file sees it at once."""
-    file.write(json.dumps(record) + "\n")
+    file.write(line)
     file.flush()
 
 
@@ -247,27 +325,51 @@ async def serve(
     run_id: str = "",
     call_timeout_s: float = 60.0,
     started: TextIO | None = None,
+    stages_after: bool = False,
 ) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    async with connected(target, config, run_id=run_id, call_timeout_s=call_timeout_s) as conn:
+    async with connected(
+        target,
+        config,
+        run_id=run_id,
+        call_timeout_s=call_timeout_s,
+        stages_after=stages_after,
+    ) as conn:
         _emit(sys.stdout, None, {"event": "ready", "target": conn.describe, "pids": conn.pids})
         in_flight: set[asyncio.Task[None]] = set()
+        unread: list[dict[str, Any]] = []  # answered, stages still to read (after)
 
         def on_start(record: dict[str, Any]) -> None:
             if started is not None:
                 _append(started, record)
 
         async def one(request: dict[str, Any]) -> None:
-            _emit(sys.stdout, samples, await handshake(conn, request, on_start))
+            answer = await handshake(conn, request, on_start)
+            _emit(sys.stdout, samples, answer)
+            if stages_after:
+                unread.append(answer)
+
+        async def stages(request: dict[str, Any]) -> None:
+            # The load is over: the handshakes still in flight answer first, so that
+            # the reads start after the load window's last answer.
+            await asyncio.gather(*(t for t in set(in_flight) if t is not asyncio.current_task()))
+            batch = unread[:]
+            unread.clear()
+            found = await read_stages_after(conn, batch, samples)
+            _emit(sys.stdout, None, {"id": request.get("id"), "stages": found})
 
         while line := await reader.readline():
-            task = asyncio.create_task(one(json.loads(line)))
+            request = json.loads(line)
+            is_stages = request.get("command") == "stages"
+            task = asyncio.create_task(stages(request) if is_stages else one(request))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         if in_flight:
             await asyncio.gather(*in_flight)
+        if unread:  # no stages command came (e.g. Locust stopped without a test stop)
+            await read_stages_after(conn, unread, samples)
 
 
 def main() -> int:
@@ -294,6 +396,7 @@ def main() -> int:
                 run_id=env.get(RUN_ID_ENV, ""),
                 call_timeout_s=float(env.get(CALL_TIMEOUT_ENV) or 60),
                 started=started,
+                stages_after=env.get(STAGES_ENV) == STAGES_AFTER,
             )
         )
     return 0

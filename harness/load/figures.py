@@ -16,6 +16,10 @@ from typing import Any
 from harness.measure import stats
 
 STAGES = ("e2e_ms", "ack_ms", "overhead_ms")
+# A bridge's reads of a handshake's two histories after the load (LOAD_STAGES=after)
+# took 4-7 ms of wall time each on 2 busy cores: the waits for them (Locust's for its
+# bridge, the runner's for Locust) allow this much per handshake on top of their own.
+STAGE_READ_ALLOWANCE_S = 0.02
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 
 
@@ -30,13 +34,31 @@ def parse_duration(text: str) -> float:
     return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
 
 
+def _records(paths: Iterable[pathlib.Path]) -> list[dict[str, Any]]:
+    return [
+        json.loads(line) for path in paths for line in path.read_text().splitlines() if line.strip()
+    ]
+
+
 def read_samples(paths: Iterable[pathlib.Path]) -> list[dict[str, Any]]:
-    samples = []
-    for path in paths:
-        for line in path.read_text().splitlines():
-            if line.strip():
-                samples.append(json.loads(line))
+    """One sample per handshake answered, with its stages: those a bridge read after
+    the load (``stages_of`` records, harness/load/bridge.py) merged into their sample."""
+    samples: list[dict[str, Any]] = []
+    later: dict[str, dict[str, Any]] = {}
+    for record in _records(paths):
+        if "stages_of" in record:
+            later[str(record.pop("stages_of"))] = record
+        elif "event" not in record:
+            samples.append(record)
+    for sample in samples:
+        sample.update(later.get(str(sample.get("workflow_id")), {}))
     return samples
+
+
+def read_stage_reads(paths: Iterable[pathlib.Path]) -> list[dict[str, Any]]:
+    """The bridges' ``stages_read`` records: each one's reads of the histories after the
+    load, with its CPU before and after them."""
+    return [r for r in _records(paths) if r.get("event") == "stages_read"]
 
 
 def latency_summary(values_ms: Sequence[float]) -> dict[str, Any]:
@@ -124,21 +146,74 @@ def handshake_window(samples: Sequence[dict[str, Any]]) -> tuple[float, float] |
     return (min(starts), max(ends)) if starts else None
 
 
+def with_stage_reads(
+    readings: Mapping[str, Mapping[int, CpuReadings]], stage_reads: Sequence[Mapping[str, Any]]
+) -> dict[str, dict[int, list[tuple[float, float]]]]:
+    """The readings with each bridge's own CPU reading at the start of its reads after
+    the load (``stages_read``): the once-a-second readings around it would otherwise
+    spread those reads' CPU into the load window's last second."""
+    merged = {name: {pid: list(r) for pid, r in pids.items()} for name, pids in readings.items()}
+    for mark in stage_reads:
+        pid = int(mark["pid"])
+        for pids in merged.values():
+            series = pids.get(pid)
+            if not series:
+                continue
+            at = float(mark["began_at"])
+            # Kept between its neighbours: the kernel's tick-rounded figures and this
+            # process's own clock may differ by a tick.
+            before = [c for t, c in series if t <= at]
+            after = [c for t, c in series if t > at]
+            cpu = float(mark["began_cpu_s"])
+            cpu = min(max(cpu, before[-1] if before else cpu), after[0] if after else cpu)
+            series.append((at, cpu))
+            series.sort()
+    return merged
+
+
+def stage_reads_cpu(stage_reads: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The bridges' reads of both histories of each handshake after the load: CPU and
+    wall seconds, and CPU ms per handshake read; None when none were (LOAD_STAGES=inline,
+    whose reads are in the load window)."""
+    if not stage_reads:
+        return None
+    cpu = sum(float(r["ended_cpu_s"]) - float(r["began_cpu_s"]) for r in stage_reads)
+    read = sum(int(r["handshakes"]) for r in stage_reads)
+    wall = max(float(r["ended_at"]) for r in stage_reads) - min(
+        float(r["began_at"]) for r in stage_reads
+    )
+    return {
+        "handshakes": read,
+        "cpu_s": round(cpu, 3),
+        "wall_s": round(wall, 1),
+        "ms_per_handshake": round(1000.0 * cpu / read, 3) if read else None,
+    }
+
+
 def cpu_per_handshake(
     readings: Mapping[str, Mapping[int, CpuReadings]],
     window: tuple[float, float] | None,
     handshakes: int,
+    stage_reads: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """CPU milliseconds per handshake of each process (its pids' readings, summed over
     the load window), and the harness's total against the services': how much of a
     core the load generator spends per handshake, so that 1000 / harness_ms is the
     handshakes/s one generating core drives before the generator is the bottleneck.
-    Start-up and teardown are outside the window, so they do not count."""
+    Start-up and teardown are outside the window, so they do not count; nor do the
+    bridges' reads of the histories after the load (LOAD_STAGES=after), reported on
+    their own as ``stage_reads_after``."""
+    after = stage_reads_cpu(stage_reads)
     if window is None or handshakes <= 0:
-        return {"handshakes": handshakes, "window_s": None, "processes": {}}
+        return {
+            "handshakes": handshakes,
+            "window_s": None,
+            "processes": {},
+            "stage_reads_after": after,
+        }
     start, end = window
     processes: dict[str, Any] = {}
-    for name, pids in readings.items():
+    for name, pids in with_stage_reads(readings, stage_reads).items():
         used = sum(max(0.0, cpu_at(r, end) - cpu_at(r, start)) for r in pids.values() if r)
         processes[name] = {
             "role": "harness" if name in HARNESS_PROCESSES else "service",
@@ -158,6 +233,7 @@ def cpu_per_handshake(
         "services_ms": total("service"),
         "handshakes_per_s_per_harness_core": round(1000.0 / harness, 1) if harness else None,
         "processes": processes,
+        "stage_reads_after": after,
     }
 
 
@@ -179,6 +255,15 @@ def cpu_markdown(cpu: Mapping[str, Any]) -> list[str]:
     ]
     for name, p in cpu["processes"].items():
         lines.append(f"| {name} | {p['role']} | {p['cpu_s']} | {p['ms_per_handshake']} |")
+    after = cpu.get("stage_reads_after")
+    if after:
+        lines += [
+            "",
+            f"After the load window, the bridges read both histories of {after['handshakes']} "
+            f"handshakes for their ack and overhead: {after['cpu_s']} CPU s in "
+            f"{after['wall_s']} s, {after['ms_per_handshake']} ms per handshake (not in the "
+            "table: outside the load, they do not compete with the services).",
+        ]
     return lines
 
 

@@ -295,6 +295,9 @@ def load_command(
         "--duration", f"{max(1, round(duration_s))}s", "--run-id", run_id, "--out", str(out),
         # The game day judges per window; the run's own thresholds are not its verdict.
         "--overhead-budget-ms", "1e9", "--max-error-ratio", "1",
+        # Its windows' overhead is read from the samples of a load it stops (SIGTERM):
+        # each handshake's stages as it answers, not after a load that never ends.
+        "--stages", "inline",
     ]  # fmt: skip
 
 

@@ -5,7 +5,10 @@ agent through the handshake, and reports three request types to Locust under
 request_type "handshake": ``end_to_end`` (start -> Zigflow's result), ``ack``
 (Zigflow's activity started -> Stigma durably started the agent) and ``overhead``
 (Zigflow's activity duration minus the agent's work). A wrong result or a failed
-workflow is a failure of ``end_to_end``.
+workflow is a failure of ``end_to_end``. Under ``make load`` (LOAD_JUDGED_BY=runner,
+LOAD_STAGES=after) the bridge reads ack and overhead once the load has stopped (no
+history read competes with the services during it), and they reach Locust's
+statistics then, at the test stop.
 
 temporalio never runs in this process: Locust has monkey-patched it with gevent
 on import, and temporalio's asyncio + Rust core does not work under that. Each
@@ -40,6 +43,7 @@ and passes its address instead.
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import os
@@ -55,12 +59,13 @@ from gevent.lock import Semaphore
 from locust import User, constant, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
+from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from harness import setting_names, settings
 from harness.drive.plan import call_agent, plan, succeeds
 from harness.errors import ConfigError
 from harness.load import services, shapes, target
-from harness.load.figures import parse_duration
+from harness.load.figures import STAGE_READ_ALLOWANCE_S, parse_duration
 
 READY_TIMEOUT_S = 120.0
 
@@ -84,6 +89,11 @@ OUT = pathlib.Path(SETTINGS.get("LOAD_OUT") or "reports/out/load")
 RATE_PER_S = float(SETTINGS.get("LOAD_RATE_PER_S") or 0)
 USERS = max(1, int(SETTINGS.get("LOAD_USERS") or 1))
 THINK_S = float(SETTINGS.get("LOAD_THINK_S") or 1.0)
+# make load (harness/load/run.py) judges the bridges' exact samples itself.
+JUDGED_BY_RUNNER = SETTINGS.get("LOAD_JUDGED_BY") == "runner"
+# Its bridge then reads each handshake's histories once the load has ended
+# (harness/load/bridge.py), within STAGE_READ_ALLOWANCE_S a handshake.
+STAGES_AFTER = JUDGED_BY_RUNNER and SETTINGS.get("LOAD_STAGES", "after") == "after"
 
 if SETTINGS.get("LOAD_SHAPE"):  # Locust uses the shape class it finds in this module
     _peak = int(SETTINGS.get("LOAD_USERS") or 5)
@@ -142,8 +152,7 @@ def threshold_breaches(environment: Environment) -> list[str]:
 
 @events.quitting.add_listener
 def _judge(environment: Environment, **_: Any) -> None:
-    # make load (harness/load/run.py) judges the bridges' exact samples itself.
-    if SETTINGS.get("LOAD_JUDGED_BY") == "runner" or isinstance(environment.runner, WorkerRunner):
+    if JUDGED_BY_RUNNER or isinstance(environment.runner, WorkerRunner):
         return
     breaches = threshold_breaches(environment)
     for reason in breaches:
@@ -158,6 +167,9 @@ def _bridge_env(environment: Environment) -> dict[str, str]:
     env = dict(SETTINGS)
     env.update(target.from_options(options).to_env())
     env.update(services.from_options(options, SETTINGS).to_env())
+    if not JUDGED_BY_RUNNER:
+        # Locust judges its own ack and overhead figures: they must reach it.
+        env["LOAD_STAGES"] = "inline"
     return env
 
 
@@ -189,6 +201,9 @@ class Bridge:
         )
         self._waiting: dict[int, AsyncResult] = {}
         self._ids = itertools.count()
+        self._calls = 0
+        # Requests whose answer reached their user (one stopped meanwhile never sees it).
+        self.answered: set[int] = set()
         self._ready = AsyncResult()
         self._reader = gevent.spawn(self._read)
 
@@ -213,21 +228,39 @@ class Bridge:
         return value
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._calls += 1
+        answer = self._ask(request, CALL_TIMEOUT_S)
+        self.answered.add(int(answer["id"]))
+        return answer
+
+    def stages(self) -> list[dict[str, Any]]:
+        """LOAD_STAGES=after: the stages of every handshake answered so far, read by the
+        bridge once those in flight have answered."""
+        answer = self._ask(
+            {"command": "stages"}, CALL_TIMEOUT_S + STAGE_READ_ALLOWANCE_S * self._calls
+        )
+        found: list[dict[str, Any]] = answer.get("stages") or []
+        return found
+
+    def _ask(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         request_id = next(self._ids)
         waiter = AsyncResult()
         self._waiting[request_id] = waiter
         assert self._proc.stdin is not None
         self._proc.stdin.write((json.dumps({"id": request_id, **request}) + "\n").encode())
         self._proc.stdin.flush()
-        answer: dict[str, Any] = waiter.get(timeout=CALL_TIMEOUT_S)
+        answer: dict[str, Any] = waiter.get(timeout=timeout_s)
         return answer
 
     def close(self) -> None:
         """EOF lets the bridge finish what is in flight and tear its stack down."""
         if self._proc.stdin is not None and not self._proc.stdin.closed:
             self._proc.stdin.close()
+        timeout = CALL_TIMEOUT_S
+        if STAGES_AFTER:
+            timeout += STAGE_READ_ALLOWANCE_S * self._calls
         try:
-            self._proc.wait(timeout=CALL_TIMEOUT_S)
+            self._proc.wait(timeout=timeout)
         except gsubprocess.TimeoutExpired:
             self._proc.kill()  # our own child, by its handle
             self._proc.wait()
@@ -257,6 +290,48 @@ def _start_bridge(environment: Environment, **_: Any) -> None:
     # A master runs no users, so it needs no bridge.
     if not isinstance(environment.runner, MasterRunner):
         bridge(environment)
+
+
+@events.test_stop.add_listener
+def _stages_after(environment: Environment, **_: Any) -> None:
+    # LOAD_STAGES=after: the bridge read no history during the load; now it reads them
+    # all, and Locust's statistics get each handshake's ack and overhead as with inline.
+    if not STAGES_AFTER or _bridge is None:
+        return
+    try:
+        stages = _bridge.stages()
+    except (Exception, gevent.Timeout) as err:
+        # The runner's figures say what is missing (no overhead sample); Locust's stop
+        # must go on to its report and to closing the bridge.
+        print(f"locust: the bridge read no stages after the load: {err!r}", file=sys.stderr)
+        return
+    for found in stages:
+        # As inline: the stages of the handshakes Locust counted, not of those whose
+        # user the stop cut off (the runner's figures have every one).
+        if found.get("id") in _bridge.answered:
+            _report_stages(environment, found)
+    prefix = getattr(environment.parsed_options, "csv_prefix", None)
+    if prefix:
+        # Locust rewrites its CSV once a second and may exit within that second of
+        # this stop: the final file must have them too (the HTML report is written
+        # after this, from the same statistics).
+        with open(f"{prefix}_stats.csv", "w", newline="") as file:
+            StatsCSV(environment, PERCENTILES_TO_REPORT).requests_csv(csv.writer(file))
+
+
+def _report_stages(environment: Environment, answer: dict[str, Any]) -> None:
+    """A handshake's ack and overhead, where it has them, as Locust requests."""
+    for stage in ("ack", "overhead"):
+        value = answer.get(f"{stage}_ms")
+        if value is not None:
+            environment.events.request.fire(
+                request_type="handshake",
+                name=stage,
+                response_time=float(value),
+                response_length=0,
+                exception=None,
+                context={},
+            )
 
 
 @events.quitting.add_listener
@@ -312,14 +387,4 @@ class HandshakeUser(User):
             exception=failure,
             context={},
         )
-        for stage in ("ack", "overhead"):
-            value = answer.get(f"{stage}_ms")
-            if value is not None:
-                fire(
-                    request_type="handshake",
-                    name=stage,
-                    response_time=float(value),
-                    response_length=0,
-                    exception=None,
-                    context={},
-                )
+        _report_stages(self.environment, answer)

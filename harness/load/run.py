@@ -40,7 +40,7 @@ from harness.drive.plan import call_agent, plan, succeeds
 from harness.errors import ConfigError, ExitCode, HarnessError, WaitTimeout, exit_code_of
 from harness.judge import checkers, metrics_checks
 from harness.judge.checkers import Missing, Verdict
-from harness.load import bridge, figures, memory, services, target
+from harness.load import bridge, figures, services, target
 from harness.load.figures import MemoryTrend, Thresholds
 from harness.observe import metrics
 from harness.servers import procstat
@@ -85,6 +85,7 @@ def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespac
         "LOAD_OUT",
         "LOAD_OVERHEAD_BUDGET_MS",
         "LOAD_MAX_ERROR_RATIO",
+        "LOAD_STAGES",
     )
     p.add_argument("--min-handshakes", type=int, default=1)
     p.add_argument(
@@ -234,9 +235,15 @@ async def warm_up(stack: Stack) -> dict[str, int]:
 class CpuSampler:
     """Cumulative CPU of this runner, the Locust processes, their bridges and the services
     (each with its children), read every sampling period: figures.cpu_per_handshake
-    turns them into CPU per handshake over the load window."""
+    turns them into CPU per handshake over the load window. This runner is part of the
+    load generator, so its own readings are kept cheap: one read of /proc/<pid>/stat per
+    process (the services' RSS comes from the same read), and a pass over all of /proc
+    for new children only until each Locust process's bridge is seen, then rarely."""
 
-    RESCAN_EVERY = 5  # readings between passes over /proc for new children (a bridge)
+    # Readings between passes over /proc for new children once the bridges are seen:
+    # a pass reads every process on the machine (a few ms on a shared one), a reading
+    # only ours; a service's helper child started later is seen within this many.
+    RESCAN_EVERY = 30
 
     def __init__(self, services: Mapping[str, int | None], locust: Sequence[int | None]) -> None:
         self._services = {name: pid for name, pid in services.items() if pid}
@@ -259,17 +266,26 @@ class CpuSampler:
                 pids[name] = tree
         self._pids = pids
 
-    def read(self, now: float) -> None:
-        # Every reading until a bridge is seen (a Locust process starts it with its
-        # first user, and a short run must not miss it), then every few.
-        if self._reads % self.RESCAN_EVERY == 0 or not self._pids.get("bridge"):
+    def _bridges_seen(self) -> bool:
+        # A Locust master runs no users and has no bridge: only its workers count.
+        wanted = len(self._locust) - 1 if len(self._locust) > 1 else 1
+        return len(self._pids.get("bridge", set())) >= wanted
+
+    def read(self, now: float) -> dict[int, float]:
+        """One reading of every process; returns the RSS (MB) of each one read."""
+        # Every reading until the bridges are seen (a Locust process starts its bridge
+        # before its users, and a short run must not miss it), then every RESCAN_EVERY.
+        if self._reads % self.RESCAN_EVERY == 0 or not self._bridges_seen():
             self._rescan()
         self._reads += 1
+        rss: dict[int, float] = {}
         for name, pids in self._pids.items():
             for pid in pids:
-                cpu = procstat.cpu_seconds(pid)
-                if cpu is not None:
-                    self.readings.setdefault(name, {}).setdefault(pid, []).append((now, cpu))
+                reading = procstat.cpu_and_rss(pid)
+                if reading is not None:
+                    self.readings.setdefault(name, {}).setdefault(pid, []).append((now, reading[0]))
+                    rss[pid] = reading[1]
+        return rss
 
 
 def locust_commands(args: argparse.Namespace, out: pathlib.Path) -> list[tuple[str, list[str]]]:
@@ -311,6 +327,7 @@ def locust_env(args: argparse.Namespace, t: target.LoadTarget, out: pathlib.Path
         LOAD_LOG_DIR=str(out / "logs"),
         # The runner judges the bridges' exact samples (figures.breaches), not Locust.
         LOAD_JUDGED_BY="runner",
+        LOAD_STAGES=args.stages,
     )
     # Explicit even for the reference: a bridge that brings up a stack of its own
     # (no address) must start the same services, never its default.
@@ -351,11 +368,15 @@ async def run(args: argparse.Namespace) -> int:
                 await proc.start()
             master = procs[0]
             cpu = CpuSampler(ready.pids, [proc.pid for proc in procs])
-            while master.running() and time.monotonic() - t0 < duration_s + 180:
+            bound_s = duration_s + 180  # a bound on a hung Locust, not a measurement
+            while master.running() and (
+                time.monotonic() - t0 < bound_s
+                or time.monotonic() - t0 < bound_s + _stage_reads_allowance_s(args, out)
+            ):
                 now = time.monotonic() - t0
-                cpu.read(time.time())  # epoch: the bridges' samples' clock
+                rss_now = cpu.read(time.time())  # epoch: the bridges' samples' clock
                 for name, pid in ready.pids.items():
-                    rss = memory.rss_mb(pid) if pid else None
+                    rss = rss_now.get(pid) if pid else None
                     if rss is not None:
                         series.setdefault(name, []).append((round(now, 2), round(rss, 2)))
                 await asyncio.sleep(args.memory_interval)  # the sampling period
@@ -371,9 +392,10 @@ async def run(args: argparse.Namespace) -> int:
             for proc in procs:
                 await proc.stop(grace_s=30)
     samples = await asyncio.to_thread(_samples, out)
+    stage_reads = await asyncio.to_thread(_stage_reads, out)
     result = figures.summarize(samples)
     result["cpu_per_handshake"] = figures.cpu_per_handshake(
-        cpu.readings, figures.handshake_window(samples), len(samples)
+        cpu.readings, figures.handshake_window(samples), len(samples), stage_reads
     )
     result.update(
         target=ready.target.describe(),
@@ -562,8 +584,24 @@ def _write(out: pathlib.Path, result: dict[str, Any], md: str) -> None:
     (out / "figures.md").write_text(md)
 
 
+def _stage_reads_allowance_s(args: argparse.Namespace, out: pathlib.Path) -> float:
+    """LOAD_STAGES=after: how much longer the bridges may take, past the bound, to read
+    the histories of the handshakes started (a long soak's many); else nothing."""
+    if args.stages != bridge.STAGES_AFTER:
+        return 0.0
+    started = 0
+    for path in out.glob(bridge.STARTED_GLOB):
+        with path.open("rb") as file:
+            started += sum(1 for _ in file)
+    return figures.STAGE_READ_ALLOWANCE_S * started
+
+
 def _samples(out: pathlib.Path) -> list[dict[str, Any]]:
     return figures.read_samples(sorted(out.glob(bridge.SAMPLES_GLOB)))
+
+
+def _stage_reads(out: pathlib.Path) -> list[dict[str, Any]]:
+    return figures.read_stage_reads(sorted(out.glob(bridge.SAMPLES_GLOB)))
 
 
 def _fresh(out: pathlib.Path) -> None:

@@ -340,6 +340,12 @@ def cpu_per_call(usage: dict[str, dict[str, float | None]], calls: int) -> dict[
     }
 
 
+def _cpu_split(cpu: dict[str, Any]) -> dict[str, float | None]:
+    """A concurrency row's CPU per handshake: the harness's (its client and stand-in
+    agent: the load generator) and the services' together (cpu_per_call)."""
+    return {"harness": cpu.get("harness_ms"), "services": cpu.get("services_ms")}
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a is not None and b else None
 
@@ -417,6 +423,7 @@ def concurrency_rows(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     k: v["peak_rss_mb"] for k, v in h["processes"].items() if k != "harness"
                 },
                 "cpu_pct": {k: v["cpu_pct"] for k, v in h["processes"].items()},
+                "cpu_ms_per_handshake": _cpu_split(h.get("cpu_ms_per_call") or {}),
                 "stragglers": h.get("stragglers", []),
             }
         )

@@ -389,6 +389,11 @@ class ConcurrencyRow(_Model):
     baseline_cdf: list[tuple[float, float]] = Field(default_factory=list)
     peak_rss_mb: dict[str, float | None] = Field(default_factory=dict)
     cpu_pct: dict[str, float | None] = Field(default_factory=dict)
+    cpu_ms_per_handshake: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="CPU ms per handshake: `harness` (its client and stand-in agent, the "
+        "load generator) and `services` (Temporal, Zigflow and Stigma together)",
+    )
     stragglers: list[Straggler] = Field(
         default_factory=list,
         description="handshakes slower than 5x the median, slowest first (at most 5)",

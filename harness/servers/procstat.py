@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE_MB = (os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096) / (1024.0 * 1024.0)
 
 
 @dataclass(frozen=True)
@@ -47,15 +48,37 @@ def usage(pid: int | None) -> Usage | None:
     )
 
 
+def _stat(pid: int | str) -> list[bytes] | None:
+    """The fields of /proc/<pid>/stat after the command name (which may itself hold
+    spaces or parentheses), or None when it is gone. Raw bytes, no text layer: a load
+    run reads this for every process every second, as the load generator."""
+    try:
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data.rsplit(b")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds of ``pid`` so far, unrounded (clock ticks); None when
     it is gone. The cheap reading for a series: /proc/<pid>/stat only."""
-    try:
-        stat = (pathlib.Path("/proc") / str(pid) / "stat").read_text()
-    except OSError:
+    reading = cpu_and_rss(pid)
+    return None if reading is None else reading[0]
+
+
+def cpu_and_rss(pid: int) -> tuple[float, float] | None:
+    """CPU seconds so far (as cpu_seconds) and the resident set in MB now (VmRSS: the
+    same counters), from the one read of /proc/<pid>/stat; None when it is gone."""
+    fields = _stat(pid)
+    if fields is None:
         return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    return (int(fields[11]) + int(fields[12])) / _TICKS, int(fields[21]) * _PAGE_MB
 
 
 def descendants(roots: Mapping[str, int]) -> dict[str, set[int]]:
@@ -67,11 +90,9 @@ def descendants(roots: Mapping[str, int]) -> dict[str, set[int]]:
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
-            try:
-                stat = pathlib.Path(entry.path, "stat").read_text()
-            except OSError:
-                continue
-            parent[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            fields = _stat(entry.name)
+            if fields is not None:
+                parent[int(entry.name)] = int(fields[1])
     children: dict[int, list[int]] = {}
     for pid, ppid in parent.items():
         children.setdefault(ppid, []).append(pid)

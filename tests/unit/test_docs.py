@@ -303,6 +303,7 @@ def _synthetic() -> dict[str, object]:
                 "throughput_per_s": 8.8,
                 "errors": 0,
                 "peak_rss_mb": {"temporal": 274.0, "zigflow": 84.0, "stigma": 85.0},
+                "cpu_ms_per_handshake": {"harness": 3.5, "services": 95.0},
                 "stages_p50_ms": {"start_agent_rpc": 4.8, "completion_call": 2.8},
             }
         ],
@@ -319,6 +320,7 @@ def test_the_benchmarks_page_shows_date_machine_commit_and_each_row(tmp_path: pa
     assert "`abc123def456`" in page
     assert "2 CPUs, Test CPU" in page
     assert "| open | 10 | 110 | 23.5 | 30.0 | 42.2 |" in page
+    assert "| 8.8 | 0 | 3.5 / 95.0 | 274 / 84 / 85 |" in page  # the harness's CPU per handshake
     assert "p99 42.2 ms (n=110) against 100 ms: within" in page
     assert "`start_agent_rpc`" in page
     assert "| 4.8 | 2.8 |" in page

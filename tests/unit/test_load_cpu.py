@@ -3,11 +3,14 @@ bench's (harness/measure/bench.py), from /proc readings (harness/servers/procsta
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import pathlib
 
 import pytest
 
-from harness.load import figures
+from harness.load import figures, run
 from harness.measure import bench
 from harness.servers import procstat
 
@@ -94,3 +97,62 @@ def test_figures_say_the_warm_up_and_the_cpu_split() -> None:
     md = figures.markdown(result, [], [])
     assert "5 of 5 warm-up handshakes succeeded (not counted here)" in md
     assert "| bridge | harness | 0.004 | 4.0 |" in md
+
+
+def test_stages_read_after_the_load_merge_into_their_samples(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "samples-1.jsonl"
+    lines = [
+        {"id": 0, "ok": True, "workflow_id": "load-a", "started_at": 1.0, "e2e_ms": 90.0},
+        {"id": 1, "ok": False, "workflow_id": "load-b", "started_at": 2.0, "error": "boom"},
+        {"stages_of": "load-a", "ack_ms": 9.0, "overhead_ms": 31.0},
+        {"event": "stages_read", "pid": 7, "handshakes": 1, "began_at": 5.0,
+         "began_cpu_s": 1.0, "ended_at": 6.0, "ended_cpu_s": 1.25},
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    samples = figures.read_samples([path])
+    assert [s["id"] for s in samples] == [0, 1]  # the records after the load are no samples
+    assert samples[0]["overhead_ms"] == 31.0
+    assert samples[0]["ack_ms"] == 9.0
+    assert "overhead_ms" not in samples[1]
+    assert figures.read_stage_reads([path]) == [lines[3]]
+
+
+def test_reads_after_the_load_are_outside_the_window_and_reported_on_their_own() -> None:
+    # The bridge's once-a-second readings straddle the window's end (20.5 s): its reads
+    # after the load burn 2 s of CPU from 20.5 s on, which interpolation would spread
+    # into the window; its own reading when they began keeps them out.
+    readings = {"bridge": {7: [(10.0, 0.0), (20.0, 1.0), (22.0, 3.05)]}}
+    marks = [{"pid": 7, "handshakes": 10, "began_at": 20.5, "began_cpu_s": 1.05,
+              "ended_at": 22.0, "ended_cpu_s": 3.05}]  # fmt: skip
+    without = figures.cpu_per_handshake(readings, (10.0, 20.5), 10)
+    assert without["processes"]["bridge"]["cpu_s"] == pytest.approx(1.512, abs=0.001)
+    cpu = figures.cpu_per_handshake(readings, (10.0, 20.5), 10, marks)
+    assert cpu["processes"]["bridge"]["cpu_s"] == pytest.approx(1.05)
+    after = cpu["stage_reads_after"]
+    assert after == {"handshakes": 10, "cpu_s": 2.0, "wall_s": 1.5, "ms_per_handshake": 200.0}
+    assert "After the load window, the bridges read both histories of 10" in "\n".join(
+        figures.cpu_markdown(cpu)
+    )
+    # A reading of its own a tick above the kernel's next one is kept between them.
+    clamped = figures.with_stage_reads(readings, [{**marks[0], "began_cpu_s": 9.0}])
+    assert (20.5, 3.05) in clamped["bridge"][7]
+
+
+def test_cpu_and_resident_set_come_from_one_stat_read() -> None:
+    reading = procstat.cpu_and_rss(os.getpid())
+    assert reading is not None
+    cpu, rss = reading
+    assert cpu > 0
+    status = pathlib.Path(f"/proc/{os.getpid()}/status").read_text()
+    vm_rss_mb = int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS:")).split()[1])
+    assert rss == pytest.approx(vm_rss_mb / 1024.0, rel=0.1)
+    assert procstat.cpu_and_rss(2**22 + 12345) is None
+
+
+def test_the_runner_waits_longer_for_the_reads_of_a_long_load(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "started-1.jsonl").write_text('{"workflow_id": "a"}\n' * 3)
+    (tmp_path / "started-2.jsonl").write_text('{"workflow_id": "b"}\n' * 2)
+    after = argparse.Namespace(stages="after")
+    allowance = run._stage_reads_allowance_s(after, tmp_path)
+    assert allowance == pytest.approx(5 * figures.STAGE_READ_ALLOWANCE_S)
+    assert run._stage_reads_allowance_s(argparse.Namespace(stages="inline"), tmp_path) == 0.0
