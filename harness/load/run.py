@@ -369,17 +369,25 @@ async def run(args: argparse.Namespace) -> int:
             master = procs[0]
             cpu = CpuSampler(ready.pids, [proc.pid for proc in procs])
             bound_s = duration_s + 180  # a bound on a hung Locust, not a measurement
-            while master.running() and (
-                time.monotonic() - t0 < bound_s
-                or time.monotonic() - t0 < bound_s + _stage_reads_allowance_s(args, out)
-            ):
-                now = time.monotonic() - t0
-                rss_now = cpu.read(time.time())  # epoch: the bridges' samples' clock
-                for name, pid in ready.pids.items():
-                    rss = rss_now.get(pid) if pid else None
-                    if rss is not None:
-                        series.setdefault(name, []).append((round(now, 2), round(rss, 2)))
-                await asyncio.sleep(args.memory_interval)  # the sampling period
+            # Sampled every period until Locust's master exits; its exit ends the wait
+            # for the next sample at once (a short run would otherwise spend up to a
+            # period after Locust finished doing nothing).
+            master_exit = asyncio.ensure_future(master.exited())
+            try:
+                while master.running() and (
+                    time.monotonic() - t0 < bound_s
+                    or time.monotonic() - t0 < bound_s + _stage_reads_allowance_s(args, out)
+                ):
+                    now = time.monotonic() - t0
+                    rss_now = cpu.read(time.time())  # epoch: the bridges' samples' clock
+                    for name, pid in ready.pids.items():
+                        rss = rss_now.get(pid) if pid else None
+                        if rss is not None:
+                            series.setdefault(name, []).append((round(now, 2), round(rss, 2)))
+                    await asyncio.wait({master_exit}, timeout=args.memory_interval)
+            finally:
+                master_exit.cancel()
+            cpu.read(time.time())  # the load window's end, when Locust ended before it
             with contextlib.suppress(WaitTimeout):
                 await eventually(
                     lambda: _exited(master),
