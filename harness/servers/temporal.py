@@ -121,6 +121,14 @@ def _dev_dynamic_config(servers: LocalServers) -> list[str]:
         # (measured: p50 88 -> 48 ms with 1 in flight). A cluster has this limit per
         # shard, over many shards.
         values.append("history.transferProcessorMaxPollRPS=10000")
+        # Its timer queue fires a timer up to 1 s after it is due by default: a workflow's
+        # 0.5 s sleep took 1.02-1.15 s (measured: Stigma's beats every third of a 1.5 s
+        # heartbeat timeout came 1.04-1.15 s apart, leaving a beat 0.4 s of the
+        # timeout), and every timeout, retry backoff and sleep of the real-clock
+        # scenarios ran late by up to that. 10 ms: the same beats came 0.54-0.57 s
+        # apart; the server's idle CPU did not change. A cluster's timers are its
+        # operator's (this is the dev server's own queue processor setting).
+        values.append('history.timerProcessorMaxTimeShift="10ms"')
     # Extra settings for an experiment, e.g. HANDSHAKE_DEV_DYNAMIC_CONFIG="k=v,k2=v2".
     values += servers.dev_dynamic_config
     return [arg for kv in values if kv for arg in ("--dynamic-config-value", kv)]

@@ -774,6 +774,7 @@ def test_the_dev_server_takes_its_settings_as_values(
     plain, _ = _server_argv(StackConfig(temporal=DEV), 7233, tmp_path)
     assert "--db-filename" in plain
     assert "history.transferProcessorMaxPollRPS=10000" in plain
+    assert 'history.timerProcessorMaxTimeShift="10ms"' in plain
     servers = local_servers(
         {
             "HANDSHAKE_DEV_EPHEMERAL": "1",
@@ -786,4 +787,5 @@ def test_the_dev_server_takes_its_settings_as_values(
     argv, _ = _server_argv(StackConfig(temporal=DEV, servers=servers), 7233, tmp_path)
     assert "--db-filename" not in argv
     assert "history.transferProcessorMaxPollRPS=10000" not in argv
+    assert 'history.timerProcessorMaxTimeShift="10ms"' not in argv
     assert argv[-4:] == ["--dynamic-config-value", "a.b=1", "--dynamic-config-value", "c.d=2"]
