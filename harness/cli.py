@@ -166,10 +166,12 @@ def run_side_by_side(
     still running are then told to stop and waited for, those not started never start,
     and the exception goes on. Each child runs in its own process group, so that one can
     be stopped the way a terminal's Ctrl-C stops it (SIGINT to the child and its xdist
-    workers), its teardown included, without touching the others; a Ctrl-C to this
+    workers), its teardown included, without touching the others. A Ctrl-C to this
     process (the terminal's, which no longer reaches the children, or one sent to it
     alone) is passed on to every running child's group once, at once, and once they have
-    all ended, raises KeyboardInterrupt."""
+    all ended, raises KeyboardInterrupt; so are a SIGTERM (a CI job cancelled) and a
+    SIGHUP (the terminal closed), which would otherwise end this process alone and leave
+    the children, in their own groups, running without it."""
     import signal
     import time
 
@@ -189,7 +191,7 @@ def run_side_by_side(
         with contextlib.suppress(ProcessLookupError):  # the group has gone already
             os.killpg(proc.pid, sig)
 
-    def on_sigint(signum: int, frame: object) -> None:
+    def on_stop(signum: int, frame: object) -> None:
         nonlocal interrupted
         interrupted = True
         for proc in list(running):
@@ -202,7 +204,8 @@ def run_side_by_side(
         on_end(done)
         return done
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, on_stop) for sig in stops}
     try:
         while queue or running:
             while queue and len(running) < parallel and not interrupted:
@@ -247,7 +250,8 @@ def run_side_by_side(
                 tell(proc, signal.SIGKILL)
                 code = proc.wait()
             finish(proc, code)
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 # The harness's option group in `pytest --help` (harness.pytest_plugin's getgroup).

@@ -152,10 +152,16 @@ except KeyboardInterrupt:
 """
 
 
-@pytest.mark.parametrize("group", [True, False], ids=["terminal-ctrl-c", "parent-alone"])
+@pytest.mark.parametrize(
+    ("group", "sig"),
+    [(True, signal.SIGINT), (False, signal.SIGINT), (False, signal.SIGTERM)],
+    ids=["terminal-ctrl-c", "ctrl-c-to-the-parent-alone", "sigterm-to-the-parent"],
+)
 async def test_a_ctrl_c_reaches_every_running_child_once(
-    tmp_path: pathlib.Path, group: bool
+    tmp_path: pathlib.Path, group: bool, sig: signal.Signals
 ) -> None:
+    """(A SIGTERM, e.g. a cancelled CI job, stops them the same way: without it the
+    children, in their own groups, would run on without the parent.)"""
     parent = await asyncio.create_subprocess_exec(
         sys.executable, "-c", PARENT, str(tmp_path), CHILD,
         stdout=subprocess.PIPE,
@@ -169,9 +175,9 @@ async def test_a_ctrl_c_reaches_every_running_child_once(
 
         await eventually(both_holding, timeout_s=BOUND_S, pending=lambda: "both children")
         if group:
-            os.killpg(parent.pid, signal.SIGINT)
+            os.killpg(parent.pid, sig)
         else:
-            os.kill(parent.pid, signal.SIGINT)
+            os.kill(parent.pid, sig)
         out, _ = await asyncio.wait_for(parent.communicate(), BOUND_S)
     finally:
         if parent.returncode is None:
