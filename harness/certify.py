@@ -12,9 +12,10 @@ Pairings (harness.config.PAIRINGS): the first runs the whole matrix (every targe
 and the budget run at every --bench-levels; each other one runs the gate on the
 time-skipping server and its own budget run (--pairing-bench-levels, open loop), so
 that certifying four pairings takes minutes more, not four times as long. Custom
---zigflow-cmd / --stigma-cmd are one pairing, "custom". Every gate runs first (--workers
-stacks side by side: the gates judge no latency), then every budget run, back to back,
-alone on the machine.
+--zigflow-cmd / --stigma-cmd are one pairing, "custom". Every gate runs first,
+--parallel-gates at once (each with --workers stacks side by side: the gates judge no
+latency; each gate's output goes to OUT/latest/gate-LABEL.log), then every budget run,
+back to back, alone on the machine.
 """
 
 from __future__ import annotations
@@ -314,13 +315,40 @@ def stop_unless_ran(label: str, code: int, results: pathlib.Path) -> None:
     # missing and the verdict fails on them.
 
 
-def run_target(
+@dataclass(frozen=True)
+class Gate:
+    """The gate on one target for one pairing: the child pytest certify runs (its
+    command line, environment and output file) and where it writes its raw records (the
+    verdict is made from them: ``harness.report.verdict``). The first pairing's files are
+    where they always were (OUT/<target>, junit-<target>.xml); another's under
+    OUT/pairings/<name>/."""
+
+    target: str
+    run: Run
+    primary: bool
+    files: certify_target.GateFiles
+    command: list[str]
+    env: dict[str, str]
+
+    @property
+    def label(self) -> str:
+        return self.files.label
+
+    @property
+    def log(self) -> pathlib.Path:
+        """Its output, beside its JUnit file: OUT/gate-<label>.log."""
+        return self.files.out / f"gate-{self.label.replace(':', '-')}.log"
+
+    def child(self) -> cli.Child:
+        return cli.Child(self.label, self.command, self.log, self.env)
+
+    def ran(self, code: int | None) -> ChildRun:
+        return self.files.child(self.target, self.run.name, self.primary, self.command, code)
+
+
+def gate(
     target: str, out: pathlib.Path, args: argparse.Namespace, run: Run, primary: bool = True
-) -> ChildRun:
-    """The gate on one target for one pairing, as a child pytest: how it ended and where
-    its raw records are (the verdict is made from them: ``harness.report.verdict``). The
-    first pairing's files are where they always were (OUT/<target>,
-    junit-<target>.xml); another's under OUT/pairings/<name>/."""
+) -> Gate:
     label = run.label(target, primary)
     where = out if primary else out / "pairings" / run.name
     files = certify_target.GateFiles(out, label)
@@ -342,10 +370,55 @@ def run_target(
     if args.repeat > 1:
         cmd += ["--repeat", str(args.repeat)]
     cmd += args.pytest_args
-    print(f"certify: [{label}] {shlex.join(cmd)}", flush=True)
-    code = cli.run_to_end(cmd, env=_child_env(target, args))
-    stop_unless_ran(label, code, files.results)
-    return files.child(target, run.name, primary, cmd, code)
+    return Gate(target, run, primary, files, cmd, _child_env(target, args))
+
+
+# The lines of a failed gate's output shown on the console (all of it is in its log).
+TAIL_LINES = 40
+
+
+def run_gates(gates: list[Gate], parallel: int) -> list[tuple[ChildRun, float]]:
+    """Every gate, up to ``parallel`` at once (each its own child pytest, so one crashed
+    stack cannot take the others or the report with it): how each ended and its wall
+    time, in the order given. One line per start and end on the console; each child's
+    output goes to its log, whose tail is shown when the child failed. A gate that could
+    not run stops certify (``stop_unless_ran``) once the others have been stopped."""
+    by_label = {g.label: g for g in gates}
+
+    def started(child: cli.Child) -> None:
+        print(
+            f"certify: [{child.label}] started: {shlex.join(child.argv)}; output in {child.log}",
+            flush=True,
+        )
+
+    def ended(done: cli.Ended) -> None:
+        child = done.child
+        how = "stopped" if done.stopped else "ended"
+        print(
+            f"certify: [{child.label}] {how}: exit {done.code} after {done.seconds:.1f} s; "
+            f"output in {child.log}",
+            flush=True,
+        )
+        if done.code != 0 and not done.stopped:
+            print(_tail(child.log, TAIL_LINES), flush=True)
+
+    def check(done: cli.Ended) -> None:
+        stop_unless_ran(done.child.label, done.code, by_label[done.child.label].files.results)
+
+    ends = cli.run_side_by_side(
+        [g.child() for g in gates], parallel, on_start=started, on_end=ended, check=check
+    )
+    return [(g.ran(e.code), e.seconds) for g, e in zip(gates, ends, strict=True)]
+
+
+def _tail(log: pathlib.Path, lines: int) -> str:
+    try:
+        text = log.read_text(errors="replace").splitlines()
+    except OSError as err:
+        return f"    | (no output: {err})"
+    shown = text[-lines:]
+    head = [f"    | ... ({len(text) - lines} lines above, in the log)"] if len(text) > lines else []
+    return "\n".join([*head, *(f"    | {line}" for line in shown)])
 
 
 def _meta(run: Run, *, targets: list[str], scope: str, primary: bool, bench_source: str,
@@ -428,7 +501,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", default="reports/out", help="report root; the run goes to OUT/latest"
     )
-    setting_names.add_options(parser.add_argument, ENV, "certify", "HANDSHAKE_WORKERS")
+    setting_names.add_options(
+        parser.add_argument, ENV, "certify", "HANDSHAKE_WORKERS", "HANDSHAKE_CERTIFY_PARALLEL_GATES"
+    )
     setting_names.add_options(parser.add_argument, ENV, "certify", "HANDSHAKE_FAULT_MATRIX")
     setting_names.add_options(
         parser.add_argument,
@@ -497,6 +572,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.repeat < 1:
         raise ConfigError(f"--repeat {args.repeat}: give 1 or more runs per scenario")
+    if args.parallel_gates < 1:
+        raise ConfigError(
+            f"--parallel-gates {args.parallel_gates}: give 1 or more gates at once "
+            "(1: one after another)"
+        )
     announce(runs, targets)
 
     started = time.monotonic()
@@ -506,16 +586,22 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True)
     # Every gate first, then every budget run back to back: the budget is judged on a
     # quiet machine, so no bench shares it with a gate's stacks (and the gates, which
-    # judge no latency, run with --workers stacks side by side).
-    spent: dict[str, float] = {}  # each pairing's seconds: its gates and its budget run
-    children: list[ChildRun] = []
-    for run in runs:
-        begun = time.monotonic()
-        # The first pairing: the whole matrix. The others: the gate on the time-skipping
-        # server (its kill scenarios on a dev server, as always), not the matrix again.
-        for target in targets if run is first else [TIME_SKIPPING]:
-            children.append(run_target(target, out, args, run, primary=run is first))
-        spent[run.name] = time.monotonic() - begun
+    # judge no latency, run --parallel-gates at once, each with --workers stacks side by
+    # side). run_gates returns only once every gate child has ended.
+    # The first pairing: the whole matrix. The others: the gate on the time-skipping
+    # server (its kill scenarios on a dev server, as always), not the matrix again.
+    gates = [
+        gate(target, out, args, run, primary=run is first)
+        for run in runs
+        for target in (targets if run is first else [TIME_SKIPPING])
+    ]
+    ran = run_gates(gates, args.parallel_gates)
+    children = [child for child, _ in ran]
+    # Each pairing's seconds: its gates' (each child's own wall time, so gates side by
+    # side are not counted twice) and its budget run.
+    spent = dict.fromkeys((run.name for run in runs), 0.0)
+    for g, (_, seconds) in zip(gates, ran, strict=True):
+        spent[g.run.name] += seconds
     bench: dict[str, Any] | None
     begun = time.monotonic()
     if given is not None:

@@ -246,6 +246,17 @@ SETTINGS: tuple[Setting, ...] = (
         defaults={"certify": "2"},
     ),
     Setting(
+        "HANDSHAKE_CERTIFY_PARALLEL_GATES",
+        "int",
+        "how many gates (child pytest runs, each with --workers stacks) certify runs at "
+        "once (default 2: the gates judge no latency and mostly wait on real time); each "
+        "writes its output to gate-LABEL.log in the run's directory. The budget runs still "
+        "start only after every gate has ended, one at a time, alone on the machine. 1: one "
+        "gate after another",
+        option="--parallel-gates",
+        defaults={"certify": "2"},
+    ),
+    Setting(
         "HANDSHAKE_PAIRINGS",
         "list",
         "comma-separated reference pairings to certify, the first with the whole matrix; "

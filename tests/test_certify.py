@@ -240,7 +240,8 @@ def test_certify_judges_the_budget_on_figures_it_is_given(tmp_path: pathlib.Path
 
 def test_every_budget_run_comes_after_every_gate(tmp_path: pathlib.Path) -> None:
     """The budget is judged on a quiet machine: certify runs no budget run while a gate's
-    stacks are up, whatever the number of pairings (each gate, then each budget run)."""
+    stacks are up, whatever the number of pairings (the gates, side by side, then each
+    budget run)."""
     from harness.config import PAIRINGS
 
     if PAIRINGS["go-python"].missing():
@@ -267,14 +268,19 @@ def test_every_budget_run_comes_after_every_gate(tmp_path: pathlib.Path) -> None
         "-k",
         "test_failure",
     )
-    # The command lines certify prints as it starts each child, in order.
+    # The command lines certify prints as it starts each child, and each gate's end.
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("certify: [")]
     gates = [i for i, ln in enumerate(lines) if " -m pytest " in ln]
+    ends = [i for i, ln in enumerate(lines) if "] ended: exit " in ln]
     budgets = [i for i, ln in enumerate(lines) if ln.startswith("certify: [budget ")]
     assert len(gates) == 2, proc.stdout[-3000:]
+    assert len(ends) == 2, proc.stdout[-3000:]
     assert len(budgets) == 1, proc.stdout[-3000:]
-    assert max(gates) < min(budgets), lines
-    assert "certify: [go-python:time-skipping]" in lines[gates[1]], lines
+    assert max(gates) < min(ends), lines  # side by side (--parallel-gates 2, the default)
+    assert max(ends) < min(budgets), lines  # the budget run once every gate has ended
+    assert "certify: [go-python:time-skipping] started: " in lines[gates[1]], lines
+    # each gate's output in its own log, beside its JUnit file
+    assert "passed" in (tmp_path / "latest" / "gate-go-python-time-skipping.log").read_text()
     doc = json.loads((tmp_path / "latest" / "certification.json").read_text())
     assert [p["name"] for p in doc["pairings"]] == ["python-python", "go-python"]
     assert all(s["outcome"] == "passed" for s in doc["scenarios"]), proc.stdout[-2000:]

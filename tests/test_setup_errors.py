@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import shlex
 import sys
 import time
@@ -136,10 +137,19 @@ def test_certify_whose_gate_cannot_set_up_stops_with_3_and_writes_no_report(
     row = {"level": 10, "mode": "open", "n": 110, "p50": 20.0, "p99": 40.0, "max": 50.0}
     figures.write_text(json.dumps({"generated_at": "2026-12-01T00:00:00+00:00",
                                    "concurrency": [row]}))  # fmt: skip
+    # Two gates side by side: the first to end on the setup error stops the other.
     code, output, _ = _handshake(
-        "certify", "--temporal", "time-skipping", "--zigflow-cmd", "/nonexistent",
+        "certify", "--temporal", "time-skipping,dev", "--zigflow-cmd", "/nonexistent",
         "--bench-json", str(figures), "--out", str(tmp_path / "out"), "--", "-k", "test_success",
     )  # fmt: skip
     assert code == ExitCode.ENVIRONMENT, output[-3000:]
+    # the cause, from the end of the failed gate's output (all of it in its log)
     assert "cannot start zigflow: '/nonexistent' not found" in output, output[-3000:]
-    assert not (tmp_path / "out" / "latest" / "certification.json").exists()
+    assert "could not set up (above); no report" in output, output[-3000:]
+    latest = tmp_path / "out" / "latest"
+    for target in ("time-skipping", "dev"):
+        # each gate started, ended (by itself, or stopped by the other's end), its log kept
+        assert f"certify: [{target}] started: " in output, output[-3000:]
+        assert re.search(rf"certify: \[{target}\] (ended|stopped): exit ", output), output
+        assert (latest / f"gate-{target}.log").is_file()
+    assert not (latest / "certification.json").exists()
