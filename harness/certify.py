@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from harness import certify_target, cli, contract, setting_names, settings, tls
+from harness import certify_target, child_runs, cli, contract, setting_names, settings, tls
 from harness.config import (
     DEFAULT_PAIRING,
     DEV,
@@ -239,7 +239,7 @@ def _bench_measured(
     ]
     cmd += shlex.split(args.bench_args)
     print(f"certify: [budget {run.name}] {shlex.join(cmd)}", flush=True)
-    code = cli.run_to_end(cmd, env=_child_env(target, args))
+    code = child_runs.run_to_end(cmd, env=_child_env(target, args))
     if code in (ExitCode.INTERRUPTED, -2):  # bench's own code for Ctrl-C, or killed by it
         raise KeyboardInterrupt
     path = out / "bench" / "bench.json"
@@ -339,8 +339,8 @@ class Gate:
         """Its output, beside its JUnit file: OUT/gate-<label>.log."""
         return self.files.out / f"gate-{self.label.replace(':', '-')}.log"
 
-    def child(self) -> cli.Child:
-        return cli.Child(self.label, self.command, self.log, self.env)
+    def child(self) -> child_runs.Child:
+        return child_runs.Child(self.label, self.command, self.log, self.env)
 
     def ran(self, code: int | None) -> ChildRun:
         return self.files.child(self.target, self.run.name, self.primary, self.command, code)
@@ -385,13 +385,13 @@ def run_gates(gates: list[Gate], parallel: int) -> list[tuple[ChildRun, float]]:
     not run stops certify (``stop_unless_ran``) once the others have been stopped."""
     by_label = {g.label: g for g in gates}
 
-    def started(child: cli.Child) -> None:
+    def started(child: child_runs.Child) -> None:
         print(
             f"certify: [{child.label}] started: {shlex.join(child.argv)}; output in {child.log}",
             flush=True,
         )
 
-    def ended(done: cli.Ended) -> None:
+    def ended(done: child_runs.Ended) -> None:
         child = done.child
         how = "stopped" if done.stopped else "ended"
         print(
@@ -402,10 +402,10 @@ def run_gates(gates: list[Gate], parallel: int) -> list[tuple[ChildRun, float]]:
         if done.code != 0 and not done.stopped:
             print(_tail(child.log, TAIL_LINES), flush=True)
 
-    def check(done: cli.Ended) -> None:
+    def check(done: child_runs.Ended) -> None:
         stop_unless_ran(done.child.label, done.code, by_label[done.child.label].files.results)
 
-    ends = cli.run_side_by_side(
+    ends = child_runs.run_side_by_side(
         [g.child() for g in gates], parallel, on_start=started, on_end=ended, check=check
     )
     return [(g.ran(e.code), e.seconds) for g, e in zip(gates, ends, strict=True)]

@@ -41,9 +41,9 @@ sys.exit(7)
 """
 
 PARENT = (
-    "import sys; from harness import cli; "
-    f"cli.FORWARD_SIGINT_AFTER_S = {FORWARD_AFTER_S}; "
-    "sys.exit(cli.run_to_end(sys.argv[1:]))"
+    "import sys; from harness import child_runs; "
+    f"child_runs.FORWARD_SIGINT_AFTER_S = {FORWARD_AFTER_S}; "
+    "sys.exit(child_runs.run_to_end(sys.argv[1:]))"
 )
 
 

@@ -1,4 +1,4 @@
-"""Children run side by side (certify's gates, ``cli.run_side_by_side``): up to N at
+"""Children run side by side (certify's gates, ``child_runs.run_side_by_side``): up to N at
 once, each its output in its own log; one child whose end stops the run has every other
 told to stop (one SIGINT to its group, as a terminal's Ctrl-C), waited for through its
 teardown, and none left behind; a Ctrl-C to the parent reaches each running child once."""
@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from harness import cli
+from harness import child_runs
 from harness.waits import eventually
 
 pytestmark = pytest.mark.unit
@@ -57,9 +57,9 @@ sys.exit(7)
 """
 
 
-def _child(tmp_path: pathlib.Path, name: str, then: str, wait_for: str = "-") -> cli.Child:
+def _child(tmp_path: pathlib.Path, name: str, then: str, wait_for: str = "-") -> child_runs.Child:
     argv = [sys.executable, "-c", CHILD, str(tmp_path / name), wait_for, then]
-    return cli.Child(name, argv, tmp_path / "logs" / f"{name}.log")
+    return child_runs.Child(name, argv, tmp_path / "logs" / f"{name}.log")
 
 
 class Stop(Exception):
@@ -79,7 +79,7 @@ def test_children_run_side_by_side_each_with_its_own_log(tmp_path: pathlib.Path)
     a = _child(tmp_path, "a", "0", wait_for=str(tmp_path / "b"))
     b = _child(tmp_path, "b", "1", wait_for=str(tmp_path / "a"))
     events: list[str] = []
-    ends = cli.run_side_by_side(
+    ends = child_runs.run_side_by_side(
         [a, b],
         2,
         on_start=lambda c: events.append(f"start {c.label}"),
@@ -94,7 +94,7 @@ def test_children_run_side_by_side_each_with_its_own_log(tmp_path: pathlib.Path)
 
 def test_one_at_a_time_each_starts_after_the_last_ended(tmp_path: pathlib.Path) -> None:
     events: list[str] = []
-    cli.run_side_by_side(
+    child_runs.run_side_by_side(
         [_child(tmp_path, name, "0") for name in ("a", "b", "c")],
         1,
         on_start=lambda c: events.append(f"start {c.label}"),
@@ -112,15 +112,15 @@ def test_a_child_that_stops_the_run_stops_the_others_through_their_teardown(
     held = _child(tmp_path, "held", "hold")
     broken = _child(tmp_path, "broken", "3", wait_for=str(tmp_path / "held.grandchild"))
     never = _child(tmp_path, "never", "0")
-    ended: list[cli.Ended] = []
+    ended: list[child_runs.Ended] = []
 
-    def check(e: cli.Ended) -> None:
+    def check(e: child_runs.Ended) -> None:
         if e.code == 3:
             raise Stop(e.child.label)
 
     # when: the failed child's end is judged a reason to stop
     with pytest.raises(Stop, match="broken"):
-        cli.run_side_by_side(
+        child_runs.run_side_by_side(
             [held, broken, never], 2, on_start=lambda c: None, on_end=ended.append, check=check
         )
     # then: the held one got one SIGINT, tore down (exit 7), and nothing of it is left;
@@ -136,15 +136,15 @@ def test_a_child_that_stops_the_run_stops_the_others_through_their_teardown(
 
 PARENT = """
 import pathlib, sys
-from harness import cli
+from harness import child_runs
 tmp = pathlib.Path(sys.argv[1])
 children = [
-    cli.Child(name, [sys.executable, "-c", sys.argv[2], str(tmp / name), "-", "hold"],
+    child_runs.Child(name, [sys.executable, "-c", sys.argv[2], str(tmp / name), "-", "hold"],
               tmp / f"{name}.log")
     for name in ("a", "b")
 ]
 try:
-    cli.run_side_by_side(children, 2, on_start=lambda c: None,
+    child_runs.run_side_by_side(children, 2, on_start=lambda c: None,
                          on_end=lambda e: print(e.child.label, e.code, e.stopped, flush=True),
                          check=lambda e: None)
 except KeyboardInterrupt:
