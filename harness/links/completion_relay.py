@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,10 +173,16 @@ class Held(Parking["_Parked"]):
         what: str = "completion",
         *,
         same_token: bool = False,
+        handed_since: float | None = None,
     ) -> None:
         self._relay = relay
         self.count = count
         self.what = what
+        # Park only calls by tokens handed to Stigma at or after this time (when the
+        # relay knows when tokens were handed): the stack is shared by the scenarios a
+        # worker runs one after another, and a call left over from an earlier one (a
+        # retry by its token) must not take this scenario's place in the hold.
+        self.handed_since = handed_since
         # Park only the calls by the token of the first one parked (its retries), so
         # that the calls by other tokens pass meanwhile.
         self.same_token = same_token
@@ -188,7 +194,12 @@ class Held(Parking["_Parked"]):
         return (
             f"{missing} {self.what} call(s) to reach the harness's relay at "
             f"{self._relay.listen} (does Stigma reach Temporal through "
-            "STIGMA_TEMPORAL_ADDRESS and STIGMA_ZIGFLOW_TEMPORAL_ADDRESS?)"
+            "STIGMA_TEMPORAL_ADDRESS and STIGMA_ZIGFLOW_TEMPORAL_ADDRESS?"
+            + (
+                " Only calls by tokens handed to Stigma after the hold began are parked.)"
+                if self.handed_since is not None and self._relay.handed_at is not None
+                else ")"
+            )
         )
 
     def release(self, *, forward: bool = True) -> None:
@@ -201,11 +212,20 @@ class Held(Parking["_Parked"]):
     def parks(self, call: Relayed | StartSeen | None = None) -> bool:
         if len(self.parked) >= self.count:
             return False
+        if isinstance(call, Relayed) and not self._handed_in_time(call):
+            return False
         if self.same_token and isinstance(call, Relayed):
             if call.own_task:  # Stigma's worker reporting its own activity
                 return False
             return self.token_fp is None or call.token_fp == self.token_fp
         return True
+
+    def _handed_in_time(self, call: Relayed) -> bool:
+        handed_at = self._relay.handed_at
+        if self.handed_since is None or handed_at is None:
+            return True
+        at = handed_at(call.token_fp)
+        return at is not None and at >= self.handed_since
 
     async def abandoned(self, n: int = 1, timeout_s: float = 60.0) -> None:
         """Until the caller has stopped waiting on ``n`` of the parked calls (its own
@@ -328,6 +348,9 @@ class CompletionRelay:
         # Fingerprints of the activity tasks Stigma's worker was handed through this relay
         # (a set of short strings: a few per handshake, kept for the stack's life).
         self._own_tasks: set[str] = set()
+        # When a token (by fingerprint) was handed to Stigma, if a relay in Zigflow's
+        # path to Stigma sees the handover (the stack sets it): scopes a hold.
+        self.handed_at: Callable[[str], float | None] | None = None
         self._server: grpc.aio.Server | None = None
         self._channel: grpc.aio.Channel | None = None
 
@@ -392,12 +415,21 @@ class CompletionRelay:
         and before Stigma hears so, the window where a retried call meets NOT_FOUND for
         its own delivery. With ``same_token``, only the calls by the first parked call's
         token are parked (its retries: a Temporal that never answers that token), calls by
-        other tokens pass. On exit the parked ones still waiting go on
+        other tokens pass. Only calls by tokens handed to Stigma after the hold began are
+        parked (when the stack relays Zigflow's StartAgent too and so sees the handover):
+        not a call left over from an earlier scenario on the same stack, nor Stigma's
+        worker reporting its own activities. On exit the parked ones still waiting go on
         (``then_forward``) or are dropped (the caller gets UNAVAILABLE); a call whose
         caller gave up waiting (``Held.abandoned``) is gone."""
         if at not in ("request", "reply"):
             raise ValueError(f"at={at!r}: expected 'request' or 'reply'")
-        held = Held(self, count, what=f"completion ({at})", same_token=same_token)
+        held = Held(
+            self,
+            count,
+            what=f"completion ({at})",
+            same_token=same_token,
+            handed_since=time.time(),
+        )
         self._held, self._park_completions_at = held, at
         # The request side keeps the fault name recorded histories already carry.
         name = "completion_held" if at == "request" else f"completion_held:{at}"
@@ -606,7 +638,7 @@ class CompletionRelay:
 
     async def _after_completion(self, call: Relayed, context: Any) -> None:
         held = self._held
-        parks = held is not None and self._park_completions_at == "reply" and held.parks()
+        parks = held is not None and self._park_completions_at == "reply" and held.parks(call)
         if parks and held is not None and not await held._park(call):
             # Temporal has resolved Zigflow's activity; Stigma never hears so, and its
             # client's retry of the same call is answered NOT_FOUND.

@@ -81,12 +81,19 @@ class TokenTamper:
     # Every token Zigflow handed over and every one forwarded (damaged ones too), in
     # memory only: the needles of the log scan (harness/observe/token_scan.py).
     tokens: dict[bytes, None] = field(default_factory=dict, repr=False)
+    # When each forwarded token (by fingerprint) was first handed to Stigma.
+    _handed: dict[str, float] = field(default_factory=dict, repr=False)
     _transform: Transform | None = None
     _acks_to_lose: int = 0
     _server: grpc.aio.Server | None = None
     _channel: grpc.aio.Channel | None = None
     # Channels replaced by reconnect(), each closing once the calls on it have ended.
     _retired: list[tuple[grpc.aio.Channel, asyncio.Task[None]]] = field(default_factory=list)
+
+    def handed_at(self, token_fp: str) -> float | None:
+        """When the token with this fingerprint was first handed to Stigma through this
+        relay (epoch seconds); None: never (a token of Stigma's own activities, say)."""
+        return self._handed.get(token_fp)
 
     def set(self, transform: Transform | None) -> None:
         self._transform = transform
@@ -202,6 +209,7 @@ class TokenTamper:
             await context.abort(outgoing, "tamper: request dropped before Stigma")
         assert isinstance(outgoing, pb.StartAgentRequest)
         record.forwarded_fp = fingerprint(outgoing.callback_token)
+        self._handed.setdefault(record.forwarded_fp, time.time())
         self.tokens[outgoing.callback_token] = None
         self.forwarded_tokens[outgoing.idempotency_key] = outgoing.callback_token
         if self.refused_means_link_down and await self._upstream_refuses():

@@ -330,6 +330,8 @@ async def harness_links(
             completions = await layers.enter_async_context(
                 completion_relay(topology, config.connection, server_name)
             )
+            if relay is not None:
+                completions.handed_at = relay.handed_at
         yield Layers(network, relay, completions)
 
 

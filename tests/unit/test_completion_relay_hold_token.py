@@ -83,3 +83,34 @@ async def test_one_tokens_calls_are_held_given_up_and_recorded_others_pass() -> 
     assert history.measurements["calls_by_token"]["held_token_fp"] == fingerprint(HELD)
     start = next(f for f in history.faults if f.phase == "start")
     assert start.detail == {"count": 10, "same_token": True}
+
+
+@pytest.mark.unit
+async def test_a_hold_parks_only_calls_by_tokens_handed_to_stigma_after_it_began() -> None:
+    """The stack is shared by the scenarios a worker runs in turn: a call by a token
+    handed before the hold began (a retry left over from an earlier scenario) and a call
+    by a token never handed over (Stigma's worker reporting its own activity) pass; the
+    first call by a token handed since is the one parked."""
+    upstream = grpc.aio.server()
+    upstream.add_generic_rpc_handlers((_Temporal(),))
+    port = upstream.add_insecure_port(f"{LOOPBACK}:0")
+    await upstream.start()
+    relay = CompletionRelay(f"{LOOPBACK}:{port}")
+    handed: dict[str, float] = {fingerprint(OTHER): 0.0}  # handed long before the hold
+    relay.handed_at = handed.get
+    listen = await relay.start()
+    history = History("hold-scope")
+    try:
+        async with grpc.aio.insecure_channel(listen) as channel:
+            async with relay.hold(history) as held:
+                assert await _complete(channel, OTHER, 5) == grpc.StatusCode.OK
+                assert await _complete(channel, b"an own task's token", 5) == grpc.StatusCode.OK
+                handed[fingerprint(HELD)] = held.handed_since or 0.0
+                parked = asyncio.ensure_future(_complete(channel, HELD, 5))
+                await held.arrived(1, timeout_s=5)
+                assert not parked.done()
+            assert await parked == grpc.StatusCode.OK
+    finally:
+        await relay.stop()
+        await upstream.stop(None)
+    assert [c.token_fp for c in held.calls] == [fingerprint(HELD)]
