@@ -280,6 +280,9 @@ def temporal_argv(port: int, http_port: int, metrics_port: int, ui_port: int,
         "matching.numTaskqueueWritePartitions=1",
         "--dynamic-config-value",
         "history.transferProcessorMaxPollRPS=10000",
+        # Not the embedded dev server's timerProcessorMaxTimeShift: this stands in for a
+        # cluster, whose timers fire up to 1 s late by default, and the real-clock
+        # scenarios must keep their margins there too.
     ]
 
 
