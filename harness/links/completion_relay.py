@@ -178,10 +178,8 @@ class Held(Parking["_Parked"]):
         self._relay = relay
         self.count = count
         self.what = what
-        # Park only calls by tokens handed to Stigma at or after this time (when the
-        # relay knows when tokens were handed): the stack is shared by the scenarios a
-        # worker runs one after another, and a call left over from an earlier one (a
-        # retry by its token) must not take this scenario's place in the hold.
+        # Park only calls by tokens handed to Stigma at or after this time
+        # (CompletionRelay.handed_since).
         self.handed_since = handed_since
         # Park only the calls by the token of the first one parked (its retries), so
         # that the calls by other tokens pass meanwhile.
@@ -212,20 +210,13 @@ class Held(Parking["_Parked"]):
     def parks(self, call: Relayed | StartSeen | None = None) -> bool:
         if len(self.parked) >= self.count:
             return False
-        if isinstance(call, Relayed) and not self._handed_in_time(call):
+        if isinstance(call, Relayed) and not self._relay.handed_since(call, self.handed_since):
             return False
         if self.same_token and isinstance(call, Relayed):
             if call.own_task:  # Stigma's worker reporting its own activity
                 return False
             return self.token_fp is None or call.token_fp == self.token_fp
         return True
-
-    def _handed_in_time(self, call: Relayed) -> bool:
-        handed_at = self._relay.handed_at
-        if self.handed_since is None or handed_at is None:
-            return True
-        at = handed_at(call.token_fp)
-        return at is not None and at >= self.handed_since
 
     async def abandoned(self, n: int = 1, timeout_s: float = 60.0) -> None:
         """Until the caller has stopped waiting on ``n`` of the parked calls (its own
@@ -281,6 +272,8 @@ class Refusal:
         self.code = code
         self.for_s = for_s
         self._until = None if for_s is None else time.monotonic() + for_s
+        # Refuse only calls by tokens handed to Stigma from now on (as a hold parks).
+        self.handed_since = time.time()
         self._released = False
         self.calls: list[Relayed] = []  # refused, in arrival order
         self._arrived = asyncio.Condition()
@@ -290,6 +283,11 @@ class Refusal:
         if self._released:
             return False
         return self._until is None or time.monotonic() < self._until
+
+    def refuses(self, call: Relayed) -> bool:
+        return (
+            not call.own_task and self.active and self._relay.handed_since(call, self.handed_since)
+        )
 
     def release(self) -> None:
         """From now on calls by token pass again (also when ``for_s`` has not run out)."""
@@ -353,6 +351,17 @@ class CompletionRelay:
         self.handed_at: Callable[[str], float | None] | None = None
         self._server: grpc.aio.Server | None = None
         self._channel: grpc.aio.Channel | None = None
+
+    def handed_since(self, call: Relayed, since: float | None) -> bool:
+        """Whether ``call`` is by a token handed to Stigma at or after ``since``: the
+        stack is shared by the scenarios a worker runs one after another, and a fault
+        begun by one must not catch a call left over from an earlier one (a retry by its
+        token), nor Stigma's worker reporting its own activity. True when unknown (no
+        relay in Zigflow's path to Stigma sees the handover, or no ``since``)."""
+        if since is None or self.handed_at is None:
+            return True
+        at = self.handed_at(call.token_fp)
+        return at is not None and at >= since
 
     async def start(self) -> str:
         # Temporal's payload limit is 2 MiB by default; leave room for larger test payloads.
@@ -490,7 +499,8 @@ class CompletionRelay:
         """Answer every call by Zigflow's token (complete, fail, cancel) with ``code``
         instead of forwarding it, for ``for_s`` seconds or until ``release()`` or the end
         of the block; every other call of Stigma passes (its worker's polls, heartbeats and
-        reports on its own activities, its starts). Yields the refusal (the refused calls).
+        reports on its own activities, its starts), by tokens handed to Stigma after the
+        refusal began (``handed_since``). Yields the refusal (the refused calls).
 
         Prefer releasing on an event (``Refusal.arrived``, Stigma's own record of its
         completion attempts) over ``for_s``: a duration long enough for any client's retry
@@ -561,7 +571,7 @@ class CompletionRelay:
             )
             self.completions.append(call)
             refusal = self._refusing
-            if refusal is not None and not call.own_task and refusal.active:
+            if refusal is not None and refusal.refuses(call):
                 await refusal._refuse(call, context)
             held = self._held
             parks = held is not None and self._park_completions_at == "request" and held.parks(call)

@@ -86,7 +86,9 @@ async def test_one_tokens_calls_are_held_given_up_and_recorded_others_pass() -> 
 
 
 @pytest.mark.unit
-async def test_a_hold_parks_only_calls_by_tokens_handed_to_stigma_after_it_began() -> None:
+async def test_a_hold_or_refusal_catches_only_calls_by_tokens_handed_to_stigma_after_it_began() -> (
+    None
+):
     """The stack is shared by the scenarios a worker runs in turn: a call by a token
     handed before the hold began (a retry left over from an earlier scenario) and a call
     by a token never handed over (Stigma's worker reporting its own activity) pass; the
@@ -110,7 +112,16 @@ async def test_a_hold_parks_only_calls_by_tokens_handed_to_stigma_after_it_began
                 await held.arrived(1, timeout_s=5)
                 assert not parked.done()
             assert await parked == grpc.StatusCode.OK
+            # a refusal of calls by token is scoped the same way
+            async with relay.refuse_calls_by_token(history) as refusal:
+                assert await _complete(channel, OTHER, 5) == grpc.StatusCode.OK
+                fresh = b"a token handed during the refusal"
+                handed[fingerprint(fresh)] = refusal.handed_since
+                assert await _complete(channel, fresh, 5) == grpc.StatusCode.UNAVAILABLE
     finally:
         await relay.stop()
         await upstream.stop(None)
     assert [c.token_fp for c in held.calls] == [fingerprint(HELD)]
+    assert [c.token_fp for c in refusal.calls] == [
+        fingerprint(b"a token handed during the refusal")
+    ]
