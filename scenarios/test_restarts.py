@@ -10,6 +10,7 @@ import pytest
 from harness import contract
 from harness.drive.driver import Driver
 from harness.drive.plan import call_agent, plan, succeeds
+from harness.errors import FaultNotReached
 from harness.faults.processes import killed, paused
 from harness.judge import checkers, metrics_checks
 from harness.judge.expect import holds
@@ -102,14 +103,28 @@ async def test_temporal_restarted_mid_agent_accepts_the_token_issued_before(
 async def test_stigma_killed_before_the_ack_is_retried_with_a_new_token(
     driver: Driver, history: History
 ) -> None:
+    # The harness's StartAgent relay (not on a deployed target) shows the request in
+    # Stigma's hands before the kill: its connection to Stigma up before the freeze, the
+    # request passed on after it. Otherwise the kill can come before Zigflow has sent it,
+    # the restarted Stigma ACKs attempt 1, and the scenario proves nothing.
+    relay = driver.stack.relay
+    if relay is not None:
+        await relay.connected()
     # given: Stigma frozen, so Zigflow's StartAgent reaches it but is never answered
     async with paused(driver.stack.stigma, history):
         started = await driver.start(plan(call_agent("early", succeeds("after retry"))))
         await driver.wait_in_flight(started, contract.NAMES.zigflow_agent_activity, side="zigflow")
+        if relay is not None:
+            await driver.wait_handed_to_stigma(started, attempt=1)
         # when: Stigma dies before it could ACK (or start anything), then comes back
         async with killed(driver.stack, driver.stack.stigma, history):
             pass
     await driver.outcome(started)
+    if relay is not None and driver.acked_by_stigma(started, attempt=1):
+        raise FaultNotReached(
+            f"{history.name}: Stigma ACKed attempt 1, so the kill did not meet the request "
+            "in its hands and the retry with a new token was never exercised"
+        )
     # then: Zigflow retried with a new token, one agent ran, the live attempt got it
     holds(history, exactly_once(history, max_attempts=5))
 

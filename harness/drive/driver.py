@@ -26,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from harness import contract, wire
 from harness.drive.plan import HANDSHAKE, activity_id
+from harness.errors import ConfigError
 from harness.faults.clock import Clock, TimeSkippingClock, WallClock
 from harness.links.completion_relay import HEARTBEAT, TOKEN_CALLS, Held, Relayed
 from harness.observe import failures, traces
@@ -260,6 +261,44 @@ class Driver:
         # Without a relay (bench, load), the nearest evidence: Stigma's execution runs.
         # It exists from the durable start on, which precedes the ACK.
         return await self._agent_running(s, state_index)
+
+    async def wait_handed_to_stigma(
+        self, started: Started, *, attempt: int = 1, state_index: int = 0
+    ) -> None:
+        """Until the harness's StartAgent relay has passed this attempt's request on to
+        Stigma (over a connection that is up), so that a fault on Stigma from now on
+        meets the request in Stigma's hands, not one Zigflow has yet to send."""
+        relay = self.stack.relay
+        if relay is None:
+            raise ConfigError("only a stack with a StartAgent relay sees the handover")
+        want = activity_id(state_index, started.plan["states"][state_index])
+
+        async def handed() -> bool:
+            return any(
+                r.forwarded_fp is not None
+                and r.zigflow_workflow_id == started.call_id
+                and r.zigflow_activity_id == want
+                and r.attempt == attempt
+                for r in relay.log
+            )
+
+        await self._until(
+            handed,
+            None,
+            lambda: (
+                f"StartAgent attempt {attempt} of {started.call_id} to reach Stigma "
+                "through the harness's relay"
+            ),
+            0.01,
+        )
+
+    def acked_by_stigma(self, started: Started, *, attempt: int, state_index: int = 0) -> bool:
+        """Whether Stigma's ACK of this attempt's StartAgent came back through the relay."""
+        relay = self.stack.relay
+        if relay is None:
+            raise ConfigError("only a stack with a StartAgent relay sees the ACK")
+        want = activity_id(state_index, started.plan["states"][state_index])
+        return relay.acked(started.call_id, want, attempt)
 
     async def release(self, started: Iterable[Started], state_index: int = 0) -> None:
         """Let the harness's held agents finish. An agent that is not holding (not
