@@ -468,14 +468,15 @@ def test_temporal_restart_scenario_fails_on_a_server_that_loses_its_state(
     assert "every_call_resolved: VIOLATED" in output, output[-3000:]
 
 
-# Every child waits 8 s for a call's outcome (child_argv), the kill specs too: the
-# references and the mutants built on them move a task off a killed worker's sticky
-# queue after 1 s (reference_services/common/tuning.py), and the correct services' slowest
-# recovery in those specs (Stigma killed mid-completion: its completion activity's 3 s
-# heartbeat timeout, then a 1 s backoff) took at most 4.1 s from the restart to the
-# outcome in 84 runs, 4 children at a time on a 2-core machine at load 12-14. (The ~10 s
-# once seen there was the Python SDK's default sticky schedule-to-start timeout.) A
-# mutant that loses the call waits the 8 s out, not 30.
+# Every child waits 8 s for a call's outcome (child_argv), the kill specs of
+# test_restarts.py too: the references and the mutants built on them move a task off a
+# killed worker's sticky queue after 1 s (reference_services/common/tuning.py). With
+# these child options the correct services' slowest recovery there (Stigma killed
+# mid-completion: its completion activity's 3 s heartbeat timeout, then a 1 s backoff)
+# took at most 4.1 s from the restart to the outcome, in 12 runs of the file (4 at a
+# time, on 2 cores at load 12-14). The ~10 s once seen there was the Python SDK's default
+# sticky schedule-to-start timeout, before the references set theirs. A mutant that
+# loses the call waits the 8 s out, not 30.
 
 
 Case = tuple[str, str, str, str]
