@@ -105,9 +105,12 @@ async def test_the_debugging_guides_commands_resolve_pending_handshakes(
     # and both Zigflow workflows moved on with what the operator gave them
     assert ids(to_complete)["idempotency-key"] in outputs[0], outputs[0]
     assert ids(to_complete)["activity-id"] in outputs[1], outputs[1]
+    # The held agents let go first (the activities were already resolved by hand, so
+    # their results meet a dead token): reading an outcome waits for Stigma's execution
+    # to close (Driver.collect), which a held agent would keep open for its 15 s bound.
+    await driver.release([to_complete, to_fail])
     done = await driver.outcome(to_complete)
     assert done.type == "ok", done.value
     assert "completed by hand" in repr(done.value)
     failed = await driver.outcome(to_fail)
     assert failed.type == "fail", failed.value
-    await driver.release([to_complete, to_fail])

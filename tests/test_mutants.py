@@ -468,21 +468,25 @@ def test_temporal_restart_scenario_fails_on_a_server_that_loses_its_state(
     assert "every_call_resolved: VIOLATED" in output, output[-3000:]
 
 
-def _call_timeout(scenario: str) -> str:
-    # Short waits keep a mutant run quick, but a restarted worker takes ~9-10 s to pick
-    # up work parked on the dead one's queue: the kill specs wait longer, or a correct
-    # service would fail them too and a mutant's failure would prove nothing.
-    return "30" if scenario.startswith("test_restarts.py") else "8"
+# Every child waits 8 s for a call's outcome (child_argv), the kill specs of
+# test_restarts.py too: the references and the mutants built on them move a task off a
+# killed worker's sticky queue after 1 s (reference_services/common/tuning.py). With
+# these child options the correct services' slowest recovery there (Stigma killed
+# mid-completion: its completion activity's 3 s heartbeat timeout, then a 1 s backoff)
+# took at most 4.1 s from the restart to the outcome, in 12 runs of the file (4 at a
+# time, on 2 cores at load 12-14). The ~10 s once seen there was the Python SDK's default
+# sticky schedule-to-start timeout, before the references set theirs. A mutant that
+# loses the call waits the 8 s out, not 30.
 
 
 Case = tuple[str, str, str, str]
 
 
-def _group_key(case: Case) -> tuple[str, str, str, bool]:
+def _group_key(case: Case) -> tuple[str, str, bool]:
     """The cases one child runs together: one mutant plugged in by one option, with the
-    same waits and the same need to run alone (one stack start for all its scenarios)."""
+    same need to run alone (one stack start for all its scenarios)."""
     scenario, option, mutant, _ = case
-    return option, mutant, _call_timeout(scenario), (mutant, scenario.split("::")[0]) in ALONE
+    return option, mutant, (mutant, scenario.split("::")[0]) in ALONE
 
 
 def _scenario_tests(scenario: str, nodeid: str) -> bool:
@@ -547,7 +551,7 @@ def mutant_runs(
     base = tmp_path_factory.getbasetemp()
     # Under xdist each worker's basetemp is a directory of the run's own: its parent.
     shared = (base.parent if hasattr(request.config, "workerinput") else base) / "mutant-runs"
-    groups: dict[tuple[str, str, str, bool], list[Case]] = {}
+    groups: dict[tuple[str, str, bool], list[Case]] = {}
     for item in request.session.items:
         if getattr(item, "originalname", "") == "test_scenario_fails_against_mutant" and hasattr(
             item, "callspec"
@@ -556,7 +560,7 @@ def mutant_runs(
             case = (p["scenario"], p["option"], p["mutant"], p["reason"])
             groups.setdefault(_group_key(case), []).append(case)
     children = {}
-    for (option, mutant, call_timeout, alone), cases in groups.items():
+    for (option, mutant, alone), cases in groups.items():
         key = run_key(cases[0])
         scenarios = list(dict.fromkeys(c[0] for c in cases))
         argv = child_argv(
@@ -564,7 +568,6 @@ def mutant_runs(
             shared / key / "out",
             option,
             f"{sys.executable} -m tests.mutants.{mutant}",
-            call_timeout=call_timeout,
         )
         # The other scenarios after the first; -x only for a child of one case (its
         # first failure is its verdict), else every case's scenario must run.
