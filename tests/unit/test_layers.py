@@ -36,6 +36,8 @@ LAYERS = ["servers", "observe", "links", "stack", "faults", "drive", "judge", "m
 TOP = {
     "load",
     "cli",
+    # The child processes the commands run to their end (the gate, certify's gates).
+    "child_runs",
     "certify",
     "certify_target",
     "doctor",
