@@ -3,6 +3,7 @@ dealt out one at a time, round robin, and every later one goes to the first free
 
 from __future__ import annotations
 
+import pathlib
 from types import SimpleNamespace
 from typing import Any
 
@@ -42,11 +43,19 @@ class _Node:
         self.shutting_down = True
 
 
-def _started(tests: int, workers: int = 2) -> tuple[schedule.CostFirstScheduling, list[_Node]]:
-    sched = schedule.make_scheduler(_Config(workers), None)  # type: ignore[arg-type]
+def _started(
+    tests: int, workers: int = 2, kinds: list[str] | None = None, tmp: pathlib.Path | None = None
+) -> tuple[schedule.CostFirstScheduling, list[_Node]]:
+    """A scheduler that has dealt ``tests`` out to ``workers``; ``kinds``: each test's
+    kind of stack, as the workers write them into ``tmp``."""
+    collection = [f"test_{i}" for i in range(tests)]
+    if kinds is not None:
+        assert tmp is not None
+        for i in range(workers):
+            schedule.write_labels(tmp, f"gw{i}", dict(zip(collection, kinds, strict=True)))
+    sched = schedule.make_scheduler(_Config(workers), None, tmp)  # type: ignore[arg-type]
     assert sched is not None
     nodes = [_Node(f"gw{i}") for i in range(workers)]
-    collection = [f"test_{i}" for i in range(tests)]
     for node in nodes:
         sched.add_node(node)
     for node in nodes:
@@ -88,3 +97,58 @@ def test_a_chunk_given_on_the_command_line_is_kept() -> None:
     sched = schedule.make_scheduler(_Config(2, maxschedchunk=4), None)  # type: ignore[arg-type]
     assert sched is not None
     assert sched.maxschedchunk == 4
+
+
+def _run(sched: schedule.CostFirstScheduling, nodes: list[_Node]) -> None:
+    """Every worker completes what it was sent, in turn, until nothing is left."""
+    done: set[tuple[int, int]] = set()
+    progress = True
+    while progress:
+        progress = False
+        for node in nodes:
+            for index in list(node.sent):
+                if (id(node), index) not in done:
+                    done.add((id(node), index))
+                    sched.mark_test_complete(node, index, duration=1.0)
+                    progress = True
+                    break
+
+
+def _kinds_of(node: _Node, kinds: list[str]) -> set[str]:
+    return {kinds[i] for i in node.sent if kinds[i]}
+
+
+def test_each_kind_of_stack_is_started_on_one_worker(tmp_path: pathlib.Path) -> None:
+    # costliest first, interleaved as the slow markers leave them; "" needs no stack
+    kinds = ["real", "chaos", "", "real", "chaos", "default"] + ["real", "chaos", "default"] * 4
+    sched, (a, b) = _started(len(kinds), kinds=kinds, tmp=tmp_path)
+    _run(sched, [a, b])
+    assert sorted(a.sent + b.sent) == list(range(len(kinds)))  # each test once
+    assert _kinds_of(a, kinds).isdisjoint(_kinds_of(b, kinds))
+    assert a.sent[0] == 0  # the costliest still start at once
+    assert b.sent[0] == 1
+
+
+def test_an_idle_worker_takes_another_kind_only_with_enough_of_it_pending(
+    tmp_path: pathlib.Path,
+) -> None:
+    # one kind, a short queue: its one worker runs it all, the other starts no stack
+    short = ["chaos"] * schedule.STEAL_AT
+    sched, (a, b) = _started(len(short), kinds=short, tmp=tmp_path)
+    _run(sched, [a, b])
+    assert sorted(a.sent) == list(range(len(short)))
+    assert b.sent == []
+    # a long queue: the idle worker shares it rather than sit out the run
+    long = ["chaos"] * 10
+    sched, (a, b) = _started(len(long), kinds=long, tmp=tmp_path)
+    _run(sched, [a, b])
+    assert sorted(a.sent + b.sent) == list(range(len(long)))
+    assert len(b.sent) > 1
+
+
+def test_without_the_workers_kinds_every_test_goes_to_the_first_free_worker(
+    tmp_path: pathlib.Path,
+) -> None:
+    _, (a, b) = _started(20, tmp=tmp_path)  # no file written: as before
+    assert a.sent == [0, 2]
+    assert b.sent == [1, 3]
