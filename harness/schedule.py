@@ -120,6 +120,13 @@ class CostFirstScheduling(LoadScheduling):  # type: ignore[misc]
             return None
         return next(index for index in self.pending if self._label(index) == label)
 
+    def remove_node(self, node: Any) -> str | None:
+        """xdist's, the node's kinds of stack released first: its tests, put back in
+        the queue, go to a worker that has their stack or to the first free one."""
+        self._kinds.pop(node, None)
+        crashed: str | None = super().remove_node(node)
+        return crashed
+
     def _send_tests(self, node: Any, num: int) -> None:
         """LoadScheduling's, one test at a time, each chosen by ``_next_for``."""
         for _ in range(num):

@@ -152,3 +152,13 @@ def test_without_the_workers_kinds_every_test_goes_to_the_first_free_worker(
     _, (a, b) = _started(20, tmp=tmp_path)  # no file written: as before
     assert a.sent == [0, 2]
     assert b.sent == [1, 3]
+
+
+def test_the_kinds_of_a_crashed_worker_go_to_the_others(tmp_path: pathlib.Path) -> None:
+    kinds = ["real", "chaos"] + ["real"] * 6
+    sched, (a, b) = _started(len(kinds), kinds=kinds, tmp=tmp_path)
+    assert a.sent == [0, 2]  # a has the real server
+    sched.remove_node(a)  # a crashed in test 0: test 2 is pending again
+    assert b.sent == [1, 3]  # b takes the real tests now, with nobody else to run them
+    _run(sched, [b])
+    assert sorted(b.sent) == list(range(1, len(kinds)))  # test 0: the crash, reported
