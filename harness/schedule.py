@@ -17,10 +17,11 @@ Each worker starts a stack of a kind (``@pytest.mark.stack``: a real server, a c
 stack, ...) when its first test of that kind runs, 1-5 s each. Sent anywhere, every
 worker would start every kind. So a worker is sent the first pending test of a kind it
 has already started, or of a kind no worker has started yet (it claims the kind), or
-one that needs no pooled stack; a kind another worker runs waits for that worker. Only
-a worker left with nothing to run takes another's kind (a second start of it), and
-only when ``STEAL_AT`` or more of its tests are still pending: a shorter queue is done
-by its own worker sooner than a second stack would start and run it. The workers write
+one that needs no pooled stack; a kind another worker runs waits for that worker while
+this one is busy. A worker left with nothing to run takes a test of the kind with the
+most tests pending (a second start of that kind) rather than wait: kinds are a
+preference, never a reason to idle (a threshold of three pending tests left one worker
+idle for 20 s of the other's short tests on a loaded machine). The workers write
 each test's kind (``stack_label``) into a file the controller reads
 (``write_labels``): xdist's controller sees test ids, never their markers.
 """
@@ -43,11 +44,6 @@ def declared_cost_s(item: pytest.Item) -> float:
     marker = item.get_closest_marker("slow")
     return float(marker.args[0]) if marker is not None and marker.args else 0.0
 
-
-# A worker left idle takes another worker's kind of stack when this many of its tests
-# are still pending (see the module docstring): a stack start costs about one to two
-# tests' time on a quiet machine, so a queue of three or more is worth sharing.
-STEAL_AT = 3
 
 LABELS_DIR = "handshake_stack_labels_dir"  # the workerinput key: where workers write kinds
 
@@ -114,10 +110,8 @@ class CostFirstScheduling(LoadScheduling):  # type: ignore[misc]
                 return index
         if not self.pending or self.node2pending.get(node):
             return None  # still busy with its own kinds: the others' stay theirs
-        waiting = Counter(self._label(index) for index in self.pending)
-        label, count = waiting.most_common(1)[0]
-        if count < STEAL_AT:
-            return None
+        # Idle: the kind with the most tests pending, whose second stack serves the most.
+        label = Counter(self._label(index) for index in self.pending).most_common(1)[0][0]
         return next(index for index in self.pending if self._label(index) == label)
 
     def remove_node(self, node: Any) -> str | None:

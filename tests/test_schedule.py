@@ -31,9 +31,9 @@ class _Config:
 class _Node:
     """A worker as the scheduler sees it: what it was sent, in order."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, sent: list[int] | None = None) -> None:
         self.gateway = SimpleNamespace(id=name)
-        self.sent: list[int] = []
+        self.sent: list[int] = list(sent or [])
         self.shutting_down = False
 
     def send_runtest_some(self, indices: list[int]) -> None:
@@ -107,7 +107,7 @@ def _run(sched: schedule.CostFirstScheduling, nodes: list[_Node]) -> None:
         progress = False
         for node in nodes:
             for index in list(node.sent):
-                if (id(node), index) not in done:
+                if (id(node), index) not in done and index in sched.node2pending[node]:
                     done.add((id(node), index))
                     sched.mark_test_complete(node, index, duration=1.0)
                     progress = True
@@ -124,26 +124,27 @@ def test_each_kind_of_stack_is_started_on_one_worker(tmp_path: pathlib.Path) -> 
     sched, (a, b) = _started(len(kinds), kinds=kinds, tmp=tmp_path)
     _run(sched, [a, b])
     assert sorted(a.sent + b.sent) == list(range(len(kinds)))  # each test once
-    assert _kinds_of(a, kinds).isdisjoint(_kinds_of(b, kinds))
+    # until the tail, where an idle worker takes whatever is left
+    assert _kinds_of(_Node("head", a.sent[:6]), kinds).isdisjoint(
+        _kinds_of(_Node("head", b.sent[:6]), kinds)
+    )
     assert a.sent[0] == 0  # the costliest still start at once
     assert b.sent[0] == 1
 
 
-def test_an_idle_worker_takes_another_kind_only_with_enough_of_it_pending(
+def test_a_worker_with_nothing_to_run_takes_another_kind_rather_than_wait(
     tmp_path: pathlib.Path,
 ) -> None:
-    # one kind, a short queue: its one worker runs it all, the other starts no stack
-    short = ["chaos"] * schedule.STEAL_AT
-    sched, (a, b) = _started(len(short), kinds=short, tmp=tmp_path)
+    kinds = ["chaos"] * 4 + ["real"] * 2 + ["chaos"] * 4
+    sched, (a, b) = _started(len(kinds), kinds=kinds, tmp=tmp_path)
+    assert a.sent == [0, 1]  # a claims chaos ...
+    assert b.sent == [4, 5]  # ... b takes the real server's tests past a's
+    sched.mark_test_complete(b, 4, duration=1.0)
+    assert b.sent == [4, 5]  # still busy with its own kind: chaos stays a's
+    sched.mark_test_complete(b, 5, duration=1.0)
+    assert b.sent[:3] == [4, 5, 2]  # idle: chaos, the kind with most tests pending
     _run(sched, [a, b])
-    assert sorted(a.sent) == list(range(len(short)))
-    assert b.sent == []
-    # a long queue: the idle worker shares it rather than sit out the run
-    long = ["chaos"] * 10
-    sched, (a, b) = _started(len(long), kinds=long, tmp=tmp_path)
-    _run(sched, [a, b])
-    assert sorted(a.sent + b.sent) == list(range(len(long)))
-    assert len(b.sent) > 1
+    assert sorted(a.sent + b.sent) == list(range(len(kinds)))
 
 
 def test_without_the_workers_kinds_every_test_goes_to_the_first_free_worker(
