@@ -163,3 +163,15 @@ def test_the_kinds_of_a_crashed_worker_go_to_the_others(tmp_path: pathlib.Path) 
     assert b.sent == [1, 3]  # b takes the real tests now, with nobody else to run them
     _run(sched, [b])
     assert sorted(b.sent) == list(range(1, len(kinds)))  # test 0: the crash, reported
+
+
+def test_a_worker_is_never_left_idle_while_tests_are_pending(tmp_path: pathlib.Path) -> None:
+    # A few tests of one kind (``-k``): xdist deals them all out at once and shuts the
+    # workers down; one left without a test would keep the run from ending when the
+    # first stack cannot start (the controller stops the run, the idle worker waits).
+    _, (a, b) = _started(3, kinds=["default"] * 3, tmp=tmp_path)
+    assert sorted(a.sent + b.sent) == [0, 1, 2]
+    assert a.sent
+    assert b.sent
+    assert a.shutting_down
+    assert b.shutting_down
