@@ -17,11 +17,12 @@ Each worker starts a stack of a kind (``@pytest.mark.stack``: a real server, a c
 stack, ...) when its first test of that kind runs, 1-5 s each. Sent anywhere, every
 worker would start every kind. So a worker is sent the first pending test of a kind it
 has already started, or of a kind no worker has started yet (it claims the kind), or
-one that needs no pooled stack; a kind another worker runs waits for that worker while
-this one is busy. A worker left with nothing to run takes a test of the kind with the
-most tests pending (a second start of that kind) rather than wait: kinds are a
-preference, never a reason to idle (a threshold of three pending tests left one worker
-idle for 20 s of the other's short tests on a loaded machine). The workers write
+one that needs no pooled stack. Only a worker with none of those pending takes
+another's kind (a second start of it): the kind with the most tests pending, whose
+second stack serves the most. It is never sent nothing while tests are pending: an
+xdist worker starts a test only once it holds the next one (pytest's ``nextitem``), so
+a worker sent nothing would sit on its queued test until the run ends (measured: one
+worker idle for 17-22 s of the other's tests). The workers write
 each test's kind (``stack_label``) into a file the controller reads
 (``write_labels``): xdist's controller sees test ids, never their markers.
 """
@@ -101,16 +102,16 @@ class CostFirstScheduling(LoadScheduling):  # type: ignore[misc]
         return self._labels[index]
 
     def _next_for(self, node: Any) -> int | None:
-        """The pending test to send ``node`` next (module docstring), or None: wait."""
+        """The pending test to send ``node`` next (module docstring); None: none left."""
         mine = self._kinds.setdefault(node, set())
         claimed = set().union(*self._kinds.values())
         for index in self.pending:
             label = self._label(index)
             if not label or label in mine or label not in claimed:
                 return index
-        if not self.pending or self.node2pending.get(node):
-            return None  # still busy with its own kinds: the others' stay theirs
-        # Idle: the kind with the most tests pending, whose second stack serves the most.
+        if not self.pending:
+            return None
+        # None of its kinds left: the kind with the most tests pending (see above).
         label = Counter(self._label(index) for index in self.pending).most_common(1)[0][0]
         return next(index for index in self.pending if self._label(index) == label)
 
