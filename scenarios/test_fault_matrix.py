@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -44,8 +45,23 @@ LOST_TASK_TIMEOUT = timedelta(hours=24, minutes=1)
 REAL_SERVER_HEARTBEAT_S = 10.0
 
 
-@pytest.mark.slow(3)  # 1-10 s by cell: a task lost to the toxic waits out its timeout
-@pytest.mark.parametrize("cell", fault_matrix.all_cells(), ids=lambda c: c.id)
+# Cells whose toxic lost a task Zigflow's poll was handed (the server's response
+# swallowed or reset on its way to Zigflow): the calls wait out SETTLE_S before their
+# timeout is passed, 25-27 s in the gate runs measured. Every other cell took 1-5 s.
+# Declared, so the scheduler starts them first rather than last on one worker.
+LOSES_A_TASK = {
+    ("zigflow_temporal", "timeout", "downstream"),
+    ("zigflow_temporal", "reset_peer", "downstream"),
+}
+
+
+def _cell(cell: Cell) -> Any:
+    """The cell as a parameter, with its cost (``@pytest.mark.slow``) by design."""
+    lost = (cell.link, cell.toxic, cell.stream) in LOSES_A_TASK
+    return pytest.param(cell, marks=pytest.mark.slow(SETTLE_S + 6 if lost else 3), id=cell.id)
+
+
+@pytest.mark.parametrize("cell", [_cell(c) for c in fault_matrix.all_cells()])
 async def test_toxic_on_a_link_keeps_every_call_exactly_once(
     cell: Cell,
     driver: Driver,

@@ -22,8 +22,12 @@ The interleavings (the StartAgent relay parks the retry's StartAgent before Stig
   temporal#5877 leaves open for calls by id. Not forced: the backoff is the plan's
   ``initial_interval_s`` (2 s), a hint the reference Zigflows and the harness's
   activity-level workflow honour, and the agent fails as soon as the retry is listed.
+  The retry's StartAgent is parked until the old call has closed, so a machine too
+  loaded to land the old call within the backoff still has Stigma call by the old token
+  (then as ``retry-started``), never hand the failure to the retry's token first.
   Where the old call landed, by the server's own timestamps, is recorded
-  (``measurements.old_call_landed``: "backoff" in every run so far) and judged alike.
+  (``measurements.old_call_landed``: "backoff" in every run on a machine that keeps
+  up) and judged alike.
 
 Every case runs in wall time (a 1 s StartToClose) on either server: on the time-skipping
 server a virtual-time hop past attempt 1's timeout also carries the retry through its
@@ -171,15 +175,30 @@ async def test_old_token_failure_during_the_retry_backoff_is_dead_and_the_retry_
     driver: Driver, history: History
 ) -> None:
     backoff_s = 2.0
-    # given: an agent still working when attempt 1 times out; the retry waits out a
-    # backoff of backoff_s (the plan's hint)
-    started = await _start(driver, "fail", initial_interval_s=backoff_s)
-    # when: attempt 1 times out (the server lists the retry, attempt 2, from then on:
-    # scheduled, in backoff)
-    await driver.wait_attempt(started, 2)
-    # and the agent fails now, and Stigma fails the activity by the old token
-    await driver.release([started])
-    await driver.wait_stigma_activity_closed(started, contract.NAMES.stigma_fail_activity)
+    relay = driver.stack.relay
+    assert relay is not None, "the gate's stacks relay StartAgent"
+    # The retry's StartAgent waits at the relay until Stigma's call by the old token has
+    # closed. On a machine that keeps up, that call lands in the backoff and nothing is
+    # held. On a loaded one, the harness and Stigma may take longer than the backoff to
+    # bring the agent's failure to Stigma's call: a retry whose token reached Stigma first
+    # would take the failure by the new token, with no call by the old one (the race not
+    # run; seen once in a loaded gate run). Held, the old call lands after the retry
+    # started, before its token reached Stigma: recorded (``old_call_landed``), judged alike.
+    retries = HoldRetries()
+    relay.set(retries)
+    try:
+        # given: an agent still working when attempt 1 times out; the retry waits out a
+        # backoff of backoff_s (the plan's hint)
+        started = await _start(driver, "fail", initial_interval_s=backoff_s)
+        # when: attempt 1 times out (the server lists the retry, attempt 2, from then on:
+        # scheduled, in backoff)
+        await driver.wait_attempt(started, 2)
+        # and the agent fails now, and Stigma fails the activity by the old token
+        await driver.release([started])
+        await driver.wait_stigma_activity_closed(started, contract.NAMES.stigma_fail_activity)
+    finally:
+        retries.release()
+        relay.set(None)
     await driver.outcome(started)
     # The old call landed before the retry started, by the server's own clock (a Zigflow
     # that ignores the backoff hint may have started it first: recorded, judged alike).
