@@ -138,9 +138,16 @@ class Driver:
     ) -> list[Op]:
         return list(await asyncio.gather(*(self.outcome(s, timeout_s) for s in started)))
 
-    async def still_open(self, started: Iterable[Started], within_s: float) -> list[Started]:
-        """The calls whose workflow is still running after ``within_s`` (sooner when all
-        have closed). Records nothing: the outcomes are still to be judged."""
+    async def still_open(
+        self,
+        started: Iterable[Started],
+        within_s: float,
+        *,
+        stuck: Callable[[Started], Awaitable[bool]] | None = None,
+    ) -> list[Started]:
+        """The calls whose workflow is still running after ``within_s``, or sooner: when
+        all have closed, or when every one still running is ``stuck`` (seen, e.g.
+        ``agent_task_not_taken``). Records nothing: the outcomes are still to be judged."""
         waiting = list(started)
         deadline = time.monotonic() + within_s
         while waiting:
@@ -152,8 +159,41 @@ class Driver:
             ]
             if not waiting or time.monotonic() >= deadline:
                 break
+            if stuck is not None and all(await asyncio.gather(*(stuck(s) for s in waiting))):
+                break
             await asyncio.sleep(0.1)  # poll interval, not synchronisation
         return waiting
+
+    def agent_task_not_taken(
+        self, grace_s: float, state_index: int = 0
+    ) -> Callable[[Started], Awaitable[bool]]:
+        """A predicate for ``still_open``: the call's Zigflow agent activity has been
+        STARTED at the server for ``grace_s`` (this driver's observation) at an attempt
+        whose StartAgent never reached the harness's relay. Zigflow's first act in the
+        activity is that call, so its worker never got the task: the server handed it
+        out and the delivery was lost (a toxic on Zigflow's link to Temporal), and only
+        the attempt's timeout brings it back. Always False without a StartAgent relay."""
+        relay = self.stack.relay
+        first_seen: dict[tuple[str, int], float] = {}
+
+        async def stuck(s: Started) -> bool:
+            if relay is None:
+                return False
+            attempt = await self._activity_attempt(s, state_index)
+            if attempt is None:
+                return False
+            want = activity_id(state_index, s.plan["states"][state_index])
+            if any(
+                r.zigflow_workflow_id == s.call_id
+                and r.zigflow_activity_id == want
+                and r.attempt == attempt
+                for r in relay.log
+            ):
+                return False
+            since = first_seen.setdefault((s.call_id, attempt), time.monotonic())
+            return time.monotonic() - since >= grace_s
+
+        return stuck
 
     # -- Stigma's execution of each call_agent state ------------------------
     def idempotency_key(self, started: Started, state_index: int = 0) -> str:
