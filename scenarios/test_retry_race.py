@@ -175,8 +175,9 @@ async def test_old_token_failure_during_the_retry_backoff_is_dead_and_the_retry_
     driver: Driver, history: History
 ) -> None:
     backoff_s = 2.0
+    # (None on a deployed target: there nothing is held, and a retry's token that
+    # reaches Stigma first fails the race's checker, as it would have here.)
     relay = driver.stack.relay
-    assert relay is not None, "the gate's stacks relay StartAgent"
     # The retry's StartAgent waits at the relay until Stigma's call by the old token has
     # closed. On a machine that keeps up, that call lands in the backoff and nothing is
     # held. On a loaded one, the harness and Stigma may take longer than the backoff to
@@ -185,7 +186,8 @@ async def test_old_token_failure_during_the_retry_backoff_is_dead_and_the_retry_
     # run; seen once in a loaded gate run). Held, the old call lands after the retry
     # started, before its token reached Stigma: recorded (``old_call_landed``), judged alike.
     retries = HoldRetries()
-    relay.set(retries)
+    if relay is not None:
+        relay.set(retries)
     try:
         # given: an agent still working when attempt 1 times out; the retry waits out a
         # backoff of backoff_s (the plan's hint)
@@ -198,7 +200,8 @@ async def test_old_token_failure_during_the_retry_backoff_is_dead_and_the_retry_
         await driver.wait_stigma_activity_closed(started, contract.NAMES.stigma_fail_activity)
     finally:
         retries.release()
-        relay.set(None)
+        if relay is not None:
+            relay.set(None)
     await driver.outcome(started)
     # The old call landed before the retry started, by the server's own clock (a Zigflow
     # that ignores the backoff hint may have started it first: recorded, judged alike).
