@@ -17,8 +17,6 @@ import os
 import pathlib
 import random
 import shlex
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Generator, Iterator
@@ -311,29 +309,6 @@ def pytest_configure_node(node: Any) -> None:
     """xdist: every worker uses the controller's seed, so the seed in the header
     replays the whole run and every worker selects the same matrix cells."""
     node.workerinput[WORKER_SEED] = session_seed(node.config)
-    node.workerinput[schedule.LABELS_DIR] = str(_labels_dir(node.config))
-
-
-LABELS_DIR_KEY = pytest.StashKey[pathlib.Path]()
-
-
-def _labels_dir(config: pytest.Config) -> pathlib.Path:
-    """The controller's directory for the workers' kinds of stack (harness.schedule),
-    made once, removed at the end of the run."""
-    if LABELS_DIR_KEY not in config.stash:
-        made = pathlib.Path(tempfile.mkdtemp(prefix="handshake-kinds-"))
-        config.stash[LABELS_DIR_KEY] = made
-        config.add_cleanup(lambda: shutil.rmtree(made, ignore_errors=True))
-    return config.stash[LABELS_DIR_KEY]
-
-
-def stack_label(config: pytest.Config, item: pytest.Item) -> str:
-    """Which stack of the pool a test starts, as a string ("": none, or the deployed
-    target's, which every kind is): two tests with the same label share a stack."""
-    if "stack" not in getattr(item, "fixturenames", ()) or target_of(config) is not None:
-        return ""
-    made = stack_kind(item).config(StackConfig(temporal=config.getoption("--temporal")))
-    return f"{made.temporal} chaos={made.chaos} limit={made.payload_limit_bytes}"
 
 
 def _off_target(config: pytest.Config, items: list[pytest.Item]) -> list[pytest.Item]:
@@ -399,19 +374,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # Costliest first, so no worker is left with a long spec when the others are
         # done. Every worker sorts the same collection the same way, as xdist requires.
         schedule.costliest_first(items)
-        labels_dir = config.workerinput.get(schedule.LABELS_DIR)
-        if labels_dir:  # for the controller's scheduler: which stack each test starts
-            schedule.write_labels(
-                pathlib.Path(labels_dir),
-                config.workerinput["workerid"],
-                {item.nodeid: stack_label(config, item) for item in items},
-            )
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """xdist: hand the sorted scenarios out one at a time (``harness.schedule``)."""
-    return schedule.make_scheduler(config, log, config.stash.get(LABELS_DIR_KEY, None))
+    return schedule.make_scheduler(config, log)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -11,7 +11,6 @@ of services.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Mapping
@@ -102,8 +101,8 @@ class StackKind:
 
 
 class StackPool:
-    """Each distinct stack of a session, started on first use, stopped at the end (side
-    by side: they share nothing). A stack that failed to start fails the same way for every later
+    """Each distinct stack of a session, started on first use, stopped at the end (in
+    reverse order). A stack that failed to start fails the same way for every later
     test of its kind, at once, as a failed session fixture does."""
 
     def __init__(self, base: StackConfig, run_id: str, deployment: Stack | None = None):
@@ -112,7 +111,7 @@ class StackPool:
         self.deployment = deployment
         self._started: list[Stack] = []
         self._failed: list[tuple[StackConfig, BaseException]] = []
-        self._exits: list[contextlib.AsyncExitStack] = []  # one per stack started
+        self._exit = contextlib.AsyncExitStack()
 
     async def get(self, kind: StackKind) -> Stack:
         if self.deployment is not None:
@@ -124,12 +123,10 @@ class StackPool:
         for failed, err in self._failed:
             if same_stack(failed, config):
                 raise err
-        exit_stack = contextlib.AsyncExitStack()
-        self._exits.append(exit_stack)
         try:
             # The first test of its kind pays for the start: its setup's "stack start".
             with spans.span(spans.STACK_START):
-                running = await exit_stack.enter_async_context(
+                running = await self._exit.enter_async_context(
                     start_stack(config, run_id=self.run_id + kind.suffix)
                 )
         except Exception as err:
@@ -147,13 +144,4 @@ class StackPool:
         err: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # The stacks are independent: stopped side by side, the session ends after the
-        # slowest stop rather than their sum (a real Temporal server alone takes ~1 s to
-        # stop on SIGTERM). Every stack is stopped whatever another's stop raised.
-        results = await asyncio.gather(
-            *(exit_stack.aclose() for exit_stack in reversed(self._exits)),
-            return_exceptions=True,
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        await self._exit.aclose()
