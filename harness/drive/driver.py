@@ -183,12 +183,7 @@ class Driver:
             if attempt is None:
                 return False
             want = activity_id(state_index, s.plan["states"][state_index])
-            if any(
-                r.zigflow_workflow_id == s.call_id
-                and r.zigflow_activity_id == want
-                and r.attempt == attempt
-                for r in relay.log
-            ):
+            if relay.requests(s.call_id, want, attempt):
                 return False
             since = first_seen.setdefault((s.call_id, attempt), time.monotonic())
             return time.monotonic() - since >= grace_s
@@ -315,11 +310,7 @@ class Driver:
 
         async def handed() -> bool:
             return any(
-                r.forwarded_fp is not None
-                and r.zigflow_workflow_id == started.call_id
-                and r.zigflow_activity_id == want
-                and r.attempt == attempt
-                for r in relay.log
+                r.forwarded_fp is not None for r in relay.requests(started.call_id, want, attempt)
             )
 
         await self._until(

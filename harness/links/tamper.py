@@ -104,14 +104,21 @@ class TokenTamper:
         key with a new token while the first agent runs (0 stops it)."""
         self._acks_to_lose = count
 
+    def requests(self, zigflow_workflow_id: str, activity_id: str, attempt: int) -> list[Tampered]:
+        """The StartAgent requests of this attempt of this Zigflow activity, as relayed."""
+        return [
+            r
+            for r in self.log
+            if r.zigflow_workflow_id == zigflow_workflow_id
+            and r.zigflow_activity_id == activity_id
+            and r.attempt == attempt
+        ]
+
     def acked(self, zigflow_workflow_id: str, activity_id: str, attempt: int) -> bool:
         """Whether Stigma's ACK for this attempt of this Zigflow activity came back."""
         return any(
             r.acked_wall is not None
-            and r.zigflow_workflow_id == zigflow_workflow_id
-            and r.zigflow_activity_id == activity_id
-            and r.attempt == attempt
-            for r in self.log
+            for r in self.requests(zigflow_workflow_id, activity_id, attempt)
         )
 
     async def start(self) -> str:
