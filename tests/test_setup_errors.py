@@ -64,6 +64,9 @@ def test_a_missing_service_binary_stops_the_gate_once(tmp_path: pathlib.Path, wo
     code, output, _ = _gate(tmp_path, "--zigflow-cmd", "/nonexistent", workers=workers)
     assert code == ExitCode.ENVIRONMENT, output[-3000:]
     _one_line(output, "cannot start zigflow: '/nonexistent' not found")
+    # Known before anything was started for the stack: no server ran in vain.
+    started = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.log"))
+    assert not started, f"logs of processes started for a stack that could not run: {started}"
 
 
 def test_a_refused_local_cluster_fails_at_once(tmp_path: pathlib.Path) -> None:

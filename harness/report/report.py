@@ -37,6 +37,7 @@ from harness.report.model import (
 from harness.report.terms import BUDGET_LEVEL as BUDGET_LEVEL
 from harness.report.terms import BUDGET_MS as BUDGET_MS
 from harness.report.terms import MIN_BUDGET_SAMPLES as MIN_BUDGET_SAMPLES
+from harness.report.terms import DeployedBudget
 from harness.report.terms import token_hygiene_line as token_hygiene_line
 
 SCHEMA = SCHEMA_VERSION
@@ -85,6 +86,24 @@ def _budget_problems(row: ConcurrencyRow, budget_ms: float) -> list[str]:
         problems.append(
             f"budget not judged: {row.n} samples {where}, fewer than the "
             f'{MIN_BUDGET_SAMPLES} a p99 needs (measure longer: --bench-args "--duration 30")'
+        )
+    return problems
+
+
+def _deployed_budget_problems(budget: DeployedBudget, budget_ms: float) -> list[str]:
+    """Why a deployed target's budget figure fails the verdict (empty: within): the
+    budget run's rules, on the game day's baseline window."""
+    if budget.p99 is None:
+        return [f"budget not measured on this target: {budget.source}"]
+    problems = []
+    if budget.p99 > budget_ms:
+        problems.append(
+            f"overhead p99 {budget.p99:.1f} ms > budget {budget_ms:.0f} ms ({budget.source})"
+        )
+    if budget.n < MIN_BUDGET_SAMPLES:
+        problems.append(
+            f"budget not judged: {budget.n} samples ({budget.source}), fewer than the "
+            f"{MIN_BUDGET_SAMPLES} a p99 needs (measure longer: --game-day-baseline-s)"
         )
     return problems
 
@@ -237,7 +256,7 @@ def verdict(
     *,
     problems: Sequence[str] = (),
     notes: Sequence[str] = (),
-    deployed_budget: tuple[float | None, str] | None = None,
+    deployed_budget: DeployedBudget | None = None,
 ) -> tuple[str, list[str]]:
     """Pass when every scenario passed and the budget row is within budget.
 
@@ -291,12 +310,9 @@ def verdict(
     row = budget_row(concurrency)
     budget_ok = within_budget(row, budget_ms)
     if deployed_budget is not None:
-        p99, source = deployed_budget
-        budget_ok = p99 is not None and p99 <= budget_ms
-        if p99 is None:
-            reasons.append(f"budget not measured on this target: {source}")
-        elif not budget_ok:
-            reasons.append(f"overhead p99 {p99:.1f} ms > budget {budget_ms:.0f} ms ({source})")
+        deployed = _deployed_budget_problems(deployed_budget, budget_ms)
+        budget_ok = not deployed
+        reasons += deployed
     elif row is None:
         reasons.append(
             f"budget not measured: no figures with {BUDGET_LEVEL} agents in flight "
@@ -317,7 +333,8 @@ def verdict(
         reasons.append(token_hygiene_line(token_hygiene(ran)))
     if deployed_budget is not None and budget_ok:
         reasons.append(
-            f"overhead p99 {deployed_budget[0]:.1f} ms <= {budget_ms:.0f} ms ({deployed_budget[1]})"
+            f"overhead p99 {deployed_budget.p99:.1f} ms <= {budget_ms:.0f} ms "
+            f"({deployed_budget.source})"
         )
     elif row is not None and within_budget(row, budget_ms):
         reasons.append(

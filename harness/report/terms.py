@@ -6,6 +6,8 @@ needs) and the token-hygiene sentence both the verdict's reasons and the page pr
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from harness.report.model import TokenHygiene
 
 # The budget applies with this many agents in flight (the plan: "10+ concurrent
@@ -17,6 +19,16 @@ BUDGET_MS = 100.0  # the plan's overhead budget per handshake
 # A p99 from fewer samples is an upper order statistic of too few values (below 100 it
 # is the maximum or less): not enough to say the budget holds.
 MIN_BUDGET_SAMPLES = 100
+
+
+class DeployedBudget(NamedTuple):
+    """A deployed target's budget figure: the overhead p99 of its game day's baseline
+    window (None: not measured), over how many handshakes, and where it comes from.
+    Judged by the same rules as the budget run's row (MIN_BUDGET_SAMPLES included)."""
+
+    p99: float | None
+    n: int
+    source: str
 
 
 def token_hygiene_line(scan: TokenHygiene) -> str:

@@ -58,6 +58,7 @@ from harness.report.model import (
     ScenarioResult,
     ServerKinds,
 )
+from harness.report.terms import DeployedBudget
 from harness.target import needs as target_needs
 
 INPUTS = pathlib.Path("raw") / "inputs.json"
@@ -96,23 +97,24 @@ class DeploymentInput(BaseModel):
 
 def game_day_judgement(
     out: pathlib.Path, d: DeploymentInput
-) -> tuple[GameDay | None, tuple[float | None, str], list[str], list[str]]:
+) -> tuple[GameDay | None, DeployedBudget, list[str], list[str]]:
     """The game day's record, the budget figure it gives (its baseline window: overhead
     p99 under steady load on the deployment), what fails the verdict (a handshake run or
     delivered twice, a fault left behind, handshakes never resolved) and what is named."""
     path = out / d.game_day if d.game_day else None
     if path is None or not path.is_file():
         why = d.no_game_day or f"its record {d.game_day} is missing"
-        return None, (None, f"no game day ({why})"), [], []
+        return None, DeployedBudget(None, 0, f"no game day ({why})"), [], []
     day = GameDay.model_validate_json(path.read_text())
     failing: list[str] = []
     named: list[str] = []
     base = next((w for w in day.windows if w.kind == "baseline"), None)
     if base is None or base.overhead_p99_ms is None:
-        budget: tuple[float | None, str] = (None, "the game day's baseline has no overhead figure")
+        budget = DeployedBudget(None, 0, "the game day's baseline has no overhead figure")
     else:
-        budget = (
+        budget = DeployedBudget(
             base.overhead_p99_ms,
+            base.overhead_n,
             f"game day baseline: {base.overhead_n} handshakes at {day.rate_per_s:g}/s steady "
             "load on the deployment",
         )
@@ -711,7 +713,7 @@ def recompute(out: pathlib.Path) -> Judgement:
     }
     deployed = inputs.deployment
     off: dict[str, Sequence[OffTarget]] = {}
-    budget: tuple[float | None, str] | None = None
+    budget: DeployedBudget | None = None
     day_failing: list[str] = []
     day_named: list[str] = []
     if deployed is not None:

@@ -66,6 +66,18 @@ def _reap_on_exit() -> None:
             os.killpg(pid, signal.SIGKILL)
 
 
+def require_executable(
+    name: str, argv: Sequence[str], env: Mapping[str, str], cwd: pathlib.Path | None = None
+) -> None:
+    """ProcessError naming ``name`` unless ``argv[0]`` is an executable (a path, or a
+    command on env's PATH): the cause in one line, before anything is started for it."""
+    exe = argv[0]
+    if os.sep in exe and cwd is not None and not os.path.isabs(exe):
+        exe = str(cwd / exe)
+    if shutil.which(exe, path=env.get("PATH")) is None:
+        raise ProcessError(f"cannot start {name}: {argv[0]!r} not found")
+
+
 @dataclass
 class ManagedProcess:
     name: str
@@ -95,11 +107,7 @@ class ManagedProcess:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         path = self.log_dir / f"{self.name}.{self.incarnation}.log"
         self.log_paths.append(path)
-        exe = self.argv[0]
-        if os.sep in exe and self.cwd is not None and not os.path.isabs(exe):
-            exe = str(self.cwd / exe)
-        if shutil.which(exe, path=self.env.get("PATH")) is None:
-            raise ProcessError(f"cannot start {self.name}: {self.argv[0]!r} not found")
+        require_executable(self.name, self.argv, self.env, self.cwd)
         with path.open("wb") as log:
             try:
                 self._proc = await asyncio.create_subprocess_exec(

@@ -24,7 +24,7 @@ from harness.links.tamper import TokenTamper
 from harness.observe.token_scan import LogScanner, ScanReport
 from harness.servers import health
 from harness.servers.ports import LOOPBACK, free_port
-from harness.servers.procs import ManagedProcess
+from harness.servers.procs import ManagedProcess, require_executable
 from harness.servers.temporal import TemporalTarget, connect, temporal_target, until_serving
 from harness.servers.toxiproxy import toxiproxy_server
 from harness.stack import plan_workflow
@@ -273,6 +273,12 @@ async def start_stack(config: StackConfig, run_id: str | None = None) -> AsyncIt
     Zigflow; torn down in reverse (the proxies and relays after Temporal), always. Each
     layer in between puts its hop in the topology's links."""
     config.validate()
+    # A service that cannot start fails the stack before Temporal and the proxies start
+    # for it (seconds on a busy machine, and the same error after them).
+    # (A program named by a placeholder is known only then: checked at its start.)
+    for name, argv in (("stigma", config.stigma_cmd), ("zigflow", config.zigflow_cmd)):
+        if "{" not in argv[0]:
+            require_executable(name, argv, os.environ)
     run_id = run_id or uuid.uuid4().hex[:8]
     log_dir = config.log_dir / run_id
     log_dir.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ import pathlib
 
 from harness.report.ledger import Ledger
 from harness.report.model import BehaviourRow, ChildRun, ScenarioRecord, ScenarioResult
+from harness.report.terms import DeployedBudget
 from harness.report.verdict import behaviour_reasons, behaviour_table, flakes, junit_key, reconcile
 
 A = "scenarios/test_success.py::test_a"
@@ -223,11 +224,30 @@ def test_a_deployed_budget_is_judged_on_its_own_figure() -> None:
 
     ok = [_scenario("scenarios/test_success.py::test_a", label="staging")]
     seen = {"n": 0}
-    verdict, reasons = report.verdict(ok, seen, 100.0, deployed_budget=(42.0, "game day"))
+    budget = DeployedBudget(42.0, 135, "game day")
+    verdict, reasons = report.verdict(ok, seen, 100.0, deployed_budget=budget)
     assert verdict == "pass", reasons
-    verdict, reasons = report.verdict(ok, seen, 100.0, deployed_budget=(None, "skipped"))
+    assert "overhead p99 42.0 ms <= 100 ms (game day)" in reasons
+    verdict, reasons = report.verdict(
+        ok, seen, 100.0, deployed_budget=DeployedBudget(None, 0, "skipped")
+    )
     assert verdict == "fail"
     assert "budget not measured on this target: skipped" in reasons
-    verdict, reasons = report.verdict(ok, seen, 100.0, deployed_budget=(140.0, "game day"))
+    verdict, reasons = report.verdict(ok, seen, 100.0, deployed_budget=budget._replace(p99=140.0))
     assert verdict == "fail"
     assert any("140.0 ms > budget" in r for r in reasons)
+
+
+def test_a_deployed_budget_of_too_few_handshakes_is_not_judged() -> None:
+    """The budget run's rule holds for a deployment too: a p99 of fewer than 100
+    handshakes is their maximum or near it, not a p99."""
+    from harness.report import report
+
+    ok = [_scenario("scenarios/test_success.py::test_a", label="staging")]
+    few = DeployedBudget(42.0, report.MIN_BUDGET_SAMPLES - 1, "game day")
+    verdict, reasons = report.verdict(ok, {"n": 0}, 100.0, deployed_budget=few)
+    assert verdict == "fail", reasons
+    assert any(r.startswith("budget not judged: 99 samples (game day)") for r in reasons), reasons
+    assert not any(r.startswith("overhead p99 42.0 ms <=") for r in reasons), reasons
+    enough = few._replace(n=report.MIN_BUDGET_SAMPLES)
+    assert report.verdict(ok, {"n": 0}, 100.0, deployed_budget=enough)[0] == "pass"
