@@ -45,7 +45,14 @@ from harness.config import (
     pairing,
     resolve_services,
 )
-from harness.errors import ConfigError, ExitCode, HarnessError, from_pytest, run_main
+from harness.errors import (
+    ConfigError,
+    ExitCode,
+    HarnessError,
+    exit_process,
+    from_pytest,
+    run_main,
+)
 from harness.judge import corruption
 from harness.links import network
 from harness.measure.bench import parse_levels
@@ -734,4 +741,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main("certify", main))
+    exit_process(run_main("certify", main))

@@ -33,7 +33,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from harness.child_runs import run_to_end
-from harness.errors import ExitCode, HarnessError, from_pytest, run_main
+from harness.errors import ExitCode, HarnessError, exit_process, from_pytest, run_main
 
 # The gate's pytest settings, so it runs the same from any directory (without the
 # project's pyproject.toml).
@@ -352,5 +352,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_main(f"handshake {name}", lambda: COMMANDS[name][0](rest))
 
 
+def entry() -> None:
+    """The ``handshake`` program (pyproject.toml's script)."""
+    exit_process(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

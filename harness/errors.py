@@ -4,9 +4,12 @@ each class of error ends a command with (the one table: docs/reference/cli.md,
 
 from __future__ import annotations
 
+import atexit
 import enum
+import os
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 
 class ExitCode(enum.IntEnum):
@@ -89,6 +92,21 @@ def run_main(prog: str, main: Callable[[], int]) -> int:
         why = "interrupted" if isinstance(err, KeyboardInterrupt) else str(err)
         print(f"{prog}: {why}", file=sys.stderr)
         return int(exit_code_of(err))
+
+
+def exit_process(code: int) -> NoReturn:
+    """A command's process ends with ``code``. Interrupted, it ends once its cleanup
+    has run (the command's own finally blocks, then the atexit handlers), skipping the
+    interpreter's finalization: the Temporal SDK's runtime can still have calls in flight
+    whose threads wait to call back into Python, and dropping it at finalization hung the
+    process after it had said "interrupted" (or its threads panicked, printing Rust
+    backtraces)."""
+    if code != ExitCode.INTERRUPTED:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 # pytest's own exit codes (pytest.ExitCode) as the gate reports them.

@@ -37,7 +37,14 @@ from temporalio.service import RPCError
 from harness import setting_names, settings
 from harness.config import StackConfig, is_host_port, local_servers
 from harness.drive.plan import call_agent, plan, succeeds
-from harness.errors import ConfigError, ExitCode, HarnessError, WaitTimeout, exit_code_of
+from harness.errors import (
+    ConfigError,
+    ExitCode,
+    HarnessError,
+    WaitTimeout,
+    exit_code_of,
+    exit_process,
+)
 from harness.judge import checkers, metrics_checks
 from harness.judge.checkers import Missing, Verdict
 from harness.load import bridge, figures, services, target
@@ -645,4 +652,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -38,7 +38,6 @@ import functools
 import json
 import os
 import pathlib
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -55,7 +54,7 @@ from harness.config import (
     resolve_services,
 )
 from harness.drive.plan import activity_id, call_agent, echo, plan, succeeds
-from harness.errors import ConfigError, run_main
+from harness.errors import ConfigError, exit_process, run_main
 from harness.measure import stats
 from harness.observe import stages, traces
 from harness.servers import procstat
@@ -696,4 +695,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main("bench", main))
+    exit_process(run_main("bench", main))

@@ -4,6 +4,7 @@ harness ends a command with its class's code, pytest's codes read the same way."
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -121,3 +122,52 @@ def test_a_refused_loopback_address_is_told_from_a_listening_one() -> None:
     assert ports.is_loopback(address)
     assert ports.is_loopback("localhost:7233")
     assert not ports.is_loopback("cluster.example:7233")
+
+
+# A command interrupted with Temporal calls still in flight (connections a loopback
+# listener accepts and never answers): the SDK's runtime then has threads waiting to call
+# back into Python, and the interpreter's finalization hung on them (the bench after
+# Ctrl-C, every time) or they panicked into its output (sometimes). So an interrupted
+# command skips finalization (whose objects' finalizers would speak up here) after its
+# cleanup (atexit handlers: the harness's own kill the processes it started).
+_INTERRUPTED_IN_FLIGHT = """
+import asyncio, atexit, os, signal, socket, sys
+from harness.errors import exit_process, run_main
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started ignoring it
+atexit.register(lambda: print("cleanup ran", file=sys.stderr))
+
+
+class Finalized:
+    def __del__(self) -> None:
+        print("finalization ran", file=sys.stderr)
+
+
+KEPT = Finalized()  # collected only by the interpreter's finalization
+
+
+def main() -> int:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    async def calls_in_flight() -> None:
+        from temporalio.client import Client
+
+        asyncio.get_running_loop().call_later(1.0, os.kill, os.getpid(), signal.SIGINT)
+        await asyncio.gather(*(Client.connect(f"127.0.0.1:{port}") for _ in range(4)))
+
+    asyncio.run(calls_in_flight())
+    return 0
+
+
+exit_process(run_main("probe", main))
+"""
+
+
+def test_an_interrupted_command_with_temporal_calls_in_flight_exits_after_its_cleanup() -> None:
+    from tests.children import run_bounded
+
+    done = run_bounded([sys.executable, "-c", _INTERRUPTED_IN_FLIGHT], bound_s=60)
+    assert done.returncode == ExitCode.INTERRUPTED, done.stderr[-3000:]
+    said = done.stderr.strip().splitlines()
+    assert said == ["probe: interrupted", "cleanup ran"], done.stderr[-3000:]
