@@ -19,7 +19,7 @@ import random
 import shlex
 import time
 import uuid
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from typing import Any, get_args
 
 import pytest
@@ -478,11 +478,30 @@ async def stack(request: pytest.FixtureRequest, stacks: StackPool) -> Stack:
     through Toxiproxy and the harness's relays (``network``, ``tamper``); both may be
     asked for. On a deployed target (``--target``): the deployment, whatever the kind."""
     try:
-        return await stacks.get(stack_kind(request.node))
+        running = await stacks.get(stack_kind(request.node))
     except SETUP_ERRORS as err:
         # Started once for the session: no later test of its kind could run either.
         setattr(err, SETUP_ABORT, True)
         raise
+    # Once the first test's stack is up, the others this process will need start in
+    # the background, while tests run (once a session: later calls do nothing).
+    stacks.prestart(kinds_ahead(request.session.items))
+    return running
+
+
+def kinds_ahead(items: Sequence[pytest.Item]) -> list[StackKind]:
+    """The stack kinds the session's tests ask for, in the order their first test comes
+    (the run's order: under xdist, costliest first), each only if enough tests ask for
+    it that this process is all but sure to run one: under xdist a worker runs the
+    tests dealt to it, so a kind a test or two ask for may never come its way, and a
+    stack started for nothing costs the machine a stack's start and memory."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    counts: dict[StackKind, int] = {}
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            kind = stack_kind(item)
+            counts[kind] = counts.get(kind, 0) + 1
+    return [kind for kind, n in counts.items() if n >= 2 * workers or workers == 1]
 
 
 def _chaos_stack(request: pytest.FixtureRequest, stack: Stack, fixture: str) -> Stack:
