@@ -16,6 +16,7 @@ open, never more than the wall time that passed.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -65,7 +66,18 @@ class Recorder:
 
 RECORDER = Recorder()
 
+# Work done in the background of whatever test is running (a stack started ahead of
+# the tests that will use it) is none of that test's phases: its spans are not recorded.
+_BACKGROUND: contextvars.ContextVar[bool] = contextvars.ContextVar("background", default=False)
+
 
 def span(phase: str) -> contextlib.AbstractContextManager[None]:
-    """A span of ``phase`` on this process's recorder."""
+    """A span of ``phase`` on this process's recorder (none in the background)."""
+    if _BACKGROUND.get():
+        return contextlib.nullcontext()
     return RECORDER.span(phase)
+
+
+def background() -> None:
+    """From now on in this context (an asyncio task's own), spans are not recorded."""
+    _BACKGROUND.set(True)

@@ -247,7 +247,8 @@ CAVEAT = (
 DURATIONS_INTRO = f"""{DURATIONS_START}
 
 Each test's time by phase (`harness.measure.durations`): **{PHASE_NAMES["stack_start"]}**
-(its setup starting the stacks it is the first to use, every service until SERVING),
+(its setup starting the stacks it is the first to use, every service until SERVING, or
+waiting for the rest of one started in the background while earlier tests ran),
 **{PHASE_NAMES["setup"]}** (the rest of its fixtures), **{PHASE_NAMES["wait"]}** (in its
 body, inside the harness's waits: `harness.waits`), **{PHASE_NAMES["judge"]}** (the
 after-scenario checks), **{PHASE_NAMES["body"]}** (the rest of its body: starting plans

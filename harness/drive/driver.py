@@ -161,7 +161,7 @@ class Driver:
                 break
             if stuck is not None and all(await asyncio.gather(*(stuck(s) for s in waiting))):
                 break
-            await asyncio.sleep(0.1)  # poll interval, not synchronisation
+            await asyncio.sleep(0.05)  # poll interval, not synchronisation
         return waiting
 
     def agent_task_not_taken(
@@ -210,10 +210,12 @@ class Driver:
         ready: Callable[[], Awaitable[bool]],
         timeout_s: float | None,
         pending: Callable[[], str],
-        interval_s: float = 0.1,
+        interval_s: float = 0.05,
     ) -> None:
         """Poll ``ready`` until it says yes, within ``timeout_s`` (the driver's own when
-        None); ``pending`` says what is still awaited if it never does."""
+        None); ``pending`` says what is still awaited if it never does. Every 50 ms, as
+        ``eventually``: a wait outlasts what it waits for by half an interval on
+        average, a few describe calls a second cost the servers nothing measurable."""
 
         async def probe() -> bool | None:
             return True if await ready() else None
@@ -462,7 +464,6 @@ class Driver:
         result = await eventually(
             probe,
             timeout_s=timeout_s,
-            interval_s=0.1,
             pending=lambda: f"{started.call_id}/{want} to reach attempt {attempt}",
         )
         self.history.measurements.setdefault("observed_retries", []).append(

@@ -248,7 +248,6 @@ class TimeSkippingClock:
             probe,
             timeout_s=self._settle_timeout_s + self._margin.total_seconds(),
             pending=lambda: f"activities past their deadline still outstanding: {sorted(due)}",
-            interval_s=0.1,
         )
 
     async def _quiescent_outstanding(self) -> list[_Outstanding]:

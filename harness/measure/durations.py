@@ -4,7 +4,8 @@ The phases of a test, from pytest's three reports and the spans ``harness.spans`
 summed meanwhile:
 
 - ``stack_start``: in its setup, starting the stacks it is the first to use (every
-  service until SERVING);
+  service until SERVING), or waiting for what is left of one started in the background
+  (``StackPool.prestart``: the background start itself is no test's);
 - ``setup``: the rest of its setup (fixtures);
 - ``wait``: in its body, time inside the harness's waits on real time (``harness.waits``);
 - ``judge``: the after-scenario checks (``harness.judge.after_scenario``);

@@ -11,9 +11,10 @@ of services.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -103,7 +104,13 @@ class StackKind:
 class StackPool:
     """Each distinct stack of a session, started on first use, stopped at the end (in
     reverse order). A stack that failed to start fails the same way for every later
-    test of its kind, at once, as a failed session fixture does."""
+    test of its kind, at once, as a failed session fixture does.
+
+    ``prestart`` starts the stacks of kinds the session is going to use in the
+    background, one after another, while tests run on the stacks already up: a stack's
+    start is mostly its services' interpreters importing, and the tests mostly wait on
+    real time, so the two overlap. A test whose kind is still starting waits for it (its
+    "stack start"); one whose start failed fails as if it had started it itself."""
 
     def __init__(self, base: StackConfig, run_id: str, deployment: Stack | None = None):
         self.base = base
@@ -111,6 +118,9 @@ class StackPool:
         self.deployment = deployment
         self._started: list[Stack] = []
         self._failed: list[tuple[StackConfig, BaseException]] = []
+        self._starting: list[tuple[StackConfig, asyncio.Future[Stack]]] = []
+        self._queued: list[StackKind] = []
+        self._prestarter: asyncio.Task[None] | None = None
         self._exit = contextlib.AsyncExitStack()
 
     async def get(self, kind: StackKind) -> Stack:
@@ -123,17 +133,61 @@ class StackPool:
         for failed, err in self._failed:
             if same_stack(failed, config):
                 raise err
+        # The first test of its kind pays for the start (or what is left of one begun
+        # in the background): its setup's "stack start".
+        with spans.span(spans.STACK_START):
+            for starting, future in self._starting:
+                if same_stack(starting, config):
+                    return await asyncio.shield(future)
+            return await self._start(kind, config)
+
+    async def _start(self, kind: StackKind, config: StackConfig) -> Stack:
+        future: asyncio.Future[Stack] = asyncio.get_running_loop().create_future()
+        self._starting.append((config, future))
         try:
-            # The first test of its kind pays for the start: its setup's "stack start".
-            with spans.span(spans.STACK_START):
-                running = await self._exit.enter_async_context(
-                    start_stack(config, run_id=self.run_id + kind.suffix)
-                )
+            running = await self._exit.enter_async_context(
+                start_stack(config, run_id=self.run_id + kind.suffix)
+            )
         except Exception as err:
             self._failed.append((config, err))
+            future.set_exception(err)
+            future.exception()  # retrieved: a start nobody awaited is not an error to log
             raise
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            self._starting.remove((config, future))
         self._started.append(running)
+        future.set_result(running)
         return running
+
+    def prestart(self, kinds: Sequence[StackKind]) -> None:
+        """Start these kinds' stacks in the background, in this order, one at a time,
+        each unless it is running, starting or failed by the time its turn comes. Once
+        a session: later calls do nothing."""
+        if self.deployment is not None or self._prestarter is not None:
+            return  # once a session
+        self._queued.extend(kinds)
+        self._prestarter = asyncio.ensure_future(self._prestart())
+
+    async def _prestart(self) -> None:
+        spans.background()  # this task's own context: no test's phases
+        while self._queued:
+            kind = self._queued.pop(0)
+            config = kind.config(self.base)
+            known = [c for c in self._started_configs() if same_stack(c, config)]
+            if not known:
+                # A failure is kept for the test that asks for this kind (``get``).
+                with contextlib.suppress(Exception):
+                    await self._start(kind, config)
+
+    def _started_configs(self) -> list[StackConfig]:
+        return [
+            *(s.config for s in self._started),
+            *(c for c, _ in self._failed),
+            *(c for c, _ in self._starting),
+        ]
 
     async def __aenter__(self) -> StackPool:
         return self
@@ -144,4 +198,9 @@ class StackPool:
         err: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # A start under way is let finish (cancelled half-way, it could leave a process
+        # behind), then everything started is stopped.
+        self._queued.clear()
+        if self._prestarter is not None:
+            await asyncio.gather(self._prestarter, return_exceptions=True)
         await self._exit.aclose()

@@ -3,6 +3,7 @@ stack started once, kinds that come out the same sharing one."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
@@ -114,6 +115,48 @@ async def test_a_stack_that_failed_to_start_fails_again_at_once(started: list[An
     refused = dataclasses.replace(BASE, temporal="refused:1")
     async with StackPool(refused, "main-1") as stacks:
         with pytest.raises(NotReadyError) as first:
+            await stacks.get(StackKind())
+        with pytest.raises(NotReadyError) as again:
+            await stacks.get(StackKind())
+        assert again.value is first.value
+
+
+async def test_prestarted_kinds_start_once_in_the_background_and_are_handed_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runs: list[str] = []
+    begun, go = asyncio.Event(), asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def held_start(config: StackConfig, run_id: str) -> AsyncIterator[FakeStack]:
+        runs.append(run_id)
+        begun.set()
+        await go.wait()  # the start is under way until the test lets it finish
+        yield FakeStack(config, run_id)
+
+    monkeypatch.setattr(pool, "start_stack", held_start)
+    async with StackPool(BASE, "gw0-1") as stacks:
+        # the same kind twice starts once; a second call in a session is ignored
+        stacks.prestart([StackKind(chaos=True), StackKind(chaos=True)])
+        stacks.prestart([StackKind(real_clock=True)])
+        await begun.wait()
+        # a test of that kind, while its start is under way, waits for that start
+        wanted = asyncio.ensure_future(stacks.get(StackKind(chaos=True)))
+        await asyncio.sleep(0)  # lets it run up to its wait: a scheduling step
+        go.set()
+        chaos = await wanted
+        assert chaos.run_id == "gw0-1-chaos"
+        assert await stacks.get(StackKind(chaos=True)) is chaos
+    assert runs == ["gw0-1-chaos"]
+
+
+async def test_a_prestart_that_failed_fails_the_test_that_asks_for_its_kind(
+    started: list[Any],
+) -> None:
+    refused = dataclasses.replace(BASE, temporal="refused:1")
+    async with StackPool(refused, "main-1") as stacks:
+        stacks.prestart([StackKind()])
+        with pytest.raises(NotReadyError, match="never came up") as first:
             await stacks.get(StackKind())
         with pytest.raises(NotReadyError) as again:
             await stacks.get(StackKind())
