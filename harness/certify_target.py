@@ -68,11 +68,6 @@ TARGET_UNFIT = int(ExitCode.ENVIRONMENT)  # the table: harness/errors.py
 INTERRUPTED = int(ExitCode.INTERRUPTED)
 HOOKS_FILE = "hooks.json"  # written by the pytest plugin into the results directory
 OPEN_WORKFLOWS_LIMIT = 1000
-# The game day's steady load and its baseline window (the budget figure): long enough
-# for MIN_BUDGET_SAMPLES at the rate with a third to spare (a handshake slowed by the
-# deployment's own hiccups still leaves enough), since a p99 of fewer is the maximum.
-GAME_DAY_RATE = 3.0
-GAME_DAY_BASELINE_S = 45.0
 
 
 @dataclass(frozen=True)
@@ -142,36 +137,38 @@ def add_arguments(parser: argparse.ArgumentParser, env: dict[str, str]) -> None:
     group.add_argument(
         "--game-day-rate",
         type=float,
-        default=GAME_DAY_RATE,
-        help=f"handshakes/s of the game day's steady load (default {GAME_DAY_RATE:g})",
+        default=gameday.RATE_PER_S,
+        help=f"handshakes/s of the game day's steady load (default {gameday.RATE_PER_S:g})",
     )
     group.add_argument(
         "--game-day-users",
         type=int,
-        default=20,
-        help="Locust users sharing the rate (default 20: each waits for its handshake, so "
+        default=gameday.USERS,
+        help=f"Locust users sharing the rate (default {gameday.USERS}: each waits for its "
+        "handshake, so "
         "enough of them keep the rate up while a fault slows handshakes down)",
     )
     group.add_argument(
         "--game-day-baseline-s",
         type=float,
-        default=GAME_DAY_BASELINE_S,
+        default=gameday.BASELINE_S,
         help="seconds of load before the first fault: the budget figure, judged only on "
-        f"{MIN_BUDGET_SAMPLES} handshakes or more (default {GAME_DAY_BASELINE_S:g}: "
-        f"{GAME_DAY_BASELINE_S * GAME_DAY_RATE:g} at the default rate)",
+        f"{MIN_BUDGET_SAMPLES} handshakes or more (default {gameday.BASELINE_S:g}: "
+        f"{gameday.BASELINE_S * gameday.RATE_PER_S:g} at the default rate)",
     )
     group.add_argument(
         "--game-day-window-s",
         type=float,
-        default=15.0,
-        help="seconds each fault stays on (default 15)",
+        default=gameday.WINDOW_S,
+        help=f"seconds each fault stays on (default {gameday.WINDOW_S:g})",
     )
     group.add_argument(
         "--game-day-recover-s",
         type=float,
-        default=45.0,
+        default=gameday.RECOVER_S,
         help="at most this many seconds after each fault for its backlog to drain and "
-        "steady state to show again; not recovered by then: the window says why (default 45)",
+        "steady state to show again; not recovered by then: the window says why "
+        f"(default {gameday.RECOVER_S:g})",
     )
     group.add_argument(
         "--game-day-steady-s",

@@ -87,6 +87,16 @@ STOP_GRACE_S = 120.0
 # After a fault's backlog drained: how long handshakes must go on succeeding before the
 # recover window ends (steady state shown again; certify's --game-day-steady-s).
 STEADY_S = 5.0
+# A game day's defaults (certify's --game-day-* options). The baseline window is the
+# budget figure: long enough for MIN_BUDGET_SAMPLES handshakes at the rate with a third
+# to spare (a handshake slowed by the deployment's own hiccups still leaves enough),
+# since a p99 of fewer is their maximum. Enough users that the rate holds while a fault
+# slows handshakes down (each waits for its own).
+RATE_PER_S = 3.0
+USERS = 20
+BASELINE_S = 45.0
+WINDOW_S = 15.0
+RECOVER_S = 45.0
 # How often a recover window looks at what the load run has started and answered.
 RECOVER_POLL_S = 0.25
 _toxic_numbers = itertools.count(1)
@@ -686,11 +696,11 @@ async def run_game_day(
     *,
     run_id: str,
     out: pathlib.Path,
-    users: int = 10,
-    rate_per_s: float = 3.0,
-    baseline_s: float = 60.0,
-    window_s: float = 60.0,
-    recover_s: float = 60.0,
+    users: int = USERS,
+    rate_per_s: float = RATE_PER_S,
+    baseline_s: float = BASELINE_S,
+    window_s: float = WINDOW_S,
+    recover_s: float = RECOVER_S,
     steady_s: float = STEADY_S,
     schedule: Sequence[Fault] | None = None,
     serve_agent: bool = True,
