@@ -10,7 +10,9 @@ stack with the same (trivial) agent work:
   Stigma's workflow runs the agent and completes the activity by token);
 * direct: a Zigflow plan with one ``echo`` state, a plain synchronous activity
   without the handshake: the baseline, so that the noise of a shared machine
-  shows in both and the difference and ratio stay meaningful.
+  shows in both and the difference and ratio stay meaningful. An open-loop
+  direct phase is the same calls at every level of one arrival rate (no agent
+  work): it runs once, at the first such level, and the others share it.
 
 Closed loop keeps N calls in flight (each worker starts its next call when the
 previous one ends): N handshakes at once, a saturation test. Open loop starts
@@ -84,6 +86,11 @@ MIN_AGENT_SECONDS = 0.1
 OPEN_SAMPLES = 100
 MAX_ARRIVAL_SECONDS = 60.0
 STATE = "agent"  # state name: activity id "0-agent" in both kinds of plan
+# The open-loop direct phases measured so far, by (arrival rate, arrival seconds): a
+# direct call has no agent work, so at one rate and number of calls every level's direct
+# phase is the same run; measured at the first level, shared by the others (whose entry
+# names that level), instead of running the same calls again.
+SharedDirect = dict[tuple[float, float], dict[str, Any]]
 
 
 @dataclass
@@ -364,6 +371,7 @@ async def run_level(
     duration_s: float,
     rate: float | None,
     open_samples: int = OPEN_SAMPLES,
+    shared_direct: SharedDirect | None = None,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {"level": level, "mode": mode}
     begun = time.monotonic()
@@ -388,11 +396,20 @@ async def run_level(
             go = functools.partial(
                 runner.open_loop, kind, level_rate, arrivals_s + agent_s, agent_s
             )
+            if kind == "direct" and shared_direct is not None:
+                key = (round(level_rate, 6), round(arrivals_s, 6))
+                if key in shared_direct:
+                    entry[kind] = dict(shared_direct[key])
+                    continue
 
         phase, usage = await _measured(runner.stack, go)
         figures = _kind_figures(phase, await runner.samples(phase), names)
         figures["processes"] = usage
         figures["cpu_ms_per_call"] = cpu_per_call(usage, len(phase.calls))
+        if mode == "open" and kind == "direct":
+            figures["measured_at_level"] = level
+            if shared_direct is not None:
+                shared_direct[(round(level_rate, 6), round(arrivals_s, 6))] = figures
         entry[kind] = figures
     h, d = entry["handshake"]["overhead_ms"], entry["direct"]["overhead_ms"]
     entry["vs_direct"] = {
@@ -512,6 +529,9 @@ def _where(entry: dict[str, Any]) -> str:
     parts = []
     for kind in ("handshake", "direct"):
         f = entry[kind]
+        if f.get("measured_at_level", entry.get("level")) != entry.get("level"):
+            parts.append(f"{kind}: open N={f['measured_at_level']}'s (the same calls)")
+            continue
         drain = f["wall_s"] - f["arrivals_s"]
         parts.append(
             f"{kind} {f['calls']} calls: arrivals {f['arrivals_s']:.1f} s + drain {drain:.1f} s"
@@ -547,6 +567,7 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
             flush=True,
         )
         rate: float | None = args.rate
+        shared_direct: SharedDirect = {}
         probed = False  # closed N=1 already measured (to choose the open-loop rate)
         if "open" in modes and rate is None:
             # The machine's capacity for one handshake at a time (its median call, not
@@ -589,7 +610,9 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
                     continue
                 begun = time.monotonic()
                 results.append(
-                    await run_level(runner, level, "open", args.duration, rate, args.open_samples)
+                    await run_level(
+                        runner, level, "open", args.duration, rate, args.open_samples, shared_direct
+                    )
                 )
                 print(
                     f"bench: open N={level} done ({results[-1]['arrival_rate_per_s']}/s) "
@@ -620,7 +643,9 @@ async def bench(config: StackConfig, args: argparse.Namespace) -> dict[str, Any]
             "pairing": getattr(args, "pairing", None),
         },
         "note": "Shared machine: other processes' load shows in these figures; compare "
-        "handshake and direct of the same level (run back to back on the same stack).",
+        "handshake and direct of the same level (run back to back on the same stack; the "
+        "open-loop levels of one arrival rate share one direct phase, the same calls at "
+        "each, measured at the first of them).",
         "levels": results,
         "concurrency": concurrency_rows(results),
         "timings_s": timings,
