@@ -18,7 +18,7 @@ from typing import Any
 from harness.judge import checkers
 from harness.observe.history import History
 from harness.report.model import ScenarioRecord
-from harness.report.verdict import OFF_TARGET_FILE
+from harness.report.terms import OFF_TARGET_FILE
 from harness.stack.stack import Stack
 
 HOOKS_FILE = "hooks.json"  # every hook a --target run invoked (harness.certify_target)

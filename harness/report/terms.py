@@ -10,6 +10,11 @@ from typing import NamedTuple
 
 from harness.report.model import TokenHygiene
 
+# The scenarios a --target run skipped as not for its target, written by the pytest
+# plugin beside the records (harness.report.records) and read by the verdict: here, so
+# that writing records does not import the verdict's rules and pages.
+OFF_TARGET_FILE = "not-on-target.json"
+
 # The budget applies with this many agents in flight (the plan: "10+ concurrent
 # agents", overhead under 100 ms): judged on the open loop's row (agents working while
 # handshakes arrive at a fixed rate), else the closed loop's (that many handshakes at

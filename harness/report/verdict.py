@@ -58,7 +58,7 @@ from harness.report.model import (
     ScenarioResult,
     ServerKinds,
 )
-from harness.report.terms import DeployedBudget
+from harness.report.terms import OFF_TARGET_FILE, DeployedBudget
 from harness.target import needs as target_needs
 
 INPUTS = pathlib.Path("raw") / "inputs.json"
@@ -73,9 +73,6 @@ class PairingInput(BaseModel):
     meta: dict[str, Any] = Field(description="name, languages, commands, level, scope, ...")
     labels: list[str] = Field(description="the columns (child runs) of its scenarios")
     concurrency: list[ConcurrencyRow] = Field(default_factory=list)
-
-
-OFF_TARGET_FILE = "not-on-target.json"  # written by the pytest plugin on a --target run
 
 
 GAME_DAY_FILE = "game_day.json"  # written by harness.load.gameday into the run's directory
