@@ -17,7 +17,7 @@ MAKE_RUN_ID := $(shell date +%s%N)-$(shell echo $$PPID)
 endif
 export MAKE_RUN_ID
 
-.PHONY: staging-rehearsal staging-rehearsal-up staging-rehearsal-down contract-docs docs docs-gen report-schema bench-page help setup gen toxiproxy buf proto-check zigflow-go zigflow-go-build stigma-java test-stigma-java prometheus-tools tls-proxy-tools load bench check-report certify fault-matrix test test-fast nightly lint typecheck clean lock
+.PHONY: staging-rehearsal staging-rehearsal-up staging-rehearsal-down contract-docs docs docs-gen report-schema bench-page help setup gen toxiproxy buf proto-check zigflow-go zigflow-go-build stigma-java test-stigma-java test-zigflow-go fault-matrix-time-skipping fault-matrix-dev prometheus-tools tls-proxy-tools load bench check-report certify fault-matrix test test-fast nightly lint typecheck clean lock
 
 help:
 	@echo "make certify   run the scenario matrix and measure the latency budget on the embedded stack, write reports/out/latest/"
@@ -259,36 +259,45 @@ staging-rehearsal: setup
 # `make bench-page`: the suite's and the activity-level gate's.
 # Everything, then the gate once more at activity level (the harness's own workflow
 # around Zigflow's agent activity: what a team with only that activity is certified on),
-# then the Go reference Zigflow's unit tests and that gate against it (skipped with a
-# notice when it was not built: no Go), then the Java reference Stigma's unit tests
-# (offline: setup fetched everything) and the gate on Go Zigflow x Java Stigma at
-# activity level (the Python Zigflow when Go is missing), the fault matrix on both
-# embedded servers, and the staging rehearsal (certify --target on deployed services).
+# alone, as its durations are the gate's figures; then, side by side as certify runs its
+# gates (they judge no latency; each one's output printed whole when it ends, its logs
+# and histories in a directory of its own under reports/out), the Go
+# reference Zigflow's unit tests and that gate against it (skipped with a notice when it
+# was not built: no Go) beside the Java reference Stigma's unit tests (offline: setup
+# fetched everything) and the gate on Go Zigflow x Java Stigma at activity level (the
+# Python Zigflow when Go is missing); the fault matrix on both embedded servers side by
+# side; and alone, the staging rehearsal (certify --target on deployed services), whose
+# game day measures latency.
 test: setup proto-check
 	$(MAKE) --no-print-directory docs
 	$(PY) -m pytest -n $(WORKERS) --cov --cov-report=term --cov-report=xml:reports/out/coverage.xml \
 	  --durations-json reports/out/durations/suite.json $(PYTEST_ARGS)
 	$(PY) -m pytest -n $(WORKERS) scenarios --zigflow-level activity \
 	  --durations-json reports/out/durations/gate.json $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-zigflow-go test-stigma-java
+	@$(MAKE) --no-print-directory -j2 --output-sync=target fault-matrix-time-skipping fault-matrix-dev
+	@$(MAKE) --no-print-directory staging-rehearsal
+
+# The Go reference Zigflow's unit tests and the gate against it (part of `make test`).
+test-zigflow-go:
 	@if [ -x $(ZIGFLOW_GO) ] && command -v go >/dev/null 2>&1; then \
 	  set -x; \
 	  (cd $(ZIGFLOW_GO_DIR) && go test ./...) && \
 	  $(PY) -m pytest -n $(WORKERS) scenarios --zigflow-level activity \
-	    --zigflow-cmd $(CURDIR)/$(ZIGFLOW_GO) $(PYTEST_ARGS); \
+	    --zigflow-cmd $(CURDIR)/$(ZIGFLOW_GO) --handshake-out reports/out/gate-go $(PYTEST_ARGS); \
 	else \
 	  echo "make: $(ZIGFLOW_GO) not built (no go): Go Zigflow's tests and gate skipped"; \
 	fi
-	@$(MAKE) --no-print-directory test-stigma-java
-	@$(MAKE) --no-print-directory fault-matrix
-	@$(MAKE) --no-print-directory staging-rehearsal
 
 # Certify's fault matrix (every toxic on every link) on both embedded servers, as
-# `make certify` runs it: the gate runs only a seeded slice of it. Part of `make test`.
+# `make certify` runs it, side by side: the gate runs only a seeded slice of it. Part
+# of `make test`.
 fault-matrix: setup
+	@$(MAKE) --no-print-directory -j2 --output-sync=target fault-matrix-time-skipping fault-matrix-dev
+
+fault-matrix-time-skipping fault-matrix-dev: fault-matrix-%:
 	$(PY) -m pytest -n $(WORKERS) scenarios/test_fault_matrix.py --fault-matrix toxics \
-	  --temporal time-skipping $(PYTEST_ARGS)
-	$(PY) -m pytest -n $(WORKERS) scenarios/test_fault_matrix.py --fault-matrix toxics \
-	  --temporal dev $(PYTEST_ARGS)
+	  --temporal $* --handshake-out reports/out/fault-matrix-$* $(PYTEST_ARGS)
 
 # The Java reference Stigma's JUnit tests (offline) and the gate against it: Go Zigflow x
 # Java Stigma at activity level (the Python Zigflow when the Go one is not built).
@@ -305,7 +314,7 @@ test-stigma-java:
 	  { $$tested || (cd $(STIGMA_JAVA_DIR) && mvn -B -o test); } && \
 	  if [ -x $(ZIGFLOW_GO) ]; then zig=(--zigflow-cmd $(CURDIR)/$(ZIGFLOW_GO)); else zig=(); fi && \
 	  $(PY) -m pytest -n $(WORKERS) scenarios --zigflow-level activity "$${zig[@]}" \
-	    --stigma-cmd $(CURDIR)/$(STIGMA_JAVA) $(PYTEST_ARGS); \
+	    --stigma-cmd $(CURDIR)/$(STIGMA_JAVA) --handshake-out reports/out/gate-java $(PYTEST_ARGS); \
 	else \
 	  echo "make: $(STIGMA_JAVA) not built (no java/mvn): Java Stigma's tests and gate skipped"; \
 	fi
