@@ -375,6 +375,7 @@ async def run_level(
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {"level": level, "mode": mode}
     begun = time.monotonic()
+    shared_key: tuple[float, float] | None = None  # this level's open direct phase
     for kind, names in (
         ("handshake", stages.HANDSHAKE_STAGES + stages.DETAIL_STAGES),
         ("direct", stages.DIRECT_STAGES),
@@ -397,9 +398,9 @@ async def run_level(
                 runner.open_loop, kind, level_rate, arrivals_s + agent_s, agent_s
             )
             if kind == "direct" and shared_direct is not None:
-                key = (round(level_rate, 6), round(arrivals_s, 6))
-                if key in shared_direct:
-                    entry[kind] = dict(shared_direct[key])
+                shared_key = (round(level_rate, 6), round(arrivals_s, 6))
+                if shared_key in shared_direct:
+                    entry[kind] = dict(shared_direct[shared_key])
                     continue
 
         phase, usage = await _measured(runner.stack, go)
@@ -408,8 +409,8 @@ async def run_level(
         figures["cpu_ms_per_call"] = cpu_per_call(usage, len(phase.calls))
         if mode == "open" and kind == "direct":
             figures["measured_at_level"] = level
-            if shared_direct is not None:
-                shared_direct[(round(level_rate, 6), round(arrivals_s, 6))] = figures
+            if shared_key is not None and shared_direct is not None:
+                shared_direct[shared_key] = figures
         entry[kind] = figures
     h, d = entry["handshake"]["overhead_ms"], entry["direct"]["overhead_ms"]
     entry["vs_direct"] = {
