@@ -28,6 +28,11 @@ AGENT_ACTIVITY = contract.Names().zigflow_agent_activity  # the default name, fo
 # Stigma's ways of saying "Zigflow has the result": delivered now, or by an earlier call
 # whose reply was lost (confirmed from Zigflow's own history).
 DELIVERED = frozenset({"delivered", "delivered_earlier"})
+# A deadline the relays read is the time left when the call arrived: a little under what
+# the caller set, or a hair over (gRPC sends the time left rounded up to its unit, and the
+# server turns it back into a deadline between readings of two clocks that a busy machine
+# can preempt). This much over a bound is a longer deadline, not a reading's error.
+DEADLINE_READ_SLACK_S = 0.5
 
 
 # Evidence lines that say what could not be checked start with this; the rest are

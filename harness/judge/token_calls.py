@@ -36,7 +36,14 @@ from typing import Any
 
 from harness import contract
 from harness.drive.driver import OPERATOR_ACTIONS
-from harness.judge.checkers import DELIVERED, SUMMARY, Verdict, agent_states, no_summary
+from harness.judge.checkers import (
+    DEADLINE_READ_SLACK_S,
+    DELIVERED,
+    SUMMARY,
+    Verdict,
+    agent_states,
+    no_summary,
+)
 from harness.links.completion_relay import CANCELLATION, HEARTBEAT, TOKEN_CALLS
 from harness.observe.history import History
 
@@ -49,9 +56,6 @@ OPERATOR_CHECKER = "operator_pause_is_not_cancel"
 ACTION_FLAGS = {"pause": "paused", "reset": "reset", "unpause": ""}
 CANCEL_FLAG = "cancel_requested"
 
-# The relay reads a deadline as the time left when the call arrived: a little under
-# what the caller set, never over. This much over the contract's bound is a longer one.
-DEADLINE_READ_SLACK_S = 0.5
 # Scheduling on a loaded 2-core machine, on top of the contract's bounds.
 JUDGE_SLACK_S = 2.0
 HELD = "completion_held"

@@ -78,7 +78,9 @@ async def test_one_tokens_calls_are_held_given_up_and_recorded_others_pass() -> 
     ]
     first = calls[0]
     assert first["deadline_s"] is not None
-    assert 0 < first["deadline_s"] <= 0.3
+    # the time left as the call arrived: a hair over what the caller set on a busy
+    # machine (seen: 0.3004 s; checkers.DEADLINE_READ_SLACK_S says why)
+    assert 0 < first["deadline_s"] <= 0.35
     assert 0 < first["abandoned_wall"] - first["wall"] < 2
     assert history.measurements["calls_by_token"]["held_token_fp"] == fingerprint(HELD)
     start = next(f for f in history.faults if f.phase == "start")
