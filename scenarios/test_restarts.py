@@ -51,12 +51,14 @@ async def test_zigflow_killed_while_agents_pending_resumes_after_restart(
     driver: Driver, history: History
 ) -> None:
     observed = await metrics_checks.observe_from(history, driver.stack.metrics)
-    # given: agents pending by token
+    # given: agents pending by token, Zigflow result-pending on them (test_shutdown.py)
+    before = await driver.zigflow_pending_level()
     started = [
         await driver.start(plan(call_agent("long", succeeds({"n": i}, hold=True))))
         for i in range(3)
     ]
     await driver.wait_pending(started)
+    history.measurements["result_pending_seen"] = await driver.wait_result_pending(started, before)
     # when: the Zigflow worker is killed, the agents finish while it is down, then it restarts
     async with killed(driver.stack, driver.stack.zigflow, history):
         await driver.release(started)

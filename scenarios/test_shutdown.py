@@ -91,12 +91,15 @@ async def test_zigflow_stopped_with_result_pending_activities_resumes_them(
     driver: Driver, history: History
 ) -> None:
     _deployed(driver)
-    # given: agents pending by token (result-pending activities), held by the harness
+    # given: agents pending by token (result-pending activities), held by the harness;
+    # Zigflow result-pending on them, not only ACKed (seen on its gauge when it has one)
+    before = await driver.zigflow_pending_level()
     started = [
         await driver.start(plan(call_agent("pending", succeeds({"n": i}, hold=True))))
         for i in range(2)
     ]
     await driver.wait_pending(started)
+    history.measurements["result_pending_seen"] = await driver.wait_result_pending(started, before)
     # when: Zigflow is told to stop (a rolling deploy), and has exited
     async with stopped(
         driver.stack,

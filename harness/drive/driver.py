@@ -29,7 +29,7 @@ from harness.drive.plan import HANDSHAKE, activity_id
 from harness.errors import ConfigError
 from harness.faults.clock import Clock, TimeSkippingClock, WallClock
 from harness.links.completion_relay import HEARTBEAT, TOKEN_CALLS, Held, Relayed
-from harness.observe import failures, traces
+from harness.observe import failures, metrics, traces
 from harness.observe.history import Call, History, Op
 from harness.servers.probe import Answer, StigmaProbe
 from harness.stack.agent import AgentAttempt
@@ -41,6 +41,9 @@ COLLECT_WAIT_S = 15.0
 # history.measurements key: an operator's actions on Zigflow's activity, each with the
 # call's tokens (fingerprints), as the driver made them.
 OPERATOR_ACTIONS = "operator_actions"
+# Zigflow's gauge of handshake activities ACKed and not yet resolved (a contract metric,
+# optional): the one outside sign that Zigflow itself has gone result-pending.
+PENDING_GAUGE = "zigflow_agent_activities_pending"
 
 
 def clock_for(stack: Stack) -> Clock:
@@ -235,6 +238,50 @@ class Driver:
         await self._wait_each(
             started, state_index, timeout_s, self._is_pending, "not yet pending (ACKed)"
         )
+
+    async def zigflow_pending_level(self) -> float | None:
+        """What Zigflow's ``PENDING_GAUGE`` reads now, or None when Zigflow exports no
+        metrics, or not that gauge (it is optional)."""
+        address = self.stack.topology.zigflow_metrics_listen
+        if not address:
+            return None
+        try:
+            samples = await metrics.scrape(address)
+        except OSError:  # nothing listens there: a Zigflow without metrics
+            return None
+        if PENDING_GAUGE not in metrics.names(samples):
+            return None
+        return metrics.total(samples, PENDING_GAUGE)
+
+    async def wait_result_pending(
+        self, started: list[Started], before: float | None, timeout_s: float | None = None
+    ) -> str:
+        """After ``wait_pending`` (the ACKs went back through the relay): until Zigflow
+        has gone result-pending on them, its own step after the ACK, which a busy Zigflow
+        can take a while to reach. A fault meant for result-pending activities (a stop, a
+        kill) that lands between the two meets activities still running, and proves
+        nothing about result-pending ones. Seen on Zigflow's ``PENDING_GAUGE`` risen by
+        these calls from ``before`` (its reading before they started); a Zigflow without
+        it shows no such sign, and then only the ACK is known. Returns which it was."""
+        if before is None:
+            return "ACK seen at the relay (Zigflow exports no pending gauge)"
+        want = before + len(started)
+        level: float | None = before
+
+        async def risen() -> bool:
+            nonlocal level
+            level = await self.zigflow_pending_level()
+            return level is not None and level >= want
+
+        await self._until(
+            risen,
+            timeout_s,
+            lambda: (
+                f"Zigflow's {PENDING_GAUGE} to read {want:g} ({len(started)} call(s) ACKed "
+                f"since it read {before:g}); it reads {level}"
+            ),
+        )
+        return f"{PENDING_GAUGE} {want:g}"
 
     async def wait_agent_running(
         self, started: list[Started], state_index: int = 0, timeout_s: float | None = None

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness import contract
+from harness.drive import driver
 from harness.errors import ConfigError
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -247,3 +248,7 @@ def test_behaviours_name_scenarios_that_exist() -> None:
         assert b.side in (contract.ZIGFLOW, contract.STIGMA, contract.BOTH), b
         for spec in b.specs:
             assert spec == contract.EVERY_SCENARIO or (ROOT / "scenarios" / spec).is_file(), spec
+
+
+def test_the_gauge_the_driver_waits_on_is_a_zigflow_gauge_of_the_contract() -> None:
+    assert driver.PENDING_GAUGE in {t.value for t in contract.GAUGES if t.side == contract.ZIGFLOW}
