@@ -392,11 +392,18 @@ CASES = [
 CHILD_BOUND_S = 240  # a bound on a hung child run, not a measurement
 
 
+# Coverage's subprocess patch passes its configuration to every Python child through
+# these: a child run against a deliberately broken service is not traced (coverage counts
+# what the tests run against the services as they are; tracing a mutant's run costs its
+# child and every service it starts half again their CPU).
+COVERAGE_ENV = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
+
+
 def _child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     # Every fault-matrix cell is selectable by its node id (the gate's slice is drawn
     # from a random seed).
     return {
-        **(env or os.environ),
+        **{k: v for k, v in (env or os.environ).items() if k not in COVERAGE_ENV},
         "HANDSHAKE_HYPOTHESIS_PROFILE": "mutant",
         "HANDSHAKE_FAULT_MATRIX": "full",
     }
