@@ -49,7 +49,9 @@ PENDING_GAUGE = "zigflow_agent_activities_pending"
 def clock_for(stack: Stack) -> Clock:
     """Virtual time on the time-skipping server, wall time anywhere else."""
     if stack.temporal.time_skipping:
-        return TimeSkippingClock(stack.client, beater=stack.agents)
+        return TimeSkippingClock(
+            stack.client, beater=stack.agents, watched=stack.time_skipping_watched
+        )
     return WallClock()
 
 

@@ -34,6 +34,14 @@ died. So a hop stops ``margin`` short of such a deadline too, the harness heartb
 that agent by token, and the next hop starts from the new deadline: time passes in
 steps of the agent's heartbeat timeout (Stigma's choice), each a few RPCs.
 
+The watched workflows are every workflow the scenarios on one stack started, while it
+runs, not only the current scenario's: the stack (and its server) is shared by the
+scenarios a worker runs in turn, and an earlier one's execution still open (a Stigma
+execution retrying, or waiting for a retry's token) holds locks of its own, which a
+hop that released only the current scenario's would leave held: the server then
+never skips. A hop the server does not take within ``settle_timeout_s`` fails with
+``ClockError`` saying so.
+
 ``WallClock`` (dev server, external cluster) cannot skip; scenarios that need
 long waits use short configured timeouts there instead.
 """
@@ -151,12 +159,14 @@ class TimeSkippingClock:
         margin: timedelta = MARGIN,
         settle_timeout_s: float = 30.0,
         beater: Beater | None = None,
+        watched: dict[str, None] | None = None,
     ) -> None:
         self._client = client
         self._beater = beater
         self._margin = margin
         self._settle_timeout_s = settle_timeout_s
-        self._watched: dict[str, None] = {}
+        # Shared by every clock on one stack (the module docstring says why).
+        self._watched: dict[str, None] = {} if watched is None else watched
         self._timeouts: dict[tuple[str, str], tuple[timedelta | None, timedelta | None]] = {}
 
     def watch(self, workflow_ids: Iterable[str]) -> None:
@@ -230,7 +240,17 @@ class TimeSkippingClock:
                 released += 1
             request = SleepRequest()
             request.duration.FromTimedelta(duration)
-            await service.unlock_time_skipping_with_sleep(request)
+            try:
+                await asyncio.wait_for(
+                    service.unlock_time_skipping_with_sleep(request), self._settle_timeout_s
+                )
+            except TimeoutError:
+                raise ClockError(
+                    f"the time-skipping server did not skip {duration} within "
+                    f"{self._settle_timeout_s:g} s: a lock is held beyond the {outstanding} "
+                    "released for the watched workflows' outstanding activities (by a "
+                    "workflow no scenario on this stack started?)"
+                ) from None
         finally:
             for _ in range(released):
                 await service.lock_time_skipping(LockTimeSkippingRequest())

@@ -71,6 +71,9 @@ class Stack:
     plan_task_queue: str = ""
     # How far the services' logs were scanned for tokens, and the tokens' needles.
     log_scanner: LogScanner = field(default_factory=LogScanner)
+    # On a time-skipping server: the workflows the scenarios on this stack started, while
+    # they run, which virtual time must release the locks of (harness/faults/clock.py).
+    time_skipping_watched: dict[str, None] = field(default_factory=dict)
     # The run's id: in every workflow id the driver starts (a deployed target's
     # leftovers are found, and told apart from another run's, by it).
     run_id: str = ""
