@@ -57,8 +57,7 @@ async def test_zigflow_killed_while_agents_pending_resumes_after_restart(
         await driver.start(plan(call_agent("long", succeeds({"n": i}, hold=True))))
         for i in range(3)
     ]
-    await driver.wait_pending(started)
-    history.measurements["result_pending_seen"] = await driver.wait_result_pending(started, before)
+    await driver.wait_result_pending(started, before)
     # when: the Zigflow worker is killed, the agents finish while it is down, then it restarts
     async with killed(driver.stack, driver.stack.zigflow, history):
         await driver.release(started)

@@ -98,8 +98,7 @@ async def test_zigflow_stopped_with_result_pending_activities_resumes_them(
         await driver.start(plan(call_agent("pending", succeeds({"n": i}, hold=True))))
         for i in range(2)
     ]
-    await driver.wait_pending(started)
-    history.measurements["result_pending_seen"] = await driver.wait_result_pending(started, before)
+    await driver.wait_result_pending(started, before)
     # when: Zigflow is told to stop (a rolling deploy), and has exited
     async with stopped(
         driver.stack,

@@ -44,6 +44,7 @@ OPERATOR_ACTIONS = "operator_actions"
 # Zigflow's gauge of handshake activities ACKed and not yet resolved (a contract metric,
 # optional): the one outside sign that Zigflow itself has gone result-pending.
 PENDING_GAUGE = "zigflow_agent_activities_pending"
+RESULT_PENDING_SEEN = "result_pending_seen"  # history.measurements: how it was seen
 
 
 def clock_for(stack: Stack) -> Clock:
@@ -257,16 +258,21 @@ class Driver:
 
     async def wait_result_pending(
         self, started: list[Started], before: float | None, timeout_s: float | None = None
-    ) -> str:
-        """After ``wait_pending`` (the ACKs went back through the relay): until Zigflow
+    ) -> None:
+        """``wait_pending`` (the ACKs went back through the relay), then until Zigflow
         has gone result-pending on them, its own step after the ACK, which a busy Zigflow
         can take a while to reach. A fault meant for result-pending activities (a stop, a
         kill) that lands between the two meets activities still running, and proves
         nothing about result-pending ones. Seen on Zigflow's ``PENDING_GAUGE`` risen by
         these calls from ``before`` (its reading before they started); a Zigflow without
-        it shows no such sign, and then only the ACK is known. Returns which it was."""
+        it shows no such sign, and then only the ACK is known. Which it was goes to the
+        history's ``RESULT_PENDING_SEEN`` measurement."""
+        await self.wait_pending(started, timeout_s=timeout_s)
         if before is None:
-            return "ACK seen at the relay (Zigflow exports no pending gauge)"
+            self.history.measurements[RESULT_PENDING_SEEN] = (
+                "ACK seen at the relay (Zigflow exports no pending gauge)"
+            )
+            return
         want = before + len(started)
         level: float | None = before
 
@@ -283,7 +289,7 @@ class Driver:
                 f"since it read {before:g}); it reads {level}"
             ),
         )
-        return f"{PENDING_GAUGE} {want:g}"
+        self.history.measurements[RESULT_PENDING_SEEN] = f"{PENDING_GAUGE} {want:g}"
 
     async def wait_agent_running(
         self, started: list[Started], state_index: int = 0, timeout_s: float | None = None
