@@ -633,6 +633,11 @@ class Behaviour:
     # The Zigflow levels it is asked of ("activity": a Zigflow that is only its agent
     # activity, under the harness's own workflow).
     levels: tuple[str, ...] = ("workflow", "activity")
+    # Among ``checks``: those that say whether a scenario's fault reached the state the
+    # behaviour is about (not what the service did there). One of them "not checked"
+    # leaves the behaviour not checked, whatever the others say: they judged a fault
+    # that may have met another state.
+    reach: tuple[str, ...] = ()
 
 
 EVERY_SCENARIO = "*"  # judged after every scenario, whatever it is about
@@ -841,8 +846,9 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         f"exits by itself, code 0, within {SHUTDOWN_BOUND_S:.0f} s of the signal; a "
         "completion by token that lands while it is down resumes its workflow after its "
         "restart, in the attempt that was pending",
-        ("stopped_within_bound", "in_flight_kept_over_shutdown"),
+        ("stopped_within_bound", "in_flight_kept_over_shutdown", "stopped_while_result_pending"),
         ("test_shutdown.py",),
+        reach=("stopped_while_result_pending",),
     ),
     Behaviour(
         BOTH,

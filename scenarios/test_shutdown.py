@@ -23,7 +23,13 @@ from harness.drive.plan import call_agent, plan, succeeds
 from harness.faults.processes import stopped
 from harness.judge.expect import holds
 from harness.judge.invariants import exactly_once
-from harness.judge.shutdown import START, in_flight_kept_over_shutdown, stopped_within_bound
+from harness.judge.shutdown import (
+    PENDING,
+    START,
+    in_flight_kept_over_shutdown,
+    stopped_while_result_pending,
+    stopped_within_bound,
+)
 from harness.observe.history import History
 
 pytestmark = [pytest.mark.scenario, pytest.mark.stack(real_clock=True)]
@@ -104,7 +110,7 @@ async def test_zigflow_stopped_with_result_pending_activities_resumes_them(
         driver.stack,
         driver.stack.zigflow,
         history,
-        in_flight={s.call_id: {"kind": "pending", "attempt": 1} for s in started},
+        in_flight={s.call_id: {"kind": PENDING, "attempt": 1} for s in started},
     ) as stopping:
         await stopping.exited()
         _, stopped_wall = history.now()
@@ -117,6 +123,7 @@ async def test_zigflow_stopped_with_result_pending_activities_resumes_them(
     await driver.outcomes(started)
     holds(
         history,
+        stopped_while_result_pending(history),
         stopped_within_bound(history),
         in_flight_kept_over_shutdown(history),
         exactly_once(history),

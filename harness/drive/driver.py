@@ -44,7 +44,12 @@ OPERATOR_ACTIONS = "operator_actions"
 # Zigflow's gauge of handshake activities ACKed and not yet resolved (a contract metric,
 # optional): the one outside sign that Zigflow itself has gone result-pending.
 PENDING_GAUGE = "zigflow_agent_activities_pending"
-RESULT_PENDING_SEEN = "result_pending_seen"  # history.measurements: how it was seen
+# history.measurements key: how the driver saw Zigflow result-pending on the calls a
+# fault is meant for: {"seen_by": SEEN_BY_GAUGE, "gauge": ..., "level": ...} or
+# {"seen_by": SEEN_BY_ACK} (a Zigflow without the gauge: only the ACK is known).
+RESULT_PENDING_SEEN = "result_pending_seen"
+SEEN_BY_GAUGE = "gauge"
+SEEN_BY_ACK = "ack"
 
 
 def clock_for(stack: Stack) -> Clock:
@@ -269,9 +274,10 @@ class Driver:
         history's ``RESULT_PENDING_SEEN`` measurement."""
         await self.wait_pending(started, timeout_s=timeout_s)
         if before is None:
-            self.history.measurements[RESULT_PENDING_SEEN] = (
-                "ACK seen at the relay (Zigflow exports no pending gauge)"
-            )
+            self.history.measurements[RESULT_PENDING_SEEN] = {
+                "seen_by": SEEN_BY_ACK,
+                "calls": len(started),
+            }
             return
         want = before + len(started)
         level: float | None = before
@@ -289,7 +295,12 @@ class Driver:
                 f"since it read {before:g}); it reads {level}"
             ),
         )
-        self.history.measurements[RESULT_PENDING_SEEN] = f"{PENDING_GAUGE} {want:g}"
+        self.history.measurements[RESULT_PENDING_SEEN] = {
+            "seen_by": SEEN_BY_GAUGE,
+            "calls": len(started),
+            "gauge": PENDING_GAUGE,
+            "level": want,
+        }
 
     async def wait_agent_running(
         self, started: list[Started], state_index: int = 0, timeout_s: float | None = None

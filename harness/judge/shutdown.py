@@ -2,7 +2,9 @@
 harness recorded (``harness.faults.processes.stopped``:
 ``history.measurements[SHUTDOWNS]``: the time from SIGTERM to the process's exit as
 the harness saw it, its exit code, whether the harness had to SIGKILL it, and the calls
-in flight at the signal) and Temporal's histories. Pure functions over the history.
+in flight at the signal), how the driver saw Zigflow result-pending before the signal
+(``history.measurements[RESULT_PENDING_SEEN]``) and Temporal's histories. Pure functions
+over the history.
 
 ``stopped_within_bound``: every service told to stop exited by itself, code 0, within
 the contract's bound. The bug it names: a service that waits on its way out for what is
@@ -16,6 +18,14 @@ was in flight: the shutdown failed, cancelled or retried no pending attempt. The
 names: a service that "cleans up" on SIGTERM (a Zigflow failing its result-pending
 activities, a Stigma failing the completions its worker had in flight): a deploy then
 costs work that Temporal had kept safe.
+
+``stopped_while_result_pending``: the signal meant for Zigflow's result-pending
+activities came once Zigflow was seen result-pending on them (its optional
+``zigflow_agent_activities_pending`` gauge risen by the calls), not only after Stigma's
+ACKs: a busy Zigflow returns result-pending a while after the ACK, and a signal in
+between meets activities still running, so a Zigflow that fails its result-pending
+activities on SIGTERM would pass. A Zigflow without the gauge gives no such sign: the
+check, and with it the behaviour, is "not checked" there, never a silent pass.
 """
 
 from __future__ import annotations
@@ -23,17 +33,28 @@ from __future__ import annotations
 from typing import Any
 
 from harness import contract
+from harness.drive.driver import PENDING_GAUGE, RESULT_PENDING_SEEN, SEEN_BY_GAUGE
 from harness.faults.processes import SHUTDOWNS
-from harness.judge.checkers import Verdict, agent_states
+from harness.judge.checkers import Missing, Verdict, agent_states
 from harness.observe.history import History
 
 BOUND_CHECKER = "stopped_within_bound"
 IN_FLIGHT_CHECKER = "in_flight_kept_over_shutdown"
+REACH_CHECKER = "stopped_while_result_pending"
+NO_PENDING_GAUGE = Missing(
+    area="shutdown",
+    why=(
+        f"Zigflow exports no {PENDING_GAUGE} gauge: the SIGTERM came after Stigma's ACKs, "
+        "not shown to come after Zigflow had gone result-pending (a Zigflow that fails "
+        "its result-pending activities on SIGTERM could pass)"
+    ),
+)
 
 # What a call had in flight at the signal (``stopped(in_flight=...)``): only a StartAgent
 # between its durable start and its ACK may be retried (the ACK lost with the process);
 # a pending attempt, a completion by token in flight or a running agent keep theirs.
 START = "start"
+PENDING = "pending"
 RETRY_ALLOWED = frozenset({START})
 
 
@@ -96,3 +117,39 @@ def in_flight_kept_over_shutdown(history: History) -> Verdict:
     if not checked:
         evidence.append("nothing to check: no call was in flight at a shutdown")
     return Verdict(IN_FLIGHT_CHECKER, not evidence, checked, evidence)
+
+
+def stopped_while_result_pending(history: History) -> Verdict:
+    pending = sorted(
+        call_id
+        for s in _shutdowns(history)
+        if s.get("service") == "zigflow"
+        for call_id, what in s.get("in_flight", {}).items()
+        if what.get("kind") == PENDING
+    )
+    if not pending:
+        nothing = "nothing to check: Zigflow was not stopped with calls pending"
+        return Verdict(REACH_CHECKER, False, 0, [nothing])
+    seen = history.measurements.get(RESULT_PENDING_SEEN)
+    if not isinstance(seen, dict):
+        # The scenario's own omission (it stopped Zigflow without waiting to see it
+        # result-pending): nothing is known, and a pass would be unfounded.
+        return Verdict(
+            REACH_CHECKER,
+            False,
+            0,
+            [f"no record of Zigflow seen result-pending before the signal ({RESULT_PENDING_SEEN})"],
+        )
+    if seen.get("seen_by") != SEEN_BY_GAUGE:
+        return Verdict.not_checked(REACH_CHECKER, NO_PENDING_GAUGE)
+    if int(seen.get("calls", 0)) < len(pending):
+        return Verdict(
+            REACH_CHECKER,
+            False,
+            int(seen.get("calls", 0)),
+            [
+                f"Zigflow was seen result-pending on {seen.get('calls')} call(s), "
+                f"{len(pending)} were pending at the signal"
+            ],
+        )
+    return Verdict(REACH_CHECKER, True, len(pending))

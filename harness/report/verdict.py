@@ -337,7 +337,9 @@ def behaviour_table(
     """The contract's behaviours x columns. Per column (``levels``: column -> Zigflow
     level): failed when one of its checkers was violated or one of its own scenarios
     failed; not run when none of its scenarios ran; not checked when its scenarios
-    passed and its checkers only said "not checked"; not applicable when the behaviour
+    passed and its checkers only said "not checked", or one of its reach checkers
+    (``Behaviour.reach``: whether the fault met the state the behaviour is about) said
+    so; not applicable when the behaviour
     is not asked of a Zigflow at that level; passed otherwise. ``off`` (per column): on
     a deployed target, the scenarios it could not serve; a behaviour whose scenarios
     all are among them is not run there (``local_only`` when only the harness's own
@@ -403,8 +405,15 @@ def behaviour_table(
                     scenarios=missing,
                     why="its scenarios were skipped or not run" if missing else "no scenario",
                 )
-            elif b.checks and judged and all(c.status == "not_checked" for _, c in judged):
-                reasons = sorted({f"{c.area}: {c.why}" for _, c in judged})
+            elif (
+                b.checks
+                and judged
+                and (
+                    all(c.status == "not_checked" for _, c in judged)
+                    or any(c.checker in b.reach and c.status == "not_checked" for _, c in judged)
+                )
+            ):
+                reasons = sorted({f"{c.area}: {c.why}" for _, c in judged if c.area})
                 cells[column] = BehaviourCell(
                     status="not_checked", scenarios=ids, why="; ".join(reasons)
                 )

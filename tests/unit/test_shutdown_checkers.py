@@ -8,8 +8,15 @@ from typing import Any
 import pytest
 
 from harness.drive import plan as hp
+from harness.drive.driver import PENDING_GAUGE, RESULT_PENDING_SEEN, SEEN_BY_ACK, SEEN_BY_GAUGE
 from harness.faults.processes import SHUTDOWNS
-from harness.judge.shutdown import START, in_flight_kept_over_shutdown, stopped_within_bound
+from harness.judge.shutdown import (
+    PENDING,
+    START,
+    in_flight_kept_over_shutdown,
+    stopped_while_result_pending,
+    stopped_within_bound,
+)
 from harness.observe.history import History
 from tests.unit.test_checkers import agent_call
 
@@ -87,3 +94,58 @@ def test_a_pending_attempt_ended_by_the_stop_is_violated() -> None:
     assert "retried/0-a (pending in flight at the signal): Zigflow's activity was at" in text
     assert "failed/0-a (pending in flight at the signal): Zigflow's activity failed" in text
     assert "twice/0-a (pending in flight at the signal): the agent ran 2 times" in text
+
+
+def _zigflow_stopped_with_pending(h: History, calls: int = 2) -> None:
+    shutdown(
+        h,
+        service="zigflow",
+        in_flight={f"c{i}": {"kind": PENDING, "attempt": 1} for i in range(calls)},
+    )
+
+
+def test_a_stop_after_the_pending_gauge_rose_reached_result_pending() -> None:
+    h = History("t")
+    _zigflow_stopped_with_pending(h)
+    h.measurements[RESULT_PENDING_SEEN] = {
+        "seen_by": SEEN_BY_GAUGE, "calls": 2, "gauge": PENDING_GAUGE, "level": 2.0
+    }  # fmt: skip
+    verdict = stopped_while_result_pending(h)
+    assert verdict.status == "ok", verdict
+    assert verdict.checked == 2
+
+
+def test_a_stop_after_the_acks_alone_is_not_checked_never_ok() -> None:
+    h = History("t")
+    _zigflow_stopped_with_pending(h)
+    h.measurements[RESULT_PENDING_SEEN] = {"seen_by": SEEN_BY_ACK, "calls": 2}
+    verdict = stopped_while_result_pending(h)
+    assert verdict.status == "not_checked", verdict
+    assert verdict.missing is not None
+    assert verdict.missing.area == "shutdown"
+    assert PENDING_GAUGE in verdict.missing.why
+
+
+@pytest.mark.parametrize(
+    ("seen", "says"),
+    [
+        (None, "no record of Zigflow seen result-pending"),
+        ({"seen_by": SEEN_BY_GAUGE, "calls": 1, "gauge": PENDING_GAUGE, "level": 1.0}, "on 1"),
+    ],
+)
+def test_a_stop_not_known_to_meet_every_pending_call_is_violated(
+    seen: dict[str, Any] | None, says: str
+) -> None:
+    h = History("t")
+    _zigflow_stopped_with_pending(h)
+    if seen is not None:
+        h.measurements[RESULT_PENDING_SEEN] = seen
+    verdict = stopped_while_result_pending(h)
+    assert verdict.status == "violated", verdict
+    assert says in str(verdict), verdict
+
+
+def test_no_zigflow_stop_with_pending_calls_is_nothing_to_check_not_ok() -> None:
+    h = History("t")
+    shutdown(h, in_flight={"c0": {"kind": PENDING, "attempt": 1}})  # Stigma's stop
+    assert not stopped_while_result_pending(h).ok

@@ -178,6 +178,30 @@ def test_the_behaviour_table_follows_the_checks_and_the_scenarios() -> None:
     assert any("Its metrics" in line for line in named)
 
 
+def test_a_reach_check_not_checked_leaves_its_behaviour_not_checked() -> None:
+    """The Zigflow shutdown behaviour: its other checks passed, but the signal was not
+    shown to meet result-pending activities, so the behaviour is not certified."""
+    ok = [{"checker": c, "ok": True, "status": "ok"}
+          for c in ("stopped_within_bound", "in_flight_kept_over_shutdown")]  # fmt: skip
+    reach = {"checker": "stopped_while_result_pending", "ok": True, "status": "not_checked",
+             "area": "shutdown", "why": "no pending gauge"}  # fmt: skip
+    node = "scenarios/test_shutdown.py::test_zigflow_stopped"
+    seen = behaviour_table([_scenario(node, checks=[*ok, reach])], {"dev": "workflow"})
+    row = next(r for r in seen if r.does.startswith("On SIGTERM with result-pending"))
+    assert row.cells["dev"].status == "not_checked", row.cells["dev"]
+    assert row.cells["dev"].why == "shutdown: no pending gauge"
+    assert any("On SIGTERM with result-pending" in line for line in behaviour_reasons(seen)[1])
+    reached = behaviour_table(
+        [_scenario(node, checks=[*ok, {**reach, "status": "ok", "area": None, "why": None}])],
+        {"dev": "workflow"},
+    )
+    assert _cell(reached, "On SIGTERM with result-pending") == "passed"
+    # Another check's "not checked" beside passed ones does not (only a reach check).
+    other = {**reach, "checker": "in_flight_kept_over_shutdown"}
+    partial = behaviour_table([_scenario(node, checks=[ok[0], other])], {"dev": "workflow"})
+    assert _cell(partial, "On SIGTERM with result-pending") == "passed"
+
+
 def test_on_a_deployed_target_what_it_could_not_serve_is_never_passed() -> None:
     from harness.report.model import OffTarget
 
