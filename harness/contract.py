@@ -597,6 +597,14 @@ TERMS: tuple[Term, ...] = (
         required=False,
     ),
     _t(
+        "zigflow_agent_activities_result_pending_total",
+        "handshake activity attempts that went result-pending after their ACK (every "
+        "attempt; an activity-level Zigflow can count these, not resolutions)",
+        ZIGFLOW,
+        METRIC,
+        required=False,
+    ),
+    _t(
         "stigma_completion_calls_total",
         "calls by token, by kind and outcome",
         STIGMA,

@@ -41,15 +41,27 @@ COLLECT_WAIT_S = 15.0
 # history.measurements key: an operator's actions on Zigflow's activity, each with the
 # call's tokens (fingerprints), as the driver made them.
 OPERATOR_ACTIONS = "operator_actions"
-# Zigflow's gauge of handshake activities ACKed and not yet resolved (a contract metric,
-# optional): the one outside sign that Zigflow itself has gone result-pending.
+# The outside signs that Zigflow itself has gone result-pending (contract metrics, both
+# optional), in the order they are read: the count of attempts that went result-pending
+# (any Zigflow can keep it, also one that is only its activity), then the gauge of
+# activities ACKed and not yet resolved.
+RESULT_PENDING_COUNTER = "zigflow_agent_activities_result_pending_total"
 PENDING_GAUGE = "zigflow_agent_activities_pending"
+RESULT_PENDING_METRICS = (RESULT_PENDING_COUNTER, PENDING_GAUGE)
 # history.measurements key: how the driver saw Zigflow result-pending on the calls a
-# fault is meant for: {"seen_by": SEEN_BY_GAUGE, "gauge": ..., "level": ...} or
-# {"seen_by": SEEN_BY_ACK} (a Zigflow without the gauge: only the ACK is known).
+# fault is meant for: {"seen_by": SEEN_BY_METRIC, "metric": ..., "level": ...} or
+# {"seen_by": SEEN_BY_ACK} (a Zigflow with neither metric: only the ACK is known).
 RESULT_PENDING_SEEN = "result_pending_seen"
-SEEN_BY_GAUGE = "gauge"
+SEEN_BY_METRIC = "metric"
 SEEN_BY_ACK = "ack"
+
+
+@dataclass(frozen=True)
+class PendingReading:
+    """One reading of the first of ``RESULT_PENDING_METRICS`` that Zigflow exports."""
+
+    metric: str
+    value: float
 
 
 def clock_for(stack: Stack) -> Clock:
@@ -247,9 +259,10 @@ class Driver:
             started, state_index, timeout_s, self._is_pending, "not yet pending (ACKed)"
         )
 
-    async def zigflow_pending_level(self) -> float | None:
-        """What Zigflow's ``PENDING_GAUGE`` reads now, or None when Zigflow exports no
-        metrics, or not that gauge (it is optional)."""
+    async def zigflow_pending_level(self, metric: str | None = None) -> PendingReading | None:
+        """What the first of ``RESULT_PENDING_METRICS`` Zigflow exports reads now
+        (``metric``: that one only), or None when Zigflow exports no metrics, or none of
+        these (they are optional)."""
         address = self.stack.topology.zigflow_metrics_listen
         if not address:
             return None
@@ -257,21 +270,23 @@ class Driver:
             samples = await metrics.scrape(address)
         except OSError:  # nothing listens there: a Zigflow without metrics
             return None
-        if PENDING_GAUGE not in metrics.names(samples):
-            return None
-        return metrics.total(samples, PENDING_GAUGE)
+        names = metrics.names(samples)
+        for name in (metric,) if metric else RESULT_PENDING_METRICS:
+            if name in names:
+                return PendingReading(name, metrics.total(samples, name))
+        return None
 
     async def wait_result_pending(
-        self, started: list[Started], before: float | None, timeout_s: float | None = None
+        self, started: list[Started], before: PendingReading | None, timeout_s: float | None = None
     ) -> None:
         """``wait_pending`` (the ACKs went back through the relay), then until Zigflow
         has gone result-pending on them, its own step after the ACK, which a busy Zigflow
         can take a while to reach. A fault meant for result-pending activities (a stop, a
         kill) that lands between the two meets activities still running, and proves
-        nothing about result-pending ones. Seen on Zigflow's ``PENDING_GAUGE`` risen by
-        these calls from ``before`` (its reading before they started); a Zigflow without
-        it shows no such sign, and then only the ACK is known. Which it was goes to the
-        history's ``RESULT_PENDING_SEEN`` measurement."""
+        nothing about result-pending ones. Seen on the metric ``before`` was read from
+        (``zigflow_pending_level``, read before the calls started) risen by these calls;
+        a Zigflow with neither metric shows no such sign, and then only the ACK is known.
+        Which it was goes to the history's ``RESULT_PENDING_SEEN`` measurement."""
         await self.wait_pending(started, timeout_s=timeout_s)
         if before is None:
             self.history.measurements[RESULT_PENDING_SEEN] = {
@@ -279,26 +294,27 @@ class Driver:
                 "calls": len(started),
             }
             return
-        want = before + len(started)
-        level: float | None = before
+        want = before.value + len(started)
+        level: float | None = before.value
 
         async def risen() -> bool:
             nonlocal level
-            level = await self.zigflow_pending_level()
+            now = await self.zigflow_pending_level(before.metric)
+            level = now.value if now is not None else None
             return level is not None and level >= want
 
         await self._until(
             risen,
             timeout_s,
             lambda: (
-                f"Zigflow's {PENDING_GAUGE} to read {want:g} ({len(started)} call(s) ACKed "
-                f"since it read {before:g}); it reads {level}"
+                f"Zigflow's {before.metric} to read {want:g} ({len(started)} call(s) ACKed "
+                f"since it read {before.value:g}); it reads {level}"
             ),
         )
         self.history.measurements[RESULT_PENDING_SEEN] = {
-            "seen_by": SEEN_BY_GAUGE,
+            "seen_by": SEEN_BY_METRIC,
             "calls": len(started),
-            "gauge": PENDING_GAUGE,
+            "metric": before.metric,
             "level": want,
         }
 

@@ -20,11 +20,12 @@ activities, a Stigma failing the completions its worker had in flight): a deploy
 costs work that Temporal had kept safe.
 
 ``stopped_while_result_pending``: the signal meant for Zigflow's result-pending
-activities came once Zigflow was seen result-pending on them (its optional
-``zigflow_agent_activities_pending`` gauge risen by the calls), not only after Stigma's
+activities came once Zigflow was seen result-pending on them (one of its optional
+metrics risen by the calls: the count of attempts gone result-pending, or the pending
+gauge: ``RESULT_PENDING_METRICS``), not only after Stigma's
 ACKs: a busy Zigflow returns result-pending a while after the ACK, and a signal in
 between meets activities still running, so a Zigflow that fails its result-pending
-activities on SIGTERM would pass. A Zigflow without the gauge gives no such sign: the
+activities on SIGTERM would pass. A Zigflow without either gives no such sign: the
 check, and with it the behaviour, is "not checked" there, never a silent pass.
 """
 
@@ -33,7 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness import contract
-from harness.drive.driver import PENDING_GAUGE, RESULT_PENDING_SEEN, SEEN_BY_GAUGE
+from harness.drive.driver import RESULT_PENDING_METRICS, RESULT_PENDING_SEEN, SEEN_BY_METRIC
 from harness.faults.processes import SHUTDOWNS
 from harness.judge.checkers import Missing, Verdict, agent_states
 from harness.observe.history import History
@@ -41,12 +42,12 @@ from harness.observe.history import History
 BOUND_CHECKER = "stopped_within_bound"
 IN_FLIGHT_CHECKER = "in_flight_kept_over_shutdown"
 REACH_CHECKER = "stopped_while_result_pending"
-NO_PENDING_GAUGE = Missing(
+NO_PENDING_METRIC = Missing(
     area="shutdown",
     why=(
-        f"Zigflow exports no {PENDING_GAUGE} gauge: the SIGTERM came after Stigma's ACKs, "
-        "not shown to come after Zigflow had gone result-pending (a Zigflow that fails "
-        "its result-pending activities on SIGTERM could pass)"
+        f"Zigflow exports neither {' nor '.join(RESULT_PENDING_METRICS)}: the SIGTERM came "
+        "after Stigma's ACKs, not shown to come after Zigflow had gone result-pending (a "
+        "Zigflow that fails its result-pending activities on SIGTERM could pass)"
     ),
 )
 
@@ -140,8 +141,8 @@ def stopped_while_result_pending(history: History) -> Verdict:
             0,
             [f"no record of Zigflow seen result-pending before the signal ({RESULT_PENDING_SEEN})"],
         )
-    if seen.get("seen_by") != SEEN_BY_GAUGE:
-        return Verdict.not_checked(REACH_CHECKER, NO_PENDING_GAUGE)
+    if seen.get("seen_by") != SEEN_BY_METRIC:
+        return Verdict.not_checked(REACH_CHECKER, NO_PENDING_METRIC)
     if int(seen.get("calls", 0)) < len(pending):
         return Verdict(
             REACH_CHECKER,

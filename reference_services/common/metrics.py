@@ -39,6 +39,7 @@ from reference_services.common import jsonlog
 # Counters are declared without "_total": the exporter appends it (counters_total_suffix).
 ZIGFLOW_STARTED = "zigflow_agent_activity_started"
 ZIGFLOW_PENDING = "zigflow_agent_activities_pending"
+ZIGFLOW_RESULT_PENDING = "zigflow_agent_activities_result_pending"
 ZIGFLOW_COMPLETED = "zigflow_agent_activity_completed"
 ZIGFLOW_FAILED = "zigflow_agent_activity_failed"
 ZIGFLOW_TIMED_OUT = "zigflow_agent_activity_timed_out"
@@ -53,6 +54,7 @@ STIGMA_COMPLETION_GAVE_UP = "stigma_completion_gave_up"
 
 COUNTERS = (
     ZIGFLOW_STARTED,
+    ZIGFLOW_RESULT_PENDING,
     ZIGFLOW_COMPLETED,
     ZIGFLOW_FAILED,
     ZIGFLOW_TIMED_OUT,
@@ -175,7 +177,9 @@ def agent_activity_started(mode: str) -> None:
 
 
 def agent_activity_pending(key: str) -> None:
-    """Stigma ACKed a handshake attempt: the activity now waits for its token's use."""
+    """Stigma ACKed a handshake attempt: the activity now waits for its token's use
+    (it goes result-pending right after this: counted for every attempt)."""
+    _count(ZIGFLOW_RESULT_PENDING)
     if key not in _state.resolved:
         _state.pending.add(key)
         _publish()
@@ -243,6 +247,7 @@ def completion_gave_up(replaying: bool) -> None:
 _DESCRIPTIONS = {
     ZIGFLOW_STARTED: "ExecuteAgent attempts started, by mode (every attempt counts)",
     ZIGFLOW_PENDING: "handshake activities ACKed by Stigma and not yet resolved by token",
+    ZIGFLOW_RESULT_PENDING: "handshake activity attempts that went result-pending after the ACK",
     ZIGFLOW_COMPLETED: "agent activities that completed (as seen by the Zigflow workflow)",
     ZIGFLOW_FAILED: "agent activities that failed after their retries, by error_type",
     ZIGFLOW_TIMED_OUT: "agent activities that timed out, by timeout_type",

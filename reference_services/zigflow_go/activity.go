@@ -96,6 +96,7 @@ type Activities struct {
 	Stigma     stigmav1.StigmaServiceClient
 	AckTimeout time.Duration
 	Log        *slog.Logger
+	Metrics    *Metrics // nil: no metrics served
 }
 
 // ExecuteAgent calls StartAgent with this attempt's task token (handshake) or none
@@ -155,6 +156,7 @@ func (a *Activities) ExecuteAgent(ctx context.Context, call AgentCall) (*DirectR
 		return &DirectResult{Acked: true, Mode: ModeDirect, IdempotencyKey: key}, nil
 	}
 	log.Info("execute_agent.pending")
+	a.Metrics.WentResultPending()
 	// The worker slot is freed here; Stigma completes this attempt by token.
 	return nil, activity.ErrResultPending
 }

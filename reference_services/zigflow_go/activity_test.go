@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -132,6 +135,23 @@ func TestDirectCallSendsNoTokenAndReturnsAtTheAck(t *testing.T) {
 	r := f.got()[0]
 	if len(r.CallbackToken) != 0 || !res.Acked || res.Mode != ModeDirect || res.IdempotencyKey != r.IdempotencyKey {
 		t.Fatalf("result %+v for request %v", res, r)
+	}
+}
+
+func TestOnlyAttemptsGoneResultPendingAreCounted(t *testing.T) {
+	f := &fakeStigma{errs: []error{nil, status.Error(codes.Unavailable, "scripted")}}
+	acts := startFake(t, f)
+	acts.Metrics = &Metrics{}
+	for _, mode := range []string{ModeHandshake, ModeHandshake, ModeDirect, ModeHandshake} {
+		_, _ = activityEnv(acts).ExecuteActivity(ActivityName, AgentCall{AgentID: "a", InputJSON: "{}", Mode: mode})
+	}
+	// The first and the last handshake went result-pending; the refused one and the
+	// direct call did not.
+	rec := httptest.NewRecorder()
+	acts.Metrics.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	want := "\n" + ResultPendingMetric + " 2\n"
+	if !strings.Contains(rec.Body.String(), want) || !strings.Contains(rec.Body.String(), "# TYPE "+ResultPendingMetric+" counter") {
+		t.Fatalf("want %q in the exposition, got:\n%s", want, rec.Body.String())
 	}
 }
 

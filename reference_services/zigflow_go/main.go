@@ -5,7 +5,7 @@
 //
 //	zigflow-go [--temporal-address H:P] [--namespace NS] [--task-queue Q]
 //	           [--stigma-target H:P] [--ack-timeout S] [--max-concurrent-activities N]
-//	           [--health-listen H:P]
+//	           [--health-listen H:P] [--metrics-listen H:P]
 package main
 
 import (
@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -79,7 +80,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.HealthListen, "health-listen", env("ZIGFLOW_HEALTH_LISTEN", "127.0.0.1:0"),
 		"host:port of the grpc.health.v1 service (env ZIGFLOW_HEALTH_LISTEN)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", env("ZIGFLOW_METRICS_LISTEN", ""),
-		"accepted for command-line compatibility; this Zigflow serves no metrics")
+		"host:port of the Prometheus /metrics endpoint (env ZIGFLOW_METRICS_LISTEN, default none): "+
+			ResultPendingMetric+" only")
 	fs.StringVar(&c.LogLevel, "log-level", env("ZIGFLOW_LOG_LEVEL", "INFO"), "DEBUG, INFO, WARN or ERROR")
 	c.TemporalTLS.register(fs, env)
 	if err := fs.Parse(args); err != nil {
@@ -150,6 +152,19 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	healthpb.RegisterHealthServer(srv, hs)
 	go func() { _ = srv.Serve(lis) }()
 	defer srv.Stop()
+	var metrics *Metrics
+	if cfg.MetricsListen != "" {
+		mlis, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics listen %s: %w", cfg.MetricsListen, err)
+		}
+		metrics = &Metrics{}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", metrics)
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = msrv.Serve(mlis) }()
+		defer func() { _ = msrv.Close() }()
+	}
 
 	opts := client.Options{
 		HostPort:  cfg.TemporalAddress,
@@ -178,7 +193,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		WorkerStopTimeout:                  2 * time.Second,
 		DisableWorkflowWorker:              true, // the agent activity is all it serves
 	})
-	acts := &Activities{Stigma: stigmav1.NewStigmaServiceClient(conn), AckTimeout: cfg.AckTimeout, Log: log}
+	acts := &Activities{Stigma: stigmav1.NewStigmaServiceClient(conn), AckTimeout: cfg.AckTimeout, Log: log,
+		Metrics: metrics}
 	w.RegisterActivityWithOptions(acts.ExecuteAgent, activity.RegisterOptions{Name: ActivityName})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: %w", err)

@@ -250,5 +250,12 @@ def test_behaviours_name_scenarios_that_exist() -> None:
             assert spec == contract.EVERY_SCENARIO or (ROOT / "scenarios" / spec).is_file(), spec
 
 
-def test_the_gauge_the_driver_waits_on_is_a_zigflow_gauge_of_the_contract() -> None:
+def test_the_metrics_the_driver_waits_on_are_zigflow_metrics_of_the_contract() -> None:
     assert driver.PENDING_GAUGE in {t.value for t in contract.GAUGES if t.side == contract.ZIGFLOW}
+    zigflow_metrics = {
+        t.value for t in contract.TERMS if t.group == contract.METRIC and t.side == contract.ZIGFLOW
+    }
+    assert set(driver.RESULT_PENDING_METRICS) <= zigflow_metrics
+    # The counter first: a Zigflow that is only its activity can keep it.
+    assert driver.RESULT_PENDING_METRICS[0] == driver.RESULT_PENDING_COUNTER
+    assert driver.RESULT_PENDING_COUNTER.endswith("_total")

@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from harness.drive import plan as hp
-from harness.drive.driver import PENDING_GAUGE, RESULT_PENDING_SEEN, SEEN_BY_ACK, SEEN_BY_GAUGE
+from harness.drive.driver import (
+    RESULT_PENDING_COUNTER,
+    RESULT_PENDING_METRICS,
+    RESULT_PENDING_SEEN,
+    SEEN_BY_ACK,
+    SEEN_BY_METRIC,
+)
 from harness.faults.processes import SHUTDOWNS
 from harness.judge.shutdown import (
     PENDING,
@@ -108,7 +114,7 @@ def test_a_stop_after_the_pending_gauge_rose_reached_result_pending() -> None:
     h = History("t")
     _zigflow_stopped_with_pending(h)
     h.measurements[RESULT_PENDING_SEEN] = {
-        "seen_by": SEEN_BY_GAUGE, "calls": 2, "gauge": PENDING_GAUGE, "level": 2.0
+        "seen_by": SEEN_BY_METRIC, "calls": 2, "metric": RESULT_PENDING_COUNTER, "level": 2.0
     }  # fmt: skip
     verdict = stopped_while_result_pending(h)
     assert verdict.status == "ok", verdict
@@ -123,14 +129,17 @@ def test_a_stop_after_the_acks_alone_is_not_checked_never_ok() -> None:
     assert verdict.status == "not_checked", verdict
     assert verdict.missing is not None
     assert verdict.missing.area == "shutdown"
-    assert PENDING_GAUGE in verdict.missing.why
+    assert all(name in verdict.missing.why for name in RESULT_PENDING_METRICS)
 
 
 @pytest.mark.parametrize(
     ("seen", "says"),
     [
         (None, "no record of Zigflow seen result-pending"),
-        ({"seen_by": SEEN_BY_GAUGE, "calls": 1, "gauge": PENDING_GAUGE, "level": 1.0}, "on 1"),
+        (
+            {"seen_by": SEEN_BY_METRIC, "calls": 1, "metric": RESULT_PENDING_COUNTER, "level": 1.0},
+            "on 1",
+        ),
     ],
 )
 def test_a_stop_not_known_to_meet_every_pending_call_is_violated(
