@@ -71,7 +71,13 @@ from harness.servers.procs import ManagedProcess
 from harness.servers.toxiproxy import ToxiproxyAPI, ToxiproxyError
 from harness.stack.agent import Agents, serve_agents
 from harness.stack.stack import plan_worker
-from harness.target.hooks import HookRunner, finish, service_killed, service_paused
+from harness.target.hooks import (
+    KILL_MISSING,
+    HookRunner,
+    finish,
+    service_killed,
+    service_paused,
+)
 from harness.target.profile import SERVICES, Profile
 from harness.waits import eventually, hold_for
 
@@ -144,14 +150,10 @@ class Fault:
             if self.service not in SERVICES:
                 raise ConfigError(f"fault {self.describe()!r}: service one of {SERVICES}")
             hooks = profile.hooks(self.service)
-            if not (hooks.can_kill if self.kind == "kill" else hooks.can_pause):
+            if not (profile.can_kill(self.service) if self.kind == "kill" else hooks.can_pause):
                 raise ConfigError(
-                    f"fault {self.describe()!r}: target {profile.name!r} has no "
-                    + (
-                        "kill hook with start or restart and readiness"
-                        if self.kind == "kill"
-                        else "pause and resume hooks"
-                    )
+                    f"fault {self.describe()!r}: target {profile.name!r} has "
+                    + (KILL_MISSING if self.kind == "kill" else "no pause and resume hooks")
                     + f" for {self.service}"
                 )
         else:
@@ -166,7 +168,7 @@ def default_schedule(profile: Profile) -> list[Fault]:
         schedule.append(Fault("toxic", link=link, toxic="latency", attributes={"latency": 200}))
         schedule.append(Fault("down", link=link))
     for service in SERVICES:
-        if profile.hooks(service).can_kill:
+        if profile.can_kill(service):
             schedule.append(Fault("kill", service=service))
     return schedule
 

@@ -27,7 +27,7 @@ from harness.servers.toxiproxy import ProxyInfo, ToxiproxyAPI
 from harness.stack.agent import serve_agents
 from harness.stack.stack import Layers, Stack, plan_worker
 from harness.stack.topology import Link, Topology
-from harness.target.hooks import HookRunner, finish
+from harness.target.hooks import KILL_MISSING, HookRunner, finish, service_killed
 from harness.target.profile import Profile, admin_host_port
 
 DEPLOYED = "deployed"  # TemporalTarget.kind of a deployed target's cluster
@@ -59,18 +59,24 @@ class DeployedService:
 
     @contextlib.asynccontextmanager
     async def killed(self, history: History) -> AsyncIterator[DeployedService]:
-        """Killed by its kill hook; on leaving, however, started again and ready."""
-        if not self.runner.hooks(self.name).can_kill:
-            raise ConfigError(f"{self.name}: target {self.runner.profile.name!r} has no kill hooks")
+        """Killed by its kill hook, the kill seen to land (its grpc.health.v1 Watch
+        ended: ``harness.target.kill_seen``); on leaving, however, started again and
+        ready."""
+        if not self.runner.profile.can_kill(self.name):
+            raise ConfigError(
+                f"{self.name}: target {self.runner.profile.name!r} has {KILL_MISSING}"
+            )
         incarnation = self.incarnation
         try:
-            await self.runner.run(self.name, "kill")
-            history.fault("start", "kill:hook", self.name, incarnation=incarnation)
-            yield self
+            async with service_killed(self.runner, self.name) as seen:
+                history.fault("start", "kill:hook", self.name, incarnation=incarnation, seen=seen)
+                try:
+                    yield self
+                finally:
+                    self.incarnation += 1
         finally:
-            await finish(self.runner.bring_back(self.name))
-            self.incarnation += 1
-            history.fault("stop", "kill:hook", self.name, incarnation=self.incarnation)
+            if self.incarnation > incarnation:
+                history.fault("stop", "kill:hook", self.name, incarnation=self.incarnation)
 
     @contextlib.asynccontextmanager
     async def paused(self, history: History) -> AsyncIterator[DeployedService]:

@@ -189,7 +189,7 @@ class HookRunner:
         raise HookFailed(f"{service} has no readiness check (ready or ready-grpc-health)")
 
     async def _health(self, service: str, address: str, timeout_s: float) -> bool:
-        name = contract.STIGMA_SERVICE if service == "stigma" else ""
+        name = health_name(service)
         record = HookRun(service, "ready", f"grpc.health.v1 Check {address} {name!r}", _now())
         self.log.runs.append(record)
         began = time.monotonic()
@@ -284,13 +284,38 @@ async def _undone(
         await finish(undo())
 
 
-def service_killed(
-    runner: HookRunner, service: str
-) -> contextlib.AbstractAsyncContextManager[None]:
-    """``service`` killed by its hook; on leaving, however, started again and ready."""
-    can = runner.hooks(service).can_kill
-    missing = None if can else "no kill hook with start or restart and readiness"
-    return _undone(runner, service, "kill", lambda: runner.bring_back(service), missing)
+KILL_MISSING = (
+    "no kill hook with start or restart, readiness, and a grpc.health.v1 address to see "
+    "the kill land (ready-grpc-health; for Stigma, stigma-address)"
+)
+
+
+def health_name(service: str) -> str:
+    """The grpc.health.v1 service name the harness asks ``service`` about ("": the
+    server as a whole, what a Zigflow's health answers for)."""
+    return contract.STIGMA_SERVICE if service == "stigma" else ""
+
+
+@contextlib.asynccontextmanager
+async def service_killed(runner: HookRunner, service: str) -> AsyncIterator[str]:
+    """``service`` killed by its hook, the kill seen to land (``harness.target.
+    kill_seen``: yields how); on leaving, however, started again and ready."""
+    from harness.target.kill_seen import KillWatch
+
+    address = runner.profile.kill_watch(service)
+    if address is None or not runner.profile.can_kill(service):
+        raise HookFailed(f"{service}: {KILL_MISSING}")
+    hooks = runner.hooks(service)
+    watch = await KillWatch.open(service, address, health_name(service), hooks.hook_timeout_s)
+    try:
+        try:
+            await runner.run(service, "kill")
+            seen = await watch.landed(hooks.hook_timeout_s)
+        finally:
+            await watch.close()
+        yield seen
+    finally:
+        await finish(runner.bring_back(service))
 
 
 def service_paused(

@@ -41,7 +41,9 @@ NEEDS: dict[str, str] = {
     "stigma_address": "Stigma's gRPC address, reachable by the harness (stigma-address)",
     **{
         f"kill:{s}": f"{s} killed and brought back: spawned processes, or the {s} hooks "
-        "kill and start (or restart) with a readiness check"
+        "kill and start (or restart) with a readiness check, and a grpc.health.v1 address "
+        "whose Watch shows the kill land (ready-grpc-health"
+        + ("; else stigma-address)" if s == "stigma" else ")")
         for s in SERVICES
     },
     **{
@@ -321,7 +323,7 @@ def provided(profile: Profile) -> set[str]:
         found.add("zigflow_slots")
     for service in SERVICES:
         hooks = profile.hooks(service)
-        if hooks.can_kill:
+        if profile.can_kill(service):
             found.add(f"kill:{service}")
         if hooks.can_pause:
             found.add(f"pause:{service}")

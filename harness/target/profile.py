@@ -230,6 +230,22 @@ class Profile(_Strict):
         hooks: ServiceHooks = getattr(self, service)
         return hooks
 
+    def kill_watch(self, service: str) -> str | None:
+        """Where the harness sees a kill of ``service`` land: the host:port of its
+        grpc.health.v1 (``ready-grpc-health``; for Stigma, else ``stigma-address``, the
+        port it serves StartAgent and its health on). None: nowhere."""
+        hooks = self.hooks(service)
+        if hooks.ready_grpc_health:
+            return hooks.ready_grpc_health
+        return self.stigma_address if service == "stigma" else None
+
+    def can_kill(self, service: str) -> bool:
+        """A kill the harness can make, see land, and undo: a kill hook with start or
+        restart and readiness (``ServiceHooks.can_kill``), and a health address to watch
+        (``kill_watch``). A kill hook that exits 0 and kills nothing (a selector that
+        matches no pod) would otherwise pass every kill scenario unharmed."""
+        return self.hooks(service).can_kill and self.kill_watch(service) is not None
+
     def placeholders(self, run_id: str, service: str) -> dict[str, str]:
         """What ``{name}`` stands for in ``service``'s hooks on run ``run_id``."""
         return {

@@ -4,6 +4,8 @@ secrets masked. The hooks here are small shell commands writing to a marker file
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import os
 import pathlib
 import signal
@@ -11,10 +13,12 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 
 import pytest
 
-from harness.errors import NotReadyError
+from harness.errors import FaultNotReached, NotReadyError
+from harness.servers.ports import free_port
 from harness.target import profile
 from harness.target.hooks import (
     HookFailed,
@@ -33,15 +37,85 @@ pytestmark = pytest.mark.unit
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MARK = "sh -c 'echo {service}-%s >> {marker}'"
+PYTHON = sys.executable
 
 
-def _profile(marker: pathlib.Path, **stigma: object) -> Profile:
-    hooks: dict[str, object] = {h: MARK % h for h in ("kill", "start", "pause", "resume")} | {
-        "ready": "true",
+@dataclasses.dataclass(frozen=True)
+class Fake:
+    """A stand-in deployed Stigma (tests/unit/fake_service.py): the kill hook kills its
+    process, the start hook starts another on the same port."""
+
+    port: int
+    pidfile: pathlib.Path  # the serving one's pid (it writes it)
+
+    @property
+    def started(self) -> pathlib.Path:
+        """Every process the start hook started (its shell's ``$!``): ended at the end."""
+        return self.pidfile.with_suffix(".started")
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def kill(self) -> str:
+        return f"sh -c 'kill -9 $(cat {self.pidfile}) && echo {{service}}-kill >> {{marker}}'"
+
+    def start(self) -> str:
+        return (
+            f"sh -c 'PYTHONPATH={ROOT} {PYTHON} -m tests.unit.fake_service {self.port} "
+            f"{self.pidfile} >/dev/null 2>&1 & echo $! >> {self.started}; "
+            "echo {service}-start >> {marker}'"
+        )
+
+
+FAKE: Fake | None = None  # the running test's (a module global: the Ctrl-C child reads it)
+
+
+@pytest.fixture(autouse=True)
+def fake(tmp_path: pathlib.Path) -> Iterator[Fake]:
+    """The test's stand-in Stigma, serving; whatever is serving at the end is ended (by
+    the pid it wrote)."""
+    global FAKE
+    spec = Fake(free_port(), tmp_path / "fake.pid")
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "tests.unit.fake_service", str(spec.port), str(spec.pidfile)], cwd=ROOT
+    )
+    FAKE = spec
+    try:
+        asyncio.run(_serving(spec))
+        yield spec
+    finally:
+        FAKE = None
+        proc.kill()
+        proc.wait()
+        started = spec.started.read_text().split() if spec.started.exists() else []
+        for pid in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+
+
+async def _serving(spec: Fake) -> None:
+    from harness.target.hooks import health_status
+
+    async def up() -> bool | None:
+        return True if await health_status(spec.address, "", 1.0) == "SERVING" else None
+
+    await eventually(up, timeout_s=20, pending=lambda: f"the fake service at {spec.address}")
+
+
+def _profile(marker: pathlib.Path, fake: Fake | None = None, **stigma: object) -> Profile:
+    fake = fake or FAKE
+    assert fake is not None
+    hooks: dict[str, object] = {h: MARK % h for h in ("pause", "resume")} | {
+        "kill": fake.kill(),
+        "start": fake.start(),
+        "ready-grpc-health": fake.address,
         "ready-interval-s": 0.02,
         "hook-timeout-s": 10,
         "ready-timeout-s": 10,
     }
+    if "ready" in stigma:  # a readiness command instead (one or the other)
+        hooks["ready-grpc-health"] = None
     hooks.update(stigma)
     return profile.parse(
         "staging",
@@ -51,6 +125,8 @@ def _profile(marker: pathlib.Path, **stigma: object) -> Profile:
             "allowed-namespaces": ["cert"],
             "zigflow-task-queue": "zq",
             "agent-task-queue": "aq",
+            # Where the harness sees Stigma's kill land without ready-grpc-health.
+            "stigma-address": fake.address,
             "temporal-api-key-env": "TEST_TARGET_API_KEY",
             "vars": {"marker": str(marker)},
             "stigma": {k: v for k, v in hooks.items() if v is not None},
@@ -61,6 +137,13 @@ def _profile(marker: pathlib.Path, **stigma: object) -> Profile:
 def _runner(marker: pathlib.Path, **stigma: object) -> HookRunner:
     env = {**os.environ, "TEST_TARGET_API_KEY": SECRET}
     return HookRunner(_profile(marker, **stigma), run_id="run-1", env=env)
+
+
+def _in_turn(runner: HookRunner) -> list[str]:
+    """The hooks in the order they ran, a readiness polled until it held counted once
+    (the started process takes a moment to serve); the last readiness held."""
+    assert runner.log.runs[-1].outcome == "ok", runner.log.runs[-1]
+    return [h for i, h in enumerate(runner.log.hooks()) if h != runner.log.hooks()[i - 1] or not i]
 
 
 def _marks(marker: pathlib.Path) -> list[str]:
@@ -83,14 +166,17 @@ def test_placeholders_expand_to_one_word_each_whatever_they_hold() -> None:
 async def test_killed_runs_kill_then_start_then_readiness(tmp_path: pathlib.Path) -> None:
     marker = tmp_path / "marks"
     runner = _runner(marker)
-    async with service_killed(runner, "stigma"):
+    async with service_killed(runner, "stigma") as seen:
         assert _marks(marker) == ["stigma-kill"]
+        # the process the harness's health Watch was on is gone
+        assert seen.startswith("the stream ended"), seen
     assert _marks(marker) == ["stigma-kill", "stigma-start"]
-    assert runner.log.hooks() == ["stigma.kill", "stigma.start", "stigma.ready"]
+    assert _in_turn(runner) == ["stigma.kill", "stigma.start", "stigma.ready"]
     kill = runner.log.runs[0]
     assert kill.outcome == "ok"
     assert kill.exit_code == 0
-    assert kill.command == f"sh -c 'echo stigma-kill >> {marker}'"
+    assert kill.command.startswith("sh -c 'kill -9 $(cat ")
+    assert kill.command.endswith(f"&& echo stigma-kill >> {marker}'")
     assert kill.started_at <= kill.ended_at
     assert kill.to_dict()["hook"] == "kill"
 
@@ -124,7 +210,7 @@ async def test_a_cancellation_inside_still_brings_the_service_back(tmp_path: pat
     with pytest.raises(asyncio.CancelledError):
         await task
     assert _marks(marker) == ["stigma-kill", "stigma-start"]
-    assert runner.log.hooks() == ["stigma.kill", "stigma.start", "stigma.ready"]
+    assert _in_turn(runner) == ["stigma.kill", "stigma.start", "stigma.ready"]
 
 
 async def _async(value: bool | None) -> bool | None:
@@ -204,7 +290,9 @@ async def test_secrets_are_masked_in_records_and_errors(tmp_path: pathlib.Path) 
     assert mask(f"a {SECRET} b", [SECRET, ""]) == "a *** b"
 
 
-def test_ctrl_c_in_the_middle_of_a_kill_brings_the_service_back(tmp_path: pathlib.Path) -> None:
+def test_ctrl_c_in_the_middle_of_a_kill_brings_the_service_back(
+    tmp_path: pathlib.Path, fake: Fake
+) -> None:
     marker = tmp_path / "marks"
     inside = tmp_path / "inside"
     script = tmp_path / "run.py"
@@ -213,10 +301,11 @@ def test_ctrl_c_in_the_middle_of_a_kill_brings_the_service_back(tmp_path: pathli
             f"""
             import asyncio, pathlib, sys
             from harness.target.hooks import HookRunner, service_killed
-            from tests.unit.test_target_hooks import _profile
+            from tests.unit.test_target_hooks import Fake, _profile
 
             async def main():
-                runner = HookRunner(_profile(pathlib.Path({str(marker)!r})), run_id="r")
+                fake = Fake({fake.port}, pathlib.Path({str(fake.pidfile)!r}))
+                runner = HookRunner(_profile(pathlib.Path({str(marker)!r}), fake), run_id="r")
                 async with service_killed(runner, "stigma"):
                     pathlib.Path({str(inside)!r}).write_text("in")
                     await asyncio.Event().wait()
@@ -243,3 +332,17 @@ def test_ctrl_c_in_the_middle_of_a_kill_brings_the_service_back(tmp_path: pathli
             proc.kill()
             proc.wait()
     assert _marks(marker) == ["stigma-kill", "stigma-start"]
+
+
+async def test_a_kill_hook_that_kills_nothing_is_not_a_kill_and_the_service_comes_back(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Exit 0 and nothing killed (a pod selector that matches nothing): the Watch the
+    harness opened before the hook still says SERVING, so no scenario may pass on it."""
+    marker = tmp_path / "marks"
+    runner = _runner(marker, kill=MARK % "kill", **{"hook-timeout-s": 1})
+    with pytest.raises(FaultNotReached, match=r"its kill hook exited 0, but the grpc\.health\.v1"):
+        async with service_killed(runner, "stigma"):
+            pytest.fail("the body must not run when the kill was not seen to land")
+    assert _marks(marker) == ["stigma-kill", "stigma-start"]
+    assert runner.log.hooks()[-1] == "stigma.ready"

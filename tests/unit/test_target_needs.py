@@ -167,3 +167,27 @@ def test_the_needs_agree_with_the_stack_a_spec_asks_for(file: str) -> None:
             assert any(n.startswith("link:") for n in declared), f"{file}::{test}"
         if "chaos" in asks and "tamper" in asks:
             assert "relay:start_agent" in declared, f"{file}::{test}"
+
+
+def test_a_kill_the_harness_cannot_see_land_is_not_provided() -> None:
+    """A kill hook that exits 0 proves nothing (a selector that matches no pod exits 0
+    too): a kill is provided only with a grpc.health.v1 address whose Watch the kill
+    ends (ready-grpc-health; for Stigma, else stigma-address)."""
+    hooks = {"kill": "k", "restart": "r", "ready": "x"}
+    blind = profile.parse("blind", {**BARE, "stigma": hooks, "zigflow": hooks})
+    assert not {"kill:stigma", "kill:zigflow"} & needs.provided(blind)
+    assert not blind.can_kill("zigflow")
+    assert blind.hooks("zigflow").can_kill  # the hooks alone would do
+    assert "grpc.health.v1" in needs.NEEDS["kill:zigflow"]
+    seen = profile.parse(
+        "seen",
+        {
+            **BARE,
+            "stigma-address": "stigma:50051",
+            "stigma": hooks,
+            "zigflow": {"kill": "k", "restart": "r", "ready-grpc-health": "zigflow:8081"},
+        },
+    )
+    assert {"kill:stigma", "kill:zigflow"} <= needs.provided(seen)
+    assert seen.kill_watch("stigma") == "stigma:50051"
+    assert seen.kill_watch("zigflow") == "zigflow:8081"
