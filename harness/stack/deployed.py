@@ -27,7 +27,8 @@ from harness.servers.toxiproxy import ProxyInfo, ToxiproxyAPI
 from harness.stack.agent import serve_agents
 from harness.stack.stack import Layers, Stack, plan_worker
 from harness.stack.topology import Link, Topology
-from harness.target.hooks import KILL_MISSING, HookRunner, finish, service_killed
+from harness.target.hooks import KILL_MISSING, HookRunner, finish, kill_watch, service_killed
+from harness.target.kill_seen import KillWatch
 from harness.target.profile import Profile, admin_host_port
 
 DEPLOYED = "deployed"  # TemporalTarget.kind of a deployed target's cluster
@@ -46,6 +47,7 @@ class DeployedService:
         self.pid: int | None = None
         self.log_paths: list[pathlib.Path] = []
         self.log_path = f"(deployed: {name}'s logs stay with target {runner.profile.name!r})"
+        self._watch: KillWatch | None = None  # opened by a pause, for a kill inside it
 
     def running(self) -> bool:
         return True
@@ -67,8 +69,10 @@ class DeployedService:
                 f"{self.name}: target {self.runner.profile.name!r} has {KILL_MISSING}"
             )
         incarnation = self.incarnation
+        # Frozen (a pause around the kill), it answers no new Watch: the pause's own.
+        watch, self._watch = self._watch, None
         try:
-            async with service_killed(self.runner, self.name) as seen:
+            async with service_killed(self.runner, self.name, watch) as seen:
                 history.fault("start", "kill:hook", self.name, incarnation=incarnation, seen=seen)
                 try:
                     yield self
@@ -85,11 +89,18 @@ class DeployedService:
             raise ConfigError(
                 f"{self.name}: target {self.runner.profile.name!r} has no pause and resume hooks"
             )
+        # A kill inside the pause must be seen to land on a process that answers nothing
+        # new: the Watch is opened now, while it serves (when a kill can be seen at all).
+        if self.runner.profile.can_kill(self.name):
+            self._watch = await kill_watch(self.runner, self.name)
         try:
             await self.runner.run(self.name, "pause")
             history.fault("start", "pause", self.name)
             yield self
         finally:
+            if self._watch is not None:
+                await self._watch.close()
+                self._watch = None
             await finish(self.runner.run(self.name, "resume"))
             history.fault("stop", "pause", self.name)
 

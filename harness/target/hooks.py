@@ -26,11 +26,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness import contract
 from harness.errors import ComponentDied, HarnessError, NotReadyError, WaitTimeout
 from harness.target.profile import Profile, ServiceHooks
+
+if TYPE_CHECKING:
+    from harness.target.kill_seen import KillWatch
 from harness.waits import eventually
 
 MASK = "***"
@@ -296,17 +299,30 @@ def health_name(service: str) -> str:
     return contract.STIGMA_SERVICE if service == "stigma" else ""
 
 
-@contextlib.asynccontextmanager
-async def service_killed(runner: HookRunner, service: str) -> AsyncIterator[str]:
-    """``service`` killed by its hook, the kill seen to land (``harness.target.
-    kill_seen``: yields how); on leaving, however, started again and ready."""
+async def kill_watch(runner: HookRunner, service: str) -> KillWatch:
+    """A Watch on ``service`` that its kill will end (``harness.target.kill_seen``),
+    opened while it serves."""
     from harness.target.kill_seen import KillWatch
 
     address = runner.profile.kill_watch(service)
     if address is None or not runner.profile.can_kill(service):
         raise HookFailed(f"{service}: {KILL_MISSING}")
+    timeout_s = runner.hooks(service).hook_timeout_s
+    return await KillWatch.open(service, address, health_name(service), timeout_s)
+
+
+@contextlib.asynccontextmanager
+async def service_killed(
+    runner: HookRunner, service: str, watch: KillWatch | None = None
+) -> AsyncIterator[str]:
+    """``service`` killed by its hook, the kill seen to land (``harness.target.
+    kill_seen``: yields how); on leaving, however, started again and ready. ``watch``:
+    one opened earlier, while it served (a frozen service answers no new Watch), else
+    one is opened now; closed here either way."""
+    if not runner.profile.can_kill(service):
+        raise HookFailed(f"{service}: {KILL_MISSING}")
     hooks = runner.hooks(service)
-    watch = await KillWatch.open(service, address, health_name(service), hooks.hook_timeout_s)
+    watch = watch or await kill_watch(runner, service)
     try:
         try:
             await runner.run(service, "kill")

@@ -24,6 +24,7 @@ from harness.target.hooks import (
     HookFailed,
     HookRunner,
     expand,
+    kill_watch,
     mask,
     service_killed,
     service_paused,
@@ -346,3 +347,24 @@ async def test_a_kill_hook_that_kills_nothing_is_not_a_kill_and_the_service_come
             pytest.fail("the body must not run when the kill was not seen to land")
     assert _marks(marker) == ["stigma-kill", "stigma-start"]
     assert runner.log.hooks()[-1] == "stigma.ready"
+
+
+async def test_a_frozen_service_is_seen_killed_on_the_watch_opened_before_its_pause(
+    tmp_path: pathlib.Path, fake: Fake
+) -> None:
+    """Frozen (SIGSTOP), a process answers no new Watch: the kill inside a pause is seen
+    on the one opened while it served (as DeployedService.paused does)."""
+    marker = tmp_path / "marks"
+    freeze = f"sh -c 'kill -STOP $(cat {fake.pidfile})'"
+    thaw = f"sh -c 'kill -CONT $(cat {fake.pidfile})'"
+    runner = _runner(marker, pause=freeze, resume=thaw, **{"hook-timeout-s": 2})
+    watch = await kill_watch(runner, "stigma")
+    await runner.run("stigma", "pause")
+    try:
+        with pytest.raises(NotReadyError, match="does not answer a Watch before the kill"):
+            await kill_watch(runner, "stigma")
+        async with service_killed(runner, "stigma", watch) as seen:
+            assert seen.startswith("the stream ended"), seen
+    finally:
+        await runner.run("stigma", "resume")
+    assert _marks(marker) == ["stigma-kill", "stigma-start"]
