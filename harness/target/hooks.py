@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from harness import contract
 from harness.errors import ComponentDied, HarnessError, NotReadyError, WaitTimeout
 from harness.target.profile import Profile, ServiceHooks
+from harness.waits import eventually
 
 if TYPE_CHECKING:
     from harness.target.kill_seen import KillWatch
-from harness.waits import eventually
 
 MASK = "***"
 TAIL_CHARS = 2000

@@ -4,7 +4,7 @@ serves; one that goes on serving is a kill that did not land."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 import pytest
@@ -39,24 +39,29 @@ async def served() -> AsyncIterator[Served]:
     await server.stop(None)
 
 
-async def test_a_process_gone_ends_the_watch(served: Served) -> None:
+async def _gone(served: Served) -> None:
+    await served.server.stop(None)  # the process the stream was on is gone
+
+
+async def _stopping(served: Served) -> None:
+    await served.servicer.set(NAME, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+
+@pytest.mark.parametrize(
+    ("kill", "seen_as"),
+    [(_gone, "the stream ended"), (_stopping, "it said NOT_SERVING")],
+    ids=["process-gone", "stopping-on-a-signal"],
+)
+async def test_a_kill_that_lands_is_seen(
+    served: Served, kill: Callable[[Served], Awaitable[None]], seen_as: str
+) -> None:
     watch = await KillWatch.open("stigma", served.address, NAME, timeout_s=5)
     try:
-        await served.server.stop(None)  # the process the stream was on is gone
+        await kill(served)
         seen = await watch.landed(timeout_s=5)
     finally:
         await watch.close()
-    assert seen.startswith("the stream ended"), seen
-
-
-async def test_a_service_stopping_on_a_signal_is_seen_not_serving(served: Served) -> None:
-    watch = await KillWatch.open("stigma", served.address, NAME, timeout_s=5)
-    try:
-        await served.servicer.set(NAME, health_pb2.HealthCheckResponse.NOT_SERVING)
-        seen = await watch.landed(timeout_s=5)
-    finally:
-        await watch.close()
-    assert seen.startswith("it said NOT_SERVING"), seen
+    assert seen.startswith(seen_as), seen
 
 
 async def test_a_kill_that_did_not_land_is_fault_not_reached(served: Served) -> None:
