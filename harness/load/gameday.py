@@ -73,6 +73,7 @@ from harness.stack.agent import Agents, serve_agents
 from harness.stack.stack import plan_worker
 from harness.target.hooks import (
     KILL_MISSING,
+    PAUSE_MISSING,
     HookRunner,
     finish,
     service_killed,
@@ -149,11 +150,11 @@ class Fault:
         elif self.kind in ("kill", "pause"):
             if self.service not in SERVICES:
                 raise ConfigError(f"fault {self.describe()!r}: service one of {SERVICES}")
-            hooks = profile.hooks(self.service)
-            if not (profile.can_kill(self.service) if self.kind == "kill" else hooks.can_pause):
+            can = profile.can_kill if self.kind == "kill" else profile.can_pause
+            if not can(self.service):
                 raise ConfigError(
                     f"fault {self.describe()!r}: target {profile.name!r} has "
-                    + (KILL_MISSING if self.kind == "kill" else "no pause and resume hooks")
+                    + (KILL_MISSING if self.kind == "kill" else PAUSE_MISSING)
                     + f" for {self.service}"
                 )
         else:

@@ -27,7 +27,14 @@ from harness.servers.toxiproxy import ProxyInfo, ToxiproxyAPI
 from harness.stack.agent import serve_agents
 from harness.stack.stack import Layers, Stack, plan_worker
 from harness.stack.topology import Link, Topology
-from harness.target.hooks import KILL_MISSING, HookRunner, finish, kill_watch, service_killed
+from harness.target.hooks import (
+    KILL_MISSING,
+    PAUSE_MISSING,
+    HookRunner,
+    kill_watch,
+    service_killed,
+    service_paused,
+)
 from harness.target.kill_seen import KillWatch
 from harness.target.profile import Profile, admin_host_port
 
@@ -84,25 +91,29 @@ class DeployedService:
 
     @contextlib.asynccontextmanager
     async def paused(self, history: History) -> AsyncIterator[DeployedService]:
-        """Paused by its pause hook; on leaving, however, resumed."""
-        if not self.runner.hooks(self.name).can_pause:
+        """Paused by its pause hook, the pause seen to land (its grpc.health.v1 stops
+        answering: ``harness.target.pause_seen``); on leaving, however, resumed and
+        answering again."""
+        if not self.runner.profile.can_pause(self.name):
             raise ConfigError(
-                f"{self.name}: target {self.runner.profile.name!r} has no pause and resume hooks"
+                f"{self.name}: target {self.runner.profile.name!r} has {PAUSE_MISSING}"
             )
         # A kill inside the pause must be seen to land on a process that answers nothing
         # new: the Watch is opened now, while it serves (when a kill can be seen at all).
         if self.runner.profile.can_kill(self.name):
             self._watch = await kill_watch(self.runner, self.name)
+        started = False
         try:
-            await self.runner.run(self.name, "pause")
-            history.fault("start", "pause", self.name)
-            yield self
+            async with service_paused(self.runner, self.name) as seen:
+                history.fault("start", "pause", self.name, seen=seen)
+                started = True
+                yield self
         finally:
-            if self._watch is not None:
+            if self._watch is not None:  # no kill inside the pause used it
                 await self._watch.close()
                 self._watch = None
-            await finish(self.runner.run(self.name, "resume"))
-            history.fault("stop", "pause", self.name)
+            if started:
+                history.fault("stop", "pause", self.name)
 
 
 def _metrics_address(url: str | None) -> str | None:

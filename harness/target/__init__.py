@@ -5,6 +5,8 @@
 ``needs``    what each scenario needs of a target, and what a profile provides
 ``hooks``    the profile's kill/start/restart/pause/resume commands as faults that
              undo themselves, every invocation recorded
+``kill_seen`` / ``pause_seen``  a kill or a pause seen to land on the service (its
+             grpc.health.v1), or the scenario cannot pass
 ``plan``     the dry run: what a run on the target would do, touching nothing
 
 A base package like ``harness.settings`` (which validates profiles with it): it

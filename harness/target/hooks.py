@@ -23,7 +23,7 @@ import os
 import shlex
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -267,26 +267,6 @@ async def finish(undo: Awaitable[T]) -> T:
     return result
 
 
-@contextlib.asynccontextmanager
-async def _undone(
-    runner: HookRunner,
-    service: str,
-    hook: str,
-    undo: Callable[[], Awaitable[Any]],
-    missing: str | None,
-) -> AsyncIterator[None]:
-    """``service`` after its ``hook``; on leaving, however, ``undo`` to its end, even
-    when the hook itself failed (it may have half-worked). ``missing``: why the target
-    cannot (no hook to do or to undo it), raised before anything runs."""
-    if missing:
-        raise HookFailed(f"{service}: {missing}")
-    try:
-        await runner.run(service, hook)
-        yield
-    finally:
-        await finish(undo())
-
-
 KILL_MISSING = (
     "no kill hook with start or restart, readiness, and a grpc.health.v1 address to see "
     "the kill land (ready-grpc-health; for Stigma, stigma-address)"
@@ -304,7 +284,7 @@ async def kill_watch(runner: HookRunner, service: str) -> KillWatch:
     opened while it serves."""
     from harness.target.kill_seen import KillWatch
 
-    address = runner.profile.kill_watch(service)
+    address = runner.profile.health_address(service)
     if address is None or not runner.profile.can_kill(service):
         raise HookFailed(f"{service}: {KILL_MISSING}")
     timeout_s = runner.hooks(service).hook_timeout_s
@@ -334,12 +314,34 @@ async def service_killed(
         await finish(runner.bring_back(service))
 
 
-def service_paused(
-    runner: HookRunner, service: str
-) -> contextlib.AbstractAsyncContextManager[None]:
-    """``service`` paused by its hook; on leaving, however, resumed."""
-    missing = None if runner.hooks(service).can_pause else "no pause and resume hooks"
-    return _undone(runner, service, "pause", lambda: runner.run(service, "resume"), missing)
+PAUSE_MISSING = (
+    "no pause and resume hooks with a grpc.health.v1 address to see the pause land "
+    "(ready-grpc-health; for Stigma, stigma-address)"
+)
+
+
+@contextlib.asynccontextmanager
+async def service_paused(runner: HookRunner, service: str) -> AsyncIterator[str]:
+    """``service`` paused by its hook, the pause seen to land (its grpc.health.v1 no
+    longer answers: ``harness.target.pause_seen``; yields how); on leaving, however,
+    resumed and seen answering SERVING again."""
+    from harness.target import pause_seen
+
+    address = runner.profile.health_address(service)
+    if address is None or not runner.profile.can_pause(service):
+        raise HookFailed(f"{service}: {PAUSE_MISSING}")
+    hooks = runner.hooks(service)
+    name = health_name(service)
+    try:
+        await runner.run(service, "pause")
+        yield await pause_seen.frozen(service, address, name, hooks.hook_timeout_s)
+    finally:
+
+        async def resumed() -> None:
+            await runner.run(service, "resume")
+            await pause_seen.thawed(service, address, name, hooks.ready_timeout_s)
+
+        await finish(resumed())
 
 
 async def service_restarted(runner: HookRunner, service: str) -> None:

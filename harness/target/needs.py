@@ -47,7 +47,9 @@ NEEDS: dict[str, str] = {
         for s in SERVICES
     },
     **{
-        f"pause:{s}": f"{s} frozen and thawed: spawned processes, or the {s} hooks pause and resume"
+        f"pause:{s}": f"{s} frozen and thawed: spawned processes, or the {s} hooks pause and "
+        "resume, and a grpc.health.v1 address that goes unanswered while it is frozen "
+        "(ready-grpc-health" + ("; else stigma-address)" if s == "stigma" else ")")
         for s in SERVICES
     },
     "zigflow_slots": "the Zigflow worker's activity slots known (the harness starts it with "
@@ -322,10 +324,9 @@ def provided(profile: Profile) -> set[str]:
     if profile.zigflow_max_concurrent_activities:
         found.add("zigflow_slots")
     for service in SERVICES:
-        hooks = profile.hooks(service)
         if profile.can_kill(service):
             found.add(f"kill:{service}")
-        if hooks.can_pause:
+        if profile.can_pause(service):
             found.add(f"pause:{service}")
     return found
 

@@ -230,10 +230,11 @@ class Profile(_Strict):
         hooks: ServiceHooks = getattr(self, service)
         return hooks
 
-    def kill_watch(self, service: str) -> str | None:
-        """Where the harness sees a kill of ``service`` land: the host:port of its
-        grpc.health.v1 (``ready-grpc-health``; for Stigma, else ``stigma-address``, the
-        port it serves StartAgent and its health on). None: nowhere."""
+    def health_address(self, service: str) -> str | None:
+        """Where the harness sees a kill or a pause of ``service`` land: the host:port
+        of its grpc.health.v1 (``ready-grpc-health``; for Stigma, else
+        ``stigma-address``, the port it serves StartAgent and its health on). None:
+        nowhere."""
         hooks = self.hooks(service)
         if hooks.ready_grpc_health:
             return hooks.ready_grpc_health
@@ -242,9 +243,16 @@ class Profile(_Strict):
     def can_kill(self, service: str) -> bool:
         """A kill the harness can make, see land, and undo: a kill hook with start or
         restart and readiness (``ServiceHooks.can_kill``), and a health address to watch
-        (``kill_watch``). A kill hook that exits 0 and kills nothing (a selector that
-        matches no pod) would otherwise pass every kill scenario unharmed."""
-        return self.hooks(service).can_kill and self.kill_watch(service) is not None
+        (``health_address``). A kill hook that exits 0 and kills nothing (a selector
+        that matches no pod) would otherwise pass every kill scenario unharmed."""
+        return self.hooks(service).can_kill and self.health_address(service) is not None
+
+    def can_pause(self, service: str) -> bool:
+        """A pause the harness can make, see land and see undone: pause and resume
+        hooks, and a health address that stops answering while the service is frozen
+        (``health_address``). A pause hook that freezes nothing would otherwise pass
+        every pause scenario unharmed."""
+        return self.hooks(service).can_pause and self.health_address(service) is not None
 
     def placeholders(self, run_id: str, service: str) -> dict[str, str]:
         """What ``{name}`` stands for in ``service``'s hooks on run ``run_id``."""

@@ -24,6 +24,7 @@ from harness.target.hooks import (
     HookFailed,
     HookRunner,
     expand,
+    health_status,
     kill_watch,
     mask,
     service_killed,
@@ -60,6 +61,12 @@ class Fake:
 
     def kill(self) -> str:
         return f"sh -c 'kill -9 $(cat {self.pidfile}) && echo {{service}}-kill >> {{marker}}'"
+
+    def freeze(self) -> str:
+        return f"sh -c 'kill -STOP $(cat {self.pidfile}) && echo {{service}}-pause >> {{marker}}'"
+
+    def thaw(self) -> str:
+        return f"sh -c 'kill -CONT $(cat {self.pidfile}) && echo {{service}}-resume >> {{marker}}'"
 
     def start(self) -> str:
         return (
@@ -107,7 +114,9 @@ async def _serving(spec: Fake) -> None:
 def _profile(marker: pathlib.Path, fake: Fake | None = None, **stigma: object) -> Profile:
     fake = fake or FAKE
     assert fake is not None
-    hooks: dict[str, object] = {h: MARK % h for h in ("pause", "resume")} | {
+    hooks: dict[str, object] = {
+        "pause": fake.freeze(),
+        "resume": fake.thaw(),
         "kill": fake.kill(),
         "start": fake.start(),
         "ready-grpc-health": fake.address,
@@ -355,9 +364,7 @@ async def test_a_frozen_service_is_seen_killed_on_the_watch_opened_before_its_pa
     """Frozen (SIGSTOP), a process answers no new Watch: the kill inside a pause is seen
     on the one opened while it served (as DeployedService.paused does)."""
     marker = tmp_path / "marks"
-    freeze = f"sh -c 'kill -STOP $(cat {fake.pidfile})'"
-    thaw = f"sh -c 'kill -CONT $(cat {fake.pidfile})'"
-    runner = _runner(marker, pause=freeze, resume=thaw, **{"hook-timeout-s": 2})
+    runner = _runner(marker, **{"hook-timeout-s": 2})
     watch = await kill_watch(runner, "stigma")
     await runner.run("stigma", "pause")
     try:
@@ -367,4 +374,56 @@ async def test_a_frozen_service_is_seen_killed_on_the_watch_opened_before_its_pa
             assert seen.startswith("the stream ended"), seen
     finally:
         await runner.run("stigma", "resume")
-    assert _marks(marker) == ["stigma-kill", "stigma-start"]
+    assert _marks(marker) == ["stigma-pause", "stigma-kill", "stigma-start", "stigma-resume"]
+
+
+async def test_a_pause_is_seen_to_land_and_its_resume_seen_to_undo_it(
+    tmp_path: pathlib.Path, fake: Fake
+) -> None:
+    marker = tmp_path / "marks"
+    runner = _runner(marker)
+    async with service_paused(runner, "stigma") as seen:
+        assert seen.startswith("a grpc.health.v1 Check went unanswered"), seen
+        assert await health_status(fake.address, "", 0.5) == "DEADLINE_EXCEEDED: Deadline Exceeded"
+    assert await health_status(fake.address, "", 5.0) == "SERVING"
+    assert _marks(marker) == ["stigma-pause", "stigma-resume"]
+
+
+async def test_a_pause_hook_that_freezes_nothing_is_not_a_pause_and_is_resumed(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Exit 0 and nothing frozen (a selector that matches nothing): the service goes on
+    answering its health on new connections, so no scenario may pass on it."""
+    marker = tmp_path / "marks"
+    runner = _runner(marker, pause=MARK % "pause", **{"hook-timeout-s": 1.5})
+    with pytest.raises(FaultNotReached, match=r"its pause hook exited 0, but .* \(last: SERVING\)"):
+        async with service_paused(runner, "stigma"):
+            pytest.fail("the body must not run when the pause was not seen to land")
+    assert _marks(marker) == ["stigma-pause", "stigma-resume"]
+
+
+async def test_a_resume_hook_that_thaws_nothing_is_named(
+    tmp_path: pathlib.Path, fake: Fake
+) -> None:
+    marker = tmp_path / "marks"
+    runner = _runner(marker, resume=MARK % "resume", **{"ready-timeout-s": 1.5})
+    try:
+        with pytest.raises(
+            NotReadyError, match=r"its resume hook exited 0, but .*DEADLINE_EXCEEDED"
+        ):
+            async with service_paused(runner, "stigma"):
+                pass
+    finally:
+        os.kill(int(fake.pidfile.read_text()), signal.SIGCONT)  # left frozen: thawed here
+    assert _marks(marker) == ["stigma-pause", "stigma-resume"]
+
+
+async def test_a_service_without_a_health_address_is_not_offered_for_pauses(
+    tmp_path: pathlib.Path,
+) -> None:
+    runner = _runner(tmp_path / "m", ready="true", kill=None, start=None)
+    stripped = runner.profile.model_copy(update={"stigma_address": None})
+    assert not stripped.can_pause("stigma")
+    with pytest.raises(HookFailed, match=r"no pause and resume hooks with a grpc\.health\.v1"):
+        async with service_paused(HookRunner(stripped, run_id="r"), "stigma"):
+            pass

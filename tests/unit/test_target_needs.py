@@ -189,5 +189,5 @@ def test_a_kill_the_harness_cannot_see_land_is_not_provided() -> None:
         },
     )
     assert {"kill:stigma", "kill:zigflow"} <= needs.provided(seen)
-    assert seen.kill_watch("stigma") == "stigma:50051"
-    assert seen.kill_watch("zigflow") == "zigflow:8081"
+    assert seen.health_address("stigma") == "stigma:50051"
+    assert seen.health_address("zigflow") == "zigflow:8081"
