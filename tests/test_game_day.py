@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from harness.config import StackConfig
-from harness.errors import WaitTimeout
+from harness.errors import ComponentDied, WaitTimeout
 from harness.load.gameday import Fault, default_schedule, run_game_day
 from harness.report import game_day as render
 from harness.report.verdict import DeploymentInput, game_day_judgement
@@ -183,7 +183,11 @@ async def test_a_service_that_never_comes_back_is_not_recovered(
     pid = stack.stigma.pid
     assert pid is not None
     broken = deployed.model_copy(
-        update={"stigma": ServiceHooks(pause=f"/bin/kill -STOP {pid}", resume="/bin/true")}
+        update={
+            "stigma": ServiceHooks(pause=f"/bin/kill -STOP {pid}", resume="/bin/true"),
+            # Where the harness sees the pause land (Stigma's health stops answering).
+            "stigma_address": stack.topology.stigma_listen,
+        }
     )
     assert deployed.toxiproxy is not None
     proxy = deployed.toxiproxy.proxies["zigflow_temporal"]
@@ -207,9 +211,9 @@ async def test_a_service_that_never_comes_back_is_not_recovered(
     )
 
     async def next_fault_in_place() -> bool | None:
-        if task.done():
-            task.result()
-            raise AssertionError("the game day ended before its second fault")
+        if task.done():  # waiting longer cannot help
+            why = repr(task.exception()) if not task.cancelled() else "cancelled"
+            raise ComponentDied(f"the game day ended before its second fault: {why}")
         toxics, _ = (await _listed(deployed))[proxy]
         return True if any(t.startswith(f"gameday-{run_id}-") for t in toxics) else None
 
@@ -229,6 +233,7 @@ async def test_a_service_that_never_comes_back_is_not_recovered(
     text = render.markdown(day)
     paused = day.windows[1]
     assert paused.kind == "pause", text
+    assert paused.seen.startswith("a grpc.health.v1 Check went unanswered"), text
     assert paused.time_to_recover_s is None, text
     assert f"not recovered within {recover_s:g}s" in paused.recovery, text
     assert paused.steady_after_s is None, text

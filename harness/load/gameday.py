@@ -216,12 +216,18 @@ async def fault_applied(
     api: ToxiproxyAPI | None,
     *,
     toxic_prefix: str,
-) -> AsyncIterator[None]:
-    """``fault`` in place for the block; undone on leaving however the block ends."""
+) -> AsyncIterator[str]:
+    """``fault`` in place for the block; undone on leaving however the block ends.
+    Yields how a kill or a pause was seen to land ("" for a toxic or a proxy down)."""
     if fault.kind in ("kill", "pause"):
-        faulted = service_killed if fault.kind == "kill" else service_paused
-        async with faulted(runner, fault.service):
-            yield
+        if fault.kind == "kill":
+            async with service_killed(runner, fault.service) as seen:
+                yield seen
+        else:
+            # A resume that does not bring the service back is the recover window's
+            # finding ("not recovered"), not a reason to stop the game day.
+            async with service_paused(runner, fault.service, thaw_seen=False) as seen:
+                yield seen
         return
     assert api is not None  # Fault.check: the profile has a Toxiproxy
     assert profile.toxiproxy is not None
@@ -229,7 +235,7 @@ async def fault_applied(
     if fault.kind == "down":
         try:
             await finish(api.set_enabled(proxy, False))
-            yield
+            yield ""
         finally:
             await finish(api.set_enabled(proxy, True))
         return
@@ -247,7 +253,7 @@ async def fault_applied(
         # Shielded: a cancellation while the POST is on its way still lets it finish,
         # so that the removal below finds what it removes.
         await finish(api.add_toxic(proxy, toxic))
-        yield
+        yield ""
     finally:
         await finish(_remove_toxic(api, proxy, name))
 
@@ -767,8 +773,11 @@ async def run_game_day(
                 row: dict[str, Any] = {"fault": fault, "start": time.time()}
                 timeline.rows.append(row)
                 try:
-                    async with fault_applied(fault, profile, runner, api, toxic_prefix=prefix):
+                    async with fault_applied(
+                        fault, profile, runner, api, toxic_prefix=prefix
+                    ) as seen:
                         row["start"] = time.time()  # in place from here
+                        row["seen"] = seen
                         if api is not None:
                             row["during"] = await proxies_now(api, proxy_names)
                         await hold_for(window_s, "the fault window is the schedule")
@@ -890,6 +899,7 @@ async def _figures(
                 steady_after_s=steady_after,
                 recovery=recovery,
                 exactly_once=judge_exactly_once(in_window),
+                seen=row.get("seen", ""),
                 toxics_during={k: v for k, v in during.toxics.items() if v} if during else {},
                 disabled_during=during.disabled if during else [],
                 toxics_after={k: v for k, v in after.toxics.items() if v} if after else {},

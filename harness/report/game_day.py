@@ -104,6 +104,9 @@ def markdown(game_day: GameDay) -> str:
     ]
     if evidence:
         lines += ["", "Exactly once violated:", *evidence]
+    seen = [f"- {w.name} ({_md_cell(w.fault)}): {_md_cell(w.seen)}" for w in d.windows if w.seen]
+    if seen:
+        lines += ["", "Kills and pauses seen to land (the service's grpc.health.v1):", *seen]
     left = [f"{p}: {', '.join(t)}" for p, t in d.toxics_left.items()]
     if left or d.disabled_left:
         lines += ["", f"LEFT AFTER THE RUN: toxics {left or 'none'}, disabled {d.disabled_left}"]
@@ -137,6 +140,12 @@ def html(game_day: GameDay) -> str:
         f"<p>{e(summary)}</p>",
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>",
     ]
+    seen = [f"<li>{e(w.name)} ({e(w.fault)}): {e(w.seen)}</li>" for w in d.windows if w.seen]
+    if seen:
+        parts.append(
+            "<p>Kills and pauses seen to land (the service's grpc.health.v1):</p>"
+            f"<ul>{''.join(seen)}</ul>"
+        )
     if d.toxics_left or d.disabled_left:
         left = "; ".join(f"{p}: {', '.join(t)}" for p, t in d.toxics_left.items())
         parts.append(

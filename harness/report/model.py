@@ -899,6 +899,11 @@ class GameDayWindow(_Model):
         default="", description="how the backlog drained and steady state came back, or why not"
     )
     exactly_once: Check = Field(description="judged from Temporal's histories of the window")
+    seen: str = Field(
+        default="",
+        description="a kill or a pause: how it was seen to land on the service (its "
+        "grpc.health.v1: the Watch ended, or a Check went unanswered)",
+    )
     toxics_during: dict[str, list[str]] = Field(
         default_factory=dict, description="proxy -> toxics Toxiproxy listed during the fault"
     )

@@ -23,7 +23,7 @@ from harness.load.gameday import (
 from harness.report import game_day
 from harness.report.model import Check, GameDay, GameDayWindow
 from harness.report.verdict import DeploymentInput, game_day_judgement
-from harness.target.profile import Profile
+from harness.target.profile import Profile, ServiceHooks
 
 T0 = 1_000_000.0
 
@@ -79,6 +79,14 @@ def test_a_fault_the_profile_cannot_undo_is_refused() -> None:
         Fault("toxic", link="stigma_grpc").check(profile)
     with pytest.raises(ConfigError, match="no kill hook"):
         Fault("kill", service="stigma").check(profile)
+    with pytest.raises(ConfigError, match="no pause and resume hooks"):
+        Fault("pause", service="stigma").check(profile)
+    # Hooks without a health address to see them land are refused the same way.
+    hooked = profile.model_copy(
+        update={"stigma": ServiceHooks(pause="/bin/kill -STOP 1", resume="/bin/true")}
+    )
+    with pytest.raises(ConfigError, match=r"a grpc\.health\.v1 address to see the pause land"):
+        Fault("pause", service="stigma").check(hooked)
 
 
 def test_renderers_escape_and_show_every_window() -> None:
@@ -86,12 +94,20 @@ def test_renderers_escape_and_show_every_window() -> None:
                   evidence=["x: agent ran 2 times"])  # fmt: skip
     window = GameDayWindow(index=1, name="fault 1", kind="toxic", fault="<b>latency|x</b>",
                            start=T0, stop=T0 + 5, exactly_once=check)  # fmt: skip
-    day = GameDay(run_id="r<1>", target="t", started_at=T0, ended_at=T0 + 9, windows=[window])
+    killed = GameDayWindow(index=2, name="fault 2", kind="kill", fault="stigma killed",
+                           start=T0 + 9, stop=T0 + 14, exactly_once=check,
+                           seen="the stream ended <now>")  # fmt: skip
+    day = GameDay(
+        run_id="r<1>", target="t", started_at=T0, ended_at=T0 + 19, windows=[window, killed]
+    )
     md = game_day.markdown(day)
     assert "latency\\|x" in md
     assert "VIOLATED (1)" in md
     assert "agent ran 2 times" in md
+    assert "- fault 2 (stigma killed): the stream ended <now>" in md
+    assert "fault 1 (" not in md.split("seen to land")[1]  # a toxic has nothing to show
     page = game_day.html(day)
+    assert "the stream ended &lt;now&gt;" in page
     assert "<b>" not in page
     assert "&lt;b&gt;latency|x&lt;/b&gt;" in page
     assert 'class="fail"' in page
