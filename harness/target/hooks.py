@@ -335,6 +335,7 @@ async def service_paused(
         raise HookFailed(f"{service}: {PAUSE_MISSING}")
     hooks = runner.hooks(service)
     name = health_name(service)
+    await pause_seen.serving_before(service, address, name, hooks.hook_timeout_s)
     try:
         await runner.run(service, "pause")
         yield await pause_seen.frozen(service, address, name, hooks.hook_timeout_s)

@@ -10,9 +10,11 @@ gets no answer within ``PROBE_S`` is the freeze seen. A service that goes on ans
 (SERVING, or refusing: stopped rather than frozen) until the hook's timeout is a pause
 that did not land (``FaultNotReached``).
 
-After the resume hook the same health answers SERVING again within the service's
-``ready-timeout-s``, or the resume did not undo the pause (``NotReadyError``): a target
-left frozen would fail every later scenario for a reason none of them names.
+Before the hook the same Check must answer SERVING: an address that answers nothing
+anyway would make any pause look seen. After the resume hook the same health answers
+SERVING again within the service's ``ready-timeout-s``, or the resume did not undo the
+pause (``NotReadyError``): a target left frozen would fail every later scenario for a
+reason none of them names.
 """
 
 from __future__ import annotations
@@ -50,6 +52,19 @@ async def check(address: str, name: str, timeout_s: float) -> grpc.StatusCode | 
 
 def _said(answer: grpc.StatusCode | str) -> str:
     return answer.name if isinstance(answer, grpc.StatusCode) else answer
+
+
+async def serving_before(service: str, address: str, name: str, timeout_s: float) -> None:
+    """The service's grpc.health.v1 answers SERVING before its pause hook runs; else
+    NotReadyError. An address that answers nothing anyway (a wrong port behind a proxy,
+    a host that drops the connection) would make any pause look seen."""
+    answer = await check(address, name, timeout_s)
+    if answer != "SERVING":
+        raise NotReadyError(
+            f"{service}: its grpc.health.v1 at {address} says {_said(answer)} before the "
+            "pause: the harness could not tell a freeze from what it already does (the "
+            "contract asks every service for grpc.health.v1)"
+        )
 
 
 async def frozen(service: str, address: str, name: str, timeout_s: float) -> str:

@@ -9,6 +9,7 @@ import dataclasses
 import os
 import pathlib
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -416,6 +417,21 @@ async def test_a_resume_hook_that_thaws_nothing_is_named(
     finally:
         os.kill(int(fake.pidfile.read_text()), signal.SIGCONT)  # left frozen: thawed here
     assert _marks(marker) == ["stigma-pause", "stigma-resume"]
+
+
+async def test_an_address_that_answers_nothing_before_the_pause_is_refused(
+    tmp_path: pathlib.Path,
+) -> None:
+    """A listener that never answers (a wrong port behind a proxy, a dropped host)
+    would make any pause look seen: refused before the pause hook runs."""
+    marker = tmp_path / "marks"
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        runner = _runner(marker, **{"ready-grpc-health": address, "hook-timeout-s": 1})
+        with pytest.raises(NotReadyError, match="says DEADLINE_EXCEEDED before the pause"):
+            async with service_paused(runner, "stigma"):
+                pytest.fail("no pause may be taken as seen here")
+    assert _marks(marker) == []  # the pause hook never ran
 
 
 async def test_a_service_without_a_health_address_is_not_offered_for_pauses(
