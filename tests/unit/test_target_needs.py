@@ -191,3 +191,25 @@ def test_a_kill_the_harness_cannot_see_land_is_not_provided() -> None:
     assert {"kill:stigma", "kill:zigflow"} <= needs.provided(seen)
     assert seen.health_address("stigma") == "stigma:50051"
     assert seen.health_address("zigflow") == "zigflow:8081"
+
+
+def test_a_pause_the_harness_cannot_see_land_is_not_provided() -> None:
+    """A pause hook that exits 0 proves nothing (kill -STOP 1 inside a container exits 0
+    and freezes nothing): a pause is provided only with a grpc.health.v1 address that
+    goes unanswered while the service is frozen."""
+    hooks = {"pause": "p", "resume": "u"}
+    blind = profile.parse("blind", {**BARE, "stigma": hooks, "zigflow": hooks})
+    assert not {"pause:stigma", "pause:zigflow"} & needs.provided(blind)
+    assert not blind.can_pause("stigma")
+    assert blind.hooks("stigma").can_pause  # the hooks alone would do
+    assert "grpc.health.v1" in needs.NEEDS["pause:stigma"]
+    seen = profile.parse(
+        "seen",
+        {
+            **BARE,
+            "stigma-address": "stigma:50051",
+            "stigma": hooks,
+            "zigflow": {**hooks, "ready-grpc-health": "zigflow:8081"},
+        },
+    )
+    assert {"pause:stigma", "pause:zigflow"} <= needs.provided(seen)
