@@ -310,8 +310,10 @@ def test_ctrl_c_in_the_middle_of_a_kill_brings_the_service_back(
     script.write_text(
         textwrap.dedent(
             f"""
-            import asyncio, pathlib, sys
+            import asyncio, faulthandler, pathlib, signal, sys
             from harness.target.hooks import HookRunner, service_killed
+
+            faulthandler.register(signal.SIGUSR1, all_threads=True)  # stacks, if it hangs
             from tests.unit.test_target_hooks import Fake, _profile
 
             async def main():
@@ -329,20 +331,45 @@ def test_ctrl_c_in_the_middle_of_a_kill_brings_the_service_back(
         )
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
-    proc = subprocess.Popen([sys.executable, str(script)], env=env, cwd=ROOT)
+    # Hang guards, not measurements: the child's own bounds (its hooks' and readiness's
+    # 10 s each, _profile) and the fake service its start hook runs starting, on a
+    # machine the rest of the suite keeps busy.
+    bound_s = 10 + 10 + 10
+    log = tmp_path / "child.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, str(script)], env=env, cwd=ROOT, stdout=sink, stderr=sink
+        )
     try:
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + bound_s
         while not inside.exists():  # bounded poll on a file the child writes
-            assert proc.poll() is None, "the child exited before the fault"
+            assert proc.poll() is None, f"the child exited before the fault:\n{log.read_text()}"
             assert time.monotonic() < deadline, "the child never reached the killed state"
             time.sleep(0.02)
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=15) == 130
+        try:
+            code = proc.wait(timeout=bound_s)
+        except subprocess.TimeoutExpired:
+            pytest.fail(
+                f"the child still runs {bound_s} s after its SIGINT; hooks so far "
+                f"{_marks(marker)}; where it is:\n{_stacks(proc, log)}"
+            )
+        assert code == 130, log.read_text()[-3000:]
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert _marks(marker) == ["stigma-kill", "stigma-start"]
+
+
+def _stacks(proc: subprocess.Popen[bytes], log: pathlib.Path) -> str:
+    """The threads' stacks of a child that registered faulthandler on SIGUSR1, read from
+    its log once written (bounded): what a hang is waiting on."""
+    proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 5
+    while "most recent call first" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)  # bounded poll on the file the dump goes to
+    return log.read_text()[-6000:]
 
 
 async def test_a_kill_hook_that_kills_nothing_is_not_a_kill_and_the_service_comes_back(
