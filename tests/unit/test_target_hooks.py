@@ -20,6 +20,7 @@ import pytest
 
 from harness.errors import FaultNotReached, NotReadyError
 from harness.servers.ports import free_port
+from harness.servers.procs import sigint_restored
 from harness.target import profile
 from harness.target.hooks import (
     HookFailed,
@@ -332,13 +333,18 @@ def test_ctrl_c_in_the_middle_of_a_kill_brings_the_service_back(
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
     # Hang guards, not measurements: the child's own bounds (its hooks' and readiness's
-    # 10 s each, _profile) and the fake service its start hook runs starting, on a
-    # machine the rest of the suite keeps busy.
+    # 10 s each, _profile) and the fake service its start hook runs starting.
     bound_s = 10 + 10 + 10
     log = tmp_path / "child.log"
     with log.open("w") as sink:
+        # SIGINT as a terminal gives it, also when this suite runs as a background job
+        # (which starts with SIGINT ignored, inherited through exec).
         proc = subprocess.Popen(
-            [sys.executable, str(script)], env=env, cwd=ROOT, stdout=sink, stderr=sink
+            sigint_restored([sys.executable, str(script)]),
+            env=env,
+            cwd=ROOT,
+            stdout=sink,
+            stderr=sink,
         )
     try:
         deadline = time.monotonic() + bound_s
