@@ -233,19 +233,12 @@ class HookRunner:
 async def health_status(address: str, service_name: str, timeout_s: float) -> str:
     """What ``address``'s grpc.health.v1 says of ``service_name`` (``SERVING`` ...), or
     the error's code when it does not answer (``UNAVAILABLE: ...``)."""
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from harness.target.pause_seen import check
 
-    channel = grpc.aio.insecure_channel(address)
-    try:
-        reply = await health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service=service_name), timeout=timeout_s
-        )
-    except grpc.aio.AioRpcError as err:
-        return f"{err.code().name}: {err.details()}"
-    finally:
-        await channel.close(grace=None)
-    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+    answer = await check(address, service_name, timeout_s)
+    if isinstance(answer, str):
+        return answer
+    return f"{answer.code().name}: {answer.details()}"
 
 
 async def finish(undo: Awaitable[T]) -> T:

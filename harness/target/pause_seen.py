@@ -35,23 +35,44 @@ PROBE_S = 1.0
 INTERVAL_S = 0.1
 
 
-async def check(address: str, name: str, timeout_s: float) -> grpc.StatusCode | str:
+async def check(address: str, name: str, timeout_s: float) -> str | grpc.aio.AioRpcError:
     """One grpc.health.v1 Check on a new connection: the status it answers (``SERVING``
-    ...), or the code of the error it ends with (``DEADLINE_EXCEEDED``: no answer)."""
+    ...), or the error it ends with (code ``DEADLINE_EXCEEDED``: no answer)."""
     channel = grpc.aio.insecure_channel(address)
     try:
         reply = await health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(service=name), timeout=timeout_s
         )
     except grpc.aio.AioRpcError as err:
-        return err.code()
+        return err
     finally:
         await channel.close(grace=None)
     return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
 
-def _said(answer: grpc.StatusCode | str) -> str:
-    return answer.name if isinstance(answer, grpc.StatusCode) else answer
+def _said(answer: str | grpc.aio.AioRpcError) -> str:
+    return answer.code().name if isinstance(answer, grpc.aio.AioRpcError) else answer
+
+
+async def _until(
+    address: str, name: str, wanted: str, timeout_s: float, pending: str
+) -> tuple[bool, str]:
+    """Checks (each bounded by ``PROBE_S``) until one's answer is ``wanted`` (a status,
+    or an error's code name), within ``timeout_s``: whether it came, and the last
+    answer."""
+    last = ["nothing yet"]
+
+    async def answered() -> bool | None:
+        last[0] = _said(await check(address, name, PROBE_S))
+        return True if last[0] == wanted else None
+
+    try:
+        await eventually(
+            answered, timeout_s=timeout_s, interval_s=INTERVAL_S, pending=lambda: pending
+        )
+    except WaitTimeout:
+        return False, last[0]
+    return True, last[0]
 
 
 async def serving_before(service: str, address: str, name: str, timeout_s: float) -> None:
@@ -71,28 +92,16 @@ async def frozen(service: str, address: str, name: str, timeout_s: float) -> str
     """How the pause was seen (a Check unanswered for ``PROBE_S``), within ``timeout_s``
     of the pause hook's exit; else FaultNotReached naming what the service said."""
     began = time.monotonic()
-    last: list[grpc.StatusCode | str] = []
-
-    async def unanswered() -> bool | None:
-        answer = await check(address, name, PROBE_S)
-        last[:] = [answer]
-        return True if answer == grpc.StatusCode.DEADLINE_EXCEEDED else None
-
-    try:
-        await eventually(
-            unanswered,
-            timeout_s=timeout_s,
-            interval_s=INTERVAL_S,
-            pending=lambda: f"{service}'s grpc.health.v1 at {address} to stop answering",
-        )
-    except WaitTimeout:
-        said = _said(last[0]) if last else "nothing yet"
+    unanswered = grpc.StatusCode.DEADLINE_EXCEEDED.name
+    pending = f"{service}'s grpc.health.v1 at {address} to stop answering"
+    seen, said = await _until(address, name, unanswered, timeout_s, pending)
+    if not seen:
         raise FaultNotReached(
             f"{service}: its pause hook exited 0, but its grpc.health.v1 at {address} still "
             f"answers on a new connection {timeout_s:g} s later (last: {said}): the hook did "
             "not freeze the process the harness reaches there (check what it selects; a "
             "service that refuses connections was stopped, not frozen)"
-        ) from None
+        )
     return (
         f"a grpc.health.v1 Check went unanswered for {PROBE_S:g} s, "
         f"{time.monotonic() - began:.1f} s after the pause hook exited"
@@ -102,24 +111,11 @@ async def frozen(service: str, address: str, name: str, timeout_s: float) -> str
 async def thawed(service: str, address: str, name: str, timeout_s: float) -> None:
     """Until the service's grpc.health.v1 answers SERVING again after its resume hook,
     within ``timeout_s``; else NotReadyError (the resume did not undo the pause)."""
-    last: list[grpc.StatusCode | str] = []
-
-    async def serving() -> bool | None:
-        answer = await check(address, name, PROBE_S)
-        last[:] = [answer]
-        return True if answer == "SERVING" else None
-
-    try:
-        await eventually(
-            serving,
-            timeout_s=timeout_s,
-            interval_s=INTERVAL_S,
-            pending=lambda: f"{service}'s grpc.health.v1 at {address} to answer SERVING",
-        )
-    except WaitTimeout:
-        said = _said(last[0]) if last else "nothing"
+    pending = f"{service}'s grpc.health.v1 at {address} to answer SERVING"
+    seen, said = await _until(address, name, "SERVING", timeout_s, pending)
+    if not seen:
         raise NotReadyError(
             f"{service}: its resume hook exited 0, but its grpc.health.v1 at {address} "
             f"does not answer SERVING {timeout_s:g} s later (last: {said}): the service may "
             "still be frozen; resume it by hand before the next run"
-        ) from None
+        )
