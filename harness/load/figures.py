@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 import pathlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -305,6 +306,13 @@ class MemoryTrend:
     series: list[tuple[float, float]] = field(default_factory=list)
 
 
+# The shortest post-warm-up window a leak verdict is drawn from. RSS moves by about a
+# megabyte between samples of an idle service (allocator and GC), which over a minute
+# extrapolates to tens of MB/h either way: a 60 s load run's "slope" is that noise, not a
+# trend. Over 300 s the same noise is under a tenth of the default 50 MB/h limit.
+LEAK_MIN_WINDOW_S = 300.0
+
+
 def memory_trend(
     process: str,
     series: Sequence[tuple[float, float]],
@@ -312,11 +320,14 @@ def memory_trend(
     warmup_fraction: float = 0.25,
     leak_mb_per_h: float = 50.0,
     min_samples: int = 10,
+    min_window_s: float = LEAK_MIN_WINDOW_S,
 ) -> MemoryTrend:
     """Leak verdict from (seconds, RSS MB) samples: the least-squares slope after the
     warm-up (caches and pools filling are not leaks), extrapolated to an hour. Growing
     means both a slope above ``leak_mb_per_h`` and a last quarter above the first
-    post-warm-up quarter (a steady climb, not one late allocation)."""
+    post-warm-up quarter (a steady climb, not one late allocation). Fewer than
+    ``min_samples`` samples, or less than ``min_window_s`` seconds of them, after the
+    warm-up give no verdict ("too short"), the slope still shown."""
     kept = list(series[int(len(series) * warmup_fraction) :])
     if len(kept) < min_samples:
         return MemoryTrend(
@@ -338,18 +349,53 @@ def memory_trend(
     early = sum(m for _, m in kept[:quarter]) / quarter
     late = sum(m for _, m in kept[-quarter:]) / quarter
     per_h = slope * 3600.0
+    span_s = kept[-1][0] - kept[0][0]
     growing = per_h > leak_mb_per_h and late > early
+    measured = (
+        f"RSS {early:.1f} -> {late:.1f} MB (first vs last quarter after warm-up), "
+        f"slope {per_h:+.1f} MB/h"
+    )
+    if span_s < min_window_s:
+        verdict = "too short"
+        detail = (
+            f"{measured} over {span_s:.0f} s after warm-up: no verdict from under "
+            f"{min_window_s:.0f} s (a soak of {_soak_minutes(min_window_s, warmup_fraction)}"
+            " min or more gives one)"
+        )
+    else:
+        verdict = "growing" if growing else "stable"
+        detail = f"{measured}, limit {leak_mb_per_h:g} MB/h"
     return MemoryTrend(
         process,
         len(series),
         round(series[0][1], 1),
         round(series[-1][1], 1),
         round(per_h, 2),
-        "growing" if growing else "stable",
-        f"RSS {early:.1f} -> {late:.1f} MB (first vs last quarter after warm-up), "
-        f"slope {per_h:+.1f} MB/h, limit {leak_mb_per_h:g} MB/h",
+        verdict,
+        detail,
         list(series),
     )
+
+
+def _soak_minutes(window_s: float, warmup_fraction: float) -> int:
+    """The whole run's minutes that leave ``window_s`` after its warm-up share."""
+    return max(1, math.ceil(window_s / (1.0 - warmup_fraction) / 60.0))
+
+
+def leak_breaches(trends: Sequence[MemoryTrend], judged: Iterable[str]) -> list[str]:
+    """Why a soak fails on memory: a judged service growing, or one sampled too briefly
+    for a verdict (a soak that cannot tell is not a pass). Services whose processes are
+    not on this machine (a cluster's) have no trend: the report says so instead."""
+    wanted = set(judged)
+    found: list[str] = []
+    for t in trends:
+        if t.process not in wanted:
+            continue
+        if t.verdict == "growing":
+            found.append(f"{t.process} memory growing: {t.detail}")
+        elif t.verdict == "too short":
+            found.append(f"{t.process} memory not judged: {t.detail}")
+    return found
 
 
 def _warm_up_note(warm_up: Mapping[str, int] | None) -> str:
@@ -407,6 +453,14 @@ def markdown(figures: dict[str, Any], trends: Sequence[MemoryTrend], failed: lis
                 f"| {t.process} | {t.samples} | {t.first_mb} | {t.last_mb} | "
                 f"{t.slope_mb_per_h} | {t.verdict} |"
             )
+        lines += ["", *(f"- {t.process}: {t.detail}" for t in trends if t.detail)]
+    else:
+        lines += [
+            "",
+            "## Memory (RSS)",
+            "",
+            "Not judged: no service process of this run is on this machine.",
+        ]
     lines += cpu_markdown(figures.get("cpu_per_handshake") or {})
     if figures.get("errors"):
         lines += ["", "## Errors", ""] + [f"- {n} x {e}" for e, n in figures["errors"].items()]

@@ -105,7 +105,8 @@ def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespac
         "--leak-mb-per-h",
         type=float,
         default=50.0,
-        help="a soak fails when a service's RSS trend exceeds this",
+        help="a soak fails when a service's RSS trend exceeds this (or is not judged: "
+        "under 300 s of samples after the warm-up)",
     )
     p.add_argument(
         "--agent-work-s", type=float, default=0.0, help="wall seconds of each stand-in agent's work"
@@ -432,11 +433,7 @@ async def run(args: argparse.Namespace) -> int:
     failed = figures.breaches(result, limits)
     if args.shape == "soak":
         # The services' trends only: the local dev server keeps every workflow in memory.
-        failed += [
-            f"{t.process} memory growing: {t.detail}"
-            for t in trends
-            if t.verdict == "growing" and t.process in LEAK_JUDGED
-        ]
+        failed += figures.leak_breaches(trends, LEAK_JUDGED)
     if code != 0:
         failed.append(f"locust exited with {code} (see {out / 'logs'})")
     agreement = metrics_agreement(

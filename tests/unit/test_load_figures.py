@@ -47,13 +47,36 @@ def test_breaches_name_each_threshold() -> None:
 
 
 def test_memory_trend_tells_a_climb_from_a_warm_up() -> None:
-    warm_then_flat = [(t, 100.0 + min(t, 20) * 2) for t in range(0, 120, 2)]
+    warm_then_flat = [(t, 100.0 + min(t, 100) * 0.4) for t in range(0, 600, 2)]
     assert figures.memory_trend("stigma", warm_then_flat).verdict == "stable"
     climbing = [(t, 100.0 + t * 0.05) for t in range(0, 600, 5)]  # 180 MB/h
     trend = figures.memory_trend("zigflow", climbing)
     assert trend.verdict == "growing"
     assert trend.slope_mb_per_h == pytest.approx(180.0, rel=0.01)
     assert figures.memory_trend("x", [(0, 1.0)]).verdict == "too short"
+
+
+def test_a_minute_of_samples_gives_no_leak_verdict_and_a_soak_that_short_fails() -> None:
+    # A default 60 s run: RSS up 0.6 MB after the warm-up is 50+ MB/h extrapolated, noise
+    # over a minute, not a trend; the same climb kept up for 10 minutes is one.
+    minute = [(t, 84.0 + t * 0.015) for t in range(0, 61)]
+    short = figures.memory_trend("stigma", minute)
+    assert short.verdict == "too short"
+    assert short.slope_mb_per_h == pytest.approx(54.0, rel=0.01)  # shown, not judged
+    assert "45 s after warm-up" in short.detail
+    ten_minutes = [(t, 84.0 + t * 0.015) for t in range(0, 601)]
+    assert figures.memory_trend("stigma", ten_minutes).verdict == "growing"
+    # A soak judges the services it samples: growing fails, too short fails, stable passes.
+    stable = figures.memory_trend("zigflow", [(t, 80.0) for t in range(0, 601)])
+    found = figures.leak_breaches(
+        [short, stable, figures.memory_trend("temporal", minute)], {"zigflow", "stigma"}
+    )
+    assert found == [f"stigma memory not judged: {short.detail}"]
+    grown = figures.memory_trend("stigma", ten_minutes)
+    assert figures.leak_breaches([grown, stable], {"zigflow", "stigma"}) == [
+        f"stigma memory growing: {grown.detail}"
+    ]
+    assert figures.leak_breaches([stable], {"zigflow"}) == []
 
 
 def test_target_round_trips_through_the_environment_and_hides_secrets() -> None:
