@@ -33,13 +33,14 @@ import pathlib
 import ssl
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError
 
 if TYPE_CHECKING:  # the locustfile imports this under gevent: temporalio only when used
+    import grpc
     from temporalio.client import TLSConfig
 
 
@@ -390,6 +391,72 @@ def service_options(
         else:
             kwargs["default"] = env.get(var, "")
         add(s.option, **kwargs)
+
+
+@dataclass(frozen=True)
+class ServiceTLS:
+    """TLS towards a deployed service's own gRPC (Stigma's StartAgent and health, a
+    service's grpc.health.v1): the CA that signed its certificate (empty: the system's
+    CAs), a client certificate and key when it asks for mTLS, and the name its
+    certificate carries when the address does not (a port-forward, an IP)."""
+
+    ca: str = ""
+    cert: str = ""
+    key: str = ""
+    server_name: str = ""
+
+    def describe(self) -> str:
+        """For plans and messages: paths and names, never key material."""
+        parts = [f"tls ca={self.ca or 'system'}", f"auth={'mTLS' if self.cert else 'none'}"]
+        if self.server_name:
+            parts.append(f"server-name={self.server_name}")
+        return " ".join(parts)
+
+    def problems(self) -> list[str]:
+        """What is wrong with the settings (unreadable or non-PEM files, a certificate
+        without its key): each a sentence naming the key to fix."""
+        found: list[str] = []
+        if bool(self.cert) != bool(self.key):
+            given, missing = ("cert", "key") if self.cert else ("key", "cert")
+            found.append(
+                f"grpc-tls-{given} needs grpc-tls-{missing}: mTLS takes a client "
+                "certificate and its key"
+            )
+        for name, marker in (("ca", b"CERTIFICATE"), ("cert", b"CERTIFICATE"), ("key", b"KEY")):
+            path = getattr(self, name)
+            if not path:
+                continue
+            try:
+                data = pathlib.Path(path).read_bytes()
+            except OSError as err:
+                found.append(f"grpc-tls-{name} {path}: cannot read it ({err.strerror})")
+                continue
+            if b"-----BEGIN" not in data or marker not in data:
+                found.append(f"grpc-tls-{name} {path}: not a PEM file with a {marker.decode()}")
+        return found
+
+
+def service_channel(
+    address: str, settings: ServiceTLS | None = None, options: Sequence[tuple[str, Any]] = ()
+) -> grpc.aio.Channel:
+    """The one way the harness opens a gRPC channel to a service (raw StartAgent probes,
+    grpc.health.v1 Checks and Watches, the kill and pause checks): plain text, or TLS
+    with ``settings`` (a deployed service that serves only TLS)."""
+    import grpc  # not at import: the locustfile imports this module under gevent
+
+    if settings is None:
+        return grpc.aio.insecure_channel(address, options=list(options))
+
+    def read(path: str) -> bytes | None:
+        return pathlib.Path(path).read_bytes() if path else None
+
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read(settings.ca),
+        private_key=read(settings.key),
+        certificate_chain=read(settings.cert),
+    )
+    name = [("grpc.ssl_target_name_override", settings.server_name)] if settings.server_name else []
+    return grpc.aio.secure_channel(address, credentials, options=[*options, *name])
 
 
 # -- the harness's CA, for the relays that terminate TLS ------------------------------

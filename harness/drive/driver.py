@@ -837,7 +837,7 @@ class Driver:
     async def probe_stigma(self, body: bytes) -> Answer:
         """Send Stigma one StartAgent request, as raw bytes, straight to its address (past
         Zigflow and any relay); returns its answer (a gRPC status code and details)."""
-        probe = StigmaProbe(self.stack.stigma_target)
+        probe = StigmaProbe(self.stack.stigma_target, self.stack.stigma_tls)
         try:
             return await probe.start_agent_raw(body)
         finally:

@@ -150,10 +150,19 @@ async def preflight(profile: Profile, runner: HookRunner) -> list[Check]:
         address = profile.stigma_address
 
         async def stigma() -> str:
-            status = await health_status(address, contract.STIGMA_SERVICE, CONNECT_TIMEOUT_S)
+            status = await health_status(
+                address, contract.STIGMA_SERVICE, CONNECT_TIMEOUT_S, profile.grpc_tls("stigma")
+            )
             if status != "SERVING":
-                raise HarnessError(f"{address}: {status}")
-            return f"{address} SERVING"
+                hint = (
+                    f" (a Stigma that serves only TLS needs grpc-tls-* keys in "
+                    f"[targets.{profile.name}.stigma])"
+                    if status.startswith("UNAVAILABLE") and profile.grpc_tls("stigma") is None
+                    else ""
+                )
+                raise HarnessError(f"{address}: {status}{hint}")
+            tls = profile.grpc_tls("stigma")
+            return f"{address} SERVING" + (f" ({tls.describe()})" if tls else "")
 
         checks.append(await _checked("stigma address", stigma))
     api = toxiproxy_api(profile)

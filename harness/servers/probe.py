@@ -8,6 +8,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from harness import contract
+from harness.tls import ServiceTLS, service_channel
 
 
 @dataclass(frozen=True)
@@ -17,9 +18,9 @@ class Answer:
 
 
 class StigmaProbe:
-    def __init__(self, target: str) -> None:
-        self._channel = grpc.aio.insecure_channel(
-            target, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)]
+    def __init__(self, target: str, tls: ServiceTLS | None = None) -> None:
+        self._channel = service_channel(
+            target, tls, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)]
         )
         self._call = self._channel.unary_unary(
             contract.START_AGENT_PATH,

@@ -80,6 +80,12 @@ class Stack:
     # A deployed target's hooks (harness.stack.deployed); None on the harness's own stack.
     runner: HookRunner | None = None
 
+    @property
+    def stigma_tls(self) -> tls.ServiceTLS | None:
+        """TLS towards Stigma's gRPC at ``stigma_target``: a deployed target's (its
+        ``grpc-tls-*`` keys); the harness's own services serve plain text."""
+        return self.runner.profile.grpc_tls("stigma") if self.runner else None
+
     @classmethod
     def of(
         cls,

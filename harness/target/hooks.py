@@ -35,6 +35,7 @@ from harness.waits import eventually
 
 if TYPE_CHECKING:
     from harness.target.kill_seen import KillWatch
+    from harness.tls import ServiceTLS
 
 MASK = "***"
 TAIL_CHARS = 2000
@@ -196,7 +197,7 @@ class HookRunner:
         record = HookRun(service, "ready", f"grpc.health.v1 Check {address} {name!r}", _now())
         self.log.runs.append(record)
         began = time.monotonic()
-        status = await health_status(address, name, timeout_s)
+        status = await health_status(address, name, timeout_s, self.profile.grpc_tls(service))
         serving = status == "SERVING"
         self._close(record, began, "ok" if serving else "failed", None, status)
         return serving
@@ -230,12 +231,14 @@ class HookRunner:
         await self.wait_ready(service)
 
 
-async def health_status(address: str, service_name: str, timeout_s: float) -> str:
+async def health_status(
+    address: str, service_name: str, timeout_s: float, tls: ServiceTLS | None = None
+) -> str:
     """What ``address``'s grpc.health.v1 says of ``service_name`` (``SERVING`` ...), or
     the error's code when it does not answer (``UNAVAILABLE: ...``)."""
     from harness.target.pause_seen import check
 
-    answer = await check(address, service_name, timeout_s)
+    answer = await check(address, service_name, timeout_s, tls)
     if isinstance(answer, str):
         return answer
     return f"{answer.code().name}: {answer.details()}"
@@ -281,7 +284,9 @@ async def kill_watch(runner: HookRunner, service: str) -> KillWatch:
     if address is None or not runner.profile.can_kill(service):
         raise HookFailed(f"{service}: {KILL_MISSING}")
     timeout_s = runner.hooks(service).hook_timeout_s
-    return await KillWatch.open(service, address, health_name(service), timeout_s)
+    return await KillWatch.open(
+        service, address, health_name(service), timeout_s, runner.profile.grpc_tls(service)
+    )
 
 
 @contextlib.asynccontextmanager
@@ -328,16 +333,17 @@ async def service_paused(
         raise HookFailed(f"{service}: {PAUSE_MISSING}")
     hooks = runner.hooks(service)
     name = health_name(service)
-    await pause_seen.serving_before(service, address, name, hooks.hook_timeout_s)
+    tls = runner.profile.grpc_tls(service)
+    await pause_seen.serving_before(service, address, name, hooks.hook_timeout_s, tls)
     try:
         await runner.run(service, "pause")
-        yield await pause_seen.frozen(service, address, name, hooks.hook_timeout_s)
+        yield await pause_seen.frozen(service, address, name, hooks.hook_timeout_s, tls)
     finally:
 
         async def resumed() -> None:
             await runner.run(service, "resume")
             if thaw_seen:
-                await pause_seen.thawed(service, address, name, hooks.ready_timeout_s)
+                await pause_seen.thawed(service, address, name, hooks.ready_timeout_s, tls)
 
         await finish(resumed())
 

@@ -23,6 +23,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from harness.errors import FaultNotReached, NotReadyError
+from harness.tls import ServiceTLS, service_channel
 
 SERVING = health_pb2.HealthCheckResponse.ServingStatus.Name(health_pb2.HealthCheckResponse.SERVING)
 
@@ -32,21 +33,30 @@ class KillWatch:
     before its kill hook runs; ``landed`` then waits for the stream to end or to leave
     SERVING. Close it (``close``) however the fault ends."""
 
-    def __init__(self, service: str, address: str, name: str) -> None:
+    def __init__(
+        self, service: str, address: str, name: str, tls: ServiceTLS | None = None
+    ) -> None:
         self.service = service
         self.address = address
         self.name = name
-        self._channel = grpc.aio.insecure_channel(address)
+        self._channel = service_channel(address, tls)
         self._call = health_pb2_grpc.HealthStub(self._channel).Watch(
             health_pb2.HealthCheckRequest(service=name)
         )
         self._replies = aiter(self._call)
 
     @classmethod
-    async def open(cls, service: str, address: str, name: str, timeout_s: float) -> KillWatch:
+    async def open(
+        cls,
+        service: str,
+        address: str,
+        name: str,
+        timeout_s: float,
+        tls: ServiceTLS | None = None,
+    ) -> KillWatch:
         """The Watch, once its first answer says SERVING; NotReadyError when the service
         does not serve there before its kill (nothing to see go down)."""
-        watch = cls(service, address, name)
+        watch = cls(service, address, name, tls)
         try:
             first = await asyncio.wait_for(anext(watch._replies), timeout_s)
         except (grpc.aio.AioRpcError, TimeoutError, StopAsyncIteration) as err:

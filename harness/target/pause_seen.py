@@ -25,6 +25,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from harness.errors import FaultNotReached, NotReadyError, WaitTimeout
+from harness.tls import ServiceTLS, service_channel
 from harness.waits import eventually
 
 # How long a Check may go unanswered before the service counts as frozen. A serving
@@ -35,10 +36,12 @@ PROBE_S = 1.0
 INTERVAL_S = 0.1
 
 
-async def check(address: str, name: str, timeout_s: float) -> str | grpc.aio.AioRpcError:
+async def check(
+    address: str, name: str, timeout_s: float, tls: ServiceTLS | None = None
+) -> str | grpc.aio.AioRpcError:
     """One grpc.health.v1 Check on a new connection: the status it answers (``SERVING``
     ...), or the error it ends with (code ``DEADLINE_EXCEEDED``: no answer)."""
-    channel = grpc.aio.insecure_channel(address)
+    channel = service_channel(address, tls)
     try:
         reply = await health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(service=name), timeout=timeout_s
@@ -55,7 +58,12 @@ def _said(answer: str | grpc.aio.AioRpcError) -> str:
 
 
 async def _until(
-    address: str, name: str, wanted: str, timeout_s: float, pending: str
+    address: str,
+    name: str,
+    wanted: str,
+    timeout_s: float,
+    pending: str,
+    tls: ServiceTLS | None,
 ) -> tuple[bool, str]:
     """Checks (each bounded by ``PROBE_S``) until one's answer is ``wanted`` (a status,
     or an error's code name), within ``timeout_s``: whether it came, and the last
@@ -63,7 +71,7 @@ async def _until(
     last = ["nothing yet"]
 
     async def answered() -> bool | None:
-        last[0] = _said(await check(address, name, PROBE_S))
+        last[0] = _said(await check(address, name, PROBE_S, tls))
         return True if last[0] == wanted else None
 
     try:
@@ -75,11 +83,13 @@ async def _until(
     return True, last[0]
 
 
-async def serving_before(service: str, address: str, name: str, timeout_s: float) -> None:
+async def serving_before(
+    service: str, address: str, name: str, timeout_s: float, tls: ServiceTLS | None = None
+) -> None:
     """The service's grpc.health.v1 answers SERVING before its pause hook runs; else
     NotReadyError. An address that answers nothing anyway (a wrong port behind a proxy,
     a host that drops the connection) would make any pause look seen."""
-    answer = await check(address, name, timeout_s)
+    answer = await check(address, name, timeout_s, tls)
     if answer != "SERVING":
         raise NotReadyError(
             f"{service}: its grpc.health.v1 at {address} says {_said(answer)} before the "
@@ -88,13 +98,15 @@ async def serving_before(service: str, address: str, name: str, timeout_s: float
         )
 
 
-async def frozen(service: str, address: str, name: str, timeout_s: float) -> str:
+async def frozen(
+    service: str, address: str, name: str, timeout_s: float, tls: ServiceTLS | None = None
+) -> str:
     """How the pause was seen (a Check unanswered for ``PROBE_S``), within ``timeout_s``
     of the pause hook's exit; else FaultNotReached naming what the service said."""
     began = time.monotonic()
     unanswered = grpc.StatusCode.DEADLINE_EXCEEDED.name
     pending = f"{service}'s grpc.health.v1 at {address} to stop answering"
-    seen, said = await _until(address, name, unanswered, timeout_s, pending)
+    seen, said = await _until(address, name, unanswered, timeout_s, pending, tls)
     if not seen:
         raise FaultNotReached(
             f"{service}: its pause hook exited 0, but its grpc.health.v1 at {address} still "
@@ -108,11 +120,13 @@ async def frozen(service: str, address: str, name: str, timeout_s: float) -> str
     )
 
 
-async def thawed(service: str, address: str, name: str, timeout_s: float) -> None:
+async def thawed(
+    service: str, address: str, name: str, timeout_s: float, tls: ServiceTLS | None = None
+) -> None:
     """Until the service's grpc.health.v1 answers SERVING again after its resume hook,
     within ``timeout_s``; else NotReadyError (the resume did not undo the pause)."""
     pending = f"{service}'s grpc.health.v1 at {address} to answer SERVING"
-    seen, said = await _until(address, name, "SERVING", timeout_s, pending)
+    seen, said = await _until(address, name, "SERVING", timeout_s, pending, tls)
     if not seen:
         raise NotReadyError(
             f"{service}: its resume hook exited 0, but its grpc.health.v1 at {address} "

@@ -67,7 +67,11 @@ def render(profile: Profile, *, run_id: str, env: Mapping[str, str] | None = Non
         f"  agents      {names.stigma_agent_activity} served by the harness on "
         f"{profile.agent_task_queue}"
     )
-    lines.append(f"  stigma      {profile.stigma_address or 'no address (no direct probes)'}")
+    stigma_tls = profile.grpc_tls("stigma")
+    lines.append(
+        f"  stigma      {profile.stigma_address or 'no address (no direct probes)'}"
+        + (f" ({stigma_tls.describe()})" if profile.stigma_address and stigma_tls else "")
+    )
     proxies = profile.toxiproxy.proxies if profile.toxiproxy else {}
     if profile.toxiproxy:
         named = ", ".join(f"{link} -> {name}" for link, name in proxies.items()) or "none"

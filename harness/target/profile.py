@@ -85,6 +85,14 @@ class ServiceHooks(_Strict):
     ready_timeout_s: float = Field(default=180.0, gt=0)
     ready_interval_s: float = Field(default=2.0, gt=0)
     hook_timeout_s: float = Field(default=120.0, gt=0)
+    # TLS on the service's own gRPC, for every connection the harness opens to it
+    # (stigma-address, ready-grpc-health): a Stigma that serves only TLS, since the
+    # tokens it carries are capabilities. Any grpc-tls-* key turns it on.
+    grpc_tls: bool = False
+    grpc_tls_ca: str = ""
+    grpc_tls_cert: str = ""
+    grpc_tls_key: str = ""
+    grpc_tls_server_name: str = ""
 
     @model_validator(mode="after")
     def _complete(self) -> ServiceHooks:
@@ -105,7 +113,19 @@ class ServiceHooks(_Strict):
             command = getattr(self, name)
             if command is not None and not _argv_or_none(command):
                 raise ValueError(f"{name}: an empty command line")
+        tls_settings = self.service_tls
+        problems = tls_settings.problems() if tls_settings else []
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def service_tls(self) -> tls.ServiceTLS | None:
+        """TLS towards the service's gRPC, or None (plain text)."""
+        given = (self.grpc_tls_ca, self.grpc_tls_cert, self.grpc_tls_key, self.grpc_tls_server_name)
+        if not (self.grpc_tls or any(given)):
+            return None
+        return tls.ServiceTLS(*given)
 
     @property
     def readiness(self) -> str | None:
@@ -239,6 +259,10 @@ class Profile(_Strict):
         if hooks.ready_grpc_health:
             return hooks.ready_grpc_health
         return self.stigma_address if service == "stigma" else None
+
+    def grpc_tls(self, service: str) -> tls.ServiceTLS | None:
+        """TLS towards ``service``'s own gRPC (its ``grpc-tls-*`` keys), or None."""
+        return self.hooks(service).service_tls
 
     def can_kill(self, service: str) -> bool:
         """A kill the harness can make, see land, and undo: a kill hook with start or
