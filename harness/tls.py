@@ -124,6 +124,23 @@ def _truthy(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+# What each PEM file of a TLS setting must hold.
+PEM_MARKERS = {"ca": b"CERTIFICATE", "cert": b"CERTIFICATE", "key": b"KEY"}
+
+
+def _pem_problem(path: str, marker: bytes) -> str | None:
+    """What is wrong with a PEM file a setting names (None: nothing, or no file given)."""
+    if not path:
+        return None
+    try:
+        data = pathlib.Path(path).read_bytes()
+    except OSError as err:
+        return f"cannot read it ({err.strerror})"
+    if b"-----BEGIN" not in data or marker not in data:
+        return f"not a PEM file with a {marker.decode()}"
+    return None
+
+
 @dataclass(frozen=True)
 class Connection:
     """TLS and authentication towards Temporal (empty: plain text, no key)."""
@@ -162,21 +179,11 @@ class Connection:
                 f"{BY_FIELD[given].option} needs {BY_FIELD[missing].option} "
                 f"({BY_FIELD[missing].env}): mTLS takes a client certificate and its key"
             )
-        for name, marker in (("ca", b"CERTIFICATE"), ("cert", b"CERTIFICATE"), ("key", b"KEY")):
-            path = getattr(self, name)
-            if not path:
-                continue
+        for name, path in (("ca", self.ca), ("cert", self.cert), ("key", self.key)):
             s = BY_FIELD[name]
-            try:
-                data = pathlib.Path(path).read_bytes()
-            except OSError as err:
-                raise ConfigError(
-                    f"{s.option} ({s.env}) {path}: cannot read it ({err.strerror})"
-                ) from None
-            if b"-----BEGIN" not in data or marker not in data:
-                raise ConfigError(
-                    f"{s.option} ({s.env}) {path}: not a PEM file with a {marker.decode()}"
-                )
+            problem = _pem_problem(path, PEM_MARKERS[name])
+            if problem:
+                raise ConfigError(f"{s.option} ({s.env}) {path}: {problem}")
         if self.api_key.strip() != self.api_key or not self.api_key.isprintable():
             raise ConfigError(
                 f"{BY_FIELD['api_key'].option} ({BY_FIELD['api_key'].env}): the key has "
@@ -422,17 +429,10 @@ class ServiceTLS:
                 f"grpc-tls-{given} needs grpc-tls-{missing}: mTLS takes a client "
                 "certificate and its key"
             )
-        for name, marker in (("ca", b"CERTIFICATE"), ("cert", b"CERTIFICATE"), ("key", b"KEY")):
-            path = getattr(self, name)
-            if not path:
-                continue
-            try:
-                data = pathlib.Path(path).read_bytes()
-            except OSError as err:
-                found.append(f"grpc-tls-{name} {path}: cannot read it ({err.strerror})")
-                continue
-            if b"-----BEGIN" not in data or marker not in data:
-                found.append(f"grpc-tls-{name} {path}: not a PEM file with a {marker.decode()}")
+        for name, path in (("ca", self.ca), ("cert", self.cert), ("key", self.key)):
+            problem = _pem_problem(path, PEM_MARKERS[name])
+            if problem:
+                found.append(f"grpc-tls-{name} {path}: {problem}")
         return found
 
 

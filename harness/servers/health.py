@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from harness import tls
+
 SERVING = "SERVING"
 NOT_LISTENING = "NOT_LISTENING"  # nothing answers at the address (UNAVAILABLE)
 
@@ -45,5 +47,5 @@ class Health:
 @contextlib.asynccontextmanager
 async def probe(target: str) -> AsyncIterator[Health]:
     """A health probe of ``target`` (HOST:PORT), its channel closed on leaving."""
-    async with grpc.aio.insecure_channel(target, options=PROBE_CHANNEL_OPTIONS) as channel:
+    async with tls.service_channel(target, options=PROBE_CHANNEL_OPTIONS) as channel:
         yield Health(channel)

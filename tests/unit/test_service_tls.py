@@ -114,25 +114,30 @@ async def test_a_tls_service_answers_with_its_ca_and_name_and_is_refused_otherwi
     assert all(status.startswith("UNAVAILABLE") for status in refused), refused
 
 
+def _read(stigma: dict[str, object], **top: object) -> profile.Profile:
+    """A profile of the smallest table, Stigma's keys ``stigma``."""
+    table = {
+        "temporal": "127.0.0.1:1",
+        "namespace": "cert",
+        "allowed-namespaces": ["cert"],
+        "zigflow-task-queue": "zq",
+        "agent-task-queue": "aq",
+    }
+    return profile.parse("staging", {**table, **top, "stigma": stigma})
+
+
 def _tls_profile(fake: TLSFake, **stigma: object) -> profile.Profile:
-    return profile.parse(
-        "staging",
+    hooks = {action: fake.hook(action) for action in ("kill", "start", "pause", "resume")}
+    return _read(
         {
-            "temporal": "127.0.0.1:1",
-            "namespace": "cert",
-            "allowed-namespaces": ["cert"],
-            "zigflow-task-queue": "zq",
-            "agent-task-queue": "aq",
-            "stigma-address": fake.address,
-            "stigma": {
-                **{action: fake.hook(action) for action in ("kill", "start", "pause", "resume")},
-                "ready-grpc-health": fake.address,
-                "ready-interval-s": 0.05,
-                "hook-timeout-s": 10,
-                "ready-timeout-s": 10,
-                **stigma,
-            },
+            **hooks,
+            "ready-grpc-health": fake.address,
+            "ready-interval-s": 0.05,
+            "hook-timeout-s": 10,
+            "ready-timeout-s": 10,
+            **stigma,
         },
+        **{"stigma-address": fake.address},
     )
 
 
@@ -180,17 +185,7 @@ def test_service_tls_keys_are_checked_when_the_profile_is_read(tmp_path: pathlib
     junk.write_text("not a certificate")
 
     def read(**stigma: str) -> profile.Profile:
-        return profile.parse(
-            "staging",
-            {
-                "temporal": "127.0.0.1:1",
-                "namespace": "cert",
-                "allowed-namespaces": ["cert"],
-                "zigflow-task-queue": "zq",
-                "agent-task-queue": "aq",
-                "stigma": stigma,
-            },
-        )
+        return _read(dict(stigma))
 
     assert read().grpc_tls("stigma") is None
     assert read(**{"grpc-tls-ca": str(pem)}).grpc_tls("stigma") == ServiceTLS(ca=str(pem))
