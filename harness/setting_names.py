@@ -152,7 +152,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HANDSHAKE_CALL_TIMEOUT_S",
         "float",
-        "seconds the driver waits for one call's outcome before recording it as unknown",
+        "seconds the driver waits for one call's outcome before recording it as unknown, "
+        "and for its Stigma executions to close before reading their record",
         option="--call-timeout",
         defaults={"gate": "60"},
     ),

@@ -7,12 +7,18 @@
   spec every time: the harness waits for the ACK it sees pass its relay, so the kill
   cannot land between the durable start and the ACK.
 
+- A correct Stigma whose execution closes 17 s after its completion call landed (the
+  completion activity reporting late) passes: its record is read once it has closed,
+  within the call timeout; with a call timeout shorter than that, the spec fails
+  naming Stigma's execution as still running, never passes without its record.
+
 (The opposite, a Zigflow configured with Stigma's direct address, is a mutant in
 tests/test_mutants.py: the chaos and corruption scenarios must error.)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import sys
@@ -128,3 +134,39 @@ def test_a_stigma_without_a_summary_passes_on_temporals_evidence_and_says_so(
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]
     assert "stigma summary: not certified" in output, output[-3000:]
+
+
+SLOW_CLOSE_SPEC = (
+    "scenarios/test_success.py::test_zigflow_resumes_with_exactly_the_agents_result_once"
+)
+
+
+@pytest.mark.parametrize(
+    ("call_timeout_s", "passes"),
+    [(60, True), (5, False)],
+    ids=["read-once-closed", "still-running-at-the-bound"],
+)
+def test_a_stigma_slow_to_close_is_read_once_closed_within_the_call_timeout(
+    call_timeout_s: int, passes: bool, tmp_path: pathlib.Path
+) -> None:
+    proc = _run_child(
+        _pytest(
+            SLOW_CLOSE_SPEC,
+            "--call-timeout",
+            str(call_timeout_s),
+            "--stigma-cmd",
+            f"{PY} -m tests.variants.stigma_slow_to_close",
+            out=tmp_path,
+        )
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == (0 if passes else 1), output[-4000:]
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "histories").glob("*.json")]
+    stigma = {s["status"] for call in record["calls"].values() for s in call["stigma"].values()}
+    verdicts = {c["checker"]: c["status"] for c in record["checks"]}
+    if passes:
+        assert stigma == {"completed"}, stigma
+        assert verdicts["resumed_once_with_agent_result"] == "ok", verdicts
+    else:  # judged while Stigma was still open: a violation, never a pass without it
+        assert stigma == {"running"}, stigma
+        assert verdicts["resumed_once_with_agent_result"] == "violated", verdicts

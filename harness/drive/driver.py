@@ -37,7 +37,6 @@ from harness.stack.stack import Stack
 from harness.tokens import redact
 from harness.waits import eventually
 
-COLLECT_WAIT_S = 15.0
 # history.measurements key: an operator's actions on Zigflow's activity, each with the
 # call's tokens (fingerprints), as the driver made them.
 OPERATOR_ACTIONS = "operator_actions"
@@ -877,6 +876,8 @@ class Driver:
             return call  # nothing left to read: the checkers will say what is missing
         call.zigflow = traces.read(zig, converter, traces.WorkflowTrace)
         call.raw_histories[zig.workflow_id] = redact(zig.to_json_dict())
+        # Stigma's records are read once they have closed, within the call's own timeout.
+        settle_by = time.monotonic() + self.timeout_s
         for index, state in enumerate(started.plan["states"]):
             if state.get("kind", "call_agent") != "call_agent":
                 continue
@@ -889,9 +890,13 @@ class Driver:
             span = call.zigflow.activity(act)
             by_token = span is not None and span.status in ("completed", "failed", "canceled")
             if state.get("mode", HANDSHAKE) == HANDSHAKE and by_token:
-                # Zigflow resumes at the completion call; Stigma records that
-                # call's outcome a moment later. Read Stigma once it has closed.
-                await _closed(agent, COLLECT_WAIT_S)
+                # Zigflow resumes at the completion call; Stigma records that call's
+                # outcome when its completion activity closes, which can be much later:
+                # on a slow link that activity's attempts time out after the call landed
+                # and it is retried, with backoff, until an attempt reports in time
+                # (seen: the Java Stigma still open 15 s after Zigflow resumed, under
+                # latency and slicing). Still open at the bound, the checkers say so.
+                await _closed(agent, max(0.0, settle_by - time.monotonic()))
             try:
                 hist = await agent.fetch_history()
             except RPCError as err:

@@ -10,7 +10,7 @@ import asyncio
 import base64
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from temporalio import activity
 from temporalio.api.common.v1 import Payload
@@ -51,6 +51,16 @@ DEAD = frozenset({RPCStatusCode.NOT_FOUND})
 # INVALID_ARGUMENT: real server, malformed or foreign-namespace token.
 # INTERNAL: what the time-skipping test server answers for a malformed token.
 REJECTED = frozenset({RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.INTERNAL})
+# A read of Zigflow's record that failed with one of these may succeed when asked again
+# (a slow or broken link, a busy server); any other failure (e.g. PERMISSION_DENIED) will not.
+READ_AGAIN = frozenset(
+    {
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.ABORTED,
+    }
+)
 
 
 class ActivityHandle(Protocol):
@@ -151,7 +161,26 @@ class SystemActivities:
                     type="CompletionTransient",
                 ) from err
             if outcome.status == "token_dead" and self._record:
-                outcome = await self._explain_not_found(completion, outcome)
+                # Heartbeating meanwhile: on a slow link the reads take seconds, and an
+                # attempt that outlives its heartbeat timeout is retried however it ended.
+                explained = await _alive_while(self._explain_not_found(completion, outcome))
+                if explained is None:
+                    # NOT_FOUND may mean our own earlier call landed (its reply lost), and
+                    # the record that tells could not be read now: retried, never recorded
+                    # as a dead token.
+                    log.event(
+                        "completion.transient",
+                        code=err.status.name,
+                        message=outcome.message,
+                        **fields,
+                    )
+                    metrics.completion_call(fields["kind"], "transient", err.status.name)
+                    raise ApplicationError(
+                        f"completion call answered {err.status.name} and Zigflow's record "
+                        "could not be read now",
+                        type="CompletionTransient",
+                    ) from err
+                outcome = explained
             metrics.completion_call(fields["kind"], outcome.status, err.status.name)
             log.event(
                 f"completion.{outcome.status}",
@@ -166,13 +195,18 @@ class SystemActivities:
 
     async def _explain_not_found(
         self, completion: Completion, outcome: CompletionOutcome
-    ) -> CompletionOutcome:
-        """NOT_FOUND is ambiguous; Zigflow's own history says which case it is."""
+    ) -> CompletionOutcome | None:
+        """NOT_FOUND is ambiguous; Zigflow's own history says which case it is. None
+        when the record could not be read for a reason that asking again may clear (the
+        call is then retried); a record that cannot be read at all leaves the outcome a
+        dead token."""
         assert self._record is not None
         try:
             why, detail = await self._record.why_not_found(completion)
         except Exception as err:  # the record is a diagnosis, not a dependency
             outcome.message += f" (Zigflow's record unreadable: {err})"
+            if isinstance(err, RPCError) and err.status in READ_AGAIN:
+                return None
             return outcome
         if why == "delivered_earlier":
             outcome.status = "delivered_earlier"
@@ -201,7 +235,10 @@ def _flags(err: AsyncActivityCancelledError) -> dict[str, bool]:
     }
 
 
-async def _alive_while(call: Awaitable[None]) -> None:
+T = TypeVar("T")
+
+
+async def _alive_while(call: Awaitable[T]) -> T:
     """Await a completion RPC while heartbeating our own attempt.
 
     The SDK's client retries some codes (INTERNAL, UNAVAILABLE, ...) for up to ~10 s
@@ -214,7 +251,7 @@ async def _alive_while(call: Awaitable[None]) -> None:
             await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
             if not task.done():
                 activity.heartbeat()
-        task.result()
+        return task.result()
     finally:
         if not task.done():
             task.cancel()
@@ -242,13 +279,14 @@ class TemporalZigflowRecord:
         handle = self._client.get_workflow_handle(
             completion.zigflow_workflow_id, run_id=completion.zigflow_run_id or None
         )
-        history = await handle.fetch_history()
+        # The same deadline as every call by token (and the Java reference's reads).
+        history = await handle.fetch_history(rpc_timeout=CALL_DEADLINE)
         earlier = delivered_earlier(
             history.events, completion, self._client.data_converter.payload_converter
         )
         if earlier is not None:
             return earlier
-        desc = await handle.describe()
+        desc = await handle.describe(rpc_timeout=CALL_DEADLINE)
         for pending in desc.raw_description.pending_activities:
             if (
                 pending.activity_id == completion.zigflow_activity_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment
 
 from reference_services.common.jsonlog import token_fingerprint
+from reference_services.stigma import activities
 from reference_services.stigma.activities import SystemActivities, delivered_earlier
 from reference_services.stigma.model import Completion, CompletionOutcome
 
@@ -235,3 +237,74 @@ async def test_only_a_requested_cancellation_stops_the_agent(
     outcome = await environment().run(acts.heartbeat_zigflow_activity, completion())
 
     assert outcome == CompletionOutcome(expected, token_fp=token_fingerprint(TOKEN))
+
+
+# --- NOT_FOUND whose record cannot be read (now, or at all) ---------------------------
+
+
+@dataclass
+class SlowRecord:
+    """Zigflow's record read over a slow link: answers ``why`` (or raises ``error``)
+    after ``delay_s``."""
+
+    why: tuple[str, str] = ("delivered_earlier", "our result is there")
+    error: BaseException | None = None
+    delay_s: float = 0.0
+
+    async def why_not_found(self, completion: Completion) -> tuple[str, str]:
+        await asyncio.sleep(self.delay_s)  # the link's slowness, not synchronisation
+        if self.error is not None:
+            raise self.error
+        return self.why
+
+
+def _not_found_with(record: SlowRecord) -> SystemActivities:
+    factory = Factory(FakeHandle(RPCError("activity not found", RPCStatusCode.NOT_FOUND, b"")))
+    return SystemActivities(factory, record)
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.ABORTED,
+    ],
+)
+async def test_a_not_found_whose_record_is_unreadable_for_now_is_retried(
+    status: RPCStatusCode,
+) -> None:
+    # Our own earlier call may have landed, its reply lost: only the record can tell.
+    acts = _not_found_with(SlowRecord(error=RPCError("slow link", status, b"")))
+
+    with pytest.raises(ApplicationError) as info:
+        await environment().run(acts.complete_zigflow_activity, completion())
+
+    assert info.value.type == "CompletionTransient"
+    assert info.value.non_retryable is False
+
+
+async def test_a_not_found_whose_record_is_refused_stays_a_dead_token() -> None:
+    refused = RPCError("no access", RPCStatusCode.PERMISSION_DENIED, b"")
+    acts = _not_found_with(SlowRecord(error=refused))
+
+    outcome = await environment().run(acts.complete_zigflow_activity, completion())
+
+    assert outcome.status == "token_dead"
+    assert "record unreadable" in outcome.message
+
+
+async def test_the_attempt_heartbeats_while_the_record_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(activities, "HEARTBEAT_EVERY_S", 0.01)
+    acts = _not_found_with(SlowRecord(delay_s=0.2))
+    env = environment()
+    beats: list[Any] = []
+    env.on_heartbeat = lambda *details: beats.append(details)
+
+    outcome = await env.run(acts.complete_zigflow_activity, completion())
+
+    assert outcome.status == "delivered_earlier"
+    assert len(beats) >= 5, beats

@@ -162,8 +162,14 @@ public class SystemActivitiesImpl implements SystemActivities {
       Model.CompletionOutcome outcome =
           new Model.CompletionOutcome(
               what == CallError.TOKEN_DEAD ? "token_dead" : "token_rejected", code, message, fp);
-      if (what == CallError.TOKEN_DEAD && record != null) {
-        explainNotFound(c, outcome);
+      if (what == CallError.TOKEN_DEAD && record != null && !explainWhileAlive(c, outcome)) {
+        // NOT_FOUND may mean our own earlier call landed (its reply lost), and the record
+        // that tells could not be read now: retried, never recorded as a dead token.
+        LOG.warn("completion.transient", concat(fields, "code", code, "message", outcome.message));
+        Metrics.completionCall(kind, "transient", code);
+        throw ApplicationFailure.newFailure(
+            "completion call answered " + code + " and Zigflow's record could not be read now",
+            "CompletionTransient");
       }
       Metrics.completionCall(kind, outcome.status, code);
       LOG.event(
@@ -179,14 +185,32 @@ public class SystemActivitiesImpl implements SystemActivities {
     return new Model.CompletionOutcome("delivered", "", "", fp);
   }
 
-  /** NOT_FOUND is ambiguous; Zigflow's own history says which case it is. */
-  void explainNotFound(Model.Completion c, Model.CompletionOutcome outcome) {
+  /**
+   * Explain a NOT_FOUND while heartbeating our own attempt: on a slow link the reads take
+   * seconds, and an attempt that outlives its heartbeat timeout is retried however it ended.
+   */
+  private boolean explainWhileAlive(Model.Completion c, Model.CompletionOutcome outcome) {
+    boolean[] explained = {true};
+    try {
+      aliveWhile(() -> explained[0] = explainNotFound(c, outcome));
+    } catch (Exception interrupted) { // explainNotFound keeps its own errors
+      throw Activity.wrap(interrupted);
+    }
+    return explained[0];
+  }
+
+  /**
+   * NOT_FOUND is ambiguous; Zigflow's own history says which case it is. False when the
+   * record could not be read for a reason that asking again may clear (the call is then
+   * retried); a record that cannot be read at all leaves the outcome a dead token.
+   */
+  boolean explainNotFound(Model.Completion c, Model.CompletionOutcome outcome) {
     ZigflowRecord.Why why;
     try {
       why = record.whyNotFound(c);
     } catch (Exception err) { // the record is a diagnosis, not a dependency
       outcome.message += " (Zigflow's record unreadable: " + err.getMessage() + ")";
-      return;
+      return !ZigflowRecord.readAgain(err);
     }
     if (why.kind() == ZigflowRecord.Kind.DELIVERED_EARLIER) {
       outcome.status = "delivered_earlier";
@@ -194,6 +218,7 @@ public class SystemActivitiesImpl implements SystemActivities {
     outcome.retryPending = why.kind() == ZigflowRecord.Kind.RETRY_PENDING;
     outcome.requesterClosed = why.kind() == ZigflowRecord.Kind.CLOSED;
     outcome.message += " (" + why.detail() + ")";
+    return true;
   }
 
   interface Call {

@@ -1,6 +1,8 @@
 package com.stigmer.stigma;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.temporal.api.common.v1.Payloads;
 import io.temporal.api.common.v1.WorkflowExecution;
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
@@ -41,6 +43,25 @@ public class ZigflowRecord {
           WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT);
 
   public record Why(Kind kind, String detail) {}
+
+  // A read that failed with one of these may succeed when asked again (a slow or broken
+  // link, a busy server); any other failure (e.g. PERMISSION_DENIED) will not.
+  static final Set<Status.Code> READ_AGAIN =
+      EnumSet.of(
+          Status.Code.DEADLINE_EXCEEDED,
+          Status.Code.UNAVAILABLE,
+          Status.Code.RESOURCE_EXHAUSTED,
+          Status.Code.ABORTED);
+
+  /** Whether a failed read of Zigflow's record may succeed when asked again. */
+  static boolean readAgain(Throwable err) {
+    for (Throwable t = err; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof StatusRuntimeException sre) {
+        return READ_AGAIN.contains(sre.getStatus().getCode());
+      }
+    }
+    return false;
+  }
 
   private final WorkflowClient client;
 

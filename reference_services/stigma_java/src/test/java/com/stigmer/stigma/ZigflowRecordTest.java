@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.api.failure.v1.ApplicationFailureInfo;
 import io.temporal.api.failure.v1.Failure;
@@ -134,9 +136,43 @@ class ZigflowRecordTest {
             throw new IllegalStateException("no history");
           }
         };
-    new SystemActivitiesImpl(null, broken).explainNotFound(heartbeatOf(1), outcome);
+    assertTrue(new SystemActivitiesImpl(null, broken).explainNotFound(heartbeatOf(1), outcome));
     assertFalse(outcome.requesterClosed);
+    assertEquals("token_dead", outcome.status);
     assertTrue(outcome.message.contains("unreadable: no history"), outcome.message);
+  }
+
+  static ZigflowRecord failingWith(Status.Code code) {
+    return new ZigflowRecord(null) {
+      @Override
+      public Why whyNotFound(Model.Completion c) {
+        throw new StatusRuntimeException(Status.fromCode(code));
+      }
+    };
+  }
+
+  @Test
+  void aRecordUnreadableForNowIsReadAgainNotTakenForADeadToken() {
+    // Our own earlier call may have landed, its reply lost: only the record can tell, so a
+    // read a retry may clear (a slow link's deadline) asks for the call to be retried.
+    for (Status.Code code :
+        new Status.Code[] {
+          Status.Code.DEADLINE_EXCEEDED,
+          Status.Code.UNAVAILABLE,
+          Status.Code.RESOURCE_EXHAUSTED,
+          Status.Code.ABORTED
+        }) {
+      var outcome = new Model.CompletionOutcome("token_dead", "NOT_FOUND", "gone", "fp");
+      assertFalse(
+          new SystemActivitiesImpl(null, failingWith(code)).explainNotFound(heartbeatOf(1), outcome),
+          code.name());
+    }
+    // A refusal does not go away when asked again: a dead token, as before.
+    var outcome = new Model.CompletionOutcome("token_dead", "NOT_FOUND", "gone", "fp");
+    assertTrue(
+        new SystemActivitiesImpl(null, failingWith(Status.Code.PERMISSION_DENIED))
+            .explainNotFound(heartbeatOf(1), outcome));
+    assertEquals("token_dead", outcome.status);
   }
 
   @Test
