@@ -188,12 +188,12 @@ async def observe_from(history: History, endpoints: Mapping[str, str]) -> Observ
     either judges them or records why they were not checked."""
     gap = await missing(endpoints)
     if gap is None:
-        await _quiet(endpoints)
+        await quiet(endpoints)
         await snapshot(history, endpoints, "before")
     return Observation(history, endpoints, gap)
 
 
-async def _quiet(endpoints: Mapping[str, str]) -> None:
+async def quiet(endpoints: Mapping[str, str]) -> None:
     """Wait (up to ``GAUGE_SETTLE_S``) until every gauge reads zero: the stack is shared
     by the scenarios before this one, and one of theirs may still be winding down (a
     Stigma execution that closes a moment after its Zigflow call resolved). A baseline

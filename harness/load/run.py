@@ -364,7 +364,7 @@ async def run(args: argparse.Namespace) -> int:
         ready.pids.update(_named_pids(args.pid))
         ready.metrics.update(_named_endpoints(args.metrics_endpoint))
         unscraped: dict[str, str] = {}  # service -> why its endpoint gave nothing
-        before = await _scrape_all(ready.metrics, unscraped)
+        before = await _settled_scrape(ready.metrics, unscraped)
         env = locust_env(args, ready.target, out)
         procs = [
             ManagedProcess(name, argv, env, out / "logs")
@@ -403,7 +403,7 @@ async def run(args: argparse.Namespace) -> int:
                     pending=lambda: f"{master.name} to exit",
                 )
             code = master.exit_code()
-            after = await _scrape_all(ready.metrics, unscraped)
+            after = await _settled_scrape(ready.metrics, unscraped)
         finally:
             for proc in procs:
                 await proc.stop(grace_s=30)
@@ -481,6 +481,20 @@ async def _scrape_all(
         except OSError as err:  # a target without metrics is not an error: not checked
             unscraped.setdefault(name, str(err))
     return scraped
+
+
+async def _settled_scrape(
+    endpoints: dict[str, str], unscraped: dict[str, str]
+) -> dict[str, metrics.Samples]:
+    """One scrape of each endpoint once the contract's gauges read zero (or the gate's
+    GAUGE_SETTLE_S has passed: a deployed target with other traffic keeps its level).
+    Zigflow's result comes back a moment before Stigma has counted its delivery and
+    closed its execution: a scrape right after the warm-up, or right after the last
+    handshake answered, would count those deliveries in the wrong window (seen: "moved
+    by 7, the run saw 4" on a loaded CI runner)."""
+    answering = {n: a for n, a in endpoints.items() if n in await _scrape_all(endpoints, unscraped)}
+    await metrics_checks.quiet(answering)
+    return await _scrape_all(endpoints, unscraped)
 
 
 def metrics_agreement(

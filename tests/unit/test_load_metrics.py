@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
 from typing import Any
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from harness.judge import metrics_checks
 from harness.judge.expect import holds, recorded
 from harness.load import figures
-from harness.load.run import metrics_agreement
+from harness.load.run import _settled_scrape, metrics_agreement
 from harness.observe import metrics
 from harness.observe.history import History
 
@@ -134,3 +136,48 @@ def test_a_run_with_failed_handshakes_does_not_compare_its_counters() -> None:
 def _figures(agree: dict[str, Any]) -> dict[str, Any]:
     summary = figures.summarize([])
     return {**summary, "metrics_agree": agree}
+
+
+class WindingDown(http.server.BaseHTTPRequestHandler):
+    """A Stigma's metrics a moment after Zigflow's result came back: one execution still
+    running, its delivery not counted yet, for the first ``busy_scrapes`` scrapes; then
+    the execution closed and its delivery counted."""
+
+    busy_scrapes = 3
+    scrapes = 0
+
+    def do_GET(self) -> None:
+        cls = type(self)
+        cls.scrapes += 1
+        busy = cls.scrapes <= cls.busy_scrapes
+        body = (
+            f"stigma_workflows_running {1 if busy else 0}\n"
+            'stigma_completion_calls_total{kind="complete",outcome="delivered"} '
+            f"{3 if busy else 4}\n"
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+async def test_a_run_counts_from_after_the_warm_ups_last_delivery() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WindingDown)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        address = f"127.0.0.1:{server.server_address[1]}"
+        unscraped: dict[str, str] = {}
+        scraped = await _settled_scrape({"stigma": address, "zigflow": "127.0.0.1:1"}, unscraped)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    # The baseline includes the warm-up's delivery: the run's own deliveries are judged.
+    assert metrics.total(scraped["stigma"], "stigma_completion_calls_total") == 4
+    assert WindingDown.scrapes > WindingDown.busy_scrapes
+    assert set(unscraped) == {"zigflow"}  # an endpoint that does not answer is left out
