@@ -447,6 +447,12 @@ SETTINGS: tuple[Setting, ...] = (
         "seconds a bridge waits for one handshake",
     ),
     Setting("LOAD_AGENT_WORK_S", "float", "set by the runner: each agent's work", in_file=False),
+    Setting(
+        "LOAD_HEARTBEAT_TIMEOUT_S",
+        "float",
+        "set by the runner: each agent activity's heartbeat timeout (0: none)",
+        in_file=False,
+    ),
     Setting("LOAD_LOG_DIR", "str", "set by the runner: the bridges' log directory", in_file=False),
     Setting("LOAD_SAMPLES", "str", "set by the runner: the raw-sample file", in_file=False),
     Setting("LOAD_JUDGED_BY", "str", "set by the runner: who judges the thresholds", in_file=False),

@@ -17,6 +17,8 @@ Protocol:
                                            the stages of what has answered
   stdout  {"event": "ready", "target": "...", "pids": {...}}   once connected
           {"id": 1, "ok": true, "e2e_ms": .., "ack_ms": .., "overhead_ms": .., "error": ""}
+          (a handshake given up on after LOAD_CALL_TIMEOUT_S also says "resolved": false:
+          its workflow had not closed, the answer is the load's, not the service's)
           {"id": 2, "stages": [{"id": 1, "ack_ms": .., "overhead_ms": ..}, ...]}
 EOF on stdin: finish what is in flight, then exit. Every answer is also appended to
 ``LOAD_SAMPLES`` (JSON lines) when set: the raw figures for exact percentiles, since
@@ -200,6 +202,7 @@ async def _handshake(
         return answer
     except TimeoutError:
         answer["error"] = f"no result within {conn.call_timeout_s:.0f}s"
+        answer["resolved"] = False  # still running, or lost: not an end of the handshake
         return answer
     except RPCError as err:
         answer["error"] = f"{err.status.name}: {err.message}"

@@ -305,6 +305,12 @@ class LoadRun:
             )
 
 
+# Longer than a fault window can keep Stigma's heartbeats and completion from Temporal
+# (a 15 s window, then Stigma's completion retry backoff: its attempt at 31 s), shorter
+# than the recover window after a kill (the attempt lost at the kill is retried at this).
+GAME_DAY_HEARTBEAT_TIMEOUT_S = 40.0
+
+
 def load_command(
     *, run_id: str, out: pathlib.Path, users: int, rate_per_s: float, duration_s: float
 ) -> list[str]:
@@ -317,6 +323,10 @@ def load_command(
         # Its windows' overhead is read from the samples of a load it stops (SIGTERM):
         # each handshake's stages as it answers, not after a load that never ends.
         "--stages", "inline",
+        # A Zigflow killed after taking an agent activity and before Stigma's ACK loses
+        # that attempt, and only a heartbeat timeout tells Temporal so: without one it
+        # waits for its start-to-close (a day) and the window can never recover.
+        "--heartbeat-timeout-s", f"{GAME_DAY_HEARTBEAT_TIMEOUT_S:g}",
     ]  # fmt: skip
 
 
@@ -366,6 +376,10 @@ async def load_running(
 
 
 def _ended(sample: Mapping[str, Any]) -> float | None:
+    """When the handshake resolved; None when it has not (the load gave up waiting for
+    a workflow that had not closed: that is no recovery)."""
+    if sample.get("resolved") is False:
+        return None
     if sample.get("ended_at") is not None:
         return float(sample["ended_at"])
     if sample.get("e2e_ms") is not None:
@@ -408,6 +422,12 @@ def time_to_recover(
             "never answered"
         )
     before = [s for s in samples if float(s.get("started_at") or 0) < stop]
+    gave_up = sum(1 for s in before if s.get("resolved") is False)
+    if gave_up:
+        return None, (
+            f"not recovered: {gave_up} handshake(s) started before the stop got no result "
+            "while the load waited (still running, or lost)"
+        )
     ends = [_ended(s) for s in before]
     if any(e is None for e in ends):
         return None, "not recovered: a handshake started before the stop has no end time"
@@ -494,6 +514,9 @@ def recovered(
     unanswered = sum(1 for w in backlog if w not in answered)
     if unanswered:
         return f"{unanswered} handshake(s) started before the stop still unanswered"
+    gave_up = sum(1 for w in backlog if answered[w].get("resolved") is False)
+    if gave_up:
+        return f"{gave_up} handshake(s) started before the stop got no result"
     ends = [_ended(answered[w]) for w in backlog]
     drained_at = max([stop, *(e for e in ends if e is not None)])
     starts = sorted((t, w) for w, t in started.items() if t > drained_at)

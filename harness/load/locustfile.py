@@ -85,6 +85,7 @@ def _resolved() -> dict[str, str]:
 SETTINGS = _resolved()
 CALL_TIMEOUT_S = float(SETTINGS.get("LOAD_CALL_TIMEOUT_S") or 60) + 30
 AGENT_WORK_S = float(SETTINGS.get("LOAD_AGENT_WORK_S") or 0)
+HEARTBEAT_TIMEOUT_S = float(SETTINGS.get("LOAD_HEARTBEAT_TIMEOUT_S") or 0)  # 0: none
 OUT = pathlib.Path(SETTINGS.get("LOAD_OUT") or "reports/out/load")
 RATE_PER_S = float(SETTINGS.get("LOAD_RATE_PER_S") or 0)
 USERS = max(1, int(SETTINGS.get("LOAD_USERS") or 1))
@@ -374,7 +375,13 @@ class HandshakeUser(User):
     @task
     def handshake(self) -> None:
         n = next(_sequence)
-        p = plan(call_agent("agent", succeeds(n, work_s=AGENT_WORK_S)))
+        p = plan(
+            call_agent(
+                "agent",
+                succeeds(n, work_s=AGENT_WORK_S),
+                heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S or None,
+            )
+        )
         answer = bridge(self.environment).call({"plan": p, "expect": n})
         fire = self.environment.events.request.fire
         e2e = float(answer.get("e2e_ms") or 0.0)

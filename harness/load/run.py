@@ -112,6 +112,13 @@ def parse_args(argv: list[str] | None, env: dict[str, str]) -> argparse.Namespac
         "--agent-work-s", type=float, default=0.0, help="wall seconds of each stand-in agent's work"
     )
     p.add_argument(
+        "--heartbeat-timeout-s",
+        type=float,
+        default=0.0,
+        help="heartbeat timeout of each handshake's agent activity (0: none); Stigma then "
+        "heartbeats by token, and an attempt lost with a killed Zigflow is retried after it",
+    )
+    p.add_argument(
         "--metrics-endpoint",
         action="append",
         default=[],
@@ -332,6 +339,7 @@ def locust_env(args: argparse.Namespace, t: target.LoadTarget, out: pathlib.Path
         LOAD_RUN_ID=args.run_id,
         LOAD_OUT=str(out),
         LOAD_AGENT_WORK_S=str(args.agent_work_s),
+        LOAD_HEARTBEAT_TIMEOUT_S=str(args.heartbeat_timeout_s),
         LOAD_LOG_DIR=str(out / "logs"),
         # The runner judges the bridges' exact samples (figures.breaches), not Locust.
         LOAD_JUDGED_BY="runner",

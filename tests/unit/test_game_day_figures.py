@@ -116,6 +116,21 @@ def test_renderers_escape_and_show_every_window() -> None:
 # -- the recover window's end: the backlog drained, then a steady span ------------------
 
 
+def test_a_handshake_the_load_gave_up_on_is_no_recovery() -> None:
+    # The bridge's answer after its wait ran out is the load's, not the service's: that
+    # handshake's workflow had not closed (still running, or lost with a killed worker).
+    stop = T0 + 5
+    gave_up = _sample(4.8, ok=False, end=64.8, resolved=False)
+    ttr, why = time_to_recover([_sample(1, end=2), gave_up], stop, 70.0)
+    assert ttr is None
+    assert why.startswith("not recovered: 1 handshake(s) started before the stop got no result")
+    started = {"load-a": T0 + 4.8, "load-b": T0 + 6}
+    answered = {"load-a": gave_up, "load-b": _sample(6, end=6.1)}
+    assert recovered(started, answered, stop=stop, now=T0 + 70, steady_s=1) == (
+        "1 handshake(s) started before the stop got no result"
+    )
+
+
 def _run(
     *answers: tuple[float, bool, float | None],
 ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from harness.config import REFERENCE_STIGMA, REFERENCE_ZIGFLOW
-from harness.load import run, services
+from harness.load import gameday, run, services
 from harness.load.target import ENV as TARGET_ENV
 from harness.load.target import LoadTarget
 
@@ -111,3 +111,17 @@ def test_standin_takes_the_service_options(capsys: pytest.CaptureFixture[str]) -
         standin.main(["--stigma-cmd", "broken 'quote"])
     assert exited.value.code == 2
     assert "--stigma-cmd" in capsys.readouterr().err
+
+
+def test_a_game_days_handshakes_carry_a_heartbeat_timeout(tmp_path: pathlib.Path) -> None:
+    # Without one, an attempt lost with a killed Zigflow before Stigma's ACK waits for
+    # its day-long start-to-close: the kill window could never recover.
+    argv = gameday.load_command(run_id="r", out=tmp_path, users=2, rate_per_s=1.0, duration_s=10.0)
+    args = run.parse_args(argv[3:], {})
+    assert args.heartbeat_timeout_s == gameday.GAME_DAY_HEARTBEAT_TIMEOUT_S > 0
+    env = run.locust_env(args, LoadTarget(), tmp_path)
+    assert float(env["LOAD_HEARTBEAT_TIMEOUT_S"]) == gameday.GAME_DAY_HEARTBEAT_TIMEOUT_S
+    # A plain load run's handshakes keep Zigflow's default: none.
+    assert run.locust_env(run.parse_args([], {}), LoadTarget(), tmp_path)[
+        "LOAD_HEARTBEAT_TIMEOUT_S"
+    ] in ("0", "0.0")
