@@ -152,13 +152,11 @@ class SystemActivities:
         except RPCError as err:
             outcome = _classify(err, fields["token_fp"])
             if outcome is None:
-                log.event(
-                    "completion.transient", code=err.status.name, message=err.message, **fields
-                )
-                metrics.completion_call(fields["kind"], "transient", err.status.name)
-                raise ApplicationError(
+                raise _transient(
+                    err,
+                    fields,
+                    err.message,
                     f"completion call failed with {err.status.name}: {err.message}",
-                    type="CompletionTransient",
                 ) from err
             if outcome.status == "token_dead" and self._record:
                 # Heartbeating meanwhile: on a slow link the reads take seconds, and an
@@ -168,17 +166,12 @@ class SystemActivities:
                     # NOT_FOUND may mean our own earlier call landed (its reply lost), and
                     # the record that tells could not be read now: retried, never recorded
                     # as a dead token.
-                    log.event(
-                        "completion.transient",
-                        code=err.status.name,
-                        message=outcome.message,
-                        **fields,
-                    )
-                    metrics.completion_call(fields["kind"], "transient", err.status.name)
-                    raise ApplicationError(
+                    raise _transient(
+                        err,
+                        fields,
+                        outcome.message,
                         f"completion call answered {err.status.name} and Zigflow's record "
                         "could not be read now",
-                        type="CompletionTransient",
                     ) from err
                 outcome = explained
             metrics.completion_call(fields["kind"], outcome.status, err.status.name)
@@ -233,6 +226,14 @@ def _flags(err: AsyncActivityCancelledError) -> dict[str, bool]:
         "paused": bool(details and details.paused),
         "reset": bool(details and details.reset),
     }
+
+
+def _transient(err: RPCError, fields: dict[str, Any], message: str, why: str) -> ApplicationError:
+    """Record a call a retry may still make good; the error that fails the attempt so
+    that the activity's retry policy makes it again."""
+    log.event("completion.transient", code=err.status.name, message=message, **fields)
+    metrics.completion_call(fields["kind"], "transient", err.status.name)
+    return ApplicationError(why, type="CompletionTransient")
 
 
 T = TypeVar("T")

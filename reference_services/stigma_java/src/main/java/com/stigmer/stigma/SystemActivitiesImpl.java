@@ -154,10 +154,8 @@ public class SystemActivitiesImpl implements SystemActivities {
         return new Model.CompletionOutcome("alive", "", "", fp);
       }
       if (what != CallError.TOKEN_DEAD && what != CallError.TOKEN_REJECTED) {
-        LOG.warn("completion.transient", concat(fields, "code", code, "message", message));
-        Metrics.completionCall(kind, "transient", code);
-        throw ApplicationFailure.newFailure(
-            "completion call failed with " + code + ": " + message, "CompletionTransient");
+        throw retryLater(
+            fields, kind, code, message, "completion call failed with " + code + ": " + message);
       }
       Model.CompletionOutcome outcome =
           new Model.CompletionOutcome(
@@ -165,11 +163,12 @@ public class SystemActivitiesImpl implements SystemActivities {
       if (what == CallError.TOKEN_DEAD && record != null && !explainWhileAlive(c, outcome)) {
         // NOT_FOUND may mean our own earlier call landed (its reply lost), and the record
         // that tells could not be read now: retried, never recorded as a dead token.
-        LOG.warn("completion.transient", concat(fields, "code", code, "message", outcome.message));
-        Metrics.completionCall(kind, "transient", code);
-        throw ApplicationFailure.newFailure(
-            "completion call answered " + code + " and Zigflow's record could not be read now",
-            "CompletionTransient");
+        throw retryLater(
+            fields,
+            kind,
+            code,
+            outcome.message,
+            "completion call answered " + code + " and Zigflow's record could not be read now");
       }
       Metrics.completionCall(kind, outcome.status, code);
       LOG.event(
@@ -183,6 +182,17 @@ public class SystemActivitiesImpl implements SystemActivities {
     LOG.event("completion.delivered", fields);
     Metrics.completionCall(kind, "delivered", "");
     return new Model.CompletionOutcome("delivered", "", "", fp);
+  }
+
+  /**
+   * Record a call a retry may still make good; the failure that fails the attempt so that the
+   * activity's retry policy makes it again.
+   */
+  private static ApplicationFailure retryLater(
+      Object[] fields, String kind, String code, String message, String why) {
+    LOG.warn("completion.transient", concat(fields, "code", code, "message", message));
+    Metrics.completionCall(kind, "transient", code);
+    return ApplicationFailure.newFailure(why, "CompletionTransient");
   }
 
   /**
