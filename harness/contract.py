@@ -694,6 +694,14 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
     ),
     Behaviour(
         ZIGFLOW,
+        "An attempt whose worker dies before its StartAgent reached Stigma (no one holds "
+        "its token, no one heartbeats it) is ended by the plan's heartbeat timeout, not the "
+        "StartToClose, and retried on a live worker with a new token; the agent runs once",
+        ("retried_after_timeout",),
+        ("test_restarts.py",),
+    ),
+    Behaviour(
+        ZIGFLOW,
         "Direct mode (no token): returns at the ACK; nothing is completed by token",
         ("direct_call_moves_on_at_ack",),
         ("test_direct_call.py",),

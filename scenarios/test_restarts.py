@@ -15,6 +15,7 @@ from harness.faults.processes import killed, paused
 from harness.judge import checkers, metrics_checks
 from harness.judge.expect import holds
 from harness.judge.invariants import exactly_once
+from harness.links.tamper import LoseAttempt
 from harness.observe.history import History
 
 pytestmark = [pytest.mark.scenario, pytest.mark.stack(real_clock=True)]
@@ -71,6 +72,61 @@ async def test_zigflow_killed_while_agents_pending_resumes_after_restart(
     # counters start afresh in a new process, so only these are judged; or: metrics not
     # checked)
     holds(history, await observed.gauges_settled())
+
+
+# The plan's heartbeat timeout on the agent call: the one thing that notices an attempt
+# whose worker died before any token reached Stigma (nothing heartbeats it, nothing will
+# complete it); without one the attempt waits out its StartToClose, the design's 24 h.
+LOST_ATTEMPT_HEARTBEAT_TIMEOUT_S = 2.0
+MAX_ATTEMPTS = 3
+# A bound on the retry's coming, not a measurement: the heartbeat timeout, the retry's
+# backoff and the restarted Zigflow's poll, on a loaded machine.
+RETRY_BOUND_S = 30.0
+
+
+@pytest.mark.slow(4)  # the heartbeat timeout, then the retry's backoff, in wall time
+async def test_zigflow_killed_before_stigma_had_the_token_retries_after_heartbeat_timeout(
+    driver: Driver, history: History
+) -> None:
+    relay = driver.stack.relay
+    assert relay is not None, "the gate's stacks relay StartAgent"
+    lost = LoseAttempt(attempt=1)
+    relay.set(lost)
+    try:
+        # given: Zigflow's attempt 1 has sent StartAgent, parked before Stigma
+        started = await driver.start(
+            plan(
+                call_agent(
+                    "orphaned",
+                    succeeds("after the retry"),
+                    heartbeat_timeout_s=LOST_ATTEMPT_HEARTBEAT_TIMEOUT_S,
+                    max_attempts=MAX_ATTEMPTS,
+                )
+            )
+        )
+        await lost.arrived()
+        # when: Zigflow is killed with the call in flight, and the call is lost with it:
+        # Stigma never gets attempt 1's token
+        async with killed(driver.stack, driver.stack.zigflow, history):
+            killed_at = history.faults[-1].wall
+            lost.release()
+        await driver.wait_attempt(started, 2, timeout_s=RETRY_BOUND_S)
+    finally:
+        lost.release()
+        relay.set(None)
+    await driver.outcome(started)
+    span = history.calls[started.call_id].zigflow.activities[0]  # type: ignore[union-attr]
+    if span.started_at is not None:  # the retry's start (a real server records it)
+        history.measurements["heartbeat_timeout_s"] = LOST_ATTEMPT_HEARTBEAT_TIMEOUT_S
+        history.measurements["retry_started_after_kill_s"] = round(span.started_at - killed_at, 2)
+    # then: attempt 1 ended by its heartbeat timeout (a fast failure would mean the call
+    # ended before the kill, and the kill met nothing), the restarted Zigflow's retry
+    # handed Stigma a new token, one agent ran, and the workflow got its result once
+    holds(
+        history,
+        checkers.retried_after_timeout(history, "HEARTBEAT"),
+        exactly_once(history, max_attempts=MAX_ATTEMPTS),
+    )
 
 
 async def test_temporal_restarted_mid_agent_accepts_the_token_issued_before(

@@ -434,15 +434,14 @@ def refused_a_result(workflow: WorkflowTrace | None) -> bool:
     )
 
 
-def retried_after_failing_fast(
-    history: History, observed: Mapping[str, Failure] | None = None
-) -> Verdict:
-    """Stigma unreachable: Zigflow's agent activity failed fast (a failure, not a timeout
-    or a pending wait) and was retried: it ended on attempt 2 or later, and an earlier
-    attempt's failure is not a timeout. That failure is the one ``observed`` (call id ->
-    failure) holds, as the server reported it while the activity was pending, else the
-    one the history records on the last attempt's start (real servers do; the
-    time-skipping server does not). Its type name is Zigflow's own and not judged."""
+def _retried(
+    observed: Mapping[str, Failure] | None, earlier_wrong: Callable[[Failure], str | None]
+) -> Callable[[AgentState], list[str]]:
+    """A check: Zigflow's agent activity ended on attempt 2 or later, and an earlier attempt's
+    failure passes ``earlier_wrong`` (None: as expected; else what it should have been).
+    That failure is the one ``observed`` (call id -> failure) holds, as the server
+    reported it while the activity was pending, else the one the history records on the
+    last attempt's start (real servers do; the time-skipping server does not)."""
     observed = observed or {}
 
     def check(s: AgentState) -> list[str]:
@@ -450,19 +449,49 @@ def retried_after_failing_fast(
         if z is None:
             return [f"{s.where}: Zigflow never scheduled the agent activity"]
         earlier = observed.get(s.call.call_id) or z.last_failure
-        bad = []
         if z.attempts < 2:
-            bad.append(f"{s.where}: ended on attempt {z.attempts}, expected a retry (2 or more)")
-        elif not earlier:
-            bad.append(f"{s.where}: retried, but no earlier attempt's failure was recorded")
-        elif earlier.is_timeout or earlier.has(failures.CANCELED):
-            bad.append(
-                f"{s.where}: an earlier attempt ended by {earlier.describe()}, "
-                "expected a fast failure"
-            )
-        return bad
+            return [f"{s.where}: ended on attempt {z.attempts}, expected a retry (2 or more)"]
+        if not earlier:
+            return [f"{s.where}: retried, but no earlier attempt's failure was recorded"]
+        wrong = earlier_wrong(earlier)
+        if wrong is not None:
+            return [
+                f"{s.where}: an earlier attempt ended by {earlier.describe()}, expected {wrong}"
+            ]
+        return []
 
+    return check
+
+
+def retried_after_failing_fast(
+    history: History, observed: Mapping[str, Failure] | None = None
+) -> Verdict:
+    """Stigma unreachable: Zigflow's agent activity failed fast (a failure, not a timeout
+    or a pending wait) and was retried (``_retried``). The failure's type name is
+    Zigflow's own and not judged."""
+
+    def wrong(earlier: Failure) -> str | None:
+        slow = earlier.is_timeout or earlier.has(failures.CANCELED)
+        return "a fast failure" if slow else None
+
+    check = _retried(observed, wrong)
     return _verdict("retried_after_failing_fast", agent_states(history, "handshake"), check)
+
+
+def retried_after_timeout(
+    history: History, timeout_type: str, observed: Mapping[str, Failure] | None = None
+) -> Verdict:
+    """An attempt nobody could finish or fail (its worker killed before its token reached
+    Stigma) was ended by Temporal's ``timeout_type`` timeout and retried (``_retried``):
+    the plan's timeout, not the design's 24 h StartToClose, is what noticed it."""
+
+    def wrong(earlier: Failure) -> str | None:
+        return None if earlier.timeout_type == timeout_type else f"a {timeout_type} timeout"
+
+    check = _retried(observed, wrong)
+    return _verdict(
+        f"retried_after_timeout[{timeout_type}]", agent_states(history, "handshake"), check
+    )
 
 
 # How far a timeout may land from the StartToClose it is for: the server's timer

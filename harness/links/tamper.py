@@ -14,6 +14,7 @@ state (Stigma's durable start precedes its ACK by however long Stigma takes).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -312,6 +313,39 @@ class HoldRetries(Parking[int]):
             # Bounded by Zigflow's own deadline on the call too (at most 60 s).
             await asyncio.wait_for(self._go.wait(), self._timeout_s)
         return request
+
+
+class LoseAttempt(Parking[int]):
+    """Park the StartAgent calls of one attempt (``correlation.zigflow_attempt``) before
+    Stigma until ``release()``, then drop them (UNAVAILABLE, to a caller that may be
+    gone); other attempts pass. With Zigflow killed while its call is parked, Stigma
+    never gets that attempt's token: nobody can heartbeat or complete the attempt."""
+
+    def __init__(self, attempt: int = 1, timeout_s: float = 60.0) -> None:
+        self.attempt = attempt
+        super().__init__()  # parked: the attempts, in arrival order
+        self._timeout_s = timeout_s
+        self._go = asyncio.Event()
+
+    def release(self) -> None:
+        self._go.set()
+
+    def not_arrived(self, missing: int) -> str:
+        return f"{missing} StartAgent call(s) of attempt {self.attempt} to reach the relay"
+
+    async def __call__(
+        self, request: pb.StartAgentRequest
+    ) -> pb.StartAgentRequest | grpc.StatusCode:
+        if request.correlation.zigflow_attempt != self.attempt:
+            return request
+        async with self._arrived:
+            self.parked.append(request.correlation.zigflow_attempt)
+            self._arrived.notify_all()
+        # Dropped either way: released, or the bound passed (Zigflow's own deadline on the
+        # call has ended it by then, at most 60 s).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._go.wait(), self._timeout_s)
+        return grpc.StatusCode.UNAVAILABLE
 
 
 def rewrite(fn: Callable[[bytes], bytes]) -> Transform:

@@ -231,6 +231,9 @@ SCENARIOS: dict[str, dict[str, Needs]] = {
         "test_zigflow_killed_while_agents_pending_resumes_after_restart": _n(
             "real_clock", "kill:zigflow"
         ),
+        "test_zigflow_killed_before_stigma_had_the_token_retries_after_heartbeat_timeout": _n(
+            "real_clock", "kill:zigflow", "relay:start_agent"
+        ),
         "test_temporal_restarted_mid_agent_accepts_the_token_issued_before": _n(
             "real_clock", "own_temporal"
         ),

@@ -392,6 +392,56 @@ def test_the_failure_observed_while_pending_stands_in_for_the_history() -> None:
     assert not checkers.retried_after_failing_fast(history()).ok
 
 
+# --- retried after a timeout -------------------------------------------------------------
+
+
+def _retried_history(attempt: int, last: FailureProto | None) -> History:
+    h = History("lost")
+    record(
+        h,
+        zigflow_history(
+            "zig-l",
+            activity_end=completed_with({"output": 1, "zigflow_workflow_id": "zig-l"}),
+            workflow_failure=None,
+            attempt=attempt,
+            last_failure=last,
+        ),
+    )
+    return h
+
+
+def test_a_retry_after_the_named_timeout_passes() -> None:
+    # Judged by the timeout's kind, whatever the server's message says.
+    h = _retried_history(2, timeout("Zeitüberschreitung", TimeoutType.TIMEOUT_TYPE_HEARTBEAT))
+
+    verdict = checkers.retried_after_timeout(h, "HEARTBEAT")
+
+    assert verdict.ok, verdict
+    assert verdict.checker == "retried_after_timeout[HEARTBEAT]"
+
+
+@pytest.mark.parametrize(
+    ("attempt", "last", "fragment"),
+    [
+        (1, None, "ended on attempt 1, expected a retry"),
+        (2, None, "no earlier attempt's failure was recorded"),
+        (
+            2,
+            timeout("StartToClose"),
+            "ended by timeout START_TO_CLOSE: StartToClose, expected a HEARTBEAT",
+        ),
+        (3, application("activity Heartbeat timeout", "Unavailable"), "expected a HEARTBEAT"),
+    ],
+)
+def test_no_retry_or_a_retry_after_something_else_is_not_the_timeouts(
+    attempt: int, last: FailureProto | None, fragment: str
+) -> None:
+    verdict = checkers.retried_after_timeout(_retried_history(attempt, last), "HEARTBEAT")
+
+    assert not verdict.ok
+    assert fragment in "\n".join(verdict.evidence), verdict
+
+
 # --- bad input --------------------------------------------------------------------------
 
 
