@@ -116,6 +116,16 @@ async def test_zigflow_killed_before_stigma_had_the_token_retries_after_heartbea
         relay.set(None)
     await driver.outcome(started)
     span = history.calls[started.call_id].zigflow.activities[0]  # type: ignore[union-attr]
+    # Attempt 1 times out by heartbeat whether or not Zigflow dies (nothing beats for it
+    # while the call is parked), so the kill proves something only if it came first:
+    # within the timeout of the activity's scheduling, which precedes its start.
+    if killed_at - span.scheduled_at >= LOST_ATTEMPT_HEARTBEAT_TIMEOUT_S:
+        raise FaultNotReached(
+            f"{history.name}: Zigflow was killed {killed_at - span.scheduled_at:.1f} s after "
+            f"attempt 1 was scheduled, past its {LOST_ATTEMPT_HEARTBEAT_TIMEOUT_S:.0f} s "
+            "heartbeat timeout: the attempt may have timed out before the kill met it"
+        )
+    history.measurements["kill_after_schedule_s"] = round(killed_at - span.scheduled_at, 2)
     if span.started_at is not None:  # the retry's start (a real server records it)
         history.measurements["heartbeat_timeout_s"] = LOST_ATTEMPT_HEARTBEAT_TIMEOUT_S
         history.measurements["retry_started_after_kill_s"] = round(span.started_at - killed_at, 2)
