@@ -284,7 +284,28 @@ class StaleAttempt:
         return request
 
 
-class HoldRetries(Parking[int]):
+class _ParkedAttempts(Parking[int]):
+    """StartAgent calls parked before Stigma, by their attempt
+    (``correlation.zigflow_attempt``), until ``release()``."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__()  # parked: the attempts, in arrival order
+        self._timeout_s = timeout_s
+        self._go = asyncio.Event()
+
+    def release(self) -> None:
+        self._go.set()
+
+    async def _park(self, request: pb.StartAgentRequest) -> None:
+        """Until released; TimeoutError once the bound has passed (Zigflow's own deadline
+        on the call, at most 60 s, has ended it by then)."""
+        async with self._arrived:
+            self.parked.append(request.correlation.zigflow_attempt)
+            self._arrived.notify_all()
+        await asyncio.wait_for(self._go.wait(), self._timeout_s)
+
+
+class HoldRetries(_ParkedAttempts):
     """Park every StartAgent of a retried attempt (``correlation.zigflow_attempt`` at
     least ``from_attempt``) before Stigma, until ``release()``; earlier attempts pass.
     Zigflow's retry has then started on the server, with a new token that has not yet
@@ -292,12 +313,7 @@ class HoldRetries(Parking[int]):
 
     def __init__(self, from_attempt: int = 2, timeout_s: float = 60.0) -> None:
         self.from_attempt = from_attempt
-        super().__init__()  # parked: the attempts, in arrival order
-        self._timeout_s = timeout_s
-        self._go = asyncio.Event()
-
-    def release(self) -> None:
-        self._go.set()
+        super().__init__(timeout_s)
 
     def not_arrived(self, missing: int) -> str:
         return (
@@ -307,15 +323,11 @@ class HoldRetries(Parking[int]):
 
     async def __call__(self, request: pb.StartAgentRequest) -> pb.StartAgentRequest:
         if request.correlation.zigflow_attempt >= self.from_attempt and not self._go.is_set():
-            async with self._arrived:
-                self.parked.append(request.correlation.zigflow_attempt)
-                self._arrived.notify_all()
-            # Bounded by Zigflow's own deadline on the call too (at most 60 s).
-            await asyncio.wait_for(self._go.wait(), self._timeout_s)
+            await self._park(request)
         return request
 
 
-class LoseAttempt(Parking[int]):
+class LoseAttempt(_ParkedAttempts):
     """Park the StartAgent calls of one attempt (``correlation.zigflow_attempt``) before
     Stigma until ``release()``, then drop them (UNAVAILABLE, to a caller that may be
     gone); other attempts pass. With Zigflow killed while its call is parked, Stigma
@@ -323,12 +335,7 @@ class LoseAttempt(Parking[int]):
 
     def __init__(self, attempt: int = 1, timeout_s: float = 60.0) -> None:
         self.attempt = attempt
-        super().__init__()  # parked: the attempts, in arrival order
-        self._timeout_s = timeout_s
-        self._go = asyncio.Event()
-
-    def release(self) -> None:
-        self._go.set()
+        super().__init__(timeout_s)
 
     def not_arrived(self, missing: int) -> str:
         return f"{missing} StartAgent call(s) of attempt {self.attempt} to reach the relay"
@@ -338,13 +345,8 @@ class LoseAttempt(Parking[int]):
     ) -> pb.StartAgentRequest | grpc.StatusCode:
         if request.correlation.zigflow_attempt != self.attempt:
             return request
-        async with self._arrived:
-            self.parked.append(request.correlation.zigflow_attempt)
-            self._arrived.notify_all()
-        # Dropped either way: released, or the bound passed (Zigflow's own deadline on the
-        # call has ended it by then, at most 60 s).
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._go.wait(), self._timeout_s)
+        with contextlib.suppress(TimeoutError):  # dropped either way
+            await self._park(request)
         return grpc.StatusCode.UNAVAILABLE
 
 

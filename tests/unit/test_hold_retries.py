@@ -1,14 +1,16 @@
-"""HoldRetries: the StartAgent relay's transform that parks a retried attempt's call."""
+"""HoldRetries and LoseAttempt: the StartAgent relay's transforms that park an attempt's
+call (and go on with it, or drop it)."""
 
 from __future__ import annotations
 
 import asyncio
 
+import grpc
 import pytest
 from stigma.v1 import stigma_service_pb2 as pb
 
 from harness.errors import WaitTimeout
-from harness.links.tamper import HoldRetries
+from harness.links.tamper import HoldRetries, LoseAttempt
 
 pytestmark = pytest.mark.unit
 
@@ -40,3 +42,23 @@ async def test_first_attempts_pass_and_retries_wait_for_the_release() -> None:
 async def test_arrived_names_what_it_waits_for() -> None:
     with pytest.raises(WaitTimeout, match="attempt >= 2"):
         await HoldRetries().arrived(timeout_s=0.05)
+
+
+async def test_the_lost_attempt_waits_for_the_release_then_never_reaches_stigma() -> None:
+    lose = LoseAttempt(attempt=1)
+    lost = asyncio.ensure_future(lose(_request(1)))
+    await lose.arrived()
+    assert lose.parked == [1]
+    assert not lost.done()
+    # another attempt (the retry) passes meanwhile
+    assert (await lose(_request(2))).correlation.zigflow_attempt == 2
+
+    lose.release()
+    assert await asyncio.wait_for(lost, 5) == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_the_lost_attempt_is_dropped_at_its_bound_too() -> None:
+    lose = LoseAttempt(attempt=1, timeout_s=0.05)
+    assert await lose(_request(1)) == grpc.StatusCode.UNAVAILABLE
+    with pytest.raises(WaitTimeout, match="attempt 1 to reach the relay"):
+        await LoseAttempt(attempt=1).arrived(timeout_s=0.05)
